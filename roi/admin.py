@@ -1,0 +1,58 @@
+"""Django admin for platform operators (superusers): tenants, users, memberships, API tokens, access events."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from roi.models import AccessEvent, ApiToken, Membership, Tenant, User
+
+admin.site.site_header = "OpenROI platform administration"
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fk_name = "user"
+
+
+@admin.register(User)
+class RoiUserAdmin(UserAdmin):
+    inlines = [MembershipInline]
+
+
+@admin.register(Tenant)
+class TenantAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "slug", "jurisdiction", "timezone", "is_active"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Membership)
+class MembershipAdmin(SimpleHistoryAdmin):
+    list_display = ["user", "tenant", "role", "is_active"]
+    list_filter = ["tenant", "role", "is_active"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Keys are created with `manage.py create_api_token` (shown once); here they can only be revoked."""
+
+    list_display = ["name", "tenant", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["tenant", "user", "name", "prefix", "key_digest", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "tenant", "actor_label", "action", "object_type", "object_id", "ip_address"]
+    list_filter = ["tenant", "action"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -1,0 +1,61 @@
+"""API authentication and the tenant permission. Kept apart from roi/api.py because DRF imports these classes
+while its own views module is loading (settings DEFAULT_AUTHENTICATION_CLASSES), so they must not import it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from roi.choices import STAFF_ROLES
+from roi.models import ApiToken, Tenant
+from roi.tenancy import role_in
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Token <key>`. The key maps to one tenant and one service user; revoked keys fail."""
+
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Invalid token header: use 'Token <key>'.")
+        key = header[1].decode(errors="replace")
+        token = (
+            ApiToken.objects.select_related("user", "tenant")
+            .filter(key_digest=ApiToken.digest(key), revoked_at__isnull=True)
+            .first()
+        )
+        if token is None or not token.user.is_active or not token.tenant.is_active:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+def api_tenant(request: Request) -> Tenant | None:
+    if isinstance(request.auth, ApiToken):
+        return request.auth.tenant
+    return getattr(request._request, "tenant", None)
+
+
+class IsTenantMember(permissions.BasePermission):
+    """The caller acts in a tenant where they hold one of the view's `required_roles`."""
+
+    message = "You have no access to this organisation's requests."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        tenant = api_tenant(request)
+        if tenant is None or not request.user or not request.user.is_authenticated:
+            return False
+        return role_in(request.user, tenant) in getattr(view, "required_roles", STAFF_ROLES)

@@ -1,0 +1,36 @@
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """What a staff member may do inside one tenant. Platform operators are Django superusers instead."""
+
+    SPECIALIST = "specialist", "Release specialist"
+    SUPERVISOR = "supervisor", "Supervisor"
+    ADMIN = "admin", "Tenant admin"
+
+
+# Roles that may act as a supervisor (admins supervise too).
+SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+STAFF_ROLES = frozenset(Role)
+
+
+class AccessAction(models.TextChoices):
+    VIEW_REQUEST = "view_request", "Viewed request"
+    LIST_REQUESTS = "list_requests", "Listed requests"
+    DOWNLOAD_DOCUMENT = "download_document", "Downloaded document"
+    EXPORT = "export", "Exported data"
+
+
+US_STATES = [
+    ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"), ("CA", "California"),
+    ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"), ("DC", "District of Columbia"),
+    ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"), ("ID", "Idaho"), ("IL", "Illinois"),
+    ("IN", "Indiana"), ("IA", "Iowa"), ("KS", "Kansas"), ("KY", "Kentucky"), ("LA", "Louisiana"),
+    ("ME", "Maine"), ("MD", "Maryland"), ("MA", "Massachusetts"), ("MI", "Michigan"), ("MN", "Minnesota"),
+    ("MS", "Mississippi"), ("MO", "Missouri"), ("MT", "Montana"), ("NE", "Nebraska"), ("NV", "Nevada"),
+    ("NH", "New Hampshire"), ("NJ", "New Jersey"), ("NM", "New Mexico"), ("NY", "New York"),
+    ("NC", "North Carolina"), ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"), ("OR", "Oregon"),
+    ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"), ("SD", "South Dakota"),
+    ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"), ("VT", "Vermont"), ("VA", "Virginia"),
+    ("WA", "Washington"), ("WV", "West Virginia"), ("WI", "Wisconsin"), ("WY", "Wyoming"),
+]  # fmt: skip

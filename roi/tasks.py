@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
+
+HEARTBEAT_KEY = "beat:last-heartbeat"
+
+
+@shared_task
+def beat_heartbeat() -> str:
+    """Scheduled every minute by beat; /healthz/ reads the timestamp to tell whether beat is running."""
+    stamp = timezone.now().isoformat()
+    cache.set(HEARTBEAT_KEY, stamp, timeout=None)
+    return stamp
+
+
+@shared_task
+def ping(value: str = "pong") -> str:
+    """Round trip through the broker and a worker; used by health checks and the worker smoke test."""
+    return value

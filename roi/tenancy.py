@@ -1,0 +1,99 @@
+"""Tenancy: which tenant a staff request acts in, role checks, and the base class every staff page uses.
+
+Every page goes through `TenantViewMixin`: it requires a login and an active membership, checks the role, and scopes
+querysets with `for_tenant()` so that another tenant's object answers 404 exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from roi.choices import STAFF_ROLES, Role
+from roi.models import Membership, Tenant
+
+SESSION_TENANT_KEY = "roi_tenant_id"
+
+
+def role_in(user: Any, tenant: Tenant | int) -> str | None:
+    """The user's active role in the tenant, or None. Cached on the user object for the life of the request."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    cache: dict[int, str | None] = user.__dict__.setdefault("_roi_roles", {})
+    if tenant_id not in cache:
+        cache[tenant_id] = (
+            Membership.objects.filter(user=user, tenant_id=tenant_id, is_active=True, tenant__is_active=True)
+            .values_list("role", flat=True)
+            .first()
+        )
+    return cache[tenant_id]
+
+
+def has_role(user: Any, tenant: Tenant | int, roles: Iterable[str]) -> bool:
+    return role_in(user, tenant) in set(roles)
+
+
+class TenantMiddleware:
+    """Sets request.tenant and request.membership for a logged-in staff user (None when they have no access)."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        request.memberships = []  # type: ignore[attr-defined]
+        user = request.user
+        if user.is_authenticated:
+            memberships = list(
+                Membership.objects.filter(user=user, is_active=True, tenant__is_active=True)
+                .select_related("tenant")
+                .order_by("tenant__name")
+            )
+            request.memberships = memberships  # type: ignore[attr-defined]
+            chosen = request.session.get(SESSION_TENANT_KEY)
+            current = next((m for m in memberships if m.tenant_id == chosen), None)
+            if current is None and memberships:
+                current = memberships[0]
+                request.session[SESSION_TENANT_KEY] = current.tenant_id
+            if current is not None:
+                request.tenant = current.tenant  # type: ignore[attr-defined]
+                request.membership = current  # type: ignore[attr-defined]
+            user.__dict__["_roi_roles"] = {m.tenant_id: m.role for m in memberships}
+        return self.get_response(request)
+
+
+def tenant_context(request: HttpRequest) -> dict[str, Any]:
+    membership = getattr(request, "membership", None)
+    return {
+        "current_tenant": getattr(request, "tenant", None),
+        "current_membership": membership,
+        "memberships": getattr(request, "memberships", []),
+        "is_supervisor": membership is not None and membership.role in (Role.SUPERVISOR, Role.ADMIN),
+    }
+
+
+class TenantViewMixin(LoginRequiredMixin):
+    """Base for staff pages: login, an active membership, a role in `required_roles`, tenant-scoped querysets."""
+
+    required_roles: frozenset[str] = STAFF_ROLES
+    model: Any = None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if request.membership is None:  # type: ignore[attr-defined]
+            return render(request, "no_membership.html", status=403)
+        if request.membership.role not in self.required_roles:  # type: ignore[attr-defined]
+            raise PermissionDenied("Your role does not allow this page.")
+        self.tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        return self.model.objects.for_tenant(self.tenant)

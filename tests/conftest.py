@@ -1,0 +1,152 @@
+"""Shared fixtures. Personas (STYLE.md): two tenants; in tenant A, Alice (specialist) and Sam (supervisor); in
+tenant B, Charlie (specialist), who must never see anything of tenant A and vice versa."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from roi.choices import Role
+from roi.models import ApiToken
+from tests import factories
+from workflow import services, transitions
+from workflow.choices import RequestState
+from workflow.models import RecordRequest
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def tenant_a(db):
+    return factories.TenantFactory(
+        name="Alpha General Hospital", slug="alpha", timezone="America/Los_Angeles", jurisdiction="CA"
+    )
+
+
+@pytest.fixture
+def tenant_b(db):
+    return factories.TenantFactory(
+        name="Beta Health System", slug="beta", timezone="America/New_York", jurisdiction="NY"
+    )
+
+
+@pytest.fixture
+def alice(tenant_a):
+    """Specialist in tenant A."""
+    return factories.MembershipFactory(tenant=tenant_a, user__username="alice", role=Role.SPECIALIST).user
+
+
+@pytest.fixture
+def sam(tenant_a):
+    """Supervisor in tenant A."""
+    return factories.MembershipFactory(tenant=tenant_a, user__username="sam", role=Role.SUPERVISOR).user
+
+
+@pytest.fixture
+def charlie(tenant_b):
+    """Specialist in tenant B: must see nothing of tenant A."""
+    return factories.MembershipFactory(tenant=tenant_b, user__username="charlie", role=Role.SPECIALIST).user
+
+
+@pytest.fixture
+def client_for() -> Callable[..., Client]:
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_token_for():
+    """An API token for a user's tenant; returns (token, key) where key is the secret shown once."""
+
+    def make(user, tenant) -> tuple[ApiToken, str]:
+        key = ApiToken.generate_key()
+        token = factories.ApiTokenFactory(tenant=tenant, user=user, prefix=key[:8], key_digest=ApiToken.digest(key))
+        return token, key
+
+    return make
+
+
+# The transitions (and the actor role they need) that take a fresh request to each state.
+PATHS: dict[str, list[str]] = {
+    RequestState.RECEIVED: [],
+    RequestState.VALIDATED: ["validate"],
+    RequestState.IN_FULFILLMENT: ["validate", "start_fulfillment"],
+    RequestState.EXCEPTION: ["raise_exception"],
+    RequestState.DELIVERED: ["validate", "start_fulfillment", "qc", "deliver"],
+    RequestState.CLOSED: ["validate", "start_fulfillment", "qc", "deliver", "close"],
+    RequestState.DENIED: ["deny"],
+    RequestState.CANCELLED: ["cancel"],
+}
+
+
+@pytest.fixture
+def request_in_state(tenant_a, sam) -> Callable[..., RecordRequest]:
+    """A complete request of tenant A moved to `state` through the real services (by Sam, a supervisor)."""
+
+    def make(state: str, **fields) -> RecordRequest:
+        tenant = fields.pop("tenant", tenant_a)
+        actor = fields.pop("actor", sam)
+        rr = factories.RecordRequestFactory(tenant=tenant, **fields)
+        for step in PATHS[state]:
+            if step == "qc":
+                services.request_record_qc(tenant=tenant, actor=actor, record_request=rr)
+            else:
+                transitions.request_transition(
+                    name=step,
+                    tenant=tenant,
+                    actor=actor,
+                    record_request=rr,
+                    reason="set up by test",
+                    evidence="Fax confirmation 12345",
+                    basis="not_held",
+                )
+        rr.refresh_from_db()
+        assert rr.state == state
+        return rr
+
+    return make
+
+
+# --- Browser tests ------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests need Debian's Chromium. Where it is missing they are skipped with that reason, except in CI
+    (ROI_REQUIRE_BROWSER=1), where a missing browser is a failure, not a skip."""
+    if CHROMIUM.exists() or os.environ.get("ROI_REQUIRE_BROWSER") == "1":
+        return
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }

@@ -1,0 +1,137 @@
+"""factory-boy factories for every model. SubFactory chains keep one tenant: a request's patient and requestor
+belong to the request's tenant unless a test says otherwise."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from roi.choices import Role
+from roi.models import AccessEvent, ApiToken, Membership, Tenant, User
+from workflow import deadlines
+from workflow.choices import Channel, DeliveryMethod, RecordType, RequestorKind, RequestType
+from workflow.models import Patient, RecordRequest, Requestor, RequestTransition
+
+TEST_PASSWORD = "correct-horse-battery-staple"
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Test Hospital {n}")
+    slug = factory.Sequence(lambda n: f"test-hospital-{n}")
+    jurisdiction = "IL"
+    timezone = "America/Chicago"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.SPECIALIST
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    tenant = factory.SubFactory(TenantFactory)
+    mrn = factory.Sequence(lambda n: f"MRN{100000 + n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    date_of_birth = factory.Faker("date_of_birth", minimum_age=1, maximum_age=90)
+
+
+class RequestorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Requestor
+
+    tenant = factory.SubFactory(TenantFactory)
+    kind = RequestorKind.ATTORNEY
+    name = factory.Faker("name")
+    organization = "Hartley & Moss LLP"
+    email = factory.Sequence(lambda n: f"records{n}@lawfirm.example.com")
+    phone = "(312) 555-0100"
+    fax = "(312) 555-0199"
+    address_line1 = "100 Main Street"
+    city = "Springfield"
+    state = "IL"
+    postal_code = "62701"
+
+
+class RecordRequestFactory(factory.django.DjangoModelFactory):
+    """A complete request in `received`, ready to validate. Use `incomplete=True` for one that is not."""
+
+    class Meta:
+        model = RecordRequest
+
+    class Params:
+        incomplete = factory.Trait(record_types=[], scope_date_from=None, scope_date_to=None, delivery_method="")
+
+    tenant = factory.SubFactory(TenantFactory)
+    patient = factory.SubFactory(PatientFactory, tenant=factory.SelfAttribute("..tenant"))
+    requestor = factory.SubFactory(RequestorFactory, tenant=factory.SelfAttribute("..tenant"))
+    request_type = RequestType.AUTHORIZATION
+    channel = Channel.FAX
+    received_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=3))
+    legal_due_date = factory.LazyAttribute(
+        lambda o: deadlines.legal_due_date(tenant=o.tenant, request_type=o.request_type, received_at=o.received_at)
+    )
+    internal_target_date = factory.LazyAttribute(
+        lambda o: deadlines.internal_target_date(tenant=o.tenant, received_at=o.received_at)
+    )
+    scope_date_from = factory.LazyAttribute(lambda o: (o.received_at - timedelta(days=365)).date())
+    scope_date_to = factory.LazyAttribute(lambda o: o.received_at.date())
+    record_types = factory.LazyFunction(lambda: [RecordType.DISCHARGE_SUMMARY, RecordType.LAB])
+    delivery_method = DeliveryMethod.FAX
+    delivery_destination = "(312) 555-0199"
+    last_activity_at = factory.SelfAttribute("received_at")
+
+
+class RequestTransitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RequestTransition
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiToken
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SubFactory(UserFactory)
+    name = "EHR integration"
+    prefix = "roi_test"
+    key_digest = factory.Sequence(lambda n: ApiToken.digest(f"key-{n}"))
+
+
+class AccessEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AccessEvent
+
+    tenant = factory.SubFactory(TenantFactory)
+    actor_label = "someone"
+    action = "view_request"

@@ -1,0 +1,139 @@
+"""API for record requests: list (cursor pages), retrieve, create, assign, and one endpoint per transition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from roi.api import TenantAPIMixin
+from roi.audit import access_record
+from roi.choices import AccessAction
+from roi.models import Membership
+from workflow import services
+from workflow.api.serializers import (
+    AssignInputSerializer,
+    RecordRequestCreateSerializer,
+    RecordRequestSerializer,
+    TransitionInputSerializer,
+)
+from workflow.models import Patient, RecordRequest
+from workflow.transitions import TRANSITIONS, request_transition
+
+
+def _transition_action(name: str) -> Any:
+    spec = TRANSITIONS[name]
+
+    @extend_schema(request=TransitionInputSerializer, responses={200: RecordRequestSerializer}, summary=spec.label)
+    def handler(self: RecordRequestViewSet, request: Request, tracking_number: str) -> Response:
+        record_request = self.get_object()
+        data = TransitionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        updated = request_transition(
+            name=name, tenant=self.tenant, actor=request.user, record_request=record_request, **data.validated_data
+        )
+        return Response(RecordRequestSerializer(self._reload(updated)).data)
+
+    handler.__name__ = name
+    handler.__doc__ = f"{spec.label}. Fails with 400 when a guard is not met, 403 for the wrong role, 409 on conflict."
+    return action(detail=True, methods=["post"], url_path=name.replace("_", "-"))(handler)
+
+
+class RecordRequestViewSet(
+    TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    queryset = RecordRequest.objects.select_related("patient", "requestor", "assignee")
+    lookup_field = "tracking_number"
+
+    def get_serializer_class(self) -> Any:
+        return RecordRequestCreateSerializer if self.action == "create" else RecordRequestSerializer
+
+    def _reload(self, record_request: RecordRequest) -> RecordRequest:
+        return self.get_queryset().get(pk=record_request.pk)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        record_request = self.get_object()
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.VIEW_REQUEST,
+            request=request._request,
+            obj=record_request,
+            request_id=record_request.pk,
+            patient_id=record_request.patient_id,
+            detail="api",
+        )
+        return Response(RecordRequestSerializer(record_request).data)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.LIST_REQUESTS,
+            request=request._request,
+            detail=f"api list, {len(response.data.get('results', []))} rows",
+        )
+        return response
+
+    @extend_schema(request=RecordRequestCreateSerializer, responses={201: RecordRequestSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = RecordRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        patient_data = data.pop("patient")
+        requestor_data = data.pop("requestor")
+        with transaction.atomic():
+            patient = Patient.objects.for_tenant(self.tenant).filter(mrn=patient_data["mrn"].strip()).first()
+            if patient is None:
+                patient = services.patient_create(tenant=self.tenant, actor=request.user, **patient_data)
+            requestor = services.requestor_create(tenant=self.tenant, actor=request.user, **requestor_data)
+            record_request = services.request_create(
+                tenant=self.tenant, actor=request.user, patient=patient, requestor=requestor, **data
+            )
+        return Response(RecordRequestSerializer(self._reload(record_request)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AssignInputSerializer, responses={200: RecordRequestSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, tracking_number: str) -> Response:
+        """Assign to a staff member (supervisors), claim for yourself, or unassign with null."""
+        record_request = self.get_object()
+        data = AssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignee = None
+        if data.validated_data["assignee"] is not None:
+            membership = (
+                Membership.objects.for_tenant(self.tenant)
+                .select_related("user")
+                .filter(user_id=data.validated_data["assignee"], is_active=True)
+                .first()
+            )
+            if membership is None:
+                raise Http404("No such staff member")
+            assignee = membership.user
+        updated = services.request_assign(
+            tenant=self.tenant, actor=request.user, record_request=record_request, assignee=assignee
+        )
+        return Response(RecordRequestSerializer(self._reload(updated)).data)
+
+    @extend_schema(request=None, responses={200: RecordRequestSerializer})
+    @action(detail=True, methods=["post"], url_path="record-qc")
+    def record_qc(self, request: Request, tracking_number: str) -> Response:
+        """Record that quality control passed (required before deliver)."""
+        updated = services.request_record_qc(tenant=self.tenant, actor=request.user, record_request=self.get_object())
+        return Response(RecordRequestSerializer(self._reload(updated)).data)
+
+    validate = _transition_action("validate")
+    start_fulfillment = _transition_action("start_fulfillment")
+    raise_exception = _transition_action("raise_exception")
+    resolve = _transition_action("resolve")
+    deliver = _transition_action("deliver")
+    close = _transition_action("close")
+    deny = _transition_action("deny")
+    cancel = _transition_action("cancel")

@@ -1,0 +1,116 @@
+"""Vocabularies of the request workflow. Labels are what HIM staff read; colours drive the badges."""
+
+from django.db import models
+
+
+class RequestState(models.TextChoices):
+    RECEIVED = "received", "Received"
+    VALIDATED = "validated", "Validated"
+    IN_FULFILLMENT = "in_fulfillment", "In fulfillment"
+    EXCEPTION = "exception", "Exception"
+    DELIVERED = "delivered", "Delivered"
+    CLOSED = "closed", "Closed"
+    DENIED = "denied", "Denied"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Work still to do: these count as open in queues and metrics and can be cancelled.
+OPEN_STATES = (
+    RequestState.RECEIVED,
+    RequestState.VALIDATED,
+    RequestState.IN_FULFILLMENT,
+    RequestState.EXCEPTION,
+)
+# States an exception can be raised from, and so the states `resolve` may return to.
+EXCEPTION_SOURCES = (RequestState.RECEIVED, RequestState.VALIDATED, RequestState.IN_FULFILLMENT)
+TERMINAL_STATES = (RequestState.CLOSED, RequestState.DENIED, RequestState.CANCELLED)
+
+STATE_COLOURS = {
+    RequestState.RECEIVED: "blue",
+    RequestState.VALIDATED: "teal",
+    RequestState.IN_FULFILLMENT: "indigo",
+    RequestState.EXCEPTION: "orange",
+    RequestState.DELIVERED: "green",
+    RequestState.CLOSED: "grey",
+    RequestState.DENIED: "red",
+    RequestState.CANCELLED: "grey",
+}
+
+
+class RequestType(models.TextChoices):
+    RIGHT_OF_ACCESS = "right_of_access", "Right of access (patient)"
+    AUTHORIZATION = "authorization", "Third party with authorization"
+    CONTINUITY_OF_CARE = "continuity_of_care", "Continuity of care"
+    LEGAL = "legal", "Subpoena or court order"
+    ACCOUNTING = "accounting", "Accounting of disclosures"
+    OTHER = "other", "Other"
+
+
+class Channel(models.TextChoices):
+    FAX = "fax", "Fax"
+    MAIL = "mail", "Mail"
+    PORTAL = "portal", "Portal"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    API = "api", "API"
+    WALK_IN = "walk_in", "Walk-in"
+
+
+class RequestorKind(models.TextChoices):
+    PATIENT = "patient", "Patient"
+    PERSONAL_REPRESENTATIVE = "personal_representative", "Personal representative"
+    ATTORNEY = "attorney", "Attorney"
+    INSURER = "insurer", "Insurer"
+    PROVIDER = "provider", "Provider"
+    GOVERNMENT = "government", "Government agency or court"
+    OTHER = "other", "Other"
+
+
+class RecordType(models.TextChoices):
+    COMPLETE = "complete", "Complete designated record set"
+    DISCHARGE_SUMMARY = "discharge_summary", "Discharge summaries"
+    HISTORY_PHYSICAL = "history_physical", "History and physical"
+    PROGRESS_NOTES = "progress_notes", "Progress notes"
+    OPERATIVE = "operative", "Operative reports"
+    EMERGENCY = "emergency", "Emergency department records"
+    LAB = "lab", "Laboratory results"
+    IMAGING_REPORTS = "imaging_reports", "Imaging reports"
+    IMAGING_FILMS = "imaging_films", "Imaging films and images"
+    MEDICATIONS = "medications", "Medication lists"
+    BILLING = "billing", "Billing records and itemised bills"
+    OTHER = "other", "Other (see scope notes)"
+
+
+class DeliveryMethod(models.TextChoices):
+    PORTAL_DOWNLOAD = "portal_download", "Secure portal download"
+    EMAIL_LINK = "email_link", "Email with secure link"
+    FAX = "fax", "Fax"
+    MAIL = "mail", "Mail"
+    PICKUP = "pickup", "Pickup in person"
+
+
+class DenialBasis(models.TextChoices):
+    """Grounds for denying access under 45 CFR 164.524(a)(2) (unreviewable) and (a)(3) (reviewable)."""
+
+    PSYCHOTHERAPY_NOTES = "psychotherapy_notes", "Psychotherapy notes (unreviewable)"
+    LITIGATION = "litigation", "Compiled for a legal proceeding (unreviewable)"
+    INMATE = "inmate", "Inmate request that would endanger safety (unreviewable)"
+    RESEARCH = "research", "Research in progress, access suspended by agreement (unreviewable)"
+    PRIVACY_ACT = "privacy_act", "Privacy Act records (unreviewable)"
+    CONFIDENTIAL_SOURCE = (
+        "confidential_source",
+        "Obtained from a non-provider under a promise of confidentiality (unreviewable)",
+    )
+    ENDANGER_LIFE = "endanger_life", "Likely to endanger life or physical safety (reviewable)"
+    HARM_OTHER_PERSON = "harm_other_person", "Likely to cause substantial harm to another person named (reviewable)"
+    HARM_VIA_REPRESENTATIVE = (
+        "harm_via_representative",
+        "Access by the representative likely to cause harm (reviewable)",
+    )
+    NOT_HELD = "not_held", "Records are not held by this organisation (say where they are)"
+    INVALID_REQUEST = "invalid_request", "No valid authority or authorization for a third-party request"
+
+
+REVIEWABLE_DENIALS = frozenset(
+    {DenialBasis.ENDANGER_LIFE, DenialBasis.HARM_OTHER_PERSON, DenialBasis.HARM_VIA_REPRESENTATIVE}
+)

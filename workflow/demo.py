@@ -1,0 +1,318 @@
+"""A realistic demo organisation for `make run`: synthetic patients and requestors, a few hundred requests across
+types, channels, states and ages, each moved to its state through the real transition services so the timeline,
+transition log and history are what staff would see in production.
+
+All names come from Faker with a fixed seed; none is a real person. Deterministic: the same data every time.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from faker import Faker
+
+from roi import clock
+from roi.choices import Role
+from roi.models import Membership, Tenant, User
+from workflow import services, transitions
+from workflow.choices import Channel, DeliveryMethod, DenialBasis, RecordType, RequestorKind, RequestType
+from workflow.models import Patient, RecordRequest, Requestor
+
+DEMO_PASSWORD = "openroi-demo-2026"  # noqa: S105 - synthetic demo accounts, printed by make run
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    slug: str
+    name: str
+    jurisdiction: str
+    timezone: str
+    requests: int
+    seed: int
+
+
+DEMO_TENANTS = [
+    DemoTenant("riverside", "Riverside Regional Medical Center", "CA", "America/Los_Angeles", 320, 11),
+    DemoTenant("lakeshore", "Lakeshore Health System", "NY", "America/New_York", 180, 23),
+]
+
+# (username, first, last, {tenant slug: role}, superuser)
+DEMO_USERS = [
+    ("maria.specialist", "Maria", "Gonzalez", {"riverside": Role.SPECIALIST}, False),
+    ("james.specialist", "James", "Okafor", {"riverside": Role.SPECIALIST}, False),
+    ("dana.supervisor", "Dana", "Whitfield", {"riverside": Role.SUPERVISOR, "lakeshore": Role.SUPERVISOR}, False),
+    ("alex.admin", "Alex", "Moreno", {"riverside": Role.ADMIN}, False),
+    ("lee.specialist", "Lee", "Chen", {"lakeshore": Role.SPECIALIST}, False),
+    ("pat.supervisor", "Pat", "Kowalski", {"lakeshore": Role.SUPERVISOR}, False),
+    ("operator", "Platform", "Operator", {}, True),
+]
+
+TYPE_WEIGHTS = [
+    (RequestType.RIGHT_OF_ACCESS, 34),
+    (RequestType.AUTHORIZATION, 32),
+    (RequestType.CONTINUITY_OF_CARE, 12),
+    (RequestType.LEGAL, 12),
+    (RequestType.ACCOUNTING, 3),
+    (RequestType.OTHER, 7),
+]
+CHANNEL_WEIGHTS = [
+    (Channel.FAX, 34),
+    (Channel.MAIL, 14),
+    (Channel.PORTAL, 16),
+    (Channel.EMAIL, 14),
+    (Channel.PHONE, 5),
+    (Channel.API, 12),
+    (Channel.WALK_IN, 5),
+]
+EXCEPTION_REASONS = [
+    "Authorization has no expiration date; deficiency letter sent, waiting for a corrected form.",
+    "Requestor identity not verified; asked for a copy of photo ID.",
+    "Waiting on imaging for films from 2023.",
+    "Scope unclear: 'all records' for a 20-year history; called the law office to narrow dates.",
+    "Subpoena without satisfactory assurance; sent to legal review.",
+    "Awaiting prepayment from the insurer.",
+]
+LAW_FIRMS = ["Hartley & Moss LLP", "Brennan Injury Law", "Castillo Reyes Attorneys", "Northgate Legal Group"]
+INSURERS = ["Pacific Mutual Life", "Keystone Disability Insurance", "Summit Health Plan"]
+AGENCIES = ["Social Security Administration, DDS", "State Workers' Compensation Board", "County Superior Court"]
+PROVIDERS = ["Valley Orthopedic Associates", "Bayview Cardiology", "Cedar Family Medicine"]
+
+
+def _weighted(rng: random.Random, pairs: list[tuple[Any, int]]) -> Any:
+    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
+
+
+def _destination(rng: random.Random, fake: Faker, method: str, requestor: Requestor) -> str:
+    if method in (DeliveryMethod.EMAIL_LINK, DeliveryMethod.PORTAL_DOWNLOAD):
+        return requestor.email
+    if method == DeliveryMethod.FAX:
+        return requestor.fax or fake.numerify("(###) 555-####")
+    if method == DeliveryMethod.MAIL:
+        return requestor.postal_address
+    return ""
+
+
+def _ensure_users() -> dict[str, User]:
+    users = {}
+    for username, first, last, _roles, superuser in DEMO_USERS:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first, "last_name": last, "email": f"{username}@openroi.invalid"},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.is_staff = user.is_superuser = superuser
+            user.save()
+        users[username] = user
+    return users
+
+
+def _requestor_for(rng: random.Random, fake: Faker, tenant: Tenant, request_type: str, patient: Patient) -> Requestor:
+    address = {
+        "address_line1": fake.street_address(),
+        "city": fake.city(),
+        "state": tenant.jurisdiction,
+        "postal_code": fake.postcode(),
+    }
+    if request_type in (RequestType.RIGHT_OF_ACCESS, RequestType.ACCOUNTING) or (
+        request_type == RequestType.OTHER and rng.random() < 0.5
+    ):
+        kind = RequestorKind.PATIENT if rng.random() < 0.85 else RequestorKind.PERSONAL_REPRESENTATIVE
+        name = patient.full_name if kind == RequestorKind.PATIENT else fake.name()
+        return Requestor.objects.create(
+            tenant=tenant,
+            kind=kind,
+            name=name,
+            email=f"{name.lower().replace(' ', '.').replace(chr(39), '')}@example.com",
+            phone=fake.numerify("(###) 555-####"),
+            **address,
+        )
+    if request_type == RequestType.AUTHORIZATION:
+        kind = RequestorKind.ATTORNEY if rng.random() < 0.6 else RequestorKind.INSURER
+        org = rng.choice(LAW_FIRMS if kind == RequestorKind.ATTORNEY else INSURERS)
+    elif request_type == RequestType.CONTINUITY_OF_CARE:
+        kind, org = RequestorKind.PROVIDER, rng.choice(PROVIDERS)
+    elif request_type == RequestType.LEGAL:
+        kind = RequestorKind.GOVERNMENT if rng.random() < 0.5 else RequestorKind.ATTORNEY
+        org = rng.choice(AGENCIES if kind == RequestorKind.GOVERNMENT else LAW_FIRMS)
+    else:
+        kind, org = RequestorKind.OTHER, fake.company()
+    domain = org.lower().replace("&", "").replace(",", "").replace("'", "").split()[0] + ".example.com"
+    return Requestor.objects.create(
+        tenant=tenant,
+        kind=kind,
+        name=fake.name(),
+        organization=org,
+        email=f"records@{domain}",
+        phone=fake.numerify("(###) 555-####"),
+        fax=fake.numerify("(###) 555-####"),
+        **address,
+    )
+
+
+def _target_path(rng: random.Random, age_days: int) -> list[str]:
+    """Which transitions this request went through, given how old it is: old work is mostly finished,
+    but some old requests are still open (overdue) or stuck in exception, as in any real backlog."""
+    roll = rng.random()
+    if age_days <= 2:
+        options = [([], 0.75), (["validate"], 0.2), (["exception"], 0.05)]
+    elif age_days <= 10:
+        options = [
+            ([], 0.15), (["validate"], 0.2), (["validate", "start"], 0.3), (["exception"], 0.15),
+            (["validate", "start", "deliver"], 0.15), (["cancel"], 0.05),
+        ]  # fmt: skip
+    elif age_days <= 30:
+        options = [
+            ([], 0.04), (["validate", "start"], 0.12), (["exception"], 0.08), (["validate", "start", "exception"], 0.06),
+            (["validate", "start", "deliver"], 0.35), (["validate", "start", "deliver", "close"], 0.27),
+            (["deny"], 0.04), (["cancel"], 0.04),
+        ]  # fmt: skip
+    else:
+        options = [
+            (["validate", "start"], 0.06), (["exception"], 0.06),
+            (["validate", "start", "deliver", "close"], 0.76), (["validate", "start", "deliver"], 0.06),
+            (["deny"], 0.03), (["cancel"], 0.03),
+        ]  # fmt: skip
+    cumulative = 0.0
+    for path, weight in options:
+        cumulative += weight
+        if roll <= cumulative:
+            return path
+    return options[-1][0]
+
+
+def _apply_path(
+    rng: random.Random, tenant: Tenant, rr: RecordRequest, path: list[str], staff: list[User], supervisor: User
+) -> None:
+    now = timezone.now()
+    moment = rr.received_at
+    span = max((now - rr.received_at).total_seconds(), 3600)
+    step = span / (len(path) + 1.5)
+
+    def tick() -> datetime:
+        nonlocal moment
+        moment = min(moment + timedelta(seconds=step * rng.uniform(0.5, 1.0)), now - timedelta(minutes=5))
+        return moment
+
+    worker = rng.choice(staff)
+    if path and path[0] != "cancel":
+        with clock.frozen(tick()):
+            services.request_assign(tenant=tenant, actor=supervisor, record_request=rr, assignee=worker)
+    for step_name in path:
+        with clock.frozen(tick()):
+            if step_name == "validate":
+                transitions.request_validate(tenant=tenant, actor=worker, record_request=rr)
+            elif step_name == "start":
+                transitions.request_start_fulfillment(tenant=tenant, actor=worker, record_request=rr)
+            elif step_name == "exception":
+                transitions.request_raise_exception(
+                    tenant=tenant, actor=worker, record_request=rr, reason=rng.choice(EXCEPTION_REASONS)
+                )
+            elif step_name == "deliver":
+                services.request_record_qc(tenant=tenant, actor=supervisor, record_request=rr)
+                evidence = {
+                    DeliveryMethod.FAX: "Fax confirmation #" + str(rng.randint(100000, 999999)),
+                    DeliveryMethod.MAIL: "USPS tracking 9400 1000 0000 " + str(rng.randint(1000, 9999)),
+                    DeliveryMethod.PICKUP: "Collected in person; driver's license checked",
+                }.get(rr.delivery_method, "Portal link issued; downloaded by requestor")
+                transitions.request_deliver(tenant=tenant, actor=worker, record_request=rr, evidence=evidence)
+            elif step_name == "close":
+                transitions.request_close(tenant=tenant, actor=worker, record_request=rr)
+            elif step_name == "deny":
+                transitions.request_deny(
+                    tenant=tenant,
+                    actor=supervisor,
+                    record_request=rr,
+                    basis=rng.choice(
+                        [DenialBasis.INVALID_REQUEST, DenialBasis.NOT_HELD, DenialBasis.PSYCHOTHERAPY_NOTES]
+                    ),
+                    explanation="See the denial letter for the basis and your rights.",
+                )
+            elif step_name == "cancel":
+                transitions.request_cancel(
+                    tenant=tenant, actor=worker, record_request=rr, reason="Requestor withdrew the request by phone."
+                )
+        rr.refresh_from_db()
+
+
+def seed_tenant(spec: DemoTenant, users: dict[str, User]) -> Tenant:
+    rng = random.Random(spec.seed)
+    fake = Faker("en_US")
+    fake.seed_instance(spec.seed)
+    tenant = Tenant.objects.create(
+        name=spec.name, slug=spec.slug, jurisdiction=spec.jurisdiction, timezone=spec.timezone
+    )
+    for username, _first, _last, roles, _superuser in DEMO_USERS:
+        if spec.slug in roles:
+            Membership.objects.create(tenant=tenant, user=users[username], role=roles[spec.slug])
+    members = Membership.objects.for_tenant(tenant).select_related("user")
+    staff = [m.user for m in members]
+    supervisor = next(m.user for m in members if m.role in (Role.SUPERVISOR, Role.ADMIN))
+    patients = [
+        Patient.objects.create(
+            tenant=tenant,
+            mrn=f"{spec.slug[:2].upper()}{100000 + i}",
+            first_name=fake.first_name(),
+            last_name=fake.last_name(),
+            date_of_birth=fake.date_of_birth(minimum_age=1, maximum_age=92),
+        )
+        for i in range(spec.requests * 2 // 3)
+    ]
+    now = timezone.now()
+    for _ in range(spec.requests):
+        # Arrival ages skew recent, with a long tail: most of a queue is young, the backlog is old.
+        age_days = min(int(rng.expovariate(1 / 18)), 120)
+        received_at = now - timedelta(days=age_days, hours=rng.randint(0, 9), minutes=rng.randint(0, 59))
+        request_type = _weighted(rng, TYPE_WEIGHTS)
+        patient = rng.choice(patients)
+        requestor = _requestor_for(rng, fake, tenant, request_type, patient)
+        method = rng.choice(list(DeliveryMethod))
+        path = _target_path(rng, age_days)
+        incomplete = not path and rng.random() < 0.35  # half-finished intake, as fax and mail requests often are
+        scope_from = (received_at - timedelta(days=rng.randint(60, 1500))).date()
+        with clock.frozen(received_at):
+            rr = services.request_create(
+                tenant=tenant,
+                actor=None,
+                patient=patient,
+                requestor=requestor,
+                request_type=request_type,
+                channel=_weighted(rng, CHANNEL_WEIGHTS),
+                received_at=received_at,
+                scope_date_from=None if incomplete and rng.random() < 0.5 else scope_from,
+                scope_date_to=None if incomplete else received_at.date(),
+                record_types=rng.sample([t.value for t in RecordType if t != RecordType.OTHER], k=rng.randint(1, 4)),
+                delivery_method="" if incomplete and rng.random() < 0.5 else method,
+                delivery_destination="" if incomplete else _destination(rng, fake, method, requestor),
+            )
+        _apply_path(rng, tenant, rr, path, staff, supervisor)
+    return tenant
+
+
+def seed_demo(*, only_if_empty: bool) -> list[str]:
+    """Create the demo tenants that do not exist yet; returns the names of those created."""
+    if only_if_empty and Tenant.objects.exists():
+        return []
+    created = []
+    with transaction.atomic():
+        users = _ensure_users()
+        for spec in DEMO_TENANTS:
+            if not Tenant.objects.filter(slug=spec.slug).exists():
+                seed_tenant(spec, users)
+                created.append(spec.name)
+    return created
+
+
+def login_table() -> str:
+    lines = [f"Demo logins (password for all: {DEMO_PASSWORD})"]
+    for username, _first, _last, roles, _superuser in DEMO_USERS:
+        where = (
+            ", ".join(f"{role.label} at {slug}" for slug, role in roles.items()) or "platform admin (/platform-admin/)"
+        )
+        lines.append(f"  {username:<18} {where}")
+    return "\n".join(lines)

@@ -1,0 +1,321 @@
+"""The case and its parties: Patient, Requestor, RecordRequest and its transition log.
+
+RecordRequest's state is protected: only the transition methods below change it, and only the services in
+workflow/transitions.py call them (one transaction, a log row, side effects on commit).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import models
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from roi.choices import STAFF_ROLES, SUPERVISING_ROLES
+from roi.models import TenantOwned
+from roi.tenancy import has_role
+from workflow.choices import (
+    EXCEPTION_SOURCES,
+    OPEN_STATES,
+    Channel,
+    DeliveryMethod,
+    DenialBasis,
+    RecordType,
+    RequestorKind,
+    RequestState,
+    RequestType,
+)
+
+# Crockford-style alphabet without look-alikes (0/O, 1/I/L) so a tracking number can be read over the phone.
+TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+TRACKING_GROUPS = 3
+TRACKING_GROUP_LENGTH = 4
+
+
+def new_tracking_number() -> str:
+    """A random public tracking number, about 59 bits: not guessable from another request's number."""
+    groups = (
+        "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_GROUP_LENGTH)) for _ in range(TRACKING_GROUPS)
+    )
+    return "ROI-" + "-".join(groups)
+
+
+class Patient(TenantOwned):
+    mrn = models.CharField("MRN", max_length=40, help_text="Medical record number at this organisation.")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "mrn"], name="patient_mrn_unique_per_tenant")]
+        indexes = [models.Index(fields=["tenant", "last_name", "date_of_birth"], name="patient_name_dob_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Requestor(TenantOwned):
+    kind = models.CharField(max_length=30, choices=RequestorKind.choices)
+    name = models.CharField(max_length=200, help_text="Person who asks, or the contact at the organisation.")
+    organization = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    fax = models.CharField(max_length=40, blank=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True)
+    postal_code = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["tenant", "name"], name="requestor_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organization})" if self.organization else self.name
+
+    @property
+    def postal_address(self) -> str:
+        parts = [self.address_line1, self.address_line2, f"{self.city} {self.state} {self.postal_code}".strip()]
+        return ", ".join(p for p in parts if p)
+
+
+# --- Transition guards and permissions -------------------------------------------------------------------
+# Guards read only the request's own fields. Apps above workflow (intake, fulfillment) record their facts on
+# the request, e.g. qc_passed_at, and these guards read them.
+
+
+def _staff(instance: RecordRequest, user: object) -> bool:
+    return has_role(user, instance.tenant_id, STAFF_ROLES)
+
+
+def _supervisor(instance: RecordRequest, user: object) -> bool:
+    return has_role(user, instance.tenant_id, SUPERVISING_ROLES)
+
+
+def intake_is_complete(instance: RecordRequest) -> bool:
+    return not instance.intake_gaps()
+
+
+def qc_passed(instance: RecordRequest) -> bool:
+    return instance.qc_passed_at is not None
+
+
+def has_delivery_evidence(instance: RecordRequest) -> bool:
+    return bool(instance.delivery_evidence.strip())
+
+
+def has_denial_basis(instance: RecordRequest) -> bool:
+    return bool(instance.denial_basis)
+
+
+GUARD_MESSAGES = {
+    intake_is_complete: "The intake checklist is not complete.",
+    qc_passed: "Quality control has not passed for this release.",
+    has_delivery_evidence: "Delivery needs evidence (confirmation number, tracking number or who collected it).",
+    has_denial_basis: "A denial needs its basis under 45 CFR 164.524.",
+}
+
+FAX_DIGITS = re.compile(r"\d")
+
+
+class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
+    """One request for records, from receipt to final disposition."""
+
+    tracking_number = models.CharField(max_length=20, unique=True, default=new_tracking_number, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="requests")
+    requestor = models.ForeignKey(Requestor, on_delete=models.PROTECT, related_name="requests")
+    request_type = models.CharField(max_length=30, choices=RequestType.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    received_at = models.DateTimeField(
+        help_text="When the request reached the organisation; the legal clock starts here."
+    )
+
+    state = FSMField(default=RequestState.RECEIVED, choices=RequestState.choices, protected=True)
+    state_before_exception = models.CharField(max_length=20, choices=RequestState.choices, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_requests"
+    )
+
+    legal_due_date = models.DateField()
+    internal_target_date = models.DateField()
+
+    scope_date_from = models.DateField(null=True, blank=True)
+    scope_date_to = models.DateField(null=True, blank=True)
+    record_types = ArrayField(models.CharField(max_length=30, choices=RecordType.choices), default=list, blank=True)
+    scope_notes = models.TextField(blank=True)
+
+    delivery_method = models.CharField(max_length=20, choices=DeliveryMethod.choices, blank=True)
+    delivery_destination = models.CharField(
+        max_length=300, blank=True, help_text="Email address, fax number or postal address, as the method needs."
+    )
+
+    # Facts recorded by the services of later phases and read by the guards.
+    qc_passed_at = models.DateTimeField(null=True, blank=True)
+    qc_passed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivery_evidence = models.CharField(max_length=300, blank=True)
+    denial_basis = models.CharField(max_length=40, choices=DenialBasis.choices, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_activity_at = models.DateTimeField(help_text="Last time anyone acted on the request (for stalled work).")
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["legal_due_date", "received_at"]
+        indexes = [
+            models.Index(fields=["tenant", "state", "legal_due_date"], name="request_state_due_idx"),
+            models.Index(fields=["tenant", "assignee", "state"], name="request_assignee_idx"),
+            models.Index(fields=["tenant", "received_at"], name="request_received_idx"),
+            models.Index(fields=["tenant", "patient"], name="request_patient_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope_date_from__isnull=True)
+                | models.Q(scope_date_to__isnull=True)
+                | models.Q(scope_date_from__lte=models.F("scope_date_to")),
+                name="request_scope_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_number
+
+    # --- Facts computed from the request's own fields ---------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def record_type_labels(self) -> list[str]:
+        return [RecordType(value).label for value in self.record_types]
+
+    def days_to_legal_due(self, today: date) -> int:
+        return (self.legal_due_date - today).days
+
+    def age_days(self, today: date, tz: object) -> int:
+        return (today - self.received_at.astimezone(tz).date()).days  # type: ignore[arg-type]
+
+    def intake_gaps(self) -> list[str]:
+        """What the foundation checklist still misses; each message says what to fix."""
+        gaps: list[str] = []
+        if not self.record_types and not (self.scope_date_from or self.scope_date_to):
+            gaps.append("Scope: give the record types or the dates of service requested.")
+        if not self.delivery_method:
+            gaps.append("Delivery: choose how the records will be delivered.")
+        elif self.delivery_method != DeliveryMethod.PICKUP:
+            gaps.extend(self._destination_gaps())
+        return gaps
+
+    def _destination_gaps(self) -> list[str]:
+        destination = self.delivery_destination.strip()
+        method = self.delivery_method
+        if not destination:
+            return [f"Delivery: give the destination for {DeliveryMethod(method).label.lower()}."]
+        if method in (DeliveryMethod.EMAIL_LINK, DeliveryMethod.PORTAL_DOWNLOAD):
+            try:
+                validate_email(destination)
+            except ValidationError:
+                return [f"Delivery: {destination!r} is not a valid email address."]
+        if method == DeliveryMethod.FAX and len(FAX_DIGITS.findall(destination)) < 10:
+            return [f"Delivery: {destination!r} is not a complete fax number (10 digits or more)."]
+        if method == DeliveryMethod.MAIL and len(destination) < 15:
+            return ["Delivery: the postal address looks incomplete (street, city, state and ZIP code)."]
+        return []
+
+    # --- The state machine (DESIGN.md). Services in workflow/transitions.py are the only callers. -------
+
+    @transition(
+        field=state,
+        source=RequestState.RECEIVED,
+        target=RequestState.VALIDATED,
+        conditions=[intake_is_complete],
+        permission=_staff,
+    )
+    def validate(self) -> None:
+        pass
+
+    @transition(field=state, source=RequestState.VALIDATED, target=RequestState.IN_FULFILLMENT, permission=_staff)
+    def start_fulfillment(self) -> None:
+        pass
+
+    @transition(field=state, source=list(EXCEPTION_SOURCES), target=RequestState.EXCEPTION, permission=_staff)
+    def raise_exception(self) -> None:
+        self.state_before_exception = self.state
+
+    @transition(field=state, source=RequestState.EXCEPTION, target=RETURN_VALUE(*EXCEPTION_SOURCES), permission=_staff)
+    def resolve(self) -> str:
+        previous = self.state_before_exception or RequestState.RECEIVED
+        self.state_before_exception = ""
+        return previous
+
+    @transition(
+        field=state,
+        source=RequestState.IN_FULFILLMENT,
+        target=RequestState.DELIVERED,
+        conditions=[qc_passed, has_delivery_evidence],
+        permission=_staff,
+    )
+    def deliver(self) -> None:
+        pass
+
+    @transition(field=state, source=RequestState.DELIVERED, target=RequestState.CLOSED, permission=_staff)
+    def close(self) -> None:
+        pass
+
+    @transition(
+        field=state,
+        source=[RequestState.RECEIVED, RequestState.VALIDATED, RequestState.EXCEPTION],
+        target=RequestState.DENIED,
+        conditions=[has_denial_basis],
+        permission=_supervisor,
+    )
+    def deny(self) -> None:
+        pass
+
+    @transition(field=state, source=list(OPEN_STATES), target=RequestState.CANCELLED, permission=_staff)
+    def cancel(self) -> None:
+        pass
+
+
+class RequestTransition(TenantOwned):
+    """The transition log: one row per state change, written in the same transaction as the change."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="transitions")
+    transition = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=20, choices=RequestState.choices)
+    to_state = models.CharField(max_length=20, choices=RequestState.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["tenant", "request", "at"], name="transition_request_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.from_state} -> {self.to_state}"

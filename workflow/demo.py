@@ -240,8 +240,9 @@ def _apply_path(
         rr.refresh_from_db()
 
 
-def seed_tenant(spec: DemoTenant, users: dict[str, User]) -> Tenant:
+def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0) -> Tenant:
     rng = random.Random(spec.seed)
+    count = max(1, round(spec.requests * scale))
     fake = Faker("en_US")
     fake.seed_instance(spec.seed)
     tenant = Tenant.objects.create(
@@ -261,10 +262,10 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User]) -> Tenant:
             last_name=fake.last_name(),
             date_of_birth=fake.date_of_birth(minimum_age=1, maximum_age=92),
         )
-        for i in range(spec.requests * 2 // 3)
+        for i in range(max(1, count * 2 // 3))
     ]
     now = timezone.now()
-    for _ in range(spec.requests):
+    for _ in range(count):
         # Arrival ages skew recent, with a long tail: most of a queue is young, the backlog is old.
         age_days = min(int(rng.expovariate(1 / 18)), 120)
         received_at = now - timedelta(days=age_days, hours=rng.randint(0, 9), minutes=rng.randint(0, 59))
@@ -294,7 +295,7 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User]) -> Tenant:
     return tenant
 
 
-def seed_demo(*, only_if_empty: bool) -> list[str]:
+def seed_demo(*, only_if_empty: bool, scale: float = 1.0) -> list[str]:
     """Create the demo tenants that do not exist yet; returns the names of those created."""
     if only_if_empty and Tenant.objects.exists():
         return []
@@ -303,7 +304,7 @@ def seed_demo(*, only_if_empty: bool) -> list[str]:
         users = _ensure_users()
         for spec in DEMO_TENANTS:
             if not Tenant.objects.filter(slug=spec.slug).exists():
-                seed_tenant(spec, users)
+                seed_tenant(spec, users, scale=scale)
                 created.append(spec.name)
     return created
 

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+
+from roi.models import ApiToken, Membership, Tenant
+from roi.tasks import HEARTBEAT_KEY, beat_heartbeat
+from workflow.demo import DEMO_TENANTS
+from workflow.models import RecordRequest, RequestTransition
+
+
+def test_healthz_reports_database_redis_and_beat(client, db):
+    cache.delete(HEARTBEAT_KEY)
+    body = client.get("/healthz/").json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["redis"] == "ok"
+    assert body["beat_heartbeat_age_seconds"] is None
+    beat_heartbeat()
+    assert client.get("/healthz/").json()["beat_heartbeat_age_seconds"] <= 5
+
+
+def test_create_api_token_prints_the_key_once_and_stores_only_its_digest(capsys, tenant_a, alice):
+    call_command("create_api_token", tenant="alpha", user="alice", name="EHR interface")
+    key = capsys.readouterr().out.splitlines()[1]
+    token = ApiToken.objects.get()
+    assert token.key_digest == ApiToken.digest(key)
+    assert key not in (token.key_digest, token.prefix)
+
+
+def test_create_api_token_refuses_a_user_without_membership(tenant_a, charlie):
+    with pytest.raises(CommandError, match="no active membership"):
+        call_command("create_api_token", tenant="alpha", user="charlie", name="x")
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_realistic_and_idempotent(capsys):
+    call_command("seed_demo", scale=0.15)
+    first = capsys.readouterr().out
+    assert "Created demo data" in first
+    assert "maria.specialist" in first
+    assert Tenant.objects.filter(slug__in=[t.slug for t in DEMO_TENANTS]).count() == 2
+    requests = RecordRequest.objects.count()
+    assert requests >= 60
+    states = set(RecordRequest.objects.values_list("state", flat=True))
+    assert {"received", "validated", "in_fulfillment", "exception", "delivered", "closed"} <= states
+    # Every state change went through the services: each non-received request has its transition log.
+    moved = RecordRequest.objects.exclude(state="received")
+    assert all(RequestTransition.objects.filter(request=rr).exists() for rr in moved)
+    assert Membership.objects.filter(user__username="dana.supervisor").count() == 2
+
+    call_command("seed_demo", scale=0.15)
+    assert "nothing created" in capsys.readouterr().out
+    assert RecordRequest.objects.count() == requests
+    call_command("seed_demo", if_empty=True)
+    assert RecordRequest.objects.count() == requests

@@ -20,7 +20,11 @@ def api_token_create(*, tenant: Tenant, user: Any, name: str) -> tuple[ApiToken,
     key = ApiToken.generate_key()
     with transaction.atomic():
         token = ApiToken.objects.create(
-            tenant=tenant, user=user, name=name.strip() or "integration", prefix=key[:8], key_digest=ApiToken.digest(key)
+            tenant=tenant,
+            user=user,
+            name=name.strip() or "integration",
+            prefix=key[:8],
+            key_digest=ApiToken.digest(key),
         )
     return token, key
 

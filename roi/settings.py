@@ -159,10 +159,11 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Documents with PHI live outside the web root and have no MEDIA_URL: they are served only by views that
-# check the tenant and write an access event.
+# Documents with PHI live outside the web root: they are served only by views that check the tenant and write an
+# access event.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
-MEDIA_URL = None
+# No URL pattern serves this prefix; Django only needs MEDIA_URL to be a string distinct from STATIC_URL.
+MEDIA_URL = "/private-media-not-served/"
 
 # --- Email -------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -13,6 +13,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from roi.choices import STAFF_ROLES, Role
 from roi.models import Membership, Tenant
@@ -66,7 +67,14 @@ class TenantMiddleware:
                 request.tenant = current.tenant  # type: ignore[attr-defined]
                 request.membership = current  # type: ignore[attr-defined]
             user.__dict__["_roi_roles"] = {m.tenant_id: m.role for m in memberships}
-        return self.get_response(request)
+        if request.tenant is None:  # type: ignore[attr-defined]
+            return self.get_response(request)
+        # Pages show times in the organisation's own time zone, the one its deadlines are computed in.
+        timezone.activate(request.tenant.tzinfo)  # type: ignore[attr-defined]
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 def tenant_context(request: HttpRequest) -> dict[str, Any]:

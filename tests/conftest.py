@@ -120,6 +120,16 @@ def request_in_state(tenant_a, sam) -> Callable[..., RecordRequest]:
     return make
 
 
+def pytest_sessionstart(session):
+    """Pages render with the same manifest static storage as production (tests run with DEBUG off), which needs
+    collectstatic's output, as a deployment has. Run once, by the main process (not by each xdist worker)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
 # --- Browser tests ------------------------------------------------------------------------------
 
 

@@ -11,8 +11,12 @@ from workflow.selectors import QUEUE_SORTS
 class QueueFilterForm(forms.Form):
     ASSIGNEE_ME = "me"
     ASSIGNEE_NONE = "none"
+    OPEN = "open"
 
-    state = forms.ChoiceField(choices=[("", "Any state"), *RequestState.choices], required=False)
+    # Staff open the queue to find work to do, so it shows open requests unless asked otherwise.
+    state = forms.ChoiceField(
+        choices=[(OPEN, "Open (work to do)"), ("", "Any state"), *RequestState.choices], required=False
+    )
     assignee = forms.ChoiceField(required=False)
     sort = forms.ChoiceField(
         choices=[
@@ -72,6 +76,14 @@ TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
     "deny": DenyForm,
     "cancel": ReasonTransitionForm,
 }
+
+
+def transition_form(name: str, *, reason_label: str, data: Any = None, state: str | None = None) -> TransitionForm:
+    """The form for one transition, with ids unique on a page that shows every action's form."""
+    form = TRANSITION_FORMS[name](data, initial={"expected_state": state}, auto_id=f"id_{name}_%s")
+    if "reason" in form.fields:
+        form.fields["reason"].label = reason_label
+    return form
 
 
 class AssignForm(forms.Form):

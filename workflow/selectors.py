@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from roi.models import Membership, Tenant
+from workflow.choices import OPEN_STATES
 from workflow.models import RecordRequest, RequestTransition
 
 QUEUE_SORTS = {
@@ -18,10 +19,18 @@ QUEUE_SORTS = {
 
 
 def request_queue(
-    *, tenant: Tenant, state: str | None = None, assignee: Any = None, unassigned: bool = False, sort: str = "due"
+    *,
+    tenant: Tenant,
+    state: str | None = None,
+    open_only: bool = False,
+    assignee: Any = None,
+    unassigned: bool = False,
+    sort: str = "due",
 ) -> QuerySet[RecordRequest]:
     queryset = RecordRequest.objects.for_tenant(tenant).select_related("patient", "requestor", "assignee")
-    if state:
+    if open_only:
+        queryset = queryset.filter(state__in=OPEN_STATES)
+    elif state:
         queryset = queryset.filter(state=state)
     if unassigned:
         queryset = queryset.filter(assignee__isnull=True)

@@ -17,7 +17,7 @@ from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors, services
 from workflow.choices import STATE_COLOURS, RequestState
-from workflow.forms import TRANSITION_FORMS, AssignForm, QueueFilterForm
+from workflow.forms import AssignForm, QueueFilterForm, transition_form
 from workflow.models import RecordRequest
 from workflow.transitions import TRANSITIONS, request_transition, transition_options
 
@@ -30,17 +30,19 @@ def _annotate_dates(rows: list[RecordRequest], tenant: Any) -> None:
     for row in rows:
         row.age = row.age_days(today, tenant.tzinfo)  # type: ignore[attr-defined]
         row.days_left = row.days_to_legal_due(today)  # type: ignore[attr-defined]
+        row.target_days_left = (row.internal_target_date - today).days  # type: ignore[attr-defined]
         row.state_colour = STATE_COLOURS[row.state]  # type: ignore[attr-defined]
 
 
 class QueueView(TenantViewMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         staff = list(selectors.tenant_staff(tenant=self.tenant))
-        form = QueueFilterForm(request.GET or None, staff=staff)
-        filters: dict[str, Any] = {"sort": "due"}
+        form = QueueFilterForm(request.GET or None, staff=staff, initial={"state": QueueFilterForm.OPEN})
+        filters: dict[str, Any] = {"sort": "due", "open_only": True}
         if form.is_valid():
             data = form.cleaned_data
-            filters["state"] = data["state"] or None
+            filters["open_only"] = data["state"] == QueueFilterForm.OPEN
+            filters["state"] = None if filters["open_only"] else (data["state"] or None)
             filters["sort"] = data["sort"]
             if data["assignee"] == QueueFilterForm.ASSIGNEE_ME:
                 filters["assignee"] = request.user
@@ -90,8 +92,8 @@ class RequestDetailView(TenantViewMixin, View):
         forms = forms or {}
         for option in options:
             if option.spec.name not in forms:
-                forms[option.spec.name] = TRANSITION_FORMS[option.spec.name](
-                    initial={"expected_state": record_request.state}
+                forms[option.spec.name] = transition_form(
+                    option.spec.name, reason_label=option.spec.reason_label, state=record_request.state
                 )
         context = {
             "rr": record_request,
@@ -119,11 +121,13 @@ class RequestDetailView(TenantViewMixin, View):
 
 
 class RequestTransitionView(RequestDetailView):
+    http_method_names = ["post"]  # the inherited get() does not take `name`: a GET here was a 500
+
     def post(self, request: HttpRequest, tracking_number: str, name: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         if name not in TRANSITIONS:
             raise Http404("No such action")
-        form = TRANSITION_FORMS[name](request.POST)
+        form = transition_form(name, reason_label=TRANSITIONS[name].reason_label, data=request.POST)
         if not form.is_valid():
             messages.error(request, "Check the highlighted fields.")
             return self.render_detail(request, record_request, forms={name: form}, status=400)
@@ -148,6 +152,8 @@ class RequestTransitionView(RequestDetailView):
 
 
 class RequestAssignView(RequestDetailView):
+    http_method_names = ["post"]
+
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         staff = list(selectors.tenant_staff(tenant=self.tenant))
@@ -172,6 +178,8 @@ class RequestAssignView(RequestDetailView):
 
 
 class RequestQcView(RequestDetailView):
+    http_method_names = ["post"]
+
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         try:

@@ -23,9 +23,22 @@ def worker_queue():
     queue = f"test-{uuid.uuid4().hex[:10]}"
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "roi", "worker", "-Q", queue, "--pool", "solo",
-            "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning",
-        ],  # fmt: skip
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "roi",
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "solo",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "warning",
+        ],
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=subprocess.PIPE,

@@ -1,0 +1,72 @@
+# OpenROI developer commands. A fresh machine needs only Python 3.11+ (and GNU make):
+#   make run    set up everything, seed a demo organisation, serve the app with a Celery worker and beat
+#   make test   set up everything, run the whole suite        (make test ARGS="-k deadline -x")
+# Without DATABASE_URL / REDIS_URL, both use embedded PostgreSQL and Valkey servers with their data in var/
+# (roi/devstack.py). docs/running.md has the details.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Reinstalls only when requirements.lock changes (or the venv is new).
+INSTALLED := $(VENV)/.installed-requirements
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test services stop lint fmt lock clean clean-data
+
+help: ## Show this list
+	@echo "OpenROI - make targets (PYTHON=$(PYTHON), venv in $(VENV)):"
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@if [ -f benchmarks/__main__.py ]; then printf '  make %-12s %s\n' bench 'Run the benchmarks (python -m benchmarks; ARGS="..." passed on)'; fi
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "OpenROI needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Run make PYTHON=python3.11 ...")'
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "Could not create $(VENV). On Debian/Ubuntu: apt-get install python3-venv"; exit 1; }
+
+$(INSTALLED): requirements.lock | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $@
+
+install: $(INSTALLED) ## Create .venv and install requirements.lock (done by every target that needs it)
+
+run: $(INSTALLED) ## Serve the app at http://127.0.0.1:8000/ (PORT=... to change) with worker and beat (Ctrl-C stops all)
+	$(PY) -m roi.devstack run
+
+test: $(INSTALLED) ## Run the test suite; pass pytest options with ARGS="..."
+	$(PY) -m roi.devstack test -- $(ARGS)
+
+services: $(INSTALLED) ## Only start PostgreSQL and Valkey; prints export lines for running pytest by hand
+	$(PY) -m roi.devstack services
+
+stop: $(INSTALLED) ## Stop embedded servers left running for var/ (e.g. after a killed run)
+	$(PY) -m roi.devstack stop
+
+lint: $(INSTALLED) ## ruff check + ruff format --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(INSTALLED) ## Format and autofix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+lock: ## Regenerate requirements.lock from requirements.in in a throwaway venv
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.in; \
+	"$$tmp/venv/bin/python" -m pip freeze --disable-pip-version-check --exclude-editable > "$$tmp/requirements.lock"; \
+	mv "$$tmp/requirements.lock" requirements.lock; \
+	echo "requirements.lock regenerated ($$(wc -l < requirements.lock) packages)"
+
+ifneq ($(wildcard benchmarks/__main__.py),)
+.PHONY: bench
+bench: $(INSTALLED)
+	$(PY) -m roi.devstack exec -- $(PY) -m benchmarks $(ARGS)
+endif
+
+clean: ## Remove the venv and tool caches (keeps var/ data)
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './var/*' -prune -exec rm -rf {} +
+
+clean-data: ## Stop the embedded servers and delete var/ (database, Redis data, media, secret key)
+	@if [ -x $(PY) ] && [ -d var ]; then $(PY) -m roi.devstack stop; fi
+	rm -rf var

@@ -1,0 +1,140 @@
+"""The staff pages in a real browser: the queue and its htmx filter, the detail page's actions through a request's
+life, the intake checklist, and the stale-page conflict. Few tests, each covering a whole user journey."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests import factories
+from workflow import transitions
+from workflow.choices import RequestState
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+
+def action_form(page: Page, button: str):
+    """The detail page's form whose submit button is `button` (each action is its own form)."""
+    return page.locator("form.transition").filter(has=page.get_by_role("button", name=button, exact=True))
+
+
+def expect_state(page: Page, label: str) -> None:
+    expect(page.locator("h1 .badge")).to_have_text(label)
+
+
+def test_specialist_works_a_request_from_the_queue(live_server, login, alice, tenant_b, request_in_state):
+    received = request_in_state(RequestState.RECEIVED)
+    in_work = request_in_state(RequestState.IN_FULFILLMENT)
+    other_tenant = factories.RecordRequestFactory(tenant=tenant_b)
+
+    page = login(alice)
+    table = page.locator("#queue-table")
+    expect(table.get_by_role("link", name=received.tracking_number)).to_be_visible()
+    expect(table.get_by_role("link", name=in_work.tracking_number)).to_be_visible()
+    expect(table.get_by_text(other_tenant.tracking_number)).to_have_count(0)
+
+    # The filter swaps the table in place with htmx: wait for that request, then for the table to show it.
+    with page.expect_response(lambda r: "state=received" in r.url and r.request.header_value("hx-request")):
+        page.get_by_label("State").select_option(label="Received")
+    expect(table.get_by_role("link", name=in_work.tracking_number)).to_have_count(0)
+    expect(table.get_by_role("link", name=received.tracking_number)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"state=received"))
+
+    table.get_by_role("link", name=received.tracking_number).click()
+    expect_state(page, "Received")
+    page.get_by_role("button", name="Claim").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Assigned to {alice}.")
+    expect(page.locator(".assign")).to_contain_text(f"Assigned to {alice}")
+
+    page.get_by_role("button", name="Validate", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text(f"Request {received.tracking_number} validated.")
+    expect_state(page, "Validated")
+    entry = page.locator(".timeline li").filter(has_text="Received → Validated")
+    expect(entry).to_contain_text(str(alice))
+
+    page.get_by_role("button", name="Start fulfillment").click()
+    expect(page.get_by_role("status")).to_contain_text("moved to fulfillment")
+    expect_state(page, "In fulfillment")
+
+    form = action_form(page, "Raise exception")
+    form.get_by_label("What is blocking it").fill("Authorization signature missing")
+    form.get_by_role("button", name="Raise exception").click()
+    expect(page.get_by_role("status")).to_contain_text("put in exception")
+    expect_state(page, "Exception")
+    expect(page.locator(".callout.exception")).to_contain_text("Authorization signature missing")
+    expect(page.locator(".timeline li").filter(has_text="In fulfillment → Exception")).to_contain_text(
+        "Authorization signature missing"
+    )
+
+    form = action_form(page, "Resolve exception")
+    form.get_by_label("Resolution note").fill("Signed authorization received by fax")
+    form.get_by_role("button", name="Resolve exception").click()
+    expect(page.get_by_role("status")).to_contain_text("returned to work")
+    expect_state(page, "In fulfillment")
+    expect(page.locator(".timeline li").filter(has_text="Exception → In fulfillment")).to_contain_text(
+        "Signed authorization received by fax"
+    )
+
+
+def test_supervisor_records_qc_delivery_and_closes(live_server, login, sam, request_in_state):
+    rr = request_in_state(RequestState.IN_FULFILLMENT)
+    page = login(sam)
+    page.goto(f"{live_server.url}/requests/{rr.tracking_number}/")
+
+    # Delivery waits for QC: the button is there but disabled, saying why.
+    expect(page.get_by_role("button", name="Record delivery")).to_be_disabled()
+    page.get_by_role("button", name="Record QC passed").click()
+    expect(page.get_by_role("status")).to_contain_text("Quality control recorded as passed.")
+    expect(page.locator(".facts")).to_contain_text(f"by {sam}")
+
+    form = action_form(page, "Record delivery")
+    form.get_by_label("Delivery evidence").fill("Fax confirmation 88412")
+    form.get_by_role("button", name="Record delivery").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Request {rr.tracking_number} delivered.")
+    expect_state(page, "Delivered")
+
+    page.get_by_role("button", name="Close", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text(f"Request {rr.tracking_number} closed.")
+    expect_state(page, "Closed")
+    expect(page.locator(".facts")).to_contain_text("Fax confirmation 88412")
+    expect(page.locator(".timeline li").filter(has_text="In fulfillment → Delivered")).to_contain_text(
+        "Fax confirmation 88412"
+    )
+    expect(page.get_by_text("No actions are open to you in this state.")).to_be_visible()
+
+
+def test_incomplete_request_shows_checklist_and_cannot_be_validated(live_server, login, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True)
+    page = login(alice)
+    page.goto(f"{live_server.url}/requests/{rr.tracking_number}/")
+
+    checklist = page.locator(".checklist")
+    expect(checklist.get_by_role("heading")).to_have_text("Before it can be validated")
+    expect(checklist.get_by_role("listitem")).to_have_text(
+        [
+            "Scope: give the record types or the dates of service requested.",
+            "Delivery: choose how the records will be delivered.",
+        ]
+    )
+    validate = page.get_by_role("button", name="Validate", exact=True)
+    expect(validate).to_be_disabled()
+    expect(validate).to_have_accessible_description("Complete the checklist above first.")
+
+
+def test_stale_page_reports_the_conflict(live_server, login, alice, sam, tenant_a, request_in_state):
+    rr = request_in_state(RequestState.RECEIVED)
+    page = login(alice)
+    page.goto(f"{live_server.url}/requests/{rr.tracking_number}/")
+    expect_state(page, "Received")
+
+    # Someone else cancels the request while Alice's page is open.
+    transitions.request_cancel(tenant=tenant_a, actor=sam, record_request=rr, reason="Withdrawn by phone")
+
+    page.get_by_role("button", name="Validate", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("changed since you opened it")
+    expect(page.get_by_role("status")).to_contain_text("cancelled")
+    expect_state(page, "Cancelled")
+    rr.refresh_from_db()
+    assert rr.state == RequestState.CANCELLED

@@ -1,0 +1,335 @@
+"""Tenant isolation, generated from the URL configuration so that a new page or endpoint is covered the day it is
+added: every named route that takes a `tracking_number` is called by Alice (tenant A) with the tracking number of a
+request of tenant B, through her session and through an API token of tenant A. It must answer exactly like a request
+that does not exist (404; 405 for a method the route does not take) and leave B's request untouched.
+
+Also here: anonymous callers, users without a membership, the list pages, and switching between tenants."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from roi.choices import Role
+from roi.models import AccessEvent
+from tests import factories
+from workflow.choices import RequestState
+from workflow.models import RecordRequest, RequestTransition
+from workflow.transitions import TRANSITIONS
+
+MISSING_TRACKING_NUMBER = "ROI-ZZZZ-ZZZZ-ZZZZ"
+PROBED_METHODS = ("get", "post")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One reversible URL: a named pattern with every kwarg but `tracking_number` filled in."""
+
+    name: str
+    kwargs: dict[str, str] = field(default_factory=dict)
+    allowed_methods: frozenset[str] = frozenset()
+    is_api: bool = False
+
+    @property
+    def takes_tracking_number(self) -> bool:
+        return "tracking_number" in self.kwargs
+
+    def url(self, tracking_number: str = MISSING_TRACKING_NUMBER) -> str:
+        kwargs = {**self.kwargs}
+        if self.takes_tracking_number:
+            kwargs["tracking_number"] = tracking_number
+        return reverse(self.name, kwargs=kwargs)
+
+    @property
+    def id(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in self.kwargs.items() if k != "tracking_number")
+        return f"{self.name}[{extra}]" if extra else self.name
+
+
+def _allowed_methods(callback: Any) -> frozenset[str]:
+    """The HTTP methods the view answers at all (others get 405 before any lookup)."""
+    actions = getattr(callback, "actions", None)  # DRF viewset route: {"get": "retrieve", ...}
+    if actions is not None:
+        return frozenset(actions)
+    view_class = getattr(callback, "view_class", None)
+    if view_class is not None:
+        return frozenset(m for m in PROBED_METHODS if m in view_class.http_method_names and hasattr(view_class, m))
+    return frozenset(PROBED_METHODS)  # function view: it decides itself
+
+
+def _walk(patterns: list[Any], namespaces: list[str], prefix: str, kwarg_names: frozenset[str]) -> list[Route]:
+    routes: list[Route] = []
+    for pattern in patterns:
+        names = kwarg_names | frozenset(pattern.pattern.regex.groupindex)
+        route_text = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            inner = [*namespaces, pattern.namespace] if pattern.namespace else namespaces
+            routes.extend(_walk(pattern.url_patterns, inner, route_text, names))
+            continue
+        assert isinstance(pattern, URLPattern)
+        if not pattern.name:
+            continue
+        full_name = ":".join([*namespaces, pattern.name])
+        names = names - {"format"}  # DRF format-suffix variants are the same view
+        is_api = route_text.startswith("api/v1/")
+        if not (is_api or route_text.startswith("requests/") or "tracking_number" in names):
+            continue  # login, health check, schema, platform admin: no tenant data behind them
+        fillings: list[dict[str, str]] = [{}]
+        if "name" in names:
+            fillings = [{"name": transition} for transition in TRANSITIONS]
+        unknown = names - {"tracking_number", "name"}
+        assert not unknown, f"{full_name} takes kwargs {sorted(unknown)} this test does not know how to fill"
+        for filling in fillings:
+            kwargs = {**filling}
+            if "tracking_number" in names:
+                kwargs["tracking_number"] = ""
+            routes.append(
+                Route(
+                    name=full_name,
+                    kwargs=kwargs,
+                    allowed_methods=_allowed_methods(pattern.callback),
+                    is_api=is_api,
+                )
+            )
+    return routes
+
+
+# Staff pages (/requests/...), the API (/api/v1/...) and anything else that takes a tracking number.
+TENANT_ROUTES = _walk(get_resolver().url_patterns, [], "", frozenset())
+REQUEST_ROUTES = [r for r in TENANT_ROUTES if r.takes_tracking_number]
+
+
+def test_the_generated_route_list_covers_pages_and_api_transitions():
+    names = {r.name for r in REQUEST_ROUTES}
+    assert {"workflow:detail", "workflow:assign", "workflow:qc", "request-detail", "request-deliver"} <= names
+    assert {f"request-{t.replace('_', '-')}" for t in TRANSITIONS} <= names
+    page_transitions = {r.kwargs["name"] for r in REQUEST_ROUTES if r.name == "workflow:transition"}
+    assert page_transitions == set(TRANSITIONS)
+    assert {"workflow:queue", "request-list"} <= {r.name for r in TENANT_ROUTES}
+    assert len(REQUEST_ROUTES) >= 22
+
+
+# --- Cross-tenant: Alice (tenant A) aims at tenant B's request ----------------------------------------------
+
+
+@pytest.fixture
+def b_request(tenant_b, charlie):
+    return factories.RecordRequestFactory(tenant=tenant_b)
+
+
+def _snapshot(rr: RecordRequest) -> dict[str, Any]:
+    fresh = RecordRequest.objects.get(pk=rr.pk)
+    return {
+        "state": fresh.state,
+        "assignee": fresh.assignee_id,
+        "qc_passed_at": fresh.qc_passed_at,
+        "delivery_evidence": fresh.delivery_evidence,
+        "denial_basis": fresh.denial_basis,
+        "updated_at": fresh.updated_at,
+        "transitions": RequestTransition.objects.filter(request=rr).count(),
+        "history": fresh.history.count(),
+        "access_events": AccessEvent.objects.filter(request_id=rr.pk).count()
+        + AccessEvent.objects.filter(object_id=str(rr.pk), object_type="workflow.RecordRequest").count(),
+    }
+
+
+def _post_body(rr: RecordRequest, assignee_id: int) -> dict[str, Any]:
+    """A body that every action would accept, so that only the tenant check can stop it."""
+    return {
+        "expected_state": rr.state,
+        "reason": "probing another tenant",
+        "evidence": "Fax confirmation 1",
+        "basis": "not_held",
+        "assignee": assignee_id,
+        "claim": "1",
+    }
+
+
+def _call(client: Any, method: str, route: Route, tracking_number: str, body: dict[str, Any], **headers: str) -> Any:
+    url = route.url(tracking_number)
+    if method == "get":
+        return client.get(url, **headers)
+    if route.is_api:
+        return client.post(url, data=json.dumps(body), content_type="application/json", **headers)
+    return client.post(url, data=body, **headers)
+
+
+def _expected_status(route: Route, method: str) -> int:
+    return 404 if method in route.allowed_methods else 405
+
+
+@pytest.mark.parametrize("route", REQUEST_ROUTES, ids=lambda r: r.id)
+def test_alice_session_cannot_reach_tenant_b_request(route, client_for, alice, b_request):
+    client = client_for(alice)
+    before = _snapshot(b_request)
+    body = _post_body(b_request, alice.pk)
+    for method in PROBED_METHODS:
+        foreign = _call(client, method, route, b_request.tracking_number, body)
+        missing = _call(client, method, route, MISSING_TRACKING_NUMBER, body)
+        assert foreign.status_code == _expected_status(route, method), (method, foreign.content[:300])
+        assert missing.status_code == foreign.status_code, "another tenant's request must look like a missing one"
+    assert _snapshot(b_request) == before
+
+
+@pytest.mark.parametrize("route", [r for r in REQUEST_ROUTES if r.is_api], ids=lambda r: r.id)
+def test_tenant_a_api_token_cannot_reach_tenant_b_request(route, tenant_a, api_token_for, b_request):
+    # A supervisor service user, so that even deny would be allowed if the lookup were not scoped.
+    service_user = factories.MembershipFactory(tenant=tenant_a, user__username="ehr-a", role=Role.SUPERVISOR).user
+    _, key = api_token_for(service_user, tenant_a)
+    client = Client()
+    before = _snapshot(b_request)
+    body = _post_body(b_request, service_user.pk)
+    for method in PROBED_METHODS:
+        foreign = _call(client, method, route, b_request.tracking_number, body, HTTP_AUTHORIZATION=f"Token {key}")
+        missing = _call(client, method, route, MISSING_TRACKING_NUMBER, body, HTTP_AUTHORIZATION=f"Token {key}")
+        assert foreign.status_code == _expected_status(route, method), (method, foreign.content[:300])
+        assert missing.status_code == foreign.status_code
+    assert _snapshot(b_request) == before
+
+
+def test_the_same_routes_do_reach_alice_own_request(client_for, alice, tenant_a):
+    """The control for the tests above: the 404s come from the tenant, not from a broken route."""
+    own = factories.RecordRequestFactory(tenant=tenant_a)
+    client = client_for(alice)
+    assert client.get(reverse("workflow:detail", args=[own.tracking_number])).status_code == 200
+    assert client.get(reverse("request-detail", args=[own.tracking_number])).status_code == 200
+    response = client.post(
+        reverse("request-validate", args=[own.tracking_number]),
+        data={"expected_state": "received"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert response.json()["state"] == RequestState.VALIDATED
+
+
+# --- Anonymous callers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", [r for r in TENANT_ROUTES if not r.is_api], ids=lambda r: r.id)
+def test_anonymous_staff_page_redirects_to_login(route, client, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    before = _snapshot(rr)
+    for method in PROBED_METHODS:
+        response = getattr(client, method)(route.url(rr.tracking_number))
+        assert response.status_code == 302, method
+        assert response["Location"].startswith("/login/?next="), method
+    assert _snapshot(rr) == before
+
+
+@pytest.mark.parametrize("route", [r for r in TENANT_ROUTES if r.is_api], ids=lambda r: r.id)
+def test_anonymous_api_call_is_refused(route, client, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    before = _snapshot(rr)
+    for method in PROBED_METHODS:
+        response = _call(client, method, route, rr.tracking_number, _post_body(rr, 0))
+        assert response.status_code in (401, 403), method
+        assert rr.tracking_number not in response.content.decode()
+    assert _snapshot(rr) == before
+
+
+@pytest.mark.parametrize("url", ["/", "/tenant/switch/"])
+def test_anonymous_home_and_tenant_switch_redirect_to_login(url, client):
+    response = client.get(url) if url == "/" else client.post(url, {"tenant": "1"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+# --- List pages show the session tenant only --------------------------------------------------------------
+
+
+@pytest.fixture
+def requests_in_both_tenants(tenant_a, tenant_b):
+    a = [factories.RecordRequestFactory(tenant=tenant_a) for _ in range(2)]
+    b = [factories.RecordRequestFactory(tenant=tenant_b) for _ in range(2)]
+    return a, b
+
+
+def _api_tracking_numbers(client: Any) -> set[str]:
+    response = client.get("/api/v1/requests/")
+    assert response.status_code == 200
+    return {row["tracking_number"] for row in response.json()["results"]}
+
+
+def test_queue_page_lists_only_the_session_tenant_requests(client_for, alice, charlie, requests_in_both_tenants):
+    a, b = requests_in_both_tenants
+    alice_page = client_for(alice).get("/requests/").content.decode()
+    charlie_page = client_for(charlie).get("/requests/").content.decode()
+    assert all(rr.tracking_number in alice_page for rr in a)
+    assert not any(rr.tracking_number in alice_page for rr in b)
+    assert all(rr.tracking_number in charlie_page for rr in b)
+    assert not any(rr.tracking_number in charlie_page for rr in a)
+
+
+def test_api_list_shows_only_the_session_tenant_requests(client_for, alice, charlie, requests_in_both_tenants):
+    a, b = requests_in_both_tenants
+    assert _api_tracking_numbers(client_for(alice)) == {rr.tracking_number for rr in a}
+    assert _api_tracking_numbers(client_for(charlie)) == {rr.tracking_number for rr in b}
+
+
+# --- Users without access, and users with two tenants -----------------------------------------------------
+
+
+def test_logged_in_user_without_membership_gets_no_organisation_access_page(client_for, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    outsider = factories.UserFactory(username="outsider")
+    client = client_for(outsider)
+    for url in ("/requests/", reverse("workflow:detail", args=[rr.tracking_number])):
+        response = client.get(url)
+        assert response.status_code == 403
+        assert "No organisation access" in response.content.decode()
+        assert rr.tracking_number not in response.content.decode()
+    assert client.get("/api/v1/requests/").status_code == 403
+    assert not AccessEvent.objects.exists()
+
+
+def test_inactive_membership_counts_as_no_membership(client_for, tenant_a):
+    membership = factories.MembershipFactory(tenant=tenant_a, user__username="former", is_active=False)
+    response = client_for(membership.user).get("/requests/")
+    assert response.status_code == 403
+    assert "No organisation access" in response.content.decode()
+
+
+@pytest.fixture
+def dana(tenant_a, tenant_b):
+    """A specialist who works for both tenants."""
+    user = factories.MembershipFactory(tenant=tenant_a, user__username="dana", role=Role.SPECIALIST).user
+    factories.MembershipFactory(tenant=tenant_b, user=user, role=Role.SPECIALIST)
+    return user
+
+
+def test_user_in_two_tenants_switches_and_sees_the_other_queue(client_for, dana, tenant_b, requests_in_both_tenants):
+    a, b = requests_in_both_tenants
+    client = client_for(dana)
+    first = client.get("/requests/").content.decode()
+    assert all(rr.tracking_number in first for rr in a)  # Alpha sorts first: the default tenant
+    assert not any(rr.tracking_number in first for rr in b)
+
+    response = client.post("/tenant/switch/", {"tenant": tenant_b.pk, "next": f"/requests/{a[0].tracking_number}/"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("workflow:queue")
+
+    second = client.get("/requests/").content.decode()
+    assert all(rr.tracking_number in second for rr in b)
+    assert not any(rr.tracking_number in second for rr in a)
+    assert _api_tracking_numbers(client) == {rr.tracking_number for rr in b}
+    assert client.get(reverse("workflow:detail", args=[a[0].tracking_number])).status_code == 404
+
+
+def test_user_cannot_switch_to_a_tenant_they_are_not_a_member_of(client_for, dana, requests_in_both_tenants):
+    a, _ = requests_in_both_tenants
+    stranger = factories.TenantFactory(slug="gamma", name="Gamma Clinic")
+    factories.RecordRequestFactory(tenant=stranger)
+    client = client_for(dana)
+
+    response = client.post("/tenant/switch/", {"tenant": stranger.pk})
+    assert response.status_code == 400
+    assert client.post("/tenant/switch/", {"tenant": "not-a-number"}).status_code == 400
+
+    page = client.get("/requests/").content.decode()
+    assert all(rr.tracking_number in page for rr in a)
+    assert _api_tracking_numbers(client) == {rr.tracking_number for rr in a}

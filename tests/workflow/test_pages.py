@@ -1,0 +1,335 @@
+"""Staff pages: the queue (filters, htmx partial, fixed query count) and a request's detail page with its actions
+(transition forms, claim and assign, QC), including what each role sees and the messages for each failure."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+from roi.choices import AccessAction
+from roi.models import AccessEvent
+from tests import factories
+from workflow import transitions
+from workflow.choices import RequestState
+from workflow.models import RecordRequest, RequestTransition
+
+S = RequestState
+QUEUE_URL = "/requests/"
+
+# Pinned query counts. If a change moves them, look for an N+1 before updating the number.
+# Queue: session, user, memberships (tenant middleware), staff list, count, page rows, access event insert.
+QUEUE_QUERIES = 7
+# Detail: session, user, memberships, the request with its parties, access event insert, staff list,
+# timeline, history.
+DETAIL_QUERIES = 8
+
+
+def _detail_url(rr: RecordRequest) -> str:
+    return reverse("workflow:detail", args=[rr.tracking_number])
+
+
+def _transition_url(rr: RecordRequest, name: str) -> str:
+    return reverse("workflow:transition", args=[rr.tracking_number, name])
+
+
+def _messages(response: Any) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+# --- Queue --------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def queue_rows(tenant_a, tenant_b, alice, sam, request_in_state):
+    """Tenant A: one received and unassigned, one validated and Alice's, one in exception and Sam's.
+    Tenant B: one received (must never show)."""
+    received = request_in_state(S.RECEIVED)
+    validated = request_in_state(S.VALIDATED, assignee=alice)
+    exception = request_in_state(S.EXCEPTION, assignee=sam)
+    foreign = factories.RecordRequestFactory(tenant=tenant_b)
+    return {"received": received, "validated": validated, "exception": exception, "foreign": foreign}
+
+
+def _listed(response: Any, rows: dict[str, RecordRequest]) -> set[str]:
+    page = response.content.decode()
+    return {key for key, rr in rows.items() if rr.tracking_number in page}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, {"received", "validated", "exception"}),
+        ({"state": S.VALIDATED}, {"validated"}),
+        ({"state": S.EXCEPTION}, {"exception"}),
+        ({"state": S.CLOSED}, set()),
+        ({"assignee": "me"}, {"validated"}),
+        ({"assignee": "none"}, {"received"}),
+        ({"state": S.RECEIVED, "assignee": "me"}, set()),
+    ],
+    ids=["all", "validated", "exception", "closed", "mine", "unassigned", "received-and-mine"],
+)
+def test_queue_lists_the_tenant_requests_with_state_and_assignee_filters(
+    query, expected, client_for, alice, queue_rows
+):
+    response = client_for(alice).get(QUEUE_URL, query)
+    assert response.status_code == 200
+    assert _listed(response, queue_rows) == expected
+
+
+def test_queue_filter_by_a_named_staff_member(client_for, alice, sam, queue_rows):
+    response = client_for(alice).get(QUEUE_URL, {"assignee": str(sam.pk)})
+    assert _listed(response, queue_rows) == {"exception"}
+
+
+def test_queue_view_is_recorded_as_an_access_event(client_for, alice, tenant_a, queue_rows):
+    client_for(alice).get(QUEUE_URL)
+    event = AccessEvent.objects.get(action=AccessAction.LIST_REQUESTS)
+    assert (event.tenant, event.actor) == (tenant_a, alice)
+    assert "3 rows" in event.detail
+
+
+def test_htmx_request_gets_only_the_table_partial(client_for, alice, queue_rows):
+    response = client_for(alice).get(QUEUE_URL, {"state": S.VALIDATED}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert [t.name for t in response.templates if t.name.startswith(("workflow/", "base"))] == [
+        "workflow/_queue_table.html",
+        "workflow/_state_badge.html",
+    ]
+    page = response.content.decode()
+    assert "<html" not in page
+    assert "<table" in page
+    assert _listed(response, queue_rows) == {"validated"}
+
+
+def _make_queue(tenant: Any, staff: list[Any], count: int) -> None:
+    for i in range(count):
+        factories.RecordRequestFactory(tenant=tenant, assignee=staff[i % len(staff)] if i % 3 else None)
+
+
+def _queue_queries(client: Any) -> int:
+    client.get(QUEUE_URL)  # the session's first page stores the chosen tenant in the session: not counted
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(QUEUE_URL)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_queue_page_query_count_does_not_grow_with_the_queue(client_for, alice, sam, tenant_a):
+    client = client_for(alice)
+    _make_queue(tenant_a, [alice, sam], 5)
+    small = _queue_queries(client)
+    _make_queue(tenant_a, [alice, sam], 35)
+    large = _queue_queries(client)
+    assert RecordRequest.objects.for_tenant(tenant_a).count() == 40
+    assert small == large == QUEUE_QUERIES
+
+
+# --- Detail -------------------------------------------------------------------------------------------------------
+
+
+def test_detail_shows_patient_timeline_and_writes_an_access_event(client_for, alice, sam, tenant_a, request_in_state):
+    rr = request_in_state(S.EXCEPTION)  # raised by Sam with the reason "set up by test"
+    response = client_for(alice).get(_detail_url(rr))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert escape(rr.patient.full_name) in page
+    assert rr.patient.mrn in page
+    timeline = page[page.index('id="timeline-h"') :]
+    assert "Received → Exception" in timeline
+    assert "set up by test" in timeline
+    assert escape(str(sam)) in timeline
+    event = AccessEvent.objects.get(action=AccessAction.VIEW_REQUEST)
+    assert (event.tenant, event.actor, event.request_id, event.patient_id) == (tenant_a, alice, rr.pk, rr.patient_id)
+
+
+def test_specialist_sees_no_deny_button_and_supervisor_does(client_for, alice, sam, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    deny_form = f'action="{_transition_url(rr, "deny")}"'
+    validate_form = f'action="{_transition_url(rr, "validate")}"'
+
+    as_alice = client_for(alice).get(_detail_url(rr)).content.decode()
+    assert validate_form in as_alice
+    assert deny_form not in as_alice
+    assert ">Deny</button>" not in as_alice
+
+    as_sam = client_for(sam).get(_detail_url(rr)).content.decode()
+    assert validate_form in as_sam
+    assert deny_form in as_sam
+    assert ">Deny</button>" in as_sam
+
+
+def test_detail_offers_only_transitions_from_the_current_state(client_for, alice, request_in_state):
+    rr = request_in_state(S.DELIVERED)
+    page = client_for(alice).get(_detail_url(rr)).content.decode()
+    offered = {name for name in transitions.TRANSITIONS if f'action="{_transition_url(rr, name)}"' in page}
+    assert offered == {"close"}
+
+
+def _detail_queries(client: Any, rr: RecordRequest) -> int:
+    client.get(_detail_url(rr))  # the session's first page stores the chosen tenant in the session: not counted
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(_detail_url(rr))
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_detail_page_query_count_is_fixed(client_for, sam, tenant_a):
+    """Same count for a request with no history as for one with a long timeline and many history rows."""
+    quiet = factories.RecordRequestFactory(tenant=tenant_a, assignee=sam)
+    busy = factories.RecordRequestFactory(tenant=tenant_a, assignee=sam)
+    for _ in range(4):
+        transitions.request_transition(
+            name="raise_exception", tenant=tenant_a, actor=sam, record_request=busy, reason="Waiting"
+        )
+        transitions.request_transition(name="resolve", tenant=tenant_a, actor=sam, record_request=busy, reason="OK")
+    assert RequestTransition.objects.filter(request=busy).count() == 8
+    client = client_for(sam)
+    assert _detail_queries(client, quiet) == _detail_queries(client, busy) == DETAIL_QUERIES
+
+
+# --- Transitions from the page ------------------------------------------------------------------------------------
+
+
+def test_posting_a_transition_moves_the_state_and_redirects_with_a_message(client_for, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    client = client_for(alice)
+    response = client.post(_transition_url(rr, "validate"), {"expected_state": S.RECEIVED})
+    assert response.status_code == 302
+    assert response["Location"] == _detail_url(rr)
+    rr.refresh_from_db()
+    assert rr.state == S.VALIDATED
+    followed = client.get(response["Location"])
+    assert f"Request {rr.tracking_number} validated." in followed.content.decode()
+
+
+def test_posting_with_a_stale_expected_state_answers_409_and_leaves_the_state(client_for, alice, request_in_state):
+    rr = request_in_state(S.VALIDATED)
+    response = client_for(alice).post(
+        _transition_url(rr, "cancel"), {"expected_state": S.RECEIVED, "reason": "Duplicate"}
+    )
+    assert response.status_code == 409
+    assert "changed since you opened it" in response.content.decode()
+    rr.refresh_from_db()
+    assert rr.state == S.VALIDATED
+
+
+def test_validating_an_incomplete_request_shows_what_is_missing(client_for, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True)
+    response = client_for(alice).post(_transition_url(rr, "validate"), {"expected_state": S.RECEIVED})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Scope: give the record types or the dates of service requested." in page
+    assert "Delivery: choose how the records will be delivered." in page
+    rr.refresh_from_db()
+    assert rr.state == S.RECEIVED
+
+
+def test_transition_form_missing_its_reason_answers_400(client_for, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    response = client_for(alice).post(_transition_url(rr, "cancel"), {"expected_state": S.RECEIVED})
+    assert response.status_code == 400
+    assert "Check the highlighted fields." in _messages(response)
+    assert RecordRequest.objects.get(pk=rr.pk).state == S.RECEIVED
+
+
+def test_specialist_posting_deny_gets_403_with_a_message(client_for, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    response = client_for(alice).post(
+        _transition_url(rr, "deny"), {"expected_state": S.RECEIVED, "basis": "not_held", "reason": "Held elsewhere"}
+    )
+    assert response.status_code == 403
+    assert "needs a supervisor or admin" in response.content.decode()
+    rr.refresh_from_db()
+    assert rr.state == S.RECEIVED
+
+
+def test_supervisor_denies_from_the_page(client_for, sam, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    response = client_for(sam).post(
+        _transition_url(rr, "deny"), {"expected_state": S.RECEIVED, "basis": "not_held", "reason": "Held elsewhere"}
+    )
+    assert response.status_code == 302
+    rr.refresh_from_db()
+    assert (rr.state, rr.denial_basis) == (S.DENIED, "not_held")
+
+
+def test_unknown_transition_name_answers_404(client_for, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    response = client_for(alice).post(_transition_url(rr, "teleport"), {"expected_state": S.RECEIVED})
+    assert response.status_code == 404
+
+
+# --- Claim, assign, QC --------------------------------------------------------------------------------------------
+
+
+def test_claim_assigns_the_request_to_yourself(client_for, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    client = client_for(alice)
+    assert 'name="claim"' in client.get(_detail_url(rr)).content.decode()
+    response = client.post(reverse("workflow:assign", args=[rr.tracking_number]), {"claim": "1"})
+    assert response.status_code == 302
+    rr.refresh_from_db()
+    assert rr.assignee == alice
+    assert _messages(response) == [f"Assigned to {alice}."]
+
+
+def test_supervisor_assigns_to_another_staff_member(client_for, alice, sam, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    response = client_for(sam).post(reverse("workflow:assign", args=[rr.tracking_number]), {"assignee": alice.pk})
+    assert response.status_code == 302
+    rr.refresh_from_db()
+    assert rr.assignee == alice
+
+
+def test_specialist_cannot_assign_to_someone_else_from_the_page(client_for, alice, sam, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    response = client_for(alice).post(reverse("workflow:assign", args=[rr.tracking_number]), {"assignee": sam.pk})
+    assert response.status_code == 403
+    assert "Only a supervisor or admin" in response.content.decode()
+    rr.refresh_from_db()
+    assert rr.assignee is None
+
+
+def test_supervisor_cannot_assign_to_a_user_of_another_tenant(client_for, sam, charlie, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    response = client_for(sam).post(reverse("workflow:assign", args=[rr.tracking_number]), {"assignee": charlie.pk})
+    assert response.status_code == 400
+    assert "Choose a staff member from the list." in _messages(response)
+    rr.refresh_from_db()
+    assert rr.assignee is None
+
+
+def test_qc_button_records_qc(client_for, alice, request_in_state):
+    rr = request_in_state(S.IN_FULFILLMENT)
+    client = client_for(alice)
+    qc_url = reverse("workflow:qc", args=[rr.tracking_number])
+    assert f'action="{qc_url}"' in client.get(_detail_url(rr)).content.decode()
+    response = client.post(qc_url)
+    assert response.status_code == 302
+    rr.refresh_from_db()
+    assert rr.qc_passed_by == alice
+    assert rr.qc_passed_at is not None
+    after = client.get(response["Location"]).content.decode()
+    assert "Quality control recorded as passed." in after
+    assert f'action="{qc_url}"' not in after
+
+
+def test_qc_outside_fulfillment_answers_400(client_for, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    response = client_for(alice).post(reverse("workflow:qc", args=[rr.tracking_number]))
+    assert response.status_code == 400
+    assert "Quality control is recorded while the request is in fulfillment." in response.content.decode()
+    assert RecordRequest.objects.get(pk=rr.pk).qc_passed_at is None
+
+
+def test_received_at_in_the_past_shows_the_age(client_for, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a, received_at=timezone.now() - timedelta(days=10, hours=1))
+    assert "10 days old" in client_for(alice).get(_detail_url(rr)).content.decode()

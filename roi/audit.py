@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from roi import clock
 from roi.models import AccessEvent, Tenant
 
 
@@ -42,3 +43,10 @@ def access_record(
         ip_address=client_address(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
     )
+
+
+def history_stamp(instance: Any, actor: Any) -> None:
+    """Tell django-simple-history who made the change about to be saved and when (the services' clock), for
+    callers without an HTTP request (API tokens, tasks, commands) as much as for pages."""
+    instance._history_user = actor if getattr(actor, "is_authenticated", False) else None
+    instance._history_date = clock.now()

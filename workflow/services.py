@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from roi import clock
+from roi.audit import history_stamp
 from roi.choices import STAFF_ROLES, SUPERVISING_ROLES
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
@@ -28,14 +29,14 @@ def patient_create(
     patient = Patient(
         tenant=tenant, mrn=mrn, first_name=first_name.strip(), last_name=last_name.strip(), date_of_birth=date_of_birth
     )
-    patient._history_user = actor
+    history_stamp(patient, actor)
     patient.save()
     return patient
 
 
 def requestor_create(*, tenant: Tenant, actor: Any, **fields: Any) -> Requestor:
     requestor = Requestor(tenant=tenant, **fields)
-    requestor._history_user = actor
+    history_stamp(requestor, actor)
     requestor.save()
     return requestor
 
@@ -83,7 +84,7 @@ def request_create(
             delivery_destination=delivery_destination.strip(),
             last_activity_at=now,
         )
-        record_request._history_user = actor
+        history_stamp(record_request, actor)
         try:
             # A savepoint, so a tracking-number collision (about 1 in 10^17) retries without losing the outer work.
             with transaction.atomic():
@@ -110,7 +111,7 @@ def request_assign(*, tenant: Tenant, actor: Any, record_request: RecordRequest,
             raise ServiceError(f"A request that is {RequestState(current.state).label.lower()} cannot be reassigned.")
         current.assignee = assignee
         current.last_activity_at = clock.now()
-        current._history_user = actor
+        history_stamp(current, actor)
         current.save(update_fields=["assignee", "last_activity_at", "updated_at"])
     return current
 
@@ -129,6 +130,6 @@ def request_record_qc(*, tenant: Tenant, actor: Any, record_request: RecordReque
         current.qc_passed_at = clock.now()
         current.qc_passed_by = actor
         current.last_activity_at = current.qc_passed_at
-        current._history_user = actor
+        history_stamp(current, actor)
         current.save(update_fields=["qc_passed_at", "qc_passed_by", "last_activity_at", "updated_at"])
     return current

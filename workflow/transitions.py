@@ -16,6 +16,7 @@ from django.db import transaction
 from django_fsm import ConcurrentTransition
 
 from roi import clock
+from roi.audit import history_stamp
 from roi.errors import Conflict, NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.tenancy import role_in
@@ -121,7 +122,7 @@ def _perform(
         method()
         now = clock.now()
         current.last_activity_at = now
-        current._history_user = actor  # simple-history: the actor, also for API and task callers
+        history_stamp(current, actor)
         try:
             current.save()
         except ConcurrentTransition:

@@ -30,6 +30,7 @@ def _annotate_dates(rows: list[RecordRequest], tenant: Any) -> None:
     for row in rows:
         row.age = row.age_days(today, tenant.tzinfo)  # type: ignore[attr-defined]
         row.days_left = row.days_to_legal_due(today)  # type: ignore[attr-defined]
+        row.days_overdue = -row.days_left  # type: ignore[attr-defined]
         row.target_days_left = (row.internal_target_date - today).days  # type: ignore[attr-defined]
         row.state_colour = STATE_COLOURS[row.state]  # type: ignore[attr-defined]
 

@@ -3,9 +3,8 @@ per transition with the service's errors as 400/403/409, assignment, and the Ope
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse

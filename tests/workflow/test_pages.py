@@ -99,10 +99,9 @@ def test_queue_view_is_recorded_as_an_access_event(client_for, alice, tenant_a, 
 def test_htmx_request_gets_only_the_table_partial(client_for, alice, queue_rows):
     response = client_for(alice).get(QUEUE_URL, {"state": S.VALIDATED}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
-    assert [t.name for t in response.templates if t.name.startswith(("workflow/", "base"))] == [
-        "workflow/_queue_table.html",
-        "workflow/_state_badge.html",
-    ]
+    rendered = {t.name for t in response.templates}
+    assert "workflow/_queue_table.html" in rendered
+    assert not rendered & {"base.html", "workflow/queue.html"}
     page = response.content.decode()
     assert "<html" not in page
     assert "<table" in page

@@ -19,6 +19,7 @@ Standard library only, plus the two server wheels, imported lazily.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import fcntl
 import hashlib
@@ -171,7 +172,7 @@ def devstack_lock() -> Iterator[None]:
 # ---------------------------------------------------------------------------------------------------- the servers
 
 
-class EmbeddedServer:
+class EmbeddedServer(abc.ABC):
     """A server with its data under var/, shared by every devstack process that uses var/ at the same time.
 
     `users.json` lists the devstack pids using the server; `managed` marks a server a devstack process started, which
@@ -188,22 +189,24 @@ class EmbeddedServer:
         self.held = False
 
     # subclass interface
+    @abc.abstractmethod
     def is_running(self) -> bool:
         """The server process is up and answers on its port."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def process_alive(self) -> bool:
         """Only whether the server process exists: cheap, and never fooled by a server too busy to answer."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Subclasses start or stop their own server."""
 
+    @abc.abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Subclasses start or stop their own server."""
 
-    def after_acquire(self) -> None:
-        pass
+    def after_acquire(self) -> None:  # noqa: B027 - an optional hook; most servers need nothing here
+        """Called once the server is up and this process is registered as a user (PostgreSQL creates its DB)."""
 
     # shared bookkeeping
     def _users(self) -> list[int]:

@@ -19,6 +19,7 @@ class AccessAction(models.TextChoices):
     LIST_REQUESTS = "list_requests", "Listed requests"
     DOWNLOAD_DOCUMENT = "download_document", "Downloaded document"
     EXPORT = "export", "Exported data"
+    SEARCH_PATIENTS = "search_patients", "Searched patients"
 
 
 US_STATES = [

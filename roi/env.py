@@ -73,3 +73,19 @@ def env_url(name: str, default: object = _MISSING, *, schemes: tuple[str, ...]) 
         allowed = ", ".join(f"{s}://" for s in schemes)
         raise ImproperlyConfigured(f"Environment variable {name} must be a URL starting with {allowed}; got {value!r}.")
     return value
+
+
+def env_pairs(name: str, default: dict[str, str] | object = _MISSING) -> dict[str, str]:
+    """`key=value,key2=value2` into a dict; a malformed pair stops start-up with the variable named."""
+    value = _raw(name, default)
+    if isinstance(value, dict):
+        return value
+    pairs: dict[str, str] = {}
+    for item in str(value).split(","):
+        if not item.strip():
+            continue
+        key, sep, secret = item.partition("=")
+        if not sep or not key.strip() or not secret.strip():
+            raise ImproperlyConfigured(f"Environment variable {name} must be key=value pairs separated by commas.")
+        pairs[key.strip()] = secret.strip()
+    return pairs

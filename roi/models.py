@@ -48,6 +48,19 @@ class Tenant(models.Model):
     internal_target_business_days = models.PositiveSmallIntegerField(
         default=5, help_text="Internal turnaround target, in business days from receipt."
     )
+    # Printed on letters: how requestors reach the release-of-information office.
+    him_department_name = models.CharField(max_length=200, default="Health Information Management")
+    him_address = models.CharField(max_length=300, blank=True)
+    him_phone = models.CharField(max_length=40, blank=True)
+    him_fax = models.CharField(max_length=40, blank=True)
+    him_email = models.EmailField(blank=True)
+    privacy_officer = models.CharField(max_length=200, blank=True, help_text="Name or title for complaints.")
+    duplicate_window_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Requests for the same patient by the same requestor within this many days are flagged."
+    )
+    deficiency_follow_up_days = models.PositiveSmallIntegerField(
+        default=7, help_text="When the next action on a deficiency exception falls due."
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from roi.env import env_bool, env_int, env_list, env_str, env_url
+from roi.env import env_bool, env_int, env_list, env_pairs, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -165,6 +165,15 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # No URL pattern serves this prefix; Django only needs MEDIA_URL to be a string distinct from STATIC_URL.
 MEDIA_URL = "/private-media-not-served/"
 
+# Largest document accepted from any channel (staff upload, email attachment, API, portal).
+INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_MB", 25, minimum=1) * 1024 * 1024
+# The request body may carry a document (webhook, API); allow it past Django's in-memory default.
+DATA_UPLOAD_MAX_MEMORY_SIZE = INTAKE_MAX_UPLOAD_BYTES + 1024 * 1024
+# Inbound-email webhook: "slug=secret,slug2=secret2", one HMAC secret per tenant (shared with the email provider).
+INBOUND_EMAIL_WEBHOOK_SECRETS = env_pairs("INBOUND_EMAIL_WEBHOOK_SECRETS", {})
+# Optional regex, searched in the sender address and the subject, that marks fax-to-email gateways (channel fax).
+INBOUND_FAX_GATEWAY_PATTERN = env_str("INBOUND_FAX_GATEWAY_PATTERN", "")
+
 # --- Email -------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "OpenROI <no-reply@openroi.invalid>")
@@ -200,5 +209,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # WeasyPrint logs every font and stylesheet it loads at INFO: several lines per PDF.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

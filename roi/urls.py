@@ -11,8 +11,12 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tenant/switch/", views.switch_tenant, name="switch-tenant"),
+    # intake first: its "new/" must not be read as a tracking number by workflow's "<tracking_number>/".
+    path("requests/", include("intake.urls")),
+    path("requests/", include("exceptions.urls")),
     path("requests/", include("workflow.urls")),
-    path("api/v1/", include("workflow.api.urls")),
+    # The request resource is assembled by intake (create, checklist) on top of workflow's (list, transitions).
+    path("api/v1/", include("intake.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("platform-admin/", admin.site.urls),

@@ -90,7 +90,9 @@ class RecordRequestFactory(factory.django.DjangoModelFactory):
         model = RecordRequest
 
     class Params:
-        incomplete = factory.Trait(record_types=[], scope_date_from=None, scope_date_to=None, delivery_method="")
+        incomplete = factory.Trait(
+            record_types=[], scope_date_from=None, scope_date_to=None, delivery_method="", intake_completed_at=None
+        )
 
     tenant = factory.SubFactory(TenantFactory)
     patient = factory.SubFactory(PatientFactory, tenant=factory.SelfAttribute("..tenant"))
@@ -110,6 +112,8 @@ class RecordRequestFactory(factory.django.DjangoModelFactory):
     delivery_method = DeliveryMethod.FAX
     delivery_destination = "(312) 555-0199"
     last_activity_at = factory.SelfAttribute("received_at")
+    # The intake checklist passed: ready to validate. Intake tests build requests with intake_completed_at=None.
+    intake_completed_at = factory.SelfAttribute("received_at")
 
 
 class RequestTransitionFactory(factory.django.DjangoModelFactory):

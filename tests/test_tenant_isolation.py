@@ -18,12 +18,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from roi.choices import Role
 from roi.models import AccessEvent
 from tests import factories
-from workflow.choices import RequestState
 from workflow.models import RecordRequest, RequestTransition
 from workflow.transitions import TRANSITIONS
 
 MISSING_TRACKING_NUMBER = "ROI-ZZZZ-ZZZZ-ZZZZ"
+MISSING_OBJECT_ID = "987654321"
 PROBED_METHODS = ("get", "post")
+# Kwargs naming a tenant-owned object other than the request; the tests fill them with tenant B's object.
+OBJECT_KWARGS = frozenset({"document_id", "letter_id", "pk"})
+# Public endpoints with their own authentication and tests (tests/intake/test_webhook.py): no session, no tenant.
+PUBLIC_ROUTES = frozenset({"intake:inbound-email"})
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,16 @@ class Route:
     def takes_tracking_number(self) -> bool:
         return "tracking_number" in self.kwargs
 
-    def url(self, tracking_number: str = MISSING_TRACKING_NUMBER) -> str:
+    @property
+    def object_kwargs(self) -> list[str]:
+        return [name for name in self.kwargs if name in OBJECT_KWARGS]
+
+    def url(self, tracking_number: str = MISSING_TRACKING_NUMBER, objects: dict[str, Any] | None = None) -> str:
         kwargs = {**self.kwargs}
         if self.takes_tracking_number:
             kwargs["tracking_number"] = tracking_number
+        for name in self.object_kwargs:
+            kwargs[name] = str((objects or {}).get(name, MISSING_OBJECT_ID))
         return reverse(self.name, kwargs=kwargs)
 
     @property
@@ -75,6 +85,8 @@ def _walk(patterns: list[Any], namespaces: list[str], prefix: str, kwarg_names: 
         if not pattern.name:
             continue
         full_name = ":".join([*namespaces, pattern.name])
+        if full_name in PUBLIC_ROUTES:
+            continue
         names = names - {"format"}  # DRF format-suffix variants are the same view
         is_api = route_text.startswith("api/v1/")
         if not (is_api or route_text.startswith("requests/") or "tracking_number" in names):
@@ -82,12 +94,14 @@ def _walk(patterns: list[Any], namespaces: list[str], prefix: str, kwarg_names: 
         fillings: list[dict[str, str]] = [{}]
         if "name" in names:
             fillings = [{"name": transition} for transition in TRANSITIONS]
-        unknown = names - {"tracking_number", "name"}
+        unknown = names - {"tracking_number", "name"} - OBJECT_KWARGS
         assert not unknown, f"{full_name} takes kwargs {sorted(unknown)} this test does not know how to fill"
         for filling in fillings:
             kwargs = {**filling}
             if "tracking_number" in names:
                 kwargs["tracking_number"] = ""
+            for name in names & OBJECT_KWARGS:
+                kwargs[name] = ""
             routes.append(
                 Route(
                     name=full_name,
@@ -101,7 +115,7 @@ def _walk(patterns: list[Any], namespaces: list[str], prefix: str, kwarg_names: 
 
 # Staff pages (/requests/...), the API (/api/v1/...) and anything else that takes a tracking number.
 TENANT_ROUTES = _walk(get_resolver().url_patterns, [], "", frozenset())
-REQUEST_ROUTES = [r for r in TENANT_ROUTES if r.takes_tracking_number]
+REQUEST_ROUTES = [r for r in TENANT_ROUTES if r.takes_tracking_number or r.object_kwargs]
 
 
 def test_the_generated_route_list_covers_pages_and_api_transitions():
@@ -122,6 +136,29 @@ def b_request(tenant_b, charlie):
     return factories.RecordRequestFactory(tenant=tenant_b)
 
 
+@pytest.fixture
+def b_objects(tenant_b, b_request, settings, tmp_path):
+    """Tenant B's other objects that routes name by id: a document and a letter of b_request, a failed intake."""
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from intake.models import FailedIntake, IntakeDocument, Letter
+
+    settings.MEDIA_ROOT = tmp_path
+    document = IntakeDocument(
+        tenant=tenant_b, request=b_request, kind="authorization", source="staff_upload", original_name="auth.pdf",
+        content_type="application/pdf", size_bytes=9, sha256="0" * 64, uploaded_at=timezone.now(),
+    )  # fmt: skip
+    document.file.save("auth.pdf", ContentFile(b"%PDF-1.4\n"), save=True)
+    letter = Letter(
+        tenant=tenant_b, request=b_request, kind="acknowledgment", sha256="0" * 64, generated_at=timezone.now()
+    )
+    letter.file.save("ack.pdf", ContentFile(b"%PDF-1.4\n"), save=True)
+    failed = FailedIntake(tenant=tenant_b, source="email", reason="unreadable", received_at=timezone.now())
+    failed.raw.save("raw.eml", ContentFile(b"garbage"), save=True)
+    return {"document_id": document.pk, "letter_id": letter.pk, "pk": failed.pk, "failed": failed}
+
+
 def _snapshot(rr: RecordRequest) -> dict[str, Any]:
     fresh = RecordRequest.objects.get(pk=rr.pk)
     return {
@@ -135,7 +172,14 @@ def _snapshot(rr: RecordRequest) -> dict[str, Any]:
         "history": fresh.history.count(),
         "access_events": AccessEvent.objects.filter(request_id=rr.pk).count()
         + AccessEvent.objects.filter(object_id=str(rr.pk), object_type="workflow.RecordRequest").count(),
+        "other_access_events": AccessEvent.objects.filter(tenant_id=rr.tenant_id).count(),
     }
+
+
+def _failed_snapshot(objects: dict[str, Any]) -> Any:
+    failed = objects["failed"]
+    failed.refresh_from_db()
+    return (failed.resolved_at, failed.resolution)
 
 
 def _post_body(rr: RecordRequest, assignee_id: int) -> dict[str, Any]:
@@ -143,6 +187,13 @@ def _post_body(rr: RecordRequest, assignee_id: int) -> dict[str, Any]:
     return {
         "expected_state": rr.state,
         "reason": "probing another tenant",
+        "detail": "probing",
+        "next_step": "probe",
+        "next_action_due": "2099-01-01",
+        "resolution": "probing",
+        "days": 10,
+        "kind": "other",
+        "note": "probing",
         "evidence": "Fax confirmation 1",
         "basis": "not_held",
         "assignee": assignee_id,
@@ -150,8 +201,16 @@ def _post_body(rr: RecordRequest, assignee_id: int) -> dict[str, Any]:
     }
 
 
-def _call(client: Any, method: str, route: Route, tracking_number: str, body: dict[str, Any], **headers: str) -> Any:
-    url = route.url(tracking_number)
+def _call(
+    client: Any,
+    method: str,
+    route: Route,
+    tracking_number: str,
+    body: dict[str, Any],
+    objects: dict[str, Any] | None = None,
+    **headers: str,
+) -> Any:
+    url = route.url(tracking_number, objects)
     if method == "get":
         return client.get(url, **headers)
     if route.is_api:
@@ -164,20 +223,20 @@ def _expected_status(route: Route, method: str) -> int:
 
 
 @pytest.mark.parametrize("route", REQUEST_ROUTES, ids=lambda r: r.id)
-def test_alice_session_cannot_reach_tenant_b_request(route, client_for, alice, b_request):
+def test_alice_session_cannot_reach_tenant_b_request(route, client_for, alice, b_request, b_objects):
     client = client_for(alice)
-    before = _snapshot(b_request)
+    before = (_snapshot(b_request), _failed_snapshot(b_objects))
     body = _post_body(b_request, alice.pk)
     for method in PROBED_METHODS:
-        foreign = _call(client, method, route, b_request.tracking_number, body)
+        foreign = _call(client, method, route, b_request.tracking_number, body, b_objects)
         missing = _call(client, method, route, MISSING_TRACKING_NUMBER, body)
         assert foreign.status_code == _expected_status(route, method), (method, foreign.content[:300])
         assert missing.status_code == foreign.status_code, "another tenant's request must look like a missing one"
-    assert _snapshot(b_request) == before
+    assert (_snapshot(b_request), _failed_snapshot(b_objects)) == before
 
 
 @pytest.mark.parametrize("route", [r for r in REQUEST_ROUTES if r.is_api], ids=lambda r: r.id)
-def test_tenant_a_api_token_cannot_reach_tenant_b_request(route, tenant_a, api_token_for, b_request):
+def test_tenant_a_api_token_cannot_reach_tenant_b_request(route, tenant_a, api_token_for, b_request, b_objects):
     # A supervisor service user, so that even deny would be allowed if the lookup were not scoped.
     service_user = factories.MembershipFactory(tenant=tenant_a, user__username="ehr-a", role=Role.SUPERVISOR).user
     _, key = api_token_for(service_user, tenant_a)
@@ -185,7 +244,9 @@ def test_tenant_a_api_token_cannot_reach_tenant_b_request(route, tenant_a, api_t
     before = _snapshot(b_request)
     body = _post_body(b_request, service_user.pk)
     for method in PROBED_METHODS:
-        foreign = _call(client, method, route, b_request.tracking_number, body, HTTP_AUTHORIZATION=f"Token {key}")
+        foreign = _call(
+            client, method, route, b_request.tracking_number, body, b_objects, HTTP_AUTHORIZATION=f"Token {key}"
+        )
         missing = _call(client, method, route, MISSING_TRACKING_NUMBER, body, HTTP_AUTHORIZATION=f"Token {key}")
         assert foreign.status_code == _expected_status(route, method), (method, foreign.content[:300])
         assert missing.status_code == foreign.status_code
@@ -199,12 +260,12 @@ def test_the_same_routes_do_reach_alice_own_request(client_for, alice, tenant_a)
     assert client.get(reverse("workflow:detail", args=[own.tracking_number])).status_code == 200
     assert client.get(reverse("request-detail", args=[own.tracking_number])).status_code == 200
     response = client.post(
-        reverse("request-validate", args=[own.tracking_number]),
-        data={"expected_state": "received"},
+        reverse("request-assign", args=[own.tracking_number]),
+        data={"assignee": alice.pk},
         content_type="application/json",
     )
     assert response.status_code == 200
-    assert response.json()["state"] == RequestState.VALIDATED
+    assert response.json()["assignee"] == alice.username
 
 
 # --- Anonymous callers -------------------------------------------------------------------------------------

@@ -114,3 +114,14 @@ class DenialBasis(models.TextChoices):
 REVIEWABLE_DENIALS = frozenset(
     {DenialBasis.ENDANGER_LIFE, DenialBasis.HARM_OTHER_PERSON, DenialBasis.HARM_VIA_REPRESENTATIVE}
 )
+
+
+class SensitiveCategory(models.TextChoices):
+    """Record categories that need their own consent before release (DOMAIN.md, 'Other sensitive categories')."""
+
+    PSYCHOTHERAPY_NOTES = "psychotherapy_notes", "Psychotherapy notes"
+    SUD_PART2 = "sud_part2", "Substance use disorder records (42 CFR Part 2)"
+    HIV = "hiv", "HIV/AIDS test results and status"
+    MENTAL_HEALTH = "mental_health", "Mental health records"
+    GENETIC = "genetic", "Genetic testing"
+    REPRODUCTIVE = "reproductive", "Reproductive health care"

@@ -31,6 +31,7 @@ from workflow.choices import (
     RequestorKind,
     RequestState,
     RequestType,
+    SensitiveCategory,
 )
 
 # Crockford-style alphabet without look-alikes (0/O, 1/I/L) so a tracking number can be read over the phone.
@@ -110,7 +111,7 @@ def _supervisor(instance: RecordRequest, user: object) -> bool:
 
 
 def intake_is_complete(instance: RecordRequest) -> bool:
-    return not instance.intake_gaps()
+    return instance.intake_completed_at is not None and not instance.intake_gaps()
 
 
 def qc_passed(instance: RecordRequest) -> bool:
@@ -126,7 +127,7 @@ def has_denial_basis(instance: RecordRequest) -> bool:
 
 
 GUARD_MESSAGES = {
-    intake_is_complete: "The intake checklist is not complete.",
+    intake_is_complete: "Work the intake checklist first: it validates the request when every check passes.",
     qc_passed: "Quality control has not passed for this release.",
     has_delivery_evidence: "Delivery needs evidence (confirmation number, tracking number or who collected it).",
     has_denial_basis: "A denial needs its basis under 45 CFR 164.524.",
@@ -161,12 +162,33 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     record_types = ArrayField(models.CharField(max_length=30, choices=RecordType.choices), default=list, blank=True)
     scope_notes = models.TextField(blank=True)
 
+    sensitive_categories = ArrayField(
+        models.CharField(max_length=30, choices=SensitiveCategory.choices),
+        default=list,
+        blank=True,
+        help_text="Sensitive categories the request asks for; each needs its own consent before release.",
+    )
+    urgency_date = models.DateField(
+        null=True, blank=True, help_text="An appointment, hearing or other date the records are needed by."
+    )
+    urgency_reason = models.CharField(max_length=200, blank=True)
+
     delivery_method = models.CharField(max_length=20, choices=DeliveryMethod.choices, blank=True)
     delivery_destination = models.CharField(
         max_length=300, blank=True, help_text="Email address, fax number or postal address, as the method needs."
     )
 
     # Facts recorded by the services of later phases and read by the guards.
+    intake_completed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set by the intake checklist when every check passed."
+    )
+    needs_intake_completion = models.BooleanField(
+        default=False, help_text="Arrived by email or fax ingestion: a specialist must finish the intake."
+    )
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates")
+    duplicate_reviewed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When staff confirmed the request is distinct from its possible duplicates."
+    )
     qc_passed_at = models.DateTimeField(null=True, blank=True)
     qc_passed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -211,6 +233,10 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     @property
     def record_type_labels(self) -> list[str]:
         return [RecordType(value).label for value in self.record_types]
+
+    @property
+    def sensitive_category_labels(self) -> list[str]:
+        return [SensitiveCategory(value).label for value in self.sensitive_categories]
 
     def days_to_legal_due(self, today: date) -> int:
         return (self.legal_due_date - today).days

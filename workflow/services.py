@@ -56,8 +56,17 @@ def request_create(
     scope_notes: str = "",
     delivery_method: str = "",
     delivery_destination: str = "",
+    sensitive_categories: list[str] | None = None,
+    urgency_date: date | None = None,
+    urgency_reason: str = "",
+    legal_due_date: date | None = None,
+    needs_intake_completion: bool = False,
 ) -> RecordRequest:
-    """Record a new request in `received`, with its legal due date and internal target computed at receipt."""
+    """Record a new request in `received`, with its legal due date and internal target computed at receipt.
+
+    Intake passes the due date from its deadline engine (state rules included); without one, the federal
+    foundation rule of workflow.deadlines applies.
+    """
     if patient.tenant_id != tenant.pk or requestor.tenant_id != tenant.pk:
         raise ServiceError("The patient and the requestor must belong to this organisation.")
     now = clock.now()
@@ -74,7 +83,8 @@ def request_create(
             request_type=request_type,
             channel=channel,
             received_at=received_at,
-            legal_due_date=deadlines.legal_due_date(tenant=tenant, request_type=request_type, received_at=received_at),
+            legal_due_date=legal_due_date
+            or deadlines.legal_due_date(tenant=tenant, request_type=request_type, received_at=received_at),
             internal_target_date=deadlines.internal_target_date(tenant=tenant, received_at=received_at),
             scope_date_from=scope_date_from,
             scope_date_to=scope_date_to,
@@ -82,6 +92,10 @@ def request_create(
             scope_notes=scope_notes.strip(),
             delivery_method=delivery_method,
             delivery_destination=delivery_destination.strip(),
+            sensitive_categories=list(sensitive_categories or []),
+            urgency_date=urgency_date,
+            urgency_reason=urgency_reason.strip(),
+            needs_intake_completion=needs_intake_completion,
             last_activity_at=now,
         )
         history_stamp(record_request, actor)

@@ -75,7 +75,7 @@ def _unmet_guards(record_request: RecordRequest, name: str, *, skip: frozenset[A
         if condition in skip:
             continue
         if not condition(record_request):
-            if condition is intake_is_complete:
+            if condition is intake_is_complete and record_request.intake_completed_at is not None:
                 messages.extend(record_request.intake_gaps())
             else:
                 messages.append(GUARD_MESSAGES.get(condition, f"Condition {condition.__name__} is not met."))

@@ -17,6 +17,7 @@ from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors, services
 from workflow.choices import STATE_COLOURS, RequestState
+from workflow.extensions import panel_contexts, transitions_owned_elsewhere
 from workflow.forms import AssignForm, QueueFilterForm, transition_form
 from workflow.models import RecordRequest
 from workflow.transitions import TRANSITIONS, request_transition, transition_options
@@ -85,11 +86,13 @@ class RequestDetailView(TenantViewMixin, View):
         record_request: RecordRequest,
         *,
         forms: dict[str, Any] | None = None,
+        panel_forms: dict[str, Any] | None = None,
         status: int = 200,
     ) -> HttpResponse:
         _annotate_dates([record_request], self.tenant)
         staff = list(selectors.tenant_staff(tenant=self.tenant))
-        options = transition_options(record_request, request.user)
+        owned_elsewhere = transitions_owned_elsewhere()
+        options = [o for o in transition_options(record_request, request.user) if o.spec.name not in owned_elsewhere]
         forms = forms or {}
         for option in options:
             if option.spec.name not in forms:
@@ -103,7 +106,7 @@ class RequestDetailView(TenantViewMixin, View):
             "history": selectors.request_history(record_request=record_request),
             "assign_form": AssignForm(initial={"assignee": record_request.assignee_id or ""}, staff=staff),
             "can_qc": record_request.state == RequestState.IN_FULFILLMENT and record_request.qc_passed_at is None,
-            "intake_gaps": record_request.intake_gaps() if record_request.state == RequestState.RECEIVED else [],
+            "panels": panel_contexts(request, record_request, self.tenant, panel_forms),
         }
         return render(request, "workflow/detail.html", context, status=status)
 
@@ -126,7 +129,7 @@ class RequestTransitionView(RequestDetailView):
 
     def post(self, request: HttpRequest, tracking_number: str, name: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
-        if name not in TRANSITIONS:
+        if name not in TRANSITIONS or name in transitions_owned_elsewhere():
             raise Http404("No such action")
         form = transition_form(name, reason_label=TRANSITIONS[name].reason_label, data=request.POST)
         if not form.is_valid():

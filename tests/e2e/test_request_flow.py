@@ -25,7 +25,7 @@ def expect_state(page: Page, label: str) -> None:
 
 
 def test_specialist_works_a_request_from_the_queue(live_server, login, alice, tenant_b, request_in_state):
-    received = request_in_state(RequestState.RECEIVED)
+    received = request_in_state(RequestState.VALIDATED)
     in_work = request_in_state(RequestState.IN_FULFILLMENT)
     other_tenant = factories.RecordRequestFactory(tenant=tenant_b)
 
@@ -36,39 +36,37 @@ def test_specialist_works_a_request_from_the_queue(live_server, login, alice, te
     expect(table.get_by_text(other_tenant.tracking_number)).to_have_count(0)
 
     # The filter swaps the table in place with htmx: wait for that request, then for the table to show it.
-    with page.expect_response(lambda r: "state=received" in r.url and r.request.header_value("hx-request")):
-        page.get_by_label("State").select_option(label="Received")
+    with page.expect_response(lambda r: "state=validated" in r.url and r.request.header_value("hx-request")):
+        page.get_by_label("State").select_option(label="Validated")
     expect(table.get_by_role("link", name=in_work.tracking_number)).to_have_count(0)
     expect(table.get_by_role("link", name=received.tracking_number)).to_be_visible()
-    expect(page).to_have_url(re.compile(r"state=received"))
+    expect(page).to_have_url(re.compile(r"state=validated"))
 
     table.get_by_role("link", name=received.tracking_number).click()
-    expect_state(page, "Received")
+    expect_state(page, "Validated")
     page.get_by_role("button", name="Claim").click()
     expect(page.get_by_role("status")).to_contain_text(f"Assigned to {alice}.")
     expect(page.locator(".assign")).to_contain_text(f"Assigned to {alice}")
-
-    page.get_by_role("button", name="Validate", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text(f"Request {received.tracking_number} validated.")
-    expect_state(page, "Validated")
-    entry = page.locator(".timeline li").filter(has_text="Received → Validated")
-    expect(entry).to_contain_text(str(alice))
 
     page.get_by_role("button", name="Start fulfillment").click()
     expect(page.get_by_role("status")).to_contain_text("moved to fulfillment")
     expect_state(page, "In fulfillment")
 
-    form = action_form(page, "Raise exception")
-    form.get_by_label("What is blocking it").fill("Authorization signature missing")
+    page.get_by_text("Raise an exception").click()  # the form is folded away until needed
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Raise exception"))
+    form.get_by_label("Reason").select_option(label="Incomplete authorization")
+    form.get_by_label("What is wrong").fill("Authorization signature missing")
+    form.get_by_label("Next step").fill("Ask the law office for a signed copy")
     form.get_by_role("button", name="Raise exception").click()
     expect(page.get_by_role("status")).to_contain_text("put in exception")
     expect_state(page, "Exception")
     expect(page.locator(".callout.exception")).to_contain_text("Authorization signature missing")
+    expect(page.locator(".callout.exception")).to_contain_text("Ask the law office for a signed copy")
     expect(page.locator(".timeline li").filter(has_text="In fulfillment → Exception")).to_contain_text(
         "Authorization signature missing"
     )
 
-    form = action_form(page, "Resolve exception")
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Resolve exception"))
     form.get_by_label("Resolution note").fill("Signed authorization received by fax")
     form.get_by_role("button", name="Resolve exception").click()
     expect(page.get_by_role("status")).to_contain_text("returned to work")
@@ -105,22 +103,16 @@ def test_supervisor_records_qc_delivery_and_closes(live_server, login, sam, requ
     expect(page.get_by_text("No actions are open to you in this state.")).to_be_visible()
 
 
-def test_incomplete_request_shows_checklist_and_cannot_be_validated(live_server, login, alice, tenant_a):
-    rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True)
+def test_incomplete_request_points_to_the_intake_checklist(live_server, login, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True, request_type="right_of_access")
     page = login(alice)
     page.goto(f"{live_server.url}/requests/{rr.tracking_number}/")
-
-    checklist = page.locator(".checklist")
-    expect(checklist.get_by_role("heading")).to_have_text("Before it can be validated")
-    expect(checklist.get_by_role("listitem")).to_have_text(
-        [
-            "Scope: give the record types or the dates of service requested.",
-            "Delivery: choose how the records will be delivered.",
-        ]
-    )
-    validate = page.get_by_role("button", name="Validate", exact=True)
-    expect(validate).to_be_disabled()
-    expect(validate).to_have_accessible_description("Complete the checklist above first.")
+    panel = page.locator(".checklist")
+    expect(panel).to_contain_text("Scope has neither record types nor dates of service.")
+    expect(panel).to_contain_text("Delivery: choose how the records will be delivered.")
+    expect(page.get_by_role("button", name="Validate", exact=True)).to_have_count(0)
+    page.get_by_role("link", name=re.compile("intake checklist", re.IGNORECASE)).first.click()
+    expect(page).to_have_url(re.compile(rf"/requests/{rr.tracking_number}/intake/$"))
 
 
 def test_stale_page_reports_the_conflict(live_server, login, alice, sam, tenant_a, request_in_state):
@@ -132,7 +124,9 @@ def test_stale_page_reports_the_conflict(live_server, login, alice, sam, tenant_
     # Someone else cancels the request while Alice's page is open.
     transitions.request_cancel(tenant=tenant_a, actor=sam, record_request=rr, reason="Withdrawn by phone")
 
-    page.get_by_role("button", name="Validate", exact=True).click()
+    cancel = page.locator("form").filter(has=page.get_by_role("button", name="Cancel request"))
+    cancel.get_by_label("Why it is cancelled").fill("Duplicate")
+    cancel.get_by_role("button", name="Cancel request").click()
     expect(page.get_by_role("status")).to_contain_text("changed since you opened it")
     expect(page.get_by_role("status")).to_contain_text("cancelled")
     expect_state(page, "Cancelled")

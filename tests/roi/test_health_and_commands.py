@@ -4,9 +4,9 @@ import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
+from portal.demo import DEMO_TENANTS
 from roi.models import ApiToken, Membership, Tenant
 from roi.tasks import HEARTBEAT_KEY, beat_heartbeat
-from workflow.demo import DEMO_TENANTS
 from workflow.models import RecordRequest, RequestTransition
 
 

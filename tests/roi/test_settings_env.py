@@ -59,3 +59,11 @@ def test_settings_refuse_a_short_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be at least 32 characters" in result.stderr
+
+
+def test_pairs_parse_and_refuse_malformed(monkeypatch):
+    monkeypatch.setenv("ROI_TEST_PAIRS", "alpha=s3cret, beta=other")
+    assert env.env_pairs("ROI_TEST_PAIRS") == {"alpha": "s3cret", "beta": "other"}
+    monkeypatch.setenv("ROI_TEST_PAIRS", "alpha")
+    with pytest.raises(ImproperlyConfigured, match="key=value pairs"):
+        env.env_pairs("ROI_TEST_PAIRS")

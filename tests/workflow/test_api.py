@@ -99,7 +99,8 @@ RECEIVED_AT = "2024-03-01T06:30:00Z"
 
 @pytest.mark.parametrize(
     ("request_type", "due"),
-    [(RequestType.RIGHT_OF_ACCESS, date(2024, 3, 30)), (RequestType.ACCOUNTING, date(2024, 4, 29))],
+    # Tenant A is in California: its 15-day example rule beats HIPAA's 30 days for the right of access.
+    [(RequestType.RIGHT_OF_ACCESS, date(2024, 3, 15)), (RequestType.ACCOUNTING, date(2024, 4, 29))],
 )
 def test_create_starts_in_received_with_the_legal_due_date_in_the_tenant_time_zone(
     request_type, due, client_for, alice, tenant_a
@@ -118,7 +119,9 @@ def test_create_starts_in_received_with_the_legal_due_date_in_the_tenant_time_zo
 
 
 def test_create_matches_an_existing_patient_by_mrn_within_the_tenant(client_for, alice, tenant_a):
-    existing = factories.PatientFactory(tenant=tenant_a, mrn="A-1001", first_name="Rosa")
+    existing = factories.PatientFactory(
+        tenant=tenant_a, mrn="A-1001", first_name="Rosa", last_name="Diaz", date_of_birth=date(1980, 4, 2)
+    )
     before = _counts()
     response = _post(client_for(alice), LIST_URL, _create_body())
     assert response.status_code == 201
@@ -170,8 +173,15 @@ def test_create_refused_by_the_service_rolls_back_the_new_patient_and_requestor(
 
 
 def test_full_path_through_the_api_from_received_to_closed(client_for, alice, tenant_a):
-    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    rr = factories.RecordRequestFactory(tenant=tenant_a, intake_completed_at=None)
     client = client_for(alice)
+    complete_authorization = {
+        "auth_describes_information": True, "auth_names_discloser": True, "auth_names_recipient": True,
+        "auth_states_purpose": True, "auth_expiration_date": "2099-01-01", "auth_signed": True,
+        "auth_right_to_revoke_statement": True, "auth_conditioning_statement": True,
+        "auth_redisclosure_statement": True, "auth_plain_language": True,
+    }  # fmt: skip
+    assert _post(client, _action_url(rr, "intake_review"), complete_authorization).status_code == 200
     steps = [
         ("validate", {"expected_state": S.RECEIVED}, S.VALIDATED),
         ("start_fulfillment", {"expected_state": S.VALIDATED}, S.IN_FULFILLMENT),
@@ -195,7 +205,18 @@ def test_full_path_through_the_api_from_received_to_closed(client_for, alice, te
 @pytest.mark.parametrize(
     ("name", "source", "body", "target", "actor"),
     [
-        ("raise_exception", S.VALIDATED, {"reason": "Authorization expired"}, S.EXCEPTION, "alice"),
+        (
+            "raise_exception",
+            S.VALIDATED,
+            {
+                "reason": "expired_authorization",
+                "detail": "Authorization expired",
+                "next_step": "Ask for a new one",
+                "next_action_due": "2099-01-01",
+            },
+            S.EXCEPTION,
+            "alice",
+        ),
         ("resolve", S.EXCEPTION, {"reason": "New authorization received"}, S.RECEIVED, "alice"),
         ("deny", S.RECEIVED, {"basis": "not_held", "reason": "Held by the clinic"}, S.DENIED, "sam"),
         ("cancel", S.VALIDATED, {"reason": "Withdrawn by the requestor"}, S.CANCELLED, "alice"),
@@ -209,7 +230,8 @@ def test_other_transition_endpoints_move_the_request(
     assert response.status_code == 200, response.content
     assert response.json()["state"] == target
     log = RequestTransition.objects.filter(request=rr).latest("at")
-    assert (log.transition, log.reason) == (name, body["reason"])
+    assert log.transition == name
+    assert body.get("detail", body["reason"]) in log.reason  # an exception's log reads "<reason label>: <detail>"
 
 
 def test_every_transition_has_an_endpoint():
@@ -219,15 +241,16 @@ def test_every_transition_has_an_endpoint():
         )
 
 
-def test_guard_failure_answers_400_saying_what_to_fix(client_for, alice, tenant_a):
-    rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True)
-    response = _post(client_for(alice), _action_url(rr, "validate"), {"expected_state": S.RECEIVED})
+def test_guard_failure_answers_400_saying_what_to_fix(client_for, alice, request_in_state):
+    rr = request_in_state(S.IN_FULFILLMENT)  # quality control not recorded yet
+    response = _post(
+        client_for(alice), _action_url(rr, "deliver"), {"expected_state": S.IN_FULFILLMENT, "evidence": "x"}
+    )
     assert response.status_code == 400
     detail = response.json()["detail"]
-    assert "Scope: give the record types or the dates of service requested." in detail
-    assert "Delivery: choose how the records will be delivered." in detail
+    assert "Quality control has not passed for this release." in detail
     rr.refresh_from_db()
-    assert rr.state == S.RECEIVED
+    assert rr.state == S.IN_FULFILLMENT
 
 
 def test_deliver_without_qc_answers_400(client_for, alice, request_in_state):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from exceptions.services import exception_open, exception_resolve
 from roi.choices import AccessAction
 from roi.models import AccessEvent
 from tests import factories
@@ -29,7 +30,9 @@ QUEUE_URL = "/requests/"
 QUEUE_QUERIES = 7
 # Detail: session, user, memberships, the request with its parties, access event insert, staff list,
 # timeline, history.
-DETAIL_QUERIES = 8
+DETAIL_QUERIES = 16
+# 8 of them come from the panels: intake (review, duplicate count, documents, letters, extension) and exceptions
+# (staff, open episode, past episodes).
 
 
 def _detail_url(rr: RecordRequest) -> str:
@@ -152,7 +155,7 @@ def test_detail_shows_patient_timeline_and_writes_an_access_event(client_for, al
 def test_specialist_sees_no_deny_button_and_supervisor_does(client_for, alice, sam, tenant_a):
     rr = factories.RecordRequestFactory(tenant=tenant_a)
     deny_form = f'action="{_transition_url(rr, "deny")}"'
-    validate_form = f'action="{_transition_url(rr, "validate")}"'
+    validate_form = f'action="{_transition_url(rr, "cancel")}"'  # an action both roles have
 
     as_alice = client_for(alice).get(_detail_url(rr)).content.decode()
     assert validate_form in as_alice
@@ -185,10 +188,11 @@ def test_detail_page_query_count_is_fixed(client_for, sam, tenant_a):
     quiet = factories.RecordRequestFactory(tenant=tenant_a, assignee=sam)
     busy = factories.RecordRequestFactory(tenant=tenant_a, assignee=sam)
     for _ in range(4):
-        transitions.request_transition(
-            name="raise_exception", tenant=tenant_a, actor=sam, record_request=busy, reason="Waiting"
-        )
-        transitions.request_transition(name="resolve", tenant=tenant_a, actor=sam, record_request=busy, reason="OK")
+        exception_open(
+            tenant=tenant_a, actor=sam, record_request=busy, reason="awaiting_department", detail="Waiting",
+            next_step="Call imaging", next_action_due=date.today() + timedelta(days=3),
+        )  # fmt: skip
+        exception_resolve(tenant=tenant_a, actor=sam, record_request=busy, resolution="OK")
     assert RequestTransition.objects.filter(request=busy).count() == 8
     client = client_for(sam)
     assert _detail_queries(client, quiet) == _detail_queries(client, busy) == DETAIL_QUERIES
@@ -197,16 +201,27 @@ def test_detail_page_query_count_is_fixed(client_for, sam, tenant_a):
 # --- Transitions from the page ------------------------------------------------------------------------------------
 
 
-def test_posting_a_transition_moves_the_state_and_redirects_with_a_message(client_for, alice, tenant_a):
-    rr = factories.RecordRequestFactory(tenant=tenant_a)
+def test_posting_a_transition_moves_the_state_and_redirects_with_a_message(client_for, alice, request_in_state):
+    rr = request_in_state(S.VALIDATED)
     client = client_for(alice)
-    response = client.post(_transition_url(rr, "validate"), {"expected_state": S.RECEIVED})
+    response = client.post(_transition_url(rr, "start_fulfillment"), {"expected_state": S.VALIDATED})
     assert response.status_code == 302
     assert response["Location"] == _detail_url(rr)
     rr.refresh_from_db()
-    assert rr.state == S.VALIDATED
+    assert rr.state == S.IN_FULFILLMENT
     followed = client.get(response["Location"])
-    assert f"Request {rr.tracking_number} validated." in followed.content.decode()
+    assert f"Request {rr.tracking_number} moved to fulfillment." in followed.content.decode()
+
+
+@pytest.mark.parametrize("name", ["validate", "raise_exception", "resolve"])
+def test_transitions_owned_by_intake_and_exceptions_are_not_offered_by_the_generic_form(
+    name, client_for, alice, tenant_a
+):
+    """Validate runs the intake checklist; raise/resolve open and close an episode: their own panels do them."""
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    client = client_for(alice)
+    assert f'action="{_transition_url(rr, name)}"' not in client.get(_detail_url(rr)).content.decode()
+    assert client.post(_transition_url(rr, name), {"expected_state": S.RECEIVED, "reason": "x"}).status_code == 404
 
 
 def test_posting_with_a_stale_expected_state_answers_409_and_leaves_the_state(client_for, alice, request_in_state):
@@ -220,15 +235,13 @@ def test_posting_with_a_stale_expected_state_answers_409_and_leaves_the_state(cl
     assert rr.state == S.VALIDATED
 
 
-def test_validating_an_incomplete_request_shows_what_is_missing(client_for, alice, tenant_a):
-    rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True)
-    response = client_for(alice).post(_transition_url(rr, "validate"), {"expected_state": S.RECEIVED})
-    assert response.status_code == 400
-    page = response.content.decode()
-    assert "Scope: give the record types or the dates of service requested." in page
+def test_an_incomplete_request_shows_what_is_missing_in_the_intake_panel(client_for, alice, tenant_a):
+    # A patient's directive to a third party: one basis check, then scope and delivery (the panel shows four).
+    rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True, request_type="right_of_access")
+    page = client_for(alice).get(_detail_url(rr)).content.decode()
+    assert "Scope has neither record types nor dates of service." in page
     assert "Delivery: choose how the records will be delivered." in page
-    rr.refresh_from_db()
-    assert rr.state == S.RECEIVED
+    assert f'href="/requests/{rr.tracking_number}/intake/"' in page
 
 
 def test_transition_form_missing_its_reason_answers_400(client_for, alice, tenant_a):

@@ -102,8 +102,18 @@ def test_a_request_from_another_tenant_is_not_found(request_in_state, tenant_b, 
         transitions.request_validate(tenant=tenant_b, actor=charlie, record_request=rr)
 
 
-def test_validate_is_refused_with_what_the_intake_misses(tenant_a, alice):
-    rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True)
+def test_validate_is_refused_until_the_intake_checklist_has_passed(tenant_a, alice):
+    rr = factories.RecordRequestFactory(tenant=tenant_a, intake_completed_at=None)
+    with pytest.raises(ServiceError, match="Work the intake checklist first"):
+        transitions.request_validate(tenant=tenant_a, actor=alice, record_request=rr)
+    rr.refresh_from_db()
+    assert rr.state == S.RECEIVED
+
+
+def test_validate_is_refused_with_what_the_request_misses_when_edited_after_intake(tenant_a, alice):
+    rr = factories.RecordRequestFactory(
+        tenant=tenant_a, record_types=[], scope_date_from=None, scope_date_to=None, delivery_method=""
+    )
     with pytest.raises(ServiceError) as error:
         transitions.request_validate(tenant=tenant_a, actor=alice, record_request=rr)
     assert "Scope: give the record types or the dates of service" in error.value.message
@@ -239,9 +249,9 @@ def test_options_offer_exactly_what_the_role_may_do_now(request_in_state, alice,
 
 
 def test_options_explain_a_blocked_guard(tenant_a, alice):
-    rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True)
+    rr = factories.RecordRequestFactory(tenant=tenant_a, intake_completed_at=None)
     validate = next(o for o in transitions.transition_options(rr, alice) if o.spec.name == "validate")
-    assert any("Delivery" in reason for reason in validate.blocked)
+    assert validate.blocked == ["Work the intake checklist first: it validates the request when every check passes."]
 
 
 def test_open_states_can_all_be_cancelled(request_in_state, alice):

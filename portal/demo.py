@@ -1,6 +1,8 @@
 """A realistic demo organisation for `make run`: synthetic patients and requestors, a few hundred requests across
-types, channels, states and ages, each moved to its state through the real transition services so the timeline,
-transition log and history are what staff would see in production.
+types, channels, states and ages, each received through the intake service and moved to its state through the real
+services (intake checklist, exception episodes, transitions), so the timeline, transition log, history, episodes and
+letters are what staff would see in production. It lives in portal, the top of the import chain, because it uses
+every app below.
 
 All names come from Faker with a fixed seed; none is a real person. Deterministic: the same data every time.
 """
@@ -16,11 +18,23 @@ from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 
+from exceptions.choices import ExceptionReason
+from exceptions.services import exception_open
+from intake import services as intake_services
+from intake.models import IntakeReview
 from roi import clock
 from roi.choices import Role
 from roi.models import Membership, Tenant, User
 from workflow import services, transitions
-from workflow.choices import Channel, DeliveryMethod, DenialBasis, RecordType, RequestorKind, RequestType
+from workflow.choices import (
+    Channel,
+    DeliveryMethod,
+    DenialBasis,
+    RecordType,
+    RequestorKind,
+    RequestType,
+    SensitiveCategory,
+)
 from workflow.models import Patient, RecordRequest, Requestor
 
 DEMO_PASSWORD = "openroi-demo-2026"  # noqa: S105 - synthetic demo accounts, printed by make run
@@ -34,11 +48,34 @@ class DemoTenant:
     timezone: str
     requests: int
     seed: int
+    address: str
+    phone: str
+    fax: str
 
 
 DEMO_TENANTS = [
-    DemoTenant("riverside", "Riverside Regional Medical Center", "CA", "America/Los_Angeles", 320, 11),
-    DemoTenant("lakeshore", "Lakeshore Health System", "NY", "America/New_York", 180, 23),
+    DemoTenant(
+        "riverside",
+        "Riverside Regional Medical Center",
+        "CA",
+        "America/Los_Angeles",
+        320,
+        11,
+        "4100 River Road, Sacramento, CA 95819",
+        "(916) 555-0140",
+        "(916) 555-0141",
+    ),
+    DemoTenant(
+        "lakeshore",
+        "Lakeshore Health System",
+        "NY",
+        "America/New_York",
+        180,
+        23,
+        "200 Harbor Street, Rochester, NY 14604",
+        "(585) 555-0170",
+        "(585) 555-0171",
+    ),
 ]
 
 # (username, first, last, {tenant slug: role}, superuser)
@@ -69,14 +106,27 @@ CHANNEL_WEIGHTS = [
     (Channel.API, 12),
     (Channel.WALK_IN, 5),
 ]
-EXCEPTION_REASONS = [
-    "Authorization has no expiration date; deficiency letter sent, waiting for a corrected form.",
-    "Requestor identity not verified; asked for a copy of photo ID.",
-    "Waiting on imaging for films from 2023.",
-    "Scope unclear: 'all records' for a 20-year history; called the law office to narrow dates.",
-    "Subpoena without satisfactory assurance; sent to legal review.",
-    "Awaiting prepayment from the insurer.",
-]
+# (reason, what is wrong, next step)
+EXCEPTIONS = [
+    (ExceptionReason.INCOMPLETE_AUTHORIZATION, "Authorization has no expiration date.",
+     "Deficiency letter sent; wait for a corrected authorization."),
+    (ExceptionReason.IDENTITY_NOT_VERIFIED, "Requestor identity not verified.", "Asked for a copy of photo ID."),
+    (ExceptionReason.AWAITING_DEPARTMENT, "Imaging films from 2023 are in off-site storage.",
+     "Follow up with imaging on the retrieval."),
+    (ExceptionReason.SCOPE_UNCLEAR, "'All records' for a 20-year history.", "Call the law office to narrow dates."),
+    (ExceptionReason.LEGAL_REVIEW, "Subpoena without satisfactory assurance.", "Privacy officer to review."),
+    (ExceptionReason.PAYMENT_PENDING, "Insurer has not prepaid the estimate.", "Send the invoice reminder."),
+]  # fmt: skip
+
+# Every checklist answer a complete review gives; defects stay unticked.
+DEFECT_FIELDS = {
+    "auth_revoked",
+    "auth_improperly_combined",
+    "auth_known_false",
+    "auth_psychotherapy_combined_with_other",
+    "auth_signed_by_representative",
+    "auth_covers_psychotherapy_notes",
+}
 LAW_FIRMS = ["Hartley & Moss LLP", "Brennan Injury Law", "Castillo Reyes Attorneys", "Northgate Legal Group"]
 INSURERS = ["Pacific Mutual Life", "Keystone Disability Insurance", "Summit Health Plan"]
 AGENCIES = ["Social Security Administration, DDS", "State Workers' Compensation Board", "County Superior Court"]
@@ -155,6 +205,30 @@ def _requestor_for(rng: random.Random, fake: Faker, tenant: Tenant, request_type
     )
 
 
+def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest) -> None:
+    """What a specialist does for a good request: confirm every checklist item, then run the checklist."""
+    answers: dict[str, Any] = {}
+    for model_field in IntakeReview._meta.get_fields():
+        name = model_field.name
+        if name not in intake_services.REVIEW_FIELDS or name in DEFECT_FIELDS:
+            continue
+        if model_field.get_internal_type() == "BooleanField":
+            answers[name] = True
+    answers.update(
+        identity_method="photo_id_copy",
+        authority_type="healthcare_poa",
+        legal_document_type="court_order",
+        auth_expiration_date=clock.now().date() + timedelta(days=365),
+        consents_received=list(rr.sensitive_categories),
+        auth_covers_psychotherapy_notes=SensitiveCategory.PSYCHOTHERAPY_NOTES in rr.sensitive_categories,
+    )
+    intake_services.intake_review_save(tenant=tenant, actor=actor, record_request=rr, **answers)
+    if intake_services.possible_duplicates(tenant=tenant, record_request=rr).exists():
+        intake_services.duplicate_mark_distinct(tenant=tenant, actor=actor, record_request=rr)
+    outcome = intake_services.intake_complete(tenant=tenant, actor=actor, record_request=rr)
+    assert outcome.validated, [d.code for d in outcome.deficiencies]
+
+
 def _target_path(rng: random.Random, age_days: int) -> list[str]:
     """Which transitions this request went through, given how old it is: old work is mostly finished,
     but some old requests are still open (overdue) or stuck in exception, as in any real backlog."""
@@ -206,12 +280,19 @@ def _apply_path(
     for step_name in path:
         with clock.frozen(tick()):
             if step_name == "validate":
-                transitions.request_validate(tenant=tenant, actor=worker, record_request=rr)
+                _complete_intake(tenant, worker, rr)
             elif step_name == "start":
                 transitions.request_start_fulfillment(tenant=tenant, actor=worker, record_request=rr)
             elif step_name == "exception":
-                transitions.request_raise_exception(
-                    tenant=tenant, actor=worker, record_request=rr, reason=rng.choice(EXCEPTION_REASONS)
+                reason, detail, next_step = rng.choice(EXCEPTIONS)
+                exception_open(
+                    tenant=tenant,
+                    actor=worker,
+                    record_request=rr,
+                    reason=reason,
+                    detail=detail,
+                    next_step=next_step,
+                    next_action_due=clock.now().date() + timedelta(days=rng.randint(2, 10)),
                 )
             elif step_name == "deliver":
                 services.request_record_qc(tenant=tenant, actor=supervisor, record_request=rr)
@@ -246,7 +327,16 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
     fake = Faker("en_US")
     fake.seed_instance(spec.seed)
     tenant = Tenant.objects.create(
-        name=spec.name, slug=spec.slug, jurisdiction=spec.jurisdiction, timezone=spec.timezone
+        name=spec.name,
+        slug=spec.slug,
+        jurisdiction=spec.jurisdiction,
+        timezone=spec.timezone,
+        him_department_name="Health Information Management - Release of Information",
+        him_address=spec.address,
+        him_phone=spec.phone,
+        him_fax=spec.fax,
+        him_email=f"roi@{spec.slug}.example.org",
+        privacy_officer="Privacy Officer",
     )
     for username, _first, _last, roles, _superuser in DEMO_USERS:
         if spec.slug in roles:
@@ -265,7 +355,7 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
         for i in range(max(1, count * 2 // 3))
     ]
     now = timezone.now()
-    for _ in range(count):
+    for index in range(count):
         # Arrival ages skew recent, with a long tail: most of a queue is young, the backlog is old.
         age_days = min(int(rng.expovariate(1 / 18)), 120)
         received_at = now - timedelta(days=age_days, hours=rng.randint(0, 9), minutes=rng.randint(0, 59))
@@ -277,7 +367,7 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
         incomplete = not path and rng.random() < 0.35  # half-finished intake, as fax and mail requests often are
         scope_from = (received_at - timedelta(days=rng.randint(60, 1500))).date()
         with clock.frozen(received_at):
-            rr = services.request_create(
+            rr = intake_services.intake_receive(
                 tenant=tenant,
                 actor=None,
                 patient=patient,
@@ -285,6 +375,11 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
                 request_type=request_type,
                 channel=_weighted(rng, CHANNEL_WEIGHTS),
                 received_at=received_at,
+                # A few acknowledgment letters for the demo; generating one for every request only slows seeding.
+                acknowledge=index < 5,
+                sensitive_categories=rng.sample([c.value for c in SensitiveCategory], k=1)
+                if rng.random() < 0.08
+                else [],
                 scope_date_from=None if incomplete and rng.random() < 0.5 else scope_from,
                 scope_date_to=None if incomplete else received_at.date(),
                 record_types=rng.sample([t.value for t in RecordType if t != RecordType.OTHER], k=rng.randint(1, 4)),

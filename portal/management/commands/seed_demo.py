@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from workflow.demo import login_table, seed_demo
+from portal.demo import login_table, seed_demo
 
 
 class Command(BaseCommand):

@@ -1,0 +1,54 @@
+"""The exception panel on the request detail page (registered in ExceptionsConfig.ready)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exceptions import selectors
+from exceptions.forms import ExceptionOpenForm, ExceptionResolveForm, NextStepForm
+from roi.tenancy import role_in
+from workflow.choices import EXCEPTION_SOURCES, RequestState
+from workflow.extensions import RequestPanel
+from workflow.selectors import tenant_staff
+
+
+def exception_panel_context(http_request: Any, record_request: Any, tenant: Any, **forms: Any) -> dict[str, Any]:
+    staff = list(tenant_staff(tenant=tenant))
+    may_act = role_in(http_request.user, tenant) is not None
+    episode = selectors.open_episode(tenant=tenant, request_id=record_request.pk)
+    context: dict[str, Any] = {
+        "rr": record_request,
+        "episode": episode,
+        "past_episodes": [
+            e for e in selectors.episodes_for_request(tenant=tenant, request_id=record_request.pk) if not e.is_open
+        ],
+        "can_open": may_act and record_request.state in EXCEPTION_SOURCES,
+        "can_resolve": may_act and record_request.state == RequestState.EXCEPTION,
+    }
+    if context["can_open"]:
+        context["open_form"] = forms.get("open_form") or ExceptionOpenForm(
+            staff=staff, tenant=tenant, initial={"expected_state": record_request.state}
+        )
+    if context["can_resolve"]:
+        context["resolve_form"] = forms.get("resolve_form") or ExceptionResolveForm(
+            initial={"expected_state": record_request.state}
+        )
+        if episode is not None:
+            context["next_step_form"] = forms.get("next_step_form") or NextStepForm(
+                staff=staff,
+                initial={
+                    "next_step": episode.next_step,
+                    "next_action_due": episode.next_action_due,
+                    "owner": episode.owner_id or "",
+                },
+            )
+    return context
+
+
+PANEL = RequestPanel(
+    name="exceptions",
+    template_name="exceptions/_panel.html",
+    order=20,
+    get_context=exception_panel_context,
+    owns_transitions=frozenset({"raise_exception", "resolve"}),
+)

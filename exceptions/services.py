@@ -1,0 +1,115 @@
+"""Opening and resolving exception episodes, together with the request's transition, in one transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+
+from exceptions.choices import ExceptionReason
+from exceptions.models import ExceptionEpisode
+from roi import clock
+from roi.audit import history_stamp
+from roi.errors import ServiceError
+from roi.models import Tenant
+from roi.tenancy import role_in
+from workflow import transitions
+from workflow.models import RecordRequest
+
+
+def exception_open(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    reason: str,
+    detail: str,
+    next_step: str,
+    next_action_due: date,
+    owner: Any | None = None,
+    deficiency_codes: list[str] | None = None,
+    expected_state: str | None = None,
+) -> ExceptionEpisode:
+    """Put the request in exception and open its episode. The owner defaults to the request's assignee, then the
+    actor, so an exception is never without someone responsible for its next step."""
+    if reason not in ExceptionReason.values:
+        raise ServiceError("Choose the reason for the exception from the list.", field="reason")
+    if not (next_step or "").strip():
+        raise ServiceError("Say what the next step is (for example: send deficiency letter).", field="next_step")
+    if next_action_due < clock.now().date():
+        raise ServiceError("The next action cannot be due in the past.", field="next_action_due")
+    if owner is not None and role_in(owner, tenant) is None:
+        raise ServiceError(f"{owner} is not a staff member of this organisation.", field="owner")
+    with transaction.atomic():
+        current = transitions.request_raise_exception(
+            tenant=tenant,
+            actor=actor,
+            record_request=record_request,
+            reason=f"{ExceptionReason(reason).label}: {detail.strip()}",
+            expected_state=expected_state,
+        )
+        if owner is None:
+            owner = current.assignee or (actor if getattr(actor, "is_authenticated", False) else None)
+        episode = ExceptionEpisode(
+            tenant=tenant,
+            request=current,
+            reason=reason,
+            detail=detail.strip(),
+            deficiency_codes=list(deficiency_codes or []),
+            opened_at=clock.now(),
+            opened_by=actor if getattr(actor, "is_authenticated", False) else None,
+            owner=owner,
+            next_step=next_step.strip()[:300],
+            next_action_due=next_action_due,
+        )
+        history_stamp(episode, actor)
+        episode.save()
+    return episode
+
+
+def exception_resolve(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, resolution: str, expected_state: str | None = None
+) -> ExceptionEpisode | None:
+    """Close the open episode and return the request to the state it came from."""
+    with transaction.atomic():
+        episode = (
+            ExceptionEpisode.objects.for_tenant(tenant)
+            .select_for_update()
+            .filter(request_id=record_request.pk, resolved_at__isnull=True)
+            .first()
+        )
+        transitions.request_resolve(
+            tenant=tenant,
+            actor=actor,
+            record_request=record_request,
+            resolution=resolution,
+            expected_state=expected_state,
+        )
+        if episode is not None:  # None only for an exception raised without the episode service (low-level callers)
+            episode.resolved_at = clock.now()
+            episode.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
+            episode.resolution = resolution.strip()
+            history_stamp(episode, actor)
+            episode.save()
+    return episode
+
+
+def exception_update_next_step(
+    *, tenant: Tenant, actor: Any, episode: ExceptionEpisode, next_step: str, next_action_due: date, owner: Any | None
+) -> ExceptionEpisode:
+    if not episode.is_open:
+        raise ServiceError("This exception is already resolved.")
+    if not next_step.strip():
+        raise ServiceError("Say what the next step is.", field="next_step")
+    if owner is not None and role_in(owner, tenant) is None:
+        raise ServiceError(f"{owner} is not a staff member of this organisation.", field="owner")
+    with transaction.atomic():
+        current = ExceptionEpisode.objects.for_tenant(tenant).select_for_update().get(pk=episode.pk)
+        current.next_step = next_step.strip()[:300]
+        current.next_action_due = next_action_due
+        current.owner = owner
+        history_stamp(current, actor)
+        current.save()
+        RecordRequest.objects.for_tenant(tenant).filter(pk=current.request_id).update(last_activity_at=clock.now())
+    return current

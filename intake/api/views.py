@@ -1,0 +1,238 @@
+"""The request API with intake: creation goes through `intake_receive` (deadline engine, documents, duplicates,
+acknowledgment) and is made safe to retry with an Idempotency-Key; exceptions open and close their episode; validate
+runs the intake checklist; the checklist answers have their own endpoint.
+
+Mounted at /api/v1/ by roi/urls.py (intake.api.urls replaces workflow.api.urls: same paths, same names).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from exceptions import services as exception_services
+from intake import services as intake_services
+from intake.api.serializers import (
+    DeficiencySerializer,
+    DocumentInputSerializer,
+    ExceptionOpenInputSerializer,
+    ExceptionResolveInputSerializer,
+    IntakeRecordRequestCreateSerializer,
+    IntakeReviewSerializer,
+    ValidateInputSerializer,
+)
+from intake.choices import DocumentSource
+from intake.models import IdempotencyKey
+from intake.services import IncomingDocument
+from roi.models import Membership
+from workflow.api.serializers import RecordRequestSerializer
+from workflow.api.views import RecordRequestViewSet
+from workflow.models import RecordRequest
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 200
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (a UUID). A retry with the same key and body returns the first call's request "
+    f"(200, header {REPLAYED_HEADER}: true) instead of creating another; the same key with another body answers 422.",
+)
+
+
+class IdempotencyKeyReused(Exception):
+    pass
+
+
+def body_digest(data: Any) -> str:
+    """A digest of the request body as JSON data, so a retry that re-serialises the same body (other key order,
+    other spacing) still counts as the same body."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+class IntakeRecordRequestViewSet(RecordRequestViewSet):
+    def get_serializer_class(self) -> Any:
+        return IntakeRecordRequestCreateSerializer if self.action == "create" else RecordRequestSerializer
+
+    def _staff_member(self, user_id: int | None) -> Any:
+        if user_id is None:
+            return None
+        membership = (
+            Membership.objects.for_tenant(self.tenant)
+            .select_related("user")
+            .filter(user_id=user_id, is_active=True)
+            .first()
+        )
+        if membership is None:
+            raise Http404("No such staff member")
+        return membership.user
+
+    # --- Create ----------------------------------------------------------------------------------------------
+
+    def _replay(self, key: str, digest: str) -> Response | None:
+        """The first call's answer for a key already used, or None for a new key."""
+        stored = IdempotencyKey.objects.for_tenant(self.tenant).filter(key=key).first()
+        if stored is None:
+            return None
+        if stored.body_sha256 != digest:
+            return Response(
+                {
+                    "detail": f"This {IDEMPOTENCY_HEADER} was already used with a different request body. Send the "
+                    "same body to retry that call, or use a new key for a new request.",
+                    "field": IDEMPOTENCY_HEADER,
+                },
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
+        response = Response(RecordRequestSerializer(self._reload(stored.request)).data, status=status.HTTP_200_OK)
+        response[REPLAYED_HEADER] = "true"
+        return response
+
+    @extend_schema(
+        request=IntakeRecordRequestCreateSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: RecordRequestSerializer,
+            200: OpenApiResponse(RecordRequestSerializer, description="A replay of an earlier call with the same key."),
+            422: OpenApiResponse(description="The Idempotency-Key was used with another body."),
+        },
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Record a new request in `received`, with its documents. Patients are matched by MRN within the tenant."""
+        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+        if len(key) > MAX_KEY_LENGTH:
+            return Response(
+                {
+                    "detail": f"{IDEMPOTENCY_HEADER} is at most {MAX_KEY_LENGTH} characters.",
+                    "field": IDEMPOTENCY_HEADER,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        digest = body_digest(request.data)
+        if key and (replayed := self._replay(key, digest)) is not None:
+            return replayed
+
+        serializer = IntakeRecordRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        documents = [
+            IncomingDocument(
+                uploaded_file=DocumentInputSerializer().to_file(item), kind=item["kind"], source=DocumentSource.API
+            )
+            for item in data.pop("documents", [])
+        ]
+        try:
+            with transaction.atomic():
+                record_request = intake_services.intake_receive(
+                    tenant=self.tenant,
+                    actor=request.user,
+                    patient_data=data.pop("patient"),
+                    requestor_data=data.pop("requestor"),
+                    documents=documents,
+                    **data,
+                )
+                if key:
+                    # Two calls with one key both get here; the unique (tenant, key) constraint makes the second
+                    # wait for the first to commit and then fail, which rolls back everything it created.
+                    IdempotencyKey.objects.create(
+                        tenant=self.tenant, key=key, body_sha256=digest, request=record_request
+                    )
+        except IntegrityError:
+            # With a key, any unique conflict (the key itself, or the patient's MRN the winner just created) means
+            # another call with this key may have won: answer with its request.
+            if key and (replayed := self._replay(key, digest)) is not None:
+                return replayed
+            raise
+        return Response(RecordRequestSerializer(self._reload(record_request)).data, status=status.HTTP_201_CREATED)
+
+    # --- Exceptions, with their episode ------------------------------------------------------------------------
+
+    @extend_schema(request=ExceptionOpenInputSerializer, responses={200: RecordRequestSerializer})
+    @action(detail=True, methods=["post"], url_path="raise-exception")
+    def raise_exception(self, request: Request, tracking_number: str) -> Response:
+        """Put the request in exception and open its episode: reason, detail, next step and when it is due."""
+        record_request = self.get_object()
+        data = ExceptionOpenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        owner = self._staff_member(fields.pop("owner", None))
+        exception_services.exception_open(
+            tenant=self.tenant, actor=request.user, record_request=record_request, owner=owner, **fields
+        )
+        return Response(RecordRequestSerializer(self._reload(record_request)).data)
+
+    @extend_schema(request=ExceptionResolveInputSerializer, responses={200: RecordRequestSerializer})
+    @action(detail=True, methods=["post"], url_path="resolve")
+    def resolve(self, request: Request, tracking_number: str) -> Response:
+        """Close the open exception episode with a resolution and return the request to where it was."""
+        record_request = self.get_object()
+        data = ExceptionResolveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        exception_services.exception_resolve(
+            tenant=self.tenant, actor=request.user, record_request=record_request, **data.validated_data
+        )
+        return Response(RecordRequestSerializer(self._reload(record_request)).data)
+
+    # --- The intake checklist ------------------------------------------------------------------------------------
+
+    @extend_schema(
+        request=ValidateInputSerializer,
+        responses={
+            200: inline_serializer(
+                "IntakeOutcome",
+                {
+                    **RecordRequestSerializer().get_fields(),
+                    "validated": serializers.BooleanField(),
+                    "deficiencies": DeficiencySerializer(many=True),
+                },
+            )
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="validate")
+    def validate(self, request: Request, tracking_number: str) -> Response:
+        """Run the intake checklist. Every check passes: the request is validated. Otherwise it is put in exception
+        with an episode and a deficiency letter, and the deficiencies are listed.
+
+        Both outcomes answer 200: the call did its work (the request changed state either way), and the body says
+        which: the request's representation plus `validated` and `deficiencies`. 400 when nothing changed: the request is not in
+        received, or a staff-only finding (a possible duplicate) must be settled first.
+        """
+        record_request = self.get_object()
+        data = ValidateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = intake_services.intake_complete(
+            tenant=self.tenant,
+            actor=request.user,
+            record_request=record_request,
+            expected_state=data.validated_data.get("expected_state"),
+        )
+        return Response(
+            {
+                **RecordRequestSerializer(self._reload(outcome.record_request)).data,
+                "validated": outcome.validated,
+                "deficiencies": DeficiencySerializer(outcome.deficiencies, many=True).data,
+            }
+        )
+
+    @extend_schema(request=IntakeReviewSerializer, responses={200: IntakeReviewSerializer})
+    @action(detail=True, methods=["post"], url_path="intake-review")
+    def intake_review(self, request: Request, tracking_number: str) -> Response:
+        """Save checklist answers (what the specialist confirmed in the documents). Fields left out keep their value."""
+        record_request: RecordRequest = self.get_object()
+        data = IntakeReviewSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        review = intake_services.intake_review_save(
+            tenant=self.tenant, actor=request.user, record_request=record_request, **data.validated_data
+        )
+        return Response(IntakeReviewSerializer(review).data)

@@ -1,0 +1,373 @@
+"""Forms of the intake checklist page and the intake panel: the checklist itself (IntakeReview's fields, grouped into
+the sections that matter for the request's basis), the extension form and the duplicate-link form.
+
+Each checklist question is written the way a specialist asks it while looking at the document, with the rule it
+comes from. Only the sections for the request's basis are on the form, so a save never touches the answers of
+another basis (a request whose type is corrected keeps what was confirmed before).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django import forms
+
+from intake import rules
+from intake.models import IntakeReview
+from workflow.choices import RequestorKind, RequestState, SensitiveCategory
+
+
+@dataclass(frozen=True)
+class Question:
+    field: str  # an IntakeReview field, or "consent_<category>" for one entry of consents_received
+    label: str  # what the specialist answers, in plain language
+    citation: str
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    citation: str
+    questions: tuple[Question, ...]
+    intro: str = ""
+
+
+Q = Question
+
+IDENTITY = Section(
+    "identity",
+    "Identity & authority",
+    "45 CFR 164.514(h), 164.502(g)",
+    (
+        Q("identity_verified", "Did you verify that the requestor is who they say they are?", "45 CFR 164.514(h)"),
+        Q("identity_method", "How did you verify it?", "45 CFR 164.514(h)"),
+    ),
+)
+# Only for personal representatives (rules._identity asks for them only then).
+AUTHORITY = (
+    Q("authority_type", "What gives the representative the right to act for the patient?", "45 CFR 164.502(g)"),
+    Q(
+        "authority_document_received",
+        "Is the document proving that authority on file (guardianship papers, power of attorney, letters "
+        "testamentary, or a birth certificate or custody order for a minor)?",
+        "45 CFR 164.502(g)",
+    ),
+)
+
+DIRECTIVE = Section(
+    "directive",
+    "Patient's directive to a third party",
+    "45 CFR 164.524(c)(3)(ii)",
+    (
+        Q(
+            "directive_in_writing_signed",
+            "Is the patient's request to send the records to someone else in writing and signed by the patient?",
+            "45 CFR 164.524(c)(3)(ii)",
+        ),
+        Q(
+            "directive_names_recipient_and_destination",
+            "Does it name who should receive the records and where to send them?",
+            "45 CFR 164.524(c)(3)(ii)",
+        ),
+    ),
+)
+
+AUTH_ELEMENTS = Section(
+    "auth-elements",
+    "Authorization elements",
+    "45 CFR 164.508(c)(1)",
+    (
+        Q(
+            "auth_describes_information",
+            "Does the form describe, specifically and meaningfully, which information to release?",
+            "45 CFR 164.508(c)(1)(i)",
+        ),
+        Q(
+            "auth_names_discloser",
+            "Does it name our organisation (or the class of providers) as allowed to release it?",
+            "45 CFR 164.508(c)(1)(ii)",
+        ),
+        Q("auth_names_recipient", "Does it name who may receive the information?", "45 CFR 164.508(c)(1)(iii)"),
+        Q(
+            "auth_states_purpose",
+            'Does it state the purpose of the release? ("At the request of the individual" is enough when the '
+            "patient asks.)",
+            "45 CFR 164.508(c)(1)(iv)",
+        ),
+        Q("auth_expiration_date", "What expiration date does it give?", "45 CFR 164.508(c)(1)(v)"),
+        Q(
+            "auth_expiration_event",
+            'Or what expiration event (for example "end of the lawsuit")?',
+            "45 CFR 164.508(c)(1)(v)",
+        ),
+        Q("auth_signed", "Is it signed and dated?", "45 CFR 164.508(c)(1)(vi)"),
+        Q("auth_signature_date", "On what date was it signed?", "45 CFR 164.508(c)(1)(vi)"),
+        Q(
+            "auth_signed_by_representative",
+            "Was it signed by someone other than the patient?",
+            "45 CFR 164.508(c)(1)(vi)",
+        ),
+        Q(
+            "auth_representative_authority_described",
+            "If so, does it describe that person's authority to act for the patient?",
+            "45 CFR 164.508(c)(1)(vi)",
+        ),
+    ),
+    intro="Leave the expiration date and event empty if the form has neither.",
+)
+
+AUTH_STATEMENTS = Section(
+    "auth-statements",
+    "Required statements",
+    "45 CFR 164.508(c)(2), (c)(3)",
+    (
+        Q(
+            "auth_right_to_revoke_statement",
+            "Does it say the patient may revoke it in writing, and how?",
+            "45 CFR 164.508(c)(2)(i)",
+        ),
+        Q(
+            "auth_conditioning_statement",
+            "Does it say whether treatment, payment or enrollment may depend on signing it?",
+            "45 CFR 164.508(c)(2)(ii)",
+        ),
+        Q(
+            "auth_redisclosure_statement",
+            "Does it warn that the recipient may re-disclose the information, which is then no longer protected?",
+            "45 CFR 164.508(c)(2)(iii)",
+        ),
+        Q("auth_plain_language", "Is it written in plain language?", "45 CFR 164.508(c)(3)"),
+    ),
+)
+
+AUTH_DEFECTS = Section(
+    "auth-defects",
+    "Defects",
+    "45 CFR 164.508(b)(2)-(3)",
+    (
+        Q("auth_revoked", "Do we know the patient has revoked this authorization?", "45 CFR 164.508(b)(2)(iv), (b)(5)"),
+        Q(
+            "auth_improperly_combined",
+            "Is it combined with another document in a way the rule does not allow?",
+            "45 CFR 164.508(b)(2)(ii), (b)(3)",
+        ),
+        Q("auth_known_false", "Is any material information in it known to be false?", "45 CFR 164.508(b)(2)(v)"),
+        Q(
+            "auth_covers_psychotherapy_notes",
+            "Does it authorize the release of psychotherapy notes?",
+            "45 CFR 164.508(a)(2)",
+        ),
+        Q(
+            "auth_psychotherapy_combined_with_other",
+            "If so, is that combined with an authorization for other records?",
+            "45 CFR 164.508(b)(3)(ii)",
+        ),
+    ),
+    intro="Tick only what is true: each ticked box here is a defect.",
+)
+
+TREATMENT = Section(
+    "treatment",
+    "Treating relationship",
+    "45 CFR 164.506(c)",
+    (
+        Q(
+            "provider_treating_relationship_confirmed",
+            "Did you confirm that the requesting provider treats the patient (appointment, referral, or a call to "
+            "their office)?",
+            "45 CFR 164.506(c)",
+        ),
+    ),
+)
+
+LEGAL = Section(
+    "legal",
+    "Subpoena / court order",
+    "45 CFR 164.512(e)",
+    (
+        Q("legal_document_type", "What legal document came with the request?", "45 CFR 164.512(e)(1)"),
+        Q("court_order_signed_by_judge", "Court order: is it signed by a judge?", "45 CFR 164.512(e)(1)(i)"),
+        Q(
+            "satisfactory_assurance",
+            "Subpoena: is there written assurance that the patient was notified and had time to object?",
+            "45 CFR 164.512(e)(1)(ii)(A), (e)(1)(iii)",
+        ),
+        Q(
+            "qualified_protective_order",
+            "Subpoena: is there a qualified protective order, or assurance that one was sought?",
+            "45 CFR 164.512(e)(1)(ii)(B), (e)(1)(v)",
+        ),
+    ),
+)
+
+SECTIONS_BY_BASIS: dict[str, tuple[Section, ...]] = {
+    rules.INDIVIDUAL: (IDENTITY,),
+    rules.DIRECTIVE: (DIRECTIVE,),
+    rules.AUTHORIZATION: (AUTH_ELEMENTS, AUTH_STATEMENTS, AUTH_DEFECTS),
+    rules.TREATMENT: (TREATMENT,),
+    rules.LEGAL: (LEGAL,),
+}
+
+CONSENT_PREFIX = "consent_"
+PSYCHOTHERAPY_AUTH_QUESTION = Q(
+    "auth_covers_psychotherapy_notes",
+    "Is there a separate signed authorization for the psychotherapy notes?",
+    "45 CFR 164.524(a)(1)(i), 164.508(a)(2)",
+)
+
+
+def _in_sentence(label: str) -> str:
+    """A choice label inside a sentence: "Mental health records" -> "mental health records", "HIV/AIDS" kept."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+def sensitive_section(*, basis: str, categories: list[str]) -> Section | None:
+    """One question per requested sensitive category. For the patient's own records only psychotherapy notes need
+    anything more (the right of access excludes them, 164.524(a)(1)(i)); see rules._sensitive."""
+    if not categories:
+        return None
+    if basis == rules.INDIVIDUAL:
+        questions: tuple[Question, ...] = ()
+        if SensitiveCategory.PSYCHOTHERAPY_NOTES in categories:
+            questions = (PSYCHOTHERAPY_AUTH_QUESTION,)
+        return Section(
+            "sensitive",
+            "Sensitive-category consents",
+            "45 CFR 164.524(a)(1)",
+            questions,
+            intro="The patient's own request covers their sensitive records; only psychotherapy notes need a "
+            "separate authorization.",
+        )
+    return Section(
+        "sensitive",
+        "Sensitive-category consents",
+        "45 CFR 164.508(a)(2), 42 CFR 2.31, state law",
+        tuple(
+            Q(
+                CONSENT_PREFIX + category,
+                f"Is the patient's specific consent for {_in_sentence(SensitiveCategory(category).label)} on file?",
+                rules.SENSITIVE_RULES[SensitiveCategory(category)],
+            )
+            for category in categories
+        ),
+    )
+
+
+def checklist_sections(*, basis: str, requestor_kind: str, categories: list[str]) -> list[Section]:
+    sections = list(SECTIONS_BY_BASIS[basis])
+    if basis == rules.INDIVIDUAL and requestor_kind == RequestorKind.PERSONAL_REPRESENTATIVE:
+        sections[0] = Section(IDENTITY.key, IDENTITY.title, IDENTITY.citation, IDENTITY.questions + AUTHORITY)
+    sensitive = sensitive_section(basis=basis, categories=categories)
+    if sensitive is not None:
+        sections.append(sensitive)
+    return sections
+
+
+def _review_formfield(name: str, question: Question) -> forms.Field:
+    model_field = IntakeReview._meta.get_field(name)
+    if isinstance(model_field.formfield(), forms.DateField):
+        field: forms.Field = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    else:
+        field = model_field.formfield(required=False)
+        if isinstance(field, forms.ChoiceField):
+            field.choices = [("", "Not confirmed"), *[c for c in field.choices if c[0]]]
+    field.label = question.label
+    field.help_text = question.citation
+    return field
+
+
+class ChecklistForm(forms.Form):
+    """The checklist for one request. `sections` gives the template (section, [bound fields]) in order."""
+
+    expected_state = forms.ChoiceField(choices=RequestState.choices, widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        review: IntakeReview,
+        basis: str,
+        requestor_kind: str,
+        categories: list[str],
+        today: date,
+        read_only: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("auto_id", "id_check_%s")
+        super().__init__(*args, **kwargs)
+        self.review = review
+        self.today = today
+        self.section_list = checklist_sections(basis=basis, requestor_kind=requestor_kind, categories=categories)
+        consents = set(review.consents_received or [])
+        for section in self.section_list:
+            for question in section.questions:
+                if question.field.startswith(CONSENT_PREFIX):
+                    field: forms.Field = forms.BooleanField(
+                        required=False, label=question.label, help_text=question.citation
+                    )
+                    initial: Any = question.field.removeprefix(CONSENT_PREFIX) in consents
+                else:
+                    field = _review_formfield(question.field, question)
+                    initial = getattr(review, question.field)
+                field.disabled = read_only
+                self.fields[question.field] = field
+                self.initial.setdefault(question.field, initial)
+        self.fields["expected_state"].disabled = read_only
+
+    @property
+    def sections(self) -> list[tuple[Section, list[forms.BoundField]]]:
+        return [(s, [self[q.field] for q in s.questions]) for s in self.section_list]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("identity_verified") and "identity_method" in self.fields and not data.get("identity_method"):
+            self.add_error("identity_method", "Say how you verified the requestor's identity.")
+        signed_on = data.get("auth_signature_date")
+        if signed_on and signed_on > self.today:
+            self.add_error("auth_signature_date", "The signature date is in the future: check the date on the form.")
+        expires_on = data.get("auth_expiration_date")
+        if signed_on and expires_on and expires_on < signed_on:
+            self.add_error("auth_expiration_date", "The expiration date is before the signature date: check both.")
+        if data.get("auth_expiration_event"):
+            data["auth_expiration_event"] = data["auth_expiration_event"].strip()
+        return data
+
+    def review_values(self) -> dict[str, Any]:
+        """What intake_review_save stores: the answers on this form only, consents folded back into one list."""
+        values: dict[str, Any] = {}
+        consent_fields = [name for name in self.fields if name.startswith(CONSENT_PREFIX)]
+        for name, value in self.cleaned_data.items():
+            if name == "expected_state" or name in consent_fields:
+                continue
+            values[name] = value
+        if consent_fields:
+            asked = {name.removeprefix(CONSENT_PREFIX) for name in consent_fields}
+            # Consents for categories not asked about here (a category since removed from the request) are kept.
+            kept = [c for c in (self.review.consents_received or []) if c not in asked]
+            given = [name.removeprefix(CONSENT_PREFIX) for name in consent_fields if self.cleaned_data.get(name)]
+            values["consents_received"] = kept + given
+        return values
+
+
+class ExtensionForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for the delay (printed on the notice)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+    )
+    days = forms.IntegerField(label="Days to add", min_value=1)
+
+    def __init__(self, *args: Any, allowed_days: int | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_extension_%s")
+        super().__init__(*args, **kwargs)
+        if allowed_days:
+            # The rule that set the due date caps the extension (JurisdictionRule.extension_days).
+            self.fields["days"] = forms.IntegerField(
+                label=self.fields["days"].label, min_value=1, max_value=allowed_days
+            )
+
+
+class DuplicateLinkForm(forms.Form):
+    original = forms.CharField(max_length=20)

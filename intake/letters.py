@@ -1,0 +1,282 @@
+"""Letters to requestors: acknowledgment, deficiency and extension notices, as PDFs kept with the request, and the
+short email that tells the requestor a letter exists.
+
+Called by the intake services (receipt, checklist, extension) inside their own transaction. The PDF holds the PHI
+(patient name and date of birth, so the requestor can match it to their request); the email holds none: it names the
+tracking number and what happens next, and the full letter stays with the office (and, later, the requestor portal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from intake.choices import LetterKind
+from intake.models import Letter
+from roi import clock
+from roi.errors import ServiceError
+from roi.models import Tenant
+from roi.pdf import render_pdf
+from workflow.choices import Channel, DeliveryMethod, RequestType
+from workflow.models import RecordRequest
+
+logger = logging.getLogger(__name__)
+
+# The date fields each kind's summary must carry (ISO "YYYY-MM-DD" strings, or date objects from Python callers).
+REQUIRED_DATES: dict[str, tuple[str, ...]] = {
+    LetterKind.ACKNOWLEDGMENT: ("legal_due_date",),
+    LetterKind.DEFICIENCY: ("respond_by", "legal_due_date"),
+    LetterKind.EXTENSION: ("original_due_date", "new_due_date"),
+}
+
+EMAIL_SUBJECTS = {
+    LetterKind.ACKNOWLEDGMENT: "We received your records request {tracking}",
+    LetterKind.DEFICIENCY: "Action needed on your records request {tracking}",
+    LetterKind.EXTENSION: "New completion date for your records request {tracking}",
+}
+
+# "We received your request on <date> <channel phrase>."
+CHANNEL_PHRASES = {
+    Channel.FAX: "by fax",
+    Channel.MAIL: "by mail",
+    Channel.PORTAL: "through our online portal",
+    Channel.EMAIL: "by email",
+    Channel.PHONE: "by phone",
+    Channel.API: "electronically",
+    Channel.WALK_IN: "in person at our office",
+}
+
+# Dates in letters read "March 5, 2030", with no-break spaces so a date never splits across lines.
+LETTER_DATE_FORMAT = "F\u00a0j,\u00a0Y"
+
+DELIVERY_PHRASES = {
+    DeliveryMethod.PORTAL_DOWNLOAD: "as a secure download",
+    DeliveryMethod.EMAIL_LINK: "by email, with a secure link",
+    DeliveryMethod.FAX: "by fax",
+    DeliveryMethod.MAIL: "by mail",
+    DeliveryMethod.PICKUP: "for pickup at our office",
+}
+
+
+def status_url(record_request: RecordRequest) -> str:
+    """Where a requestor checks status with their tracking number (the requestor portal's status page)."""
+    return settings.SITE_URL + "/status/"
+
+
+def extension_citation(record_request: RecordRequest) -> str:
+    """The rule that allows the one extension: 164.528(c)(2) for an accounting of disclosures, 164.524(b)(2)(ii)
+    for a patient's access to their records. Other requests (authorizations, subpoenas) run on state-law clocks
+    held in JurisdictionRule, so the letter cites no federal rule for them."""
+    if record_request.request_type == RequestType.ACCOUNTING:
+        return "45 CFR 164.528(c)(2)"
+    if record_request.request_type == RequestType.RIGHT_OF_ACCESS:
+        return "45 CFR 164.524(b)(2)(ii)"
+    return ""
+
+
+def _as_date(summary: dict[str, Any], key: str) -> date:
+    value = summary.get(key)
+    if isinstance(value, datetime):
+        raise ServiceError(f"Letter summary: {key} must be a date, not a date and time.", field=key)
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ServiceError(f"Letter summary: {key} must be a date (YYYY-MM-DD), got {value!r}.", field=key) from None
+
+
+def _clean_summary(kind: str, summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check the summary a letter needs and return (what is stored on the Letter, what the templates read)."""
+    stored = dict(summary)
+    shown: dict[str, Any] = {}
+    for key in REQUIRED_DATES[kind]:
+        shown[key] = _as_date(summary, key)
+        stored[key] = shown[key].isoformat()
+    if kind == LetterKind.ACKNOWLEDGMENT:
+        shown["basis"] = str(summary.get("basis") or "")
+    elif kind == LetterKind.DEFICIENCY:
+        items = summary.get("deficiencies") or []
+        if not items:
+            raise ServiceError("A deficiency letter needs at least one deficiency.", field="deficiencies")
+        cleaned = []
+        for item in items:
+            message = str(item.get("message") or "").strip()
+            if not message:
+                # Staff-only deficiencies (rules.Deficiency.staff_only) have no requestor message and no letter.
+                raise ServiceError(f"Deficiency {item.get('code')!r} has no message for the requestor.")
+            cleaned.append(
+                {"code": str(item.get("code", "")), "message": message, "citation": item.get("citation", "")}
+            )
+        stored["deficiencies"] = shown["deficiencies"] = cleaned
+    elif kind == LetterKind.EXTENSION:
+        reason = str(summary.get("reason") or "").strip()
+        if not reason:
+            raise ServiceError("An extension notice must give the reason for the delay.", field="reason")
+        if shown["new_due_date"] <= shown["original_due_date"]:
+            raise ServiceError("The new completion date must be after the original due date.", field="new_due_date")
+        stored["reason"] = shown["reason"] = reason
+    return stored, shown
+
+
+def _letter_context(*, tenant: Tenant, record_request: RecordRequest, kind: str, shown: dict[str, Any]) -> dict:
+    tz = tenant.tzinfo
+    return {
+        "tenant": tenant,
+        "request": record_request,
+        "patient": record_request.patient,
+        "requestor": record_request.requestor,
+        "kind": kind,
+        "today": clock.now().astimezone(tz).date(),
+        "received_on": record_request.received_at.astimezone(tz).date(),
+        "channel_phrase": CHANNEL_PHRASES.get(record_request.channel, ""),
+        "delivery_phrase": DELIVERY_PHRASES.get(record_request.delivery_method, ""),
+        "extension_citation": extension_citation(record_request),
+        "status_url": status_url(record_request),
+        "summary": shown,
+        "date_format": LETTER_DATE_FORMAT,
+    }
+
+
+def letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordRequest, kind: str, summary: dict) -> Letter:
+    """Render the letter of `kind` for the request, keep the PDF with the request, and (after commit) email the
+    requestor that it exists. Runs in the caller's transaction; the caller writes its own audit and log rows.
+
+    If the caller's transaction rolls back, the Letter row goes with it and no email is sent; the PDF already
+    written under MEDIA_ROOT stays behind, unreferenced (Django has no rollback hook to remove it).
+    """
+    if record_request.tenant_id != tenant.pk:
+        raise ServiceError("Request not found.")
+    if kind not in REQUIRED_DATES:
+        raise ServiceError(f"Unknown letter kind {kind!r}.", field="kind")
+    stored, shown = _clean_summary(kind, summary)
+    context = _letter_context(tenant=tenant, record_request=record_request, kind=kind, shown=shown)
+    pdf = render_pdf(f"intake/letters/{kind}.html", context)
+
+    letter = Letter(
+        tenant=tenant,
+        request=record_request,
+        kind=kind,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        generated_at=clock.now(),
+        generated_by=actor if getattr(actor, "is_authenticated", False) else None,
+        summary=stored,
+    )
+    # upload_to (intake.models.letter_path) replaces the name with a server-generated one under the tenant's folder.
+    letter.file.save(f"{kind}.pdf", ContentFile(pdf), save=False)
+    try:
+        with transaction.atomic():
+            letter.save()
+    except BaseException:
+        letter.file.delete(save=False)
+        raise
+
+    if record_request.requestor.email:
+        from intake.tasks import letter_email_send  # tasks import this module
+
+        letter_id, tenant_id = letter.pk, tenant.pk
+        transaction.on_commit(lambda: letter_email_send.delay(letter_id, tenant_id))
+    return letter
+
+
+def letter_open(letter: Letter) -> bytes:
+    """The stored PDF, checked against the digest recorded when it was generated. The caller (an audited download
+    view) writes the access event; this only reads."""
+    with letter.file.open("rb") as handle:
+        content = handle.read()
+    if hashlib.sha256(content).hexdigest() != letter.sha256:
+        raise ServiceError("The stored letter does not match the one generated; contact your administrator.")
+    return content
+
+
+# --- The notification email ------------------------------------------------------------------------------------
+
+
+# Deficiencies whose wording names a sensitive category (HIV, substance use, psychotherapy notes...): saying that in
+# an email would tell the reader something about the patient's health, so the email says it generically.
+SENSITIVE_CODE_PREFIXES = ("CONSENT_MISSING_", "PSYCHOTHERAPY_NOTES")
+GENERIC_SENSITIVE_MESSAGE = (
+    "Part of the records you asked for needs the patient's specific written consent. The letter from our office "
+    "explains which part and what to send; you can also call us."
+)
+
+
+def _email_safe(deficiencies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    safe: list[dict[str, Any]] = []
+    for item in deficiencies:
+        if str(item.get("code", "")).startswith(SENSITIVE_CODE_PREFIXES):
+            item = {**item, "message": GENERIC_SENSITIVE_MESSAGE}
+            if any(existing["message"] == GENERIC_SENSITIVE_MESSAGE for existing in safe):
+                continue
+        safe.append(item)
+    return safe
+
+
+def _email_message(letter: Letter, to: str) -> EmailMessage:
+    """The email for a letter. Its context holds no patient and no requestor: nothing that could identify the
+    patient can end up in it, whatever the template says (a requestor may be the patient)."""
+    tenant = letter.tenant
+    shown = _clean_summary(letter.kind, letter.summary)[1]
+    if "deficiencies" in shown:
+        shown = {**shown, "deficiencies": _email_safe(shown["deficiencies"])}
+    context = {
+        "tenant": tenant,
+        "tracking_number": letter.request.tracking_number,
+        "letter_date": letter.generated_at.astimezone(tenant.tzinfo).date(),
+        "summary": shown,
+        "status_url": status_url(letter.request),
+        "extension_citation": extension_citation(letter.request),
+    }
+    body = render_to_string(f"intake/email/{letter.kind}.txt", context).strip() + "\n"
+    subject = EMAIL_SUBJECTS[letter.kind].format(tracking=letter.request.tracking_number)
+    return EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        reply_to=[tenant.him_email] if tenant.him_email else None,
+    )
+
+
+def letter_email_deliver(*, tenant_id: int, letter_id: int) -> bool:
+    """Email the requestor about one letter, at most once. Returns True if this call sent it.
+
+    The row is claimed with a conditional UPDATE before sending, so two runs of the task (a retry, a redelivery
+    after a worker restart) never both send. If sending fails the claim is released and the error re-raised, so
+    the task's retry can send. A worker killed between claim and send leaves the letter marked as emailed without
+    an email: we prefer that (staff can see and resend) to a duplicate.
+    """
+    letter = (
+        Letter.objects.for_tenant(tenant_id).select_related("tenant", "request__requestor").filter(pk=letter_id).first()
+    )
+    if letter is None or letter.emailed_at is not None:
+        return False
+    to = letter.request.requestor.email
+    if not to:
+        return False
+    message = _email_message(letter, to)
+    claimed_at = clock.now()
+    claimed = (
+        Letter.objects.for_tenant(tenant_id)
+        .filter(pk=letter_id, emailed_at__isnull=True)
+        .update(emailed_at=claimed_at, emailed_to=to)
+    )
+    if claimed != 1:
+        return False
+    try:
+        message.send()
+    except BaseException:
+        Letter.objects.for_tenant(tenant_id).filter(pk=letter_id, emailed_at=claimed_at).update(
+            emailed_at=None, emailed_to=""
+        )
+        raise
+    logger.info("Letter %s emailed (tenant %s)", letter_id, tenant_id)
+    return True

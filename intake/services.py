@@ -1,0 +1,530 @@
+"""Intake services: one way in for every channel, the checklist, duplicates, extensions.
+
+`intake_receive` is what the staff form, mail and fax ingestion, the API and the portal all call: it matches or
+creates the patient and the requestor, computes the legal due date with the deadline engine, records the request in
+`received`, keeps its documents, flags possible duplicates and sends the acknowledgment letter. `intake_complete`
+runs the checklist: every check passes, the request is validated; otherwise an exception episode opens with the
+deficiency as its reason, the right next step and a due date, and the deficiency letter goes out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from exceptions import services as exception_services
+from exceptions.models import ExceptionEpisode
+from intake import deadlines, letters, rules
+from intake.choices import LetterKind
+from intake.models import Extension, IntakeReview, JurisdictionRule, Letter
+from intake.patients import is_unidentified_patient
+from roi import clock
+from roi.audit import history_stamp
+from roi.choices import STAFF_ROLES
+from roi.errors import NotPermitted, ServiceError
+from roi.models import Tenant
+from roi.tenancy import has_role
+from workflow import services as workflow_services
+from workflow import transitions
+from workflow.choices import OPEN_STATES, RequestState, RequestType
+from workflow.deadlines import local_date
+from workflow.models import Patient, RecordRequest, Requestor
+
+# --- Receiving a request ----------------------------------------------------------------------------------
+
+
+@dataclass
+class IncomingDocument:
+    """A document arriving with a request, from any channel (an upload, an email attachment, an API payload)."""
+
+    uploaded_file: Any  # a Django File / UploadedFile
+    kind: str
+    source: str
+    note: str = ""
+
+
+def patient_match_or_create(
+    *, tenant: Tenant, actor: Any, mrn: str = "", first_name: str, last_name: str, date_of_birth: date
+) -> Patient:
+    """Find the patient by MRN, or by last name, first initial and date of birth; create one if none matches.
+
+    An MRN that exists with other demographics is refused rather than silently attached to the wrong patient.
+    """
+    mrn = (mrn or "").strip()
+    patients = Patient.objects.for_tenant(tenant)
+    if mrn:
+        existing = patients.filter(mrn=mrn).first()
+        if existing is not None:
+            if (
+                existing.date_of_birth != date_of_birth
+                or existing.last_name.strip().lower() != last_name.strip().lower()
+            ):
+                raise ServiceError(
+                    f"MRN {mrn} belongs to a patient with a different name or date of birth. Check the MRN, or "
+                    "leave it empty to match by name and date of birth.",
+                    field="mrn",
+                )
+            return existing
+    matches = list(
+        patients.filter(
+            last_name__iexact=last_name.strip(),
+            first_name__istartswith=first_name.strip()[:1],
+            date_of_birth=date_of_birth,
+        )[:2]
+    )
+    if len(matches) == 1 and not mrn:
+        return matches[0]
+    if not mrn:
+        raise ServiceError(
+            "No single patient matches this name and date of birth. Give the MRN to create or choose the patient.",
+            field="mrn",
+        )
+    return workflow_services.patient_create(
+        tenant=tenant, actor=actor, mrn=mrn, first_name=first_name, last_name=last_name, date_of_birth=date_of_birth
+    )
+
+
+def possible_duplicates(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[RecordRequest]:
+    """Same requestor (by identity, not row) and same patient (MRN, or last name + first initial + date of birth)
+    within the tenant's window before this request's receipt (DOMAIN.md)."""
+    window_start = record_request.received_at - timedelta(days=tenant.duplicate_window_days)
+    requestor = record_request.requestor
+    patient = record_request.patient
+    same_requestor = Q(requestor_id=requestor.pk)
+    if requestor.email:
+        same_requestor |= Q(requestor__email__iexact=requestor.email)
+    else:
+        same_requestor |= Q(
+            requestor__name__iexact=requestor.name, requestor__organization__iexact=requestor.organization
+        )
+    same_patient = Q(patient_id=patient.pk) | Q(
+        patient__last_name__iexact=patient.last_name,
+        patient__first_name__istartswith=patient.first_name[:1],
+        patient__date_of_birth=patient.date_of_birth,
+    )
+    return (
+        RecordRequest.objects.for_tenant(tenant)
+        .filter(
+            same_requestor, same_patient, received_at__gte=window_start, received_at__lte=record_request.received_at
+        )
+        .exclude(pk=record_request.pk)
+        .exclude(state=RequestState.CANCELLED, duplicate_of__isnull=False)
+        .select_related("patient", "requestor")
+        .order_by("-received_at")
+    )
+
+
+def intake_receive(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    channel: str,
+    patient: Patient | None = None,
+    patient_data: dict[str, Any] | None = None,
+    requestor: Requestor | None = None,
+    requestor_data: dict[str, Any] | None = None,
+    request_type: str,
+    received_at: datetime | None = None,
+    documents: list[IncomingDocument] | None = None,
+    needs_intake_completion: bool = False,
+    acknowledge: bool = True,
+    **request_fields: Any,
+) -> RecordRequest:
+    """Record a request from any channel in one transaction; the acknowledgment letter goes out on commit."""
+    from intake.documents import document_attach  # documents validate and store files; imported late (heavy)
+
+    if (patient is None) == (patient_data is None):
+        raise ServiceError("Give the patient: choose an existing one or enter their details.", field="patient")
+    if (requestor is None) == (requestor_data is None):
+        raise ServiceError("Give the requestor: choose an existing one or enter their details.", field="requestor")
+    received_at = received_at or clock.now()
+    with transaction.atomic():
+        if patient is None:
+            patient = patient_match_or_create(tenant=tenant, actor=actor, **patient_data)
+        elif patient.tenant_id != tenant.pk:
+            raise ServiceError("That patient does not exist.", field="patient")
+        if requestor is None:
+            requestor = workflow_services.requestor_create(tenant=tenant, actor=actor, **requestor_data)
+        elif requestor.tenant_id != tenant.pk:
+            raise ServiceError("That requestor does not exist.", field="requestor")
+        due = deadlines.due_date_for(
+            tenant=tenant, request_type=request_type, requestor_kind=requestor.kind, received_at=received_at
+        )
+        record_request = workflow_services.request_create(
+            tenant=tenant,
+            actor=actor,
+            patient=patient,
+            requestor=requestor,
+            request_type=request_type,
+            channel=channel,
+            received_at=received_at,
+            legal_due_date=due.due,
+            needs_intake_completion=needs_intake_completion,
+            **request_fields,
+        )
+        for incoming in documents or []:
+            document_attach(
+                tenant=tenant,
+                actor=actor,
+                record_request=record_request,
+                uploaded_file=incoming.uploaded_file,
+                kind=incoming.kind,
+                source=incoming.source,
+                note=incoming.note,
+            )
+        if acknowledge:
+            letters.letter_generate(
+                tenant=tenant,
+                actor=actor,
+                record_request=record_request,
+                kind=LetterKind.ACKNOWLEDGMENT,
+                summary={"legal_due_date": due.due.isoformat(), "basis": due.explanation},
+            )
+    return record_request
+
+
+# --- The checklist ------------------------------------------------------------------------------------------
+
+
+REVIEW_FIELDS = frozenset(
+    f.name
+    for f in IntakeReview._meta.get_fields()
+    if f.concrete and f.name not in {"id", "tenant", "request", "reviewed_by", "reviewed_at"}
+)
+
+
+def intake_review_for(*, tenant: Tenant, record_request: RecordRequest) -> IntakeReview:
+    review = IntakeReview.objects.for_tenant(tenant).filter(request_id=record_request.pk).first()
+    return review or IntakeReview(tenant=tenant, request=record_request)
+
+
+def intake_facts(
+    *, tenant: Tenant, record_request: RecordRequest, review: IntakeReview | None = None
+) -> rules.IntakeFacts:
+    review = review or intake_review_for(tenant=tenant, record_request=record_request)
+    open_duplicates = (
+        0
+        if record_request.duplicate_reviewed_at
+        else possible_duplicates(tenant=tenant, record_request=record_request).count()
+    )
+    return rules.IntakeFacts(
+        request_type=record_request.request_type,
+        requestor_kind=record_request.requestor.kind,
+        record_types=list(record_request.record_types),
+        scope_date_from=record_request.scope_date_from,
+        scope_date_to=record_request.scope_date_to,
+        scope_notes=record_request.scope_notes,
+        sensitive_categories=list(record_request.sensitive_categories),
+        delivery_gaps=[g for g in record_request.intake_gaps() if g.startswith("Delivery")],
+        needs_intake_completion=record_request.needs_intake_completion,
+        open_duplicates=open_duplicates,
+        patient_unidentified=is_unidentified_patient(record_request.patient),
+        review={name: getattr(review, name) for name in REVIEW_FIELDS},
+        today=local_date(clock.now(), tenant),
+    )
+
+
+def intake_evaluate(*, tenant: Tenant, record_request: RecordRequest) -> list[rules.Deficiency]:
+    return rules.evaluate(intake_facts(tenant=tenant, record_request=record_request))
+
+
+def intake_review_save(*, tenant: Tenant, actor: Any, record_request: RecordRequest, **confirmed: Any) -> IntakeReview:
+    """Store what the specialist confirmed while looking at the documents. Unknown fields are refused."""
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
+    unknown = set(confirmed) - REVIEW_FIELDS
+    if unknown:
+        raise ServiceError(f"Unknown checklist fields: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        current = RecordRequest.objects.for_tenant(tenant).select_for_update().get(pk=record_request.pk)
+        if current.state not in (RequestState.RECEIVED, RequestState.EXCEPTION):
+            raise ServiceError("The intake checklist can be changed while the request is received or in exception.")
+        review = intake_review_for(tenant=tenant, record_request=current)
+        for name, value in confirmed.items():
+            setattr(review, name, value)
+        review.reviewed_by = actor
+        review.reviewed_at = clock.now()
+        history_stamp(review, actor)
+        review.save()
+        current.last_activity_at = review.reviewed_at
+        current.save(update_fields=["last_activity_at", "updated_at"])
+    return review
+
+
+@dataclass
+class IntakeOutcome:
+    record_request: RecordRequest
+    validated: bool
+    deficiencies: list[rules.Deficiency] = field(default_factory=list)
+    episode: ExceptionEpisode | None = None
+    letter: Letter | None = None
+
+
+def intake_complete(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, expected_state: str | None = None
+) -> IntakeOutcome:
+    """Run the checklist on a received request: validate it, or open an exception with a deficiency letter.
+
+    Staff-only findings (a possible duplicate) are refused with a message instead: staff settle them now.
+    """
+    with transaction.atomic():
+        current = (
+            RecordRequest.objects.for_tenant(tenant)
+            .select_for_update()
+            .select_related("requestor")
+            .get(pk=record_request.pk)
+        )
+        if expected_state and current.state != expected_state:
+            raise ServiceError(
+                f"This request changed since you opened it: it is now {RequestState(current.state).label.lower()}."
+                " Reload to see the latest."
+            )
+        if current.state != RequestState.RECEIVED:
+            raise ServiceError("The intake checklist runs on received requests.")
+        deficiencies = intake_evaluate(tenant=tenant, record_request=current)
+        staff_only = [d for d in deficiencies if d.staff_only]
+        if staff_only:
+            raise ServiceError(" ".join(d.staff_message for d in staff_only))
+        if not deficiencies:
+            current.intake_completed_at = clock.now()
+            current.needs_intake_completion = False
+            history_stamp(current, actor)
+            current.save(update_fields=["intake_completed_at", "needs_intake_completion", "updated_at"])
+            validated = transitions.request_validate(tenant=tenant, actor=actor, record_request=current)
+            return IntakeOutcome(validated, True)
+        respond_by = local_date(clock.now(), tenant) + timedelta(days=tenant.deficiency_follow_up_days)
+        reason = rules.episode_reason(deficiencies)
+        episode = exception_services.exception_open(
+            tenant=tenant,
+            actor=actor,
+            record_request=current,
+            reason=reason,
+            detail=" ".join(d.staff_message for d in deficiencies),
+            # The next step of the deficiency that decided the reason (legal review before a letter, say).
+            next_step=next(d.next_step for d in deficiencies if d.reason == reason),
+            next_action_due=respond_by,
+            deficiency_codes=[d.code for d in deficiencies],
+        )
+        letter = None
+        requestor_facing = [d for d in deficiencies if d.requestor_message]
+        if requestor_facing:
+            letter = letters.letter_generate(
+                tenant=tenant,
+                actor=actor,
+                record_request=current,
+                kind=LetterKind.DEFICIENCY,
+                summary={
+                    "deficiencies": [
+                        {"code": d.code, "message": d.requestor_message, "citation": d.citation}
+                        for d in requestor_facing
+                    ],
+                    "respond_by": respond_by.isoformat(),
+                    "legal_due_date": current.legal_due_date.isoformat(),
+                },
+            )
+        current.refresh_from_db()
+        return IntakeOutcome(current, False, deficiencies, episode, letter)
+
+
+DETAIL_FIELDS = frozenset(
+    {
+        "request_type", "record_types", "scope_date_from", "scope_date_to", "scope_notes", "sensitive_categories",
+        "delivery_method", "delivery_destination", "urgency_date", "urgency_reason",
+    }
+)  # fmt: skip
+
+
+def intake_details_update(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    patient: Patient | None = None,
+    patient_data: dict[str, Any] | None = None,
+    **details: Any,
+) -> RecordRequest:
+    """Correct or complete a received request's details (the patient, type, scope, delivery): what a specialist does
+    for a request that arrived by email or fax. The legal due date is recomputed from the receipt date for the
+    (possibly new) type; the acknowledgment letter goes out now if the request had none yet."""
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
+    unknown = set(details) - DETAIL_FIELDS
+    if unknown:
+        raise ServiceError(f"Unknown request fields: {', '.join(sorted(unknown))}.")
+    start, end = details.get("scope_date_from"), details.get("scope_date_to")
+    if start and end and start > end:
+        raise ServiceError("The scope's start date is after its end date.", field="scope_date_from")
+    with transaction.atomic():
+        current = (
+            RecordRequest.objects.for_tenant(tenant)
+            .select_for_update()
+            .select_related("requestor")
+            .get(pk=record_request.pk)
+        )
+        if current.state != RequestState.RECEIVED:
+            raise ServiceError("Request details can be corrected while the request is received, before validation.")
+        if patient_data is not None:
+            patient = patient_match_or_create(tenant=tenant, actor=actor, **patient_data)
+        if patient is not None:
+            if patient.tenant_id != tenant.pk:
+                raise ServiceError("That patient does not exist.", field="patient")
+            current.patient = patient
+        for name, value in details.items():
+            setattr(
+                current,
+                name,
+                value if value is not None or name not in {"record_types", "sensitive_categories"} else [],
+            )
+        due = deadlines.due_date_for(
+            tenant=tenant,
+            request_type=current.request_type,
+            requestor_kind=current.requestor.kind,
+            received_at=current.received_at,
+        )
+        current.legal_due_date = due.due
+        current.needs_intake_completion = is_unidentified_patient(current.patient)
+        current.last_activity_at = clock.now()
+        history_stamp(current, actor)
+        current.save()
+        if (
+            not current.needs_intake_completion
+            and not Letter.objects.for_tenant(tenant)
+            .filter(request_id=current.pk, kind=LetterKind.ACKNOWLEDGMENT)
+            .exists()
+        ):
+            letters.letter_generate(
+                tenant=tenant,
+                actor=actor,
+                record_request=current,
+                kind=LetterKind.ACKNOWLEDGMENT,
+                summary={"legal_due_date": due.due.isoformat(), "basis": due.explanation},
+            )
+    return current
+
+
+# --- Duplicates ---------------------------------------------------------------------------------------------
+
+
+def duplicate_link(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, original: RecordRequest
+) -> RecordRequest:
+    """Close a request as a duplicate of an earlier one (cancelled, with the reference). No hard delete, ever."""
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
+    if original.tenant_id != tenant.pk or original.pk == record_request.pk:
+        raise ServiceError("Choose another request of this organisation as the original.")
+    if original.duplicate_of_id is not None or original.state == RequestState.CANCELLED:
+        raise ServiceError(
+            f"{original.tracking_number} is itself cancelled or a duplicate; link to the request that stands."
+        )
+    with transaction.atomic():
+        current = RecordRequest.objects.for_tenant(tenant).select_for_update().filter(pk=record_request.pk).first()
+        if current is None:
+            raise ServiceError("That request does not exist.")
+        current.duplicate_of = original
+        current.duplicate_reviewed_at = clock.now()
+        history_stamp(current, actor)
+        current.save(update_fields=["duplicate_of", "duplicate_reviewed_at", "updated_at"])
+        return transitions.request_cancel(
+            tenant=tenant, actor=actor, record_request=current, reason=f"Duplicate of {original.tracking_number}."
+        )
+
+
+def duplicate_mark_distinct(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> RecordRequest:
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
+    with transaction.atomic():
+        current = RecordRequest.objects.for_tenant(tenant).select_for_update().filter(pk=record_request.pk).first()
+        if current is None:
+            raise ServiceError("That request does not exist.")
+        if current.state not in OPEN_STATES:
+            raise ServiceError("Only an open request can be marked distinct.")
+        current.duplicate_reviewed_at = clock.now()
+        current.last_activity_at = current.duplicate_reviewed_at
+        history_stamp(current, actor)
+        current.save(update_fields=["duplicate_reviewed_at", "last_activity_at", "updated_at"])
+    return current
+
+
+# --- Extensions ---------------------------------------------------------------------------------------------
+
+EXTENDABLE_TYPES = {RequestType.RIGHT_OF_ACCESS, RequestType.ACCOUNTING}
+
+
+def extension_rule(*, tenant: Tenant, record_request: RecordRequest) -> JurisdictionRule | None:
+    """The rule whose clock set the due date: it decides how long an extension may be."""
+    return deadlines.due_date_for(
+        tenant=tenant,
+        request_type=record_request.request_type,
+        requestor_kind=record_request.requestor.kind,
+        received_at=record_request.received_at,
+    ).rule
+
+
+def extension_grant(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, reason: str, days: int | None = None
+) -> Extension:
+    """The one extension: right of access or accounting only, before the original due date, with a written notice
+    (164.524(b)(2)(ii), 164.528(c)(2)). Waiting on the requestor is not a reason the law accepts to stop the clock,
+    so nothing else ever moves the due date."""
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("Give the reason for the delay; it is printed on the notice.", field="reason")
+    with transaction.atomic():
+        current = (
+            RecordRequest.objects.for_tenant(tenant)
+            .select_for_update()
+            .select_related("requestor")
+            .get(pk=record_request.pk)
+        )
+        if current.request_type not in EXTENDABLE_TYPES:
+            raise ServiceError("Only right-of-access and accounting requests can be extended.")
+        if current.state not in OPEN_STATES:
+            raise ServiceError("Only an open request can be extended.")
+        if Extension.objects.for_tenant(tenant).filter(request_id=current.pk).exists():
+            raise ServiceError("This request was already extended once; the law allows only one extension.")
+        today = local_date(clock.now(), tenant)
+        if today > current.legal_due_date:
+            raise ServiceError(
+                f"The due date ({current.legal_due_date:%b %-d, %Y}) has passed: an extension must be given before it."
+            )
+        rule = extension_rule(tenant=tenant, record_request=current)
+        allowed = rule.extension_days if rule else 0
+        if allowed == 0:
+            where = f"{rule.jurisdiction} rule ({rule.citation})" if rule else "organisation policy"
+            raise ServiceError(f"The {where} that sets this due date allows no extension.")
+        days = allowed if days is None else days
+        if not 1 <= days <= allowed:
+            raise ServiceError(f"An extension may add 1 to {allowed} days.", field="days")
+        original = current.legal_due_date
+        current.legal_due_date = deadlines.add_days(original, days, rule.day_kind)
+        current.last_activity_at = clock.now()
+        history_stamp(current, actor)
+        current.save(update_fields=["legal_due_date", "last_activity_at", "updated_at"])
+        extension = Extension.objects.create(
+            tenant=tenant,
+            request=current,
+            original_due_date=original,
+            new_due_date=current.legal_due_date,
+            reason=reason,
+            granted_by=actor if getattr(actor, "is_authenticated", False) else None,
+            granted_at=clock.now(),
+        )
+        letters.letter_generate(
+            tenant=tenant,
+            actor=actor,
+            record_request=current,
+            kind=LetterKind.EXTENSION,
+            summary={
+                "reason": reason,
+                "original_due_date": original.isoformat(),
+                "new_due_date": current.legal_due_date.isoformat(),
+            },
+        )
+    return extension

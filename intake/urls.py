@@ -1,0 +1,6 @@
+from intake.views import channels, checklist, details, receive
+
+app_name = "intake"
+
+# Included under /requests/ before workflow's URLs, so "new/" is not read as a tracking number.
+urlpatterns = [*receive.urlpatterns, *details.urlpatterns, *checklist.urlpatterns, *channels.urlpatterns]

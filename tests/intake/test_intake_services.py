@@ -1,0 +1,256 @@
+"""The intake services end to end against PostgreSQL: receiving, the checklist's two outcomes, duplicates and the
+one extension. Letters are real PDFs (WeasyPrint)."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from exceptions.models import ExceptionEpisode
+from intake import services
+from intake.models import Extension, IntakeDocument, Letter
+from roi import clock
+from roi.errors import ServiceError
+from tests import factories
+from workflow.choices import Channel, RequestorKind, RequestState, RequestType
+from workflow.models import Patient, RecordRequest, Requestor, RequestTransition
+
+pytestmark = pytest.mark.usefixtures("_media_in_tmp")
+
+COMPLETE_AUTHORIZATION = {
+    "auth_describes_information": True,
+    "auth_names_discloser": True,
+    "auth_names_recipient": True,
+    "auth_states_purpose": True,
+    "auth_expiration_date": date.today() + timedelta(days=200),
+    "auth_signed": True,
+    "auth_right_to_revoke_statement": True,
+    "auth_conditioning_statement": True,
+    "auth_redisclosure_statement": True,
+    "auth_plain_language": True,
+}
+
+
+@pytest.fixture
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def _receive(tenant, actor, **overrides):
+    values = {
+        "tenant": tenant,
+        "actor": actor,
+        "channel": Channel.FAX,
+        "patient_data": {"mrn": "A100", "first_name": "Rosa", "last_name": "Diaz", "date_of_birth": date(1980, 5, 4)},
+        "requestor_data": {
+            "kind": RequestorKind.ATTORNEY,
+            "name": "Jo Hartley",
+            "organization": "Hartley & Moss LLP",
+            "email": "records@hartley.example.com",
+        },
+        "request_type": RequestType.AUTHORIZATION,
+        "record_types": ["lab"],
+        "delivery_method": "email_link",
+        "delivery_destination": "records@hartley.example.com",
+    }
+    values.update(overrides)
+    return services.intake_receive(**values)
+
+
+def test_receive_records_a_request_with_its_due_date_and_acknowledgment(
+    tenant_a, alice, django_capture_on_commit_callbacks
+):
+    received_at = datetime(2026, 3, 2, 17, 0, tzinfo=ZoneInfo("UTC"))
+    with django_capture_on_commit_callbacks() as callbacks, clock.frozen(received_at + timedelta(minutes=5)):
+        rr = _receive(tenant_a, alice, request_type=RequestType.RIGHT_OF_ACCESS, received_at=received_at,
+                      requestor_data={"kind": "patient", "name": "Rosa Diaz", "email": "rosa@example.com"})  # fmt: skip
+    assert rr.state == RequestState.RECEIVED
+    assert rr.channel == Channel.FAX
+    # Tenant A is in California: the 15-day example rule beats HIPAA's 30 days.
+    assert rr.legal_due_date == date(2026, 3, 17)
+    letter = Letter.objects.get(request=rr)
+    assert letter.kind == "acknowledgment"
+    assert letter.file.read(5) == b"%PDF-"
+    assert len(callbacks) == 1  # the acknowledgment email, sent after commit
+
+
+def test_receive_matches_the_patient_by_mrn_and_refuses_conflicting_demographics(tenant_a, alice):
+    first = _receive(tenant_a, alice, acknowledge=False)
+    again = _receive(tenant_a, alice, acknowledge=False)
+    assert again.patient_id == first.patient_id
+    with pytest.raises(ServiceError, match="belongs to a patient with a different name or date of birth"):
+        _receive(
+            tenant_a,
+            alice,
+            acknowledge=False,
+            patient_data={"mrn": "A100", "first_name": "Rosa", "last_name": "Diaz", "date_of_birth": date(1981, 5, 4)},
+        )
+
+
+def test_a_bad_document_leaves_nothing_behind(tenant_a, alice):
+    before = (RecordRequest.objects.count(), Patient.objects.count(), Requestor.objects.count(), Letter.objects.count())
+    bad = SimpleUploadedFile("authorization.pdf", b"MZ\x90\x00 not really a pdf", content_type="application/pdf")
+    with pytest.raises(ServiceError, match=r"authorization\.pdf"):
+        _receive(tenant_a, alice, documents=[services.IncomingDocument(bad, "authorization", "staff_upload")])
+    after = (RecordRequest.objects.count(), Patient.objects.count(), Requestor.objects.count(), Letter.objects.count())
+    assert after == before
+    assert IntakeDocument.objects.count() == 0
+
+
+def test_a_complete_checklist_validates_the_request(tenant_a, alice):
+    rr = _receive(tenant_a, alice, acknowledge=False)
+    assert rr.intake_completed_at is None
+    services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
+    outcome = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
+    assert outcome.validated
+    rr.refresh_from_db()
+    assert rr.state == RequestState.VALIDATED
+    assert rr.intake_completed_at is not None
+    assert RequestTransition.objects.filter(request=rr, transition="validate", actor=alice).exists()
+
+
+def test_a_deficient_authorization_opens_an_exception_with_next_step_and_letter(tenant_a, alice):
+    rr = _receive(tenant_a, alice, acknowledge=False)
+    answers = {**COMPLETE_AUTHORIZATION, "auth_expiration_date": None}
+    services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **answers)
+    outcome = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
+    assert not outcome.validated
+    assert [d.code for d in outcome.deficiencies] == ["AUTH_NO_EXPIRATION"]
+    rr.refresh_from_db()
+    assert rr.state == RequestState.EXCEPTION
+    episode = ExceptionEpisode.objects.get(request=rr, resolved_at__isnull=True)
+    assert episode.reason == "incomplete_authorization"
+    assert episode.deficiency_codes == ["AUTH_NO_EXPIRATION"]
+    assert episode.owner == alice
+    assert "deficiency letter" in episode.next_step
+    assert episode.next_action_due == clock.now().astimezone(tenant_a.tzinfo).date() + timedelta(days=7)
+    letter = Letter.objects.get(request=rr, kind="deficiency")
+    assert letter.summary["deficiencies"][0]["code"] == "AUTH_NO_EXPIRATION"
+    # The legal clock keeps running while the requestor fixes the form.
+    assert rr.legal_due_date == outcome.record_request.legal_due_date
+
+
+def test_a_possible_duplicate_must_be_settled_before_the_checklist_runs(tenant_a, alice):
+    original = _receive(tenant_a, alice, acknowledge=False)
+    repeat = _receive(tenant_a, alice, acknowledge=False)
+    assert list(services.possible_duplicates(tenant=tenant_a, record_request=repeat)) == [original]
+    services.intake_review_save(tenant=tenant_a, actor=alice, record_request=repeat, **COMPLETE_AUTHORIZATION)
+    with pytest.raises(ServiceError, match="possible duplicate"):
+        services.intake_complete(tenant=tenant_a, actor=alice, record_request=repeat)
+    services.duplicate_mark_distinct(tenant=tenant_a, actor=alice, record_request=repeat)
+    assert services.intake_complete(tenant=tenant_a, actor=alice, record_request=repeat).validated
+
+
+def test_linking_a_duplicate_cancels_it_with_the_reference(tenant_a, alice):
+    original = _receive(tenant_a, alice, acknowledge=False)
+    repeat = _receive(tenant_a, alice, acknowledge=False)
+    services.duplicate_link(tenant=tenant_a, actor=alice, record_request=repeat, original=original)
+    repeat.refresh_from_db()
+    assert repeat.state == RequestState.CANCELLED
+    assert repeat.duplicate_of == original
+    assert RequestTransition.objects.get(request=repeat).reason == f"Duplicate of {original.tracking_number}."
+
+
+def test_requests_outside_the_duplicate_window_are_not_flagged(tenant_a, alice):
+    old = datetime.now(ZoneInfo("UTC")) - timedelta(days=120)
+    with clock.frozen(old):
+        _receive(tenant_a, alice, acknowledge=False, received_at=old)
+    recent = _receive(tenant_a, alice, acknowledge=False)
+    assert not services.possible_duplicates(tenant=tenant_a, record_request=recent).exists()
+
+
+@pytest.fixture
+def roa_request(tenant_b, charlie):
+    """A right-of-access request in tenant B (New York: the 10-day example rule, no extension)."""
+    return _receive(
+        tenant_b,
+        charlie,
+        acknowledge=False,
+        request_type=RequestType.RIGHT_OF_ACCESS,
+        requestor_data={"kind": "patient", "name": "Rosa Diaz", "email": "rosa@example.com"},
+    )
+
+
+def test_an_extension_is_refused_where_the_binding_state_rule_allows_none(tenant_b, charlie, roa_request):
+    with pytest.raises(ServiceError, match=r"NY rule \(N.Y. Public Health Law 18\(2\)\) .* allows no extension"):
+        services.extension_grant(tenant=tenant_b, actor=charlie, record_request=roa_request, reason="Archive retrieval")
+
+
+@pytest.fixture
+def illinois(db):
+    tenant = factories.TenantFactory(slug="illinois", jurisdiction="IL", timezone="America/Chicago")
+    user = factories.MembershipFactory(tenant=tenant, user__username="ivy").user
+    return tenant, user
+
+
+def test_one_extension_of_at_most_30_days_with_a_notice(illinois):
+    tenant, user = illinois
+    rr = _receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS,
+                  requestor_data={"kind": "patient", "name": "Rosa Diaz", "email": "rosa@example.com"})  # fmt: skip
+    original = rr.legal_due_date
+    with pytest.raises(ServiceError, match="1 to 30 days"):
+        services.extension_grant(tenant=tenant, actor=user, record_request=rr, reason="Off-site", days=31)
+    extension = services.extension_grant(
+        tenant=tenant, actor=user, record_request=rr, reason="Records in off-site storage"
+    )
+    rr.refresh_from_db()
+    assert rr.legal_due_date == original + timedelta(days=30)
+    assert (extension.original_due_date, extension.new_due_date) == (original, rr.legal_due_date)
+    assert Letter.objects.get(request=rr, kind="extension").summary["new_due_date"] == rr.legal_due_date.isoformat()
+    with pytest.raises(ServiceError, match="already extended once"):
+        services.extension_grant(tenant=tenant, actor=user, record_request=rr, reason="again")
+    assert Extension.objects.filter(request=rr).count() == 1
+
+
+def test_an_extension_after_the_due_date_is_refused(illinois):
+    tenant, user = illinois
+    rr = _receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS,
+                  requestor_data={"kind": "patient", "name": "Rosa Diaz", "email": "rosa@example.com"})  # fmt: skip
+    late = datetime.combine(rr.legal_due_date + timedelta(days=1), datetime.min.time(), tzinfo=tenant.tzinfo).replace(
+        hour=12
+    )
+    with clock.frozen(late), pytest.raises(ServiceError, match="has passed"):
+        services.extension_grant(tenant=tenant, actor=user, record_request=rr, reason="late")
+    rr.refresh_from_db()
+    assert not Extension.objects.filter(request=rr).exists()
+
+
+def test_only_right_of_access_and_accounting_can_be_extended(illinois):
+    tenant, user = illinois
+    rr = _receive(tenant, user, acknowledge=False)
+    with pytest.raises(ServiceError, match="Only right-of-access and accounting"):
+        services.extension_grant(tenant=tenant, actor=user, record_request=rr, reason="x")
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    attempts=st.lists(
+        st.tuples(st.integers(min_value=-5, max_value=40), st.integers(min_value=0, max_value=45)), max_size=5
+    )
+)
+def test_due_dates_only_move_forward_and_extend_at_most_once(illinois, attempts):
+    """Whatever sequence of extension attempts (days asked, days after receipt), the due date never moves back,
+    moves at most once, and by at most the rule's 30 days."""
+    tenant, user = illinois
+    rr = _receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS,
+                  requestor_data={"kind": "patient", "name": "Rosa Diaz", "email": "rosa@example.com"})  # fmt: skip
+    original = rr.legal_due_date
+    seen = [original]
+    for days, offset in attempts:
+        moment = rr.received_at + timedelta(days=offset)
+        with clock.frozen(moment), contextlib.suppress(ServiceError):
+            services.extension_grant(tenant=tenant, actor=user, record_request=rr, reason="r", days=days)
+        rr.refresh_from_db()
+        assert rr.legal_due_date >= seen[-1]
+        seen.append(rr.legal_due_date)
+    assert Extension.objects.filter(request=rr).count() <= 1
+    assert rr.legal_due_date - original <= timedelta(days=30)
+    assert len(set(seen)) <= 2

@@ -1,0 +1,52 @@
+"""Extension points for the apps above workflow (dependencies point one way: workflow never imports them).
+
+An app registers a panel for the request detail page in its AppConfig.ready(): the panel's template, the context it
+needs, and the transitions it performs itself through its own services (intake owns `validate`, which runs the
+intake checklist; exceptions owns `raise_exception` and `resolve`, which open and close an episode). The detail
+page then shows the app's panel instead of the generic form for those transitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from roi.models import Tenant
+
+
+@dataclass(frozen=True)
+class RequestPanel:
+    name: str
+    template_name: str
+    order: int
+    get_context: Callable[..., dict[str, Any]]  # (http_request, record_request, tenant, **bound_forms) -> context
+    owns_transitions: frozenset[str] = field(default_factory=frozenset)
+
+
+_panels: dict[str, RequestPanel] = {}
+
+
+def register_panel(panel: RequestPanel) -> None:
+    _panels[panel.name] = panel
+
+
+def request_panels() -> list[RequestPanel]:
+    return sorted(_panels.values(), key=lambda p: p.order)
+
+
+def transitions_owned_elsewhere() -> frozenset[str]:
+    owned: set[str] = set()
+    for panel in _panels.values():
+        owned |= panel.owns_transitions
+    return frozenset(owned)
+
+
+def panel_contexts(
+    http_request: Any, record_request: Any, tenant: Tenant, panel_forms: dict[str, Any] | None = None
+) -> list[tuple[RequestPanel, dict[str, Any]]]:
+    """Each panel's context. `panel_forms` carries a bound form with errors back to the panel that owns it."""
+    return [
+        (panel, panel.get_context(http_request, record_request, tenant, **(panel_forms or {})))
+        for panel in request_panels()
+    ]

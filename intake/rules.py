@@ -466,7 +466,8 @@ def _staff_checks(f: IntakeFacts) -> list[Deficiency]:
 def evaluate(f: IntakeFacts) -> list[Deficiency]:
     """Every deficiency of the request, in the order a letter should list them."""
     basis = basis_for(f.request_type, f.requestor_kind)
-    found: list[Deficiency] = []
+    # Staff-side findings first: they are what the specialist must settle before anything else.
+    found: list[Deficiency] = _staff_checks(f)
     if basis in (INDIVIDUAL,):
         found += _identity(f)
     elif basis == DIRECTIVE:
@@ -480,7 +481,6 @@ def evaluate(f: IntakeFacts) -> list[Deficiency]:
     found += _sensitive(f, basis)
     found += _scope(f)
     found += _delivery(f)
-    found += _staff_checks(f)
     return found
 
 

@@ -4,6 +4,7 @@ never an informal holding pattern. A request in the `exception` state has exactl
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -51,3 +52,73 @@ class ExceptionEpisode(TenantOwned):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class EscalationRule(TenantOwned):
+    """When supervisors are alerted, as tenant admins configure it. A rule matches open requests by its conditions
+    (all that are set must hold) and fires once per request, rule, level and exception episode."""
+
+    class Notify(models.TextChoices):
+        SUPERVISORS = "supervisors", "Supervisors"
+        OWNER = "owner", "Owner (assignee or exception owner)"
+        BOTH = "both", "Supervisors and owner"
+        NONE = "none", "Nobody"
+
+    name = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=True)
+    level = models.PositiveSmallIntegerField(default=1, help_text="1, 2, 3: repeated escalation of the same request.")
+    # Conditions: blank or null means "any".
+    states = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    request_types = ArrayField(models.CharField(max_length=30), default=list, blank=True)
+    exception_reasons = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    min_age_days = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Days since receipt, at least.")
+    max_days_to_legal_due = models.SmallIntegerField(
+        null=True, blank=True, help_text="Legal due in at most this many days (0: due today; -1: overdue)."
+    )
+    min_days_in_exception = models.PositiveSmallIntegerField(null=True, blank=True)
+    min_days_without_activity = models.PositiveSmallIntegerField(null=True, blank=True)
+    next_action_overdue = models.BooleanField(default=False, help_text="The open exception's next action is overdue.")
+    # Actions.
+    notify = models.CharField(max_length=20, choices=Notify.choices, default=Notify.SUPERVISORS)
+    email = models.BooleanField(default=True, help_text="Notify by email as well as in the app.")
+    raise_priority = models.SmallIntegerField(default=0, help_text="Points added to the request's priority.")
+    move_to_queue = models.ForeignKey(
+        "workflow.WorkQueue", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reassign_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["level", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (level {self.level})"
+
+
+class EscalationEvent(TenantOwned):
+    """A rule fired for a request: exactly once per (request, rule, level, exception episode)."""
+
+    rule = models.ForeignKey(EscalationRule, on_delete=models.PROTECT, related_name="events")
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="escalations")
+    level = models.PositiveSmallIntegerField()
+    episode = models.ForeignKey(ExceptionEpisode, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    fired_at = models.DateTimeField()
+    summary = models.CharField(max_length=300)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "rule", "level", "episode"],
+                name="escalation_fires_once",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "acknowledged_at", "fired_at"], name="escalation_inbox_idx")]

@@ -12,6 +12,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -24,6 +25,11 @@ def validate_timezone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValidationError(f"{value!r} is not a known time zone (for example America/Chicago).") from None
+
+
+def default_aging_band_limits() -> list[int]:
+    """DESIGN.md's default bands: 0-5, 6-10, 11-20, 21-30, over 30 days since receipt."""
+    return [5, 10, 20, 30]
 
 
 class User(AbstractUser):
@@ -61,6 +67,18 @@ class Tenant(models.Model):
     deficiency_follow_up_days = models.PositiveSmallIntegerField(
         default=7, help_text="When the next action on a deficiency exception falls due."
     )
+    # Queues: aging bands by days since receipt (upper bounds of each band but the last), stalled work.
+    aging_band_limits = ArrayField(
+        models.PositiveSmallIntegerField(),
+        default=default_aging_band_limits,
+        help_text="Upper day of each aging band, ascending; the last band is everything older.",
+    )
+    stalled_after_days = models.PositiveSmallIntegerField(
+        default=5, help_text="An open request with no activity for this many days is stalled."
+    )
+    priority_type_weights = models.JSONField(
+        default=dict, blank=True, help_text="Extra priority points per request type, e.g. {'legal': 10}."
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
@@ -70,6 +88,15 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def aging_band_labels(self) -> list[str]:
+        """'0-5', '6-10', ..., 'over 30' for the tenant's limits."""
+        labels, start = [], 0
+        for limit in self.aging_band_limits:
+            labels.append(f"{start}-{limit}")
+            start = limit + 1
+        labels.append(f"over {start - 1}")
+        return labels
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
@@ -166,3 +193,38 @@ class AccessEvent(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.get_action_display()}"
+
+
+class Notification(TenantOwned):
+    """The outbox: an in-app notice for a staff member, an email, or both. Written in the same transaction as the
+    event behind it, sent afterwards by a task that claims each row, so a crash neither loses nor doubles one."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    email_to = models.EmailField(blank=True, help_text="Send by email too (or only, without a recipient user).")
+    kind = models.CharField(max_length=40)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    link = models.CharField(max_length=300, blank=True)
+    # Makes writing the same notification twice (a retried job) a no-op.
+    dedupe_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "dedupe_key"], name="notification_once")]
+        indexes = [
+            models.Index(fields=["tenant", "recipient", "read_at"], name="notification_inbox_idx"),
+            models.Index(
+                fields=["emailed_at"], name="notification_unsent_idx", condition=models.Q(emailed_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -136,6 +136,25 @@ GUARD_MESSAGES = {
 FAX_DIGITS = re.compile(r"\d")
 
 
+class WorkQueue(TenantOwned):
+    """A team queue defined by the tenant (e.g. legal requests, continuity of care, one facility's requests).
+
+    A new request joins the first active queue (by position) whose request types include its type; escalation
+    rules and supervisors may move it to another."""
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveSmallIntegerField(default=0)
+    request_types = ArrayField(models.CharField(max_length=30, choices=RequestType.choices), default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="work_queue_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     """One request for records, from receipt to final disposition."""
 
@@ -153,6 +172,14 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_requests"
     )
+    queue = models.ForeignKey(WorkQueue, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
+
+    # Urgency, refreshed set-based by the aging job (workflow/aging.py) and at every change through the services.
+    aging_band = models.PositiveSmallIntegerField(default=0, help_text="Index into the tenant's aging bands.")
+    is_stalled = models.BooleanField(default=False)
+    priority_score = models.IntegerField(default=0)
+    priority_reasons = models.CharField(max_length=300, blank=True, help_text="Why the score is what it is.")
+    priority_boost = models.IntegerField(default=0, help_text="Points added by escalation rules.")
 
     legal_due_date = models.DateField()
     internal_target_date = models.DateField()
@@ -202,7 +229,10 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     updated_at = models.DateTimeField(auto_now=True)
     last_activity_at = models.DateTimeField(help_text="Last time anyone acted on the request (for stalled work).")
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # Urgency fields change every refresh; they are derived, not decisions, so history leaves them out.
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "aging_band", "is_stalled", "priority_score", "priority_reasons"]
+    )
 
     class Meta:
         ordering = ["legal_due_date", "received_at"]
@@ -211,6 +241,12 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
             models.Index(fields=["tenant", "assignee", "state"], name="request_assignee_idx"),
             models.Index(fields=["tenant", "received_at"], name="request_received_idx"),
             models.Index(fields=["tenant", "patient"], name="request_patient_idx"),
+            # The queue's default order, with keyset pagination on (priority_score, id).
+            models.Index(
+                fields=["tenant", "-priority_score", "id"],
+                name="request_open_priority_idx",
+                condition=models.Q(state__in=["received", "validated", "in_fulfillment", "exception"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -324,6 +360,32 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     @transition(field=state, source=list(OPEN_STATES), target=RequestState.CANCELLED, permission=_staff)
     def cancel(self) -> None:
         pass
+
+
+class StatusCall(TenantOwned):
+    """A phone call asking where a request stands: logged in two clicks, shown on the timeline, counted in metrics
+    (the calls the portal is meant to save)."""
+
+    class Caller(models.TextChoices):
+        REQUESTOR = "requestor", "The requestor"
+        PATIENT = "patient", "The patient"
+        OTHER = "other", "Someone else"
+
+    class Outcome(models.TextChoices):
+        STATUS_GIVEN = "status_given", "Status given"
+        VOICEMAIL = "voicemail", "Left a voicemail"
+        CALLBACK = "callback", "Callback promised"
+        REDIRECTED = "redirected", "Sent to the portal"
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="status_calls")
+    caller = models.CharField(max_length=20, choices=Caller.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["tenant", "at"], name="status_call_at_idx")]
 
 
 class RequestTransition(TenantOwned):

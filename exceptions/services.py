@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 
 from exceptions.choices import ExceptionReason
 from exceptions.models import ExceptionEpisode
@@ -65,6 +66,9 @@ def exception_open(
         )
         history_stamp(episode, actor)
         episode.save()
+        RecordRequest.objects.for_tenant(tenant).filter(pk=current.pk).update(
+            exception_reason=reason, exception_since=episode.opened_at
+        )
     return episode
 
 
@@ -92,6 +96,12 @@ def exception_resolve(
             episode.resolution = resolution.strip()
             history_stamp(episode, actor)
             episode.save()
+            spent = max(int((episode.resolved_at - episode.opened_at).total_seconds()), 0)
+            RecordRequest.objects.for_tenant(tenant).filter(pk=record_request.pk).update(
+                exception_reason="",
+                exception_since=None,
+                exception_seconds_before=F("exception_seconds_before") + spent,
+            )
     return episode
 
 

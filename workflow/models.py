@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -180,6 +180,12 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     priority_score = models.IntegerField(default=0)
     priority_reasons = models.CharField(max_length=300, blank=True, help_text="Why the score is what it is.")
     priority_boost = models.IntegerField(default=0, help_text="Points added by escalation rules.")
+    # Recorded by the exceptions app when an episode opens and resolves (workflow does not import it).
+    exception_reason = models.CharField(max_length=40, blank=True, help_text="Reason of the open exception episode.")
+    exception_since = models.DateTimeField(null=True, blank=True)
+    exception_seconds_before = models.PositiveIntegerField(
+        default=0, help_text="Time spent in exception in earlier, resolved episodes."
+    )
 
     legal_due_date = models.DateField()
     internal_target_date = models.DateField()
@@ -265,6 +271,11 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    def time_in_exception_seconds(self, now: datetime) -> int:
+        """Across every episode, the open one included."""
+        current = int((now - self.exception_since).total_seconds()) if self.exception_since else 0
+        return self.exception_seconds_before + max(current, 0)
 
     @property
     def record_type_labels(self) -> list[str]:

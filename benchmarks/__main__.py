@@ -1,122 +1,40 @@
-"""Benchmarks for the staff pages and the API, printed beside a floor measured in the same run.
+"""OpenROI benchmarks: figures printed, never asserted (tests pin query counts, not times).
 
-    make bench                      # embedded servers, like make test
-    make bench ARGS="--scale 8"     # more demo requests (scale 1 = about 500 across two tenants)
+    make bench                          # every benchmark, in order
+    make bench ARGS="pages"             # staff pages and API on the demo data
+    make bench ARGS="urgency"           # aging/priority refresh over the 1,000,000-request data set
+    make bench ARGS="escalations"       # escalation evaluation over the same data set
+    make bench ARGS="queue"             # queue pages (first and 1,000 pages deep) and claim-next concurrency
 
-The benchmark uses its own database (the configured one with a `_bench` suffix), so it never touches the data of
-`make run`. It times requests in-process through Django's test client: server time, without network or browser.
-Figures are measurements of this machine on this run, not targets asserted anywhere.
+Each uses its own database (the configured one with a `_bench` suffix), never the data of `make run`.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
+import importlib
 import sys
-import time
-from collections.abc import Callable
-from urllib.parse import urlparse, urlunparse
+
+BENCHMARKS = ["pages", "urgency", "escalations", "queue"]
 
 
-def _bench_database_url() -> str:
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/") or "openroi"
-    if not name.endswith("_bench"):
-        name += "_bench"
-    return urlunparse(url._replace(path="/" + name))
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        name = parsed.path.lstrip("/")
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _time(label: str, fn: Callable[[], object], iterations: int) -> dict[str, float]:
-    for _ in range(max(3, iterations // 10)):  # warm caches and connections
-        fn()
-    samples = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return {
-        "label": label,
-        "median": statistics.median(samples),
-        "p95": samples[int(len(samples) * 0.95) - 1],
-        "n": len(samples),
-    }
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=4.0, help="demo data scale (1 = about 500 requests)")
-    parser.add_argument("--iterations", type=int, default=200)
-    args = parser.parse_args()
-
-    os.environ["DATABASE_URL"] = _bench_database_url()
-    _ensure_database(os.environ["DATABASE_URL"])
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "roi.settings")
-    os.environ["DEBUG"] = "false"
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    from roi.models import Tenant, User
-    from workflow.models import RecordRequest
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off: the manifest storage, as deployed
-    if not Tenant.objects.exists():
-        print(f"seeding demo data at scale {args.scale} (once per benchmark database)...", flush=True)
-        started = time.perf_counter()
-        call_command("seed_demo", scale=args.scale, stdout=open(os.devnull, "w"))  # noqa: SIM115
-        print(f"  seeded in {time.perf_counter() - started:.1f} s")
-
-    tenant = Tenant.objects.get(slug="riverside")
-    supervisor = User.objects.get(username="dana.supervisor")
-    client = Client()
-    client.force_login(supervisor)
-    client.post("/tenant/switch/", {"tenant": tenant.pk})
-    rows = RecordRequest.objects.for_tenant(tenant).count()
-    tracking = RecordRequest.objects.for_tenant(tenant).order_by("-received_at").first().tracking_number
-
-    def queries(path: str) -> int:
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(path)
-        assert response.status_code == 200, (path, response.status_code)
-        return len(captured)
-
-    cases = [
-        ("floor: /healthz/ (SELECT 1 and a Redis GET)", "/healthz/"),
-        ("queue page, first page (50 rows)", "/requests/"),
-        ("queue page, filtered to exception", "/requests/?state=exception"),
-        ("queue page, last page", f"/requests/?page={max(1, (rows + 49) // 50)}"),
-        ("request detail page", f"/requests/{tracking}/"),
-        ("API list (50 rows, cursor page)", "/api/v1/requests/"),
-        ("API retrieve", f"/api/v1/requests/{tracking}/"),
-    ]
-    print(f"\nOpenROI page benchmarks: tenant {tenant.slug}, {rows} requests, {args.iterations} iterations each")
-    print(f"{'case':<48} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
-    for label, path in cases:
-        query_count = queries(path)  # also checks that the page answers 200 before it is timed
-        result = _time(label, lambda p=path: client.get(p), args.iterations)
-        print(f"{label:<48} {result['median']:>10.2f} {result['p95']:>8.2f} {query_count:>8}")
-    print("\nEach page writes an access event (an INSERT) by design; the floor has no audit write.")
-    return 0
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    chosen = [argv[0]] if argv and argv[0] in BENCHMARKS else BENCHMARKS
+    rest = argv[1:] if argv and argv[0] in BENCHMARKS else argv
+    status = 0
+    for name in chosen:
+        try:
+            module = importlib.import_module(f"benchmarks.{name}")
+        except ModuleNotFoundError as error:
+            print(f"benchmark {name}: not available ({error})")
+            status = 1
+            continue
+        print(f"\n=== benchmark: {name} ===", flush=True)
+        status = module.main(rest) or status
+    return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

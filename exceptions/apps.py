@@ -6,7 +6,11 @@ class ExceptionsConfig(AppConfig):
     verbose_name = "Exceptions and escalations"
 
     def ready(self) -> None:
+        from exceptions.choices import ExceptionReason
         from exceptions.panels import PANEL
         from workflow.extensions import register_panel
+        from workflow.forms import register_exception_reasons
 
         register_panel(PANEL)
+        # The queue filters and rows show the reason's label; workflow cannot import this app to read it.
+        register_exception_reasons(ExceptionReason.choices)

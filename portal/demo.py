@@ -19,6 +19,7 @@ from django.utils import timezone
 from faker import Faker
 
 from exceptions.choices import ExceptionReason
+from exceptions.escalations import escalation_rules_seed_defaults, escalations_evaluate
 from exceptions.services import exception_open
 from intake import services as intake_services
 from intake.models import IntakeReview
@@ -35,7 +36,8 @@ from workflow.choices import (
     RequestType,
     SensitiveCategory,
 )
-from workflow.models import Patient, RecordRequest, Requestor
+from workflow.models import Patient, RecordRequest, Requestor, WorkQueue
+from workflow.urgency import urgency_refresh
 
 DEMO_PASSWORD = "openroi-demo-2026"  # noqa: S105 - synthetic demo accounts, printed by make run
 
@@ -117,6 +119,14 @@ EXCEPTIONS = [
     (ExceptionReason.LEGAL_REVIEW, "Subpoena without satisfactory assurance.", "Privacy officer to review."),
     (ExceptionReason.PAYMENT_PENDING, "Insurer has not prepaid the estimate.", "Send the invoice reminder."),
 ]  # fmt: skip
+
+# Team queues: new requests join the first whose types include theirs.
+DEMO_QUEUES = [
+    ("Legal and subpoenas", [RequestType.LEGAL]),
+    ("Continuity of care", [RequestType.CONTINUITY_OF_CARE]),
+    ("Patient access", [RequestType.RIGHT_OF_ACCESS, RequestType.ACCOUNTING]),
+    ("Third parties", [RequestType.AUTHORIZATION, RequestType.OTHER]),
+]
 
 # Every checklist answer a complete review gives; defects stay unticked.
 DEFECT_FIELDS = {
@@ -338,6 +348,9 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
         him_email=f"roi@{spec.slug}.example.org",
         privacy_officer="Privacy Officer",
     )
+    escalation_rules_seed_defaults(tenant)
+    for position, (name, types) in enumerate(DEMO_QUEUES):
+        WorkQueue.objects.create(tenant=tenant, name=name, position=position, request_types=types)
     for username, _first, _last, roles, _superuser in DEMO_USERS:
         if spec.slug in roles:
             Membership.objects.create(tenant=tenant, user=users[username], role=roles[spec.slug])
@@ -399,7 +412,10 @@ def seed_demo(*, only_if_empty: bool, scale: float = 1.0) -> list[str]:
         users = _ensure_users()
         for spec in DEMO_TENANTS:
             if not Tenant.objects.filter(slug=spec.slug).exists():
-                seed_tenant(spec, users, scale=scale)
+                tenant = seed_tenant(spec, users, scale=scale)
+                # What beat would do within minutes of start: urgency fields, then the escalations they trigger.
+                urgency_refresh(tenant_id=tenant.pk)
+                escalations_evaluate(tenant_id=tenant.pk)
                 created.append(spec.name)
     return created
 

@@ -15,4 +15,14 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # Proves that beat is alive; /healthz/ reports the age of the last heartbeat.
     "beat-heartbeat": {"task": "roi.tasks.beat_heartbeat", "schedule": 60.0},
+    # Aging band, stalled flag and priority of every open request: one set-based UPDATE (workflow/urgency.py).
+    "refresh-urgency": {"task": "workflow.tasks.refresh_urgency", "schedule": 15 * 60.0, "options": {"expires": 900}},
+    # Escalation rules: each fires once per (request, rule, level, episode) (exceptions/escalations.py).
+    "evaluate-escalations": {
+        "task": "exceptions.tasks.evaluate_escalations",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 300},
+    },
+    # The notification outbox: anything not yet emailed (a crash, a mail server outage) goes out here.
+    "send-notifications": {"task": "roi.tasks.send_notifications", "schedule": 60.0, "options": {"expires": 60}},
 }

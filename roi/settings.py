@@ -80,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "roi.tenancy.tenant_context",
+                "roi.context_processors.unread_notifications",
             ],
         },
     },

@@ -19,3 +19,12 @@ def beat_heartbeat() -> str:
 def ping(value: str = "pong") -> str:
     """Round trip through the broker and a worker; used by health checks and the worker smoke test."""
     return value
+
+
+@shared_task
+def send_notifications() -> int:
+    """Email the notification outbox. Scheduled on commit by roi.notifications and every minute by beat (the
+    sweep that catches anything whose on-commit trigger was lost, and retries failures)."""
+    from roi.notifications import notifications_send_pending
+
+    return notifications_send_pending()

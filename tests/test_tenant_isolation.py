@@ -51,8 +51,13 @@ class Route:
         kwargs = {**self.kwargs}
         if self.takes_tracking_number:
             kwargs["tracking_number"] = tracking_number
+        objects = objects or {}
         for name in self.object_kwargs:
-            kwargs[name] = str((objects or {}).get(name, MISSING_OBJECT_ID))
+            if name == "pk" and objects:
+                assert self.name in objects["pk_by_route"], f"add {self.name} to b_objects' pk_by_route"
+                kwargs[name] = str(objects["pk_by_route"][self.name])
+            else:
+                kwargs[name] = str(objects.get(name, MISSING_OBJECT_ID))
         return reverse(self.name, kwargs=kwargs)
 
     @property
@@ -156,7 +161,39 @@ def b_objects(tenant_b, b_request, settings, tmp_path):
     letter.file.save("ack.pdf", ContentFile(b"%PDF-1.4\n"), save=True)
     failed = FailedIntake(tenant=tenant_b, source="email", reason="unreadable", received_at=timezone.now())
     failed.raw.save("raw.eml", ContentFile(b"garbage"), save=True)
-    return {"document_id": document.pk, "letter_id": letter.pk, "pk": failed.pk, "failed": failed}
+    from exceptions.models import EscalationEvent, EscalationRule
+    from roi.models import Notification
+    from workflow.models import WorkQueue
+
+    queue = WorkQueue.objects.create(tenant=tenant_b, name="Legal", request_types=["legal"])
+    rule = EscalationRule.objects.create(tenant=tenant_b, name="Due soon", max_days_to_legal_due=5)
+    event = EscalationEvent.objects.create(
+        tenant=tenant_b, rule=rule, request=b_request, level=1, fired_at=timezone.now(), summary="due soon"
+    )
+    notice = Notification.objects.create(
+        tenant=tenant_b, recipient=charlie_user(tenant_b), kind="x", subject="x", body="x", dedupe_key="x"
+    )
+    return {
+        "document_id": document.pk,
+        "letter_id": letter.pk,
+        "failed": failed,
+        # `pk` names a different model on each route: tenant B's object of that model.
+        "pk_by_route": {
+            "intake:failed-intake-raw": failed.pk,
+            "intake:failed-intake-resolve": failed.pk,
+            "workflow:queue_edit": queue.pk,
+            "exceptions:rule-edit": rule.pk,
+            "exceptions:rule-active": rule.pk,
+            "exceptions:acknowledge": event.pk,
+            "notification-read": notice.pk,
+        },
+    }
+
+
+def charlie_user(tenant):  # type: ignore[no-untyped-def]
+    from roi.models import Membership
+
+    return Membership.objects.for_tenant(tenant).first().user
 
 
 def _snapshot(rr: RecordRequest) -> dict[str, Any]:
@@ -222,11 +259,17 @@ def _expected_status(route: Route, method: str) -> int:
     return 404 if method in route.allowed_methods else 405
 
 
+@pytest.fixture
+def ada(tenant_a):
+    """Tenant A's admin: every role gate lets her through, so only tenant scoping can stop her."""
+    return factories.MembershipFactory(tenant=tenant_a, user__username="ada", role=Role.ADMIN).user
+
+
 @pytest.mark.parametrize("route", REQUEST_ROUTES, ids=lambda r: r.id)
-def test_alice_session_cannot_reach_tenant_b_request(route, client_for, alice, b_request, b_objects):
-    client = client_for(alice)
+def test_tenant_a_admin_session_cannot_reach_tenant_b_objects(route, client_for, ada, b_request, b_objects):
+    client = client_for(ada)
     before = (_snapshot(b_request), _failed_snapshot(b_objects))
-    body = _post_body(b_request, alice.pk)
+    body = _post_body(b_request, ada.pk)
     for method in PROBED_METHODS:
         foreign = _call(client, method, route, b_request.tracking_number, body, b_objects)
         missing = _call(client, method, route, MISSING_TRACKING_NUMBER, body)

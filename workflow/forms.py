@@ -4,31 +4,62 @@ from typing import Any
 
 from django import forms
 
-from workflow.choices import DenialBasis, RequestState
-from workflow.selectors import QUEUE_SORTS
+from workflow.choices import DenialBasis, RequestorKind, RequestState, RequestType
+from workflow.models import StatusCall
+from workflow.selectors import DEFAULT_QUEUE_SORT, EXCEPTION_ANY, QUEUE_SORTS
+
+# The exceptions app sits above workflow and owns the reasons' vocabulary; it registers the labels here (its
+# AppConfig.ready()) so the queue can offer them without workflow importing it. Unregistered values still filter
+# and display (humanised), so the queue works before or without the registration.
+EXCEPTION_REASON_LABELS: dict[str, str] = {}
+
+
+def register_exception_reasons(choices: list[tuple[str, str]]) -> None:
+    EXCEPTION_REASON_LABELS.update(dict(choices))
+
+
+def exception_reason_label(value: str) -> str:
+    return EXCEPTION_REASON_LABELS.get(value) or value.replace("_", " ").capitalize()
+
+
+QUEUE_PAGE_SIZES = (10, 25, 50, 100)
+DEFAULT_QUEUE_PAGE_SIZE = 50
 
 
 class QueueFilterForm(forms.Form):
     ASSIGNEE_ME = "me"
     ASSIGNEE_NONE = "none"
+    QUEUE_NONE = "none"
     OPEN = "open"
 
     # Staff open the queue to find work to do, so it shows open requests unless asked otherwise.
     state = forms.ChoiceField(
         choices=[(OPEN, "Open (work to do)"), ("", "Any state"), *RequestState.choices], required=False
     )
+    queue = forms.ChoiceField(required=False)
     assignee = forms.ChoiceField(required=False)
+    aging_band = forms.ChoiceField(label="Aging", required=False)
+    request_type = forms.ChoiceField(label="Type", choices=[("", "Any type"), *RequestType.choices], required=False)
+    requestor_kind = forms.ChoiceField(
+        label="Requestor", choices=[("", "Any requestor"), *RequestorKind.choices], required=False
+    )
+    due_within = forms.IntegerField(label="Due within (days)", min_value=0, max_value=365, required=False)
+    overdue = forms.BooleanField(label="Overdue", required=False)
+    exception = forms.CharField(label="Exception", required=False, max_length=40)
+    stalled = forms.BooleanField(label="Stalled", required=False)
     sort = forms.ChoiceField(
         choices=[
+            ("priority", "Priority, highest first"),
             ("due", "Legal due date, soonest first"),
-            ("-due", "Legal due date, latest first"),
-            ("received", "Received, oldest first"),
-            ("-received", "Received, newest first"),
+            ("age", "Age, oldest first"),
         ],
         required=False,
     )
+    size = forms.TypedChoiceField(
+        label="Rows", choices=[(n, n) for n in QUEUE_PAGE_SIZES], coerce=int, required=False, empty_value=None
+    )
 
-    def __init__(self, *args: Any, staff: list[Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, staff: list[Any], queues: list[Any], band_labels: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].choices = [
             ("", "Anyone"),
@@ -36,9 +67,64 @@ class QueueFilterForm(forms.Form):
             (self.ASSIGNEE_NONE, "Unassigned"),
             *[(str(m.user_id), str(m.user)) for m in staff],
         ]
+        self.fields["queue"].choices = [
+            ("", "All queues"),
+            (self.QUEUE_NONE, "In no queue"),
+            *[(str(q.pk), q.name if q.is_active else f"{q.name} (inactive)") for q in queues],
+        ]
+        self.fields["aging_band"].choices = [
+            ("", "Any age"),
+            *[(str(i), f"{label} days") for i, label in enumerate(band_labels)],
+        ]
+        reasons = sorted(EXCEPTION_REASON_LABELS.items(), key=lambda item: item[1])
+        self.exception_choices = [("", "Any or none"), (EXCEPTION_ANY, "In exception (any reason)"), *reasons]
+        self.fields["exception"].widget = forms.Select(choices=self.exception_choices)
 
     def clean_sort(self) -> str:
-        return self.cleaned_data.get("sort") if self.cleaned_data.get("sort") in QUEUE_SORTS else "due"
+        sort = self.cleaned_data.get("sort")
+        return sort if sort in QUEUE_SORTS else DEFAULT_QUEUE_SORT
+
+    def clean_size(self) -> int:
+        return self.cleaned_data.get("size") or DEFAULT_QUEUE_PAGE_SIZE
+
+    def clean_exception(self) -> str:
+        value = self.cleaned_data.get("exception") or ""
+        if value and not value.replace("_", "").isalnum():
+            raise forms.ValidationError("Choose an exception reason from the list.")
+        return value
+
+
+class BulkAssignForm(forms.Form):
+    """A supervisor's reassignment of the rows ticked on the queue page."""
+
+    requests = forms.MultipleChoiceField(required=True)  # tracking numbers; the service checks they exist here
+    assignee = forms.ChoiceField(required=False)
+
+    def __init__(self, *args: Any, staff: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [("", "Unassigned"), *[(str(m.user_id), str(m.user)) for m in staff]]
+        # Any submitted tracking number is a valid choice here; the service decides whether it is this tenant's.
+        self.fields["requests"].choices = [(v, v) for v in (self.data.getlist("requests") if self.data else [])]
+        self.fields["requests"].error_messages["required"] = "Tick at least one request to reassign."
+
+
+class StatusCallForm(forms.Form):
+    """Two clicks: the defaults are the commonest call (the requestor asks, staff give the status)."""
+
+    caller = forms.ChoiceField(choices=StatusCall.Caller.choices, initial=StatusCall.Caller.REQUESTOR)
+    outcome = forms.ChoiceField(choices=StatusCall.Outcome.choices, initial=StatusCall.Outcome.STATUS_GIVEN)
+
+
+class WorkQueueForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    position = forms.IntegerField(min_value=0, max_value=32767, initial=0, help_text="Lower comes first in routing.")
+    request_types = forms.MultipleChoiceField(
+        choices=RequestType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="New requests of these types join this queue (the first active queue by position wins).",
+    )
+    is_active = forms.BooleanField(label="Active", required=False, initial=True)
 
 
 class TransitionForm(forms.Form):

@@ -174,7 +174,7 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     )
     queue = models.ForeignKey(WorkQueue, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
 
-    # Urgency, refreshed set-based by the aging job (workflow/aging.py) and at every change through the services.
+    # Urgency: derived, refreshed set-based every 15 minutes by the urgency job (workflow/urgency.py).
     aging_band = models.PositiveSmallIntegerField(default=0, help_text="Index into the tenant's aging bands.")
     is_stalled = models.BooleanField(default=False)
     priority_score = models.IntegerField(default=0)

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Subquery
+from django.utils import timezone
 
+from roi import clock
 from roi.models import Membership, Tenant
 from workflow.choices import OPEN_STATES
-from workflow.models import RecordRequest, RequestTransition
+from workflow.models import RecordRequest, RequestTransition, StatusCall, WorkQueue
 
-QUEUE_SORTS = {
-    "due": ("legal_due_date", "received_at", "id"),
-    "-due": ("-legal_due_date", "-received_at", "-id"),
-    "received": ("received_at", "id"),
-    "-received": ("-received_at", "-id"),
+# Queue sorts: (field, descending). Every sort breaks ties on id ascending, so the order is total and a keyset
+# cursor (value, id) names one position in it. "priority" is the default and matches request_open_priority_idx.
+QUEUE_SORTS: dict[str, tuple[str, bool]] = {
+    "priority": ("priority_score", True),
+    "due": ("legal_due_date", False),
+    "age": ("received_at", False),
 }
+DEFAULT_QUEUE_SORT = "priority"
+EXCEPTION_ANY = "any"  # the exception filter's value for "any reason"
 
 
 def request_queue(
@@ -25,9 +35,23 @@ def request_queue(
     open_only: bool = False,
     assignee: Any = None,
     unassigned: bool = False,
-    sort: str = "due",
+    sort: str = DEFAULT_QUEUE_SORT,
+    queue: WorkQueue | None = None,
+    no_queue: bool = False,
+    request_type: str | None = None,
+    requestor_kind: str | None = None,
+    aging_band: int | None = None,
+    due_within_days: int | None = None,
+    overdue: bool = False,
+    exception_reason: str | None = None,
+    stalled: bool = False,
+    today: date | None = None,
 ) -> QuerySet[RecordRequest]:
-    queryset = RecordRequest.objects.for_tenant(tenant).select_related("patient", "requestor", "assignee")
+    """The tenant's requests matching the queue filters, in the sort's total order (see QUEUE_SORTS).
+
+    `exception_reason` is a reason value, or EXCEPTION_ANY for every request with an open exception episode.
+    Days are counted in the tenant's calendar, the one its legal due dates are in."""
+    queryset = RecordRequest.objects.for_tenant(tenant).select_related("patient", "requestor", "assignee", "queue")
     if open_only:
         queryset = queryset.filter(state__in=OPEN_STATES)
     elif state:
@@ -36,7 +60,157 @@ def request_queue(
         queryset = queryset.filter(assignee__isnull=True)
     elif assignee is not None:
         queryset = queryset.filter(assignee=assignee)
-    return queryset.order_by(*QUEUE_SORTS.get(sort, QUEUE_SORTS["due"]))
+    if no_queue:
+        queryset = queryset.filter(queue__isnull=True)
+    elif queue is not None:
+        queryset = queryset.filter(queue=queue)
+    if request_type:
+        queryset = queryset.filter(request_type=request_type)
+    if requestor_kind:
+        queryset = queryset.filter(requestor__kind=requestor_kind)
+    if aging_band is not None:
+        queryset = queryset.filter(aging_band=aging_band)
+    today = today or timezone.localdate(clock.now(), timezone=tenant.tzinfo)
+    if due_within_days is not None:
+        queryset = queryset.filter(
+            legal_due_date__gte=today, legal_due_date__lte=today + timedelta(days=due_within_days)
+        )
+    if overdue:
+        queryset = queryset.filter(legal_due_date__lt=today)
+    if exception_reason == EXCEPTION_ANY:
+        queryset = queryset.exclude(exception_reason="")
+    elif exception_reason:
+        queryset = queryset.filter(exception_reason=exception_reason)
+    if stalled:
+        queryset = queryset.filter(is_stalled=True)
+    field, descending = QUEUE_SORTS.get(sort, QUEUE_SORTS[DEFAULT_QUEUE_SORT])
+    return queryset.order_by(f"-{field}" if descending else field, "id")
+
+
+# --- Keyset pagination -----------------------------------------------------------------------------------------
+# An offset page 1,000 deep makes PostgreSQL read and discard 50,000 rows; a keyset page starts at the index entry
+# after the last row shown. The cursor is opaque to users (base64 of JSON) but carries no secret: it only says
+# where to start, and the filters and tenant scoping still apply to whatever it points at.
+
+
+@dataclass
+class QueuePage:
+    rows: list[RecordRequest]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def _cursor_value(row: RecordRequest, field: str) -> Any:
+    value = getattr(row, field)
+    return value.isoformat() if isinstance(value, (date, datetime)) else value
+
+
+def encode_cursor(*, sort: str, direction: str, row: RecordRequest) -> str:
+    field, _ = QUEUE_SORTS[sort]
+    raw = json.dumps({"s": sort, "d": direction, "v": _cursor_value(row, field), "id": row.pk}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, sort: str) -> tuple[str, Any, int] | None:
+    """(direction, value, id), or None for a cursor that is malformed or belongs to another sort."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        field, _ = QUEUE_SORTS[sort]
+        if data["s"] != sort or data["d"] not in ("next", "prev") or not isinstance(data["id"], int):
+            return None
+        value = data["v"]
+        if field == "priority_score" and not isinstance(value, int):
+            return None
+        if field == "legal_due_date":
+            value = date.fromisoformat(value)
+        elif field == "received_at":
+            value = datetime.fromisoformat(value)
+        return data["d"], value, data["id"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        return None
+
+
+# The mixed order (priority desc, id asc) cannot be one row comparison, so the condition is an OR; the redundant
+# bound (`priority_score <= v`) is what lets PostgreSQL start the index scan at the cursor instead of the top.
+
+
+def _after(field: str, descending: bool, value: Any, pk: int) -> Q:
+    """Rows strictly after (value, pk) in the order (field desc-or-asc, id asc)."""
+    bound = Q(**{f"{field}__lte" if descending else f"{field}__gte": value})
+    beyond = Q(**{f"{field}__lt" if descending else f"{field}__gt": value})
+    return bound & (beyond | Q(**{field: value, "id__gt": pk}))
+
+
+def _before(field: str, descending: bool, value: Any, pk: int) -> Q:
+    bound = Q(**{f"{field}__gte" if descending else f"{field}__lte": value})
+    beyond = Q(**{f"{field}__gt" if descending else f"{field}__lt": value})
+    return bound & (beyond | Q(**{field: value, "id__lt": pk}))
+
+
+def _window(queryset: QuerySet[RecordRequest], condition: Q | None, order: tuple[str, ...], size: int) -> list:
+    """`size` rows of queryset from the condition on, in `order`, as one query: the ids are picked in a subquery with
+    no joins, so PostgreSQL limits before it joins (a top-N sort or an index scan) instead of sorting every row
+    joined to its patient, requestor and assignee when no index gives the order (e.g. every state by priority)."""
+    picked = queryset.filter(condition) if condition is not None else queryset
+    ids = picked.order_by(*order).values("id")[:size]
+    return list(queryset.filter(pk__in=Subquery(ids)).order_by(*order))
+
+
+def request_queue_page(
+    *, queryset: QuerySet[RecordRequest], sort: str, cursor: str | None, page_size: int
+) -> QueuePage:
+    """One page of `queryset` (ordered by request_queue) after or before the cursor: one query whatever the size.
+
+    One extra row is fetched to know whether there is a page beyond; the page on the other side exists whenever
+    the cursor does (we came from there)."""
+    sort = sort if sort in QUEUE_SORTS else DEFAULT_QUEUE_SORT
+    field, descending = QUEUE_SORTS[sort]
+    position = decode_cursor(cursor, sort=sort) if cursor else None
+    order = (f"-{field}" if descending else field, "id")
+    if position is None:
+        rows = _window(queryset, None, order, page_size + 1)
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return QueuePage(
+            rows=rows,
+            next_cursor=encode_cursor(sort=sort, direction="next", row=rows[-1]) if more else None,
+            previous_cursor=None,
+        )
+    direction, value, pk = position
+    if direction == "next":
+        rows = _window(queryset, _after(field, descending, value, pk), order, page_size + 1)
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return QueuePage(
+            rows=rows,
+            next_cursor=encode_cursor(sort=sort, direction="next", row=rows[-1]) if more else None,
+            previous_cursor=encode_cursor(sort=sort, direction="prev", row=rows[0]) if rows else None,
+        )
+    # Backwards: walk the reversed order from the cursor, then put the rows back in display order.
+    reversed_order = (field if descending else f"-{field}", "-id")
+    rows = _window(queryset, _before(field, descending, value, pk), reversed_order, page_size + 1)
+    more = len(rows) > page_size
+    rows = rows[:page_size][::-1]
+    return QueuePage(
+        rows=rows,
+        next_cursor=encode_cursor(sort=sort, direction="next", row=rows[-1]) if rows else None,
+        previous_cursor=encode_cursor(sort=sort, direction="prev", row=rows[0]) if more else None,
+    )
+
+
+def work_queues(*, tenant: Tenant, active_only: bool = False) -> QuerySet[WorkQueue]:
+    queryset = WorkQueue.objects.for_tenant(tenant).order_by("position", "name")
+    return queryset.filter(is_active=True) if active_only else queryset
+
+
+def queue_for(*, tenant: Tenant, request_type: str) -> WorkQueue | None:
+    """The queue a new request of this type joins: the first active queue, by position, that takes the type."""
+    return (
+        WorkQueue.objects.for_tenant(tenant)
+        .filter(is_active=True, request_types__contains=[request_type])
+        .order_by("position", "name", "id")
+        .first()
+    )
 
 
 def request_for_staff(*, tenant: Tenant, tracking_number: str) -> RecordRequest:
@@ -53,6 +227,15 @@ def request_timeline(*, tenant: Tenant, record_request: RecordRequest) -> QueryS
         RequestTransition.objects.for_tenant(tenant)
         .filter(request=record_request)
         .select_related("actor")
+        .order_by("-at", "-id")
+    )
+
+
+def request_status_calls(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[StatusCall]:
+    return (
+        StatusCall.objects.for_tenant(tenant)
+        .filter(request=record_request)
+        .select_related("logged_by")
         .order_by("-at", "-id")
     )
 

@@ -9,13 +9,13 @@ from django.db import IntegrityError, transaction
 
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES, SUPERVISING_ROLES
+from roi.choices import STAFF_ROLES, SUPERVISING_ROLES, Role
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.tenancy import has_role, role_in
-from workflow import deadlines
-from workflow.choices import OPEN_STATES, RequestState
-from workflow.models import Patient, RecordRequest, Requestor
+from workflow import deadlines, selectors
+from workflow.choices import OPEN_STATES, RequestState, RequestType
+from workflow.models import Patient, RecordRequest, Requestor, StatusCall, WorkQueue
 
 TRACKING_NUMBER_ATTEMPTS = 5
 
@@ -96,6 +96,7 @@ def request_create(
             urgency_date=urgency_date,
             urgency_reason=urgency_reason.strip(),
             needs_intake_completion=needs_intake_completion,
+            queue=selectors.queue_for(tenant=tenant, request_type=request_type),
             last_activity_at=now,
         )
         history_stamp(record_request, actor)
@@ -147,3 +148,138 @@ def request_record_qc(*, tenant: Tenant, actor: Any, record_request: RecordReque
         history_stamp(current, actor)
         current.save(update_fields=["qc_passed_at", "qc_passed_by", "last_activity_at", "updated_at"])
     return current
+
+
+# --- Queues ---------------------------------------------------------------------------------------------------
+
+
+class RequestsNotFound(ServiceError):
+    """Some of the requests named do not exist in this tenant (another tenant's answer the same: not found)."""
+
+    status_code = 404
+
+
+def request_claim_next(*, tenant: Tenant, actor: Any, queue: WorkQueue | None = None) -> RecordRequest | None:
+    """Give the actor the highest-priority unassigned open request (in `queue`, or in any), or None if there is none.
+
+    FOR UPDATE SKIP LOCKED: a request another claimer has locked but not yet committed is passed over rather than
+    waited for, and one already committed to someone fails the `assignee IS NULL` recheck, so two staff claiming at
+    the same moment get different requests and neither blocks. The order is the queue's default one and the
+    partial index request_open_priority_idx serves it."""
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
+    if queue is not None and queue.tenant_id != tenant.pk:
+        raise RequestsNotFound("No such queue.")
+    with transaction.atomic():
+        candidates = RecordRequest.objects.for_tenant(tenant).filter(state__in=OPEN_STATES, assignee__isnull=True)
+        if queue is not None:
+            candidates = candidates.filter(queue=queue)
+        claimed = candidates.order_by("-priority_score", "id").select_for_update(skip_locked=True).first()
+        if claimed is None:
+            return None
+        claimed.assignee = actor
+        claimed.last_activity_at = clock.now()
+        history_stamp(claimed, actor)
+        claimed.save(update_fields=["assignee", "last_activity_at", "updated_at"])
+    return claimed
+
+
+def requests_bulk_assign(
+    *, tenant: Tenant, actor: Any, tracking_numbers: list[str], assignee: Any | None
+) -> list[RecordRequest]:
+    """Assign (or unassign) several requests at once: a supervisor's action. All or nothing: every request goes
+    through request_assign's rules, and if one refuses, none changes."""
+    if not has_role(actor, tenant, SUPERVISING_ROLES):
+        raise NotPermitted("Only a supervisor or admin can reassign requests in bulk.")
+    wanted = sorted(set(tracking_numbers))
+    if not wanted:
+        raise ServiceError("Tick at least one request to reassign.", field="requests")
+    with transaction.atomic():
+        # Locked in id order, the same order every bulk action takes, so two supervisors cannot deadlock.
+        found = list(
+            RecordRequest.objects.for_tenant(tenant)
+            .filter(tracking_number__in=wanted)
+            .select_for_update()
+            .order_by("id")
+        )
+        if len(found) != len(wanted):
+            missing = sorted(set(wanted) - {rr.tracking_number for rr in found})
+            raise RequestsNotFound(f"No such request: {', '.join(missing)}.")
+        return [request_assign(tenant=tenant, actor=actor, record_request=rr, assignee=assignee) for rr in found]
+
+
+def status_call_log(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, caller: str, outcome: str
+) -> StatusCall:
+    """Log a phone call asking where a request stands. It counts as activity on the request (the stalled clock
+    restarts): someone looked at it and spoke to the requestor."""
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
+    if record_request.tenant_id != tenant.pk:
+        raise RequestsNotFound("No such request.")
+    if caller not in StatusCall.Caller.values:
+        raise ServiceError("Choose who called from the list.", field="caller")
+    if outcome not in StatusCall.Outcome.values:
+        raise ServiceError("Choose the call's outcome from the list.", field="outcome")
+    now = clock.now()
+    with transaction.atomic():
+        call = StatusCall.objects.create(
+            tenant=tenant, request=record_request, caller=caller, outcome=outcome, logged_by=actor, at=now
+        )
+        # A queryset update, not save(): the call row is the record of what happened, and a history row per call
+        # ("Updated") would bury the request's real changes.
+        RecordRequest.objects.for_tenant(tenant).filter(pk=record_request.pk).update(last_activity_at=now)
+    record_request.last_activity_at = now
+    return call
+
+
+def _work_queue_checks(
+    *, tenant: Tenant, actor: Any, name: str, request_types: list[str], exclude_pk: int | None
+) -> str:
+    if not has_role(actor, tenant, {Role.ADMIN}):
+        raise NotPermitted("Only a tenant admin can manage work queues.")
+    name = name.strip()
+    if not name:
+        raise ServiceError("Give the queue a name.", field="name")
+    unknown = set(request_types) - set(RequestType.values)
+    if unknown:
+        raise ServiceError(f"Unknown request type: {', '.join(sorted(unknown))}.", field="request_types")
+    clash = WorkQueue.objects.for_tenant(tenant).filter(name__iexact=name)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ServiceError(f"A queue named {name!r} already exists; choose another name.", field="name")
+    return name
+
+
+def work_queue_create(
+    *, tenant: Tenant, actor: Any, name: str, position: int = 0, request_types: list[str], is_active: bool = True
+) -> WorkQueue:
+    name = _work_queue_checks(tenant=tenant, actor=actor, name=name, request_types=request_types, exclude_pk=None)
+    with transaction.atomic():
+        return WorkQueue.objects.create(
+            tenant=tenant, name=name, position=position, request_types=list(request_types), is_active=is_active
+        )
+
+
+def work_queue_update(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    work_queue: WorkQueue,
+    name: str,
+    position: int,
+    request_types: list[str],
+    is_active: bool,
+) -> WorkQueue:
+    """Change a queue. Requests already in it stay; routing applies to requests created from now on."""
+    if work_queue.tenant_id != tenant.pk:
+        raise RequestsNotFound("No such queue.")
+    name = _work_queue_checks(
+        tenant=tenant, actor=actor, name=name, request_types=request_types, exclude_pk=work_queue.pk
+    )
+    with transaction.atomic():
+        work_queue.name, work_queue.position = name, position
+        work_queue.request_types, work_queue.is_active = list(request_types), is_active
+        work_queue.save(update_fields=["name", "position", "request_types", "is_active"])
+    return work_queue

@@ -20,7 +20,7 @@ from roi.audit import history_stamp
 from roi.errors import Conflict, NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.tenancy import role_in
-from workflow.choices import DenialBasis, RequestState
+from workflow.choices import OPEN_STATES, DenialBasis, RequestState
 from workflow.models import (
     GUARD_MESSAGES,
     RecordRequest,
@@ -122,6 +122,9 @@ def _perform(
         method()
         now = clock.now()
         current.last_activity_at = now
+        if current.state not in OPEN_STATES:
+            # The urgency job refreshes open requests only; finished work is never stalled.
+            current.is_stalled = False
         history_stamp(current, actor)
         try:
             current.save()

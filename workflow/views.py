@@ -5,24 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
 from roi.audit import access_record
-from roi.choices import AccessAction
+from roi.choices import SUPERVISING_ROLES, AccessAction, Role
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors, services
 from workflow.choices import STATE_COLOURS, RequestState
 from workflow.extensions import panel_contexts, transitions_owned_elsewhere
-from workflow.forms import AssignForm, QueueFilterForm, transition_form
-from workflow.models import RecordRequest
+from workflow.forms import (
+    DEFAULT_QUEUE_PAGE_SIZE,
+    AssignForm,
+    BulkAssignForm,
+    QueueFilterForm,
+    StatusCallForm,
+    WorkQueueForm,
+    exception_reason_label,
+    transition_form,
+)
+from workflow.models import RecordRequest, WorkQueue
+from workflow.selectors import DEFAULT_QUEUE_SORT
 from workflow.transitions import TRANSITIONS, request_transition, transition_options
-
-QUEUE_PAGE_SIZE = 50
 
 
 def _annotate_dates(rows: list[RecordRequest], tenant: Any) -> None:
@@ -37,38 +45,243 @@ def _annotate_dates(rows: list[RecordRequest], tenant: Any) -> None:
 
 
 class QueueView(TenantViewMixin, View):
+    """The queue: "my work", a team queue, or everything (the supervisor's view), filtered and sorted, one keyset
+    page at a time. Its query count does not depend on the page size or how deep the page is (test_queues.py)."""
+
     def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render_queue(request)
+
+    def render_queue(self, request: HttpRequest, *, status: int = 200) -> HttpResponse:
         staff = list(selectors.tenant_staff(tenant=self.tenant))
-        form = QueueFilterForm(request.GET or None, staff=staff, initial={"state": QueueFilterForm.OPEN})
-        filters: dict[str, Any] = {"sort": "due", "open_only": True}
-        if form.is_valid():
-            data = form.cleaned_data
-            filters["open_only"] = data["state"] == QueueFilterForm.OPEN
-            filters["state"] = None if filters["open_only"] else (data["state"] or None)
-            filters["sort"] = data["sort"]
-            if data["assignee"] == QueueFilterForm.ASSIGNEE_ME:
-                filters["assignee"] = request.user
-            elif data["assignee"] == QueueFilterForm.ASSIGNEE_NONE:
-                filters["unassigned"] = True
-            elif data["assignee"]:
-                filters["assignee"] = next((m.user for m in staff if str(m.user_id) == data["assignee"]), None)
-        page = Paginator(selectors.request_queue(tenant=self.tenant, **filters), QUEUE_PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
-        rows = list(page.object_list)
+        queues = list(selectors.work_queues(tenant=self.tenant))
+        band_labels = self.tenant.aging_band_labels()
+        params = request.GET
+        data = params.copy()
+        if "state" not in data:  # a first visit (or a link without filters) shows open work; state= means any
+            data["state"] = QueueFilterForm.OPEN
+        form = QueueFilterForm(data, staff=staff, queues=queues, band_labels=band_labels)
+        if not form.is_valid() and "queue" in form.errors:
+            raise Http404("No such queue")  # another tenant's queue id answers like a missing one
+        filters, sort, size = _queue_filters(form, request.user, staff, queues)
+        queryset = selectors.request_queue(tenant=self.tenant, sort=sort, **filters)
+        page = selectors.request_queue_page(queryset=queryset, sort=sort, cursor=params.get("cursor"), page_size=size)
+        rows = page.rows
         _annotate_dates(rows, self.tenant)
+        for row in rows:
+            row.aging_label = band_labels[min(row.aging_band, len(band_labels) - 1)]  # type: ignore[attr-defined]
+            row.exception_label = exception_reason_label(row.exception_reason) if row.exception_reason else ""  # type: ignore[attr-defined]
         access_record(
             tenant=self.tenant,
             actor=request.user,
             action=AccessAction.LIST_REQUESTS,
             request=request,
-            detail=f"queue page {page.number}, {len(rows)} rows",
+            detail=f"queue page, {len(rows)} rows",
         )
-        query = request.GET.copy()
-        query.pop("page", None)
-        context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
+        query = params.copy()
+        query.pop("cursor", None)
+        query = query.urlencode()
+        base = f"?{query}&" if query else "?"
+        current_queue = filters.get("queue")
+        context = {
+            "form": form,
+            "rows": rows,
+            "query": query,
+            "next_url": f"{base}cursor={page.next_cursor}" if page.next_cursor else None,
+            "previous_url": f"{base}cursor={page.previous_cursor}" if page.previous_cursor else None,
+            "queues": [q for q in queues if q.is_active],
+            "current_queue": current_queue,
+            "mine": filters.get("assignee") is not None and filters.get("assignee") == request.user,
+            "bulk_form": BulkAssignForm(staff=staff) if _is_supervisor(request) else None,
+        }
         template = "workflow/_queue_table.html" if request.htmx else "workflow/queue.html"  # type: ignore[attr-defined]
-        return render(request, template, context)
+        return render(request, template, context, status=status)
+
+
+def _is_supervisor(request: HttpRequest) -> bool:
+    return request.membership.role in SUPERVISING_ROLES  # type: ignore[attr-defined]
+
+
+def _queue_filters(
+    form: QueueFilterForm, user: Any, staff: list[Any], queues: list[Any]
+) -> tuple[dict[str, Any], str, int]:
+    """The selector's keyword arguments from the filter form; an invalid form shows the default view (open work)."""
+    filters: dict[str, Any] = {"open_only": True}
+    if not form.is_valid():
+        return filters, DEFAULT_QUEUE_SORT, DEFAULT_QUEUE_PAGE_SIZE
+    data = form.cleaned_data
+    filters["open_only"] = data["state"] == QueueFilterForm.OPEN
+    filters["state"] = None if filters["open_only"] else (data["state"] or None)
+    if data["assignee"] == QueueFilterForm.ASSIGNEE_ME:
+        filters["assignee"] = user
+    elif data["assignee"] == QueueFilterForm.ASSIGNEE_NONE:
+        filters["unassigned"] = True
+    elif data["assignee"]:
+        filters["assignee"] = next((m.user for m in staff if str(m.user_id) == data["assignee"]), None)
+    if data["queue"] == QueueFilterForm.QUEUE_NONE:
+        filters["no_queue"] = True
+    elif data["queue"]:
+        filters["queue"] = next((q for q in queues if str(q.pk) == data["queue"]), None)
+    filters["request_type"] = data["request_type"] or None
+    filters["requestor_kind"] = data["requestor_kind"] or None
+    filters["aging_band"] = int(data["aging_band"]) if data["aging_band"] else None
+    filters["due_within_days"] = data["due_within"]
+    filters["overdue"] = data["overdue"]
+    filters["exception_reason"] = data["exception"] or None
+    filters["stalled"] = data["stalled"]
+    return filters, data["sort"], data["size"]
+
+
+class ClaimNextView(TenantViewMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        queue = None
+        if request.POST.get("queue"):
+            try:
+                queue = selectors.work_queues(tenant=self.tenant).get(pk=int(request.POST["queue"]))
+            except (ValueError, WorkQueue.DoesNotExist):
+                raise Http404("No such queue") from None
+        claimed = services.request_claim_next(tenant=self.tenant, actor=request.user, queue=queue)
+        if claimed is None:
+            where = f" in {queue.name}" if queue else ""
+            messages.info(request, f"No unassigned open request is waiting{where}.")
+            return redirect(reverse("workflow:queue") + (f"?queue={queue.pk}" if queue else ""))
+        messages.success(request, f"Request {claimed.tracking_number} is yours now.")
+        return redirect("workflow:detail", tracking_number=claimed.tracking_number)
+
+
+class BulkAssignView(QueueView):
+    """Supervisors reassign the ticked rows. Anyone else gets 403 and a message; nothing changes."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        staff = list(selectors.tenant_staff(tenant=self.tenant))
+        form = BulkAssignForm(request.POST, staff=staff)
+        back = reverse("workflow:queue") + _safe_query(request.POST.get("return_query", ""))
+        if not form.is_valid():
+            messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+            return redirect(back)
+        chosen = form.cleaned_data["assignee"]
+        assignee = next((m.user for m in staff if str(m.user_id) == chosen), None) if chosen else None
+        try:
+            changed = services.requests_bulk_assign(
+                tenant=self.tenant,
+                actor=request.user,
+                tracking_numbers=form.cleaned_data["requests"],
+                assignee=assignee,
+            )
+        except ServiceError as error:
+            if error.status_code == 404:
+                raise Http404(error.message) from None
+            messages.error(request, error.message)
+            return self.render_queue(request, status=error.status_code)
+        who = f"to {assignee}" if assignee else "to nobody (unassigned)"
+        messages.success(request, f"{len(changed)} request{'s' if len(changed) != 1 else ''} assigned {who}.")
+        return redirect(back)
+
+
+def _safe_query(query: str) -> str:
+    """The filters the supervisor was looking at, back as a query string (never a URL of another site)."""
+    return "?" + QueryDict(query).urlencode() if query else ""
+
+
+class StatusCallView(TenantViewMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        try:
+            record_request = selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)
+        except RecordRequest.DoesNotExist:
+            raise Http404("No such request") from None
+        form = StatusCallForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose who called and the outcome from the lists.")
+            return redirect("workflow:detail", tracking_number=tracking_number)
+        services.status_call_log(
+            tenant=self.tenant,
+            actor=request.user,
+            record_request=record_request,
+            caller=form.cleaned_data["caller"],
+            outcome=form.cleaned_data["outcome"],
+        )
+        messages.success(request, f"Status call logged on {tracking_number}.")
+        back = request.POST.get("return_to", "")
+        if back == "queue":
+            return redirect(reverse("workflow:queue") + _safe_query(request.POST.get("return_query", "")))
+        return redirect("workflow:detail", tracking_number=tracking_number)
+
+
+class WorkQueueAdminView(TenantViewMixin, View):
+    """Tenant admins define the team queues and which request types each takes (routing of new requests)."""
+
+    required_roles = frozenset({Role.ADMIN})
+
+    def get_queue(self, pk: int | None) -> WorkQueue | None:
+        if pk is None:
+            return None
+        try:
+            return selectors.work_queues(tenant=self.tenant).get(pk=pk)
+        except WorkQueue.DoesNotExist:
+            raise Http404("No such queue") from None
+
+    def render_admin(
+        self, request: HttpRequest, editing: WorkQueue | None, form: WorkQueueForm, *, status: int = 200
+    ) -> HttpResponse:
+        context = {
+            "work_queues": list(selectors.work_queues(tenant=self.tenant)),
+            "editing": editing,
+            "queue_form": form,
+            "adding": editing is None and request.resolver_match.url_name == "queue_add",  # type: ignore[union-attr]
+        }
+        return render(request, "workflow/queues_admin.html", context, status=status)
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        editing = self.get_queue(pk)
+        initial = (
+            {
+                "name": editing.name,
+                "position": editing.position,
+                "request_types": editing.request_types,
+                "is_active": editing.is_active,
+            }
+            if editing
+            else {"is_active": True, "position": 0}
+        )
+        return self.render_admin(request, editing, WorkQueueForm(initial=initial))
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        editing = self.get_queue(pk)
+        form = WorkQueueForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Check the highlighted fields.")
+            return self.render_admin(request, editing, form, status=400)
+        data = form.cleaned_data
+        try:
+            if editing is None:
+                saved = services.work_queue_create(tenant=self.tenant, actor=request.user, **data)
+            else:
+                saved = services.work_queue_update(tenant=self.tenant, actor=request.user, work_queue=editing, **data)
+        except ServiceError as error:
+            if error.field in form.fields:
+                form.add_error(error.field, error.message)
+            messages.error(request, error.message)
+            return self.render_admin(request, editing, form, status=error.status_code)
+        messages.success(request, f"Queue {saved.name} saved.")
+        return redirect("workflow:queues_admin")
+
+
+def _timeline(tenant: Any, record_request: RecordRequest) -> list[Any]:
+    """Transitions and status calls, newest first, in one list for the detail page's timeline."""
+    entries: list[Any] = list(selectors.request_timeline(tenant=tenant, record_request=record_request))
+    for entry in entries:
+        entry.timeline_kind = "transition"
+    calls = list(selectors.request_status_calls(tenant=tenant, record_request=record_request))
+    for call in calls:
+        call.timeline_kind = "status_call"  # type: ignore[attr-defined]
+    entries.extend(calls)
+    entries.sort(key=lambda e: e.at, reverse=True)  # stable: each list is already newest first
+    return entries
 
 
 class RequestDetailView(TenantViewMixin, View):
@@ -102,7 +315,8 @@ class RequestDetailView(TenantViewMixin, View):
         context = {
             "rr": record_request,
             "options": [(option, forms[option.spec.name]) for option in options],
-            "timeline": selectors.request_timeline(tenant=self.tenant, record_request=record_request),
+            "timeline": _timeline(self.tenant, record_request),
+            "status_call_form": StatusCallForm(auto_id="id_call_%s"),
             "history": selectors.request_history(record_request=record_request),
             "assign_form": AssignForm(initial={"assignee": record_request.assignee_id or ""}, staff=staff),
             "can_qc": record_request.state == RequestState.IN_FULFILLMENT and record_request.qc_passed_at is None,

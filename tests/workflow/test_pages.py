@@ -26,11 +26,12 @@ S = RequestState
 QUEUE_URL = "/requests/"
 
 # Pinned query counts. If a change moves them, look for an N+1 before updating the number.
-# Queue: session, user, memberships (tenant middleware), staff list, count, page rows, access event insert.
-QUEUE_QUERIES = 7
+# Queue: session, user, memberships (tenant middleware), staff list, work queues (filter and tabs), page rows (keyset:
+# no count), access event insert.
+QUEUE_QUERIES = 8
 # Detail: session, user, memberships, the request with its parties, access event insert, staff list,
-# timeline, history.
-DETAIL_QUERIES = 16
+# timeline (transitions, status calls), history.
+DETAIL_QUERIES = 18
 # 8 of them come from the panels: intake (review, duplicate count, documents, letters, extension) and exceptions
 # (staff, open episode, past episodes).
 

@@ -261,3 +261,11 @@ def test_open_states_can_all_be_cancelled(request_in_state, alice):
             transitions.request_cancel(tenant=rr.tenant, actor=alice, record_request=rr, reason="dup").state
             == S.CANCELLED
         )
+
+
+def test_finished_work_is_never_left_stalled(request_in_state, alice):
+    rr = request_in_state(S.VALIDATED)
+    RecordRequest.objects.filter(pk=rr.pk).update(is_stalled=True)
+    rr = transitions.request_cancel(tenant=rr.tenant, actor=alice, record_request=rr, reason="withdrawn")
+    rr.refresh_from_db()
+    assert rr.is_stalled is False

@@ -1,0 +1,191 @@
+"""Benchmark of the staff queue over the benchmark data set (benchmarks/dataset.py): the supervisor's queue page,
+first page and a page 1,000 pages deep (keyset cursor), and "claim next" with 8 concurrent claimers.
+
+    make bench ARGS="queue"
+    make bench ARGS="queue --requests 200000 --iterations 20 --claims 50"
+
+Pages are rendered in-process through Django's test client, logged in as the largest tenant's supervisor: server
+time without network or browser, and the number of SQL queries each page runs. Claimers are threads, each with its own
+database connection, released together by a barrier; every claim is checked afterwards (no request twice, each
+request's assignee is the thread that got it). Claimed requests are unassigned again at the end so that a second run
+measures the same data. Figures are measurements of this machine on this run, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+PAGE_SIZE = 50
+THREADS = 8
+
+
+def _measure(fn: Callable[[], Any], iterations: int) -> tuple[float, float]:
+    for _ in range(max(2, iterations // 10)):  # warm caches and the connection
+        fn()
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, max(0, round(len(samples) * 0.95) - 1))]
+    return statistics.median(samples), p95
+
+
+def _counted(client: Any, path: str) -> tuple[Any, int]:
+    """The response and the number of SQL statements it ran (counted on the connection, DEBUG or not)."""
+    from django.db import connection
+
+    executed: list[str] = []
+
+    def count(execute: Callable[..., Any], sql: str, *rest: Any) -> Any:
+        executed.append(sql)
+        return execute(sql, *rest)
+
+    with connection.execute_wrapper(count):
+        response = client.get(path)
+    return response, len(executed)
+
+
+def _claim_race(tenant: Any, staff: list[Any], per_thread: int) -> dict[str, Any]:
+    from django.db import connections
+
+    from workflow.models import RecordRequest
+    from workflow.services import request_claim_next
+
+    barrier = threading.Barrier(THREADS)
+    claims: list[list[tuple[int, int]]] = [[] for _ in range(THREADS)]
+    errors: list[BaseException] = []
+
+    def claimer(index: int) -> None:
+        actor = staff[index % len(staff)]
+        try:
+            barrier.wait()
+            for _ in range(per_thread):
+                claimed = request_claim_next(tenant=tenant, actor=actor)
+                if claimed is None:
+                    break
+                claims[index].append((claimed.pk, actor.pk))
+        except BaseException as error:  # noqa: BLE001 - reported below, the run fails loudly
+            errors.append(error)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    threads = [threading.Thread(target=claimer, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    started = time.perf_counter()  # the barrier releases them once all have started; close enough for a rate
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    every = [pk for mine in claims for pk, _ in mine]
+    owners = dict(RecordRequest.objects.filter(pk__in=every).values_list("pk", "assignee_id"))
+    wrong_owner = sum(1 for mine in claims for pk, actor_pk in mine if owners.get(pk) != actor_pk)
+    # Put the data set back as it was for the next run (assignee only; last_activity_at and history keep the claim).
+    RecordRequest.objects.filter(pk__in=every).update(assignee=None)
+    return {
+        "claims": len(every),
+        "distinct": len(set(every)),
+        "wrong_owner": wrong_owner,
+        "per_thread": [len(mine) for mine in claims],
+        "seconds": elapsed,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks queue", description=__doc__)
+    parser.add_argument("--requests", type=int, default=1_000_000, help="size of the data set (built once)")
+    parser.add_argument("--iterations", type=int, default=30, help="timed renders of each page")
+    parser.add_argument("--depth", type=int, default=1000, help="how many pages deep the deep page is")
+    parser.add_argument("--claims", type=int, default=100, help="claims per thread (8 threads)")
+    args = parser.parse_args(argv)
+
+    from benchmarks.dataset import ensure_dataset, setup_django
+
+    setup_django()
+    stats = ensure_dataset(requests=args.requests)
+
+    from django.db.models import Count
+    from django.test import Client
+
+    from roi.models import Membership, Tenant
+    from workflow import selectors
+    from workflow.choices import OPEN_STATES
+    from workflow.models import RecordRequest
+
+    try:  # the urgency job fills priority_score; without it every score is 0 (all ties, still a valid benchmark)
+        from benchmarks.dataset import ANCHOR
+        from workflow.urgency import urgency_refresh
+
+        changed = urgency_refresh(now=ANCHOR)
+        print(f"urgency refreshed: {changed:,} requests changed", flush=True)
+    except ImportError as error:
+        print(f"urgency refresh not available ({error}); priorities left as built", flush=True)
+
+    largest = (
+        RecordRequest.objects.filter(tenant_id__in=stats["tenant_ids"])
+        .values("tenant_id")
+        .annotate(size=Count("id"))
+        .order_by("-size")
+        .first()
+    )
+    tenant = Tenant.objects.get(pk=largest["tenant_id"])
+    members = list(Membership.objects.for_tenant(tenant).select_related("user"))
+    supervisor = next(m.user for m in members if m.role == "supervisor")
+    staff = [m.user for m in members]
+    client = Client()
+    client.force_login(supervisor)
+    client.get("/requests/")  # first page of the session: stores the chosen tenant
+
+    total = RecordRequest.objects.for_tenant(tenant).count()
+    open_total = RecordRequest.objects.for_tenant(tenant).filter(state__in=OPEN_STATES).count()
+
+    def cursor_at(*, sort: str, any_state: bool, pages_deep: int) -> tuple[str, int]:
+        """The cursor the Next link of page `pages_deep` carries (found once with OFFSET, outside the timing)."""
+        queryset = selectors.request_queue(tenant=tenant, open_only=not any_state, sort=sort)
+        rows = queryset.count()
+        pages_deep = min(pages_deep, max(1, (rows - 1) // PAGE_SIZE))
+        row = queryset[pages_deep * PAGE_SIZE - 1]
+        return selectors.encode_cursor(sort=sort, direction="next", row=row), pages_deep
+
+    cases: list[tuple[str, str]] = [("open work, by priority: first page", "/requests/")]
+    cursor, depth = cursor_at(sort="priority", any_state=False, pages_deep=args.depth)
+    cases.append((f"open work, by priority: page {depth + 1} (the last)", f"/requests/?cursor={cursor}"))
+    cases.append(("every state, by priority: first page", "/requests/?state="))
+    cursor, depth = cursor_at(sort="priority", any_state=True, pages_deep=args.depth)
+    cases.append((f"every state, by priority: page {depth + 1}", f"/requests/?state=&cursor={cursor}"))
+    cursor, depth = cursor_at(sort="due", any_state=True, pages_deep=args.depth)
+    cases.append((f"every state, by due date: page {depth + 1}", f"/requests/?state=&sort=due&cursor={cursor}"))
+    cases.append(("open work, overdue, by due date: first page", "/requests/?overdue=on&sort=due"))
+
+    print(
+        f"\nQueue pages: tenant {tenant.slug}, {total:,} requests ({open_total:,} open), {PAGE_SIZE} rows a page, "
+        f"{args.iterations} renders each, as {supervisor.username}"
+    )
+    print(f"{'case':<52} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'rows':>5}")
+    for label, path in cases:
+        response, executed = _counted(client, path)
+        assert response.status_code == 200, (path, response.status_code)
+        rows = response.content.decode().count('class="mono">ROI-')
+        median, p95 = _measure(lambda p=path: client.get(p), args.iterations)
+        print(f"{label:<52} {median:>10.2f} {p95:>8.2f} {executed:>8} {rows:>5}")
+
+    unassigned = RecordRequest.objects.for_tenant(tenant).filter(state__in=OPEN_STATES, assignee__isnull=True).count()
+    race = _claim_race(tenant, staff, args.claims)
+    print(f"\nClaim next: {THREADS} concurrent claimers (threads, one connection each), {unassigned:,} unassigned open")
+    print(f"{'claims':>8} {'seconds':>8} {'claims/s':>9} {'distinct':>9} {'claimed twice':>14} {'wrong owner':>12}")
+    print(
+        f"{race['claims']:>8} {race['seconds']:>8.2f} {race['claims'] / race['seconds']:>9.0f} "
+        f"{race['distinct']:>9} {race['claims'] - race['distinct']:>14} {race['wrong_owner']:>12}"
+    )
+    print(f"claims per thread: {race['per_thread']}")
+    ok = race["claims"] == race["distinct"] and race["wrong_owner"] == 0
+    print("no request was claimed twice" if ok else "A REQUEST WAS CLAIMED TWICE")
+    return 0 if ok else 1

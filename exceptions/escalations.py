@@ -1,0 +1,327 @@
+"""Escalation rules to escalation events: when supervisors (and owners) are alerted about a request.
+
+`escalations_evaluate()` runs every five minutes from beat (exceptions.tasks.evaluate_escalations). For each active
+rule it runs one INSERT ... SELECT ... ON CONFLICT DO NOTHING into escalation events; the unique constraint
+(request, rule, level, episode) NULLS NOT DISTINCT decides what is new, so however often or concurrently the job
+runs, each combination fires once, and only the rows that INSERT returned get the rule's actions (priority,
+queue, assignee) and notifications, in the same transaction. The number of statements depends on the number of
+rules, never on the number of requests.
+
+A rule with an exception condition (exception reasons, days in exception, next action overdue, or states limited
+to `exception`) matches only requests in exception, and its event carries the open episode, so a later episode of
+the same request fires again; every other rule fires once per request for good.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+
+from exceptions.models import EscalationEvent, EscalationRule, ExceptionEpisode
+from roi import clock
+from roi.choices import SUPERVISING_ROLES
+from roi.errors import NotPermitted, ServiceError
+from roi.models import Membership, Notification, Tenant, User
+from roi.notifications import notifications_schedule_send
+from roi.tenancy import role_in
+from workflow.choices import OPEN_STATES, RequestState
+from workflow.models import RecordRequest, WorkQueue
+
+
+class EscalationNotFound(ServiceError):
+    """No such escalation in this tenant (also what another tenant's escalation answers)."""
+
+    status_code = 404
+
+
+# Seeded for every tenant (exceptions/migrations/0003 for existing ones, escalation_rules_seed_defaults for new
+# ones); admins may change or deactivate them. The migration keeps its own frozen copy of this list.
+DEFAULT_RULES: list[dict[str, Any]] = [
+    {
+        "name": "Legal due within 5 days",
+        "level": 1,
+        "max_days_to_legal_due": 5,
+        "notify": EscalationRule.Notify.SUPERVISORS,
+        "raise_priority": 10,
+    },
+    {
+        "name": "Exception open 7 days",
+        "level": 1,
+        "states": [RequestState.EXCEPTION.value],
+        "min_days_in_exception": 7,
+        "notify": EscalationRule.Notify.BOTH,
+    },
+    {
+        "name": "Legal due date passed",
+        "level": 2,
+        "max_days_to_legal_due": -1,
+        "notify": EscalationRule.Notify.SUPERVISORS,
+        "raise_priority": 30,
+    },
+    {
+        "name": "Next action overdue on an exception",
+        "level": 1,
+        "next_action_overdue": True,
+        "notify": EscalationRule.Notify.OWNER,
+    },
+]
+
+
+def escalation_rules_seed_defaults(tenant: Tenant) -> list[EscalationRule]:
+    """Create the default rules the tenant does not have yet (by name) and return the ones created. Called when a
+    tenant is created; running it again creates nothing."""
+    existing = set(EscalationRule.objects.for_tenant(tenant).values_list("name", flat=True))
+    created = []
+    with transaction.atomic():
+        for definition in DEFAULT_RULES:
+            if definition["name"] not in existing:
+                created.append(EscalationRule.objects.create(tenant=tenant, **definition))
+    return created
+
+
+# --- Evaluation --------------------------------------------------------------------------------------------------
+
+_REQUEST = RecordRequest._meta.db_table
+_EPISODE = ExceptionEpisode._meta.db_table
+_EVENT = EscalationEvent._meta.db_table
+_NOTIFICATION = Notification._meta.db_table
+_MEMBERSHIP = Membership._meta.db_table
+_USER = User._meta.db_table
+_TENANT = Tenant._meta.db_table
+_QUEUE = WorkQueue._meta.db_table
+
+# Expressions over the request `r`, its tenant `t`, its open episode `e` (may be NULL) and `d.today`, the tenant's
+# local date at %(now)s. Days are calendar days in the tenant's time zone, as deadlines are (workflow/deadlines.py).
+_DAYS_TO_DUE = "(r.legal_due_date - d.today)"
+_AGE_DAYS = "(d.today - (r.received_at AT TIME ZONE t.timezone)::date)"
+_EXCEPTION_SECONDS = (
+    "(r.exception_seconds_before + COALESCE(GREATEST("
+    "FLOOR(EXTRACT(EPOCH FROM (%(now)s::timestamptz - r.exception_since)))::bigint, 0), 0))"
+)
+_IDLE_DAYS = "FLOOR(EXTRACT(EPOCH FROM (%(now)s::timestamptz - r.last_activity_at)) / 86400)::integer"
+
+
+def _days(count: str) -> str:
+    return f"({count})::text || ' day' || (CASE WHEN ({count}) = 1 THEN '' ELSE 's' END)"
+
+
+def _is_exception_rule(rule: EscalationRule) -> bool:
+    return bool(
+        rule.exception_reasons
+        or rule.min_days_in_exception is not None
+        or rule.next_action_overdue
+        or (rule.states and set(rule.states) == {RequestState.EXCEPTION})
+    )
+
+
+def _conditions(rule: EscalationRule) -> tuple[str, dict[str, Any]]:
+    """The WHERE clauses for the conditions the rule sets; only those, so the planner can use the indexes."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if rule.states:
+        clauses.append("r.state = ANY(%(states)s)")
+        params["states"] = list(rule.states)
+    if rule.request_types:
+        clauses.append("r.request_type = ANY(%(request_types)s)")
+        params["request_types"] = list(rule.request_types)
+    if rule.exception_reasons:
+        clauses.append("r.exception_reason = ANY(%(exception_reasons)s)")
+        params["exception_reasons"] = list(rule.exception_reasons)
+    if rule.min_age_days is not None:
+        clauses.append(f"{_AGE_DAYS} >= %(min_age_days)s")
+        params["min_age_days"] = rule.min_age_days
+    if rule.max_days_to_legal_due is not None:
+        # Spelled as a date comparison so the (tenant, state, legal_due_date) index serves it.
+        clauses.append("r.legal_due_date <= d.today + %(max_days_to_legal_due)s::integer")
+        params["max_days_to_legal_due"] = rule.max_days_to_legal_due
+    if rule.min_days_in_exception is not None:
+        clauses.append(f"{_EXCEPTION_SECONDS} >= 86400 * %(min_days_in_exception)s::bigint")
+        params["min_days_in_exception"] = rule.min_days_in_exception
+    if rule.min_days_without_activity is not None:
+        clauses.append("r.last_activity_at <= %(now)s::timestamptz - make_interval(days => %(idle_days)s::integer)")
+        params["idle_days"] = rule.min_days_without_activity
+    if rule.next_action_overdue:
+        clauses.append("e.next_action_due < d.today")
+    if _is_exception_rule(rule):
+        clauses.append(f"r.state = '{RequestState.EXCEPTION.value}'")
+    return "".join(f"\n  AND {clause}" for clause in clauses), params
+
+
+def _summary(rule: EscalationRule) -> str:
+    """What the event says, e.g. 'legal due in 2 days': the rule's most telling condition, no PHI."""
+    if rule.max_days_to_legal_due is not None:
+        return f"""(CASE WHEN {_DAYS_TO_DUE} < 0 THEN 'legal due date passed ' || {_days(f"-{_DAYS_TO_DUE}")} || ' ago'
+            WHEN {_DAYS_TO_DUE} = 0 THEN 'legal due today'
+            WHEN {_DAYS_TO_DUE} = 1 THEN 'legal due tomorrow'
+            ELSE 'legal due in ' || {_days(_DAYS_TO_DUE)} END)"""
+    if rule.min_days_in_exception is not None:
+        return f"'in exception ' || {_days(f'{_EXCEPTION_SECONDS} / 86400')}"
+    if rule.next_action_overdue:
+        return f"'next action on the exception overdue by ' || {_days('d.today - e.next_action_due')}"
+    if rule.min_days_without_activity is not None:
+        return f"'no activity for ' || {_days(_IDLE_DAYS)}"
+    if rule.min_age_days is not None:
+        return f"'received ' || {_days(_AGE_DAYS)} || ' ago'"
+    return "%(rule_name)s"
+
+
+_FIRE_SQL = f"""
+INSERT INTO {_EVENT} (tenant_id, rule_id, request_id, level, episode_id, fired_at, summary, acknowledged_at,
+                      acknowledged_by_id)
+SELECT r.tenant_id, %(rule_id)s, r.id, %(level)s, {{episode}}, %(now)s, LEFT({{summary}}, 300), NULL, NULL
+FROM {_REQUEST} r
+JOIN {_TENANT} t ON t.id = r.tenant_id
+CROSS JOIN LATERAL (SELECT (%(now)s::timestamptz AT TIME ZONE t.timezone)::date AS today) d
+LEFT JOIN {_EPISODE} e ON e.request_id = r.id AND e.tenant_id = r.tenant_id AND e.resolved_at IS NULL
+WHERE r.tenant_id = %(tenant_id)s AND t.is_active AND r.state = ANY(%(open_states)s){{conditions}}
+ORDER BY r.id
+ON CONFLICT DO NOTHING
+RETURNING id, request_id, episode_id
+"""  # noqa: S608 - table names come from model metadata; every value is a query parameter
+# ORDER BY r.id: two concurrent runs insert in the same order, so one waits for the other's row instead of each
+# holding a row the other needs (a deadlock).
+
+# Only the rule's own tenant's queue and active staff are accepted, whatever the rule row says.
+_ACT_SQL = f"""
+UPDATE {_REQUEST} r
+SET priority_boost = r.priority_boost + %(boost)s,
+    priority_score = r.priority_score + %(boost)s,
+    queue_id = COALESCE((SELECT q.id FROM {_QUEUE} q WHERE q.id = %(queue_id)s::bigint AND q.tenant_id = r.tenant_id),
+                        r.queue_id),
+    assignee_id = COALESCE((SELECT m.user_id FROM {_MEMBERSHIP} m WHERE m.user_id = %(assignee_id)s::bigint
+                            AND m.tenant_id = r.tenant_id AND m.is_active), r.assignee_id),
+    updated_at = %(now)s
+WHERE r.id = ANY(%(request_ids)s) AND r.tenant_id = %(tenant_id)s
+"""  # noqa: S608 - table names come from model metadata; every value is a query parameter
+# priority_score gets the boost at once so the queue shows it now; the aging job (workflow/urgency.py) recomputes
+# score and reasons from priority_boost at its next run.
+
+_EPISODE_LEVEL_SQL = f"""
+UPDATE {_EPISODE} SET escalation_level = GREATEST(escalation_level, %(level)s)
+WHERE id = ANY(%(episode_ids)s) AND tenant_id = %(tenant_id)s AND escalation_level < %(level)s
+"""  # noqa: S608 - table names come from model metadata; every value is a query parameter
+
+# Recipients: supervisors are active supervisor and admin memberships of the request's tenant; the owner is the
+# open episode's owner, else the assignee, if still an active member. One row per (event, user), whatever the mix.
+_NOTIFY_SQL = f"""
+INSERT INTO {_NOTIFICATION} (tenant_id, recipient_id, email_to, kind, subject, body, link, dedupe_key, created_at,
+                             read_at, email_claimed_at, emailed_at, attempts, last_error)
+SELECT ev.tenant_id, u.id, CASE WHEN %(email)s THEN u.email ELSE '' END, 'escalation',
+       LEFT('Escalation: ' || r.tracking_number || ' ' || ev.summary, 200),
+       'Escalation rule: ' || %(rule_name)s || ' (level ' || ev.level || ').' || chr(10)
+         || r.tracking_number || ': ' || ev.summary || '.',
+       '/requests/' || r.tracking_number || '/',
+       'escalation:' || ev.id || ':' || u.id,
+       %(now)s, NULL, NULL, NULL, 0, ''
+FROM {_EVENT} ev
+JOIN {_REQUEST} r ON r.id = ev.request_id
+LEFT JOIN {_EPISODE} e ON e.request_id = r.id AND e.tenant_id = r.tenant_id AND e.resolved_at IS NULL
+JOIN {_MEMBERSHIP} m ON m.tenant_id = ev.tenant_id AND m.is_active
+JOIN {_USER} u ON u.id = m.user_id AND u.is_active
+WHERE ev.id = ANY(%(event_ids)s) AND ev.tenant_id = %(tenant_id)s
+  AND ((%(to_supervisors)s AND m.role = ANY(%(supervising_roles)s))
+       OR (%(to_owner)s AND m.user_id = COALESCE(e.owner_id, r.assignee_id)))
+ORDER BY ev.id, u.id
+ON CONFLICT DO NOTHING
+"""  # noqa: S608 - table names come from model metadata; every value is a query parameter
+
+
+def _fire_rule(rule: EscalationRule, now: datetime) -> list[int]:
+    conditions, params = _conditions(rule)
+    params.update(
+        rule_id=rule.pk,
+        rule_name=rule.name,
+        level=rule.level,
+        tenant_id=rule.tenant_id,
+        now=now,
+        open_states=[str(state) for state in OPEN_STATES],
+    )
+    sql = _FIRE_SQL.format(
+        episode="e.id" if _is_exception_rule(rule) else "NULL::bigint", summary=_summary(rule), conditions=conditions
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fired = cursor.fetchall()
+        if not fired:
+            return []
+        event_ids = [row[0] for row in fired]
+        common = {"tenant_id": rule.tenant_id, "now": now, "level": rule.level}
+        if rule.raise_priority or rule.move_to_queue_id or rule.reassign_to_id:
+            cursor.execute(
+                _ACT_SQL,
+                {
+                    **common,
+                    "boost": rule.raise_priority,
+                    "queue_id": rule.move_to_queue_id,
+                    "assignee_id": rule.reassign_to_id,
+                    "request_ids": [row[1] for row in fired],
+                },
+            )
+        episode_ids = [row[2] for row in fired if row[2] is not None]
+        if episode_ids:
+            cursor.execute(_EPISODE_LEVEL_SQL, {**common, "episode_ids": episode_ids})
+        if rule.notify != EscalationRule.Notify.NONE:
+            cursor.execute(
+                _NOTIFY_SQL,
+                {
+                    **common,
+                    "event_ids": event_ids,
+                    "rule_name": rule.name,
+                    "email": rule.email,
+                    "to_supervisors": rule.notify in (EscalationRule.Notify.SUPERVISORS, EscalationRule.Notify.BOTH),
+                    "to_owner": rule.notify in (EscalationRule.Notify.OWNER, EscalationRule.Notify.BOTH),
+                    "supervising_roles": [str(role) for role in SUPERVISING_ROLES],
+                },
+            )
+            if cursor.rowcount and rule.email:
+                notifications_schedule_send()
+    return event_ids
+
+
+def escalations_evaluate(*, tenant_id: int | None = None, now: datetime | None = None) -> list[int]:
+    """Fire every active rule (of one tenant, or of all active tenants) and return the ids of the events fired by
+    this run. One query for the rules, then per rule one INSERT, and for the events it created at most one UPDATE
+    of requests, one of episodes and one INSERT of notifications, in one transaction per rule: an event never
+    exists without its actions and notifications, and a failing rule does not undo the others."""
+    now = now or clock.now()
+    rules = EscalationRule.objects.filter(is_active=True, tenant__is_active=True).order_by("tenant_id", "level", "id")
+    if tenant_id is not None:
+        rules = rules.filter(tenant_id=tenant_id)
+    fired: list[int] = []
+    for rule in rules:
+        fired.extend(_fire_rule(rule, now))
+    return fired
+
+
+# --- Acknowledging -------------------------------------------------------------------------------------------------
+
+
+def escalation_acknowledge(*, tenant: Tenant, actor: Any, event: EscalationEvent) -> EscalationEvent:
+    """Record who acknowledged the escalation and when; the first acknowledgement stands, later calls change
+    nothing. Supervisors and admins may acknowledge any escalation of their tenant, other staff only one they were
+    notified of (the owner). Another tenant's escalation answers like a missing one."""
+    role = role_in(actor, tenant)
+    current = EscalationEvent.objects.for_tenant(tenant).filter(pk=getattr(event, "pk", None)).first()
+    if role is None or current is None:
+        raise EscalationNotFound("This escalation does not exist.")
+    dedupe_key = f"escalation:{current.pk}:{actor.pk}"
+    if role not in SUPERVISING_ROLES and not (
+        Notification.objects.for_tenant(tenant).filter(dedupe_key=dedupe_key, recipient_id=actor.pk).exists()
+    ):
+        raise NotPermitted("Only a supervisor or the person notified can acknowledge this escalation.")
+    now = clock.now()
+    with transaction.atomic():
+        changed = (
+            EscalationEvent.objects.for_tenant(tenant)
+            .filter(pk=current.pk, acknowledged_at__isnull=True)
+            .update(acknowledged_at=now, acknowledged_by=actor)
+        )
+        if changed:
+            # The acknowledger's own notice of it is dealt with too.
+            Notification.objects.for_tenant(tenant).filter(
+                dedupe_key=dedupe_key, recipient_id=actor.pk, read_at__isnull=True
+            ).update(read_at=now)
+    current.refresh_from_db()
+    return current

@@ -59,6 +59,8 @@ class QueueView(TenantViewMixin, View):
         data = params.copy()
         if "state" not in data:  # a first visit (or a link without filters) shows open work; state= means any
             data["state"] = QueueFilterForm.OPEN
+        if "size" not in data:  # so the Rows select shows the page size in use
+            data["size"] = str(DEFAULT_QUEUE_PAGE_SIZE)
         form = QueueFilterForm(data, staff=staff, queues=queues, band_labels=band_labels)
         if not form.is_valid() and "queue" in form.errors:
             raise Http404("No such queue")  # another tenant's queue id answers like a missing one

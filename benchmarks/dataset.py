@@ -55,14 +55,14 @@ REQUESTS_PER_PATIENT = 2
 REQUESTS_PER_REQUESTOR = 100
 
 
-# --- Django setup, as benchmarks/__main__.py does it ------------------------------------------------------------
+# --- Django setup, shared by every benchmark ------------------------------------------------------------
 
 
-def _bench_database_url() -> str:
+def _bench_database_url(suffix: str) -> str:
     url = urlparse(os.environ["DATABASE_URL"])
     name = url.path.lstrip("/") or "openroi"
-    if not name.endswith("_bench"):
-        name += "_bench"
+    if not name.endswith(suffix):
+        name += suffix
     return urlunparse(url._replace(path="/" + name))
 
 
@@ -77,9 +77,10 @@ def _ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django() -> None:
-    """Point Django at the benchmark database (created if missing), set it up and migrate it."""
-    os.environ["DATABASE_URL"] = _bench_database_url()
+def setup_django(suffix: str = "_bench") -> None:
+    """Point Django at a benchmark database (the configured one with `suffix`; created if missing), set it up and
+    migrate it. Every benchmark starts here, so none ever touches the data of `make run`."""
+    os.environ["DATABASE_URL"] = _bench_database_url(suffix)
     _ensure_database(os.environ["DATABASE_URL"])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "roi.settings")
     os.environ["DEBUG"] = "false"

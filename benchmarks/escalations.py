@@ -16,7 +16,6 @@ Figures are measurements of this machine on this run, not targets asserted anywh
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -25,26 +24,8 @@ import tracemalloc
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
-
-def _bench_database_url() -> str:
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/") or "openroi"
-    if not name.endswith("_bench"):
-        name += "_bench"
-    return urlunparse(url._replace(path="/" + name))
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        name = parsed.path.lstrip("/")
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
+from benchmarks.dataset import setup_django
 
 
 def _generate(count: int) -> None:
@@ -164,14 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed repetitions of the second run and the floor")
     args = parser.parse_args(argv)
 
-    os.environ["DATABASE_URL"] = _bench_database_url()
-    _ensure_database(os.environ["DATABASE_URL"])
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "roi.settings")
-    os.environ["DEBUG"] = "false"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django()
     from django.db import connection
 
     from exceptions.escalations import escalation_rules_seed_defaults, escalations_evaluate
@@ -179,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     from workflow.choices import OPEN_STATES
     from workflow.models import RecordRequest
 
-    call_command("migrate", verbosity=0)
     try:
         from benchmarks.dataset import ensure_dataset  # type: ignore[import-not-found]
     except ImportError:

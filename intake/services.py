@@ -177,14 +177,19 @@ def intake_receive(
                 note=incoming.note,
             )
         if acknowledge:
-            letters.letter_generate(
-                tenant=tenant,
-                actor=actor,
-                record_request=record_request,
-                kind=LetterKind.ACKNOWLEDGMENT,
-                summary={"legal_due_date": due.due.isoformat(), "basis": due.explanation},
-            )
+            _acknowledge(tenant=tenant, actor=actor, record_request=record_request, due=due)
     return record_request
+
+
+def _acknowledge(*, tenant: Tenant, actor: Any, record_request: RecordRequest, due: deadlines.DueDate) -> Letter:
+    """The acknowledgment letter: tracking number, what happens next, and the legal due date with its rule."""
+    return letters.letter_generate(
+        tenant=tenant,
+        actor=actor,
+        record_request=record_request,
+        kind=LetterKind.ACKNOWLEDGMENT,
+        summary={"legal_due_date": due.due.isoformat(), "basis": due.explanation},
+    )
 
 
 # --- The checklist ------------------------------------------------------------------------------------------
@@ -396,13 +401,7 @@ def intake_details_update(
             .filter(request_id=current.pk, kind=LetterKind.ACKNOWLEDGMENT)
             .exists()
         ):
-            letters.letter_generate(
-                tenant=tenant,
-                actor=actor,
-                record_request=current,
-                kind=LetterKind.ACKNOWLEDGMENT,
-                summary={"legal_due_date": due.due.isoformat(), "basis": due.explanation},
-            )
+            _acknowledge(tenant=tenant, actor=actor, record_request=current, due=due)
     return current
 
 

@@ -91,6 +91,9 @@ def setup_django(suffix: str = "_bench") -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    from roi.staticfiles import collect_static_if_stale
+
+    collect_static_if_stale()  # pages render with the manifest storage of DEBUG off
 
 
 # --- The data set -----------------------------------------------------------------------------------------------

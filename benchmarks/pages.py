@@ -12,29 +12,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable
 
+from benchmarks import timing
 from benchmarks.dataset import setup_django
-
-
-def _time(label: str, fn: Callable[[], object], iterations: int) -> dict[str, float]:
-    for _ in range(max(3, iterations // 10)):  # warm caches and connections
-        fn()
-    samples = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return {
-        "label": label,
-        "median": statistics.median(samples),
-        "p95": samples[int(len(samples) * 0.95) - 1],
-        "n": len(samples),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +37,6 @@ def main(argv: list[str] | None = None) -> int:
     from roi.models import Tenant, User
     from workflow.models import RecordRequest
 
-    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off: the manifest storage, as deployed
     if not Tenant.objects.exists():
         print(f"seeding demo data at scale {args.scale} (once per benchmark database)...", flush=True)
         started = time.perf_counter()
@@ -76,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         assert response.status_code == 200, (path, response.status_code)
         return len(captured)
 
+    median, p95 = timing.bare_view_floor(args.iterations)
+    print(f"\nfloor: bare Django view (anonymous, our middleware, no SQL): median {median:.2f} ms, p95 {p95:.2f} ms")
     cases = [
         ("floor: /healthz/ (SELECT 1 and a Redis GET)", "/healthz/"),
         ("queue page, first page (50 rows)", "/requests/"),
@@ -88,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<48} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
     for label, path in cases:
         query_count = queries(path)  # also checks that the page answers 200 before it is timed
-        result = _time(label, lambda p=path: client.get(p), args.iterations)
-        print(f"{label:<48} {result['median']:>10.2f} {result['p95']:>8.2f} {query_count:>8}")
+        median, p95 = timing.measure(lambda p=path: client.get(p), args.iterations)
+        print(f"{label:<48} {median:>10.2f} {p95:>8.2f} {query_count:>8}")
     print("\nEach page writes an access event (an INSERT) by design; the floor has no audit write.")
     return 0
 

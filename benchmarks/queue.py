@@ -14,42 +14,12 @@ measures the same data. Figures are measurements of this machine on this run, ne
 from __future__ import annotations
 
 import argparse
-import statistics
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 PAGE_SIZE = 50
 THREADS = 8
-
-
-def _measure(fn: Callable[[], Any], iterations: int) -> tuple[float, float]:
-    for _ in range(max(2, iterations // 10)):  # warm caches and the connection
-        fn()
-    samples = []
-    for _ in range(iterations):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, max(0, round(len(samples) * 0.95) - 1))]
-    return statistics.median(samples), p95
-
-
-def _counted(client: Any, path: str) -> tuple[Any, int]:
-    """The response and the number of SQL statements it ran (counted on the connection, DEBUG or not)."""
-    from django.db import connection
-
-    executed: list[str] = []
-
-    def count(execute: Callable[..., Any], sql: str, *rest: Any) -> Any:
-        executed.append(sql)
-        return execute(sql, *rest)
-
-    with connection.execute_wrapper(count):
-        response = client.get(path)
-    return response, len(executed)
 
 
 def _claim_race(tenant: Any, staff: list[Any], per_thread: int) -> dict[str, Any]:
@@ -107,6 +77,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--claims", type=int, default=100, help="claims per thread (8 threads)")
     args = parser.parse_args(argv)
 
+    from benchmarks import timing
     from benchmarks.dataset import ensure_dataset, setup_django
 
     setup_django()
@@ -169,13 +140,28 @@ def main(argv: list[str]) -> int:
         f"\nQueue pages: tenant {tenant.slug}, {total:,} requests ({open_total:,} open), {PAGE_SIZE} rows a page, "
         f"{args.iterations} renders each, as {supervisor.username}"
     )
-    print(f"{'case':<52} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'rows':>5}")
+    print(f"{'case':<52} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'rows':>5} {'SQL ms':>7}")
     for label, path in cases:
-        response, executed = _counted(client, path)
+        response = client.get(path)
         assert response.status_code == 200, (path, response.status_code)
         rows = response.content.decode().count('class="mono">ROI-')
-        median, p95 = _measure(lambda p=path: client.get(p), args.iterations)
-        print(f"{label:<52} {median:>10.2f} {p95:>8.2f} {executed:>8} {rows:>5}")
+        statements = timing.captured_sql(client, path)
+        selects = [(sql, params) for sql, params in statements if sql.lstrip().upper().startswith("SELECT")]
+        median, p95 = timing.measure(lambda p=path: client.get(p), args.iterations)
+        sql_median, _ = timing.sql_floor(selects, args.iterations)
+        print(f"{label:<52} {median:>10.2f} {p95:>8.2f} {len(statements):>8} {rows:>5} {sql_median:>7.2f}")
+    print("SQL ms: the page's SELECT statements run alone on the same connection (median); every page also writes")
+    print("its access event (one INSERT), by design.")
+
+    print(f"\nFloors, measured in this run ({args.iterations} each)")
+    print(f"{'floor':<52} {'median ms':>10} {'p95 ms':>8}")
+    floors = [
+        ("bare Django view (anonymous, our middleware, no SQL)", timing.bare_view_floor(args.iterations)),
+        ("/healthz/ (SELECT 1 and a Redis GET)", timing.healthz_floor(client, args.iterations)),
+        ("a new database connection", timing.new_connection_floor(args.iterations)),
+    ]
+    for label, (median, p95) in floors:
+        print(f"{label:<52} {median:>10.2f} {p95:>8.2f}")
 
     unassigned = RecordRequest.objects.for_tenant(tenant).filter(state__in=OPEN_STATES, assignee__isnull=True).count()
     race = _claim_race(tenant, staff, args.claims)

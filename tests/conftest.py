@@ -14,6 +14,7 @@ from django.test import Client
 from exceptions.services import exception_open
 from roi.choices import Role
 from roi.models import ApiToken
+from roi.staticfiles import collect_static_if_stale
 from tests import factories
 from workflow import services, transitions
 from workflow.choices import RequestState
@@ -150,26 +151,11 @@ def request_in_state(tenant_a, sam) -> Callable[..., RecordRequest]:
     return make
 
 
-def _collected_static_is_current() -> bool:
-    from django.conf import settings
-
-    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
-    if not manifest.exists():
-        return False
-    built = manifest.stat().st_mtime
-    sources = [Path(settings.BASE_DIR) / "requirements.lock", *Path(settings.BASE_DIR, "static").rglob("*")]
-    return all(path.stat().st_mtime <= built for path in sources if path.is_file())
-
-
 def pytest_sessionstart(session):
-    """Pages render with the same manifest static storage as production (tests run with DEBUG off), which needs
-    collectstatic's output, as a deployment has. Run by the main process only (not by each xdist worker), and only
-    when our static files or the locked packages (admin, API docs assets) changed: it takes half a minute."""
-    if hasattr(session.config, "workerinput") or _collected_static_is_current():
-        return
-    from django.core.management import call_command
-
-    call_command("collectstatic", interactive=False, verbosity=0)
+    """Pages render with the same manifest static storage as production (tests run with DEBUG off). Run by the main
+    process only, not by each xdist worker."""
+    if not hasattr(session.config, "workerinput"):
+        collect_static_if_stale()
 
 
 # --- Browser tests ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from roi import widgets
 from workflow.choices import DenialBasis, RequestorKind, RequestState, RequestType
 from workflow.models import StatusCall
 from workflow.selectors import DEFAULT_QUEUE_SORT, EXCEPTION_ANY, QUEUE_SORTS
@@ -34,19 +35,28 @@ class QueueFilterForm(forms.Form):
 
     # Staff open the queue to find work to do, so it shows open requests unless asked otherwise.
     state = forms.ChoiceField(
-        choices=[(OPEN, "Open (work to do)"), ("", "Any state"), *RequestState.choices], required=False
+        choices=[(OPEN, "Open (work to do)"), ("", "Any state"), *RequestState.choices],
+        required=False,
+        widget=widgets.Select,
     )
-    queue = forms.ChoiceField(required=False)
-    assignee = forms.ChoiceField(required=False)
-    aging_band = forms.ChoiceField(label="Aging", required=False)
-    request_type = forms.ChoiceField(label="Type", choices=[("", "Any type"), *RequestType.choices], required=False)
+    queue = forms.ChoiceField(required=False, widget=widgets.Select)
+    assignee = forms.ChoiceField(required=False, widget=widgets.Select)
+    aging_band = forms.ChoiceField(label="Aging", required=False, widget=widgets.Select)
+    request_type = forms.ChoiceField(
+        label="Type", choices=[("", "Any type"), *RequestType.choices], required=False, widget=widgets.Select
+    )
     requestor_kind = forms.ChoiceField(
-        label="Requestor", choices=[("", "Any requestor"), *RequestorKind.choices], required=False
+        label="Requestor",
+        choices=[("", "Any requestor"), *RequestorKind.choices],
+        required=False,
+        widget=widgets.Select,
     )
-    due_within = forms.IntegerField(label="Due within (days)", min_value=0, max_value=365, required=False)
-    overdue = forms.BooleanField(label="Overdue", required=False)
+    due_within = forms.IntegerField(
+        label="Due within (days)", min_value=0, max_value=365, required=False, widget=widgets.NumberInput
+    )
+    overdue = forms.BooleanField(label="Overdue", required=False, widget=widgets.CheckboxInput)
     exception = forms.CharField(label="Exception", required=False, max_length=40)
-    stalled = forms.BooleanField(label="Stalled", required=False)
+    stalled = forms.BooleanField(label="Stalled", required=False, widget=widgets.CheckboxInput)
     sort = forms.ChoiceField(
         choices=[
             ("priority", "Priority, highest first"),
@@ -54,9 +64,15 @@ class QueueFilterForm(forms.Form):
             ("age", "Age, oldest first"),
         ],
         required=False,
+        widget=widgets.Select,
     )
     size = forms.TypedChoiceField(
-        label="Rows", choices=[(n, n) for n in QUEUE_PAGE_SIZES], coerce=int, required=False, empty_value=None
+        label="Rows",
+        choices=[(n, n) for n in QUEUE_PAGE_SIZES],
+        coerce=int,
+        required=False,
+        empty_value=None,
+        widget=widgets.Select,
     )
 
     def __init__(self, *args: Any, staff: list[Any], queues: list[Any], band_labels: list[str], **kwargs: Any) -> None:
@@ -78,7 +94,7 @@ class QueueFilterForm(forms.Form):
         ]
         reasons = sorted(EXCEPTION_REASON_LABELS.items(), key=lambda item: item[1])
         self.exception_choices = [("", "Any or none"), (EXCEPTION_ANY, "In exception (any reason)"), *reasons]
-        self.fields["exception"].widget = forms.Select(choices=self.exception_choices)
+        self.fields["exception"].widget = widgets.Select(choices=self.exception_choices)
 
     def clean_sort(self) -> str:
         sort = self.cleaned_data.get("sort")

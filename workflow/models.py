@@ -15,10 +15,12 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
+from django.db.models import F
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from roi.choices import STAFF_ROLES, SUPERVISING_ROLES
+from roi.expressions import Negated
 from roi.models import TenantOwned
 from roi.tenancy import has_role
 from workflow.choices import (
@@ -155,6 +157,10 @@ class WorkQueue(TenantOwned):
         return self.name
 
 
+# Open work, for partial indexes (plain strings, as migrations record them).
+_OPEN = models.Q(state__in=[state.value for state in OPEN_STATES])
+
+
 class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     """One request for records, from receipt to final disposition."""
 
@@ -245,13 +251,29 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "state", "legal_due_date"], name="request_state_due_idx"),
             models.Index(fields=["tenant", "assignee", "state"], name="request_assignee_idx"),
-            models.Index(fields=["tenant", "received_at"], name="request_received_idx"),
             models.Index(fields=["tenant", "patient"], name="request_patient_idx"),
-            # The queue's default order, with keyset pagination on (priority_score, id).
+            # Every queue sort is keyset-paginated on (sort value, id); each sort has an index giving that order,
+            # for open work (the default view, small partial indexes) and for every state (the supervisor looking
+            # back), so a page 1,000 pages deep reads 51 index entries, not a sort of the tenant's requests.
+            # Priority, highest first, is indexed as the ascending key -priority_score (roi/expressions.py).
+            models.Index(
+                F("tenant"), Negated("priority_score"), F("id"), name="request_open_priority_key_idx", condition=_OPEN
+            ),
+            models.Index(fields=["tenant", "legal_due_date", "id"], name="request_open_due_idx", condition=_OPEN),
+            models.Index(fields=["tenant", "received_at", "id"], name="request_open_age_idx", condition=_OPEN),
+            models.Index(F("tenant"), Negated("priority_score"), F("id"), name="request_priority_key_idx"),
+            models.Index(fields=["tenant", "legal_due_date", "id"], name="request_due_idx"),
+            models.Index(fields=["tenant", "received_at", "id"], name="request_age_idx"),
+            # "Claim next": unassigned open work only, so claimed rows leave the index instead of being skipped.
             models.Index(
                 fields=["tenant", "-priority_score", "id"],
-                name="request_open_priority_idx",
-                condition=models.Q(state__in=["received", "validated", "in_fulfillment", "exception"]),
+                name="request_claimable_idx",
+                condition=_OPEN & models.Q(assignee__isnull=True),
+            ),
+            models.Index(
+                fields=["tenant", "queue", "-priority_score", "id"],
+                name="request_claimable_queue_idx",
+                condition=_OPEN & models.Q(assignee__isnull=True),
             ),
         ]
         constraints = [

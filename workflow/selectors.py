@@ -9,22 +9,50 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import F, QuerySet, Subquery, Value
+from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
 
 from roi import clock
+from roi.expressions import Negated, Row
 from roi.models import Membership, Tenant
 from workflow.choices import OPEN_STATES
 from workflow.models import RecordRequest, RequestTransition, StatusCall, WorkQueue
 
-# Queue sorts: (field, descending). Every sort breaks ties on id ascending, so the order is total and a keyset
-# cursor (value, id) names one position in it. "priority" is the default and matches request_open_priority_idx.
+# Queue sorts: (field, descending). Every sort breaks ties on id ascending (oldest first among equals), so the
+# order is total and a keyset cursor (value, id) names one position in it. Each has an index on (tenant, key, id)
+# for open work and for every state (RecordRequest.Meta.indexes); "priority" is the default.
 QUEUE_SORTS: dict[str, tuple[str, bool]] = {
     "priority": ("priority_score", True),
     "due": ("legal_due_date", False),
     "age": ("received_at", False),
 }
 DEFAULT_QUEUE_SORT = "priority"
+# What a queue row shows (workflow/markup.py queue_rows) and its cursor needs: the page loads only these columns of
+# the request and its parties, not the scope, delivery and intake text of fifty requests.
+QUEUE_ROW_FIELDS = (
+    "tenant_id",
+    "tracking_number",
+    "state",
+    "request_type",
+    "received_at",
+    "legal_due_date",
+    "internal_target_date",
+    "aging_band",
+    "is_stalled",
+    "priority_score",
+    "priority_reasons",
+    "exception_reason",
+    "patient__first_name",
+    "patient__last_name",
+    "requestor__kind",
+    "requestor__name",
+    "requestor__organization",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+    "queue__name",
+)
 EXCEPTION_ANY = "any"  # the exception filter's value for "any reason"
 
 
@@ -84,7 +112,7 @@ def request_queue(
     if stalled:
         queryset = queryset.filter(is_stalled=True)
     field, descending = QUEUE_SORTS.get(sort, QUEUE_SORTS[DEFAULT_QUEUE_SORT])
-    return queryset.order_by(f"-{field}" if descending else field, "id")
+    return queryset.order_by(_sort_key(field, descending).asc(), F("id").asc())
 
 
 # --- Keyset pagination -----------------------------------------------------------------------------------------
@@ -130,27 +158,19 @@ def decode_cursor(cursor: str, *, sort: str) -> tuple[str, Any, int] | None:
         return None
 
 
-# The mixed order (priority desc, id asc) cannot be one row comparison, so the condition is an OR; the redundant
-# bound (`priority_score <= v`) is what lets PostgreSQL start the index scan at the cursor instead of the top.
+def _sort_key(field: str, descending: bool) -> Any:
+    """The sort as an ascending key: descending fields are negated (the indexes are on the same expression)."""
+    return Negated(field) if descending else F(field)
 
 
-def _after(field: str, descending: bool, value: Any, pk: int) -> Q:
-    """Rows strictly after (value, pk) in the order (field desc-or-asc, id asc)."""
-    bound = Q(**{f"{field}__lte" if descending else f"{field}__gte": value})
-    beyond = Q(**{f"{field}__lt" if descending else f"{field}__gt": value})
-    return bound & (beyond | Q(**{field: value, "id__gt": pk}))
+def _key_value(value: Any, descending: bool) -> Any:
+    return -value if descending else value
 
 
-def _before(field: str, descending: bool, value: Any, pk: int) -> Q:
-    bound = Q(**{f"{field}__gte" if descending else f"{field}__lte": value})
-    beyond = Q(**{f"{field}__gt" if descending else f"{field}__lt": value})
-    return bound & (beyond | Q(**{field: value, "id__lt": pk}))
-
-
-def _window(queryset: QuerySet[RecordRequest], condition: Q | None, order: tuple[str, ...], size: int) -> list:
+def _window(queryset: QuerySet[RecordRequest], condition: Any, order: tuple[Any, ...], size: int) -> list:
     """`size` rows of queryset from the condition on, in `order`, as one query: the ids are picked in a subquery with
-    no joins, so PostgreSQL limits before it joins (a top-N sort or an index scan) instead of sorting every row
-    joined to its patient, requestor and assignee when no index gives the order (e.g. every state by priority)."""
+    no joins, so PostgreSQL limits before it joins (an index range scan) instead of sorting every row joined to its
+    patient, requestor and assignee."""
     picked = queryset.filter(condition) if condition is not None else queryset
     ids = picked.order_by(*order).values("id")[:size]
     return list(queryset.filter(pk__in=Subquery(ids)).order_by(*order))
@@ -159,14 +179,17 @@ def _window(queryset: QuerySet[RecordRequest], condition: Q | None, order: tuple
 def request_queue_page(
     *, queryset: QuerySet[RecordRequest], sort: str, cursor: str | None, page_size: int
 ) -> QueuePage:
-    """One page of `queryset` (ordered by request_queue) after or before the cursor: one query whatever the size.
+    """One page of `queryset` (ordered by request_queue) after or before the cursor: one query whatever the size or
+    depth. The rows after (v, id) are ROW(key, id) > ROW(v, id), one index range scan from the cursor on
+    (roi/expressions.py says why not an OR).
 
     One extra row is fetched to know whether there is a page beyond; the page on the other side exists whenever
     the cursor does (we came from there)."""
     sort = sort if sort in QUEUE_SORTS else DEFAULT_QUEUE_SORT
     field, descending = QUEUE_SORTS[sort]
+    key = _sort_key(field, descending)
     position = decode_cursor(cursor, sort=sort) if cursor else None
-    order = (f"-{field}" if descending else field, "id")
+    order = (key.asc(), F("id").asc())
     if position is None:
         rows = _window(queryset, None, order, page_size + 1)
         more = len(rows) > page_size
@@ -177,8 +200,9 @@ def request_queue_page(
             previous_cursor=None,
         )
     direction, value, pk = position
+    at = Row(Value(_key_value(value, descending)), Value(pk))
     if direction == "next":
-        rows = _window(queryset, _after(field, descending, value, pk), order, page_size + 1)
+        rows = _window(queryset, GreaterThan(Row(key, F("id")), at), order, page_size + 1)
         more = len(rows) > page_size
         rows = rows[:page_size]
         return QueuePage(
@@ -187,8 +211,8 @@ def request_queue_page(
             previous_cursor=encode_cursor(sort=sort, direction="prev", row=rows[0]) if rows else None,
         )
     # Backwards: walk the reversed order from the cursor, then put the rows back in display order.
-    reversed_order = (field if descending else f"-{field}", "-id")
-    rows = _window(queryset, _before(field, descending, value, pk), reversed_order, page_size + 1)
+    reversed_order = (key.desc(), F("id").desc())
+    rows = _window(queryset, LessThan(Row(key, F("id")), at), reversed_order, page_size + 1)
     more = len(rows) > page_size
     rows = rows[:page_size][::-1]
     return QueuePage(

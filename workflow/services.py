@@ -165,7 +165,7 @@ def request_claim_next(*, tenant: Tenant, actor: Any, queue: WorkQueue | None = 
     FOR UPDATE SKIP LOCKED: a request another claimer has locked but not yet committed is passed over rather than
     waited for, and one already committed to someone fails the `assignee IS NULL` recheck, so two staff claiming at
     the same moment get different requests and neither blocks. The order is the queue's default one and the
-    partial index request_open_priority_idx serves it."""
+    partial index request_claimable_idx serves it (claimed rows leave it)."""
     if not has_role(actor, tenant, STAFF_ROLES):
         raise NotPermitted("You have no role in this organisation.")
     if queue is not None and queue.tenant_id != tenant.pk:

@@ -16,7 +16,7 @@ from roi.choices import SUPERVISING_ROLES, AccessAction, Role
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors, services
-from workflow.choices import STATE_COLOURS, RequestState
+from workflow.choices import RequestState
 from workflow.extensions import panel_contexts, transitions_owned_elsewhere
 from workflow.forms import (
     DEFAULT_QUEUE_PAGE_SIZE,
@@ -41,7 +41,6 @@ def _annotate_dates(rows: list[RecordRequest], tenant: Any) -> None:
         row.days_left = row.days_to_legal_due(today)  # type: ignore[attr-defined]
         row.days_overdue = -row.days_left  # type: ignore[attr-defined]
         row.target_days_left = (row.internal_target_date - today).days  # type: ignore[attr-defined]
-        row.state_colour = STATE_COLOURS[row.state]  # type: ignore[attr-defined]
 
 
 class QueueView(TenantViewMixin, View):
@@ -65,7 +64,7 @@ class QueueView(TenantViewMixin, View):
         if not form.is_valid() and "queue" in form.errors:
             raise Http404("No such queue")  # another tenant's queue id answers like a missing one
         filters, sort, size = _queue_filters(form, request.user, staff, queues)
-        queryset = selectors.request_queue(tenant=self.tenant, sort=sort, **filters)
+        queryset = selectors.request_queue(tenant=self.tenant, sort=sort, **filters).only(*selectors.QUEUE_ROW_FIELDS)
         page = selectors.request_queue_page(queryset=queryset, sort=sort, cursor=params.get("cursor"), page_size=size)
         rows = page.rows
         _annotate_dates(rows, self.tenant)

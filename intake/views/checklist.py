@@ -26,7 +26,7 @@ from roi.choices import AccessAction
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors as workflow_selectors
-from workflow.choices import STATE_COLOURS, RequestState
+from workflow.choices import RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 from workflow.views import RequestDetailView
@@ -65,7 +65,6 @@ class ChecklistView(RequestPageMixin, View):
         form = form or self.checklist_form(record_request)
         editable = record_request.state in EDITABLE_STATES
         basis = rules.basis_for(record_request.request_type, record_request.requestor.kind)
-        record_request.state_colour = STATE_COLOURS[record_request.state]  # type: ignore[attr-defined]
         context = {
             "rr": record_request,
             "form": form,

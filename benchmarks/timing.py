@@ -1,0 +1,95 @@
+"""Timing and the floors every page benchmark prints beside its figures, measured in the same run.
+
+A figure alone says little on a shared 2-core machine; beside what the same machine takes for the least possible
+work of the same kind, it says how much of the time is ours:
+  - a bare Django view: an anonymous GET through our whole middleware stack to a view that returns "ok", no SQL;
+  - /healthz/: the same plus a SELECT 1 and a Redis GET;
+  - a page's own SQL, executed alone on the same connection;
+  - opening a new database connection (what a page pays on top without persistent connections).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+
+def measure(fn: Callable[[], Any], iterations: int) -> tuple[float, float]:
+    """(median, p95) in milliseconds of `iterations` calls, after a few untimed ones that warm caches."""
+    for _ in range(max(3, iterations // 10)):
+        fn()
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, max(0, round(len(samples) * 0.95) - 1))]
+
+
+def _bare(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+# Served only inside bare_view_floor's override_settings, never by the application's URL configuration.
+urlpatterns = [path("bench-bare/", _bare)]
+
+
+def bare_view_floor(iterations: int) -> tuple[float, float]:
+    from django.test import Client, override_settings
+
+    client = Client()
+    with override_settings(ROOT_URLCONF="benchmarks.timing"):
+        return measure(lambda: client.get("/bench-bare/"), iterations)
+
+
+def healthz_floor(client: Any, iterations: int) -> tuple[float, float]:
+    return measure(lambda: client.get("/healthz/"), iterations)
+
+
+def captured_sql(client: Any, url: str) -> list[tuple[str, Any]]:
+    """Every statement (with its parameters) that one GET of `url` runs."""
+    from django.db import connection
+
+    executed: list[tuple[str, Any]] = []
+
+    def capture(execute: Callable[..., Any], sql: str, params: Any, *rest: Any) -> Any:
+        executed.append((sql, params))
+        return execute(sql, params, *rest)
+
+    with connection.execute_wrapper(capture):
+        client.get(url)
+    return executed
+
+
+def sql_floor(statements: list[tuple[str, Any]], iterations: int) -> tuple[float, float]:
+    """The statements run alone, one after the other, on the same (persistent) connection, rows fetched."""
+    from django.db import connection
+
+    def run() -> None:
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                if cursor.description is not None:
+                    cursor.fetchall()
+
+    return measure(run, iterations)
+
+
+def new_connection_floor(iterations: int) -> tuple[float, float]:
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+
+    def connect() -> None:
+        psycopg.connect(**params).close()
+
+    return measure(connect, iterations)

@@ -6,6 +6,7 @@ workflow/transitions.py call them (one transaction, a log row, side effects on c
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from datetime import date, datetime
@@ -16,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
 from django.db.models import F
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMFieldMixin, transition
 from simple_history.models import HistoricalRecords
 
 from roi.choices import STAFF_ROLES, SUPERVISING_ROLES
@@ -157,6 +158,11 @@ class WorkQueue(TenantOwned):
         return self.name
 
 
+@functools.cache
+def _fsm_fields(model: type[models.Model]) -> tuple[FSMFieldMixin, ...]:
+    return tuple(field for field in model._meta.fields if isinstance(field, FSMFieldMixin))
+
+
 # Open work, for partial indexes (plain strings, as migrations record them).
 _OPEN = models.Q(state__in=[state.value for state in OPEN_STATES])
 
@@ -287,6 +293,12 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
 
     def __str__(self) -> str:
         return self.tracking_number
+
+    @property
+    def state_fields(self) -> tuple[FSMFieldMixin, ...]:
+        """ConcurrentTransitionMixin's state fields, looked up once per class: its own property walks all the
+        model's fields on every instance, a millisecond per queue page of fifty requests."""
+        return _fsm_fields(type(self))
 
     # --- Facts computed from the request's own fields ---------------------------------------------------
 

@@ -309,6 +309,12 @@ def test_claim_next_gives_the_highest_priority_unassigned_open_request(client_fo
     best.refresh_from_db()
     assert best.assignee == alice
     assert _messages(response) == [f"Request {best.tracking_number} is yours now."]
+    # The claim is in the request's history like any other change: who, when, and the row as it became.
+    change = best.history.order_by("-history_date", "-history_id").first()
+    assert (change.history_type, change.history_user, change.assignee_id) == ("~", alice, alice.pk)
+    assert change.tracking_number == best.tracking_number
+    assert change.last_activity_at == best.last_activity_at
+    assert best.history.count() == 2  # created, then claimed
 
 
 def test_claim_next_in_a_queue_stays_in_that_queue(alice, tenant_a, legal_q):

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "workflow",
     "exceptions",
     "intake",
+    "fulfillment",
     "reporting",
     "portal",
 ]

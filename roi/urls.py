@@ -16,6 +16,7 @@ urlpatterns = [
     # intake first: its "new/" must not be read as a tracking number by workflow's "<tracking_number>/".
     path("requests/", include("intake.urls")),
     path("requests/", include("exceptions.urls")),
+    path("requests/", include("fulfillment.urls")),
     path("requests/", include("workflow.urls")),
     # The request resource is assembled by intake (create, checklist) on top of workflow's (list, transitions).
     path("api/v1/", include("intake.api.urls")),

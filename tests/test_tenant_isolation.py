@@ -179,6 +179,7 @@ def b_objects(tenant_b, b_request, settings, tmp_path):
         "failed": failed,
         # `pk` names a different model on each route: tenant B's object of that model.
         "pk_by_route": {
+            **_more_b_objects(tenant_b, b_request),
             "intake:failed-intake-raw": failed.pk,
             "intake:failed-intake-resolve": failed.pk,
             "workflow:queue_edit": queue.pk,
@@ -188,6 +189,19 @@ def b_objects(tenant_b, b_request, settings, tmp_path):
             "notification-read": notice.pk,
         },
     }
+
+
+def _more_b_objects(tenant_b, b_request) -> dict[str, int]:
+    """Routes naming other objects by pk, from the apps that own them: each module tests/*/isolation_objects*.py
+    has `b_objects(tenant_b, b_request)` returning {route name: pk of tenant B's object}."""
+    import importlib
+    from pathlib import Path
+
+    found: dict[str, int] = {}
+    for path in sorted(Path(__file__).parent.glob("*/isolation_objects*.py")):
+        module = importlib.import_module(f"tests.{path.parent.name}.{path.stem}")
+        found.update(module.b_objects(tenant_b, b_request))
+    return found
 
 
 def charlie_user(tenant):  # type: ignore[no-untyped-def]

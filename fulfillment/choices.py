@@ -1,0 +1,93 @@
+"""Vocabularies of fulfillment: where records come from, why pages are left out, how releases go out and come back."""
+
+from django.db import models
+
+
+class RetrievalSource(models.TextChoices):
+    EHR_HIM = "ehr_him", "EHR / HIM"
+    IMAGING = "imaging", "Imaging"
+    BILLING = "billing", "Billing"
+    LABORATORY = "laboratory", "Laboratory"
+    OFFSITE_STORAGE = "offsite_storage", "Off-site storage"
+    OTHER_FACILITY = "other_facility", "Other facility"
+    OTHER = "other", "Other"
+
+
+class RetrievalStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    RECEIVED = "received", "Received"
+    NOT_AVAILABLE = "not_available", "Nothing held"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_RETRIEVAL_STATUSES = (RetrievalStatus.REQUESTED,)
+
+
+class ExclusionReason(models.TextChoices):
+    OUT_OF_SCOPE = "out_of_scope", "Outside the requested scope or dates"
+    SENSITIVE_WITHOUT_CONSENT = "sensitive_without_consent", "Sensitive category without the required consent"
+    OTHER_PATIENT = "other_patient", "Another patient's page"
+    DUPLICATE = "duplicate", "Duplicate page"
+    DENIED = "denied", "Withheld under a denial"
+    OTHER = "other", "Other (see note)"
+
+
+class QcOutcome(models.TextChoices):
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+
+
+class ResendReason(models.TextChoices):
+    WRONG_DESTINATION = "wrong_destination", "Wrong destination"
+    MISSING_RECORDS = "missing_records", "Missing records"
+    UNREADABLE = "unreadable", "Unreadable"
+    NOT_RECEIVED = "not_received", "Requestor did not receive it"
+    ADDITIONAL_RECORDS = "additional_records", "Additional records found"
+
+
+class FeeMethod(models.TextChoices):
+    """How a right-of-access fee is calculated, 45 CFR 164.524(c)(4) and HHS guidance."""
+
+    FLAT = "flat", "Flat fee for electronic copies (at most $6.50)"
+    ACTUAL = "actual", "Actual cost (labour, supplies, postage)"
+    AVERAGE = "average", "Average cost per page"
+    NONE = "none", "No fee"
+
+
+class InvoiceKind(models.TextChoices):
+    ESTIMATE = "estimate", "Fee estimate"
+    INVOICE = "invoice", "Invoice"
+
+
+class InvoiceStatus(models.TextChoices):
+    ISSUED = "issued", "Issued"
+    PAID = "paid", "Paid"
+    WAIVED = "waived", "Waived"
+    VOID = "void", "Void"
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", "Card"
+    CHECK = "check", "Check"
+    CASH = "cash", "Cash"
+    TRANSFER = "transfer", "Bank transfer"
+    OTHER = "other", "Other"
+
+
+class DisclosurePurpose(models.TextChoices):
+    """Accountable disclosures, 45 CFR 164.528: what the rule does not exclude."""
+
+    COURT_ORDER = "court_order", "Court order"
+    SUBPOENA = "subpoena", "Subpoena"
+    PUBLIC_HEALTH = "public_health", "Public health"
+    LAW_ENFORCEMENT = "law_enforcement", "Law enforcement"
+    HEALTH_OVERSIGHT = "health_oversight", "Health oversight"
+    WORKERS_COMP = "workers_comp", "Workers' compensation"
+    DISABILITY = "disability", "Disability determination (SSA)"
+    RESEARCH = "research", "Research without authorization"
+    OTHER_REQUIRED_BY_LAW = "other_required_by_law", "Other disclosure required by law"
+
+
+class DenialReviewOutcome(models.TextChoices):
+    UPHELD = "upheld", "Denial upheld"
+    OVERTURNED = "overturned", "Denial overturned: release"

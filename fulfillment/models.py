@@ -1,0 +1,437 @@
+"""Fulfillment: the records retrieved for a request, the release packet built from them, its quality control, its
+delivery (and resends), the fee, the accounting-of-disclosures entry, and denials.
+
+Each section below belongs to one module of the app (retrieval.py, packets.py, qc.py, delivery.py, fees.py,
+disclosures.py, denials.py) and is changed with it. Facts that lower apps need (QC passed, delivery evidence,
+denial basis, how long the request has waited on a department) are recorded on the RecordRequest by these
+services; workflow's guards and exceptions' rules read them there (DESIGN.md: dependencies point one way)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from fulfillment.choices import (
+    DenialReviewOutcome,
+    DisclosurePurpose,
+    ExclusionReason,
+    FeeMethod,
+    InvoiceKind,
+    InvoiceStatus,
+    PaymentMethod,
+    QcOutcome,
+    ResendReason,
+    RetrievalSource,
+    RetrievalStatus,
+)
+from intake.models import _private_path
+from roi.models import Tenant, TenantOwned
+from workflow.choices import DeliveryMethod, DenialBasis, RecordType, RequestorKind, RequestType, SensitiveCategory
+from workflow.models import Patient, RecordRequest
+
+USER = settings.AUTH_USER_MODEL
+
+
+def release_document_path(instance: ReleaseDocument, filename: str) -> str:
+    return _private_path("release-documents", instance, filename)
+
+
+def packet_path(instance: ReleasePacket, filename: str) -> str:
+    return _private_path("packets", instance, filename)
+
+
+def invoice_path(instance: Invoice, filename: str) -> str:
+    return _private_path("invoices", instance, filename)
+
+
+# --- Tenant policy (settings an admin changes) ----------------------------------------------------------------
+
+
+class FulfillmentPolicy(models.Model):
+    """A tenant's fulfillment settings. One row per tenant, created with these defaults on first use
+    (fulfillment.policy.policy_for)."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.PROTECT, related_name="fulfillment_policy")
+    qc_two_person_rule = models.BooleanField(
+        default=True, help_text="The QC reviewer cannot be the person who built the packet."
+    )
+    retrieval_overdue_days = models.PositiveSmallIntegerField(
+        default=5, help_text="A retrieval task open longer than this counts as overdue (and can drive escalations)."
+    )
+    download_link_days = models.PositiveSmallIntegerField(default=14, help_text="How long a download link works.")
+    download_link_max_uses = models.PositiveSmallIntegerField(default=3, help_text="Downloads allowed per link.")
+    # Fees (fees.py).
+    access_fee_method = models.CharField(max_length=10, choices=FeeMethod.choices, default=FeeMethod.FLAT)
+    access_flat_fee_cents = models.PositiveIntegerField(default=650, help_text="At most 650 ($6.50).")
+    access_per_page_cents = models.PositiveIntegerField(default=0, help_text="Average-cost method: per page.")
+    access_supplies_cents = models.PositiveIntegerField(default=0, help_text="Actual cost: media, paper.")
+    access_labour_cents_per_page = models.PositiveIntegerField(default=0, help_text="Actual cost: copying labour.")
+    postage_cents = models.PositiveIntegerField(default=0, help_text="Added when records go by mail.")
+    require_prepayment_third_party = models.BooleanField(
+        default=False, help_text="Third-party releases wait in 'payment pending' until the invoice is paid."
+    )
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"Fulfillment policy of {self.tenant}"
+
+
+# --- Retrieval (retrieval.py) ---------------------------------------------------------------------------------
+
+
+class RetrievalTask(TenantOwned):
+    """A request for records sent to one department or place: who owns it, since when we wait, what came back."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="retrieval_tasks")
+    source = models.CharField(max_length=20, choices=RetrievalSource.choices)
+    source_detail = models.CharField(max_length=200, blank=True, help_text="Department, facility or box number.")
+    status = models.CharField(max_length=20, choices=RetrievalStatus.choices, default=RetrievalStatus.REQUESTED)
+    owner = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    requested_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    received_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        indexes = [models.Index(fields=["tenant", "request"], name="retrieval_request_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} for {self.request_id}"
+
+
+# --- Documents and page exclusions (packets.py) ---------------------------------------------------------------
+
+
+class ReleaseDocument(TenantOwned):
+    """A retrieved document that may go into the release: its pages, what it is, and whether it is left out."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="release_documents")
+    retrieval_task = models.ForeignKey(
+        RetrievalTask, null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
+    )
+    source = models.CharField(max_length=20, choices=RetrievalSource.choices)
+    record_type = models.CharField(max_length=30, choices=RecordType.choices)
+    service_date_from = models.DateField(null=True, blank=True)
+    service_date_to = models.DateField(null=True, blank=True)
+    sensitive_categories = ArrayField(
+        models.CharField(max_length=30, choices=SensitiveCategory.choices), default=list, blank=True
+    )
+    file = models.FileField(upload_to=release_document_path, max_length=300)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, help_text="Detected from the content, not the name.")
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    page_count = models.PositiveIntegerField()
+    patient_confirmed = models.BooleanField(
+        default=False, help_text="Someone checked that every page is this patient's (QC asks)."
+    )
+    # Left out as a whole; page ranges are PageExclusion rows.
+    excluded_reason = models.CharField(max_length=30, choices=ExclusionReason.choices, blank=True)
+    excluded_note = models.CharField(max_length=300, blank=True)
+    uploaded_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        indexes = [models.Index(fields=["tenant", "request"], name="release_document_request_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(service_date_from__isnull=True)
+                | models.Q(service_date_to__isnull=True)
+                | models.Q(service_date_from__lte=models.F("service_date_to")),
+                name="release_document_dates_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_record_type_display()}: {self.original_name}"
+
+
+class PageExclusion(TenantOwned):
+    """Pages first..last (1-based, inclusive) of a document left out of the release, with the reason."""
+
+    document = models.ForeignKey(ReleaseDocument, on_delete=models.PROTECT, related_name="exclusions")
+    first_page = models.PositiveIntegerField()
+    last_page = models.PositiveIntegerField()
+    reason = models.CharField(max_length=30, choices=ExclusionReason.choices)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["first_page", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(first_page__gte=1) & models.Q(last_page__gte=models.F("first_page")),
+                name="page_exclusion_range_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"pages {self.first_page}-{self.last_page} of {self.document_id}"
+
+
+# --- Release packet (packets.py) ------------------------------------------------------------------------------
+
+
+class ReleasePacket(TenantOwned):
+    """One built version of the release: a PDF (cover sheet, then every included page stamped). Never changed once
+    built; a rebuild is a new version. The version delivered is the one a Delivery points to."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="packets")
+    version = models.PositiveIntegerField()
+    file = models.FileField(upload_to=packet_path, max_length=300)
+    sha256 = models.CharField(max_length=64)
+    page_count = models.PositiveIntegerField(help_text="Every page of the PDF, the cover sheet included.")
+    record_pages = models.PositiveIntegerField(help_text="Pages of records released (the cover sheet excluded).")
+    recipient = models.CharField(max_length=300, help_text="As stamped on every page.")
+    contents = models.JSONField(default=list, help_text="[{document, pages: [1, 2, ...]}] in packet order.")
+    includes_part2 = models.BooleanField(default=False, help_text="Carries the 42 CFR Part 2 redisclosure notice.")
+    built_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    built_at = models.DateTimeField()
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["request", "version"], name="packet_version_unique")]
+
+    def __str__(self) -> str:
+        return f"Packet v{self.version} of {self.request_id}"
+
+
+# --- Quality control (qc.py) ----------------------------------------------------------------------------------
+
+
+class QcReview(TenantOwned):
+    """One QC review of one packet version: each check's answer, the outcome, and why it failed."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="qc_reviews")
+    packet = models.ForeignKey(ReleasePacket, on_delete=models.PROTECT, related_name="qc_reviews")
+    reviewer = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=QcOutcome.choices)
+    checks = models.JSONField(default=dict, help_text="{check code: true/false} as the reviewer answered.")
+    failures = models.JSONField(default=list, help_text="[{code, message}] of every check that failed.")
+    note = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"QC {self.outcome} of {self.packet_id}"
+
+
+# --- Delivery and resends (delivery.py) -----------------------------------------------------------------------
+
+
+class Delivery(TenantOwned):
+    """A release sent: which packet version, how, where, with what evidence. A resend is a new Delivery pointing at
+    the one it repeats, with its reason."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="deliveries")
+    packet = models.ForeignKey(ReleasePacket, on_delete=models.PROTECT, related_name="deliveries")
+    method = models.CharField(max_length=20, choices=DeliveryMethod.choices)
+    destination = models.CharField(max_length=300, help_text="Email, fax number, postal address or who collected.")
+    delivered_at = models.DateTimeField()
+    delivered_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    # Evidence per method: fax confirmation, mail tracking number, pickup ID check; portal and email links are
+    # DownloadLink rows.
+    fax_confirmation = models.CharField(max_length=100, blank=True)
+    mail_tracking_number = models.CharField(max_length=100, blank=True)
+    pickup_id_checked_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    pickup_id_description = models.CharField(max_length=200, blank=True, help_text="Which ID was shown.")
+    evidence = models.CharField(max_length=300, help_text="One line of evidence, as the request records it.")
+    resend_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="resends")
+    resend_reason = models.CharField(max_length=30, choices=ResendReason.choices, blank=True)
+    resend_note = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-delivered_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "delivered_at"], name="delivery_at_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(resend_of__isnull=True, resend_reason="")
+                | (models.Q(resend_of__isnull=False) & ~models.Q(resend_reason="")),
+                name="delivery_resend_has_reason",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} of {self.request_id} on {self.delivered_at:%Y-%m-%d}"
+
+
+class DownloadLink(TenantOwned):
+    """A time-limited, limited-use link to one delivered packet (portal download, email link). Only the SHA-256 of
+    the token is stored; the token itself goes out once, in the link."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="links")
+    token_digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    max_uses = models.PositiveSmallIntegerField()
+    uses = models.PositiveSmallIntegerField(default=0)
+    sent_to = models.CharField(max_length=300, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(uses__lte=models.F("max_uses")), name="link_uses")]
+
+    def __str__(self) -> str:
+        return f"Link for delivery {self.delivery_id}"
+
+
+# --- Fees and invoices (fees.py) ------------------------------------------------------------------------------
+
+
+class FeeRule(models.Model):
+    """A jurisdiction's fee rule for a kind of request: platform data, like the deadline rule table (seeded examples
+    are marked unverified). The most specific active rule applies: the tenant's state before "US"."""
+
+    jurisdiction = models.CharField(max_length=2, help_text="US for federal rules, else the state's code.")
+    request_types = ArrayField(
+        models.CharField(max_length=30, choices=RequestType.choices), default=list, blank=True, help_text="Empty: all."
+    )
+    requestor_kinds = ArrayField(
+        models.CharField(max_length=30, choices=RequestorKind.choices),
+        default=list,
+        blank=True,
+        help_text="Empty: all.",
+    )
+    base_fee_cents = models.PositiveIntegerField(default=0, help_text="Search or handling fee, where allowed.")
+    page_tiers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Per-page prices by tier: [{"up_to": 25, "cents": 100}, {"up_to": null, ...}]',
+    )
+    max_total_cents = models.PositiveIntegerField(null=True, blank=True)
+    waived = models.BooleanField(default=False, help_text="No fee at all (e.g. disability claims in some states).")
+    waiver_purpose = models.CharField(max_length=100, blank=True, help_text="The purpose the waiver applies to.")
+    description = models.CharField(max_length=300)
+    citation = models.CharField(max_length=200)
+    verified = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["jurisdiction", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.jurisdiction}: {self.description}"
+
+
+class Invoice(TenantOwned):
+    """A fee estimate or an invoice for a request, with its lines and the PDF sent; payment or waiver recorded."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(max_length=10, choices=InvoiceKind.choices)
+    number = models.CharField(max_length=30)
+    status = models.CharField(max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.ISSUED)
+    lines = models.JSONField(default=list, help_text="[{description, quantity, unit_cents, cents}]")
+    total_cents = models.PositiveIntegerField()
+    basis = models.CharField(max_length=300, help_text="The rule or method the fee follows, with its citation.")
+    file = models.FileField(upload_to=invoice_path, max_length=300, blank=True)
+    issued_at = models.DateTimeField()
+    issued_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices, blank=True)
+    payment_reference = models.CharField(max_length=100, blank=True)
+    waived_reason = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "number"], name="invoice_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+
+# --- Accounting of disclosures (disclosures.py) ---------------------------------------------------------------
+
+
+class Disclosure(TenantOwned):
+    """An accountable disclosure (164.528): made on a basis the rule does not exclude. Written when such a release
+    is delivered; the patient's accounting lists these for the six years before the request."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="disclosures")
+    request = models.ForeignKey(RecordRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    delivery = models.OneToOneField(
+        Delivery, null=True, blank=True, on_delete=models.PROTECT, related_name="disclosure"
+    )
+    disclosed_on = models.DateField()
+    recipient_name = models.CharField(max_length=300)
+    recipient_address = models.CharField(max_length=300, blank=True)
+    description = models.CharField(max_length=500, help_text="What was disclosed, briefly.")
+    purpose = models.CharField(max_length=30, choices=DisclosurePurpose.choices)
+    purpose_statement = models.CharField(max_length=500, blank=True)
+    recorded_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-disclosed_on", "-id"]
+        indexes = [models.Index(fields=["tenant", "patient", "disclosed_on"], name="disclosure_patient_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.disclosed_on} to {self.recipient_name}"
+
+
+class DisclosureSuspension(TenantOwned):
+    """A health oversight or law-enforcement agency's request to suspend a patient's right to an accounting of
+    disclosures made to it (164.528(a)(2)): an oral request lasts at most 30 days."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="disclosure_suspensions")
+    agency = models.CharField(max_length=300)
+    statement = models.TextField(help_text="The agency's statement that an accounting would impede its activities.")
+    oral = models.BooleanField(default=False)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    recorded_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-starts_on"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_on__gte=models.F("starts_on")), name="suspension_dates")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency} until {self.ends_on}"
+
+
+# --- Denials (denials.py) -------------------------------------------------------------------------------------
+
+
+class Denial(TenantOwned):
+    """A denial of access, in full or in part (164.524(a)), with its basis, the letter, and any review."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="denials")
+    basis = models.CharField(max_length=30, choices=DenialBasis.choices)
+    partial = models.BooleanField(default=False, help_text="Part denied; the rest is still released.")
+    scope_denied = models.CharField(max_length=500, help_text="What is withheld, in the requestor's words.")
+    explanation = models.TextField(help_text="The basis in plain language, for the letter.")
+    decided_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField()
+    letter = models.ForeignKey("intake.Letter", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    review_requested_at = models.DateTimeField(null=True, blank=True)
+    reviewer = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    review_outcome = models.CharField(max_length=20, choices=DenialReviewOutcome.choices, blank=True)
+    review_note = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-decided_at"]
+
+    def __str__(self) -> str:
+        return f"{'Partial' if self.partial else 'Full'} denial of {self.request_id}"

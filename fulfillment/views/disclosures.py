@@ -1,0 +1,5 @@
+"""Pages and actions for fulfillment: disclosures."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

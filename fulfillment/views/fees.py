@@ -1,0 +1,5 @@
+"""Pages and actions for fulfillment: fees."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Pages and actions for fulfillment: retrieval."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -47,6 +47,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded and generated files of the test go to its own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
 def tenant_a(db):
     return factories.TenantFactory(
         name="Alpha General Hospital", slug="alpha", timezone="America/Los_Angeles", jurisdiction="CA"

@@ -247,3 +247,67 @@ def test_the_panel_takes_the_same_number_of_queries_for_one_document_or_many(rr,
         )
     build(rr, alice)
     assert _panel_queries(rr) == one == 4  # documents, their exclusions, packets, retrieval tasks
+
+
+def test_a_multi_page_tiff_gives_one_packet_page_per_frame(rr, alice):
+    from PIL import Image
+
+    from tests.fulfillment.test_documents import add
+
+    frames = [Image.new("L", (850, 1100), shade) for shade in (230, 200)]
+    out = io.BytesIO()
+    frames[0].save(out, "TIFF", save_all=True, append_images=frames[1:])
+    document = add(rr, alice, out.getvalue(), name="fax.tif")
+    assert document.page_count == 2
+    packet = build(rr, alice)
+    record = texts(packet)[packet.page_count - packet.record_pages :]
+    assert ["page 1 of 2" in flat(record[0]), "page 2 of 2" in flat(record[1])] == [True, True]
+
+
+def test_a_rotated_page_keeps_its_orientation_and_its_stamp_reads_along_the_foot(rr, alice):
+    from pypdf import PdfWriter
+
+    from tests.fulfillment.pdfs import make_pdf
+
+    writer = PdfWriter(clone_from=io.BytesIO(make_pdf(1, "Landscape chart")))
+    writer.pages[0].rotate(90)
+    out = io.BytesIO()
+    writer.write(out)
+    ReleaseDocumentFactory(request=rr, page_count=1, pdf=out.getvalue())
+    packet = build(rr, alice)
+    page = PdfReader(io.BytesIO(packet.file.open("rb").read())).pages[-1]
+    assert page.rotation == 0
+    assert float(page.mediabox.width) > float(page.mediabox.height)
+    assert "page 1 of 1" in flat(page.extract_text())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_builds_at_once_get_consecutive_versions(media, request_in_state, alice, sam):
+    import threading
+
+    from django.db import connection as db_connection
+
+    rr = request_in_state(RequestState.IN_FULFILLMENT)
+    ReleaseDocumentFactory(request=rr, page_count=1)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(actor) -> None:  # type: ignore[no-untyped-def]
+        try:
+            barrier.wait()
+            build(rr, actor)
+        except BaseException as error:  # noqa: BLE001 - any error fails the test
+            errors.append(error)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=run, args=(actor,)) for actor in (alice, sam)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    built = list(ReleasePacket.objects.filter(request=rr).order_by("version"))
+    assert [p.version for p in built] == [1, 2]
+    assert built[0].superseded_at == built[1].built_at
+    assert built[1].superseded_at is None

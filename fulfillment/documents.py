@@ -49,11 +49,17 @@ def records_open_for_work(record_request: RecordRequest) -> bool:
     )
 
 
+def before_validation(record_request: RecordRequest) -> bool:
+    """Received, or in an exception raised from received: no record can have been uploaded yet."""
+    return record_request.state == RequestState.RECEIVED or (
+        record_request.state == RequestState.EXCEPTION
+        and record_request.state_before_exception == RequestState.RECEIVED
+    )
+
+
 def records_closed_message(record_request: RecordRequest) -> str:
     state = RequestState(record_request.state)
-    if state == RequestState.RECEIVED or (
-        state == RequestState.EXCEPTION and record_request.state_before_exception == RequestState.RECEIVED
-    ):
+    if before_validation(record_request):
         return "Records are added once the request is validated: work the intake checklist first."
     if state == RequestState.VALIDATED:
         return "Start fulfillment on this request first (uploading its first records does that)."

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 
 from fulfillment.choices import ExclusionReason, RetrievalSource, RetrievalStatus
 from fulfillment.documents import pages_phrase
@@ -22,14 +23,17 @@ from workflow.models import RecordRequest
 def retrieval_task_choices(*, tenant: Tenant, record_request: RecordRequest) -> list[tuple[str, str]]:
     """The request's retrieval tasks, for "which task brought these records back" (optional)."""
     tasks = RetrievalTask.objects.for_tenant(tenant).filter(request_id=record_request.pk).order_by("requested_at", "id")
-    return [
-        (
-            str(task.pk),
-            f"{task.get_source_display()}{' - ' + task.source_detail if task.source_detail else ''}"
-            f" ({RetrievalStatus(task.status).label.lower()}, requested {task.requested_at:%b %-d})",
+    choices = []
+    for task in tasks:
+        asked = timezone.localtime(task.requested_at, tenant.tzinfo)
+        choices.append(
+            (
+                str(task.pk),
+                f"{task.get_source_display()}{' - ' + task.source_detail if task.source_detail else ''}"
+                f" ({RetrievalStatus(task.status).label.lower()}, requested {asked:%b} {asked.day})",
+            )
         )
-        for task in tasks
-    ]
+    return choices
 
 
 def _blank(label: str, choices: Any) -> list[tuple[str, str]]:

@@ -36,7 +36,7 @@ from roi.choices import AccessAction
 from roi.errors import ServiceError
 from roi.models import Tenant
 from roi.pdf import LocalOnlyURLFetcher, render_pdf, static_source_dir
-from workflow.choices import DeliveryMethod, RequestorKind, RequestType, SensitiveCategory
+from workflow.choices import DeliveryMethod, RequestorKind, RequestState, RequestType, SensitiveCategory
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 
@@ -46,7 +46,6 @@ LETTER = (612.0, 792.0)
 IMAGE_MARGIN = 36.0
 # The clear band at the foot of every record page that holds the stamp (0.45 in).
 STAMP_BAND = 32.4
-STAMP_DATE_FORMAT = "%b %-d, %Y"
 
 # 42 CFR 2.32(a)(1) as amended by the final rule of February 16, 2024 (89 FR 12472; compliance February 16, 2026):
 # the statement that must accompany each disclosure of Part 2 records made with the patient's consent.
@@ -72,6 +71,16 @@ PART2_NOTICE = (
 
 
 # --- What the packet says -------------------------------------------------------------------------------------
+
+
+def _long_date(day: date) -> str:
+    """'March 5, 2030', as letters write dates."""
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def _short_date(day: date) -> str:
+    """'Mar 5, 2030', as the stamp writes the release date."""
+    return f"{day:%b} {day.day}, {day.year}"
 
 
 def packet_recipient(record_request: RecordRequest) -> str:
@@ -117,13 +126,11 @@ def release_basis(record_request: RecordRequest, review: IntakeReview | None) ->
         line = "The patient's written authorization (45 CFR 164.508)"
         if review and review.auth_signature_date:
             signer = "their representative" if review.auth_signed_by_representative else "the patient"
-            line += f", signed by {signer} on {review.auth_signature_date:%B %-d, %Y}"
+            line += f", signed by {signer} on {_long_date(review.auth_signature_date)}"
         lines.append(line + ".")
         if review and (review.auth_expiration_date or review.auth_expiration_event):
             expiry = (
-                f"{review.auth_expiration_date:%B %-d, %Y}"
-                if review.auth_expiration_date
-                else review.auth_expiration_event
+                _long_date(review.auth_expiration_date) if review.auth_expiration_date else review.auth_expiration_event
             )
             lines.append(f"The authorization expires: {expiry}.")
     elif kind == RequestType.CONTINUITY_OF_CARE:
@@ -159,11 +166,11 @@ def release_basis(record_request: RecordRequest, review: IntakeReview | None) ->
 def _scope_dates(record_request: RecordRequest) -> str:
     first, last = record_request.scope_date_from, record_request.scope_date_to
     if first and last:
-        return f"{first:%B %-d, %Y} to {last:%B %-d, %Y}"
+        return f"{_long_date(first)} to {_long_date(last)}"
     if first:
-        return f"from {first:%B %-d, %Y}"
+        return f"from {_long_date(first)}"
     if last:
-        return f"up to {last:%B %-d, %Y}"
+        return f"up to {_long_date(last)}"
     return ""
 
 
@@ -367,7 +374,7 @@ def packet_build(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -
             source = _source_pages(item.document)
             is_image = item.document.content_type != PDF_CONTENT_TYPE
             placements.extend(_placement(source[n - 1], is_image=is_image) for n in item.included)
-        when = built_on.strftime(STAMP_DATE_FORMAT)
+        when = _short_date(built_on)
         stamps = [
             Stamp(
                 width=placement.width,
@@ -487,12 +494,16 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
         retrieval_task_choices,
     )
 
+    if docs.before_validation(record_request):
+        # Nothing is retrieved before validation (uploads are refused, and a request never returns to received):
+        # no queries for the intake-stage detail page, which workflow's page tests pin.
+        return {"packets": {"rr": record_request, "closed_message": docs.records_closed_message(record_request)}}
     documents = list(docs.documents_for(tenant=tenant, record_request=record_request))
     contents = docs.release_contents(documents)
     packets = list(packets_for(tenant=tenant, record_request=record_request))
     latest = packets[0] if packets else None
     open_for_work = docs.records_open_for_work(record_request)
-    can_upload = open_for_work or record_request.state == "validated"
+    can_upload = open_for_work or record_request.state == RequestState.VALIDATED
     bound_exclusion = forms.get("page_exclusion_form")
     bound_exclude = forms.get("document_exclude_form")
     rows = []
@@ -523,7 +534,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
             "documents": rows,
             "open_for_work": open_for_work,
             "can_upload": can_upload,
-            "starts_fulfillment": record_request.state == "validated",
+            "starts_fulfillment": record_request.state == RequestState.VALIDATED,
             "closed_message": "" if open_for_work else docs.records_closed_message(record_request),
             "upload_form": upload_form,
             "record_pages_now": sum(len(item.included) for item in contents),

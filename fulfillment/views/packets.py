@@ -26,6 +26,7 @@ from fulfillment.packet_forms import (
 )
 from intake.documents import content_disposition, download_name, human_size
 from roi.errors import ServiceError
+from workflow.choices import RequestState
 from workflow.models import RecordRequest
 from workflow.views import RequestDetailView
 
@@ -90,7 +91,7 @@ class ReleaseDocumentUploadView(_PacketActionView):
                 .filter(pk=data["retrieval_task"], request_id=record_request.pk)
                 .first()
             )
-        was_validated = record_request.state == "validated"
+        was_validated = record_request.state == RequestState.VALIDATED
         try:
             document = docs.release_document_upload(
                 tenant=self.tenant,

@@ -228,8 +228,9 @@ def test_the_panel_shows_the_packet_and_asks_for_a_rebuild_after_a_change(rr, al
 def _panel_queries(rr) -> int:
     from fulfillment.packets import panel_context
 
+    tenant = rr.tenant
     with CaptureQueriesContext(connection) as captured:
-        panel_context(tenant=rr.tenant, record_request=rr, forms={})
+        panel_context(tenant=tenant, record_request=rr, forms={})
     return len(captured)
 
 
@@ -311,3 +312,21 @@ def test_two_builds_at_once_get_consecutive_versions(media, request_in_state, al
     assert [p.version for p in built] == [1, 2]
     assert built[0].superseded_at == built[1].built_at
     assert built[1].superseded_at is None
+
+
+def test_before_validation_the_panel_says_records_come_later_and_reads_nothing(
+    media, request_in_state, alice, client_for
+):
+    rr = request_in_state(RequestState.RECEIVED)
+    assert _panel_queries(rr) == 0
+    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    assert "Records are added once the request is validated: work the intake checklist first." in page
+    assert reverse("fulfillment:release-document-upload", args=[rr.tracking_number]) not in page
+
+
+def test_a_validated_request_offers_the_upload_that_starts_fulfillment(media, request_in_state, alice, client_for):
+    rr = request_in_state(RequestState.VALIDATED)
+    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    assert reverse("fulfillment:release-document-upload", args=[rr.tracking_number]) in page
+    assert "Uploading the first records moves this request to fulfillment." in page
+    assert reverse("fulfillment:packet-build", args=[rr.tracking_number]) not in page

@@ -512,6 +512,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
         rows.append(
             {
                 "document": document,
+                "categories": [SensitiveCategory(value).label for value in document.sensitive_categories],
                 "included": docs.pages_label(pages, document.page_count),
                 "excluded_count": document.page_count - len(pages),
                 "exclusions": list(document.exclusions.all()),

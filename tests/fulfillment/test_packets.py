@@ -209,10 +209,11 @@ def test_another_tenants_packet_answers_404(rr, alice, charlie, client_for):
 
 
 def test_the_panel_shows_the_packet_and_asks_for_a_rebuild_after_a_change(rr, alice, client_for):
-    document = ReleaseDocumentFactory(request=rr, page_count=3)
+    document = ReleaseDocumentFactory(request=rr, page_count=3, sensitive_categories=[SensitiveCategory.HIV])
     build(rr, alice)
     client = client_for(alice)
     page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    assert "HIV/AIDS test results and status" in page
     assert "Version 1" in page
     assert "3 record pages" in page
     assert f"built by {alice}" in page

@@ -1,10 +1,546 @@
-"""Fulfillment: packets. (Scaffolding: services, selectors and the panel context for this part of fulfillment.)"""
+"""The release packet: one PDF of what is released, built from the request's documents and page exclusions.
+
+A packet is a cover sheet (who releases what to whom, on which basis, and the 42 CFR Part 2 redisclosure notice when
+a Part 2 record is included) followed by every included page in document order. Every record page is stamped at its
+foot: "Released to <recipient> on <date> - page n of N" and the tracking number, so a page that travels alone still
+says where it went. Record pages are shrunk a few percent to leave a clear band for the stamp: the stamp never
+covers what is on the page.
+
+Built packets never change: a rebuild is a new version, the previous one is marked superseded, and QC passed on the
+old version no longer counts (the QC part reviews the latest packet; the delivery part sends it).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import QuerySet
+from django.template.loader import render_to_string
+from pypdf import PageObject, PdfReader, PdfWriter, Transformation
+from weasyprint import HTML
+
+from fulfillment import documents as docs
+from fulfillment.models import ReleasePacket
+from intake.choices import LegalDocumentType
+from intake.documents import stored_file_open
+from intake.models import IntakeReview
+from roi import clock
+from roi.audit import access_record, history_stamp
+from roi.choices import AccessAction
+from roi.errors import ServiceError
+from roi.models import Tenant
+from roi.pdf import LocalOnlyURLFetcher, render_pdf, static_source_dir
+from workflow.choices import DeliveryMethod, RequestorKind, RequestState, RequestType, SensitiveCategory
+from workflow.deadlines import local_date
+from workflow.models import RecordRequest
+
+PDF_CONTENT_TYPE = "application/pdf"
+# US Letter, in points: images (scans, photos) are placed on letter pages, portrait or landscape as they fit.
+LETTER = (612.0, 792.0)
+IMAGE_MARGIN = 36.0
+# The clear band at the foot of every record page that holds the stamp (0.45 in).
+STAMP_BAND = 32.4
+
+# 42 CFR 2.32(a)(1) as amended by the final rule of February 16, 2024 (89 FR 12472; compliance February 16, 2026):
+# the statement that must accompany each disclosure of Part 2 records made with the patient's consent.
+PART2_NOTICE = (
+    "This record which has been disclosed to you is protected by Federal confidentiality rules (42 CFR part 2). "
+    "These rules prohibit you from using or disclosing this record, or testimony that describes the information "
+    "contained in this record, in any civil, criminal, administrative, or legislative proceedings by any Federal, "
+    "State, or local authority, against the patient, unless authorized by the consent of the patient, except as "
+    "provided at 42 CFR 2.12(c)(5) or as authorized by a court in accordance with 42 CFR 2.64 or 2.65. In addition, "
+    "the Federal rules prohibit you from making any other use or disclosure of this record unless at least one of "
+    "the following applies:",
+    (
+        "Further use or disclosure is expressly permitted by the written consent of the individual whose "
+        "information is being disclosed in this record or as otherwise permitted by 42 CFR part 2.",
+        "You are a covered entity or business associate and have received the record for treatment, payment, or "
+        "health care operations, or",
+        "You have received the record from a covered entity or business associate as permitted by 45 CFR part 164, "
+        "subparts A and E.",
+    ),
+    "A general authorization for the release of medical or other information is NOT sufficient to meet the required "
+    "elements of written consent to further use or redisclose the record (see 42 CFR 2.31).",
+)
+
+
+# --- What the packet says -------------------------------------------------------------------------------------
+
+
+def _long_date(day: date) -> str:
+    """'March 5, 2030', as letters write dates."""
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def _short_date(day: date) -> str:
+    """'Mar 5, 2030', as the stamp writes the release date."""
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def packet_recipient(record_request: RecordRequest) -> str:
+    """Who and where, as stamped on every page: the requestor's organisation (or name) and the destination."""
+    requestor = record_request.requestor
+    who = (requestor.organization or requestor.name).strip()
+    destination = record_request.delivery_destination.strip()
+    method = record_request.delivery_method
+    if method == DeliveryMethod.PICKUP:
+        where = "pickup in person"
+    elif method == DeliveryMethod.FAX and destination:
+        where = f"fax {destination}"
+    else:
+        where = destination
+    return f"{who}, {where}"[:300] if where else who[:300]
+
+
+def release_basis(record_request: RecordRequest, review: IntakeReview | None) -> list[str]:
+    """The basis for the release, in a line or two with its citation, from the request type and what the intake
+    checklist confirmed."""
+    kind = record_request.request_type
+    requestor = record_request.requestor
+    lines: list[str] = []
+    if kind == RequestType.RIGHT_OF_ACCESS:
+        line = "The individual's right of access to their records (45 CFR 164.524)"
+        if requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE:
+            authority = review.get_authority_type_display() if review and review.authority_type else ""
+            line += ", exercised by the patient's personal representative" + (f" ({authority})" if authority else "")
+        lines.append(line + ".")
+        if (
+            review
+            and review.directive_in_writing_signed
+            and requestor.kind
+            not in (
+                RequestorKind.PATIENT,
+                RequestorKind.PERSONAL_REPRESENTATIVE,
+            )
+        ):
+            lines.append(
+                "Sent to the recipient the patient named in a signed written directive (45 CFR 164.524(c)(3)(ii))."
+            )
+    elif kind == RequestType.AUTHORIZATION:
+        line = "The patient's written authorization (45 CFR 164.508)"
+        if review and review.auth_signature_date:
+            signer = "their representative" if review.auth_signed_by_representative else "the patient"
+            line += f", signed by {signer} on {_long_date(review.auth_signature_date)}"
+        lines.append(line + ".")
+        if review and (review.auth_expiration_date or review.auth_expiration_event):
+            expiry = (
+                _long_date(review.auth_expiration_date) if review.auth_expiration_date else review.auth_expiration_event
+            )
+            lines.append(f"The authorization expires: {expiry}.")
+    elif kind == RequestType.CONTINUITY_OF_CARE:
+        lines.append("Treatment: continuity of care with a treating provider (45 CFR 164.506(c)).")
+    elif kind == RequestType.LEGAL:
+        legal = review.legal_document_type if review else ""
+        if legal == LegalDocumentType.COURT_ORDER:
+            lines.append(
+                "A court order signed by a judge; only what the order expressly covers is released "
+                "(45 CFR 164.512(e)(1)(i))."
+            )
+        elif legal == LegalDocumentType.SUBPOENA:
+            assurance = (
+                "a qualified protective order"
+                if review and review.qualified_protective_order
+                else "satisfactory assurance of notice to the patient"
+            )
+            lines.append(f"A subpoena, with {assurance} (45 CFR 164.512(e)(1)(ii)).")
+        elif legal == LegalDocumentType.ADMINISTRATIVE:
+            lines.append("An administrative request or agency demand required by law (45 CFR 164.512).")
+        else:
+            lines.append("A subpoena or court order (45 CFR 164.512(e)).")
+    elif kind == RequestType.ACCOUNTING:
+        lines.append("The individual's accounting of disclosures (45 CFR 164.528).")
+    else:
+        lines.append("Other: as described in the request.")
+    if review and review.consents_received:
+        labels = ", ".join(SensitiveCategory(value).label for value in review.consents_received)
+        lines.append(f"Specific consent on file for: {labels}.")
+    return lines
+
+
+def _scope_dates(record_request: RecordRequest) -> str:
+    first, last = record_request.scope_date_from, record_request.scope_date_to
+    if first and last:
+        return f"{_long_date(first)} to {_long_date(last)}"
+    if first:
+        return f"from {_long_date(first)}"
+    if last:
+        return f"up to {_long_date(last)}"
+    return ""
+
+
+def _service_dates(document: Any) -> str:
+    first, last = document.service_date_from, document.service_date_to
+    if first and last and first != last:
+        return f"{first:%m/%d/%Y} - {last:%m/%d/%Y}"
+    if first or last:
+        return f"{(first or last):%m/%d/%Y}"
+    return ""
+
+
+# --- Building ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stamp:
+    width: float
+    height: float
+    text: str  # "Released to ... on ... - page n of N"
+
+
+def _image_as_pdf(data: bytes) -> bytes:
+    """An image (every frame of a TIFF) as a PDF, one page per frame, one pixel per point; _place fits it."""
+    from PIL import Image, ImageSequence
+
+    frames = []
+    with Image.open(io.BytesIO(data)) as image:
+        for frame in ImageSequence.Iterator(image):
+            mode = frame.mode if frame.mode in ("1", "L", "RGB", "CMYK") else "RGB"
+            frames.append(frame.convert(mode))
+    out = io.BytesIO()
+    frames[0].save(out, "PDF", save_all=True, append_images=frames[1:], resolution=72.0)
+    return out.getvalue()
+
+
+def _source_pages(document: Any) -> list[PageObject]:
+    """Every page of a stored document, as pypdf pages with their rotation applied to the content."""
+    handle = stored_file_open(document, what="document", received="uploaded")
+    with handle:
+        data = handle.read()
+    if document.content_type != PDF_CONTENT_TYPE:
+        data = _image_as_pdf(data)
+    # Pages belong to a writer so that their content can be transformed (pypdf changes them in place).
+    pages = list(PdfWriter(clone_from=io.BytesIO(data)).pages)
+    if len(pages) != document.page_count:
+        raise ServiceError(
+            f"'{document.original_name}' now reads as {len(pages)} pages, not the {document.page_count} counted when "
+            "it was uploaded; contact your administrator."
+        )
+    for page in pages:
+        if page.rotation:
+            page.transfer_rotation_to_content()
+    return pages
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a record page goes on its packet page: the packet page's size and the transformation of the
+    content. PDF pages keep their size and shrink by the stamp band's height; images are fitted on a letter page."""
+
+    source: PageObject
+    width: float
+    height: float
+    transform: Transformation
+
+
+def _placement(source: PageObject, *, is_image: bool) -> Placement:
+    box = source.mediabox
+    src_w, src_h = float(box.width), float(box.height)
+    if is_image:
+        width, height = LETTER if src_h >= src_w else (LETTER[1], LETTER[0])
+        avail_w, avail_h = width - 2 * IMAGE_MARGIN, height - STAMP_BAND - IMAGE_MARGIN
+    else:
+        width, height = src_w, src_h
+        avail_w, avail_h = width, height - STAMP_BAND
+    scale = min(avail_w / src_w, avail_h / src_h)
+    offset_x = (width - src_w * scale) / 2
+    offset_y = STAMP_BAND + (avail_h - src_h * scale) / (2 if is_image else 1)
+    transform = (
+        Transformation()
+        .translate(-float(box.left), -float(box.bottom))
+        .scale(scale, scale)
+        .translate(offset_x, offset_y)
+    )
+    return Placement(source=source, width=width, height=height, transform=transform)
+
+
+def _render_stamps(stamps: list[Stamp], tracking_number: str) -> list[PageObject]:
+    """One stamp page per record page, each exactly that page's size: rendered in one pass by WeasyPrint (named
+    pages per size), to be laid over the record pages."""
+    sizes: dict[tuple[float, float], str] = {}
+    for stamp in stamps:
+        sizes.setdefault((stamp.width, stamp.height), f"size{len(sizes)}")
+    html = render_to_string(
+        "fulfillment/pdf/stamp.html",
+        {
+            "sizes": [{"name": name, "width": w, "height": h} for (w, h), name in sizes.items()],
+            "stamps": [
+                {"page": sizes[(s.width, s.height)], "sheet_height": s.height - 1, "text": s.text} for s in stamps
+            ],
+            "band_inner": STAMP_BAND - 8,
+            "tracking_number": tracking_number,
+        },
+    )
+    base_url = static_source_dir().as_uri() + "/"
+    pdf = HTML(string=html, base_url=base_url, url_fetcher=LocalOnlyURLFetcher()).write_pdf()
+    pages = list(PdfReader(io.BytesIO(pdf)).pages)
+    if len(pages) != len(stamps):
+        raise ServiceError("The page stamps could not be laid out; contact your administrator.")
+    return pages
+
+
+def _cover_context(
+    *,
+    tenant: Tenant,
+    record_request: RecordRequest,
+    review: IntakeReview | None,
+    contents: list[docs.DocumentPages],
+    version: int,
+    recipient: str,
+    record_pages: int,
+    includes_part2: bool,
+    built_on: date,
+) -> dict[str, Any]:
+    return {
+        "tenant": tenant,
+        "request": record_request,
+        "patient": record_request.patient,
+        "requestor": record_request.requestor,
+        "version": version,
+        "recipient": recipient,
+        "record_pages": record_pages,
+        "built_on": built_on,
+        "scope_dates": _scope_dates(record_request),
+        "basis": release_basis(record_request, review),
+        "delivery_method": DeliveryMethod(record_request.delivery_method).label
+        if record_request.delivery_method
+        else "Not chosen",
+        "rows": [
+            {
+                "n": n,
+                "record_type": item.document.get_record_type_display(),
+                "source": item.document.get_source_display(),
+                "dates": _service_dates(item.document),
+                "pages": item.label,
+                "count": len(item.included),
+            }
+            for n, item in enumerate(contents, start=1)
+        ],
+        "includes_part2": includes_part2,
+        "part2_intro": PART2_NOTICE[0],
+        "part2_items": PART2_NOTICE[1],
+        "part2_outro": PART2_NOTICE[2],
+    }
+
+
+def packet_build(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> ReleasePacket:
+    """Build the next version of the request's release packet from its documents and exclusions as they are now.
+
+    The request row is locked for the whole build: two builds of one request get consecutive versions, and no
+    exclusion can change between reading the contents and storing the packet. The previous version is marked
+    superseded, and QC recorded on the request is cleared (it was for the previous version)."""
+    with transaction.atomic():
+        current = docs.lock_request_for_work(tenant=tenant, record_request=record_request)
+        contents = docs.release_contents(docs.documents_for(tenant=tenant, record_request=current))
+        record_pages = sum(len(item.included) for item in contents)
+        if not record_pages:
+            raise ServiceError(
+                "Nothing to release: upload the retrieved records, or put back pages excluded by mistake, "
+                "before building the packet."
+            )
+        previous = ReleasePacket.objects.for_tenant(tenant).filter(request=current).order_by("-version").first()
+        version = (previous.version if previous else 0) + 1
+        now = clock.now()
+        built_on = local_date(now, tenant)
+        recipient = packet_recipient(current)
+        includes_part2 = any(SensitiveCategory.SUD_PART2 in item.document.sensitive_categories for item in contents)
+        review = IntakeReview.objects.for_tenant(tenant).filter(request=current).first()
+
+        cover = PdfReader(
+            io.BytesIO(
+                render_pdf(
+                    "fulfillment/pdf/cover.html",
+                    _cover_context(
+                        tenant=tenant,
+                        record_request=current,
+                        review=review,
+                        contents=contents,
+                        version=version,
+                        recipient=recipient,
+                        record_pages=record_pages,
+                        includes_part2=includes_part2,
+                        built_on=built_on,
+                    ),
+                )
+            )
+        )
+        placements: list[Placement] = []
+        for item in contents:
+            source = _source_pages(item.document)
+            is_image = item.document.content_type != PDF_CONTENT_TYPE
+            placements.extend(_placement(source[n - 1], is_image=is_image) for n in item.included)
+        when = _short_date(built_on)
+        stamps = [
+            Stamp(
+                width=placement.width,
+                height=placement.height,
+                text=f"Released to {recipient} on {when} - page {n} of {record_pages}",
+            )
+            for n, placement in enumerate(placements, start=1)
+        ]
+        writer = PdfWriter()
+        for page in cover.pages:
+            writer.add_page(page)
+        for placement, stamp in zip(placements, _render_stamps(stamps, current.tracking_number), strict=True):
+            page = writer.add_blank_page(width=placement.width, height=placement.height)
+            page.merge_transformed_page(placement.source, placement.transform)
+            page.merge_page(stamp)
+        writer.add_metadata({"/Title": f"Release of information {current.tracking_number} v{version}"})
+        writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+        out = io.BytesIO()
+        writer.write(out)
+        pdf = out.getvalue()
+
+        packet = ReleasePacket(
+            tenant=tenant,
+            request=current,
+            version=version,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            page_count=len(cover.pages) + record_pages,
+            record_pages=record_pages,
+            recipient=recipient,
+            contents=[{"document": item.document.pk, "pages": item.included} for item in contents],
+            includes_part2=includes_part2,
+            built_by=actor if getattr(actor, "is_authenticated", False) else None,
+            built_at=now,
+        )
+        history_stamp(packet, actor)
+        packet.file.save(f"packet-v{version}.pdf", ContentFile(pdf), save=False)
+        try:
+            with transaction.atomic():
+                packet.save()
+        except BaseException:
+            packet.file.delete(save=False)
+            raise
+        for old in (
+            ReleasePacket.objects.for_tenant(tenant)
+            .filter(request=current, superseded_at__isnull=True)
+            .exclude(pk=packet.pk)
+        ):
+            old.superseded_at = now
+            history_stamp(old, actor)
+            old.save(update_fields=["superseded_at"])
+        # QC applies to one packet version (the QC part reviews the latest): a new version needs its own QC.
+        current.qc_passed_at = None
+        current.qc_passed_by = None
+        docs.record_activity(current, actor, now, extra_fields=("qc_passed_at", "qc_passed_by"))
+    return packet
+
+
+def packet_open(*, tenant: Tenant, actor: Any, packet: ReleasePacket, http_request: Any = None) -> Any:
+    """The stored packet, checked against its digest, with an access event (it is the patient's record)."""
+    if packet.tenant_id != tenant.pk:
+        raise ServiceError("Packet not found.")
+    handle = stored_file_open(packet, what="packet", received="built")
+    access_record(
+        tenant=tenant,
+        actor=actor,
+        action=AccessAction.DOWNLOAD_DOCUMENT,
+        request=http_request,
+        obj=packet,
+        request_id=packet.request_id,
+        patient_id=packet.request.patient_id,
+        detail=f"Release packet v{packet.version} ({packet.page_count} pages)",
+    )
+    return handle
+
+
+# --- Reading ------------------------------------------------------------------------------------------------------
+
+
+def packets_for(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[ReleasePacket]:
+    """A request's packets, newest version first."""
+    return (
+        ReleasePacket.objects.for_tenant(tenant)
+        .filter(request_id=record_request.pk)
+        .select_related("built_by")
+        .order_by("-version")
+    )
+
+
+def latest_packet(*, tenant: Tenant, record_request: RecordRequest) -> ReleasePacket | None:
+    """The version QC reviews and delivery sends (consumers: the QC and delivery parts)."""
+    return packets_for(tenant=tenant, record_request=record_request).first()
+
+
+def packet_changes(
+    packet: ReleasePacket, contents: list[docs.DocumentPages], record_request: RecordRequest
+) -> list[str]:
+    """What a rebuild would change about `packet`: empty when it still matches the documents and the request."""
+    changes: list[str] = []
+    now = [{"document": item.document.pk, "pages": item.included} for item in contents]
+    if now != packet.contents:
+        changes.append("documents or excluded pages")
+    part2 = any(SensitiveCategory.SUD_PART2 in item.document.sensitive_categories for item in contents)
+    if part2 != packet.includes_part2:
+        changes.append("the 42 CFR Part 2 notice")
+    if packet_recipient(record_request) != packet.recipient:
+        changes.append("the recipient or delivery destination")
+    return changes
 
 
 def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
-    """What this part shows in the fulfillment panel of the request detail page."""
-    return {}
+    """The documents-and-packet section of the fulfillment panel, under one key (`packets`) so that no other part's
+    context can shadow it. A fixed number of queries whatever the number of documents."""
+    from fulfillment.packet_forms import (
+        DocumentExcludeForm,
+        PageExclusionForm,
+        ReleaseDocumentUploadForm,
+        retrieval_task_choices,
+    )
+
+    if docs.before_validation(record_request):
+        # Nothing is retrieved before validation (uploads are refused, and a request never returns to received):
+        # no queries for the intake-stage detail page, which workflow's page tests pin.
+        return {"packets": {"rr": record_request, "closed_message": docs.records_closed_message(record_request)}}
+    documents = list(docs.documents_for(tenant=tenant, record_request=record_request))
+    contents = docs.release_contents(documents)
+    packets = list(packets_for(tenant=tenant, record_request=record_request))
+    latest = packets[0] if packets else None
+    open_for_work = docs.records_open_for_work(record_request)
+    can_upload = open_for_work or record_request.state == RequestState.VALIDATED
+    bound_exclusion = forms.get("page_exclusion_form")
+    bound_exclude = forms.get("document_exclude_form")
+    rows = []
+    for document in documents:
+        pages = docs.included_pages(document)
+        rows.append(
+            {
+                "document": document,
+                "categories": [SensitiveCategory(value).label for value in document.sensitive_categories],
+                "included": docs.pages_label(pages, document.page_count),
+                "excluded_count": document.page_count - len(pages),
+                "exclusions": list(document.exclusions.all()),
+                "exclusion_form": bound_exclusion
+                if getattr(bound_exclusion, "document_pk", None) == document.pk
+                else PageExclusionForm(document=document),
+                "exclude_form": bound_exclude
+                if getattr(bound_exclude, "document_pk", None) == document.pk
+                else DocumentExcludeForm(document=document),
+            }
+        )
+    upload_form = forms.get("release_document_form")
+    if upload_form is None and can_upload:
+        upload_form = ReleaseDocumentUploadForm(
+            task_choices=retrieval_task_choices(tenant=tenant, record_request=record_request)
+        )
+    return {
+        "packets": {
+            "rr": record_request,
+            "documents": rows,
+            "open_for_work": open_for_work,
+            "can_upload": can_upload,
+            "starts_fulfillment": record_request.state == RequestState.VALIDATED,
+            "closed_message": "" if open_for_work else docs.records_closed_message(record_request),
+            "upload_form": upload_form,
+            "record_pages_now": sum(len(item.included) for item in contents),
+            "latest": latest,
+            "older": packets[1:],
+            "changes": packet_changes(latest, contents, record_request) if latest else [],
+        }
+    }

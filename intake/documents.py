@@ -422,28 +422,36 @@ def document_add(
     return document
 
 
-def document_open(*, tenant: Tenant, actor: Any, document: IntakeDocument, http_request: Any = None) -> IO[bytes]:
-    """The stored file, open for reading, after checking it is the one received; records the access.
-
-    The caller (the staff download view) found the document with a tenant-scoped lookup; this checks again, so no
-    other caller can hand out another tenant's file. The digest check reads the file once more (25 MB at most): a
-    file changed or swapped on disk is refused rather than sent.
-    """
-    if document.tenant_id != tenant.pk:
-        raise ServiceError("Document not found.")
+def stored_file_open(stored: Any, *, what: str = "document", received: str = "received") -> IO[bytes]:
+    """The stored file of a row with `file` and `sha256` (an intake document, a retrieved record, a release
+    packet), open for reading, after checking it is the one recorded. The digest check reads the file once more:
+    a file changed or swapped on disk is refused rather than sent. Writes no access event: callers do."""
     try:
-        handle = document.file.open("rb")
+        handle = stored.file.open("rb")
     except FileNotFoundError:
         raise ServiceError(
-            "The stored file of this document is missing; contact your administrator.", field="file"
+            f"The stored file of this {what} is missing; contact your administrator.", field="file"
         ) from None
     digest = hashlib.sha256()
     for chunk in iter(lambda: handle.read(1024 * 1024), b""):
         digest.update(chunk)
-    if digest.hexdigest() != document.sha256:
+    if digest.hexdigest() != stored.sha256:
         handle.close()
-        raise ServiceError("The stored file does not match the document received; contact your administrator.")
+        raise ServiceError(f"The stored file does not match the {what} {received}; contact your administrator.")
     handle.seek(0)
+    return handle
+
+
+def document_open(*, tenant: Tenant, actor: Any, document: IntakeDocument, http_request: Any = None) -> IO[bytes]:
+    """The stored file, open for reading, after checking it is the one received; records the access.
+
+    The caller (the staff download view) found the document with a tenant-scoped lookup; this checks again, so no
+    other caller can hand out another tenant's file. The digest check (stored_file_open) reads the file once more
+    (25 MB at most).
+    """
+    if document.tenant_id != tenant.pk:
+        raise ServiceError("Document not found.")
+    handle = stored_file_open(document)
     access_record(
         tenant=tenant,
         actor=actor,

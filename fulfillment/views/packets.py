@@ -1,5 +1,331 @@
-"""Pages and actions for fulfillment: packets."""
+"""Pages and actions for retrieved documents, page exclusions and the release packet, on the request detail page.
+
+Every action posts from the fulfillment panel and comes back to the request. A form with errors re-renders the
+detail page with the bound form in the panel (status 400), so what was entered stays. The lookup of the request
+and of the document, exclusion or packet is scoped to the tenant and to that request: anything else answers 404.
+Downloads hand out PHI: each writes an access event.
+"""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from typing import Any
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path
+
+from fulfillment import documents as docs
+from fulfillment import packets
+from fulfillment.models import PageExclusion, ReleaseDocument, ReleasePacket, RetrievalTask
+from fulfillment.packet_forms import (
+    DocumentExcludeForm,
+    PageExclusionForm,
+    ReleaseDocumentUploadForm,
+    retrieval_task_choices,
+)
+from intake.documents import content_disposition, download_name, human_size
+from roi.errors import ServiceError
+from workflow.choices import RequestState
+from workflow.models import RecordRequest
+from workflow.views import RequestDetailView
+
+PANEL_ANCHOR = "#release-documents"
+
+
+def _back(tracking_number: str) -> HttpResponse:
+    response = redirect("workflow:detail", tracking_number=tracking_number)
+    response["Location"] += PANEL_ANCHOR
+    return response
+
+
+class _PacketActionView(RequestDetailView):
+    """A post from the documents-and-packet section: the request, then its object, both tenant-scoped."""
+
+    http_method_names = ["post"]
+
+    def document(self, record_request: RecordRequest, pk: int) -> ReleaseDocument:
+        document = (
+            ReleaseDocument.objects.for_tenant(self.tenant)
+            .select_related("request__patient")
+            .filter(pk=pk, request_id=record_request.pk)
+            .first()
+        )
+        if document is None:
+            raise Http404("No such document")
+        return document
+
+    def failed(
+        self, request: HttpRequest, tracking_number: str, error: ServiceError, form: Any = None, key: str = ""
+    ) -> HttpResponse:
+        if form is not None and error.field in form.fields:
+            form.add_error(error.field, error.message)
+        else:
+            messages.error(request, error.message)
+        panel_forms = {key: form} if form is not None else None
+        return self.render_detail(
+            request, self.get_object(tracking_number), panel_forms=panel_forms, status=error.status_code
+        )
+
+    def invalid(self, request: HttpRequest, record_request: RecordRequest, form: Any, key: str, what: str) -> Any:
+        messages.error(request, f"{what} Check the highlighted fields.")
+        return self.render_detail(request, record_request, panel_forms={key: form}, status=400)
+
+
+class ReleaseDocumentUploadView(_PacketActionView):
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        form = ReleaseDocumentUploadForm(
+            request.POST,
+            request.FILES,
+            task_choices=retrieval_task_choices(tenant=self.tenant, record_request=record_request),
+        )
+        key = "release_document_form"
+        if not form.is_valid():
+            return self.invalid(request, record_request, form, key, "Document not uploaded.")
+        data = form.cleaned_data
+        task = None
+        if data["retrieval_task"]:
+            task = (
+                RetrievalTask.objects.for_tenant(self.tenant)
+                .filter(pk=data["retrieval_task"], request_id=record_request.pk)
+                .first()
+            )
+        was_validated = record_request.state == RequestState.VALIDATED
+        try:
+            document = docs.release_document_upload(
+                tenant=self.tenant,
+                actor=request.user,
+                record_request=record_request,
+                uploaded_file=data["file"],
+                source=data["source"],
+                record_type=data["record_type"],
+                retrieval_task=task,
+                service_date_from=data["service_date_from"],
+                service_date_to=data["service_date_to"],
+                sensitive_categories=data["sensitive_categories"],
+                patient_confirmed=data["patient_confirmed"],
+            )
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error, form, key)
+        pages = f"{document.page_count} page{'s' if document.page_count != 1 else ''}"
+        started = " The request moved to fulfillment." if was_validated else ""
+        messages.success(
+            request,
+            f"Uploaded {document.get_record_type_display().lower()} '{document.original_name}' "
+            f"({human_size(document.size_bytes)}, {pages}).{started}",
+        )
+        return _back(tracking_number)
+
+
+class ReleaseDocumentDownloadView(_PacketActionView):
+    """A retrieved document as uploaded, shown in the browser (staff check its pages); an access event each time."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        document = self.document(record_request, pk)
+        try:
+            handle = docs.release_document_open(
+                tenant=self.tenant, actor=request.user, document=document, http_request=request
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return _back(tracking_number)
+        response = FileResponse(handle, content_type=document.content_type)
+        response["Content-Disposition"] = content_disposition(download_name(document)).replace(
+            "attachment", "inline", 1
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ReleaseDocumentConfirmView(_PacketActionView):
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        document = self.document(record_request, pk)
+        confirmed = request.POST.get("confirmed", "1") != "0"
+        try:
+            docs.release_document_confirm_patient(
+                tenant=self.tenant, actor=request.user, document=document, confirmed=confirmed
+            )
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error)
+        if confirmed:
+            messages.success(request, f"Every page of '{document.original_name}' confirmed as this patient's.")
+        else:
+            messages.success(request, f"Patient check of '{document.original_name}' withdrawn.")
+        return _back(tracking_number)
+
+
+class ReleaseDocumentExcludeView(_PacketActionView):
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        document = self.document(record_request, pk)
+        form = DocumentExcludeForm(request.POST, document=document)
+        key = "document_exclude_form"
+        if not form.is_valid():
+            return self.invalid(request, record_request, form, key, f"'{document.original_name}' not excluded.")
+        try:
+            docs.release_document_exclude(
+                tenant=self.tenant,
+                actor=request.user,
+                document=document,
+                reason=form.cleaned_data["reason"],
+                note=form.cleaned_data["note"],
+            )
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error, form, key)
+        messages.success(request, f"'{document.original_name}' is left out of the release.")
+        return _back(tracking_number)
+
+
+class ReleaseDocumentIncludeView(_PacketActionView):
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        document = self.document(record_request, pk)
+        try:
+            docs.release_document_include(tenant=self.tenant, actor=request.user, document=document)
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error)
+        messages.success(request, f"'{document.original_name}' is back in the release.")
+        return _back(tracking_number)
+
+
+class PageExclusionAddView(_PacketActionView):
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        document = self.document(record_request, pk)
+        form = PageExclusionForm(request.POST, document=document)
+        key = "page_exclusion_form"
+        if not form.is_valid():
+            return self.invalid(request, record_request, form, key, "Pages not excluded.")
+        data = form.cleaned_data
+        try:
+            exclusion = docs.page_exclusion_add(
+                tenant=self.tenant,
+                actor=request.user,
+                document=document,
+                first_page=data["first_page"],
+                last_page=data["last_page"],
+                reason=data["reason"],
+                note=data["note"],
+            )
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error, form, key)
+        messages.success(
+            request,
+            f"Left out {docs.range_label(exclusion.first_page, exclusion.last_page)} of '{document.original_name}'.",
+        )
+        return _back(tracking_number)
+
+
+class PageExclusionRemoveView(_PacketActionView):
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        exclusion = (
+            PageExclusion.objects.for_tenant(self.tenant)
+            .select_related("document__request")
+            .filter(pk=pk, document__request_id=record_request.pk)
+            .first()
+        )
+        if exclusion is None:
+            raise Http404("No such exclusion")
+        try:
+            docs.page_exclusion_remove(tenant=self.tenant, actor=request.user, exclusion=exclusion)
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error)
+        pages = docs.range_label(exclusion.first_page, exclusion.last_page)
+        verb = "is" if exclusion.first_page == exclusion.last_page else "are"
+        messages.success(
+            request, f"{pages.capitalize()} of '{exclusion.document.original_name}' {verb} back in the release."
+        )
+        return _back(tracking_number)
+
+
+class PacketBuildView(_PacketActionView):
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        try:
+            packet = packets.packet_build(tenant=self.tenant, actor=request.user, record_request=record_request)
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error)
+        messages.success(
+            request,
+            f"Release packet version {packet.version} built: {packet.record_pages} record "
+            f"page{'s' if packet.record_pages != 1 else ''} after a {packet.page_count - packet.record_pages}-page "
+            "cover sheet. It needs quality control before delivery.",
+        )
+        return _back(tracking_number)
+
+
+class PacketDownloadView(_PacketActionView):
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        packet = (
+            ReleasePacket.objects.for_tenant(self.tenant)
+            .select_related("request")
+            .filter(pk=pk, request_id=record_request.pk)
+            .first()
+        )
+        if packet is None:
+            raise Http404("No such packet")
+        try:
+            handle = packets.packet_open(tenant=self.tenant, actor=request.user, packet=packet, http_request=request)
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return _back(tracking_number)
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"{tracking_number}-release-v{packet.version}.pdf",
+            content_type="application/pdf",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+urlpatterns = [
+    # "release-documents", not "documents": intake's "<tracking_number>/documents/" are the documents received
+    # with the request (authorizations, IDs), and its URLs are matched first.
+    path(
+        "<str:tracking_number>/release-documents/", ReleaseDocumentUploadView.as_view(), name="release-document-upload"
+    ),
+    path(
+        "<str:tracking_number>/release-documents/<int:pk>/",
+        ReleaseDocumentDownloadView.as_view(),
+        name="release-document-download",
+    ),
+    path(
+        "<str:tracking_number>/release-documents/<int:pk>/patient-confirmed/",
+        ReleaseDocumentConfirmView.as_view(),
+        name="release-document-confirm",
+    ),
+    path(
+        "<str:tracking_number>/release-documents/<int:pk>/exclude/",
+        ReleaseDocumentExcludeView.as_view(),
+        name="release-document-exclude",
+    ),
+    path(
+        "<str:tracking_number>/release-documents/<int:pk>/include/",
+        ReleaseDocumentIncludeView.as_view(),
+        name="release-document-include",
+    ),
+    path(
+        "<str:tracking_number>/release-documents/<int:pk>/exclusions/",
+        PageExclusionAddView.as_view(),
+        name="page-exclusion-add",
+    ),
+    path(
+        "<str:tracking_number>/page-exclusions/<int:pk>/remove/",
+        PageExclusionRemoveView.as_view(),
+        name="page-exclusion-remove",
+    ),
+    path("<str:tracking_number>/packets/", PacketBuildView.as_view(), name="packet-build"),
+    path("<str:tracking_number>/packets/<int:pk>/download/", PacketDownloadView.as_view(), name="packet-download"),
+]

@@ -45,6 +45,10 @@ RECIPIENT = "recipient"
 FEE = "fee"
 CHECK_ORDER = (PATIENT, SCOPE, BASIS, SENSITIVE, RECIPIENT, FEE)
 
+# QC reviews the release before delivery, and a newer version built for a resend ("missing records", "additional
+# records found") after it.
+REVIEW_STATES = (RequestState.IN_FULFILLMENT, RequestState.DELIVERED, RequestState.CLOSED)
+
 CHECK_LABELS = {
     PATIENT: "Right patient on every page",
     SCOPE: "Within the requested scope and dates",
@@ -356,9 +360,9 @@ def qc_review_record(
             )
         except RecordRequest.DoesNotExist:
             raise ServiceError("That request does not exist.") from None
-        if current.state != RequestState.IN_FULFILLMENT:
+        if current.state not in REVIEW_STATES:
             raise ServiceError(
-                f"Quality control is done while the request is in fulfillment; it is "
+                f"Quality control is done while the request is in fulfillment (or, for a resend, delivered); it is "
                 f"{RequestState(current.state).label.lower()}."
             )
         packet = current_packet(tenant=tenant, record_request=current)
@@ -402,8 +406,11 @@ def qc_review_record(
         )
         history_stamp(review, actor)
         review.save()
-        current.qc_passed_at = now if outcome == QcOutcome.PASSED else None
-        current.qc_passed_by = actor if outcome == QcOutcome.PASSED else None
+        if current.state == RequestState.IN_FULFILLMENT:
+            # The fact workflow's `deliver` guard reads. Once delivered it stays: the release that went out passed;
+            # a later version's review only decides what a resend may send.
+            current.qc_passed_at = now if outcome == QcOutcome.PASSED else None
+            current.qc_passed_by = actor if outcome == QcOutcome.PASSED else None
         current.last_activity_at = now
         history_stamp(current, actor)
         current.save(update_fields=["qc_passed_at", "qc_passed_by", "last_activity_at", "updated_at"])
@@ -440,7 +447,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     the outcome once it passed, and the last failure's reasons until a new version passes."""
     from fulfillment.views.qc import QcReviewForm
 
-    if record_request.state not in (RequestState.IN_FULFILLMENT, RequestState.DELIVERED, RequestState.CLOSED):
+    if record_request.state not in REVIEW_STATES:
         return {}
     packet = current_packet(tenant=tenant, record_request=record_request)
     review = latest_review(tenant=tenant, packet=packet) if packet else None
@@ -452,7 +459,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
         "qc_last_failure": None if passed else last_failure(tenant=tenant, record_request=record_request),
         "qc_two_person_rule": policy_for(tenant).qc_two_person_rule,
     }
-    if packet is not None and not passed and record_request.state == RequestState.IN_FULFILLMENT:
+    if packet is not None and not passed:
         checklist = qc_checklist(tenant=tenant, record_request=record_request, packet=packet)
         form = forms.get("qc_form") or QcReviewForm(initial={"packet_version": packet.version})
         context["qc_checklist"] = checklist

@@ -272,13 +272,7 @@ def test_more_records_need_a_newer_qc_passed_packet(delivered, alice, sam, reaso
     newer = packet(rr, builder=alice, documents=[document(rr), document(rr)])
     with pytest.raises(ServiceError, match="build a new packet version"):
         _resend(rr, alice, first, reason, _evidence(DeliveryMethod.FAX, sam))  # built, but not QC-passed
-    # QC of a delivered request's new version: its service wants the request in fulfillment; the rule here is
-    # what a passed review of the newer version allows, so record that review directly.
-    from fulfillment.models import QcReview
-
-    QcReview.objects.create(
-        tenant=rr.tenant, request=rr, packet=newer, reviewer=sam, reviewed_at=clock.now(), outcome="passed"
-    )
+    pass_qc(rr, reviewer=sam)
     resent = _resend(rr, alice, first, reason, _evidence(DeliveryMethod.FAX, sam)).delivery
     assert resent.packet == newer
 

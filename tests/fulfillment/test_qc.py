@@ -94,6 +94,19 @@ def test_qc_needs_a_packet_and_a_request_in_fulfillment(request_in_state, alice,
         _review(validated, sam)
 
 
+def test_a_newer_version_of_a_delivered_release_is_reviewed_without_undoing_the_delivered_pass(
+    request_in_state, alice, sam
+):
+    rr = request_in_state(S.DELIVERED)  # its release passed QC before delivery
+    passed_at = rr.qc_passed_at
+    authorization_on_file(rr)
+    packet(rr, builder=alice, recipient="Someone Else")  # built for a resend, wrongly addressed
+    assert _review(rr, sam).outcome == "failed"
+    rr.refresh_from_db()
+    assert rr.qc_passed_at == passed_at
+    assert rr.state == S.DELIVERED
+
+
 def test_a_passed_version_is_not_reviewed_again(rr, alice, sam):
     packet(rr, builder=alice)
     pass_qc(rr, reviewer=sam)

@@ -13,6 +13,7 @@ from fulfillment import delivery as service
 from fulfillment.models import Delivery, DownloadLink
 from roi import clock
 from roi.errors import ServiceError
+from tests import factories
 from tests.fulfillment.test_qc_helpers import authorization_on_file, document, packet, pass_qc
 from workflow.choices import DeliveryMethod, RequestState
 from workflow.models import RequestTransition
@@ -394,3 +395,36 @@ def test_the_resend_form_keeps_input_on_error_and_records_a_resend(client_for, d
     response = client.post(url, {**data, "mail_tracking_number": "9400 7"})
     assert response.status_code == 302
     assert Delivery.objects.get(resend_of=first).mail_tracking_number == "9400 7"
+
+
+def test_no_membership_gets_403_on_every_delivery_action(client_for, linked):
+    rr, result = linked
+    outsider = client_for(factories.UserFactory(username="outsider"))
+    urls = [
+        reverse("fulfillment:deliver", args=[rr.tracking_number]),
+        reverse("fulfillment:resend", args=[rr.tracking_number]),
+        reverse("fulfillment:link-revoke", args=[rr.tracking_number, result.link.pk]),
+        reverse("fulfillment:link-reissue", args=[rr.tracking_number, result.delivery.pk]),
+    ]
+    for url in urls:
+        assert outsider.post(url, {"reason": "unreadable"}).status_code == 403
+    result.link.refresh_from_db()
+    assert result.link.revoked_at is None
+    assert Delivery.objects.count() == 1
+
+
+def test_the_detail_page_reads_deliveries_and_links_in_a_fixed_number_of_queries(client_for, linked, alice, sam):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rr, result = linked
+    client = client_for(alice)
+    url = reverse("workflow:detail", args=[rr.tracking_number])
+    client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    for reason in ("not_received", "unreadable"):
+        _resend(rr, alice, result.delivery, reason, _evidence(DeliveryMethod.PORTAL_DOWNLOAD, sam))
+    with CaptureQueriesContext(connection) as three:
+        assert client.get(url).status_code == 200
+    assert len(three) == len(one)

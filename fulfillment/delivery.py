@@ -1,10 +1,603 @@
-"""Fulfillment: delivery. (Scaffolding: services, selectors and the panel context for this part of fulfillment.)"""
+"""Fulfillment: delivery of the QC-passed packet with its evidence, resends, and download links.
+
+The panel owns workflow's `deliver` transition: delivering records is always a Delivery row with the evidence its
+method needs (fax confirmation, mail tracking number, who checked the collector's ID, a download link), and this
+module's service calls workflow.transitions.request_deliver with a one-line summary in the same transaction.
+
+Download links: the token is random (256 bits) and only its SHA-256 is stored, so neither the database nor a backup
+can be turned into a working link. The email that carries it is sent after commit from memory, never from a stored
+row; whether it went out is recorded on the link (emailed_at), and staff issue a new link when it did not.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Count, F, QuerySet
+from django.db.models.functions import Trunc
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from fulfillment import disclosures, qc
+from fulfillment.choices import ResendReason
+from fulfillment.models import Delivery, DownloadLink, ReleasePacket
+from fulfillment.policy import policy_for
+from roi import clock
+from roi.audit import access_record, history_stamp
+from roi.choices import STAFF_ROLES, AccessAction
+from roi.errors import NotPermitted, ServiceError
+from roi.models import Tenant
+from roi.tenancy import has_role, role_in
+from workflow.choices import DeliveryMethod, RequestState
+from workflow.deadlines import local_date
+from workflow.models import RecordRequest
+from workflow.transitions import request_deliver
+
+logger = logging.getLogger(__name__)
+
+OWNS_TRANSITIONS = frozenset({"deliver"})
+
+LINK_METHODS = frozenset({DeliveryMethod.PORTAL_DOWNLOAD, DeliveryMethod.EMAIL_LINK})
+# A resend for these reasons sends more or other records: a packet version built (and QC-passed) after the delivery
+# it repeats. Other reasons resend what QC passed last, which may be the same version.
+NEEDS_NEWER_PACKET = frozenset({ResendReason.MISSING_RECORDS, ResendReason.ADDITIONAL_RECORDS})
+RESEND_STATES = (RequestState.DELIVERED, RequestState.CLOSED)
+FAX_DIGITS = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    delivery: Delivery
+    link: DownloadLink | None = None
+    token: str | None = None  # shown once (the page, the email); never stored
+
+    @property
+    def url(self) -> str | None:
+        return download_url(self.token) if self.token else None
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def download_path(token: str) -> str:
+    return reverse("fulfillment:download", args=[token])
+
+
+def download_url(token: str) -> str:
+    return settings.SITE_URL + download_path(token)
+
+
+# --- Selectors ---------------------------------------------------------------------------------------------
+
+
+def deliveries_for(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[Delivery]:
+    return (
+        Delivery.objects.for_tenant(tenant)
+        .filter(request_id=record_request.pk)
+        .select_related("packet", "delivered_by", "pickup_id_checked_by", "resend_of")
+        .prefetch_related("links")
+    )
+
+
+def link_status(link: DownloadLink, now: datetime) -> str:
+    if link.revoked_at is not None:
+        return "revoked"
+    if link.uses >= link.max_uses:
+        return "used up"
+    if link.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def delivery_counts_by_period(
+    *, tenant: Tenant, start: datetime, end: datetime, period: str = "month"
+) -> list[dict[str, Any]]:
+    """Deliveries and resends per day, week or month in the tenant's calendar, for the resend rate supervisors
+    ask for: [{period: date, deliveries, resends, by_reason: {reason: n}}], oldest first, in [start, end).
+    `deliveries` counts first deliveries; the rate is resends / deliveries."""
+    if period not in ("day", "week", "month"):
+        raise ServiceError("Period must be day, week or month.", field="period")
+    rows = (
+        Delivery.objects.for_tenant(tenant)
+        .filter(delivered_at__gte=start, delivered_at__lt=end)
+        .annotate(period=Trunc("delivered_at", period, tzinfo=tenant.tzinfo))
+        .values("period", "resend_reason")
+        .annotate(count=Count("id"))
+        .order_by("period", "resend_reason")
+    )
+    out: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        day = row["period"].date()
+        entry = out.setdefault(day, {"period": day, "deliveries": 0, "resends": 0, "by_reason": {}})
+        if row["resend_reason"]:
+            entry["resends"] += row["count"]
+            entry["by_reason"][row["resend_reason"]] = row["count"]
+        else:
+            entry["deliveries"] += row["count"]
+    return list(out.values())
+
+
+def deliverable_packet(*, tenant: Tenant, record_request: RecordRequest) -> ReleasePacket | None:
+    """The current packet version if it passed QC: the only one a delivery may send."""
+    packet = qc.current_packet(tenant=tenant, record_request=record_request)
+    if packet is None or not qc.packet_passed_qc(tenant=tenant, packet=packet):
+        return None
+    return packet
+
+
+# --- Evidence ------------------------------------------------------------------------------------------------
+
+
+def _norm_destination(method: str, destination: str) -> str:
+    if method == DeliveryMethod.FAX:
+        return "".join(FAX_DIGITS.findall(destination))
+    return " ".join(destination.casefold().replace(",", " ").split())
+
+
+@dataclass(frozen=True)
+class Evidence:
+    method: str
+    destination: str
+    fax_confirmation: str = ""
+    mail_tracking_number: str = ""
+    pickup_id_checked_by: Any = None
+    pickup_id_description: str = ""
+
+
+def _check_evidence(*, tenant: Tenant, evidence: Evidence) -> Evidence:
+    """What each method must carry; every message names the field to fix."""
+    method = evidence.method
+    if method not in DeliveryMethod.values:
+        raise ServiceError("Choose how the records were delivered.", field="method")
+    destination = (evidence.destination or "").strip()
+    cleaned = Evidence(
+        method=method,
+        destination=destination,
+        fax_confirmation=(evidence.fax_confirmation or "").strip(),
+        mail_tracking_number=(evidence.mail_tracking_number or "").strip(),
+        pickup_id_checked_by=evidence.pickup_id_checked_by,
+        pickup_id_description=(evidence.pickup_id_description or "").strip(),
+    )
+    if method in LINK_METHODS:
+        try:
+            validate_email(destination)
+        except ValidationError:
+            raise ServiceError("Give the email address the link goes to.", field="destination") from None
+    elif method == DeliveryMethod.FAX:
+        if len(FAX_DIGITS.findall(destination)) < 10:
+            raise ServiceError("Give the fax number the records went to (10 digits or more).", field="destination")
+        if not cleaned.fax_confirmation:
+            raise ServiceError(
+                "Give the fax transmission confirmation (the confirmation number or the report's job id).",
+                field="fax_confirmation",
+            )
+    elif method == DeliveryMethod.MAIL:
+        if len(destination) < 15:
+            raise ServiceError("Give the full postal address (street, city, state and ZIP code).", field="destination")
+        if not cleaned.mail_tracking_number:
+            raise ServiceError("Give the mail tracking number.", field="mail_tracking_number")
+    elif method == DeliveryMethod.PICKUP:
+        if not destination:
+            raise ServiceError("Give the name of the person who collected the records.", field="destination")
+        checker = cleaned.pickup_id_checked_by
+        if checker is None or role_in(checker, tenant) is None:
+            raise ServiceError("Choose the staff member who checked the ID.", field="pickup_id_checked_by")
+        if not cleaned.pickup_id_description:
+            raise ServiceError("Describe the ID shown (e.g. Illinois driver's license).", field="pickup_id_description")
+    return cleaned
+
+
+def _evidence_line(evidence: Evidence, packet: ReleasePacket, expires_on: Any = None) -> str:
+    method = evidence.method
+    if method == DeliveryMethod.PORTAL_DOWNLOAD:
+        line = f"Secure download link for {evidence.destination}, valid until {expires_on:%b %-d, %Y}"
+    elif method == DeliveryMethod.EMAIL_LINK:
+        line = f"Secure link emailed to {evidence.destination}, valid until {expires_on:%b %-d, %Y}"
+    elif method == DeliveryMethod.FAX:
+        line = f"Faxed to {evidence.destination}, confirmation {evidence.fax_confirmation}"
+    elif method == DeliveryMethod.MAIL:
+        line = f"Mailed to {evidence.destination}, tracking {evidence.mail_tracking_number}"
+    else:
+        line = (
+            f"Collected in person by {evidence.destination}; {evidence.pickup_id_description} checked by "
+            f"{evidence.pickup_id_checked_by}"
+        )
+    return f"{line} (packet v{packet.version})"[:300]
+
+
+def _new_link(*, tenant: Tenant, actor: Any, delivery: Delivery, sent_to: str) -> tuple[DownloadLink, str]:
+    policy = policy_for(tenant)
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    link = DownloadLink(
+        tenant=tenant,
+        delivery=delivery,
+        token_digest=token_digest(token),
+        expires_at=now + timedelta(days=policy.download_link_days),
+        max_uses=policy.download_link_max_uses,
+        sent_to=sent_to,
+        created_at=now,
+        issued_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    history_stamp(link, actor)
+    link.save()
+    if sent_to:
+        _email_link_on_commit(tenant=tenant, link=link, token=token)
+    return link, token
+
+
+def _email_link_on_commit(*, tenant: Tenant, link: DownloadLink, token: str) -> None:
+    link_id, tenant_id = link.pk, tenant.pk
+    transaction.on_commit(lambda: link_email_send(tenant_id=tenant_id, link_id=link_id, token=token))
+
+
+def link_email_message(*, tenant: Tenant, link: DownloadLink, token: str, tracking_number: str) -> EmailMessage:
+    """The email with the link. Like intake's letter emails it holds no patient and no requestor: its context has
+    the organisation, the tracking number, the link and its limits, nothing else. Never the PDF itself."""
+    context = {
+        "tenant": tenant,
+        "tracking_number": tracking_number,
+        "url": download_url(token),
+        "expires_on": link.expires_at.astimezone(tenant.tzinfo).date(),
+        "max_uses": link.max_uses,
+    }
+    body = render_to_string("fulfillment/delivery/link_email.txt", context).strip() + "\n"
+    return EmailMessage(
+        subject=f"Your records are ready: request {tracking_number}",
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[link.sent_to],
+        reply_to=[tenant.him_email] if tenant.him_email else None,
+    )
+
+
+def link_email_send(*, tenant_id: int, link_id: int, token: str) -> bool:
+    """Send the link email once (after commit). A failure is logged and leaves emailed_at empty, which the panel
+    shows, so staff issue a new link; the token is in memory only, so there is nothing to retry from."""
+    link = (
+        DownloadLink.objects.for_tenant(tenant_id)
+        .select_related("tenant", "delivery__request")
+        .filter(pk=link_id, emailed_at__isnull=True, revoked_at__isnull=True)
+        .first()
+    )
+    if link is None or link.token_digest != token_digest(token) or not link.sent_to:
+        return False
+    message = link_email_message(
+        tenant=link.tenant, link=link, token=token, tracking_number=link.delivery.request.tracking_number
+    )
+    try:
+        message.send()
+    except Exception:
+        logger.warning("Download link %s not emailed", link_id, exc_info=True)
+        return False
+    DownloadLink.objects.for_tenant(tenant_id).filter(pk=link_id).update(emailed_at=clock.now())
+    return True
+
+
+# --- Services ----------------------------------------------------------------------------------------------
+
+
+def _require_staff(actor: Any, tenant: Tenant) -> None:
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
+
+
+def _locked_request(tenant: Tenant, record_request: RecordRequest) -> RecordRequest:
+    try:
+        return (
+            RecordRequest.objects.for_tenant(tenant)
+            .select_for_update(of=("self",))
+            .select_related("requestor", "patient")
+            .get(pk=record_request.pk)
+        )
+    except RecordRequest.DoesNotExist:
+        raise ServiceError("That request does not exist.") from None
+
+
+def delivery_record(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    evidence: Evidence,
+    expected_state: str | None = None,
+) -> DeliveryResult:
+    """Deliver the QC-passed packet by the request's method to its destination, with the method's evidence, and
+    move the request to delivered. The delivery keeps the exact packet version, date, method and destination."""
+    _require_staff(actor, tenant)
+    evidence = _check_evidence(tenant=tenant, evidence=evidence)
+    with transaction.atomic():
+        current = _locked_request(tenant, record_request)
+        if current.state != RequestState.IN_FULFILLMENT:
+            raise ServiceError(
+                f"Records are delivered while the request is in fulfillment; it is "
+                f"{RequestState(current.state).label.lower()}. A delivered request can be resent instead."
+            )
+        packet = deliverable_packet(tenant=tenant, record_request=current)
+        if packet is None or current.qc_passed_at is None:
+            raise ServiceError("The current packet has not passed quality control: do QC before delivery.")
+        # What QC checked is the request's method and destination: a release elsewhere goes back through QC.
+        if evidence.method != current.delivery_method:
+            raise ServiceError(
+                f"The request asks for {DeliveryMethod(current.delivery_method).label.lower() if current.delivery_method else 'no method'}"
+                "; change the request's delivery details (and pass QC again) to deliver another way.",
+                field="method",
+            )
+        if evidence.method != DeliveryMethod.PICKUP and _norm_destination(
+            evidence.method, evidence.destination
+        ) != _norm_destination(evidence.method, current.delivery_destination):
+            raise ServiceError(
+                f"The request's destination is {current.delivery_destination}; QC checked that one. Correct the "
+                "request's delivery details (and pass QC again) to send elsewhere.",
+                field="destination",
+            )
+        result = _create_delivery(tenant=tenant, actor=actor, record_request=current, packet=packet, evidence=evidence)
+        request_deliver(
+            tenant=tenant,
+            actor=actor,
+            record_request=current,
+            evidence=result.delivery.evidence,
+            expected_state=expected_state,
+        )
+        disclosures.disclosure_for_delivery(tenant=tenant, actor=actor, delivery=result.delivery)
+    return result
+
+
+def _create_delivery(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    packet: ReleasePacket,
+    evidence: Evidence,
+    resend_of: Delivery | None = None,
+    resend_reason: str = "",
+    resend_note: str = "",
+) -> DeliveryResult:
+    now = clock.now()
+    policy = policy_for(tenant)
+    expires_on = local_date(now + timedelta(days=policy.download_link_days), tenant)
+    delivery = Delivery(
+        tenant=tenant,
+        request=record_request,
+        packet=packet,
+        method=evidence.method,
+        destination=evidence.destination,
+        delivered_at=now,
+        delivered_by=actor if getattr(actor, "is_authenticated", False) else None,
+        fax_confirmation=evidence.fax_confirmation if evidence.method == DeliveryMethod.FAX else "",
+        mail_tracking_number=evidence.mail_tracking_number if evidence.method == DeliveryMethod.MAIL else "",
+        pickup_id_checked_by=evidence.pickup_id_checked_by if evidence.method == DeliveryMethod.PICKUP else None,
+        pickup_id_description=evidence.pickup_id_description if evidence.method == DeliveryMethod.PICKUP else "",
+        evidence=_evidence_line(evidence, packet, expires_on),
+        resend_of=resend_of,
+        resend_reason=resend_reason,
+        resend_note=resend_note[:300],
+    )
+    history_stamp(delivery, actor)
+    delivery.save()
+    if evidence.method not in LINK_METHODS:
+        return DeliveryResult(delivery)
+    link, token = _new_link(tenant=tenant, actor=actor, delivery=delivery, sent_to=evidence.destination)
+    return DeliveryResult(delivery, link, token)
+
+
+def delivery_resend(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    original: Delivery,
+    reason: str,
+    evidence: Evidence,
+    note: str = "",
+) -> DeliveryResult:
+    """Send a delivered release again, with its reason and the new delivery's evidence, linked to the original
+    delivery. "Missing records" and "additional records found" need a packet version built after the original
+    delivery and passed by QC; the other reasons send the latest QC-passed version."""
+    _require_staff(actor, tenant)
+    if reason not in ResendReason.values:
+        raise ServiceError("Choose why the records are sent again.", field="reason")
+    note = (note or "").strip()
+    evidence = _check_evidence(tenant=tenant, evidence=evidence)
+    with transaction.atomic():
+        current = _locked_request(tenant, record_request)
+        if current.state not in RESEND_STATES:
+            raise ServiceError("Only a delivered or closed request can be resent; deliver it first.")
+        try:
+            original = (
+                Delivery.objects.for_tenant(tenant)
+                .select_related("resend_of")
+                .get(pk=original.pk, request_id=current.pk)
+            )
+        except Delivery.DoesNotExist:
+            raise ServiceError("Choose the delivery being repeated.", field="resend_of") from None
+        original = original.resend_of or original  # a resend of a resend still points at the first delivery
+        packet = deliverable_packet(tenant=tenant, record_request=current)
+        if reason in NEEDS_NEWER_PACKET:
+            if packet is None or packet.built_at <= original.delivered_at:
+                raise ServiceError(
+                    f"'{ResendReason(reason).label}' sends more records: build a new packet version with them and "
+                    "pass its QC first.",
+                    field="reason",
+                )
+        elif packet is None:
+            packet = original.packet
+        result = _create_delivery(
+            tenant=tenant,
+            actor=actor,
+            record_request=current,
+            packet=packet,
+            evidence=evidence,
+            resend_of=original,
+            resend_reason=reason,
+            resend_note=note,
+        )
+        RecordRequest.objects.for_tenant(tenant).filter(pk=current.pk).update(last_activity_at=clock.now())
+        disclosures.disclosure_for_delivery(tenant=tenant, actor=actor, delivery=result.delivery)
+    return result
+
+
+def _link_of(tenant: Tenant, record_request: RecordRequest, link_id: int) -> DownloadLink:
+    link = (
+        DownloadLink.objects.for_tenant(tenant)
+        .select_related("delivery")
+        .filter(pk=link_id, delivery__request_id=record_request.pk)
+        .first()
+    )
+    if link is None:
+        raise LinkNotFound("No such link.")
+    return link
+
+
+class LinkNotFound(ServiceError):
+    status_code = 404
+
+
+def download_link_revoke(*, tenant: Tenant, actor: Any, record_request: RecordRequest, link_id: int) -> DownloadLink:
+    """Stop a link from working (sent to the wrong address, the requestor asks, a new one replaces it)."""
+    _require_staff(actor, tenant)
+    with transaction.atomic():
+        link = _link_of(tenant, record_request, link_id)
+        if link.revoked_at is None:
+            link.revoked_at = clock.now()
+            history_stamp(link, actor)
+            link.save(update_fields=["revoked_at"])
+    return link
+
+
+def download_link_reissue(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, delivery_id: int
+) -> DeliveryResult:
+    """A new link for a delivery by link (expired, used up, lost, never emailed): the delivery's other links stop
+    working, and the new one goes to the delivery's address."""
+    _require_staff(actor, tenant)
+    with transaction.atomic():
+        current = _locked_request(tenant, record_request)
+        delivery = (
+            Delivery.objects.for_tenant(tenant).filter(pk=delivery_id, request_id=current.pk).select_related("packet")
+        ).first()
+        if delivery is None:
+            raise LinkNotFound("No such delivery.")
+        if delivery.method not in LINK_METHODS:
+            raise ServiceError("Only a delivery by download link or email link has links to issue.")
+        if current.state not in RESEND_STATES:
+            raise ServiceError("Links are issued for delivered or closed requests.")
+        now = clock.now()
+        for link in delivery.links.filter(revoked_at__isnull=True):
+            link.revoked_at = now
+            history_stamp(link, actor)
+            link.save(update_fields=["revoked_at"])
+        link, token = _new_link(tenant=tenant, actor=actor, delivery=delivery, sent_to=delivery.destination)
+    return DeliveryResult(delivery, link, token)
+
+
+@dataclass(frozen=True)
+class Download:
+    link: DownloadLink
+    content: bytes
+    filename: str
+
+
+class LinkUnavailable(Exception):
+    """The link does not work: unknown (404), or expired, used up or revoked (410). The page says neither which."""
+
+    def __init__(self, tenant: Tenant | None) -> None:
+        super().__init__("link unavailable")
+        self.tenant = tenant
+
+
+def download_link_use(*, token: str, http_request: Any) -> Download:
+    """Count one use of a link and return the packet it gives. One conditional UPDATE takes the use: two downloads
+    at once on a link's last use cannot both get it (the second re-reads the row after the first commits and no
+    longer matches). The access event is written in the same transaction, with the client's address."""
+    digest = token_digest(token or "")
+    now = clock.now()
+    with transaction.atomic():
+        taken = DownloadLink.objects.filter(
+            token_digest=digest, revoked_at__isnull=True, expires_at__gt=now, uses__lt=F("max_uses")
+        ).update(uses=F("uses") + 1)
+        link = (
+            DownloadLink.objects.select_related("tenant", "delivery__packet", "delivery__request")
+            .filter(token_digest=digest)
+            .first()
+        )
+        if not taken or link is None:
+            raise LinkUnavailable(link.tenant if link is not None else None)
+        packet = link.delivery.packet
+        with packet.file.open("rb") as handle:
+            content = handle.read()
+        if hashlib.sha256(content).hexdigest() != packet.sha256:
+            logger.error("Packet %s does not match its digest; download refused", packet.pk)
+            raise LinkUnavailable(link.tenant)
+        rr = link.delivery.request
+        access_record(
+            tenant=link.tenant,
+            actor=None,
+            action=AccessAction.DOWNLOAD_DOCUMENT,
+            request=http_request,
+            obj=link,
+            request_id=rr.pk,
+            patient_id=rr.patient_id,
+            detail=f"Download by link: packet v{packet.version}, use {link.uses} of {link.max_uses}",
+            actor_label=f"download link ({link.sent_to or 'no address'})",
+        )
+    return Download(link=link, content=content, filename=f"{rr.tracking_number}-records-v{packet.version}.pdf")
+
+
+# --- The panel -----------------------------------------------------------------------------------------------
 
 
 def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
-    """What this part shows in the fulfillment panel of the request detail page."""
-    return {}
+    """Deliver (in fulfillment, once QC passed), the deliveries with their links, and resends."""
+    from fulfillment.views.delivery import DeliveryForm, ResendForm, staff_choices
+
+    state = record_request.state
+    if state not in (RequestState.IN_FULFILLMENT, RequestState.DELIVERED, RequestState.CLOSED):
+        return {}
+    now = clock.now()
+    deliveries = list(deliveries_for(tenant=tenant, record_request=record_request))
+    for delivery in deliveries:
+        delivery.link_rows = [(link, link_status(link, now)) for link in delivery.links.all()]  # type: ignore[attr-defined]
+    context: dict[str, Any] = {
+        "delivery_show": True,
+        "deliveries": deliveries,
+        "issued_link": forms.get("issued_link"),
+        "link_methods": [m.value for m in LINK_METHODS],
+    }
+    staff = staff_choices(tenant)
+    if state == RequestState.IN_FULFILLMENT:
+        packet = deliverable_packet(tenant=tenant, record_request=record_request)
+        context["delivery_packet"] = packet
+        if packet is not None and record_request.qc_passed_at is not None:
+            context["delivery_form"] = forms.get("delivery_form") or DeliveryForm(
+                staff=staff,
+                initial={
+                    "method": record_request.delivery_method,
+                    "destination": record_request.delivery_destination,
+                    "expected_state": state,
+                },
+            )
+    elif deliveries:
+        context["resend_form"] = forms.get("resend_form") or ResendForm(
+            staff=staff,
+            deliveries=deliveries,
+            initial={
+                "method": deliveries[-1].method,
+                "destination": deliveries[0].destination,
+                "resend_of": deliveries[-1].pk,
+            },
+        )
+    return context

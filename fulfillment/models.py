@@ -281,6 +281,10 @@ class DownloadLink(TenantOwned):
     sent_to = models.CharField(max_length=300, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
+    issued_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The link email is sent after commit from memory (the token is never stored), so its outcome is recorded here:
+    # staff see a link that was never emailed and issue a new one.
+    emailed_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:

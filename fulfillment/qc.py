@@ -1,10 +1,468 @@
-"""Fulfillment: qc. (Scaffolding: services, selectors and the panel context for this part of fulfillment.)"""
+"""Fulfillment: quality control of the release packet before it goes out (DOMAIN.md, phase 4: right patient on every
+page, within scope, valid basis on the day of release, right recipient and destination).
+
+The checklist is computed on the latest built packet of a request (not superseded). A computed failure blocks:
+whatever the reviewer ticks, a packet that fails one cannot pass. The reviewer ticks what only a person can confirm
+(that they looked at every page, that the scope matches what the requestor asked for). A pass records the fact on
+the request (qc_passed_at/by, which workflow's `deliver` guard reads); a failure clears it and tells the builder why.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Trunc
+from django.urls import reverse
+
+from fulfillment import fees
+from fulfillment.choices import QcOutcome
+from fulfillment.models import QcReview, ReleaseDocument, ReleasePacket
+from fulfillment.policy import policy_for
+from intake import rules
+from intake.models import IntakeReview
+from roi import clock
+from roi.audit import history_stamp
+from roi.choices import STAFF_ROLES
+from roi.errors import NotPermitted, ServiceError
+from roi.models import Tenant
+from roi.notifications import notify
+from roi.tenancy import has_role, role_in
+from workflow.choices import DeliveryMethod, RecordType, RequestState, SensitiveCategory
+from workflow.deadlines import local_date
+from workflow.models import RecordRequest
+
+# Check codes, in the order the reviewer works through them. QcReview.checks and .failures use these codes.
+PATIENT = "patient"
+SCOPE = "scope"
+BASIS = "basis"
+SENSITIVE = "sensitive"
+RECIPIENT = "recipient"
+FEE = "fee"
+CHECK_ORDER = (PATIENT, SCOPE, BASIS, SENSITIVE, RECIPIENT, FEE)
+
+# QC reviews the release before delivery, and a newer version built for a resend ("missing records", "additional
+# records found") after it.
+REVIEW_STATES = (RequestState.IN_FULFILLMENT, RequestState.DELIVERED, RequestState.CLOSED)
+
+CHECK_LABELS = {
+    PATIENT: "Right patient on every page",
+    SCOPE: "Within the requested scope and dates",
+    BASIS: "Basis for the release still valid today",
+    SENSITIVE: "Sensitive categories covered by consent",
+    RECIPIENT: "Recipient and destination match the request",
+    FEE: "Fee settled or waived",
+}
+
+# What the reviewer confirms by ticking, beside what the system computed.
+CONFIRM_PROMPTS = {
+    PATIENT: "I looked at every page: each one is this patient's (name, date of birth or MRN).",
+    SCOPE: "The records released are what was asked for, no more (minimum necessary where it applies).",
+    BASIS: "The authorization, directive, order or other basis covers this release today.",
+    SENSITIVE: "Sensitive records in the packet are covered by the consent on file.",
+    RECIPIENT: "The cover sheet's recipient and the delivery destination are the ones the request names.",
+    FEE: "The fee is paid, waived, or not owed for this release.",
+}
+
+
+@dataclass(frozen=True)
+class QcCheck:
+    """One line of the checklist: what the system found (`problems`, empty when it passes) and whether a problem
+    can be settled by the reviewer's tick (never: computed problems always block)."""
+
+    code: str
+    label: str
+    prompt: str
+    findings: tuple[str, ...]  # what the system checked, for the reviewer to see
+    problems: tuple[str, ...]  # computed failures: each blocks the pass
+
+    @property
+    def computed_ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class QcChecklist:
+    packet: ReleasePacket
+    checks: tuple[QcCheck, ...]
+    documents: tuple[ReleaseDocument, ...]
+
+    @property
+    def blocked(self) -> bool:
+        return any(not check.computed_ok for check in self.checks)
+
+
+# --- Selectors ---------------------------------------------------------------------------------------------
+
+
+def current_packet(*, tenant: Tenant, record_request: RecordRequest) -> ReleasePacket | None:
+    """The latest built version of the release that has not been superseded: the one QC reviews."""
+    return (
+        ReleasePacket.objects.for_tenant(tenant)
+        .filter(request_id=record_request.pk, superseded_at__isnull=True)
+        .select_related("built_by")
+        .order_by("-version")
+        .first()
+    )
+
+
+def latest_review(*, tenant: Tenant, packet: ReleasePacket) -> QcReview | None:
+    return QcReview.objects.for_tenant(tenant).filter(packet_id=packet.pk).select_related("reviewer").first()
+
+
+def packet_passed_qc(*, tenant: Tenant, packet: ReleasePacket) -> bool:
+    """The latest review of this packet version passed (a later failure of the same version would undo it)."""
+    review = latest_review(tenant=tenant, packet=packet)
+    return review is not None and review.outcome == QcOutcome.PASSED
+
+
+def last_failure(*, tenant: Tenant, record_request: RecordRequest) -> QcReview | None:
+    return (
+        QcReview.objects.for_tenant(tenant)
+        .filter(request_id=record_request.pk, outcome=QcOutcome.FAILED)
+        .select_related("reviewer", "packet")
+        .first()
+    )
+
+
+def reviews_for(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[QcReview]:
+    return QcReview.objects.for_tenant(tenant).filter(request_id=record_request.pk).select_related("reviewer", "packet")
+
+
+def qc_counts_by_period(
+    *, tenant: Tenant, start: datetime, end: datetime, period: str = "month"
+) -> list[dict[str, Any]]:
+    """QC outcomes per day, week or month (in the tenant's calendar) for the QC error rate supervisors ask for:
+    [{period: date, passed, failed, total}], oldest first. Reviews in [start, end)."""
+    if period not in ("day", "week", "month"):
+        raise ServiceError("Period must be day, week or month.", field="period")
+    rows = (
+        QcReview.objects.for_tenant(tenant)
+        .filter(reviewed_at__gte=start, reviewed_at__lt=end)
+        .annotate(period=Trunc("reviewed_at", period, tzinfo=tenant.tzinfo))
+        .values("period")
+        .annotate(
+            passed=Count("id", filter=Q(outcome=QcOutcome.PASSED)),
+            failed=Count("id", filter=Q(outcome=QcOutcome.FAILED)),
+            total=Count("id"),
+        )
+        .order_by("period")
+    )
+    return [{**row, "period": row["period"].date()} for row in rows]
+
+
+# --- The checklist -------------------------------------------------------------------------------------------
+
+
+def _included_document_ids(packet: ReleasePacket) -> list[int]:
+    ids: list[int] = []
+    for item in packet.contents or []:
+        document = item.get("document") if isinstance(item, dict) else None
+        if document is not None and int(document) not in ids:
+            ids.append(int(document))
+    return ids
+
+
+def _fmt(day: date | None) -> str:
+    return f"{day:%b %-d, %Y}" if day else "?"
+
+
+def _patient_check(documents: list[ReleaseDocument], missing_ids: list[int]) -> QcCheck:
+    problems = [
+        f"{doc.original_name}: not confirmed as this patient's." for doc in documents if not doc.patient_confirmed
+    ]
+    if missing_ids:
+        problems.append("The packet lists documents that are not this request's; rebuild it.")
+    if not documents and not missing_ids:
+        problems.append("The packet includes no records; rebuild it from the request's documents.")
+    findings = [f"{len(documents)} document{'s' if len(documents) != 1 else ''} in the packet."]
+    return QcCheck(PATIENT, CHECK_LABELS[PATIENT], CONFIRM_PROMPTS[PATIENT], tuple(findings), tuple(problems))
+
+
+def _scope_check(record_request: RecordRequest, documents: list[ReleaseDocument]) -> QcCheck:
+    wanted = set(record_request.record_types)
+    everything = RecordType.COMPLETE in wanted or not wanted
+    start, end = record_request.scope_date_from, record_request.scope_date_to
+    findings = [
+        "Requested: "
+        + ("; ".join(record_request.record_type_labels) or "any record type")
+        + (f", dates of service {_fmt(start) if start else 'any'} to {_fmt(end) if end else 'present'}")
+    ]
+    problems = []
+    for doc in documents:
+        if not everything and doc.record_type not in wanted:
+            problems.append(f"{doc.original_name}: {doc.get_record_type_display()} was not requested.")
+        first, last = doc.service_date_from, doc.service_date_to or doc.service_date_from
+        if (start and last and last < start) or (end and first and first > end):
+            problems.append(
+                f"{doc.original_name}: dates of service {_fmt(first)} to {_fmt(last)} fall outside the requested dates."
+            )
+    return QcCheck(SCOPE, CHECK_LABELS[SCOPE], CONFIRM_PROMPTS[SCOPE], tuple(findings), tuple(problems))
+
+
+def _basis(record_request: RecordRequest) -> str:
+    return rules.basis_for(record_request.request_type, record_request.requestor.kind)
+
+
+def _basis_check(tenant: Tenant, record_request: RecordRequest, review: IntakeReview | None) -> QcCheck:
+    basis = _basis(record_request)
+    findings = [rules.BASIS_LABELS[basis]]
+    problems: list[str] = []
+    today = local_date(clock.now(), tenant)
+    if basis == rules.AUTHORIZATION:
+        if review is None:
+            problems.append("No intake review is on file for the authorization; work the intake checklist.")
+        else:
+            if review.auth_revoked:
+                # 45 CFR 164.508(b)(5): a revocation received before release blocks it.
+                problems.append("The authorization was revoked: it cannot support a release (45 CFR 164.508(b)(5)).")
+            expiry = review.auth_expiration_date
+            if expiry is not None:
+                findings.append(f"Authorization expires {_fmt(expiry)}.")
+                if expiry < today:
+                    # 45 CFR 164.508(b)(2)(i): an expired authorization is defective.
+                    problems.append(
+                        f"The authorization expired on {_fmt(expiry)}: get a new one before release "
+                        "(45 CFR 164.508(b)(2)(i))."
+                    )
+            elif review.auth_expiration_event:
+                findings.append(f"Authorization expires on an event: {review.auth_expiration_event}.")
+            else:
+                problems.append("The authorization has no expiration date or event (45 CFR 164.508(c)(1)(v)).")
+    elif basis == rules.DIRECTIVE and review is not None and review.auth_revoked:
+        problems.append("The patient withdrew the directive: do not send the records to the third party.")
+    return QcCheck(BASIS, CHECK_LABELS[BASIS], CONFIRM_PROMPTS[BASIS], tuple(findings), tuple(problems))
+
+
+def _sensitive_check(
+    record_request: RecordRequest, documents: list[ReleaseDocument], review: IntakeReview | None, packet: ReleasePacket
+) -> QcCheck:
+    """Every sensitive category in the packet needs its consent. Psychotherapy notes need an authorization that
+    covers them (164.508(a)(2)), whatever the basis; the right of access excludes them (164.524(a)(1)(i)). A patient
+    (or personal representative) receiving their own records needs no consent for the other categories, Part 2
+    included (42 CFR 2.23), which is the intake checklist's rule too."""
+    consents = set(review.consents_received) if review is not None else set()
+    covers_psychotherapy = bool(review and review.auth_covers_psychotherapy_notes)
+    individual = _basis(record_request) == rules.INDIVIDUAL
+    present: dict[str, list[str]] = {}
+    for doc in documents:
+        for category in doc.sensitive_categories:
+            present.setdefault(category, []).append(doc.original_name)
+    problems = []
+    for category, names in present.items():
+        label = SensitiveCategory(category).label
+        where = ", ".join(names)
+        if category == SensitiveCategory.PSYCHOTHERAPY_NOTES:
+            if not covers_psychotherapy:
+                problems.append(
+                    f"{label} ({where}) need their own authorization covering them (45 CFR 164.508(a)(2)); "
+                    "leave them out or get that authorization."
+                )
+            continue
+        if individual or category in consents:
+            continue
+        citation = "42 CFR 2.31" if category == SensitiveCategory.SUD_PART2 else "specific consent required"
+        problems.append(f"{label} ({where}) without the consent on file ({citation}); leave them out or get it.")
+    if SensitiveCategory.SUD_PART2 in present and not packet.includes_part2:
+        problems.append("Part 2 records are in the packet but its pages lack the redisclosure notice; rebuild it.")
+    findings = [
+        "In the packet: " + ("; ".join(SensitiveCategory(c).label for c in present) if present else "none"),
+    ]
+    if consents:
+        findings.append("Consents on file: " + "; ".join(SensitiveCategory(c).label for c in sorted(consents)))
+    return QcCheck(SENSITIVE, CHECK_LABELS[SENSITIVE], CONFIRM_PROMPTS[SENSITIVE], tuple(findings), tuple(problems))
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _recipient_check(record_request: RecordRequest, packet: ReleasePacket) -> QcCheck:
+    requestor = record_request.requestor
+    recipient = _norm(packet.recipient)
+    names = [_norm(n) for n in (requestor.name, requestor.organization) if n.strip()]
+    method = record_request.delivery_method
+    destination = record_request.delivery_destination
+    findings = [
+        f"Cover sheet: {packet.recipient or '(none)'}",
+        f"Request: {requestor}; "
+        + (DeliveryMethod(method).label if method else "no delivery method")
+        + (f" to {destination}" if destination else ""),
+    ]
+    problems = []
+    if not recipient or not any(name in recipient for name in names):
+        problems.append(
+            f"The cover sheet names {packet.recipient or 'nobody'!s}, not the requestor ({requestor}); rebuild "
+            "the packet for the right recipient."
+        )
+    problems.extend(gap for gap in record_request.intake_gaps() if gap.startswith("Delivery"))
+    return QcCheck(RECIPIENT, CHECK_LABELS[RECIPIENT], CONFIRM_PROMPTS[RECIPIENT], tuple(findings), tuple(problems))
+
+
+def _fee_check(tenant: Tenant, record_request: RecordRequest) -> QcCheck:
+    problem = fees.release_fee_problem(tenant=tenant, record_request=record_request)
+    findings = ("Nothing holds this release." if not problem else "The fee holds this release.",)
+    return QcCheck(FEE, CHECK_LABELS[FEE], CONFIRM_PROMPTS[FEE], findings, (problem,) if problem else ())
+
+
+def qc_checklist(*, tenant: Tenant, record_request: RecordRequest, packet: ReleasePacket) -> QcChecklist:
+    """Every check of the checklist computed on one packet version."""
+    ids = _included_document_ids(packet)
+    found = {
+        doc.pk: doc
+        for doc in ReleaseDocument.objects.for_tenant(tenant).filter(request_id=record_request.pk, pk__in=ids)
+    }
+    documents = [found[i] for i in ids if i in found]
+    missing = [i for i in ids if i not in found]
+    review = IntakeReview.objects.for_tenant(tenant).filter(request_id=record_request.pk).first()
+    checks = (
+        _patient_check(documents, missing),
+        _scope_check(record_request, documents),
+        _basis_check(tenant, record_request, review),
+        _sensitive_check(record_request, documents, review, packet),
+        _recipient_check(record_request, packet),
+        _fee_check(tenant, record_request),
+    )
+    return QcChecklist(packet=packet, checks=checks, documents=tuple(documents))
+
+
+# --- The service -------------------------------------------------------------------------------------------
+
+
+def qc_review_record(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    confirmed: Iterable[str],
+    note: str = "",
+    packet_version: int | None = None,
+) -> QcReview:
+    """Record the reviewer's QC of the current packet. It passes only when every computed check passes and the
+    reviewer confirmed every check; otherwise it is recorded as failed with every reason, QC is cleared on the
+    request and the packet's builder is notified. `packet_version` is the version the reviewer looked at: if a
+    newer one was built meanwhile, nothing is recorded."""
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
+    confirmed = set(confirmed) & set(CHECK_ORDER)
+    note = (note or "").strip()
+    with transaction.atomic():
+        try:
+            current = (
+                RecordRequest.objects.for_tenant(tenant)
+                .select_for_update(of=("self",))
+                .select_related("requestor")
+                .get(pk=record_request.pk)
+            )
+        except RecordRequest.DoesNotExist:
+            raise ServiceError("That request does not exist.") from None
+        if current.state not in REVIEW_STATES:
+            raise ServiceError(
+                f"Quality control is done while the request is in fulfillment (or, for a resend, delivered); it is "
+                f"{RequestState(current.state).label.lower()}."
+            )
+        packet = current_packet(tenant=tenant, record_request=current)
+        if packet is None:
+            raise ServiceError("There is no release packet to review yet: build the packet first.")
+        if packet_version is not None and packet.version != packet_version:
+            raise ServiceError(
+                f"Packet v{packet.version} was built since you opened the page; review that version.", field="packet"
+            )
+        if packet_passed_qc(tenant=tenant, packet=packet):
+            raise ServiceError(f"Packet v{packet.version} already passed quality control.")
+        if policy_for(tenant).qc_two_person_rule and packet.built_by_id == actor.pk:
+            raise NotPermitted(
+                "You built this packet: another staff member must do its quality control (two-person rule)."
+            )
+        checklist = qc_checklist(tenant=tenant, record_request=current, packet=packet)
+        failures = [
+            {"code": check.code, "message": problem} for check in checklist.checks for problem in check.problems
+        ]
+        unconfirmed = [code for code in CHECK_ORDER if code not in confirmed]
+        if unconfirmed and not failures and not note:
+            raise ServiceError(
+                "Tick every check you confirmed; for a failed review, say in the note what is wrong.", field="note"
+            )
+        failures.extend(
+            {"code": code, "message": f"Not confirmed by the reviewer: {CHECK_LABELS[code].lower()}."}
+            for code in unconfirmed
+        )
+        now = clock.now()
+        outcome = QcOutcome.FAILED if failures else QcOutcome.PASSED
+        review = QcReview(
+            tenant=tenant,
+            request=current,
+            packet=packet,
+            reviewer=actor,
+            reviewed_at=now,
+            outcome=outcome,
+            checks={code: code in confirmed for code in CHECK_ORDER},
+            failures=failures,
+            note=note,
+        )
+        history_stamp(review, actor)
+        review.save()
+        if current.state == RequestState.IN_FULFILLMENT:
+            # The fact workflow's `deliver` guard reads. Once delivered it stays: the release that went out passed;
+            # a later version's review only decides what a resend may send.
+            current.qc_passed_at = now if outcome == QcOutcome.PASSED else None
+            current.qc_passed_by = actor if outcome == QcOutcome.PASSED else None
+        current.last_activity_at = now
+        history_stamp(current, actor)
+        current.save(update_fields=["qc_passed_at", "qc_passed_by", "last_activity_at", "updated_at"])
+        if outcome == QcOutcome.FAILED:
+            _notify_builder(tenant=tenant, record_request=current, packet=packet, review=review)
+    return review
+
+
+def _notify_builder(*, tenant: Tenant, record_request: RecordRequest, packet: ReleasePacket, review: QcReview) -> None:
+    """An in-app notice to whoever built the packet (no email: the reasons name documents)."""
+    builder = packet.built_by
+    if builder is None or role_in(builder, tenant) is None:
+        return
+    reasons = "\n".join(f"- {failure['message']}" for failure in review.failures)
+    body = f"Quality control of packet v{packet.version} failed:\n{reasons}"
+    if review.note:
+        body += f"\n\nReviewer's note: {review.note}"
+    notify(
+        tenant=tenant,
+        recipient=builder,
+        kind="qc_failed",
+        subject=f"QC failed on {record_request.tracking_number} (packet v{packet.version})",
+        body=body,
+        link=reverse("workflow:detail", args=[record_request.tracking_number]),
+        dedupe_key=f"qc-failed:{review.pk}",
+    )
+
+
+# --- The panel -----------------------------------------------------------------------------------------------
 
 
 def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
-    """What this part shows in the fulfillment panel of the request detail page."""
-    return {}
+    """The QC part of the fulfillment panel: the checklist and form on the current packet while in fulfillment,
+    the outcome once it passed, and the last failure's reasons until a new version passes."""
+    from fulfillment.views.qc import QcReviewForm
+
+    if record_request.state not in REVIEW_STATES:
+        return {}
+    packet = current_packet(tenant=tenant, record_request=record_request)
+    review = latest_review(tenant=tenant, packet=packet) if packet else None
+    passed = review is not None and review.outcome == QcOutcome.PASSED
+    context: dict[str, Any] = {
+        "qc_show": True,
+        "qc_packet": packet,
+        "qc_passed_review": review if passed else None,
+        "qc_last_failure": None if passed else last_failure(tenant=tenant, record_request=record_request),
+        "qc_two_person_rule": policy_for(tenant).qc_two_person_rule,
+    }
+    if packet is not None and not passed:
+        checklist = qc_checklist(tenant=tenant, record_request=record_request, packet=packet)
+        form = forms.get("qc_form") or QcReviewForm(initial={"packet_version": packet.version})
+        context["qc_checklist"] = checklist
+        context["qc_form"] = form
+        context["qc_rows"] = [(check, form[f"confirm_{check.code}"]) for check in checklist.checks]
+    return context

@@ -27,7 +27,8 @@ PROBED_METHODS = ("get", "post")
 # Kwargs naming a tenant-owned object other than the request; the tests fill them with tenant B's object.
 OBJECT_KWARGS = frozenset({"document_id", "letter_id", "pk"})
 # Public endpoints with their own authentication and tests (tests/intake/test_webhook.py): no session, no tenant.
-PUBLIC_ROUTES = frozenset({"intake:inbound-email"})
+# The download by link (fulfillment/views/delivery.py): the token is the credential (tests/fulfillment/test_delivery*).
+PUBLIC_ROUTES = frozenset({"intake:inbound-email", "fulfillment:download"})
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ REQUEST_ROUTES = [r for r in TENANT_ROUTES if r.takes_tracking_number or r.objec
 
 def test_the_generated_route_list_covers_pages_and_api_transitions():
     names = {r.name for r in REQUEST_ROUTES}
-    assert {"workflow:detail", "workflow:assign", "workflow:qc", "request-detail", "request-deliver"} <= names
+    assert {"workflow:detail", "workflow:assign", "fulfillment:qc", "request-detail", "request-deliver"} <= names
     assert {f"request-{t.replace('_', '-')}" for t in TRANSITIONS} <= names
     page_transitions = {r.kwargs["name"] for r in REQUEST_ROUTES if r.name == "workflow:transition"}
     assert page_transitions == set(TRANSITIONS)

@@ -132,25 +132,6 @@ def request_assign(*, tenant: Tenant, actor: Any, record_request: RecordRequest,
     return current
 
 
-def request_record_qc(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> RecordRequest:
-    """Record that quality control passed for the release being prepared (the gate `deliver` checks).
-
-    Foundation step: one confirmation by a staff member. The fulfillment phase replaces it with the QC checklist.
-    """
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
-    with transaction.atomic():
-        current = RecordRequest.objects.for_tenant(tenant).select_for_update().get(pk=record_request.pk)
-        if current.state != RequestState.IN_FULFILLMENT:
-            raise ServiceError("Quality control is recorded while the request is in fulfillment.")
-        current.qc_passed_at = clock.now()
-        current.qc_passed_by = actor
-        current.last_activity_at = current.qc_passed_at
-        history_stamp(current, actor)
-        current.save(update_fields=["qc_passed_at", "qc_passed_by", "last_activity_at", "updated_at"])
-    return current
-
-
 # --- Queues ---------------------------------------------------------------------------------------------------
 
 

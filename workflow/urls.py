@@ -15,6 +15,5 @@ urlpatterns = [
     path("<str:tracking_number>/", views.RequestDetailView.as_view(), name="detail"),
     path("<str:tracking_number>/do/<str:name>/", views.RequestTransitionView.as_view(), name="transition"),
     path("<str:tracking_number>/assign/", views.RequestAssignView.as_view(), name="assign"),
-    path("<str:tracking_number>/qc/", views.RequestQcView.as_view(), name="qc"),
     path("<str:tracking_number>/status-call/", views.StatusCallView.as_view(), name="status_call"),
 ]

@@ -16,7 +16,6 @@ from roi.choices import SUPERVISING_ROLES, AccessAction, Role
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors, services
-from workflow.choices import RequestState
 from workflow.extensions import panel_contexts, transitions_owned_elsewhere
 from workflow.forms import (
     DEFAULT_QUEUE_PAGE_SIZE,
@@ -320,7 +319,6 @@ class RequestDetailView(TenantViewMixin, View):
             "status_call_form": StatusCallForm(auto_id="id_call_%s"),
             "history": selectors.request_history(record_request=record_request),
             "assign_form": AssignForm(initial={"assignee": record_request.assignee_id or ""}, staff=staff),
-            "can_qc": record_request.state == RequestState.IN_FULFILLMENT and record_request.qc_passed_at is None,
             "panels": panel_contexts(request, record_request, self.tenant, panel_forms),
         }
         return render(request, "workflow/detail.html", context, status=status)
@@ -393,18 +391,4 @@ class RequestAssignView(RequestDetailView):
             messages.error(request, error.message)
             return self.render_detail(request, self.get_object(tracking_number), status=error.status_code)
         messages.success(request, f"Assigned to {assignee}." if assignee else "Request unassigned.")
-        return redirect("workflow:detail", tracking_number=tracking_number)
-
-
-class RequestQcView(RequestDetailView):
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
-        record_request = self.get_object(tracking_number)
-        try:
-            services.request_record_qc(tenant=self.tenant, actor=request.user, record_request=record_request)
-        except ServiceError as error:
-            messages.error(request, error.message)
-            return self.render_detail(request, self.get_object(tracking_number), status=error.status_code)
-        messages.success(request, "Quality control recorded as passed.")
         return redirect("workflow:detail", tracking_number=tracking_number)

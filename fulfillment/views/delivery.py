@@ -1,5 +1,221 @@
-"""Pages and actions for fulfillment: delivery."""
+"""Pages and actions for fulfillment: delivery with evidence, resends, download links, and the public download."""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+import io
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
+from django.views import View
+
+from fulfillment import delivery as service
+from fulfillment.choices import ResendReason
+from fulfillment.models import Delivery
+from roi.errors import ServiceError
+from roi.models import Tenant
+from workflow.choices import DeliveryMethod
+from workflow.selectors import tenant_staff
+from workflow.views import RequestDetailView
+
+EVIDENCE_FIELDS = ("destination", "fax_confirmation", "mail_tracking_number", "pickup_id_checked_by")
+
+
+def staff_choices(tenant: Tenant) -> list[tuple[str, str, Any]]:
+    return [(str(m.user_id), str(m.user), m.user) for m in tenant_staff(tenant=tenant)]
+
+
+class DeliveryForm(forms.Form):
+    """The delivery and its evidence. Which fields are required depends on the method; the service checks them
+    again and its message lands on the field it names."""
+
+    expected_state = forms.CharField(widget=forms.HiddenInput, required=False)
+    method = forms.ChoiceField(label="Method", choices=DeliveryMethod.choices)
+    destination = forms.CharField(
+        label="Destination",
+        max_length=300,
+        required=False,
+        help_text="Email for a link; fax number; postal address; for pickup, who collected the records.",
+    )
+    fax_confirmation = forms.CharField(label="Fax transmission confirmation", max_length=100, required=False)
+    mail_tracking_number = forms.CharField(label="Mail tracking number", max_length=100, required=False)
+    pickup_id_checked_by = forms.ChoiceField(label="ID checked by (staff)", required=False)
+    pickup_id_description = forms.CharField(label="ID shown", max_length=200, required=False)
+
+    prefix_id = "deliver"
+
+    def __init__(self, *args: Any, staff: list[tuple[str, str, Any]], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"id_{self.prefix_id}_%s")
+        super().__init__(*args, **kwargs)
+        self.staff = staff
+        self.fields["pickup_id_checked_by"].choices = [("", "—"), *[(pk, name) for pk, name, _ in staff]]
+
+    def evidence(self) -> service.Evidence:
+        data = self.cleaned_data
+        checker = next((user for pk, _, user in self.staff if pk == data["pickup_id_checked_by"]), None)
+        return service.Evidence(
+            method=data["method"],
+            destination=data["destination"],
+            fax_confirmation=data["fax_confirmation"],
+            mail_tracking_number=data["mail_tracking_number"],
+            pickup_id_checked_by=checker,
+            pickup_id_description=data["pickup_id_description"],
+        )
+
+
+class ResendForm(DeliveryForm):
+    prefix_id = "resend"
+    resend_of = forms.ChoiceField(label="Delivery being repeated")
+    reason = forms.ChoiceField(label="Why it is sent again", choices=[("", "—"), *ResendReason.choices])
+    note = forms.CharField(label="Note", max_length=300, required=False)
+
+    def __init__(self, *args: Any, deliveries: list[Delivery], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["resend_of"].choices = [
+            (str(d.pk), f"{d.delivered_at:%b %-d, %Y}: {d.get_method_display()} to {d.destination}") for d in deliveries
+        ]
+
+
+def _error_to_form(form: forms.Form, error: ServiceError) -> None:
+    if error.field and error.field in form.fields:
+        form.add_error(error.field, error.message)
+
+
+class DeliverView(RequestDetailView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        form = DeliveryForm(request.POST, staff=staff_choices(self.tenant))
+        if not form.is_valid():
+            messages.error(request, "Check the delivery's highlighted fields.")
+            return self.render_detail(request, record_request, panel_forms={"delivery_form": form}, status=400)
+        try:
+            result = service.delivery_record(
+                tenant=self.tenant,
+                actor=request.user,
+                record_request=record_request,
+                evidence=form.evidence(),
+                expected_state=form.cleaned_data["expected_state"] or None,
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            _error_to_form(form, error)
+            fresh = self.get_object(tracking_number)
+            return self.render_detail(request, fresh, panel_forms={"delivery_form": form}, status=error.status_code)
+        messages.success(request, f"Request {tracking_number} delivered: {result.delivery.evidence}.")
+        return self._after(request, tracking_number, result)
+
+    def _after(self, request: HttpRequest, tracking_number: str, result: service.DeliveryResult) -> HttpResponse:
+        if result.url:
+            # The link exists only now, in memory: shown once on this page (for the phone or the portal), never
+            # stored in the session or the database.
+            fresh = self.get_object(tracking_number)
+            return self.render_detail(request, fresh, panel_forms={"issued_link": result.url})
+        return redirect("workflow:detail", tracking_number=tracking_number)
+
+
+class ResendView(DeliverView):
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        deliveries = list(service.deliveries_for(tenant=self.tenant, record_request=record_request))
+        form = ResendForm(request.POST, staff=staff_choices(self.tenant), deliveries=deliveries)
+        if not form.is_valid():
+            messages.error(request, "Check the resend's highlighted fields.")
+            return self.render_detail(request, record_request, panel_forms={"resend_form": form}, status=400)
+        original = next(d for d in deliveries if str(d.pk) == form.cleaned_data["resend_of"])
+        try:
+            result = service.delivery_resend(
+                tenant=self.tenant,
+                actor=request.user,
+                record_request=record_request,
+                original=original,
+                reason=form.cleaned_data["reason"],
+                evidence=form.evidence(),
+                note=form.cleaned_data["note"],
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            _error_to_form(form, error)
+            fresh = self.get_object(tracking_number)
+            return self.render_detail(request, fresh, panel_forms={"resend_form": form}, status=error.status_code)
+        messages.success(request, f"Resent: {result.delivery.evidence}.")
+        return self._after(request, tracking_number, result)
+
+
+class LinkRevokeView(RequestDetailView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        try:
+            service.download_link_revoke(
+                tenant=self.tenant, actor=request.user, record_request=record_request, link_id=pk
+            )
+        except service.LinkNotFound:
+            raise Http404("No such link") from None
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return self.render_detail(request, record_request, status=error.status_code)
+        messages.success(request, "The link no longer works.")
+        return redirect("workflow:detail", tracking_number=tracking_number)
+
+
+class LinkReissueView(DeliverView):
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]
+        record_request = self.get_object(tracking_number)
+        try:
+            result = service.download_link_reissue(
+                tenant=self.tenant, actor=request.user, record_request=record_request, delivery_id=pk
+            )
+        except service.LinkNotFound:
+            raise Http404("No such delivery") from None
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return self.render_detail(request, self.get_object(tracking_number), status=error.status_code)
+        messages.success(
+            request, f"A new link was issued to {result.delivery.destination}; earlier links stop working."
+        )
+        return self._after(request, tracking_number, result)
+
+
+class DownloadView(View):
+    """The public download by link (no login): the packet PDF, or one plain page for every failure. The requestor
+    portal will put identity verification in front of this."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            download = service.download_link_use(token=token, http_request=request)
+        except service.LinkUnavailable as unavailable:
+            response = render(
+                request,
+                "fulfillment/delivery/link_unavailable.html",
+                {"contact_tenant": unavailable.tenant},
+                status=410 if unavailable.tenant is not None else 404,
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+        response = FileResponse(
+            io.BytesIO(download.content),
+            as_attachment=True,
+            filename=download.filename,
+            content_type="application/pdf",
+        )
+        response["Cache-Control"] = "no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+urlpatterns: list[URLPattern] = [
+    # Public: the token is the credential. A fixed first segment, so it never reads as a tracking number.
+    path("download/<str:token>/", DownloadView.as_view(), name="download"),
+    path("<str:tracking_number>/deliver/", DeliverView.as_view(), name="deliver"),
+    path("<str:tracking_number>/resend/", ResendView.as_view(), name="resend"),
+    path("<str:tracking_number>/links/<int:pk>/revoke/", LinkRevokeView.as_view(), name="link-revoke"),
+    path("<str:tracking_number>/deliveries/<int:pk>/new-link/", LinkReissueView.as_view(), name="link-reissue"),
+]

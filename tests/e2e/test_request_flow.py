@@ -76,33 +76,6 @@ def test_specialist_works_a_request_from_the_queue(live_server, login, alice, te
     )
 
 
-def test_supervisor_records_qc_delivery_and_closes(live_server, login, sam, request_in_state):
-    rr = request_in_state(RequestState.IN_FULFILLMENT)
-    page = login(sam)
-    page.goto(f"{live_server.url}/requests/{rr.tracking_number}/")
-
-    # Delivery waits for QC: the button is there but disabled, saying why.
-    expect(page.get_by_role("button", name="Record delivery")).to_be_disabled()
-    page.get_by_role("button", name="Record QC passed").click()
-    expect(page.get_by_role("status")).to_contain_text("Quality control recorded as passed.")
-    expect(page.locator(".facts")).to_contain_text(f"by {sam}")
-
-    form = action_form(page, "Record delivery")
-    form.get_by_label("Delivery evidence").fill("Fax confirmation 88412")
-    form.get_by_role("button", name="Record delivery").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Request {rr.tracking_number} delivered.")
-    expect_state(page, "Delivered")
-
-    page.get_by_role("button", name="Close", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text(f"Request {rr.tracking_number} closed.")
-    expect_state(page, "Closed")
-    expect(page.locator(".facts")).to_contain_text("Fax confirmation 88412")
-    expect(page.locator(".timeline li").filter(has_text="In fulfillment → Delivered")).to_contain_text(
-        "Fax confirmation 88412"
-    )
-    expect(page.get_by_text("No actions are open to you in this state.")).to_be_visible()
-
-
 def test_incomplete_request_points_to_the_intake_checklist(live_server, login, alice, tenant_a):
     rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True, request_type="right_of_access")
     page = login(alice)

@@ -185,11 +185,13 @@ def test_full_path_through_the_api_from_received_to_closed(client_for, alice, te
     steps = [
         ("validate", {"expected_state": S.RECEIVED}, S.VALIDATED),
         ("start_fulfillment", {"expected_state": S.VALIDATED}, S.IN_FULFILLMENT),
-        ("record_qc", {}, S.IN_FULFILLMENT),
         ("deliver", {"expected_state": S.IN_FULFILLMENT, "evidence": "Fax confirmation 4471"}, S.DELIVERED),
         ("close", {"expected_state": S.DELIVERED}, S.CLOSED),
     ]
     for name, body, state in steps:
+        if name == "deliver":
+            # QC is fulfillment's checklist on a built packet (tests/fulfillment); here, the fact it records.
+            RecordRequest.objects.filter(pk=rr.pk).update(qc_passed_at=timezone.now(), qc_passed_by=alice)
         response = _post(client, _action_url(rr, name), body)
         assert response.status_code == 200, (name, response.content)
         assert response.json()["state"] == state, name
@@ -332,7 +334,7 @@ def test_schema_is_an_openapi_document_with_every_transition_path(client):
     schema = response.json()
     assert schema["openapi"].startswith("3.")
     paths = schema["paths"]
-    for name in [*TRANSITIONS, "assign", "record_qc"]:
+    for name in [*TRANSITIONS, "assign"]:
         path = f"/api/v1/requests/{{tracking_number}}/{name.replace('_', '-')}/"
         assert "post" in paths[path], path
     assert {"get", "post"} <= set(paths["/api/v1/requests/"])

@@ -320,29 +320,6 @@ def test_supervisor_cannot_assign_to_a_user_of_another_tenant(client_for, sam, c
     assert rr.assignee is None
 
 
-def test_qc_button_records_qc(client_for, alice, request_in_state):
-    rr = request_in_state(S.IN_FULFILLMENT)
-    client = client_for(alice)
-    qc_url = reverse("workflow:qc", args=[rr.tracking_number])
-    assert f'action="{qc_url}"' in client.get(_detail_url(rr)).content.decode()
-    response = client.post(qc_url)
-    assert response.status_code == 302
-    rr.refresh_from_db()
-    assert rr.qc_passed_by == alice
-    assert rr.qc_passed_at is not None
-    after = client.get(response["Location"]).content.decode()
-    assert "Quality control recorded as passed." in after
-    assert f'action="{qc_url}"' not in after
-
-
-def test_qc_outside_fulfillment_answers_400(client_for, alice, tenant_a):
-    rr = factories.RecordRequestFactory(tenant=tenant_a)
-    response = client_for(alice).post(reverse("workflow:qc", args=[rr.tracking_number]))
-    assert response.status_code == 400
-    assert "Quality control is recorded while the request is in fulfillment." in response.content.decode()
-    assert RecordRequest.objects.get(pk=rr.pk).qc_passed_at is None
-
-
 def test_received_at_in_the_past_shows_the_age(client_for, alice, tenant_a):
     rr = factories.RecordRequestFactory(tenant=tenant_a, received_at=timezone.now() - timedelta(days=10, hours=1))
     assert "10 days old" in client_for(alice).get(_detail_url(rr)).content.decode()

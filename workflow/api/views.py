@@ -122,13 +122,6 @@ class RecordRequestViewSet(
         )
         return Response(RecordRequestSerializer(self._reload(updated)).data)
 
-    @extend_schema(request=None, responses={200: RecordRequestSerializer})
-    @action(detail=True, methods=["post"], url_path="record-qc")
-    def record_qc(self, request: Request, tracking_number: str) -> Response:
-        """Record that quality control passed (required before deliver)."""
-        updated = services.request_record_qc(tenant=self.tenant, actor=request.user, record_request=self.get_object())
-        return Response(RecordRequestSerializer(self._reload(updated)).data)
-
     validate = _transition_action("validate")
     start_fulfillment = _transition_action("start_fulfillment")
     raise_exception = _transition_action("raise_exception")

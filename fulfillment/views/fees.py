@@ -29,6 +29,7 @@ from workflow.choices import DeliveryMethod, RequestorKind, RequestType
 from workflow.views import RequestDetailView
 
 ADMIN_ROLES = frozenset({Role.ADMIN})
+CENT = Decimal("0.01")
 
 
 # --- Forms ----------------------------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ class FulfillmentPolicyForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for model_field, form_field in MONEY_FIELDS.items():
-            self.fields[form_field].initial = Decimal(getattr(self.instance, model_field)) / 100
+            self.fields[form_field].initial = (Decimal(getattr(self.instance, model_field)) / 100).quantize(CENT)
         self.order_fields(
             [
                 "qc_two_person_rule",

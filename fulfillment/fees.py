@@ -434,19 +434,29 @@ def invoice_issue(
             and current.state in EXCEPTION_SOURCES
         )
         if hold:
-            exception_open(
-                tenant=tenant,
-                actor=actor,
-                record_request=current,
-                reason=ExceptionReason.PAYMENT_PENDING,
-                detail=f"Invoice {invoice.number} ({dollars(invoice.total_cents)}) unpaid; prepayment required.",
-                next_step=f"Record the payment of invoice {invoice.number} when it arrives (or waive the fee)",
-                next_action_due=tenant_today(tenant) + timedelta(days=tenant.deficiency_follow_up_days),
-                expected_state=current.state,
-            )
+            _open_payment_wait(tenant=tenant, actor=actor, record_request=current, invoice=invoice)
         else:
             RecordRequest.objects.for_tenant(tenant).filter(pk=current.pk).update(last_activity_at=now)
     return invoice
+
+
+def _open_payment_wait(*, tenant: Tenant, actor: Any, record_request: RecordRequest, invoice: Invoice) -> None:
+    """Put the request in "payment pending" for the invoice. Should that fail, the whole issue rolls back; the PDF
+    already written is removed with it (Django has no rollback hook for files)."""
+    try:
+        exception_open(
+            tenant=tenant,
+            actor=actor,
+            record_request=record_request,
+            reason=ExceptionReason.PAYMENT_PENDING,
+            detail=f"Invoice {invoice.number} ({dollars(invoice.total_cents)}) unpaid; prepayment required.",
+            next_step=f"Record the payment of invoice {invoice.number} when it arrives (or waive the fee)",
+            next_action_due=tenant_today(tenant) + timedelta(days=tenant.deficiency_follow_up_days),
+            expected_state=record_request.state,
+        )
+    except BaseException:
+        invoice.file.delete(save=False)
+        raise
 
 
 def _locked_invoice(tenant: Tenant, invoice: Invoice) -> Invoice:
@@ -586,7 +596,8 @@ def invoice_open(invoice: Invoice) -> bytes:
 
 def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
     """The fees section of the fulfillment panel: the estimate and invoice in force, the older ones, the fee if
-    invoiced now, the prepayment hold, and the forms (bound ones come back with their errors and input)."""
+    invoiced now, the prepayment hold, and the forms (bound ones come back with their errors and input).
+    Two queries (invoices, release packet pages), more only when a packet or an unpaid invoice asks for them."""
     from fulfillment.views.fees import InvoiceIssueForm, PaymentForm, ReasonForm  # the forms live with the views
 
     invoices = list(invoices_for_request(tenant=tenant, record_request=record_request))
@@ -595,6 +606,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
         invoice.total = dollars(invoice.total_cents)  # type: ignore[attr-defined]
     current_invoice = next((i for i in invoices if i.kind == InvoiceKind.INVOICE and i.status != "void"), None)
     current_estimate = next((i for i in invoices if i.kind == InvoiceKind.ESTIMATE and i.status != "void"), None)
+    unpaid = any(i.kind == InvoiceKind.INVOICE and i.status == InvoiceStatus.ISSUED for i in invoices)
     packet_pages = release_pages(tenant=tenant, record_request=record_request)
     quote = None
     if packet_pages is not None and record_request.state not in NO_INVOICE_STATES:
@@ -616,7 +628,8 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
             "packet_pages": packet_pages,
             "quote": quote,
             "quote_rows": display_lines(quote.lines) if quote else [],
-            "hold": release_fee_problem(tenant=tenant, record_request=record_request),
+            # Asked only when an unpaid invoice is on the page: the panel stays at two queries otherwise.
+            "hold": release_fee_problem(tenant=tenant, record_request=record_request) if unpaid else None,
             "right_of_access": record_request.request_type == RequestType.RIGHT_OF_ACCESS,
             "can_issue": record_request.state not in NO_INVOICE_STATES,
             "issue_form": issue_form,

@@ -227,7 +227,7 @@ class InvoiceIssueView(FeeActionMixin):
             messages.error(request, "Check the fee fields.")
             return self.render_detail(request, record_request, panel_forms={"fees_issue_form": form}, status=400)
         data = form.cleaned_data
-        kind = data["kind"] or InvoiceKind.INVOICE
+        kind = data["kind"] or InvoiceKind.ESTIMATE  # Enter in a field submits the first button: the estimate
         try:
             invoice = fees.invoice_issue(
                 tenant=self.tenant,

@@ -72,6 +72,10 @@ class FulfillmentPolicy(models.Model):
     require_prepayment_third_party = models.BooleanField(
         default=False, help_text="Third-party releases wait in 'payment pending' until the invoice is paid."
     )
+    payment_instructions = models.TextField(
+        blank=True,
+        help_text="How to pay, printed on estimates and invoices (payee, address, card line). Empty: call the office.",
+    )
     history = HistoricalRecords()
 
     def __str__(self) -> str:
@@ -318,6 +322,11 @@ class FeeRule(models.Model):
         help_text='Per-page prices by tier: [{"up_to": 25, "cents": 100}, {"up_to": null, ...}]',
     )
     max_total_cents = models.PositiveIntegerField(null=True, blank=True)
+    cost_based = models.BooleanField(
+        default=False,
+        help_text="The fee follows the tenant's right-of-access method (fulfillment settings): cost-based, no search "
+        "or retrieval fee (45 CFR 164.524(c)(4)).",
+    )
     waived = models.BooleanField(default=False, help_text="No fee at all (e.g. disability claims in some states).")
     waiver_purpose = models.CharField(max_length=100, blank=True, help_text="The purpose the waiver applies to.")
     description = models.CharField(max_length=300)
@@ -345,18 +354,51 @@ class Invoice(TenantOwned):
     file = models.FileField(upload_to=invoice_path, max_length=300, blank=True)
     issued_at = models.DateTimeField()
     issued_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
-    paid_at = models.DateTimeField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Of the PDF, checked on every download.")
+    pages = models.PositiveIntegerField(null=True, blank=True, help_text="Pages of records the fee counts.")
+    delivery_method = models.CharField(max_length=20, choices=DeliveryMethod.choices, blank=True)
+    purpose = models.CharField(max_length=30, blank=True, help_text="Purpose a fee waiver depends on (fees.py).")
+    fee_rule = models.ForeignKey(FeeRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    paid_at = models.DateTimeField(null=True, blank=True, help_text="When the payment was recorded.")
+    paid_on = models.DateField(null=True, blank=True, help_text="When the payment was received, as staff entered it.")
     payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices, blank=True)
     payment_reference = models.CharField(max_length=100, blank=True)
+    waived_at = models.DateTimeField(null=True, blank=True)
     waived_reason = models.CharField(max_length=300, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=300, blank=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-issued_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "number"], name="invoice_number_unique")]
+        indexes = [models.Index(fields=["tenant", "request"], name="invoice_request_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="invoice_number_unique"),
+            # One invoice in force per request: a corrected one is issued after voiding the old.
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=models.Q(kind="invoice") & ~models.Q(status="void"),
+                name="invoice_one_in_force_per_request",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number}"
+
+
+class InvoiceSequence(TenantOwned):
+    """The last number given to a tenant's estimates or invoices. fees.next_invoice_number increments it in one
+    INSERT ... ON CONFLICT DO UPDATE statement, so concurrent issuers get distinct numbers, and a rolled-back issue
+    gives its number back (no gaps)."""
+
+    kind = models.CharField(max_length=10, choices=InvoiceKind.choices)
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind"], name="invoice_sequence_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.last_number} of {self.tenant_id}"
 
 
 # --- Accounting of disclosures (disclosures.py) ---------------------------------------------------------------

@@ -27,7 +27,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(autouse=True)
 def _deadline_rules_after_flush(request):
     """Transactional tests (threads, live server) empty every table between tests, the rows that migrations seed
-    included; the deadline rule table is reference data the app always has, so put it back for them."""
+    included; the deadline and fee rule tables are reference data the app always has, so put them back for them."""
     marker = request.node.get_closest_marker("django_db")
     transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
         {"transactional_db", "live_server"} & set(request.fixturenames)
@@ -40,6 +40,10 @@ def _deadline_rules_after_flush(request):
     from intake.models import JurisdictionRule
 
     importlib.import_module("intake.migrations.0002_seed_jurisdiction_rules").seed_rules(JurisdictionRule)
+
+    from fulfillment.models import FeeRule
+
+    importlib.import_module("fulfillment.migrations.0002_fees").seed_rules(FeeRule)
 
 
 @pytest.fixture(autouse=True)

@@ -31,9 +31,9 @@ QUEUE_URL = "/requests/"
 QUEUE_QUERIES = 8
 # Detail: session, user, memberships, the request with its parties, access event insert, staff list,
 # timeline (transitions, status calls), history.
-DETAIL_QUERIES = 18
-# 8 of them come from the panels: intake (review, duplicate count, documents, letters, extension) and exceptions
-# (staff, open episode, past episodes).
+DETAIL_QUERIES = 20
+# 10 of them come from the panels: intake (review, duplicate count, documents, letters, extension), exceptions
+# (staff, open episode, past episodes) and fulfillment's fees (estimates and invoices, release packet pages).
 
 
 def _detail_url(rr: RecordRequest) -> str:

@@ -38,7 +38,7 @@ from roi.choices import SUPERVISING_ROLES
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Membership, Tenant
 from roi.pdf import render_pdf
-from roi.tenancy import has_role
+from roi.tenancy import has_role, role_in
 from workflow.choices import OPEN_STATES, REVIEWABLE_DENIALS, DenialBasis, RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
@@ -315,6 +315,13 @@ def denial_letter_email_send(self: Any, letter_id: int, tenant_id: int) -> bool:
 # --- Services --------------------------------------------------------------------------------------------------
 
 
+def deny_permission_check(*, actor: Any, tenant: Tenant) -> None:
+    """A denial, in full or in part, is a supervisor's decision (as the `deny` transition's permission says)."""
+    if not has_role(actor, tenant, SUPERVISING_ROLES):
+        role = role_in(actor, tenant) or "no role"
+        raise NotPermitted(f"Your role ({role}) cannot do this: 'Deny' needs a supervisor or admin.")
+
+
 def denial_create(
     *,
     tenant: Tenant,
@@ -340,8 +347,7 @@ def denial_create(
         raise ServiceError("Say what is withheld.", field="scope_denied")
     if not explanation:
         raise ServiceError("Explain the denial in plain language for the letter.", field="explanation")
-    if not has_role(actor, tenant, SUPERVISING_ROLES):
-        raise NotPermitted("A denial is decided by a supervisor or admin.")
+    deny_permission_check(actor=actor, tenant=tenant)
     if withheld and not partial:
         raise ServiceError("A full denial withholds everything: choose pages only for a denial in part.")
     with transaction.atomic():

@@ -121,6 +121,10 @@ class DenialActionMixin(RequestDetailView):
 class DenyView(DenialActionMixin):
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
+        try:
+            denials.deny_permission_check(actor=request.user, tenant=self.tenant)
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error)
         documents = list(
             ReleaseDocument.objects.for_tenant(self.tenant).filter(request=record_request, excluded_reason="")
         )

@@ -171,9 +171,12 @@ def test_staff_record_a_public_health_report_and_correct_it_with_history(tenant_
         tenant=tenant_a, actor=alice, disclosure=corrected, reason="Wrong patient", entered_in_error=True
     )
     assert Disclosure.objects.filter(pk=disclosure.pk).exists()  # kept, not deleted
-    assert disclosures.accounting_entries(
-        tenant=tenant_a, patient=patient, period_end=date(2025, 12, 1), as_of=date(2025, 12, 1)
-    ) == []
+    assert (
+        disclosures.accounting_entries(
+            tenant=tenant_a, patient=patient, period_end=date(2025, 12, 1), as_of=date(2025, 12, 1)
+        )
+        == []
+    )
 
 
 def test_a_disclosure_for_treatment_cannot_be_recorded(tenant_a, alice):
@@ -299,19 +302,25 @@ def test_the_report_pdf_lists_the_accounting_and_joins_the_release(media, tenant
     assert "Rosa Delgado" in flat
     assert "Accounting of disclosures" in flat
     assert "March 15, 2020 to March 15, 2026".replace(" ", "") in flat.replace("\u00a0", "").replace(" ", "")
-    assert "State Cancer Registry" in flat and "1 Capitol Way" in flat
+    assert "State Cancer Registry" in flat
+    assert "1 Capitol Way" in flat
     assert "3 in all" in flat
-    assert "Springfield Police" in flat and "Law enforcement" in flat
+    assert "Springfield Police" in flat
+    assert "Law enforcement" in flat
     assert "Before the window" not in flat
-    assert "Medical Board" not in flat and "suspen" not in flat.lower()
-    assert "Dana Whitfield" in flat and "Office for Civil Rights" in flat
+    assert "Medical Board" not in flat
+    assert "suspen" not in flat.lower()
+    assert "Dana Whitfield" in flat
+    assert "Office for Civil Rights" in flat
     assert len(PdfReader(io.BytesIO(content)).pages) == document.page_count
     assert (document.request, document.excluded_reason, document.patient_confirmed) == (rr, "", True)
 
     # One page as an image, for a person to look at (pdftoppm from poppler-utils).
     pdf_path = tmp_path / "report.pdf"
     pdf_path.write_bytes(content)
-    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf_path), str(tmp_path / "page")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf_path), str(tmp_path / "page")], check=True
+    )
     assert (tmp_path / "page-1.png").stat().st_size > 1000
 
     # A second report supersedes the first in the release; both are kept.

@@ -1,10 +1,537 @@
-"""Fulfillment: denials. (Scaffolding: services, selectors and the panel context for this part of fulfillment.)"""
+"""Fulfillment: denials of access, 45 CFR 164.524(a) and (d).
+
+- `denial_create`: a supervisor denies a request in full (the `deny` transition, in the same transaction) or in part
+  (the request stays open; the withheld documents or pages are left out of the release through PageExclusion and
+  ReleaseDocument.excluded_reason = DENIED, which the packets part honours). Either way the denial letter is written
+  (basis in plain language, review rights where the basis allows a review, how to complain to us and to HHS, where
+  the records are when we do not hold them), kept as an intake Letter, and the requestor is emailed, without PHI,
+  that a letter exists.
+- Review (164.524(a)(4), (d)(4)): only for the reviewable bases; the reviewer is another staff member of the tenant,
+  not the one who denied, who attests being a licensed health care professional when recording the outcome. An
+  overturned partial denial lifts its exclusions; an overturned full denial is recorded, and the release is made
+  under a follow-up request, because `denied` is a final state of the request.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import smtplib
 from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import QuerySet
+from django.template.loader import render_to_string
+
+from fulfillment.choices import DenialReviewOutcome, ExclusionReason
+from fulfillment.models import Denial, PageExclusion, ReleaseDocument
+from intake.choices import LetterKind
+from intake.letters import LETTER_DATE_FORMAT, status_url
+from intake.models import Letter
+from roi import clock
+from roi.audit import history_stamp
+from roi.choices import SUPERVISING_ROLES
+from roi.errors import NotPermitted, ServiceError
+from roi.models import Membership, Tenant
+from roi.pdf import render_pdf
+from roi.tenancy import has_role, role_in
+from workflow.choices import OPEN_STATES, REVIEWABLE_DENIALS, DenialBasis, RequestState
+from workflow.deadlines import local_date
+from workflow.models import RecordRequest
+from workflow.transitions import request_deny
+
+logger = logging.getLogger(__name__)
+
+OWNS_TRANSITIONS = frozenset({"deny"})
+LETTER_TEMPLATE = "fulfillment/denials/letter.html"
+EMAIL_TEMPLATE = "fulfillment/denials/email.txt"
+EMAIL_SUBJECT = "A decision on your records request {tracking}"
+
+B = DenialBasis
+# What the letter says about the basis, in plain language (164.524(d)(2)(i)), with the rule behind it.
+BASIS_PLAIN: dict[str, tuple[str, str]] = {
+    B.PSYCHOTHERAPY_NOTES: (
+        "The records are psychotherapy notes: a therapist's separate notes of counselling sessions. The law does "
+        "not give a right of access to them.",
+        "45 CFR 164.524(a)(1)(i)",
+    ),
+    B.LITIGATION: (
+        "The information was compiled in reasonable anticipation of, or for use in, a legal proceeding.",
+        "45 CFR 164.524(a)(1)(ii)",
+    ),
+    B.INMATE: (
+        "We are acting under the direction of a correctional institution, and giving a copy would put at risk the "
+        "health or safety of people in the institution or those responsible for transporting inmates.",
+        "45 CFR 164.524(a)(2)(ii)",
+    ),
+    B.RESEARCH: (
+        "The information was created during research that includes treatment, and you agreed to suspend access "
+        "while the research is in progress. Access will be restored when the research ends.",
+        "45 CFR 164.524(a)(2)(iii)",
+    ),
+    B.PRIVACY_ACT: (
+        "The records are covered by the federal Privacy Act, which allows access to be denied in this case.",
+        "45 CFR 164.524(a)(2)(iv)",
+    ),
+    B.CONFIDENTIAL_SOURCE: (
+        "The information was given to us by someone other than a health care provider under a promise of "
+        "confidentiality, and access would likely reveal who that person is.",
+        "45 CFR 164.524(a)(2)(v)",
+    ),
+    B.ENDANGER_LIFE: (
+        "A licensed health care professional has decided that access is reasonably likely to endanger the life "
+        "or physical safety of the patient or another person.",
+        "45 CFR 164.524(a)(3)(i)",
+    ),
+    B.HARM_OTHER_PERSON: (
+        "The records refer to another person, and a licensed health care professional has decided that access is "
+        "reasonably likely to cause substantial harm to that person.",
+        "45 CFR 164.524(a)(3)(ii)",
+    ),
+    B.HARM_VIA_REPRESENTATIVE: (
+        "A licensed health care professional has decided that access by you, as the patient's personal "
+        "representative, is reasonably likely to cause substantial harm to the patient or another person.",
+        "45 CFR 164.524(a)(3)(iii)",
+    ),
+    B.NOT_HELD: (
+        "We do not hold the records you asked for.",
+        "45 CFR 164.524(d)(3)",
+    ),
+    B.INVALID_REQUEST: (
+        "The request does not come with a valid authorization or proof of the authority to receive the records, "
+        "so we cannot release them to you.",
+        "45 CFR 164.508, 164.514(h)",
+    ),
+}
+
+OCR = (
+    "U.S. Department of Health and Human Services, Office for Civil Rights, 200 Independence Avenue, S.W., "
+    "Washington, D.C. 20201; phone 1-800-368-1019; online at www.hhs.gov/ocr/complaints"
+)
+
+
+def is_reviewable(basis: str) -> bool:
+    return basis in REVIEWABLE_DENIALS
+
+
+def review_refusal(basis: str) -> str:
+    """Why a review cannot be requested on this basis."""
+    label = DenialBasis(basis).label if basis in DenialBasis.values else basis
+    return (
+        f"This denial cannot be reviewed: its basis ({label}) is one the HIPAA Privacy Rule does not open to review "
+        "(45 CFR 164.524(a)(2)). Only denials for danger to life or safety or harm to a person (164.524(a)(3)) "
+        "are reviewed by another licensed health care professional."
+    )
+
+
+# --- Withholding pages of a partial denial ---------------------------------------------------------------------
+
+
+def _withhold(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, denial: Denial, items: list[tuple[int, int, int]]
+) -> list[dict[str, Any]]:
+    """Leave out the pages of each (document id, first page, last page): the whole document when the range is every
+    page (excluded_reason), else a PageExclusion. Returns what is recorded on Denial.withheld."""
+    ids = [document_id for document_id, _, _ in items]
+    documents = {
+        d.pk: d
+        for d in ReleaseDocument.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(request=record_request, pk__in=ids)
+    }
+    withheld: list[dict[str, Any]] = []
+    now = clock.now()
+    note = f"Denial {denial.pk}: {DenialBasis(denial.basis).label}"[:300]
+    for document_id, first, last in items:
+        document = documents.get(document_id)
+        if document is None:
+            raise ServiceError("Choose documents of this request to withhold.", field="withheld")
+        if document.excluded_reason:
+            raise ServiceError(f"{document.original_name} is already left out of the release.", field="withheld")
+        if not (1 <= first <= last <= document.page_count):
+            raise ServiceError(
+                f"{document.original_name} has pages 1 to {document.page_count}: give a range within them.",
+                field="withheld",
+            )
+        if first == 1 and last == document.page_count:
+            document.excluded_reason = ExclusionReason.DENIED
+            document.excluded_note = note
+            history_stamp(document, actor)
+            document.save(update_fields=["excluded_reason", "excluded_note"])
+            withheld.append({"document": document.pk, "exclusion": None, "first_page": first, "last_page": last})
+            continue
+        exclusion = PageExclusion(
+            tenant=tenant,
+            document=document,
+            first_page=first,
+            last_page=last,
+            reason=ExclusionReason.DENIED,
+            note=note,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_at=now,
+        )
+        history_stamp(exclusion, actor)
+        exclusion.save()
+        withheld.append({"document": document.pk, "exclusion": exclusion.pk, "first_page": first, "last_page": last})
+    return withheld
+
+
+def _lift(*, tenant: Tenant, actor: Any, denial: Denial) -> int:
+    """Put back in the release what a partial denial withheld (the rows' history keeps the exclusion)."""
+    lifted = 0
+    for item in denial.withheld:
+        if item.get("exclusion"):
+            exclusion = (
+                PageExclusion.objects.for_tenant(tenant)
+                .filter(pk=item["exclusion"], reason=ExclusionReason.DENIED)
+                .first()
+            )
+            if exclusion is not None:
+                exclusion._history_user = actor if getattr(actor, "is_authenticated", False) else None
+                exclusion.delete()
+                lifted += 1
+            continue
+        document = (
+            ReleaseDocument.objects.for_tenant(tenant)
+            .filter(pk=item["document"], excluded_reason=ExclusionReason.DENIED)
+            .first()
+        )
+        if document is not None:
+            document.excluded_reason = ""
+            document.excluded_note = ""
+            history_stamp(document, actor)
+            document.save(update_fields=["excluded_reason", "excluded_note"])
+            lifted += 1
+    return lifted
+
+
+# --- The letter ------------------------------------------------------------------------------------------------
+
+
+def _letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordRequest, denial: Denial) -> Letter:
+    plain, citation = BASIS_PLAIN[denial.basis]
+    context = {
+        "tenant": tenant,
+        "request": record_request,
+        "patient": record_request.patient,
+        "requestor": record_request.requestor,
+        "today": local_date(clock.now(), tenant),
+        "received_on": local_date(record_request.received_at, tenant),
+        "status_url": status_url(record_request),
+        "date_format": LETTER_DATE_FORMAT,
+        "denial": denial,
+        "basis_plain": plain,
+        "basis_citation": citation,
+        "reviewable": is_reviewable(denial.basis),
+        "not_held": denial.basis == DenialBasis.NOT_HELD,
+        "ocr": OCR,
+    }
+    pdf = render_pdf(LETTER_TEMPLATE, context)
+    letter = Letter(
+        tenant=tenant,
+        request=record_request,
+        kind=LetterKind.DENIAL,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        generated_at=clock.now(),
+        generated_by=actor if getattr(actor, "is_authenticated", False) else None,
+        # No basis or explanation here: the summary is what the timeline and the portal may show.
+        summary={"denial": denial.pk, "partial": denial.partial, "reviewable": context["reviewable"]},
+    )
+    letter.file.save("denial.pdf", ContentFile(pdf), save=False)
+    try:
+        with transaction.atomic():
+            letter.save()
+    except BaseException:
+        letter.file.delete(save=False)
+        raise
+    if record_request.requestor.email:
+        letter_id, tenant_id = letter.pk, tenant.pk
+        transaction.on_commit(lambda: denial_letter_email_send.delay(letter_id, tenant_id))
+    return letter
+
+
+def denial_letter_email_deliver(*, tenant_id: int, letter_id: int) -> bool:
+    """Tell the requestor a denial letter exists, at most once (the row is claimed with a conditional UPDATE, as
+    intake.letters.letter_email_deliver does). The email names the tracking number and the office, never the
+    patient, the basis or the explanation."""
+    letter = (
+        Letter.objects.for_tenant(tenant_id)
+        .select_related("tenant", "request__requestor")
+        .filter(pk=letter_id, kind=LetterKind.DENIAL)
+        .first()
+    )
+    if letter is None or letter.emailed_at is not None or not letter.request.requestor.email:
+        return False
+    to = letter.request.requestor.email
+    tenant = letter.tenant
+    context = {
+        "tenant": tenant,
+        "tracking_number": letter.request.tracking_number,
+        "letter_date": letter.generated_at.astimezone(tenant.tzinfo).date(),
+        "partial": bool(letter.summary.get("partial")),
+        "status_url": status_url(letter.request),
+    }
+    message = EmailMessage(
+        subject=EMAIL_SUBJECT.format(tracking=letter.request.tracking_number),
+        body=render_to_string(EMAIL_TEMPLATE, context).strip() + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        reply_to=[tenant.him_email] if tenant.him_email else None,
+    )
+    claimed_at = clock.now()
+    claimed = (
+        Letter.objects.for_tenant(tenant_id)
+        .filter(pk=letter_id, emailed_at__isnull=True)
+        .update(emailed_at=claimed_at, emailed_to=to)
+    )
+    if claimed != 1:
+        return False
+    try:
+        message.send()
+    except BaseException:
+        Letter.objects.for_tenant(tenant_id).filter(pk=letter_id, emailed_at=claimed_at).update(
+            emailed_at=None, emailed_to=""
+        )
+        raise
+    logger.info("Denial letter %s emailed (tenant %s)", letter_id, tenant_id)
+    return True
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(smtplib.SMTPException, ConnectionError, OSError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def denial_letter_email_send(self: Any, letter_id: int, tenant_id: int) -> bool:
+    """Scheduled on commit by denial_create; safe to retry (the letter row is claimed before sending)."""
+    return denial_letter_email_deliver(tenant_id=tenant_id, letter_id=letter_id)
+
+
+# --- Services --------------------------------------------------------------------------------------------------
+
+
+def deny_permission_check(*, actor: Any, tenant: Tenant) -> None:
+    """A denial, in full or in part, is a supervisor's decision (as the `deny` transition's permission says)."""
+    if not has_role(actor, tenant, SUPERVISING_ROLES):
+        role = role_in(actor, tenant) or "no role"
+        raise NotPermitted(f"Your role ({role}) cannot do this: 'Deny' needs a supervisor or admin.")
+
+
+def denial_create(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    basis: str,
+    scope_denied: str,
+    explanation: str,
+    partial: bool = False,
+    records_location: str = "",
+    withheld: list[tuple[int, int, int]] | None = None,
+    expected_state: str | None = None,
+) -> Denial:
+    """Deny access in full (the request moves to `denied`) or in part (it stays open and the rest is released).
+    `withheld`: (document id, first page, last page) of a partial denial."""
+    if record_request.tenant_id != tenant.pk:
+        raise ServiceError("Request not found.")
+    if basis not in DenialBasis.values:
+        raise ServiceError("Choose the basis for the denial from the list.", field="basis")
+    scope_denied, explanation = (scope_denied or "").strip(), (explanation or "").strip()
+    records_location = (records_location or "").strip()
+    if not scope_denied:
+        raise ServiceError("Say what is withheld.", field="scope_denied")
+    if not explanation:
+        raise ServiceError("Explain the denial in plain language for the letter.", field="explanation")
+    deny_permission_check(actor=actor, tenant=tenant)
+    if withheld and not partial:
+        raise ServiceError("A full denial withholds everything: choose pages only for a denial in part.")
+    with transaction.atomic():
+        if partial:
+            current = RecordRequest.objects.for_tenant(tenant).select_for_update().get(pk=record_request.pk)
+            if expected_state and current.state != expected_state:
+                raise ServiceError("This request changed since you opened it. Reload to see the latest.")
+            if current.state not in OPEN_STATES:
+                state = RequestState(current.state).label.lower()
+                raise ServiceError(f"A request that is {state} cannot be denied in part: the rest must be open.")
+        else:
+            current = request_deny(
+                tenant=tenant,
+                actor=actor,
+                record_request=record_request,
+                basis=basis,
+                explanation=explanation,
+                expected_state=expected_state,
+            )
+        denial = Denial(
+            tenant=tenant,
+            request=current,
+            basis=basis,
+            partial=partial,
+            scope_denied=scope_denied[:500],
+            explanation=explanation,
+            records_location=records_location[:300],
+            decided_by=actor,
+            decided_at=clock.now(),
+        )
+        history_stamp(denial, actor)
+        denial.save()
+        if partial and withheld:
+            denial.withheld = _withhold(
+                tenant=tenant, actor=actor, record_request=current, denial=denial, items=withheld
+            )
+        current.patient = record_request.patient
+        current.requestor = record_request.requestor
+        denial.letter = _letter_generate(tenant=tenant, actor=actor, record_request=current, denial=denial)
+        history_stamp(denial, actor)
+        denial.save(update_fields=["withheld", "letter"])
+    return denial
+
+
+def _locked(tenant: Tenant, denial: Denial) -> Denial:
+    try:
+        return Denial.objects.for_tenant(tenant).select_for_update().get(pk=denial.pk)
+    except Denial.DoesNotExist:
+        raise ServiceError("Denial not found.") from None
+
+
+def denial_review_request(*, tenant: Tenant, actor: Any, denial: Denial) -> Denial:
+    """Record that the individual asked for a review (164.524(a)(4)); unreviewable bases are refused with why."""
+    with transaction.atomic():
+        current = _locked(tenant, denial)
+        if not is_reviewable(current.basis):
+            raise ServiceError(review_refusal(current.basis))
+        if current.review_requested_at is not None:
+            raise ServiceError("A review of this denial was already requested.")
+        current.review_requested_at = clock.now()
+        history_stamp(current, actor)
+        current.save(update_fields=["review_requested_at"])
+    return current
+
+
+def denial_reviewer_assign(*, tenant: Tenant, actor: Any, denial: Denial, reviewer: Any) -> Denial:
+    """A supervisor designates the reviewing official: an active staff member of the tenant who did not take part in
+    the denial (164.524(a)(4))."""
+    if not has_role(actor, tenant, SUPERVISING_ROLES):
+        raise NotPermitted("A supervisor or admin designates the reviewer.")
+    with transaction.atomic():
+        current = _locked(tenant, denial)
+        if current.review_requested_at is None:
+            raise ServiceError("Record that a review was requested first.")
+        if current.review_outcome:
+            raise ServiceError("This review is already decided.")
+        if reviewer is None or not Membership.objects.for_tenant(tenant).filter(user=reviewer, is_active=True).exists():
+            raise ServiceError("Choose a staff member of this organisation as the reviewer.", field="reviewer")
+        if reviewer.pk == current.decided_by_id:
+            raise ServiceError(
+                "The reviewer must be someone who did not take part in the denial (45 CFR 164.524(a)(4)).",
+                field="reviewer",
+            )
+        current.reviewer = reviewer
+        history_stamp(current, actor)
+        current.save(update_fields=["reviewer"])
+    return current
+
+
+def denial_review_decide(
+    *, tenant: Tenant, actor: Any, denial: Denial, outcome: str, note: str, attests_licensed: bool
+) -> tuple[Denial, str]:
+    """The reviewer records the outcome. Returns (denial, what staff do next)."""
+    note = (note or "").strip()
+    if outcome not in DenialReviewOutcome.values:
+        raise ServiceError("Choose the outcome of the review.", field="outcome")
+    if not note:
+        raise ServiceError("Give the reviewer's reasons.", field="note")
+    with transaction.atomic():
+        current = _locked(tenant, denial)
+        if current.reviewer_id is None:
+            raise ServiceError("Designate the reviewer first.")
+        if current.review_outcome:
+            raise ServiceError("This review is already decided.")
+        if actor.pk != current.reviewer_id:
+            raise NotPermitted("Only the designated reviewer records the outcome of the review.")
+        if actor.pk == current.decided_by_id:
+            raise NotPermitted("The reviewer must not have taken part in the denial.")
+        if not attests_licensed:
+            raise ServiceError(
+                "Confirm that you are a licensed health care professional and took no part in the denial.",
+                field="attests_licensed",
+            )
+        current.review_outcome = outcome
+        current.review_note = note
+        current.reviewer_attested_licensed = True
+        current.reviewed_at = clock.now()
+        history_stamp(current, actor)
+        current.save(update_fields=["review_outcome", "review_note", "reviewer_attested_licensed", "reviewed_at"])
+        if outcome == DenialReviewOutcome.UPHELD:
+            return current, "Denial upheld. Tell the requestor the reviewer's decision in writing (164.524(a)(4))."
+        if current.partial:
+            lifted = _lift(tenant=tenant, actor=actor, denial=current)
+            return current, (
+                f"Denial overturned: {lifted} withheld item{'s' if lifted != 1 else ''} put back in the release. "
+                "Rebuild the packet; if the release was already delivered, send the pages as a resend with "
+                "'additional records'."
+            )
+        return current, (
+            "Denial overturned. This request stays denied (a final state): open a follow-up request for the same "
+            "patient and requestor and release the records under it, citing this review."
+        )
+
+
+def request_denials(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[Denial]:
+    return (
+        Denial.objects.for_tenant(tenant)
+        .filter(request=record_request)
+        .select_related("decided_by", "reviewer", "letter")
+        .order_by("decided_at", "id")
+    )
+
+
+# --- The panel -------------------------------------------------------------------------------------------------
 
 
 def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
-    """What this part shows in the fulfillment panel of the request detail page."""
-    return {}
+    """The denials section of the fulfillment panel (keys under "denials"): the denials of the request with their
+    letters and review, and the deny form for a supervisor while the request can still be denied."""
+    from fulfillment.views.denials import DenialForm, ReviewDecideForm, ReviewerForm  # the views import this module
+
+    denials = list(request_denials(tenant=tenant, record_request=record_request))
+    can_deny_full = record_request.state in (RequestState.RECEIVED, RequestState.VALIDATED, RequestState.EXCEPTION)
+    can_deny = record_request.state in OPEN_STATES
+    documents: list[ReleaseDocument] = []
+    # Retrieval starts after validation: a received request has no documents to withhold yet.
+    if can_deny and record_request.state != RequestState.RECEIVED and forms.get("denial_form") is None:
+        documents = list(ReleaseDocument.objects.for_tenant(tenant).filter(request=record_request, excluded_reason=""))
+    staff = None
+    if any(d.review_requested_at and not d.reviewer_id for d in denials):
+        staff = list(Membership.objects.for_tenant(tenant).filter(is_active=True).select_related("user"))
+    rows = []
+    bound_for = forms.get("denial_pk")  # a form with errors goes back to the denial it was posted for
+    for denial in denials:
+        mine = bound_for == denial.pk
+        reviewer_form = forms.get("reviewer_form") if mine else None
+        if reviewer_form is None and staff is not None and denial.review_requested_at and not denial.reviewer_id:
+            reviewer_form = ReviewerForm(staff=staff, denial=denial)
+        rows.append(
+            {
+                "denial": denial,
+                "reviewable": is_reviewable(denial.basis),
+                "reviewer_form": reviewer_form,
+                "decide_form": (forms.get("decide_form") if mine else None) or ReviewDecideForm(),
+            }
+        )
+    return {
+        "denials": {
+            "rows": rows,
+            "can_deny": can_deny,
+            "can_deny_full": can_deny_full,
+            "form": forms.get("denial_form")
+            or (
+                DenialForm(documents=documents, initial={"expected_state": record_request.state}) if can_deny else None
+            ),
+        }
+    }

@@ -204,7 +204,7 @@ class ReleasePacket(TenantOwned):
 
     class Meta:
         ordering = ["-version"]
-        constraints = [models.UniqueConstraint(fields=["request", "version"], name="packet_version_unique")]
+        constraints = [models.UniqueConstraint(fields=["tenant", "request", "version"], name="packet_version_unique")]
 
     def __str__(self) -> str:
         return f"Packet v{self.version} of {self.request_id}"
@@ -376,7 +376,7 @@ class Invoice(TenantOwned):
             models.UniqueConstraint(fields=["tenant", "number"], name="invoice_number_unique"),
             # One invoice in force per request: a corrected one is issued after voiding the old.
             models.UniqueConstraint(
-                fields=["request"],
+                fields=["tenant", "request"],
                 condition=models.Q(kind="invoice") & ~models.Q(status="void"),
                 name="invoice_one_in_force_per_request",
             ),
@@ -421,6 +421,10 @@ class Disclosure(TenantOwned):
     purpose_statement = models.CharField(max_length=500, blank=True)
     recorded_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
+    # A disclosure recorded by mistake (wrong patient, never sent) is marked, never deleted: the accounting leaves it
+    # out and the history shows who marked it and why.
+    entered_in_error_at = models.DateTimeField(null=True, blank=True)
+    entered_in_error_reason = models.CharField(max_length=300, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -468,11 +472,22 @@ class Denial(TenantOwned):
     explanation = models.TextField(help_text="The basis in plain language, for the letter.")
     decided_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField()
+    records_location = models.CharField(
+        max_length=300, blank=True, help_text="Not held here: where the records are, if known (164.524(d)(3))."
+    )
+    # A partial denial's pages left out of the release: [{document, exclusion, first_page, last_page}], exclusion
+    # being the PageExclusion id (None when the whole document is withheld), so an overturned review lifts exactly
+    # these.
+    withheld = models.JSONField(default=list, blank=True)
     letter = models.ForeignKey("intake.Letter", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     review_requested_at = models.DateTimeField(null=True, blank=True)
     reviewer = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     review_outcome = models.CharField(max_length=20, choices=DenialReviewOutcome.choices, blank=True)
     review_note = models.TextField(blank=True)
+    reviewer_attested_licensed = models.BooleanField(
+        default=False,
+        help_text="The reviewer confirmed being a licensed health care professional who took no part in the denial.",
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 

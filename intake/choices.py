@@ -48,6 +48,8 @@ class LetterKind(models.TextChoices):
     ACKNOWLEDGMENT = "acknowledgment", "Acknowledgment"
     DEFICIENCY = "deficiency", "Deficiency letter"
     EXTENSION = "extension", "Extension notice"
+    # Written by fulfillment.denials (164.524(d)(2)); emailed by that module, not by intake.letters.
+    DENIAL = "denial", "Denial letter"
 
 
 class DayKind(models.TextChoices):

@@ -18,8 +18,9 @@ urlpatterns = [
     path("requests/", include("exceptions.urls")),
     path("requests/", include("fulfillment.urls")),
     path("requests/", include("workflow.urls")),
-    # The request resource is assembled by intake (create, checklist) on top of workflow's (list, transitions).
-    path("api/v1/", include("intake.api.urls")),
+    # The request resource is assembled by fulfillment (deliver, deny) on top of intake's (create, checklist) on top
+    # of workflow's (list, transitions).
+    path("api/v1/", include("fulfillment.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("platform-admin/", admin.site.urls),

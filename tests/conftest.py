@@ -43,7 +43,7 @@ def _deadline_rules_after_flush(request):
 
     from fulfillment.models import FeeRule
 
-    importlib.import_module("fulfillment.migrations.0002_fees").seed_rules(FeeRule)
+    importlib.import_module("fulfillment.migrations.0002_seed_fee_rules").seed_rules(FeeRule)
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,292 @@
-"""Pages and actions for fulfillment: disclosures."""
+"""Pages and actions for fulfillment: the accounting of disclosures.
+
+- The patient's accounting page (patients/<pk>/disclosures/): what an accounting given today would list, every entry
+  recorded (corrections and entries in error shown), the suspensions; forms to record a disclosure made outside a
+  request and an agency's suspension. Viewing it is an access event (it shows PHI).
+- Correcting one entry (disclosures/<pk>/correct/).
+- An accounting request's report: generate (from the fulfillment panel) and download (an access event).
+
+The patient routes are fixed words before a number, under /requests/ before workflow's "<tracking_number>/", and
+never look like a tracking number (ROI-XXXX-XXXX-XXXX).
+"""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+import io
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
+from django.views import View
+
+from fulfillment import disclosures
+from fulfillment.choices import DisclosurePurpose
+from fulfillment.models import Disclosure
+from roi import clock
+from roi.audit import access_record
+from roi.choices import AccessAction
+from roi.errors import ServiceError
+from roi.tenancy import TenantViewMixin
+from workflow.deadlines import local_date
+from workflow.models import Patient
+from workflow.views import RequestDetailView
+
+
+def _date_input() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class DisclosureForm(forms.Form):
+    disclosed_on = forms.DateField(label="Date disclosed", widget=_date_input())
+    recipient_name = forms.CharField(label="Recipient", max_length=300)
+    recipient_address = forms.CharField(label="Recipient's address", max_length=300, required=False)
+    description = forms.CharField(label="What was disclosed (briefly)", max_length=500)
+    purpose = forms.ChoiceField(label="Purpose", choices=[("", "Choose…"), *DisclosurePurpose.choices])
+    purpose_statement = forms.CharField(label="Purpose, in a sentence", max_length=500, required=False)
+
+
+class CorrectionForm(DisclosureForm):
+    reason = forms.CharField(label="Why it is corrected", max_length=100)
+    entered_in_error = forms.BooleanField(
+        label="Entered in error: leave it out of the accounting (it is kept, not deleted)", required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.data.get("entered_in_error"):
+            for name in DisclosureForm.base_fields:
+                self.fields[name].required = False
+
+
+class SuspensionForm(forms.Form):
+    agency = forms.CharField(label="Agency (as it appears as recipient)", max_length=300)
+    statement = forms.CharField(
+        label="The agency's statement (why an accounting would impede it, and for how long)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    oral = forms.BooleanField(label="Oral statement (at most 30 days)", required=False)
+    starts_on = forms.DateField(label="From", widget=_date_input())
+    ends_on = forms.DateField(label="Until", widget=_date_input())
+
+
+class PatientAccountingView(TenantViewMixin, View):
+    """The accounting of disclosures of one patient, as staff see it."""
+
+    template_name = "fulfillment/disclosures/patient.html"
+
+    def get_patient(self, pk: int) -> Patient:
+        patient = Patient.objects.for_tenant(self.tenant).filter(pk=pk).first()
+        if patient is None:
+            raise Http404("No such patient")
+        return patient
+
+    def render_page(
+        self,
+        request: HttpRequest,
+        patient: Patient,
+        *,
+        disclosure_form: DisclosureForm | None = None,
+        suspension_form: SuspensionForm | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        today = local_date(clock.now(), self.tenant)
+        context = {
+            "patient": patient,
+            "today": today,
+            "period_start": disclosures.window_start(today),
+            "entries": disclosures.accounting_entries(
+                tenant=self.tenant, patient=patient, period_end=today, as_of=today
+            ),
+            "rows": list(disclosures.patient_disclosures(tenant=self.tenant, patient=patient)),
+            "suspensions": list(disclosures.patient_suspensions(tenant=self.tenant, patient=patient)),
+            "disclosure_form": disclosure_form or DisclosureForm(initial={"disclosed_on": today}),
+            "suspension_form": suspension_form or SuspensionForm(initial={"starts_on": today}),
+        }
+        return render(request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patient = self.get_patient(pk)
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.VIEW_REQUEST,
+            request=request,
+            obj=patient,
+            patient_id=patient.pk,
+            detail="accounting of disclosures",
+        )
+        return self.render_page(request, patient)
+
+
+class DisclosureRecordView(PatientAccountingView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patient = self.get_patient(pk)
+        form = DisclosureForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Check the highlighted fields.")
+            return self.render_page(request, patient, disclosure_form=form, status=400)
+        try:
+            disclosures.disclosure_record(tenant=self.tenant, actor=request.user, patient=patient, **form.cleaned_data)
+        except ServiceError as error:
+            if error.field in form.fields:
+                form.add_error(error.field, error.message)
+            else:
+                messages.error(request, error.message)
+            return self.render_page(request, patient, disclosure_form=form, status=error.status_code)
+        messages.success(request, "Disclosure recorded in the patient's accounting.")
+        return redirect("fulfillment:patient-disclosures", pk=patient.pk)
+
+
+class SuspensionRecordView(PatientAccountingView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patient = self.get_patient(pk)
+        form = SuspensionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Check the highlighted fields.")
+            return self.render_page(request, patient, suspension_form=form, status=400)
+        try:
+            disclosures.suspension_record(tenant=self.tenant, actor=request.user, patient=patient, **form.cleaned_data)
+        except ServiceError as error:
+            if error.field in form.fields:
+                form.add_error(error.field, error.message)
+            else:
+                messages.error(request, error.message)
+            return self.render_page(request, patient, suspension_form=form, status=error.status_code)
+        messages.success(request, "Suspension recorded: disclosures to the agency are left out until it ends.")
+        return redirect("fulfillment:patient-disclosures", pk=patient.pk)
+
+
+class DisclosureCorrectView(TenantViewMixin, View):
+    template_name = "fulfillment/disclosures/correct.html"
+
+    def get_disclosure(self, pk: int) -> Disclosure:
+        disclosure = Disclosure.objects.for_tenant(self.tenant).select_related("patient").filter(pk=pk).first()
+        if disclosure is None:
+            raise Http404("No such disclosure")
+        return disclosure
+
+    def render_page(
+        self, request: HttpRequest, disclosure: Disclosure, form: CorrectionForm, status: int = 200
+    ) -> HttpResponse:
+        history = disclosure.history.select_related("history_user").order_by("-history_date")
+        context = {"disclosure": disclosure, "form": form, "history": history}
+        return render(request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        disclosure = self.get_disclosure(pk)
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.VIEW_REQUEST,
+            request=request,
+            obj=disclosure,
+            request_id=disclosure.request_id,
+            patient_id=disclosure.patient_id,
+            detail="disclosure correction",
+        )
+        initial = {name: getattr(disclosure, name) for name in DisclosureForm.base_fields}
+        return self.render_page(request, disclosure, CorrectionForm(initial=initial))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        disclosure = self.get_disclosure(pk)
+        form = CorrectionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Check the highlighted fields.")
+            return self.render_page(request, disclosure, form, status=400)
+        data = dict(form.cleaned_data)
+        reason, entered_in_error = data.pop("reason"), data.pop("entered_in_error")
+        try:
+            disclosures.disclosure_correct(
+                tenant=self.tenant,
+                actor=request.user,
+                disclosure=disclosure,
+                reason=reason,
+                entered_in_error=entered_in_error,
+                **data,
+            )
+        except ServiceError as error:
+            if error.field in form.fields:
+                form.add_error(error.field, error.message)
+            else:
+                messages.error(request, error.message)
+            return self.render_page(request, disclosure, form, status=error.status_code)
+        messages.success(request, "Entry marked entered in error." if entered_in_error else "Entry corrected.")
+        return redirect("fulfillment:patient-disclosures", pk=disclosure.patient_id)
+
+
+class AccountingReportGenerateView(RequestDetailView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        try:
+            disclosures.accounting_report_generate(
+                tenant=self.tenant, actor=request.user, record_request=record_request
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return self.render_detail(request, record_request, status=error.status_code)
+        messages.success(request, "Accounting report generated and added to the release documents.")
+        return redirect("workflow:detail", tracking_number=tracking_number)
+
+
+class AccountingReportDownloadView(RequestDetailView):
+    """The report's PDF; every download is an access event (it lists the patient's disclosures)."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]
+        record_request = self.get_object(tracking_number)
+        document = (
+            disclosures.accounting_reports(tenant=self.tenant, record_request=record_request).filter(pk=pk).first()
+        )
+        if document is None:
+            raise Http404("No such report")
+        try:
+            content = disclosures.report_open(document)
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return redirect("workflow:detail", tracking_number=tracking_number)
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.DOWNLOAD_DOCUMENT,
+            request=request,
+            obj=document,
+            request_id=record_request.pk,
+            patient_id=record_request.patient_id,
+            detail="accounting of disclosures report",
+        )
+        response = FileResponse(
+            io.BytesIO(content),
+            as_attachment=True,
+            filename=f"{tracking_number}-accounting-{document.pk}.pdf",
+            content_type="application/pdf",
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+urlpatterns: list[URLPattern] = [
+    path("patients/<int:pk>/disclosures/", PatientAccountingView.as_view(), name="patient-disclosures"),
+    path("patients/<int:pk>/disclosures/record/", DisclosureRecordView.as_view(), name="disclosure-record"),
+    path("patients/<int:pk>/disclosures/suspensions/", SuspensionRecordView.as_view(), name="suspension-record"),
+    path("disclosures/<int:pk>/correct/", DisclosureCorrectView.as_view(), name="disclosure-correct"),
+    path(
+        "<str:tracking_number>/accounting-report/",
+        AccountingReportGenerateView.as_view(),
+        name="accounting-report-generate",
+    ),
+    path(
+        "<str:tracking_number>/accounting-report/<int:pk>/",
+        AccountingReportDownloadView.as_view(),
+        name="accounting-report",
+    ),
+]

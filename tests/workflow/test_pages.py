@@ -31,9 +31,9 @@ QUEUE_URL = "/requests/"
 QUEUE_QUERIES = 8
 # Detail: session, user, memberships, the request with its parties, access event insert, staff list,
 # timeline (transitions, status calls), history.
-DETAIL_QUERIES = 20
-# 10 of them come from the panels: intake (review, duplicate count, documents, letters, extension), exceptions
-# (staff, open episode, past episodes) and fulfillment's fees (estimates and invoices, release packet pages).
+DETAIL_QUERIES = 21
+# 11 of them come from the panels: intake (review, duplicate count, documents, letters, extension), exceptions
+# (staff, open episode, past episodes) and fulfillment (estimates and invoices, release packet pages, denials).
 
 
 def _detail_url(rr: RecordRequest) -> str:
@@ -153,9 +153,23 @@ def test_detail_shows_patient_timeline_and_writes_an_access_event(client_for, al
     assert (event.tenant, event.actor, event.request_id, event.patient_id) == (tenant_a, alice, rr.pk, rr.patient_id)
 
 
-def test_specialist_sees_no_deny_button_and_supervisor_does(client_for, alice, sam, tenant_a):
+def _deny_url(rr: RecordRequest) -> str:
+    """Deny is performed by the fulfillment panel's denial form (it writes the denial letter)."""
+    return reverse("fulfillment:deny", args=[rr.tracking_number])
+
+
+DENY_BODY = {
+    "partial": "0",
+    "basis": "not_held",
+    "scope_denied": "All records",
+    "explanation": "Held elsewhere",
+    "records_location": "Springfield Clinic",
+}
+
+
+def test_specialist_sees_no_deny_button_and_supervisor_does(client_for, alice, sam, tenant_a, media):
     rr = factories.RecordRequestFactory(tenant=tenant_a)
-    deny_form = f'action="{_transition_url(rr, "deny")}"'
+    deny_form = f'action="{_deny_url(rr)}"'
     validate_form = f'action="{_transition_url(rr, "cancel")}"'  # an action both roles have
 
     as_alice = client_for(alice).get(_detail_url(rr)).content.decode()
@@ -253,22 +267,18 @@ def test_transition_form_missing_its_reason_answers_400(client_for, alice, tenan
     assert RecordRequest.objects.get(pk=rr.pk).state == S.RECEIVED
 
 
-def test_specialist_posting_deny_gets_403_with_a_message(client_for, alice, tenant_a):
+def test_specialist_posting_deny_gets_403_with_a_message(client_for, alice, tenant_a, media):
     rr = factories.RecordRequestFactory(tenant=tenant_a)
-    response = client_for(alice).post(
-        _transition_url(rr, "deny"), {"expected_state": S.RECEIVED, "basis": "not_held", "reason": "Held elsewhere"}
-    )
+    response = client_for(alice).post(_deny_url(rr), {"expected_state": S.RECEIVED, **DENY_BODY})
     assert response.status_code == 403
     assert "needs a supervisor or admin" in response.content.decode()
     rr.refresh_from_db()
     assert rr.state == S.RECEIVED
 
 
-def test_supervisor_denies_from_the_page(client_for, sam, tenant_a):
+def test_supervisor_denies_from_the_page(client_for, sam, tenant_a, media):
     rr = factories.RecordRequestFactory(tenant=tenant_a)
-    response = client_for(sam).post(
-        _transition_url(rr, "deny"), {"expected_state": S.RECEIVED, "basis": "not_held", "reason": "Held elsewhere"}
-    )
+    response = client_for(sam).post(_deny_url(rr), {"expected_state": S.RECEIVED, **DENY_BODY})
     assert response.status_code == 302
     rr.refresh_from_db()
     assert (rr.state, rr.denial_basis) == (S.DENIED, "not_held")

@@ -274,10 +274,15 @@ class RetrievalRow:
         return f"{self.task.get_source_display()}{detail}"
 
     @property
+    def requested_ago(self) -> str:
+        """'requested 4 days ago', for an open task; empty once it is closed."""
+        return f"requested {_ago(self.days_waiting)}" if self.days_waiting is not None else ""
+
+    @property
     def summary(self) -> str:
         if self.days_waiting is None:
             return f"{self.source_label} {RetrievalStatus(self.task.status).label.lower()}"
-        return f"{self.source_label} requested {_ago(self.days_waiting)}"
+        return f"{self.source_label} {self.requested_ago}"
 
     @property
     def owner_label(self) -> str:

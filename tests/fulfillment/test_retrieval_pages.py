@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from fulfillment.choices import RetrievalSource, RetrievalStatus
 from fulfillment.models import RetrievalTask
@@ -64,10 +64,14 @@ def test_the_panel_lists_tasks_with_owner_age_overdue_and_received_date(client_f
     page = client_for(alice).get(_detail(in_fulfillment))
     html = page.content.decode()
     assert page.status_code == 200
-    assert "Imaging requested 9 days ago" in html
+    imaging_row = html[html.index("<td>Imaging</td>") :].split("</tr>")[0]
+    assert "Requested 9 days ago" in imaging_row
     assert str(sam) in html
-    assert "overdue" in html
-    assert f"{timezone.localtime(received.received_at, in_fulfillment.tenant.tzinfo):%b} " in html
+    assert '<span class="badge badge-red">overdue</span>' in imaging_row
+    billing_row = html[html.index("<td>Billing</td>") :].split("</tr>")[0]
+    received_on = dateformat.format(timezone.localtime(received.received_at, in_fulfillment.tenant.tzinfo), "M j, Y")
+    assert f"<td>{received_on}</td>" in billing_row
+    assert "overdue" not in billing_row
     assert _url("received", in_fulfillment, RetrievalTask.objects.get(source=RetrievalSource.IMAGING)) in html
     assert _url("received", in_fulfillment, received) not in html  # closed: no more actions
     assert _url("create", in_fulfillment) in html
@@ -163,7 +167,8 @@ def test_with_htmx_the_section_alone_comes_back(client_for, alice, in_fulfillmen
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith('<div class="fulfillment-part retrieval" id="retrieval"')
-    assert "Laboratory requested today" in html
+    assert "<td>Laboratory</td>" in html
+    assert "Requested today" in html
     assert "Laboratory asked for the records." in html
 
     refused = client.post(_url("create", in_fulfillment), {"source": ""}, **HTMX)

@@ -295,11 +295,12 @@ def retrieval_rows(
     """Days waiting in the tenant's calendar days (as deadlines are, workflow/deadlines.py); overdue when older
     than the tenant's retrieval_overdue_days, the same test as the escalation condition."""
     today = local_date(now or clock.now(), tenant)
-    if overdue_days is None:
-        overdue_days = policy_for(tenant).retrieval_overdue_days
+    if overdue_days is None and any(task.status == RetrievalStatus.REQUESTED for task in tasks):
+        overdue_days = policy_for(tenant).retrieval_overdue_days  # read only when a task can be overdue
     rows = []
     for task in tasks:
         if task.status == RetrievalStatus.REQUESTED:
+            assert overdue_days is not None
             days = (today - local_date(task.requested_at, tenant)).days
             rows.append(RetrievalRow(task, days, days > overdue_days))
         else:
@@ -389,8 +390,8 @@ def note_form(action: str, *, task_pk: int, data: Any = None) -> RetrievalNoteFo
 def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
     """What this part shows in the fulfillment panel of the request detail page. A form with errors comes back
     in `forms` as retrieval_form (adding) or retrieval_task_form = (task id, action, form)."""
-    staff = staff_choices(tenant)
     editable = record_request.state in RETRIEVAL_STATES
+    staff = staff_choices(tenant) if editable else []  # the forms' owner lists; no forms, no query
     rows = retrieval_rows(list(retrieval_tasks_for(tenant=tenant, record_request=record_request)), tenant=tenant)
     bound_pk, bound_action, bound_form = forms.get("retrieval_task_form") or (None, None, None)
     for row in rows:

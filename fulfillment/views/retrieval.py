@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 
 from fulfillment import retrieval
 from fulfillment.models import RetrievalTask
@@ -106,6 +106,11 @@ class RetrievalCreateView(RetrievalActionView):
             return self.answer(request, record_request, panel_forms={"retrieval_form": form}, status=error.status_code)
         started = " Fulfillment started." if was != task.request.state else ""
         messages.success(request, f"{task.get_source_display()} asked for the records.{started}")
+        if started and request.htmx:  # type: ignore[attr-defined]
+            # The state, its badge and the actions offered changed outside this section: htmx loads the whole page.
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = reverse("workflow:detail", args=[tracking_number])
+            return response
         return self.answer(request, record_request)
 
 

@@ -263,3 +263,24 @@ def test_anonymous_callers_go_to_login(client, in_fulfillment, task):
 def test_a_user_without_membership_is_refused(client_for, in_fulfillment, task):
     outsider = factories.UserFactory(username="outsider")
     assert client_for(outsider).post(_url("received", in_fulfillment, task), {"note": ""}).status_code == 403
+
+
+def test_with_htmx_starting_fulfillment_reloads_the_whole_page(client_for, alice, request_in_state):
+    rr = request_in_state(RequestState.VALIDATED)
+    client = client_for(alice)
+    response = client.post(_url("create", rr), {"source": RetrievalSource.EHR_HIM}, **HTMX)
+    # The state and the actions offered changed outside the retrieval section.
+    assert (response.status_code, response["HX-Redirect"]) == (204, _detail(rr))
+    assert "EHR / HIM asked for the records. Fulfillment started." in client.get(_detail(rr)).content.decode()
+
+
+def test_a_request_without_retrieval_adds_one_query_to_the_detail_page(
+    tenant_a, request_in_state, django_assert_num_queries
+):
+    """The tasks; the staff list and the policy only when there is a form or an open task to show."""
+    from fulfillment import retrieval
+
+    rr = request_in_state(RequestState.RECEIVED)
+    with django_assert_num_queries(1):
+        ctx = retrieval.panel_context(tenant=tenant_a, record_request=rr, forms={})
+    assert (ctx["retrieval_rows"], ctx["retrieval_form"]) == ([], None)

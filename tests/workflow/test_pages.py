@@ -30,10 +30,10 @@ QUEUE_URL = "/requests/"
 # no count), access event insert.
 QUEUE_QUERIES = 8
 # Detail: session, user, memberships, the request with its parties, access event insert, staff list,
-# timeline (transitions, status calls), history.
-DETAIL_QUERIES = 18
-# 8 of them come from the panels: intake (review, duplicate count, documents, letters, extension) and exceptions
-# (staff, open episode, past episodes).
+# timeline (transitions, status calls), history; the fulfillment panel: retrieval tasks.
+DETAIL_QUERIES = 19
+# 9 of them come from the panels: intake (review, duplicate count, documents, letters, extension), exceptions
+# (staff, open episode, past episodes) and fulfillment (retrieval tasks).
 
 
 def _detail_url(rr: RecordRequest) -> str:

@@ -309,10 +309,15 @@ def retrieval_rows(
 
 
 def retrieval_waiting(
-    *, tenant: Tenant, record_request: RecordRequest | None = None, now: datetime | None = None
+    *,
+    tenant: Tenant,
+    record_request: RecordRequest | None = None,
+    owner: Any | None = None,
+    now: datetime | None = None,
 ) -> list[RetrievalRow]:
-    """What we are waiting on: the open tasks of the tenant's open requests (or of one request), oldest first.
-    Two queries (the tenant's policy and the tasks with their request, patient and owner) whatever the length."""
+    """What we are waiting on: the open tasks of the tenant's open requests (or of one request, or one owner's),
+    oldest first. Two queries (the tasks with their request, patient and owner; the tenant's policy) whatever the
+    length."""
     tasks = (
         RetrievalTask.objects.for_tenant(tenant)
         .filter(status=RetrievalStatus.REQUESTED, request__state__in=[str(s) for s in RETRIEVAL_STATES])
@@ -321,6 +326,8 @@ def retrieval_waiting(
     )
     if record_request is not None:
         tasks = tasks.filter(request=record_request)
+    if owner is not None:
+        tasks = tasks.filter(owner=owner)
     return retrieval_rows(list(tasks), tenant=tenant, now=now)
 
 

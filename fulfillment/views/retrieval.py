@@ -12,12 +12,15 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
+from django.views import View
 
 from fulfillment import retrieval
 from fulfillment.models import RetrievalTask
+from fulfillment.policy import policy_for
 from roi.audit import access_record
 from roi.choices import AccessAction
 from roi.errors import ServiceError
+from roi.tenancy import TenantViewMixin
 from workflow.models import RecordRequest
 from workflow.selectors import tenant_staff
 from workflow.views import RequestDetailView
@@ -198,7 +201,37 @@ class RetrievalCancelView(RetrievalOutcomeView):
         return retrieval.retrieval_task_cancel(tenant=self.tenant, actor=self.request.user, task=task, reason=note)
 
 
+class RetrievalWaitingView(TenantViewMixin, View):
+    """What we are waiting on, across the organisation: every open retrieval task of an open request, oldest first,
+    with its owner and age; "mine" and "overdue" narrow it. Lists patients: an access event, like the queue."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        mine = request.GET.get("mine") == "1"
+        overdue_only = request.GET.get("overdue") == "1"
+        rows = retrieval.retrieval_waiting(tenant=self.tenant, owner=request.user if mine else None)
+        overdue_count = sum(1 for row in rows if row.overdue)
+        if overdue_only:
+            rows = [row for row in rows if row.overdue]
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.LIST_REQUESTS,
+            request=request,
+            detail=f"retrieval waiting list, {len(rows)} rows",
+        )
+        context = {
+            "rows": rows,
+            "mine": mine,
+            "overdue_only": overdue_only,
+            "overdue_count": overdue_count,
+            "overdue_days": policy_for(self.tenant).retrieval_overdue_days,
+        }
+        return render(request, "fulfillment/retrieval/waiting.html", context)
+
+
 urlpatterns: list[URLPattern] = [
+    # Before the request routes, so "retrieval" is never read as a tracking number.
+    path("retrieval/waiting/", RetrievalWaitingView.as_view(), name="retrieval-waiting"),
     path("<str:tracking_number>/retrieval/", RetrievalCreateView.as_view(), name="retrieval-create"),
     path("<str:tracking_number>/retrieval/<int:pk>/edit/", RetrievalUpdateView.as_view(), name="retrieval-update"),
     path(

@@ -284,3 +284,57 @@ def test_a_request_without_retrieval_adds_one_query_to_the_detail_page(
     with django_assert_num_queries(1):
         ctx = retrieval.panel_context(tenant=tenant_a, record_request=rr, forms={})
     assert (ctx["retrieval_rows"], ctx["retrieval_form"]) == ([], None)
+
+
+# --- What are we waiting on (the organisation's list) -------------------------------------------------------------
+
+
+def test_the_waiting_list_shows_open_tasks_oldest_first_with_filters(client_for, alice, sam, request_in_state):
+    policy_for(request_in_state(RequestState.IN_FULFILLMENT).tenant)
+    rr = request_in_state(RequestState.IN_FULFILLMENT)
+    now = timezone.now()
+    RetrievalTaskFactory(request=rr, source=RetrievalSource.IMAGING, owner=sam, requested_at=now - timedelta(days=8))
+    RetrievalTaskFactory(request=rr, source=RetrievalSource.BILLING, owner=alice, requested_at=now - timedelta(days=1))
+    RetrievalTaskFactory(request=rr, source=RetrievalSource.LABORATORY, status=RetrievalStatus.RECEIVED)
+    client = client_for(alice)
+    url = reverse("fulfillment:retrieval-waiting")
+
+    html = client.get(url).content.decode()
+    assert html.index("Imaging") < html.index("Billing")
+    assert "Laboratory" not in html
+    assert "1 overdue" in html
+    assert rr.patient.last_name in html
+    event = AccessEvent.objects.latest("id")
+    assert (event.action, event.actor, event.detail) == (
+        AccessAction.LIST_REQUESTS,
+        alice,
+        "retrieval waiting list, 2 rows",
+    )
+
+    mine = client.get(url, {"mine": "1"}).content.decode()
+    assert "Billing" in mine
+    assert "Imaging" not in mine
+    overdue = client.get(url, {"overdue": "1"}).content.decode()
+    assert "Imaging" in overdue
+    assert "Billing" not in overdue
+
+
+def test_the_waiting_list_shows_only_the_session_tenant(client_for, charlie, task):
+    html = client_for(charlie).get(reverse("fulfillment:retrieval-waiting")).content.decode()
+    assert task.request.tracking_number not in html
+    assert "Nothing is awaited" in html
+
+
+def test_the_waiting_list_query_count_does_not_grow(client_for, alice, request_in_state):
+    policy_for(request_in_state(RequestState.IN_FULFILLMENT).tenant)
+    client = client_for(alice)
+    url = reverse("fulfillment:retrieval-waiting")
+    RetrievalTaskFactory(request=request_in_state(RequestState.IN_FULFILLMENT), owner=alice)
+    client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for _ in range(3):
+        RetrievalTaskFactory.create_batch(2, request=request_in_state(RequestState.EXCEPTION), owner=alice)
+    with CaptureQueriesContext(connection) as seven:
+        assert "ROI-" in client.get(url).content.decode()
+    assert len(seven) == len(one)

@@ -72,7 +72,7 @@ class RetrievalActionView(RequestDetailView):
                     "retrieval_flash": True,  # the section shows the messages itself: no page around it does
                     **retrieval.panel_context(tenant=self.tenant, record_request=fresh, forms=panel_forms or {}),
                 }
-                # htmx swaps 2xx answers only: the section with its errors comes back as 200, the real status in a header.
+                # htmx swaps 2xx answers only: errors come back as 200, the real status in a header.
                 response = render(request, "fulfillment/_retrieval.html", {"ctx": ctx})
                 if status != 200:
                     response["X-Retrieval-Status"] = str(status)

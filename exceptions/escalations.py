@@ -101,6 +101,9 @@ _EXCEPTION_SECONDS = (
     "FLOOR(EXTRACT(EPOCH FROM (%(now)s::timestamptz - r.exception_since)))::bigint, 0), 0))"
 )
 _IDLE_DAYS = "FLOOR(EXTRACT(EPOCH FROM (%(now)s::timestamptz - r.last_activity_at)) / 86400)::integer"
+# Since the oldest open retrieval task was requested (fulfillment records it on the request; NULL: none open), in the
+# same tenant calendar days as the retrieval panel's "requested N days ago" and its overdue badge.
+_RETRIEVAL_DAYS = "(d.today - (r.retrieval_waiting_since AT TIME ZONE t.timezone)::date)"
 
 
 def _days(count: str) -> str:
@@ -144,6 +147,10 @@ def _conditions(rule: EscalationRule) -> tuple[str, dict[str, Any]]:
         params["idle_days"] = rule.min_days_without_activity
     if rule.next_action_overdue:
         clauses.append("e.next_action_due < d.today")
+    if rule.min_days_waiting_on_retrieval is not None:
+        # "Open more than N days", like the retrieval panel's overdue badge (older than the tenant's overdue days).
+        clauses.append(f"{_RETRIEVAL_DAYS} > %(retrieval_days)s::integer")
+        params["retrieval_days"] = rule.min_days_waiting_on_retrieval
     if _is_exception_rule(rule):
         clauses.append(f"r.state = '{RequestState.EXCEPTION.value}'")
     return "".join(f"\n  AND {clause}" for clause in clauses), params
@@ -160,6 +167,8 @@ def _summary(rule: EscalationRule) -> str:
         return f"'in exception ' || {_days(f'{_EXCEPTION_SECONDS} / 86400')}"
     if rule.next_action_overdue:
         return f"'next action on the exception overdue by ' || {_days('d.today - e.next_action_due')}"
+    if rule.min_days_waiting_on_retrieval is not None:
+        return f"'waiting on retrieval for ' || {_days(_RETRIEVAL_DAYS)}"
     if rule.min_days_without_activity is not None:
         return f"'no activity for ' || {_days(_IDLE_DAYS)}"
     if rule.min_age_days is not None:

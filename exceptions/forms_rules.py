@@ -24,6 +24,7 @@ CONDITION_FIELDS = (
     "min_days_in_exception",
     "min_days_without_activity",
     "next_action_overdue",
+    "min_days_waiting_on_retrieval",
 )
 
 
@@ -98,6 +99,7 @@ class EscalationRuleForm(forms.ModelForm):
             "min_days_in_exception": "At least this many days in exception",
             "min_days_without_activity": "At least this many days without activity",
             "next_action_overdue": "The exception's next action is overdue",
+            "min_days_waiting_on_retrieval": "A retrieval task open more than this many days",
             "notify": "Notify",
             "email": "Email as well",
             "raise_priority": "Raise priority by (points)",

@@ -78,6 +78,12 @@ class EscalationRule(TenantOwned):
     min_days_in_exception = models.PositiveSmallIntegerField(null=True, blank=True)
     min_days_without_activity = models.PositiveSmallIntegerField(null=True, blank=True)
     next_action_overdue = models.BooleanField(default=False, help_text="The open exception's next action is overdue.")
+    # Reads RecordRequest.retrieval_waiting_since, which fulfillment's retrieval services keep current.
+    min_days_waiting_on_retrieval = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Calendar days of the organisation since the oldest open retrieval task was requested.",
+    )
     # Actions.
     notify = models.CharField(max_length=20, choices=Notify.choices, default=Notify.SUPERVISORS)
     email = models.BooleanField(default=True, help_text="Notify by email as well as in the app.")

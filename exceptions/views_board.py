@@ -214,6 +214,9 @@ def describe_conditions(rule: EscalationRule) -> list[str]:
         words.append(f"no activity for at least {rule.min_days_without_activity} days")
     if rule.next_action_overdue:
         words.append("the exception's next action is overdue")
+    if rule.min_days_waiting_on_retrieval is not None:
+        days = rule.min_days_waiting_on_retrieval
+        words.append(f"a retrieval task open more than {days} day{'' if days == 1 else 's'}")
     return words
 
 

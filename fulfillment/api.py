@@ -90,6 +90,7 @@ class FulfillmentRecordRequestViewSet(IntakeRecordRequestViewSet):
         """Deny the request in full with a basis from 164.524(a): the denial letter (PDF) is generated, kept and
         emailed without patient details. Partial denials, which name the pages withheld, are made on the page."""
         record_request = self.get_object()
+        denials.deny_permission_check(actor=request.user, tenant=self.tenant)  # 403 before any body check
         data = DenyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         denials.denial_create(

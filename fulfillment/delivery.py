@@ -29,7 +29,7 @@ from django.db.models.functions import Trunc
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from fulfillment import disclosures, qc
+from fulfillment import disclosures, documents, qc
 from fulfillment.choices import ResendReason
 from fulfillment.models import Delivery, DownloadLink, ReleasePacket
 from fulfillment.policy import policy_for
@@ -127,6 +127,17 @@ def delivery_counts_by_period(
         else:
             entry["deliveries"] += row["count"]
     return list(out.values())
+
+
+def _refuse_stale(*, tenant: Tenant, record_request: RecordRequest, packet: ReleasePacket) -> None:
+    """A packet that passed QC but no longer matches the request's documents (pages left out or put back since, a
+    partial denial) is not sent: what QC passed is not what the records now say may be released."""
+    contents = documents.release_contents(documents.documents_for(tenant=tenant, record_request=record_request))
+    if [{"document": item.document.pk, "pages": item.included} for item in contents] != packet.contents:
+        raise ServiceError(
+            f"The documents or excluded pages changed after packet v{packet.version} was built: rebuild the packet "
+            "and pass QC again before sending it."
+        )
 
 
 def deliverable_packet(*, tenant: Tenant, record_request: RecordRequest) -> ReleasePacket | None:
@@ -328,6 +339,7 @@ def delivery_record(
         packet = deliverable_packet(tenant=tenant, record_request=current)
         if packet is None or current.qc_passed_at is None:
             raise ServiceError("The current packet has not passed quality control: do QC before delivery.")
+        _refuse_stale(tenant=tenant, record_request=current, packet=packet)
         # What QC checked is the request's method and destination: a release elsewhere goes back through QC.
         if evidence.method != current.delivery_method:
             raise ServiceError(
@@ -433,6 +445,7 @@ def delivery_resend(
                     "pass its QC first.",
                     field="reason",
                 )
+            _refuse_stale(tenant=tenant, record_request=current, packet=packet)
         elif packet is None:
             packet = original.packet
         result = _create_delivery(

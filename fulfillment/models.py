@@ -97,11 +97,22 @@ class RetrievalTask(TenantOwned):
     requested_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
     received_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)
+    # How an open task ended: when, and why nothing came back (nothing held) or why it was cancelled.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    outcome_note = models.TextField(blank=True, help_text="Why nothing is held, or why the task was cancelled.")
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["requested_at", "id"]
-        indexes = [models.Index(fields=["tenant", "request"], name="retrieval_request_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "request"], name="retrieval_request_idx"),
+            # "What are we waiting on": the tenant's open tasks, oldest first.
+            models.Index(
+                fields=["tenant", "requested_at", "id"],
+                name="retrieval_open_idx",
+                condition=models.Q(status="requested"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} for {self.request_id}"

@@ -198,6 +198,11 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     exception_seconds_before = models.PositiveIntegerField(
         default=0, help_text="Time spent in exception in earlier, resolved episodes."
     )
+    # Recorded by fulfillment's retrieval services (fulfillment/retrieval.py) after every change to a retrieval task;
+    # read by escalation rules ("a retrieval task open more than N days"), which may not import fulfillment.
+    retrieval_waiting_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the oldest retrieval task still open was requested; empty: none open."
+    )
 
     legal_due_date = models.DateField()
     internal_target_date = models.DateField()
@@ -247,9 +252,17 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     updated_at = models.DateTimeField(auto_now=True)
     last_activity_at = models.DateTimeField(help_text="Last time anyone acted on the request (for stalled work).")
 
-    # Urgency fields change every refresh; they are derived, not decisions, so history leaves them out.
+    # Urgency fields change every refresh, and retrieval_waiting_since follows the retrieval tasks (which keep their
+    # own history); they are derived, not decisions, so history leaves them out.
     history = HistoricalRecords(
-        excluded_fields=["updated_at", "aging_band", "is_stalled", "priority_score", "priority_reasons"]
+        excluded_fields=[
+            "updated_at",
+            "aging_band",
+            "is_stalled",
+            "priority_score",
+            "priority_reasons",
+            "retrieval_waiting_since",
+        ]
     )
 
     class Meta:

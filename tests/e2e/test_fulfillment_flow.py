@@ -1,18 +1,21 @@
-"""Quality control and delivery in a real browser: a validated request with a built packet goes to fulfillment, a
-second person does QC (the builder may not), it is delivered by portal download, and the link serves the PDF."""
+"""Fulfillment in a real browser, from validated to delivered: the specialist uploads the retrieved records (which
+starts fulfillment), confirms the patient and builds the packet; she may not pass her own packet's QC; a second
+person does; it is delivered by portal download, and the link serves exactly the packet that passed."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from fulfillment.models import Delivery
-from tests.fulfillment.test_qc_helpers import authorization_on_file, packet
+from fulfillment.models import Delivery, ReleasePacket
+from tests.fulfillment.pdfs import make_pdf
+from tests.fulfillment.test_qc_helpers import authorization_on_file
 from workflow.choices import DeliveryMethod, RequestState
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db", "media")]
@@ -25,14 +28,28 @@ def test_packet_goes_through_qc_by_a_second_person_and_is_downloaded_by_link(
         RequestState.VALIDATED, delivery_method=DeliveryMethod.PORTAL_DOWNLOAD, delivery_destination="rosa@example.org"
     )
     authorization_on_file(rr)
-    built = packet(rr, builder=alice)
+    records = tmp_path / "discharge-summary.pdf"
+    records.write_bytes(make_pdf(2, "Discharge summary page"))
 
     login(alice)
     page.goto(f"{live_server.url}/requests/{rr.tracking_number}/")
-    page.get_by_role("button", name="Start fulfillment").click()
-    expect(page.get_by_role("status")).to_contain_text("moved to fulfillment")
+    page.get_by_text("Upload retrieved records").click()
+    upload = page.locator("form.document-upload:has(#id_rd_file)")  # intake has a document upload of its own
+    upload.get_by_label("File").set_input_files(str(records))
+    upload.get_by_label("Came from").select_option("ehr_him")
+    upload.get_by_label("Record type").select_option("discharge_summary")
+    seen = (rr.scope_date_from or date.today() - timedelta(days=30)) + timedelta(days=1)
+    upload.get_by_label("Dates of service from").fill(seen.isoformat())
+    upload.get_by_label("to", exact=True).fill(seen.isoformat())
+    upload.get_by_role("button", name="Upload").click()
+    expect(page.locator("h1 .badge")).to_have_text("In fulfillment")  # the first records started fulfillment
+    page.get_by_text("Check pages, leave pages out").click()
+    page.get_by_role("button", name="Every page is this patient's").click()
+    page.get_by_role("button", name=re.compile(r"Build the packet \(2 record pages\)")).click()
     qc_form = page.locator("form.qc-form")
-    expect(qc_form).to_contain_text(f"Reviewing packet v{built.version}")
+    expect(qc_form).to_contain_text("Reviewing packet v1")
+    built = ReleasePacket.objects.get(request=rr)
+    assert (built.version, built.record_pages, built.page_count > 2, built.built_by) == (1, 2, True, alice)
     for box in qc_form.locator("input[type=checkbox]").all():
         box.check()
     qc_form.get_by_role("button", name="Record QC result").click()

@@ -270,7 +270,10 @@ def test_more_records_need_a_newer_qc_passed_packet(delivered, alice, sam, reaso
     rr, first = delivered
     with pytest.raises(ServiceError, match="build a new packet version"):
         _resend(rr, alice, first, reason, _evidence(DeliveryMethod.FAX, sam))
-    newer = packet(rr, builder=alice, documents=[document(rr), document(rr)])
+    document(rr), document(rr)  # the records found later; the new version holds them with the first ones
+    from fulfillment.documents import documents_for
+
+    newer = packet(rr, builder=alice, documents=list(documents_for(tenant=rr.tenant, record_request=rr)))
     with pytest.raises(ServiceError, match="build a new packet version"):
         _resend(rr, alice, first, reason, _evidence(DeliveryMethod.FAX, sam))  # built, but not QC-passed
     pass_qc(rr, reviewer=sam)
@@ -428,3 +431,28 @@ def test_the_detail_page_reads_deliveries_and_links_in_a_fixed_number_of_queries
     with CaptureQueriesContext(connection) as three:
         assert client.get(url).status_code == 200
     assert len(three) == len(one)
+
+
+def test_pages_left_out_after_qc_stop_the_delivery_until_the_packet_is_rebuilt_and_passed(ready, alice, sam, tenant_a):
+    """A partial denial (or any exclusion) after QC: the packet that passed still holds those pages, so it is not
+    sent; rebuilt and passed again, it goes."""
+    from fulfillment import documents
+    from fulfillment.models import ReleaseDocument
+    from fulfillment.packets import packet_build
+
+    rr = ready()
+    withheld = ReleaseDocument.objects.get(request=rr)
+    documents.page_exclusion_add(
+        tenant=tenant_a, actor=sam, document=withheld, first_page=1, last_page=1, reason="denied"
+    )
+    with pytest.raises(ServiceError, match="changed after packet v"):
+        _deliver(rr, alice, _evidence(DeliveryMethod.FAX, sam))
+    rr.refresh_from_db()
+    assert rr.state == S.IN_FULFILLMENT
+    assert not Delivery.objects.filter(request=rr).exists()
+
+    rebuilt = packet_build(tenant=tenant_a, actor=alice, record_request=rr)
+    pass_qc(rr, reviewer=sam)
+    result = _deliver(rr, alice, _evidence(DeliveryMethod.FAX, sam))
+    assert result.delivery.packet == rebuilt
+    assert rebuilt.record_pages == withheld.page_count - 1

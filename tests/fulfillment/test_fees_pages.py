@@ -40,7 +40,7 @@ def test_fixed_words_and_tracking_numbers_reach_their_own_views():
     assert resolve("/requests/fulfillment/settings/").view_name == "fulfillment:settings"
     assert resolve("/requests/fulfillment/fee-rules/").view_name == "fulfillment:fee-rules"
     assert resolve("/requests/ROI-2345-6789-ABCD/").view_name == "workflow:detail"
-    assert resolve("/requests/ROI-2345-6789-ABCD/qc/").view_name == "workflow:qc"
+    assert resolve("/requests/ROI-2345-6789-ABCD/qc-review/").view_name == "fulfillment:qc"
     assert resolve("/requests/ROI-2345-6789-ABCD/fees/issue/").view_name == "fulfillment:fee-issue"
     assert resolve("/requests/ROI-2345-6789-ABCD/fees/7/pdf/").view_name == "fulfillment:invoice-pdf"
     assert resolve("/requests/exceptions/").view_name == "exceptions:board"

@@ -52,7 +52,7 @@ def test_token_acts_with_the_role_of_its_service_user(tenant_a, service_user, ap
     _, key = api_token_for(service_user, tenant_a)
     response = Client().post(
         f"{LIST_URL}{rr.tracking_number}/deny/",
-        data={"basis": "not_held", "reason": "Held elsewhere"},
+        data={"basis": "not_held", "scope_denied": "All records", "explanation": "Held elsewhere"},
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Token {key}",
     )

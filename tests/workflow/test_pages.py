@@ -31,9 +31,10 @@ QUEUE_URL = "/requests/"
 QUEUE_QUERIES = 8
 # Detail: session, user, memberships, the request with its parties, access event insert, staff list,
 # timeline (transitions, status calls), history.
-DETAIL_QUERIES = 21
-# 11 of them come from the panels: intake (review, duplicate count, documents, letters, extension), exceptions
-# (staff, open episode, past episodes) and fulfillment (estimates and invoices, release packet pages, denials).
+DETAIL_QUERIES = 22
+# 12 of them come from the panels: intake (review, duplicate count, documents, letters, extension), exceptions
+# (staff, open episode, past episodes) and fulfillment (retrieval tasks, estimates and invoices, release packet
+# pages, denials).
 
 
 def _detail_url(rr: RecordRequest) -> str:

@@ -19,7 +19,6 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import IO, Any
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files import File
@@ -128,7 +127,6 @@ def _limit_text(size: int) -> str:
 # --- Names ----------------------------------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9._()\- ]+")
 
 
 def original_name_clean(name: str | None) -> str:
@@ -155,25 +153,6 @@ def download_name(document: IntakeDocument) -> str:
     if path.suffix.lower() in file_type.aliases:
         return name
     return f"{path.stem if path.suffix else name}{file_type.extension}"
-
-
-def ascii_name(name: str) -> str:
-    """A plain ASCII version of a name for the quoted filename= of Content-Disposition (old clients read only it)."""
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    folded = _UNSAFE_ASCII.sub("_", folded).strip(" ._") or "document"
-    suffix = PurePosixPath(name).suffix
-    if suffix and not folded.lower().endswith(suffix.lower()) and suffix.isascii():
-        folded += suffix
-    return folded[:150]
-
-
-def content_disposition(name: str) -> str:
-    """attachment; filename="<ascii>", plus RFC 6266 / RFC 5987 filename*=UTF-8''... when the name is not ASCII."""
-    fallback = ascii_name(name)
-    header = f'attachment; filename="{fallback}"'
-    if fallback != name:
-        header += f"; filename*=UTF-8''{quote(name, safe='')}"
-    return header
 
 
 def _display(name: str | None) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.views import View
@@ -15,6 +14,7 @@ from django.views import View
 from fulfillment import delivery as service
 from fulfillment.choices import ResendReason
 from fulfillment.models import Delivery
+from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from roi.models import Tenant
 from workflow.choices import DeliveryMethod
@@ -200,15 +200,7 @@ class DownloadView(View):
             )
             response["Cache-Control"] = "no-store"
             return response
-        response = FileResponse(
-            io.BytesIO(download.content),
-            as_attachment=True,
-            filename=download.filename,
-            content_type="application/pdf",
-        )
-        response["Cache-Control"] = "no-store"
-        response["Referrer-Policy"] = "no-referrer"
-        return response
+        return phi_file_response(download.content, filename=download.filename, content_type="application/pdf")
 
 
 urlpatterns: list[URLPattern] = [

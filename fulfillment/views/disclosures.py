@@ -12,12 +12,11 @@ never look like a tracking number (ROI-XXXX-XXXX-XXXX).
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.views import View
@@ -28,6 +27,7 @@ from fulfillment.models import Disclosure
 from roi import clock
 from roi.audit import access_record
 from roi.choices import AccessAction
+from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.deadlines import local_date
@@ -264,14 +264,9 @@ class AccountingReportDownloadView(RequestDetailView):
             patient_id=record_request.patient_id,
             detail="accounting of disclosures report",
         )
-        response = FileResponse(
-            io.BytesIO(content),
-            as_attachment=True,
-            filename=f"{tracking_number}-accounting-{document.pk}.pdf",
-            content_type="application/pdf",
+        return phi_file_response(
+            content, filename=f"{tracking_number}-accounting-{document.pk}.pdf", content_type="application/pdf"
         )
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 urlpatterns: list[URLPattern] = [

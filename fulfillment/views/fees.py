@@ -5,14 +5,13 @@ route here takes another's path (roi/urls.py includes this app before workflow's
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.views import View
@@ -23,6 +22,7 @@ from fulfillment.models import FeeRule, FulfillmentPolicy, Invoice
 from fulfillment.policy import policy_for
 from roi.audit import access_record, history_stamp
 from roi.choices import AccessAction, Role
+from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.choices import DeliveryMethod, RequestorKind, RequestType
@@ -335,14 +335,9 @@ class InvoicePdfView(TenantViewMixin, View):
             patient_id=invoice.request.patient_id,
             detail=f"{invoice.get_kind_display()} {invoice.number}",
         )
-        response = FileResponse(
-            io.BytesIO(content),
-            as_attachment=True,
-            filename=f"{tracking_number}-{invoice.number}.pdf",
-            content_type="application/pdf",
+        return phi_file_response(
+            content, filename=f"{tracking_number}-{invoice.number}.pdf", content_type="application/pdf"
         )
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 # --- Tenant pages -------------------------------------------------------------------------------------------------

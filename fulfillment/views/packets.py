@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 
@@ -24,7 +24,8 @@ from fulfillment.packet_forms import (
     ReleaseDocumentUploadForm,
     retrieval_task_choices,
 )
-from intake.documents import content_disposition, download_name, human_size
+from intake.documents import download_name, human_size
+from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from workflow.choices import RequestState
 from workflow.models import RecordRequest
@@ -133,13 +134,9 @@ class ReleaseDocumentDownloadView(_PacketActionView):
         except ServiceError as error:
             messages.error(request, error.message)
             return _back(tracking_number)
-        response = FileResponse(handle, content_type=document.content_type)
-        response["Content-Disposition"] = content_disposition(download_name(document)).replace(
-            "attachment", "inline", 1
+        return phi_file_response(
+            handle, filename=download_name(document), content_type=document.content_type, inline=True
         )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 class ReleaseDocumentConfirmView(_PacketActionView):
@@ -279,15 +276,9 @@ class PacketDownloadView(_PacketActionView):
         except ServiceError as error:
             messages.error(request, error.message)
             return _back(tracking_number)
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=f"{tracking_number}-release-v{packet.version}.pdf",
-            content_type="application/pdf",
+        return phi_file_response(
+            handle, filename=f"{tracking_number}-release-v{packet.version}.pdf", content_type="application/pdf"
         )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 urlpatterns = [

@@ -6,11 +6,10 @@ the intake services; the messages they raise are shown as they are, since they s
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.views import View
@@ -23,6 +22,7 @@ from intake.panels import documents_template_exists
 from roi import clock
 from roi.audit import access_record
 from roi.choices import AccessAction
+from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors as workflow_selectors
@@ -241,14 +241,9 @@ class LetterDownloadView(RequestPageMixin, View):
             patient_id=letter.request.patient_id,
             detail=f"{letter.get_kind_display()} letter",
         )
-        response = FileResponse(
-            io.BytesIO(content),
-            as_attachment=True,
-            filename=f"{tracking_number}-{letter.kind}-{letter.pk}.pdf",
-            content_type="application/pdf",
+        return phi_file_response(
+            content, filename=f"{tracking_number}-{letter.kind}-{letter.pk}.pdf", content_type="application/pdf"
         )
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 urlpatterns: list[URLPattern] = [

@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template import RequestContext, Template
 from django.urls import URLPattern, path
@@ -26,7 +26,6 @@ from django.views import View
 
 from intake.choices import DocumentSource
 from intake.documents import (
-    content_disposition,
     document_add,
     document_open,
     download_name,
@@ -38,6 +37,7 @@ from intake.models import IntakeDocument
 from intake.services import IncomingDocument, intake_receive, possible_duplicates
 from roi.audit import access_record
 from roi.choices import AccessAction
+from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.models import Patient, RecordRequest, Requestor
@@ -256,12 +256,7 @@ class DocumentDownloadView(RequestDocumentMixin, View):
         except ServiceError as error:
             messages.error(request, error.message)
             return redirect("workflow:detail", tracking_number=tracking_number)
-        response = FileResponse(handle, content_type=document.content_type)
-        response["Content-Disposition"] = content_disposition(download_name(document))
-        response["X-Content-Type-Options"] = "nosniff"
-        # PHI: no copy in the browser's or any proxy's cache.
-        response["Cache-Control"] = "no-store"
-        return response
+        return phi_file_response(handle, filename=download_name(document), content_type=document.content_type)
 
 
 urlpatterns: list[URLPattern] = [

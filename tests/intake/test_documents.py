@@ -13,9 +13,10 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from intake.choices import DocumentKind, DocumentSource
-from intake.documents import content_disposition, document_attach, inspect_upload
+from intake.documents import document_attach, inspect_upload
 from intake.models import IntakeDocument
 from roi.choices import AccessAction
+from roi.downloads import content_disposition
 from roi.errors import ServiceError
 from roi.models import AccessEvent
 from tests import factories

@@ -54,29 +54,28 @@ def _url_pattern(name: str) -> tuple[str, str]:
 
 
 def queue_rows(rows: Iterable[Any], *, selectable: bool) -> SafeString:
-    """The <tr> of each queue row. Rows carry what the view annotated: age, days_left, aging_label, exception_label.
+    """The <tr> of each queue row (workflow.selectors.QueueRow, with what the view annotated: age, days_left,
+    aging_label, exception_label).
     `selectable` adds the tick box of the supervisor's bulk reassign form. Every text value goes through `escape`
     (the standard library's, which Django's own escape wraps); numbers and URLs built here need none."""
     detail_before, detail_after = _url_pattern("workflow:detail")
     call_before, call_after = _url_pattern("workflow:status_call")
-    months = {
-        month: format_date(date(2000, month, 1), "M") for month in range(1, 13)
-    }  # "M j" without a formatter per row
+    # The date as "M j" (Nov 27) with the month names Django's date filter uses, without a formatter per row.
+    months = {month: format_date(date(2000, month, 1), "M") for month in range(1, 13)}
     out = []
     for rr in rows:
         tracking = escape(rr.tracking_number)
         why = escape(rr.priority_reasons or "No urgency factors")
-        requestor = rr.requestor
         select = (
             f'<td><input type="checkbox" name="requests" value="{tracking}" form="bulk-assign" '
             f'aria-label="Select {tracking}"></td>'
             if selectable
             else ""
         )
-        queue = f'<br><span class="muted">{escape(rr.queue.name)}</span>' if rr.queue_id else ""
+        queue = f'<br><span class="muted">{escape(rr.queue_name)}</span>' if rr.queue_id else ""
         row_class = ' class="stalled"' if rr.is_stalled else ""
         stalled = ' <span class="stalled-flag">stalled</span>' if rr.is_stalled else ""
-        assignee = escape(str(rr.assignee)) if rr.assignee_id else "—"
+        assignee = escape(rr.assignee_name) if rr.assignee_id else "—"
         exception = f'<span class="exception-reason">{escape(rr.exception_label)}</span>' if rr.exception_label else "—"
         out.append(
             f"<tr{row_class}>{select}"
@@ -84,9 +83,9 @@ def queue_rows(rows: Iterable[Any], *, selectable: bool) -> SafeString:
             f'aria-describedby="why-{rr.pk}">{rr.priority_score}'
             f'<span class="priority-why" role="tooltip" id="why-{rr.pk}">{why}</span></span></td>'
             f'<td class="tracking"><a href="{detail_before}{tracking}{detail_after}" class="mono">{tracking}</a></td>'
-            f'<td data-label="Patient">{escape(rr.patient.last_name)}, {escape(rr.patient.first_name)}</td>'
-            f'<td data-label="Requestor">{escape(requestor.organization or requestor.name)} '
-            f'<span class="muted">({escape(KIND_LABELS.get(requestor.kind, requestor.kind))})</span></td>'
+            f'<td data-label="Patient">{escape(rr.patient_last_name)}, {escape(rr.patient_first_name)}</td>'
+            f'<td data-label="Requestor">{escape(rr.requestor_organization or rr.requestor_name)} '
+            f'<span class="muted">({escape(KIND_LABELS.get(rr.requestor_kind, rr.requestor_kind))})</span></td>'
             f'<td data-label="Type">{escape(TYPE_LABELS.get(rr.request_type, rr.request_type))}{queue}</td>'
             f'<td data-label="State">{state_badge(rr)}{stalled}</td>'
             f'<td class="num" data-label="Age">{rr.age}d <span class="aging-band">{escape(rr.aging_label)}</span></td>'

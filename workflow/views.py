@@ -63,7 +63,7 @@ class QueueView(TenantViewMixin, View):
         if not form.is_valid() and "queue" in form.errors:
             raise Http404("No such queue")  # another tenant's queue id answers like a missing one
         filters, sort, size = _queue_filters(form, request.user, staff, queues)
-        queryset = selectors.request_queue(tenant=self.tenant, sort=sort, **filters).only(*selectors.QUEUE_ROW_FIELDS)
+        queryset = selectors.request_queue(tenant=self.tenant, sort=sort, **filters)
         page = selectors.request_queue_page(queryset=queryset, sort=sort, cursor=params.get("cursor"), page_size=size)
         rows = page.rows
         _annotate_dates(rows, self.tenant)

@@ -14,13 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 from faker import Faker
+from weasyprint import HTML
 
 from exceptions.choices import ExceptionReason
 from exceptions.escalations import escalation_rules_seed_defaults, escalations_evaluate
 from exceptions.services import exception_open
+from fulfillment import delivery, documents, packets, qc
+from fulfillment.choices import RetrievalSource
 from intake import services as intake_services
 from intake.models import IntakeReview
 from roi import clock
@@ -270,8 +274,62 @@ def _target_path(rng: random.Random, age_days: int) -> list[str]:
     return options[-1][0]
 
 
+def _demo_records(rr: RecordRequest, pages: int) -> bytes:
+    """A few pages that look like a retrieved record, marked as demo content."""
+    body = "".join(
+        f'<section style="page-break-after: {"always" if n < pages else "auto"}; font-family: serif">'
+        f"<h1>Discharge summary</h1><p>Patient: {rr.patient.first_name} {rr.patient.last_name} (demo data, not a "
+        f"real patient)</p><p>Page {n} of the record.</p></section>"
+        for n in range(1, pages + 1)
+    )
+    return HTML(string=f"<html><body>{body}</body></html>").write_pdf()
+
+
+def _fulfil(rng: random.Random, tenant: Tenant, rr: RecordRequest, worker: User, staff: list[User]) -> None:
+    """What staff do from "in fulfillment" to "delivered" for a recent demo request, through the real services:
+    upload the retrieved record, build the packet, QC by a second person, deliver with the method's evidence."""
+    record_type = next((t for t in rr.record_types if t != RecordType.COMPLETE), RecordType.DISCHARGE_SUMMARY)
+    seen = (rr.scope_date_to or rr.received_at.date()) - timedelta(days=rng.randint(1, 20))
+    documents.release_document_upload(
+        tenant=tenant,
+        actor=worker,
+        record_request=rr,
+        uploaded_file=SimpleUploadedFile("discharge-summary.pdf", _demo_records(rr, rng.randint(2, 4))),
+        source=RetrievalSource.EHR_HIM,
+        record_type=record_type,
+        service_date_from=seen,
+        service_date_to=seen,
+        patient_confirmed=True,
+    )
+    packets.packet_build(tenant=tenant, actor=worker, record_request=rr)
+    reviewer = next(user for user in staff if user != worker)  # the two-person rule: not the packet's builder
+    review = qc.qc_review_record(tenant=tenant, actor=reviewer, record_request=rr, confirmed=qc.CHECK_ORDER)
+    assert review.outcome == "passed", review.failures
+    method = rr.delivery_method
+    delivery.delivery_record(
+        tenant=tenant,
+        actor=worker,
+        record_request=rr,
+        evidence=delivery.Evidence(
+            method=method,
+            destination=rr.delivery_destination if method != DeliveryMethod.PICKUP else rr.requestor.name,
+            fax_confirmation=f"JOB {rng.randint(1000, 9999)} OK" if method == DeliveryMethod.FAX else "",
+            mail_tracking_number=f"9400 1000 0000 {rng.randint(1000, 9999)}" if method == DeliveryMethod.MAIL else "",
+            pickup_id_checked_by=reviewer if method == DeliveryMethod.PICKUP else None,
+            pickup_id_description="State driver's license" if method == DeliveryMethod.PICKUP else "",
+        ),
+    )
+
+
 def _apply_path(
-    rng: random.Random, tenant: Tenant, rr: RecordRequest, path: list[str], staff: list[User], supervisor: User
+    rng: random.Random,
+    tenant: Tenant,
+    rr: RecordRequest,
+    path: list[str],
+    staff: list[User],
+    supervisor: User,
+    *,
+    fulfil_for_real: bool = False,
 ) -> None:
     now = timezone.now()
     moment = rr.received_at
@@ -304,9 +362,11 @@ def _apply_path(
                     next_step=next_step,
                     next_action_due=clock.now().date() + timedelta(days=rng.randint(2, 10)),
                 )
+            elif step_name == "deliver" and fulfil_for_real:
+                _fulfil(rng, tenant, rr, worker, staff)
             elif step_name == "deliver":
-                # Demo history predates packets: record the fact QC records on a pass (fulfillment.qc does the
-                # real review with its checklist).
+                # Older demo history is recorded without packets (building one for every request only slows
+                # seeding): the fact QC records on a pass, and the delivery's one-line evidence.
                 RecordRequest.objects.filter(pk=rr.pk).update(qc_passed_at=clock.now(), qc_passed_by=supervisor)
                 evidence = {
                     DeliveryMethod.FAX: "Fax confirmation #" + str(rng.randint(100000, 999999)),
@@ -331,6 +391,10 @@ def _apply_path(
                     tenant=tenant, actor=worker, record_request=rr, reason="Requestor withdrew the request by phone."
                 )
         rr.refresh_from_db()
+
+
+# Demo deliveries made through the real fulfillment services, per tenant (each builds a packet PDF: about a second).
+REAL_FULFILLMENTS = 6
 
 
 def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0) -> Tenant:
@@ -370,6 +434,7 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
         for i in range(max(1, count * 2 // 3))
     ]
     now = timezone.now()
+    real_fulfillments = REAL_FULFILLMENTS
     for index in range(count):
         # Arrival ages skew recent, with a long tail: most of a queue is young, the backlog is old.
         age_days = min(int(rng.expovariate(1 / 18)), 120)
@@ -401,7 +466,10 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
                 delivery_method="" if incomplete and rng.random() < 0.5 else method,
                 delivery_destination="" if incomplete else _destination(rng, fake, method, requestor),
             )
-        _apply_path(rng, tenant, rr, path, staff, supervisor)
+        # The most recent deliveries go through fulfillment for real (packet, QC, delivery), so the demo shows it.
+        real = "deliver" in path and age_days <= 30 and real_fulfillments > 0
+        real_fulfillments -= real
+        _apply_path(rng, tenant, rr, path, staff, supervisor, fulfil_for_real=real)
     return tenant
 
 

@@ -26,4 +26,8 @@ def unread_notifications(request: HttpRequest) -> dict[str, Any]:
     if tenant is None or user is None or not user.is_authenticated:
         return {"unread_notification_count": ""}
     unread = Notification.objects.for_tenant(tenant).filter(recipient=user, read_at__isnull=True)
-    return {"unread_notification_count": SimpleLazyObject(lambda: unread_badge(unread.order_by()[:UNREAD_BADGE_CAP].count()))}
+    return {
+        "unread_notification_count": SimpleLazyObject(
+            lambda: unread_badge(unread.order_by()[:UNREAD_BADGE_CAP].count())
+        )
+    }

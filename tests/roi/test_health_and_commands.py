@@ -35,7 +35,7 @@ def test_create_api_token_refuses_a_user_without_membership(tenant_a, charlie):
 
 
 @pytest.mark.django_db
-def test_seed_demo_is_realistic_and_idempotent(capsys):
+def test_seed_demo_is_realistic_and_idempotent(capsys, media):
     call_command("seed_demo", scale=0.15)
     first = capsys.readouterr().out
     assert "Created demo data" in first
@@ -49,6 +49,15 @@ def test_seed_demo_is_realistic_and_idempotent(capsys):
     moved = RecordRequest.objects.exclude(state="received")
     assert all(RequestTransition.objects.filter(request=rr).exists() for rr in moved)
     assert Membership.objects.filter(user__username="dana.supervisor").count() == 2
+    # Recent deliveries went through fulfillment for real: a packet that a second person passed, then delivered.
+    from fulfillment.models import Delivery, QcReview
+
+    deliveries = list(Delivery.objects.select_related("packet"))
+    assert deliveries
+    for delivery in deliveries:
+        review = QcReview.objects.get(packet=delivery.packet, outcome="passed")
+        assert review.reviewer_id != delivery.packet.built_by_id
+        assert delivery.request.state in ("delivered", "closed")
 
     call_command("seed_demo", scale=0.15)
     assert "nothing created" in capsys.readouterr().out

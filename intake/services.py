@@ -256,6 +256,7 @@ def intake_review_save(*, tenant: Tenant, actor: Any, record_request: RecordRequ
         history_stamp(review, actor)
         review.save()
         current.last_activity_at = review.reviewed_at
+        history_stamp(current, actor)
         current.save(update_fields=["last_activity_at", "updated_at"])
     return review
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from exceptions.models import ExceptionEpisode
 from intake import services
@@ -254,3 +255,12 @@ def test_due_dates_only_move_forward_and_extend_at_most_once(illinois, attempts)
     assert Extension.objects.filter(request=rr).count() <= 1
     assert rr.legal_due_date - original <= timedelta(days=30)
     assert len(set(seen)) <= 2
+
+
+def test_saving_the_checklist_records_who_and_when_in_the_requests_history(tenant_a, alice):
+    rr = _receive(tenant_a, alice, acknowledge=False)
+    then = timezone.now() - timedelta(days=3)
+    with clock.frozen(then):
+        services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
+    change = rr.history.order_by("-history_id").first()
+    assert (change.history_user, change.history_date) == (alice, then)

@@ -66,6 +66,12 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "next_action_overdue": True,
         "notify": EscalationRule.Notify.OWNER,
     },
+    {
+        "name": "Retrieval waiting over 5 days",
+        "level": 1,
+        "min_days_waiting_on_retrieval": 5,
+        "notify": EscalationRule.Notify.SUPERVISORS,
+    },
 ]
 
 

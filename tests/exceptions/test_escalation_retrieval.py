@@ -131,3 +131,14 @@ def test_admin_sets_the_condition_alone_and_the_rules_page_describes_it(client_f
     assert response.status_code == 400
     rule.refresh_from_db()
     assert rule.min_days_waiting_on_retrieval == 5
+
+
+def test_the_default_rules_include_retrieval_waiting_over_5_days(request_in_state, alice, tenant_a):
+    from exceptions.escalations import escalation_rules_seed_defaults
+
+    escalation_rules_seed_defaults(tenant_a)
+    waiting = request_in_state(RequestState.IN_FULFILLMENT)
+    _task_requested_on(waiting, alice, datetime(2026, 6, 4, 9, tzinfo=LA))  # 6 days before 10 June
+    ids = escalations_evaluate(now=NOW)
+    rules = set(EscalationEvent.objects.filter(pk__in=ids, request=waiting).values_list("rule__name", flat=True))
+    assert "Retrieval waiting over 5 days" in rules

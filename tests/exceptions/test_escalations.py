@@ -339,16 +339,19 @@ def test_default_rules_are_seeded_for_a_new_tenant_once(tenant_a):
     assert (passed.level, passed.max_days_to_legal_due, passed.raise_priority) == (2, -1, 30)
 
 
-def test_the_migration_seeds_existing_tenants_by_name_and_matches_the_service(tenant_a, tenant_b):
-    migration = importlib.import_module("exceptions.migrations.0003_default_escalation_rules")
+def test_the_migrations_seed_existing_tenants_by_name_and_match_the_service(tenant_a, tenant_b):
+    migrations = [
+        importlib.import_module(f"exceptions.migrations.{name}")
+        for name in ("0003_default_escalation_rules", "0006_default_retrieval_rule")
+    ]
     _rule(tenant_b, name="Legal due date passed", level=3, max_days_to_legal_due=-3)  # an admin's own version
-    migration.seed_default_rules(django_apps)
-    migration.seed_default_rules(django_apps)
+    for migration in migrations * 2:
+        migration.seed_default_rules(django_apps)
     names = sorted(d["name"] for d in DEFAULT_RULES)
     for tenant in (tenant_a, tenant_b):
         assert sorted(EscalationRule.objects.filter(tenant=tenant).values_list("name", flat=True)) == names
     assert EscalationRule.objects.get(tenant=tenant_b, name="Legal due date passed").level == 3
-    frozen = [{k: str(v) if k == "notify" else v for k, v in d.items()} for d in migration.DEFAULT_RULES]
+    frozen = [{k: str(v) if k == "notify" else v for k, v in d.items()} for m in migrations for d in m.DEFAULT_RULES]
     assert frozen == [{k: str(v) if k == "notify" else v for k, v in d.items()} for d in DEFAULT_RULES]
 
 

@@ -6,6 +6,7 @@ Every view finds the request (and the task) through the tenant: another tenant's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -146,14 +147,18 @@ class RetrievalUpdateView(RetrievalActionView):
         return self.answer(request, record_request)
 
 
+# How a task can end, per route: what the message says it became, and the service that ends it so.
+OUTCOMES: dict[str, tuple[str, Callable[..., RetrievalTask]]] = {
+    "received": ("marked received", retrieval.retrieval_task_mark_received),
+    "nothing-held": ("marked as nothing held", retrieval.retrieval_task_mark_not_available),
+    "cancel": ("cancelled", lambda note, **fields: retrieval.retrieval_task_cancel(reason=note, **fields)),
+}
+
+
 class RetrievalOutcomeView(RetrievalActionView):
-    """Received, nothing held or cancelled: `action` is fixed per route (the URL names it)."""
+    """Received, nothing held or cancelled: `action` (a key of OUTCOMES) is fixed per route by as_view()."""
 
     action = ""
-    done = ""
-
-    def perform(self, task: RetrievalTask, note: str) -> RetrievalTask:
-        raise NotImplementedError
 
     def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         task = self.get_task(tracking_number, pk)
@@ -164,41 +169,15 @@ class RetrievalOutcomeView(RetrievalActionView):
             messages.error(request, f"The {task.get_source_display()} task was not changed: check the note.")
             return self.answer(request, record_request, panel_forms=bound, status=400)
         try:
-            self.perform(task, form.cleaned_data["note"])
+            OUTCOMES[self.action][1](tenant=self.tenant, actor=request.user, task=task, note=form.cleaned_data["note"])
         except ServiceError as error:
             if error.field in ("note", "reason"):
                 form.add_error("note", error.message)
             else:
                 messages.error(request, error.message)
             return self.answer(request, record_request, panel_forms=bound, status=error.status_code)
-        messages.success(request, f"{task.get_source_display()} task {self.done}.")
+        messages.success(request, f"{task.get_source_display()} task {OUTCOMES[self.action][0]}.")
         return self.answer(request, record_request)
-
-
-class RetrievalReceivedView(RetrievalOutcomeView):
-    action = "received"
-    done = "marked received"
-
-    def perform(self, task: RetrievalTask, note: str) -> RetrievalTask:
-        return retrieval.retrieval_task_mark_received(tenant=self.tenant, actor=self.request.user, task=task, note=note)
-
-
-class RetrievalNothingHeldView(RetrievalOutcomeView):
-    action = "nothing-held"
-    done = "marked as nothing held"
-
-    def perform(self, task: RetrievalTask, note: str) -> RetrievalTask:
-        return retrieval.retrieval_task_mark_not_available(
-            tenant=self.tenant, actor=self.request.user, task=task, note=note
-        )
-
-
-class RetrievalCancelView(RetrievalOutcomeView):
-    action = "cancel"
-    done = "cancelled"
-
-    def perform(self, task: RetrievalTask, note: str) -> RetrievalTask:
-        return retrieval.retrieval_task_cancel(tenant=self.tenant, actor=self.request.user, task=task, reason=note)
 
 
 class RetrievalWaitingView(TenantViewMixin, View):
@@ -235,12 +214,18 @@ urlpatterns: list[URLPattern] = [
     path("<str:tracking_number>/retrieval/", RetrievalCreateView.as_view(), name="retrieval-create"),
     path("<str:tracking_number>/retrieval/<int:pk>/edit/", RetrievalUpdateView.as_view(), name="retrieval-update"),
     path(
-        "<str:tracking_number>/retrieval/<int:pk>/received/", RetrievalReceivedView.as_view(), name="retrieval-received"
+        "<str:tracking_number>/retrieval/<int:pk>/received/",
+        RetrievalOutcomeView.as_view(action="received"),
+        name="retrieval-received",
     ),
     path(
         "<str:tracking_number>/retrieval/<int:pk>/nothing-held/",
-        RetrievalNothingHeldView.as_view(),
+        RetrievalOutcomeView.as_view(action="nothing-held"),
         name="retrieval-nothing-held",
     ),
-    path("<str:tracking_number>/retrieval/<int:pk>/cancel/", RetrievalCancelView.as_view(), name="retrieval-cancel"),
+    path(
+        "<str:tracking_number>/retrieval/<int:pk>/cancel/",
+        RetrievalOutcomeView.as_view(action="cancel"),
+        name="retrieval-cancel",
+    ),
 ]

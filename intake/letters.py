@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from intake.choices import LetterKind
 from intake.models import Letter
@@ -67,8 +68,9 @@ DELIVERY_PHRASES = {
 
 
 def status_url(record_request: RecordRequest) -> str:
-    """Where a requestor checks status with their tracking number (the requestor portal's status page)."""
-    return settings.SITE_URL + "/status/"
+    """The requestor portal's status lookup page, short enough to type from a printed letter. Emails carry the
+    signed link to the request's own page instead (intake/status_links.py)."""
+    return settings.SITE_URL + reverse("portal:lookup", urlconf=settings.ROOT_URLCONF)
 
 
 def extension_citation(record_request: RecordRequest) -> str:
@@ -209,7 +211,7 @@ GENERIC_SENSITIVE_MESSAGE = (
 )
 
 
-def _email_safe(deficiencies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def requestor_safe_deficiencies(deficiencies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     safe: list[dict[str, Any]] = []
     for item in deficiencies:
         if str(item.get("code", "")).startswith(SENSITIVE_CODE_PREFIXES):
@@ -226,7 +228,7 @@ def _email_message(letter: Letter, to: str) -> EmailMessage:
     tenant = letter.tenant
     shown = _clean_summary(letter.kind, letter.summary)[1]
     if "deficiencies" in shown:
-        shown = {**shown, "deficiencies": _email_safe(shown["deficiencies"])}
+        shown = {**shown, "deficiencies": requestor_safe_deficiencies(shown["deficiencies"])}
     context = {
         "tenant": tenant,
         "tracking_number": letter.request.tracking_number,

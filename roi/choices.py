@@ -20,6 +20,11 @@ class AccessAction(models.TextChoices):
     DOWNLOAD_DOCUMENT = "download_document", "Downloaded document"
     EXPORT = "export", "Exported data"
     SEARCH_PATIENTS = "search_patients", "Searched patients"
+    # The requestor portal: actors are requestors, not staff (actor_label says how they were verified).
+    PORTAL_LOOKUP = "portal_lookup", "Portal: verified status lookup"
+    PORTAL_STATUS_VIEW = "portal_status_view", "Portal: viewed status"
+    PORTAL_LOCKOUT = "portal_lockout", "Portal: lookups locked after failures"
+    PORTAL_UPLOAD = "portal_upload", "Portal: uploaded a document"
 
 
 US_STATES = [

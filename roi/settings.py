@@ -145,6 +145,14 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# The staff pages are in English. The requestor portal and the emails to requestors are in English and Spanish:
+# portal pages activate the visitor's language themselves (portal.http.portal_page), so there is no LocaleMiddleware.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "roi_language"
+LANGUAGE_COOKIE_SECURE = SECURE_COOKIES
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"  # stored times are UTC; each tenant displays and computes dates in its own timezone
 USE_I18N = True
 USE_TZ = True
@@ -175,6 +183,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INTAKE_MAX_UPLOAD_BYTES + 1024 * 1024
 INBOUND_EMAIL_WEBHOOK_SECRETS = env_pairs("INBOUND_EMAIL_WEBHOOK_SECRETS", {})
 # Optional regex, searched in the sender address and the subject, that marks fax-to-email gateways (channel fax).
 INBOUND_FAX_GATEWAY_PATTERN = env_str("INBOUND_FAX_GATEWAY_PATTERN", "")
+
+# --- Requestor portal --------------------------------------------------------------------------------
+# Failed status lookups allowed per client address and per tracking number (as typed) within the window; past
+# either, lookups answer "try again later" until the window ends (portal/lookup.py).
+PORTAL_LOOKUP_FAILURES_PER_ADDRESS = env_int("PORTAL_LOOKUP_FAILURES_PER_ADDRESS", 20, minimum=1)
+PORTAL_LOOKUP_FAILURES_PER_NUMBER = env_int("PORTAL_LOOKUP_FAILURES_PER_NUMBER", 5, minimum=1)
+PORTAL_LOOKUP_WINDOW_SECONDS = env_int("PORTAL_LOOKUP_WINDOW_SECONDS", 15 * 60, minimum=60)
+# Every failed lookup takes at least this long, whether the number exists or not.
+PORTAL_LOOKUP_FAILURE_MS = env_int("PORTAL_LOOKUP_FAILURE_MS", 400, minimum=0)
 
 # --- Email -------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -84,6 +84,8 @@ class Requestor(TenantOwned):
     city = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=2, blank=True)
     postal_code = models.CharField(max_length=10, blank=True)
+    # Emails to the requestor and the portal's first page speak this language (settings.LANGUAGES).
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

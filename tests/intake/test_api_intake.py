@@ -22,7 +22,8 @@ from tests.intake import messages
 from workflow.choices import Channel, DeliveryMethod, RequestorKind, RequestState, RequestType
 from workflow.models import Patient, RecordRequest, Requestor
 
-urlpatterns = [path("api/v1/", include("intake.api.urls"))]
+# Letters link to the requestor portal, so its routes are mounted too.
+urlpatterns = [path("api/v1/", include("intake.api.urls")), path("", include("portal.urls"))]
 pytestmark = pytest.mark.urls(__name__)
 
 LIST_URL = "/api/v1/requests/"

@@ -1,0 +1,26 @@
+"""Portal forms. Labels and errors are in the visitor's language; each error says what to do."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class LookupForm(forms.Form):
+    tracking_number = forms.CharField(
+        label=_("Tracking number"),
+        max_length=40,
+        help_text=_("On the letter or email we sent you, for example ROI-7KQ2-M4XD-9PTA."),
+        error_messages={"required": _("Enter the tracking number from our letter or email.")},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),
+    )
+    verifier = forms.CharField(
+        label=_("Email address, phone number or the patient's date of birth"),
+        max_length=120,
+        help_text=_(
+            "The email address or phone number you gave us with the request. If you are the patient or their "
+            "representative, you can also use the patient's date of birth (MM/DD/YYYY)."
+        ),
+        error_messages={"required": _("Enter your email address, phone number or the patient's date of birth.")},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )

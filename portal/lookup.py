@@ -1,0 +1,183 @@
+"""Status lookup: a tracking number and a verifier in, a request (or one answer for every failure) out.
+
+Every failed lookup looks the same from outside, whatever failed: the same message, the same status code, and at
+least PORTAL_LOOKUP_FAILURE_MS of time (the database is read the same way for a number that exists and one that does
+not, and the verifier comparison always runs, against placeholders when there is no request). Failures are counted
+per client address and per tracking number as typed, in Redis, over a fixed window; past either limit every lookup
+answers "try again later" without reading the database, and the lockout is recorded once (LookupLockout, and an
+AccessEvent on the request when the number is real). Successful lookups are access events of their tenant.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest
+
+from portal.models import LookupLockout
+from portal.verification import NO_REQUEST, verifier_matches, verifiers_for
+from roi import clock
+from roi.audit import access_record, client_address
+from roi.choices import AccessAction
+from workflow.models import TRACKING_ALPHABET, TRACKING_GROUP_LENGTH, TRACKING_GROUPS, RecordRequest
+
+_NOT_TRACKING = re.compile(r"[^0-9A-Z]")
+_TRACKING_BODY = TRACKING_GROUPS * TRACKING_GROUP_LENGTH
+
+
+def tracking_number_normalise(typed: str) -> str:
+    """'roi abcd-efgh jkmn', 'ROIABCDEFGHJKMN' and 'ABCD EFGH JKMN' all mean ROI-ABCD-EFGH-JKMN. Anything that
+    cannot be a tracking number comes back as typed (upper-cased), so it simply matches nothing."""
+    compact = _NOT_TRACKING.sub("", typed.upper())
+    if compact.startswith("ROI"):
+        compact = compact[3:]
+    if len(compact) != _TRACKING_BODY or any(ch not in TRACKING_ALPHABET for ch in compact):
+        return typed.strip().upper()[:40]
+    groups = [compact[i : i + TRACKING_GROUP_LENGTH] for i in range(0, _TRACKING_BODY, TRACKING_GROUP_LENGTH)]
+    return "ROI-" + "-".join(groups)
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    record_request: RecordRequest | None = None
+    locked: bool = False
+    verified_by: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.record_request is not None
+
+
+def _keys(address: str, number: str) -> tuple[str, str]:
+    return f"portal:lookup:addr:{address}", f"portal:lookup:num:{number}"
+
+
+def _locked(address_key: str, number_key: str) -> bool:
+    counts = cache.get_many([address_key, number_key])
+    return (
+        counts.get(address_key, 0) >= settings.PORTAL_LOOKUP_FAILURES_PER_ADDRESS
+        or counts.get(number_key, 0) >= settings.PORTAL_LOOKUP_FAILURES_PER_NUMBER
+    )
+
+
+def _count_failure(key: str) -> int:
+    """One more failure in the key's window (the window starts at its first failure)."""
+    cache.add(key, 0, timeout=settings.PORTAL_LOOKUP_WINDOW_SECONDS)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=settings.PORTAL_LOOKUP_WINDOW_SECONDS)
+        return 1
+
+
+def _record_lockout(*, scope: str, subject: str, failures: int, http_request: HttpRequest, number: str) -> None:
+    with transaction.atomic():
+        LookupLockout.objects.create(
+            at=clock.now(),
+            scope=scope,
+            subject=subject[:64],
+            ip_address=client_address(http_request),
+            failures=failures,
+        )
+        record_request = (
+            RecordRequest.objects.filter(tracking_number=number).only("id", "tenant_id", "patient_id").first()
+        )
+        if record_request is not None:
+            access_record(
+                tenant=record_request.tenant,
+                actor=None,
+                action=AccessAction.PORTAL_LOCKOUT,
+                request=http_request,
+                obj=record_request,
+                request_id=record_request.pk,
+                patient_id=record_request.patient_id,
+                detail=f"Portal lookups locked: {failures} failures for this {LookupLockout.Scope(scope).label.lower()}",
+                actor_label="portal visitor (not verified)",
+            )
+
+
+def _failed(*, http_request: HttpRequest, address_key: str, number_key: str, number: str) -> None:
+    address = client_address(http_request) or "unknown"
+    by_address = _count_failure(address_key)
+    by_number = _count_failure(number_key)
+    if by_address == settings.PORTAL_LOOKUP_FAILURES_PER_ADDRESS:
+        _record_lockout(
+            scope=LookupLockout.Scope.ADDRESS,
+            subject=address,
+            failures=by_address,
+            http_request=http_request,
+            number=number,
+        )
+    if by_number == settings.PORTAL_LOOKUP_FAILURES_PER_NUMBER:
+        _record_lockout(
+            scope=LookupLockout.Scope.TRACKING_NUMBER,
+            subject=number,
+            failures=by_number,
+            http_request=http_request,
+            number=number,
+        )
+
+
+def _pad(started: float) -> None:
+    remaining = settings.PORTAL_LOOKUP_FAILURE_MS / 1000 - (time.perf_counter() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+def lookup(*, tracking_number: str, verifier: str, http_request: HttpRequest) -> LookupResult:
+    """Check a tracking number and verifier. A found result is audited; a failure is counted and padded."""
+    started = time.perf_counter()
+    number = tracking_number_normalise(tracking_number)
+    address_key, number_key = _keys(client_address(http_request) or "unknown", number)
+    if _locked(address_key, number_key):
+        _pad(started)
+        return LookupResult(locked=True)
+    record_request = (
+        RecordRequest.objects.select_related("tenant", "requestor", "patient")
+        .only(
+            "id",
+            "tenant__id",
+            "tenant__name",
+            "tenant__timezone",
+            "tracking_number",
+            "patient_id",
+            "patient__date_of_birth",
+            "requestor__email",
+            "requestor__phone",
+            "requestor__kind",
+        )
+        .filter(tracking_number=number)
+        .first()
+    )
+    if record_request is None:
+        verifiers = NO_REQUEST
+    else:
+        requestor = record_request.requestor
+        verifiers = verifiers_for(
+            email=requestor.email,
+            phone=requestor.phone,
+            requestor_kind=requestor.kind,
+            date_of_birth=record_request.patient.date_of_birth,
+        )
+    matched = verifier_matches(verifiers, verifier)
+    if record_request is None or not matched:
+        _failed(http_request=http_request, address_key=address_key, number_key=number_key, number=number)
+        _pad(started)
+        return LookupResult()
+    access_record(
+        tenant=record_request.tenant,
+        actor=None,
+        action=AccessAction.PORTAL_LOOKUP,
+        request=http_request,
+        obj=record_request,
+        request_id=record_request.pk,
+        patient_id=record_request.patient_id,
+        detail="Status lookup with tracking number and verifier",
+        actor_label="portal requestor (verified)",
+    )
+    return LookupResult(record_request=record_request, verified_by="verifier")

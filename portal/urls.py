@@ -1,0 +1,15 @@
+"""The requestor portal: public pages, no staff login. Mounted at the site root (roi/urls.py)."""
+
+from django.urls import path
+
+from portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("status/", views.lookup, name="lookup"),
+    path("status/link/<str:token>/", views.status_link, name="status-link"),
+    path("status/leave/", views.leave, name="leave"),
+    path("status/<str:tracking_number>/", views.status, name="status"),
+    path("portal/language/", views.language, name="language"),
+]

@@ -1,0 +1,133 @@
+"""Portal pages: status lookup, the signed status link, the status page. Public: no staff login, no tenant
+middleware; what a visitor may see comes from portal.verification."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from intake.status_links import status_link_read
+from portal import verification
+from portal.forms import LookupForm
+from portal.http import LANGUAGE_CODES, portal_page
+from portal.lookup import lookup as lookup_check
+from portal.status import portal_status
+from roi.audit import access_record
+from roi.choices import AccessAction
+from workflow.models import RecordRequest
+
+
+def _granted_request(request: HttpRequest, tracking_number: str) -> RecordRequest | None:
+    record_request = (
+        RecordRequest.objects.select_related("tenant", "patient").filter(tracking_number=tracking_number).first()
+    )
+    if record_request is None or not verification.has_access(request, record_request.pk):
+        return None
+    return record_request
+
+
+@portal_page
+@require_http_methods(["GET", "POST"])
+def lookup(request: HttpRequest) -> HttpResponse:
+    """Tracking number and verifier. Every failure gets the same answer (portal.lookup)."""
+    form = LookupForm(request.POST or None, initial={"tracking_number": request.GET.get("number", "")[:40]})
+    failure = ""
+    status_code = 200
+    if request.method == "POST" and form.is_valid():
+        result = lookup_check(
+            tracking_number=form.cleaned_data["tracking_number"],
+            verifier=form.cleaned_data["verifier"],
+            http_request=request,
+        )
+        if result.found:
+            verification.grant(request, result.record_request.pk)
+            response = redirect("portal:status", tracking_number=result.record_request.tracking_number)
+            return verification.keep_grants(request, response)
+        failure = "locked" if result.locked else "no_match"
+        status_code = 429 if result.locked else 200
+    return render(request, "portal/lookup.html", {"form": form, "failure": failure}, status=status_code)
+
+
+@portal_page
+def status_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The signed link from a letter or email: opens the status page without typing anything."""
+    tracking_number = status_link_read(token)
+    record_request = (
+        RecordRequest.objects.only("id", "tenant_id", "patient_id", "tracking_number")
+        .filter(tracking_number=tracking_number)
+        .first()
+        if tracking_number
+        else None
+    )
+    if record_request is None:
+        return render(request, "portal/link_expired.html", status=404)
+    access_record(
+        tenant=record_request.tenant,
+        actor=None,
+        action=AccessAction.PORTAL_LOOKUP,
+        request=request,
+        obj=record_request,
+        request_id=record_request.pk,
+        patient_id=record_request.patient_id,
+        detail="Status opened with the signed link from a letter or email",
+        actor_label="portal requestor (signed link)",
+    )
+    verification.grant(request, record_request.pk)
+    response = redirect("portal:status", tracking_number=record_request.tracking_number)
+    return verification.keep_grants(request, response)
+
+
+@portal_page
+def status(request: HttpRequest, tracking_number: str) -> HttpResponse:
+    record_request = _granted_request(request, tracking_number)
+    if record_request is None:
+        # Not verified in this browser (or no such request): ask for the verifier, saying nothing about the number.
+        return HttpResponseRedirect(f"{reverse('portal:lookup')}?number={tracking_number[:40]}")
+    current = portal_status(record_request)
+    access_record(
+        tenant=record_request.tenant,
+        actor=None,
+        action=AccessAction.PORTAL_STATUS_VIEW,
+        request=request,
+        obj=record_request,
+        request_id=record_request.pk,
+        patient_id=record_request.patient_id,
+        detail=f"Status page: {current.phase}",
+        actor_label="portal requestor",
+    )
+    response = render(request, "portal/status.html", {"status": current, "portal_org_name": record_request.tenant.name})
+    return verification.keep_grants(request, response)
+
+
+@portal_page
+@require_POST
+def leave(request: HttpRequest) -> HttpResponse:
+    """Forget every request this browser was verified for (on a shared computer)."""
+    return verification.forget(redirect("portal:lookup"))
+
+
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    """The language switch: a cookie, then back to the page the visitor was on."""
+    code = request.POST.get("language", "")
+    if code not in LANGUAGE_CODES:
+        raise Http404
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("portal:lookup")
+    response = HttpResponseRedirect(target)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=365 * 24 * 3600,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response

@@ -4,6 +4,7 @@ tenant B, Charlie (specialist), who must never see anything of tenant A and vice
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -49,6 +50,18 @@ def _deadline_rules_after_flush(request):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_and_fast_portal_failures(settings):
+    """Each test gets its own cache key prefix, so the portal's failure counters (per client address: every test
+    client is 127.0.0.1) never carry from one test, or one xdist worker, to another. Failed portal lookups are padded
+    to PORTAL_LOOKUP_FAILURE_MS; tests about that padding set it themselves."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"},
+    }
+    settings.PORTAL_LOOKUP_FAILURE_MS = 0
 
 
 @pytest.fixture

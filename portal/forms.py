@@ -24,3 +24,35 @@ class LookupForm(forms.Form):
         error_messages={"required": _("Enter your email address, phone number or the patient's date of birth.")},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
+
+
+class UploadForm(forms.Form):
+    """While we need something from the requestor: the document, what it is, and an optional note."""
+
+    kind = forms.ChoiceField(
+        label=_("What are you sending?"),
+        choices=[
+            ("authorization", _("A signed authorization form")),
+            ("identity", _("A copy of a photo ID")),
+            ("authority", _("Proof of authority (power of attorney, guardianship, letters testamentary)")),
+            ("consent", _("A signed consent for sensitive records")),
+            ("correspondence", _("A letter answering your questions")),
+            ("other", _("Something else")),
+        ],
+        error_messages={"required": _("Choose what you are sending.")},
+    )
+    file = forms.FileField(
+        label=_("Document"),
+        help_text=_("A PDF, or a photo or scan (JPEG, PNG or TIFF). Up to 25 MB."),
+        error_messages={
+            "required": _("Choose the file to upload."),
+            "empty": _("The file is empty. Choose the scanned or saved document."),
+        },
+    )
+    note = forms.CharField(
+        label=_("Note for our staff"),
+        required=False,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": _("Keep the note to 300 characters.")},
+    )

@@ -21,9 +21,9 @@ from exceptions.choices import REQUESTOR_ACTION_REASONS, ExceptionReason
 from exceptions.models import ExceptionEpisode
 from fulfillment.denials import BASIS_PLAIN, OCR, is_reviewable
 from fulfillment.models import Delivery, Denial
-from intake.choices import LetterKind
+from intake.choices import DocumentSource, LetterKind
 from intake.letters import requestor_safe_deficiencies
-from intake.models import Extension, Letter
+from intake.models import Extension, IntakeDocument, Letter
 from roi.models import Tenant
 from workflow.choices import DeliveryMethod, RequestState
 from workflow.models import RecordRequest, RequestTransition
@@ -121,6 +121,7 @@ class PortalStatus:
     steps: list[Step] = field(default_factory=list)
     asks: list[str] = field(default_factory=list)  # action needed: what exactly to send
     respond_by: date | None = None
+    answered_on: date | None = None  # the requestor uploaded something after we asked
     can_upload: bool = False
     delay_reason: str = ""
     sent: dict[str, Any] | None = None
@@ -143,8 +144,9 @@ def _local(value: Any, tenant: Tenant) -> date | None:
     return value.astimezone(tenant.tzinfo).date() if value else None
 
 
-def _asks(record_request: RecordRequest, episode: ExceptionEpisode) -> tuple[list[str], date | None]:
-    """The deficiency letter sent for this episode lists exactly what to fix; otherwise the reason's generic ask."""
+def _asks(record_request: RecordRequest, episode: ExceptionEpisode) -> tuple[list[str], date | None, Any]:
+    """The deficiency letter sent for this episode lists exactly what to fix; otherwise the reason's generic ask.
+    Also returns when we asked (the letter, else the episode's opening)."""
     letter = (
         Letter.objects.filter(
             tenant_id=record_request.tenant_id,
@@ -152,15 +154,33 @@ def _asks(record_request: RecordRequest, episode: ExceptionEpisode) -> tuple[lis
             kind=LetterKind.DEFICIENCY,
             generated_at__gte=episode.opened_at,
         )
-        .only("summary")
+        .only("summary", "generated_at")
         .order_by("-generated_at")
         .first()
     )
     if letter is not None:
         items = requestor_safe_deficiencies(letter.summary.get("deficiencies") or [])
         respond_by = letter.summary.get("respond_by")
-        return [item["message"] for item in items], date.fromisoformat(respond_by) if respond_by else None
-    return [str(REASON_ASKS.get(episode.reason, REASON_ASKS[ExceptionReason.AWAITING_REQUESTOR]))], None
+        asks = [item["message"] for item in items]
+        return asks, date.fromisoformat(respond_by) if respond_by else None, letter.generated_at
+    generic = REASON_ASKS.get(episode.reason, REASON_ASKS[ExceptionReason.AWAITING_REQUESTOR])
+    return [str(generic)], None, episode.opened_at
+
+
+def _answered_on(record_request: RecordRequest, asked_at: Any) -> date | None:
+    """When the requestor last uploaded something on the portal after we asked, if they did."""
+    uploaded_at = (
+        IntakeDocument.objects.filter(
+            tenant_id=record_request.tenant_id,
+            request_id=record_request.pk,
+            source=DocumentSource.PORTAL,
+            uploaded_at__gte=asked_at,
+        )
+        .order_by("-uploaded_at")
+        .values_list("uploaded_at", flat=True)
+        .first()
+    )
+    return _local(uploaded_at, record_request.tenant)
 
 
 def portal_status(record_request: RecordRequest) -> PortalStatus:
@@ -200,9 +220,11 @@ def portal_status(record_request: RecordRequest) -> PortalStatus:
     elif state in (RequestState.DELIVERED, RequestState.CLOSED):
         status.phase = Phase.SENT
     elif open_ask is not None:
-        status.phase = Phase.ACTION_NEEDED
-        status.asks, status.respond_by = _asks(rr, open_ask)
+        status.asks, status.respond_by, asked_at = _asks(rr, open_ask)
         status.can_upload = True
+        status.answered_on = _answered_on(rr, asked_at)
+        # Once they sent something, the next move is ours: staff are reviewing it.
+        status.phase = Phase.UNDER_REVIEW if status.answered_on else Phase.ACTION_NEEDED
     elif extension is not None:
         status.phase = Phase.DELAYED
     elif state in (RequestState.VALIDATED, RequestState.IN_FULFILLMENT) or (

@@ -11,5 +11,6 @@ urlpatterns = [
     path("status/link/<str:token>/", views.status_link, name="status-link"),
     path("status/leave/", views.leave, name="leave"),
     path("status/<str:tracking_number>/", views.status, name="status"),
+    path("status/<str:tracking_number>/upload/", views.upload, name="upload"),
     path("portal/language/", views.language, name="language"),
 ]

@@ -12,12 +12,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from intake.status_links import status_link_read
 from portal import verification
-from portal.forms import LookupForm
+from portal.forms import LookupForm, UploadForm
 from portal.http import LANGUAGE_CODES, portal_page
 from portal.lookup import lookup as lookup_check
 from portal.status import portal_status
+from portal.uploads import portal_upload
 from roi.audit import access_record
 from roi.choices import AccessAction
+from roi.errors import ServiceError
 from workflow.models import RecordRequest
 
 
@@ -81,12 +83,20 @@ def status_link(request: HttpRequest, token: str) -> HttpResponse:
     return verification.keep_grants(request, response)
 
 
+def _ask_for_verifier(tracking_number: str) -> HttpResponse:
+    """Not verified in this browser (or no such request): ask for the verifier, saying nothing about the number."""
+    return HttpResponseRedirect(f"{reverse('portal:lookup')}?number={tracking_number[:40]}")
+
+
 @portal_page
 def status(request: HttpRequest, tracking_number: str) -> HttpResponse:
     record_request = _granted_request(request, tracking_number)
     if record_request is None:
-        # Not verified in this browser (or no such request): ask for the verifier, saying nothing about the number.
-        return HttpResponseRedirect(f"{reverse('portal:lookup')}?number={tracking_number[:40]}")
+        return _ask_for_verifier(tracking_number)
+    return _status_page(request, record_request, UploadForm())
+
+
+def _status_page(request: HttpRequest, record_request: RecordRequest, upload_form: UploadForm, status: int = 200):
     current = portal_status(record_request)
     access_record(
         tenant=record_request.tenant,
@@ -99,8 +109,34 @@ def status(request: HttpRequest, tracking_number: str) -> HttpResponse:
         detail=f"Status page: {current.phase}",
         actor_label="portal requestor",
     )
-    response = render(request, "portal/status.html", {"status": current, "portal_org_name": record_request.tenant.name})
+    context = {"status": current, "portal_org_name": record_request.tenant.name, "upload_form": upload_form}
+    response = render(request, "portal/status.html", context, status=status)
     return verification.keep_grants(request, response)
+
+
+@portal_page
+@require_POST
+def upload(request: HttpRequest, tracking_number: str) -> HttpResponse:
+    """While action is needed: the requestor's document joins the request and goes back to staff."""
+    record_request = _granted_request(request, tracking_number)
+    if record_request is None:
+        return _ask_for_verifier(tracking_number)
+    form = UploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            portal_upload(
+                record_request=record_request,
+                uploaded_file=form.cleaned_data["file"],
+                kind=form.cleaned_data["kind"],
+                note=form.cleaned_data["note"],
+                http_request=request,
+            )
+        except ServiceError as error:
+            form.add_error(error.field if error.field in form.fields else "file", str(error))
+        else:
+            response = redirect(f"{reverse('portal:status', args=[tracking_number])}?uploaded=1#main")
+            return verification.keep_grants(request, response)
+    return _status_page(request, record_request, form, status=400)
 
 
 @portal_page

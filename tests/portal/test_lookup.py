@@ -104,7 +104,10 @@ def test_failures_take_at_least_the_configured_time_whether_or_not_the_number_ex
 def test_a_tracking_number_locks_after_its_failures_from_any_address(settings, record_request):
     settings.PORTAL_LOOKUP_FAILURES_PER_NUMBER = 3
     for index in range(3):
-        assert _post(Client(REMOTE_ADDR=f"10.0.0.{index}"), record_request.tracking_number, "x@y.example").status_code == 200
+        assert (
+            _post(Client(REMOTE_ADDR=f"10.0.0.{index}"), record_request.tracking_number, "x@y.example").status_code
+            == 200
+        )
     # Locked now: even the right verifier, from a new address, gets "try again later", without a database check.
     locked = _post(Client(REMOTE_ADDR="10.0.0.99"), record_request.tracking_number, "paralegal@hartley.example.com")
     assert locked.status_code == 429
@@ -114,7 +117,9 @@ def test_a_tracking_number_locks_after_its_failures_from_any_address(settings, r
     event = AccessEvent.objects.get(action=AccessAction.PORTAL_LOCKOUT)
     assert (event.tenant_id, event.request_id) == (record_request.tenant_id, record_request.pk)
     # A number typed in another form is the same number.
-    assert _post(Client(REMOTE_ADDR="10.0.0.98"), record_request.tracking_number.replace("-", ""), "x").status_code == 429
+    assert (
+        _post(Client(REMOTE_ADDR="10.0.0.98"), record_request.tracking_number.replace("-", ""), "x").status_code == 429
+    )
 
 
 def test_an_address_locks_after_its_failures_on_any_numbers(client, settings, record_request):

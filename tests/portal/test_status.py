@@ -89,7 +89,8 @@ def test_each_state_reads_in_plain_language(request_in_state, state, phase, text
     assert current.phase == phase
     page = _page(rr)
     assert text in page
-    assert rr.patient.last_name not in page and rr.patient.first_name not in page
+    assert rr.patient.last_name not in page
+    assert rr.patient.first_name not in page
     assert rr.patient.mrn not in page
     assert rr.patient.date_of_birth.strftime("%Y") not in page.replace(str(rr.received_at.year), "")
     assert current.patient_initials in page
@@ -99,7 +100,8 @@ def test_an_exception_that_waits_on_us_shows_as_in_progress_without_its_detail(r
     rr = request_in_state("exception")  # awaiting_department, opened from received
     assert portal_status(rr).phase == Phase.UNDER_REVIEW
     page = _page(rr)
-    assert "set up by test" not in page and "follow up" not in page
+    assert "set up by test" not in page
+    assert "follow up" not in page
     assert "Action needed" not in page.split("Timeline")[0]
 
 
@@ -113,7 +115,8 @@ def test_action_needed_says_exactly_what_to_send_from_the_deficiency_letter(tena
     page = _page(rr)
     assert "What we need from you" in page
     assert "expiration date" in page
-    assert 'action="/status/' in page and 'enctype="multipart/form-data"' in page
+    assert 'action="/status/' in page
+    assert 'enctype="multipart/form-data"' in page
 
 
 def test_a_sensitive_deficiency_is_described_without_naming_the_category(tenant_a, alice, media):
@@ -187,7 +190,8 @@ def test_the_timeline_runs_from_receipt_to_the_expected_date(tenant_a, alice, me
     rr = _deficient(tenant_a, alice)
     steps = portal_status(rr).steps
     labels = [str(step.label) for step in steps]
-    assert labels[0] == "Received" and labels[-1] == "Sent"
+    assert labels[0] == "Received"
+    assert labels[-1] == "Sent"
     assert [step.state for step in steps if str(step.label) == "Action needed from you"] == ["attention"]
     assert steps[-1].when == rr.legal_due_date
 
@@ -252,7 +256,8 @@ def test_an_upload_needs_a_grant_for_that_request(tenant_a, alice, media):
     client = Client()
     _grant(client, other)
     response = _upload(client, rr)
-    assert response.status_code == 302 and response["Location"].startswith(reverse("portal:lookup"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("portal:lookup"))
     assert not IntakeDocument.objects.filter(request=rr).exists()
 
 

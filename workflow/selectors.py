@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import F, QuerySet, Subquery, Value
+from django.db.models import Count, F, Max, QuerySet, Subquery, Value
 from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
 
 from roi import clock
+from roi.choices import AccessAction
 from roi.expressions import Negated, Row
-from roi.models import Membership, Tenant
+from roi.models import AccessEvent, Membership, Tenant
 from workflow.choices import OPEN_STATES
 from workflow.models import RecordRequest, RequestTransition, StatusCall, WorkQueue
 
@@ -320,6 +321,24 @@ def request_status_calls(*, tenant: Tenant, record_request: RecordRequest) -> Qu
         .select_related("logged_by")
         .order_by("-at", "-id")
     )
+
+
+@dataclass(frozen=True)
+class RequestorContact:
+    """How the requestor followed the request: calls staff logged and status pages the portal showed them."""
+
+    calls: int
+    portal_views: int
+    last_portal_view: datetime | None
+
+
+def requestor_contact(*, tenant: Tenant, record_request: RecordRequest, calls: int) -> RequestorContact:
+    views = (
+        AccessEvent.objects.for_tenant(tenant)
+        .filter(request_id=record_request.pk, action=AccessAction.PORTAL_STATUS_VIEW)
+        .aggregate(count=Count("id"), last=Max("at"))
+    )
+    return RequestorContact(calls=calls, portal_views=views["count"], last_portal_view=views["last"])
 
 
 def request_history(*, record_request: RecordRequest) -> Any:

@@ -271,8 +271,9 @@ class WorkQueueAdminView(TenantViewMixin, View):
         return redirect("workflow:queues_admin")
 
 
-def _timeline(tenant: Any, record_request: RecordRequest) -> list[Any]:
-    """Transitions and status calls, newest first, in one list for the detail page's timeline."""
+def _timeline(tenant: Any, record_request: RecordRequest) -> tuple[list[Any], selectors.RequestorContact]:
+    """Transitions and status calls, newest first, in one list for the detail page's timeline; and the count of
+    calls beside the portal's status views (the calls the portal saves)."""
     entries: list[Any] = list(selectors.request_timeline(tenant=tenant, record_request=record_request))
     for entry in entries:
         entry.timeline_kind = "transition"
@@ -281,7 +282,7 @@ def _timeline(tenant: Any, record_request: RecordRequest) -> list[Any]:
         call.timeline_kind = "status_call"  # type: ignore[attr-defined]
     entries.extend(calls)
     entries.sort(key=lambda e: e.at, reverse=True)  # stable: each list is already newest first
-    return entries
+    return entries, selectors.requestor_contact(tenant=tenant, record_request=record_request, calls=len(calls))
 
 
 class RequestDetailView(TenantViewMixin, View):
@@ -312,10 +313,12 @@ class RequestDetailView(TenantViewMixin, View):
                 forms[option.spec.name] = transition_form(
                     option.spec.name, reason_label=option.spec.reason_label, state=record_request.state
                 )
+        timeline, contact = _timeline(self.tenant, record_request)
         context = {
             "rr": record_request,
             "options": [(option, forms[option.spec.name]) for option in options],
-            "timeline": _timeline(self.tenant, record_request),
+            "timeline": timeline,
+            "requestor_contact": contact,
             "status_call_form": StatusCallForm(auto_id="id_call_%s"),
             "history": selectors.request_history(record_request=record_request),
             "assign_form": AssignForm(initial={"assignee": record_request.assignee_id or ""}, staff=staff),

@@ -279,3 +279,15 @@ def test_with_no_owner_the_supervisors_are_told(tenant_a, sam, alice, media):
     assert set(Notification.objects.filter(kind="portal_upload").values_list("recipient__username", flat=True)) == {
         sam.username
     }
+
+
+def test_the_staff_request_page_shows_calls_beside_portal_views(client_for, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    _page(rr)
+    _page(rr)
+    staff = client_for(alice)
+    staff.post(
+        reverse("workflow:status_call", args=[rr.tracking_number]), {"caller": "requestor", "outcome": "redirected"}
+    )
+    page = staff.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    assert "1 status call · 2 portal status views" in page

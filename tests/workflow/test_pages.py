@@ -31,7 +31,7 @@ QUEUE_URL = "/requests/"
 QUEUE_QUERIES = 8
 # Detail: session, user, memberships, the request with its parties, access event insert, staff list,
 # timeline (transitions, status calls), history.
-DETAIL_QUERIES = 22
+DETAIL_QUERIES = 23
 # 12 of them come from the panels: intake (review, duplicate count, documents, letters, extension), exceptions
 # (staff, open episode, past episodes) and fulfillment (retrieval tasks, estimates and invoices, release packet
 # pages, denials).

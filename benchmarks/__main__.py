@@ -2,6 +2,7 @@
 
     make bench                          # every benchmark, in order
     make bench ARGS="pages"             # staff pages and API on the demo data
+    make bench ARGS="portal"            # the requestor portal's status page: requests/s and p95, beside a bare view
     make bench ARGS="urgency"           # aging/priority refresh over the 1,000,000-request data set
     make bench ARGS="escalations"       # escalation evaluation over the same data set
     make bench ARGS="queue"             # queue pages (first and 1,000 pages deep) and claim-next concurrency
@@ -14,7 +15,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["pages", "urgency", "escalations", "queue"]
+BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue"]
 
 
 def main(argv: list[str]) -> int:

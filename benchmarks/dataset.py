@@ -77,17 +77,22 @@ def _ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django(suffix: str = "_bench") -> None:
+def setup_django(suffix: str = "_bench", *, migrate: bool = True) -> None:
     """Point Django at a benchmark database (the configured one with `suffix`; created if missing), set it up and
-    migrate it. Every benchmark starts here, so none ever touches the data of `make run`."""
+    migrate it. Every benchmark starts here, so none ever touches the data of `make run`. Client processes of a
+    benchmark whose parent already migrated pass migrate=False."""
     os.environ["DATABASE_URL"] = _bench_database_url(suffix)
     _ensure_database(os.environ["DATABASE_URL"])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "roi.settings")
     os.environ["DEBUG"] = "false"
     os.environ["ALLOWED_HOSTS"] = "testserver"
+    # Seeding sends requestor emails; kept in memory, not printed between the figures.
+    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     import django
 
     django.setup()
+    if not migrate:
+        return
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

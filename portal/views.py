@@ -15,7 +15,7 @@ from portal import verification
 from portal.forms import LookupForm, UploadForm
 from portal.http import LANGUAGE_CODES, portal_page
 from portal.lookup import lookup as lookup_check
-from portal.status import portal_status
+from portal.status import PortalStatus, portal_status, status_facts, status_from_facts
 from portal.uploads import portal_upload
 from roi.audit import access_record
 from roi.choices import AccessAction
@@ -90,16 +90,17 @@ def _ask_for_verifier(tracking_number: str) -> HttpResponse:
 
 @portal_page
 def status(request: HttpRequest, tracking_number: str) -> HttpResponse:
-    record_request = _granted_request(request, tracking_number)
-    if record_request is None:
+    """The status page: one query for every fact on it (portal.status.STATUS_SQL) and the access event."""
+    facts = status_facts(tracking_number[:40])
+    if facts is None or not verification.has_access(request, facts["id"]):
         return _ask_for_verifier(tracking_number)
-    return _status_page(request, record_request, UploadForm())
+    return _status_page(request, status_from_facts(facts), UploadForm())
 
 
-def _status_page(request: HttpRequest, record_request: RecordRequest, upload_form: UploadForm, status: int = 200):
-    current = portal_status(record_request)
+def _status_page(request: HttpRequest, current: PortalStatus, upload_form: UploadForm, status: int = 200):
+    record_request = current.record_request
     access_record(
-        tenant=record_request.tenant,
+        tenant=current.tenant,
         actor=None,
         action=AccessAction.PORTAL_STATUS_VIEW,
         request=request,
@@ -109,7 +110,7 @@ def _status_page(request: HttpRequest, record_request: RecordRequest, upload_for
         detail=f"Status page: {current.phase}",
         actor_label="portal requestor",
     )
-    context = {"status": current, "portal_org_name": record_request.tenant.name, "upload_form": upload_form}
+    context = {"status": current, "portal_org_name": current.tenant.name, "upload_form": upload_form}
     response = render(request, "portal/status.html", context, status=status)
     return verification.keep_grants(request, response)
 
@@ -136,7 +137,7 @@ def upload(request: HttpRequest, tracking_number: str) -> HttpResponse:
         else:
             response = redirect(f"{reverse('portal:status', args=[tracking_number])}?uploaded=1#main")
             return verification.keep_grants(request, response)
-    return _status_page(request, record_request, form, status=400)
+    return _status_page(request, portal_status(record_request), form, status=400)
 
 
 @portal_page

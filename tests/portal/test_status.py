@@ -291,3 +291,14 @@ def test_the_staff_request_page_shows_calls_beside_portal_views(client_for, alic
     )
     page = staff.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
     assert "1 status call · 2 portal status views" in page
+
+
+def test_the_status_page_costs_one_query_and_the_access_event(request_in_state, django_assert_num_queries, media):
+    """The portal's busiest page: every fact in one statement (portal.status.STATUS_SQL), then the audit INSERT."""
+    rr = request_in_state("delivered")
+    DeliveryFactory(packet__request=rr, method=DeliveryMethod.FAX, destination="(312) 555-0199")
+    client = Client()
+    _grant(client, rr)
+    client.get(reverse("portal:status", args=[rr.tracking_number]))  # warm
+    with django_assert_num_queries(2):
+        assert client.get(reverse("portal:status", args=[rr.tracking_number])).status_code == 200

@@ -347,6 +347,8 @@ def _steps(status: PortalStatus, first_at: dict[str, Any], episodes: list, exten
     phase = status.phase
     steps = [Step(_("Received"), status.received_on, "done")]
     reviewed_on = _local(first_at.get(RequestState.VALIDATED), tenant)
+    if reviewed_on is None and episodes:  # the review found something to ask the requestor: it happened
+        reviewed_on = _local(episodes[0].opened_at, tenant)
     under_review_state = "done" if reviewed_on else ("current" if phase == Phase.UNDER_REVIEW else "upcoming")
     if phase in (Phase.DENIED, Phase.CANCELLED) and not reviewed_on:
         under_review_state = "done"

@@ -209,7 +209,7 @@ def test_portal_pages_are_never_cached_and_carry_the_portal_headers(client, reco
     for url in (LOOKUP, reverse("portal:status", args=[record_request.tracking_number])):
         response = client.get(url)
         assert "no-store" in response["Cache-Control"]
-        assert response["Referrer-Policy"] == "no-referrer"
+        assert response["Referrer-Policy"] == "same-origin"
         assert "script-src" not in response["Content-Security-Policy"]
         assert "default-src 'none'" in response["Content-Security-Policy"]
         assert response["X-Frame-Options"] == "DENY"

@@ -1,0 +1,96 @@
+"""The requestor portal on a phone-sized screen: look a request up, read its status, upload what was asked for, in
+English and Spanish, with axe-core's WCAG 2.1 A/AA checks on every page (no serious or critical violation)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from intake.models import IntakeDocument
+from intake.status_links import status_link_path
+from tests import factories
+from tests.e2e.axe import assert_accessible
+from tests.fulfillment.pdfs import make_pdf
+from tests.portal.test_status import _deficient
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db", "media")]
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """A phone: narrow viewport, touch, mobile user agent behaviour. Portal pages forbid every script by their CSP;
+    the test context bypasses it only so that Playwright can inject axe-core."""
+    return {**browser_context_args, "viewport": PHONE, "is_mobile": True, "has_touch": True, "bypass_csp": True}
+
+
+def _fits_the_screen(page: Page) -> None:
+    """Nothing wider than the phone: no sideways scrolling (WCAG 1.4.10 reflow)."""
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_requestor_looks_up_a_request_on_a_phone_and_sees_its_status(live_server, page: Page, tenant_a):
+    rr = factories.RecordRequestFactory(
+        tenant=tenant_a, requestor__email="paralegal@hartley.example.com", patient__date_of_birth=date(1980, 4, 2)
+    )
+    page.goto(f"{live_server.url}/status/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check the status of a records request")
+    assert_accessible(page)
+    _fits_the_screen(page)
+
+    # A wrong verifier: the one answer for every failure, announced to screen readers.
+    page.get_by_label("Tracking number").fill(rr.tracking_number)
+    page.get_by_label("Email address, phone number or the patient's date of birth").fill("someone@else.example")
+    page.get_by_role("button", name="Check status").click()
+    expect(page.get_by_role("alert")).to_contain_text("We could not find a request with these details")
+    assert_accessible(page)
+
+    page.get_by_label("Email address, phone number or the patient's date of birth").fill(
+        "paralegal@hartley.example.com"
+    )
+    page.get_by_role("button", name="Check status").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(rr.tracking_number)
+    expect(page.locator(".status-now")).to_have_text("In progress" if rr.state != "received" else "Under review")
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    assert rr.patient.last_name not in page.content()
+    assert_accessible(page)
+    _fits_the_screen(page)
+    page.screenshot(path="/tmp/portal-status-phone.png", full_page=True)
+
+
+def test_action_needed_upload_from_a_phone_in_spanish(live_server, page: Page, tenant_a, alice):
+    rr = _deficient(tenant_a, alice)
+    page.goto(f"{live_server.url}{status_link_path(rr.tracking_number)}")
+    expect(page.locator(".status-now")).to_have_text("Action needed from you")
+    assert_accessible(page)
+    _fits_the_screen(page)
+    page.screenshot(path="/tmp/portal-action-needed-phone.png", full_page=True)
+
+    page.get_by_role("button", name="Español").click()
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    assert_accessible(page)
+
+    # Back to English for the upload (the labels below are the English ones).
+    page.get_by_role("button", name="English").click()
+    upload = page.locator("form[enctype='multipart/form-data']")
+    upload.get_by_label("What are you sending?").select_option("authorization")
+    page.set_input_files("input[type=file]", files=[{
+        "name": "authorization.pdf", "mimeType": "application/pdf", "buffer": make_pdf(1, "Signed authorization"),
+    }])  # fmt: skip
+    upload.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("status")).to_contain_text("We received your document")
+    expect(page.locator(".status-now")).to_have_text("Under review")
+    assert IntakeDocument.objects.filter(request=rr, source="portal").count() == 1
+    assert_accessible(page)
+
+
+def test_an_upload_without_a_file_says_what_to_fix(live_server, page: Page, tenant_a, alice):
+    rr = _deficient(tenant_a, alice)
+    page.goto(f"{live_server.url}{status_link_path(rr.tracking_number)}")
+    page.locator("form[enctype='multipart/form-data']").get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("alert")).to_contain_text("The document was not uploaded")
+    expect(page.locator(".field-error")).to_contain_text(["Choose the file to upload."])
+    assert_accessible(page)

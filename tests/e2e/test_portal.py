@@ -3,7 +3,9 @@ English and Spanish, with axe-core's WCAG 2.1 A/AA checks on every page (no seri
 
 from __future__ import annotations
 
+import os
 from datetime import date
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -32,7 +34,12 @@ def _fits_the_screen(page: Page) -> None:
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
 
 
-def test_a_requestor_looks_up_a_request_on_a_phone_and_sees_its_status(live_server, page: Page, tenant_a):
+def _shot(page: Page, tmp_path: Path, name: str) -> None:
+    """A full-page screenshot, kept where ROI_SCREENSHOT_DIR says (to look at the pages), else with the test."""
+    page.screenshot(path=str(Path(os.environ.get("ROI_SCREENSHOT_DIR", tmp_path)) / name), full_page=True)
+
+
+def test_a_requestor_looks_up_a_request_on_a_phone_and_sees_its_status(live_server, page: Page, tenant_a, tmp_path):
     rr = factories.RecordRequestFactory(
         tenant=tenant_a, requestor__email="paralegal@hartley.example.com", patient__date_of_birth=date(1980, 4, 2)
     )
@@ -58,16 +65,16 @@ def test_a_requestor_looks_up_a_request_on_a_phone_and_sees_its_status(live_serv
     assert rr.patient.last_name not in page.content()
     assert_accessible(page)
     _fits_the_screen(page)
-    page.screenshot(path="/tmp/portal-status-phone.png", full_page=True)
+    _shot(page, tmp_path, "portal-status-phone.png")
 
 
-def test_action_needed_upload_from_a_phone_in_spanish(live_server, page: Page, tenant_a, alice):
+def test_action_needed_upload_from_a_phone_in_spanish(live_server, page: Page, tenant_a, alice, tmp_path):
     rr = _deficient(tenant_a, alice)
     page.goto(f"{live_server.url}{status_link_path(rr.tracking_number)}")
     expect(page.locator(".status-now")).to_have_text("Action needed from you")
     assert_accessible(page)
     _fits_the_screen(page)
-    page.screenshot(path="/tmp/portal-action-needed-phone.png", full_page=True)
+    _shot(page, tmp_path, "portal-action-needed-phone.png")
 
     page.get_by_role("button", name="Español").click()
     expect(page.locator("html")).to_have_attribute("lang", "es")

@@ -8,7 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils.formats import date_format
 
+from intake import deadlines
 from intake.choices import DocumentKind, DocumentSource
 from intake.models import IntakeDocument
 from intake.patients import UNIDENTIFIED_BIRTH_DATE, is_unidentified_patient
@@ -146,7 +148,13 @@ def test_a_valid_submission_becomes_a_received_portal_request_the_browser_can_fo
     assert rr.channel == Channel.PORTAL
     assert rr.request_type == RequestType.RIGHT_OF_ACCESS
     assert rr.needs_intake_completion is True
-    assert rr.legal_due_date is not None and rr.legal_due_date > rr.received_at.date()
+    due = deadlines.due_date_for(
+        tenant=tenant_a,
+        request_type=RequestType.RIGHT_OF_ACCESS,
+        requestor_kind=RequestorKind.PATIENT,
+        received_at=rr.received_at,
+    )
+    assert rr.legal_due_date == due.due
     assert rr.record_types == ["lab", "discharge_summary"]
     assert (rr.scope_date_from, rr.scope_date_to) == (date(2024, 1, 1), date(2024, 12, 31))
     assert "The knee surgery in June." in rr.scope_notes
@@ -170,6 +178,7 @@ def test_a_valid_submission_becomes_a_received_portal_request_the_browser_can_fo
     assert rr.tracking_number in body
     assert reverse("portal:status", kwargs={"tracking_number": rr.tracking_number}) in body
     assert "What happens next" in body
+    assert date_format(rr.legal_due_date, "DATE_FORMAT") in body
 
     status = visitor.get(reverse("portal:status", kwargs={"tracking_number": rr.tracking_number}))
     assert status.status_code == 200

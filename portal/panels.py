@@ -7,10 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from portal.models import PortalSubmission
+from workflow.choices import Channel
 from workflow.extensions import RequestPanel
 
 
 def portal_panel_context(http_request: Any, record_request: Any, tenant: Any, **forms: Any) -> dict[str, Any]:
+    if record_request.channel != Channel.PORTAL:
+        return {}  # no query for the requests of every other channel
     submission = (
         PortalSubmission.objects.for_tenant(tenant)
         .select_related("account")

@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class PortalConfig(AppConfig):
     name = "portal"
+
+    def ready(self) -> None:
+        from portal.panels import PANEL
+        from workflow.extensions import register_panel
+
+        register_panel(PANEL)

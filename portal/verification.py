@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
+from intake.patients import UNIDENTIFIED_BIRTH_DATE
 from workflow.choices import RequestorKind
 
 COOKIE_NAME = "roi_portal_access"
@@ -68,10 +69,14 @@ def _birth_date(value: str) -> str:
 
 
 def verifiers_for(*, email: str, phone: str, requestor_kind: str, date_of_birth: date | None) -> Verifiers:
+    # A placeholder patient's sentinel date of birth (a portal request before staff identify the patient) is the
+    # same well-known date on every such request: it must never verify anyone.
     return Verifiers(
         email=_email(email or ""),
         phone=_phone(phone or ""),
-        date_of_birth=date_of_birth.isoformat() if date_of_birth and requestor_kind in DOB_REQUESTOR_KINDS else "",
+        date_of_birth=date_of_birth.isoformat()
+        if date_of_birth and requestor_kind in DOB_REQUESTOR_KINDS and date_of_birth != UNIDENTIFIED_BIRTH_DATE
+        else "",
     )
 
 

@@ -1,0 +1,211 @@
+"""Requestor account pages of one organisation: sign up, confirm, sign in, the list of requests, open one, sign out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from exceptions.choices import REQUESTOR_ACTION_REASONS
+from intake.models import Extension
+from portal import accounts, verification
+from portal.account_forms import SignInForm, SignUpForm
+from portal.http import portal_page
+from portal.models import RequestorAccount
+from portal.status import PHASE_LABELS, Phase
+from portal.submission_views import active_tenant
+from roi.audit import client_address
+from roi.choices import AccessAction
+from roi.errors import ServiceError
+from roi.models import AccessEvent, Tenant
+from workflow.choices import RequestState
+from workflow.models import RecordRequest
+
+# The list shows the most recent requests; older ones are found with the status lookup.
+LIST_LIMIT = 200
+
+
+@portal_page
+@require_http_methods(["GET", "POST"])
+def sign_up(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = active_tenant(slug)
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            accounts.account_signup(
+                tenant=tenant,
+                email=data["email"],
+                password=data["password"],
+                name=data["name"],
+                organization=data["organization"],
+                phone=data["phone"],
+            )
+        except ServiceError as error:
+            form.add_error("password", error.message)
+        else:
+            # The same page whether the address is new or already has an account.
+            return render(
+                request, "portal/account_check_email.html", {"portal_org_name": tenant.name, "tenant": tenant}
+            )
+    return render(
+        request,
+        "portal/account_signup.html",
+        {"form": form, "tenant": tenant, "portal_org_name": tenant.name},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@portal_page
+def confirm(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    tenant = active_tenant(slug)
+    account = accounts.account_confirm(tenant=tenant, token=token)
+    context = {"tenant": tenant, "portal_org_name": tenant.name, "confirmed": account is not None}
+    return render(request, "portal/account_confirmed.html", context, status=200 if account else 404)
+
+
+@portal_page
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = active_tenant(slug)
+    form = SignInForm(request.POST or None)
+    outcome = ""
+    status_code = 200
+    if request.method == "POST" and form.is_valid():
+        outcome, account = accounts.account_authenticate(
+            tenant=tenant,
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            http_request=request,
+        )
+        if account is not None:
+            return accounts.sign_in(redirect("portal:account", slug=tenant.slug), tenant, account)
+        status_code = 429 if outcome == accounts.SignIn.LOCKED else 200
+    context = {"form": form, "tenant": tenant, "portal_org_name": tenant.name, "outcome": outcome}
+    return render(request, "portal/account_signin.html", context, status=status_code)
+
+
+@portal_page
+@require_POST
+def sign_out(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = active_tenant(slug)
+    account = accounts.signed_in_account(request, tenant)
+    response = accounts.sign_out(redirect("portal:account-signin", slug=tenant.slug), tenant, account)
+    return verification.forget(response)
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    tracking_number: str
+    received_on: date
+    headline: str
+    expected_on: date | None
+
+
+def _phase(rr: RecordRequest) -> str:
+    """The status page's phase (portal.status.portal_status) from the row alone, for a list without a query per
+    request; the status page itself says more."""
+    if rr.state == RequestState.CANCELLED:
+        return Phase.CANCELLED
+    if rr.state == RequestState.DENIED:
+        return Phase.DENIED
+    if rr.state in (RequestState.DELIVERED, RequestState.CLOSED):
+        return Phase.SENT
+    if rr.state == RequestState.EXCEPTION and rr.exception_reason in REQUESTOR_ACTION_REASONS:
+        return Phase.ACTION_NEEDED
+    if rr.extended_to is not None:
+        return Phase.DELAYED
+    if rr.state in (RequestState.VALIDATED, RequestState.IN_FULFILLMENT) or (
+        rr.state == RequestState.EXCEPTION and rr.state_before_exception != RequestState.RECEIVED
+    ):
+        return Phase.IN_PROGRESS
+    return Phase.UNDER_REVIEW
+
+
+def account_requests(*, tenant: Tenant, account: RequestorAccount) -> list[RecordRequest]:
+    """The organisation's requests sent with the account's confirmed email, newest first. Two queries."""
+    extended = Extension.objects.filter(tenant_id=tenant.pk, request_id=OuterRef("pk")).values("new_due_date")[:1]
+    return list(
+        RecordRequest.objects.for_tenant(tenant)
+        .filter(requestor__email__iexact=account.email)
+        .annotate(extended_to=Subquery(extended))
+        .only(
+            "id",
+            "tenant_id",
+            "patient_id",
+            "tracking_number",
+            "received_at",
+            "state",
+            "state_before_exception",
+            "exception_reason",
+            "legal_due_date",
+        )
+        .order_by("-received_at", "-id")[:LIST_LIMIT]
+    )
+
+
+@portal_page
+def account(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = active_tenant(slug)
+    signed_in = accounts.signed_in_account(request, tenant)
+    if signed_in is None:
+        return redirect("portal:account-signin", slug=tenant.slug)
+    requests = account_requests(tenant=tenant, account=signed_in)
+    rows = []
+    for rr in requests:
+        phase = _phase(rr)
+        rows.append(
+            AccountRow(
+                tracking_number=rr.tracking_number,
+                received_on=rr.received_at.astimezone(tenant.tzinfo).date(),
+                headline=str(PHASE_LABELS[phase]),
+                expected_on=None
+                if phase in (Phase.SENT, Phase.DENIED, Phase.CANCELLED)
+                else rr.extended_to or rr.legal_due_date,
+            )
+        )
+    # The list shows which requests exist for whom: one access event per request listed, written in one INSERT.
+    address = client_address(request)
+    agent = request.META.get("HTTP_USER_AGENT", "")[:300]
+    AccessEvent.objects.bulk_create(
+        AccessEvent(
+            tenant=tenant,
+            actor=None,
+            actor_label=f"portal account {signed_in.email}"[:100],
+            action=AccessAction.PORTAL_STATUS_VIEW,
+            object_type=RecordRequest._meta.label,
+            object_id=str(rr.pk),
+            request_id=rr.pk,
+            patient_id=rr.patient_id,
+            detail="Listed on the requestor account page",
+            ip_address=address,
+            user_agent=agent,
+        )
+        for rr in requests
+    )
+    context = {"tenant": tenant, "portal_org_name": tenant.name, "account": signed_in, "rows": rows}
+    return render(request, "portal/account.html", context)
+
+
+@portal_page
+def account_open(request: HttpRequest, slug: str, tracking_number: str) -> HttpResponse:
+    """Open one listed request's status page: this browser is granted access to it (portal.verification)."""
+    tenant = active_tenant(slug)
+    signed_in = accounts.signed_in_account(request, tenant)
+    if signed_in is None:
+        return redirect("portal:account-signin", slug=tenant.slug)
+    record_request = (
+        RecordRequest.objects.for_tenant(tenant)
+        .filter(tracking_number=tracking_number, requestor__email__iexact=signed_in.email)
+        .only("id", "tracking_number")
+        .first()
+    )
+    if record_request is None:
+        return redirect("portal:account", slug=tenant.slug)
+    verification.grant(request, record_request.pk)
+    response = redirect("portal:status", tracking_number=record_request.tracking_number)
+    return verification.keep_grants(request, response)

@@ -1,0 +1,254 @@
+"""Requestor accounts: a frequent requestor (a law firm, an insurer) signs in at one organisation and sees every
+request of that organisation sent with its confirmed email address.
+
+- Not staff users: a RequestorAccount row per (tenant, email), its password hashed by Django's hashers and checked
+  against AUTH_PASSWORD_VALIDATORS. The staff session and its roles are never involved.
+- Nothing is shown before the email address is confirmed with the link we email (the outbox, roi.notifications):
+  the list is keyed on that address, so an unconfirmed account could otherwise read someone else's requests.
+- Sign-in is a signed cookie scoped to the organisation's /submit/<slug>/ pages, holding the account id and its
+  session nonce; signing out changes the nonce, which ends the account's sessions everywhere.
+- Failed sign-ins are counted in Redis per client address and per email as typed, like status lookups
+  (portal/lookup.py): an unknown email and a wrong password give the same answer and do the same hashing work.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from portal.models import RequestorAccount
+from roi import clock
+from roi.audit import client_address
+from roi.errors import ServiceError
+from roi.models import Tenant
+from roi.notifications import notify
+
+COOKIE_NAME = "roi_portal_account"
+COOKIE_SALT = "openroi.portal.account-session"
+CONFIRM_SALT = "openroi.portal.account-confirm"
+CONFIRM_DAYS = 3
+SESSION_HOURS = getattr(settings, "PORTAL_ACCOUNT_SESSION_HOURS", 8)
+FAILURES_PER_EMAIL = getattr(settings, "PORTAL_LOGIN_FAILURES_PER_EMAIL", 5)
+FAILURES_PER_ADDRESS = getattr(settings, "PORTAL_LOGIN_FAILURES_PER_ADDRESS", 20)
+WINDOW_SECONDS = getattr(settings, "PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60)
+# Confirmation emails one address can be sent in a window: signing up again must not become a way to flood a mailbox.
+CONFIRMATIONS_PER_EMAIL = 3
+
+NOTIFICATION_KIND = "portal_account"
+
+
+def email_normalise(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+# --- Signing up and confirming ---------------------------------------------------------------------------------
+
+
+def confirmation_token(account: RequestorAccount) -> str:
+    return signing.dumps({"a": account.pk, "e": account.email}, salt=CONFIRM_SALT, compress=False)
+
+
+def _send_confirmation(*, tenant: Tenant, account: RequestorAccount, sequence: int) -> None:
+    """Email the link. Each send is its own outbox row (the key carries the time and the count in the window)."""
+    link = settings.SITE_URL + reverse(
+        "portal:account-confirm", kwargs={"slug": tenant.slug, "token": confirmation_token(account)}
+    )
+    notify(
+        tenant=tenant,
+        email_to=account.email,
+        kind=NOTIFICATION_KIND,
+        subject=_("Confirm your email address for %(org)s records requests") % {"org": tenant.name},
+        body=_(
+            "Someone, probably you, created an account for medical records requests at %(org)s with this email "
+            "address. To confirm it, open this link within %(days)s days:\n\n%(link)s\n\nIf it was not you, ignore "
+            "this email: nothing is shown to the account until the address is confirmed."
+        )
+        % {"org": tenant.name, "days": CONFIRM_DAYS, "link": link},
+        link=link,
+        dedupe_key=f"portal-account-confirm:{account.pk}:{int(clock.now().timestamp())}:{sequence}",
+    )
+
+
+def _confirmations_allowed(tenant: Tenant, email: str) -> int:
+    """The number of this confirmation in the window, or 0 past the limit (then nothing is sent)."""
+    key = f"portal:account:confirm:{tenant.pk}:{email}"
+    cache.add(key, 0, timeout=WINDOW_SECONDS * 4)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.add(key, 1, timeout=WINDOW_SECONDS * 4)
+        count = 1
+    return count if count <= CONFIRMATIONS_PER_EMAIL else 0
+
+
+def account_signup(
+    *, tenant: Tenant, email: str, password: str, name: str, organization: str = "", phone: str = ""
+) -> RequestorAccount | None:
+    """Create an account and email the confirmation link. For an address that already has an account, nothing
+    changes (an unconfirmed one gets the link again): the page answers the same either way, so signing up does not
+    tell a stranger which addresses have accounts. Raises ServiceError(field="password") for a weak password."""
+    email = email_normalise(email)
+    candidate = RequestorAccount(tenant=tenant, email=email, name=name, organization=organization, phone=phone)
+    problems = account_password_problem(password, candidate)
+    if problems:
+        raise ServiceError(" ".join(problems), field="password")
+    with transaction.atomic():
+        existing = RequestorAccount.objects.for_tenant(tenant).select_for_update().filter(email=email).first()
+        if existing is not None and existing.is_confirmed:
+            return None
+        account = existing or candidate
+        if existing is None:
+            account.password = make_password(password)
+            account.session_nonce = secrets.token_hex(8)
+            account.save()
+        sequence = _confirmations_allowed(tenant, email)
+        if sequence:
+            _send_confirmation(tenant=tenant, account=account, sequence=sequence)
+    return account
+
+
+def account_confirm(*, tenant: Tenant, token: str) -> RequestorAccount | None:
+    """Confirm the address a link was sent to; None for a forged, old or another organisation's link."""
+    try:
+        value = signing.loads(token, salt=CONFIRM_SALT, max_age=timedelta(days=CONFIRM_DAYS))
+    except signing.BadSignature:
+        return None
+    if not isinstance(value, dict):
+        return None
+    with transaction.atomic():
+        account = (
+            RequestorAccount.objects.for_tenant(tenant)
+            .select_for_update()
+            .filter(pk=value.get("a"), email=value.get("e"))
+            .first()
+        )
+        if account is None:
+            return None
+        if account.email_confirmed_at is None:
+            account.email_confirmed_at = clock.now()
+            account.save(update_fields=["email_confirmed_at"])
+    return account
+
+
+# --- Signing in --------------------------------------------------------------------------------------------------
+
+
+class SignIn:
+    OK = "ok"
+    FAILED = "failed"  # unknown email or wrong password: one answer
+    UNCONFIRMED = "unconfirmed"  # right password, address not confirmed yet
+    LOCKED = "locked"
+
+
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash to check an unknown email's password against, so it costs what a real check costs."""
+    hasher = settings.PASSWORD_HASHERS[0]
+    if hasher not in _DUMMY_HASH:
+        _DUMMY_HASH[hasher] = make_password(secrets.token_hex(16))
+    return _DUMMY_HASH[hasher]
+
+
+def _keys(tenant: Tenant, email: str, http_request: HttpRequest) -> tuple[str, str]:
+    address = client_address(http_request) or "unknown"
+    return f"portal:login:addr:{address}", f"portal:login:email:{tenant.pk}:{email}"
+
+
+def _count(key: str) -> int:
+    cache.add(key, 0, timeout=WINDOW_SECONDS)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=WINDOW_SECONDS)
+        return 1
+
+
+def account_authenticate(
+    *, tenant: Tenant, email: str, password: str, http_request: HttpRequest
+) -> tuple[str, RequestorAccount | None]:
+    email = email_normalise(email)
+    address_key, email_key = _keys(tenant, email, http_request)
+    counts = cache.get_many([address_key, email_key])
+    if counts.get(address_key, 0) >= FAILURES_PER_ADDRESS or counts.get(email_key, 0) >= FAILURES_PER_EMAIL:
+        return SignIn.LOCKED, None
+    account = RequestorAccount.objects.for_tenant(tenant).filter(email=email).first()
+    matched = check_password(password, account.password if account else _dummy_hash())
+    if account is None or not matched:
+        _count(address_key)
+        _count(email_key)
+        return SignIn.FAILED, None
+    if not account.is_confirmed:
+        sequence = _confirmations_allowed(tenant, email)
+        if sequence:
+            _send_confirmation(tenant=tenant, account=account, sequence=sequence)
+        return SignIn.UNCONFIRMED, None
+    cache.delete(email_key)
+    account.last_login_at = clock.now()
+    account.save(update_fields=["last_login_at"])
+    return SignIn.OK, account
+
+
+# --- The session cookie ------------------------------------------------------------------------------------------
+
+
+def _cookie_path(tenant: Tenant) -> str:
+    return reverse("portal:submit", kwargs={"slug": tenant.slug})
+
+
+def sign_in(response: HttpResponse, tenant: Tenant, account: RequestorAccount) -> HttpResponse:
+    response.set_signed_cookie(
+        COOKIE_NAME,
+        f"{tenant.pk}:{account.pk}:{account.session_nonce}",
+        salt=COOKIE_SALT,
+        max_age=None,  # a browser-session cookie; the signature's timestamp enforces SESSION_HOURS
+        path=_cookie_path(tenant),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def signed_in_account(request: HttpRequest, tenant: Tenant) -> RequestorAccount | None:
+    try:
+        value = request.get_signed_cookie(COOKIE_NAME, salt=COOKIE_SALT, max_age=SESSION_HOURS * 3600)
+        tenant_id, account_id, nonce = value.split(":")
+    except (KeyError, signing.BadSignature, ValueError):
+        return None
+    if tenant_id != str(tenant.pk) or not account_id.isdigit() or not nonce:
+        return None
+    return (
+        RequestorAccount.objects.for_tenant(tenant)
+        .filter(pk=int(account_id), session_nonce=nonce, email_confirmed_at__isnull=False)
+        .first()
+    )
+
+
+def sign_out(response: HttpResponse, tenant: Tenant, account: RequestorAccount | None) -> HttpResponse:
+    """End the account's sessions (a new nonce) and drop this browser's cookie."""
+    if account is not None:
+        RequestorAccount.objects.for_tenant(tenant).filter(pk=account.pk).update(session_nonce=secrets.token_hex(8))
+    response.delete_cookie(COOKIE_NAME, path=_cookie_path(tenant), samesite="Lax")
+    return response
+
+
+def account_password_problem(password: str, account: RequestorAccount) -> list[str]:
+    """Why a password is refused, in the validators' words (for the sign-up form)."""
+    try:
+        validate_password(password, user=account)
+    except ValidationError as error:
+        return list(error.messages)
+    return []

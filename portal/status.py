@@ -26,6 +26,8 @@ from fulfillment.models import Delivery, Denial
 from intake.choices import DocumentSource, LetterKind
 from intake.letters import requestor_safe_deficiencies
 from intake.models import Extension, IntakeDocument, Letter
+from intake.patients import UNIDENTIFIED_MRN_PREFIX
+from portal.models import PortalSubmission
 from roi.models import Tenant
 from workflow.choices import DeliveryMethod, RequestState
 from workflow.models import Patient, RecordRequest, RequestTransition
@@ -142,6 +144,16 @@ def initials(first_name: str, last_name: str) -> str:
     return "".join(f"{part.strip()[:1].upper()}." for part in (first_name, last_name) if part.strip())
 
 
+def _patient_initials(facts: dict[str, Any]) -> str:
+    """The patient's initials; before staff identify the patient of a request (intake.patients), the initials the
+    requestor typed on the portal form, or nothing (the placeholder's name means nothing to the requestor)."""
+    if not facts["unidentified"]:
+        return initials(facts["first_name"], facts["last_name"])
+    if facts["typed_last_name"]:
+        return initials(facts["typed_first_name"], facts["typed_last_name"])
+    return ""
+
+
 def _local(value: Any, tenant: Tenant) -> date | None:
     return value.astimezone(tenant.tzinfo).date() if value else None
 
@@ -189,7 +201,8 @@ def _answered_on(record_request: RecordRequest, asked_at: Any) -> date | None:
 # event's INSERT), not one per fact. Related rows come back as JSON; every subquery reads an index on request_id.
 STATUS_SQL = f"""
 SELECT r.id, r.tenant_id, r.tracking_number, r.state, r.state_before_exception, r.received_at, r.legal_due_date,
-       r.patient_id, p.first_name, p.last_name,
+       r.patient_id, p.first_name, p.last_name, p.mrn LIKE %(unidentified)s AS unidentified,
+       s.patient_first_name AS typed_first_name, s.patient_last_name AS typed_last_name,
        t.name, t.timezone, t.him_department_name, t.him_phone, t.him_email, t.him_fax,
        (SELECT json_agg(json_build_array(x.to_state, x.at) ORDER BY x.at, x.id)
           FROM {RequestTransition._meta.db_table} x WHERE x.request_id = r.id) AS transitions,
@@ -211,6 +224,7 @@ SELECT r.id, r.tenant_id, r.tracking_number, r.state, r.state_before_exception, 
 FROM {RecordRequest._meta.db_table} r
 JOIN {Patient._meta.db_table} p ON p.id = r.patient_id AND p.tenant_id = r.tenant_id
 JOIN {Tenant._meta.db_table} t ON t.id = r.tenant_id
+LEFT JOIN {PortalSubmission._meta.db_table} s ON s.request_id = r.id
 WHERE r.tracking_number = %(tracking_number)s
 """  # noqa: S608 - table names from model metadata; values are parameters
 
@@ -223,7 +237,12 @@ def status_facts(tracking_number: str) -> dict[str, Any] | None:
     """The row behind a status page, or None when no request has this tracking number."""
     with connection.cursor() as cursor:
         cursor.execute(
-            STATUS_SQL, {"tracking_number": tracking_number, "reasons": [str(r) for r in REQUESTOR_ACTION_REASONS]}
+            STATUS_SQL,
+            {
+                "tracking_number": tracking_number,
+                "reasons": [str(r) for r in REQUESTOR_ACTION_REASONS],
+                "unidentified": UNIDENTIFIED_MRN_PREFIX + "%",
+            },
         )
         row = cursor.fetchone()
         if row is None:
@@ -279,7 +298,7 @@ def status_from_facts(facts: dict[str, Any]) -> PortalStatus:
         record_request=rr,
         tenant=tenant,
         phase=Phase.UNDER_REVIEW,
-        patient_initials=initials(facts["first_name"], facts["last_name"]),
+        patient_initials=_patient_initials(facts),
         received_on=_local(rr.received_at, tenant),
         expected_on=expected_on,
     )

@@ -192,6 +192,12 @@ PORTAL_LOOKUP_FAILURES_PER_NUMBER = env_int("PORTAL_LOOKUP_FAILURES_PER_NUMBER",
 PORTAL_LOOKUP_WINDOW_SECONDS = env_int("PORTAL_LOOKUP_WINDOW_SECONDS", 15 * 60, minimum=60)
 # Every failed lookup takes at least this long, whether the number exists or not.
 PORTAL_LOOKUP_FAILURE_MS = env_int("PORTAL_LOOKUP_FAILURE_MS", 400, minimum=0)
+# Requestor accounts (portal/accounts.py): sign-in lifetime, and failed sign-ins allowed per email and per address
+# within the window.
+PORTAL_ACCOUNT_SESSION_HOURS = env_int("PORTAL_ACCOUNT_SESSION_HOURS", 8, minimum=1)
+PORTAL_LOGIN_FAILURES_PER_EMAIL = env_int("PORTAL_LOGIN_FAILURES_PER_EMAIL", 5, minimum=1)
+PORTAL_LOGIN_FAILURES_PER_ADDRESS = env_int("PORTAL_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+PORTAL_LOGIN_WINDOW_SECONDS = env_int("PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60, minimum=60)
 
 # --- Email -------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

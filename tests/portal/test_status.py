@@ -302,3 +302,21 @@ def test_the_status_page_costs_one_query_and_the_access_event(request_in_state, 
     client.get(reverse("portal:status", args=[rr.tracking_number]))  # warm
     with django_assert_num_queries(2):
         assert client.get(reverse("portal:status", args=[rr.tracking_number])).status_code == 200
+
+
+def test_before_staff_identify_the_patient_the_page_shows_the_typed_initials_not_the_placeholder(tenant_a, media):
+    from intake.patients import UNIDENTIFIED_BIRTH_DATE, UNIDENTIFIED_LAST_NAME, UNIDENTIFIED_MRN_PREFIX
+    from portal.models import PortalSubmission
+
+    placeholder = factories.PatientFactory(
+        tenant=tenant_a, mrn=f"{UNIDENTIFIED_MRN_PREFIX}X1", first_name="(email intake)",
+        last_name=UNIDENTIFIED_LAST_NAME, date_of_birth=UNIDENTIFIED_BIRTH_DATE,
+    )  # fmt: skip
+    rr = factories.RecordRequestFactory(tenant=tenant_a, patient=placeholder)
+    assert portal_status(rr).patient_initials == ""
+    assert "Being confirmed by our staff" in _page(rr)
+    PortalSubmission.objects.create(
+        tenant=tenant_a, request=rr, form_token="t", submitted_at=rr.received_at, patient_first_name="Rosa",
+        patient_last_name="Diaz", patient_date_of_birth=date(1980, 4, 2),
+    )  # fmt: skip
+    assert portal_status(rr).patient_initials == "R.D."

@@ -16,6 +16,7 @@ from tests import factories
 from tests.e2e.axe import assert_accessible
 from tests.fulfillment.pdfs import make_pdf
 from tests.portal.test_status import _deficient
+from workflow.models import RecordRequest
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db", "media")]
 
@@ -100,4 +101,40 @@ def test_an_upload_without_a_file_says_what_to_fix(live_server, page: Page, tena
     page.locator("form[enctype='multipart/form-data']").get_by_role("button", name="Upload").click()
     expect(page.get_by_role("alert")).to_contain_text("The document was not uploaded")
     expect(page.locator(".field-error")).to_contain_text(["Choose the file to upload."])
+    assert_accessible(page)
+
+
+def test_a_patient_submits_a_request_from_a_phone_and_follows_it(live_server, page: Page, tenant_a, tmp_path):
+    page.goto(f"{live_server.url}/submit/{tenant_a.slug}/")
+    assert_accessible(page)
+    _fits_the_screen(page)
+
+    # Sent blank: every required field says what to fill in, and nothing is created.
+    page.locator("form[enctype='multipart/form-data'] button[type=submit]").last.click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    assert_accessible(page)
+    assert not RecordRequest.objects.exists()
+
+    page.locator("input[name=asking][value=self]").check()
+    page.get_by_label("Your full name").fill("Maria Lopez")
+    page.get_by_label("Your email address").fill("maria.lopez@example.com")
+    page.get_by_label("Patient's first name").fill("Maria")
+    page.get_by_label("Patient's last name").fill("Lopez")
+    page.get_by_label("Patient's date of birth").fill("1980-03-14")
+    page.locator("input[name=record_types][value=lab]").check()
+    page.locator("input[name=delivery_method][value=portal_download]").check()
+    page.set_input_files("input[name=identity_document]", files=[{
+        "name": "photo-id.pdf", "mimeType": "application/pdf", "buffer": make_pdf(1, "Photo ID"),
+    }])  # fmt: skip
+    page.locator("input[name=attestation]").check()
+    page.locator("form[enctype='multipart/form-data'] button[type=submit]").last.click()
+
+    rr = RecordRequest.objects.get()
+    expect(page.locator("body")).to_contain_text(rr.tracking_number)
+    assert (rr.channel, rr.state) == ("portal", "received")
+    assert_accessible(page)
+    _fits_the_screen(page)
+    _shot(page, tmp_path, "portal-submitted-phone.png")
+    page.goto(f"{live_server.url}/status/{rr.tracking_number}/")  # the browser was granted access on submission
+    expect(page.locator(".status-now")).to_have_text("Under review")
     assert_accessible(page)

@@ -174,7 +174,8 @@ def _event_context(event: str, facts: dict[str, Any]) -> dict[str, Any]:
             str(item["message"]) for item in requestor_safe_deficiencies(list(facts.get("deficiencies") or []))
         ]
     if event == NoticeEvent.SENT:
-        context["method_phrase"] = str(context["method_phrase"] or "")
+        # Kept lazy: it is translated when the template renders, inside the requestor's language.
+        context["method_phrase"] = context["method_phrase"] or ""
     return context
 
 

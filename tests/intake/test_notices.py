@@ -293,3 +293,15 @@ def test_the_wording_pages_are_for_admins_of_the_tenant(client_for, sam, alice, 
     page = client_for(boss_b).get(_edit_url()).content.decode()
     assert "Ours" not in page
     assert client_for(ada).get(f"{reverse('intake:message-edit')}?event=nope&language=en").status_code == 404
+
+
+def test_the_request_page_shows_whether_each_letters_email_went_out(client_for, tenant_a, alice, settings):
+    rr = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor())
+    url = reverse("workflow:detail", args=[rr.tracking_number])
+    assert "email to jw@example.com queued" in client_for(alice).get(url).content.decode()
+    settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
+    notifications_send_pending()
+    assert "not sent after 1 attempt: Connection unexpectedly closed" in client_for(alice).get(url).content.decode()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    notifications_send_pending()
+    assert "emailed to jw@example.com" in client_for(alice).get(url).content.decode()

@@ -33,6 +33,8 @@ from fulfillment import disclosures, documents, qc
 from fulfillment.choices import ResendReason
 from fulfillment.models import Delivery, DownloadLink, ReleasePacket
 from fulfillment.policy import policy_for
+from intake import notices
+from intake.choices import NoticeEvent
 from roi import clock
 from roi.audit import access_record, history_stamp
 from roi.choices import STAFF_ROLES, AccessAction
@@ -72,7 +74,8 @@ def token_digest(token: str) -> str:
 
 
 def download_path(token: str) -> str:
-    return reverse("fulfillment:download", args=[token])
+    """The portal page a link opens: it asks the visitor to verify before a use is taken (portal/downloads.py)."""
+    return reverse("portal:download", args=[token])
 
 
 def download_url(token: str) -> str:
@@ -364,7 +367,34 @@ def delivery_record(
             expected_state=expected_state,
         )
         disclosures.disclosure_for_delivery(tenant=tenant, actor=actor, delivery=result.delivery)
+        _notify_sent(tenant=tenant, record_request=current, result=result)
     return result
+
+
+def _notify_sent(*, tenant: Tenant, record_request: RecordRequest, result: DeliveryResult) -> None:
+    """The requestor's "records sent" email, once per delivery, through the outbox (retried, never lost). For a
+    download it says the records are ready and to open the status page, verify and download there: the outbox holds
+    no token, and the status page works even when the link email (sent from memory, once) did not arrive.
+
+    Resends write none: the requestor usually asked for the resend or is told by the person arranging it, a link
+    resend comes with its own link email, and the status page shows the first delivery, so a second "sent" email
+    would point at a page that does not mention what it announces."""
+    delivery = result.delivery
+    facts: dict[str, Any] = {
+        "sent_on": local_date(delivery.delivered_at, tenant),
+        "method_phrase": notices.METHOD_PHRASES.get(delivery.method, ""),
+        "is_download": delivery.method in LINK_METHODS,
+    }
+    if result.link is not None:
+        facts["link_expires_on"] = local_date(result.link.expires_at, tenant)
+        facts["link_uses"] = result.link.max_uses
+    notices.requestor_notify(
+        tenant=tenant,
+        record_request=record_request,
+        event=NoticeEvent.SENT,
+        facts=facts,
+        occurrence=f"delivery-{delivery.pk}",
+    )
 
 
 def _create_delivery(
@@ -532,21 +562,31 @@ class LinkUnavailable(Exception):
         self.tenant = tenant
 
 
-def download_link_use(*, token: str, http_request: Any) -> Download:
-    """Count one use of a link and return the packet it gives. One conditional UPDATE takes the use: two downloads
-    at once on a link's last use cannot both get it (the second re-reads the row after the first commits and no
-    longer matches). The access event is written in the same transaction, with the client's address."""
-    digest = token_digest(token or "")
+def download_link_use(*, token: str, http_request: Any, actor_label: str) -> Download:
+    """Count one use of the link with this token and return the packet it gives (the portal's download page, once
+    the visitor verified). `actor_label` says how the visitor was verified, for the access event."""
+    return _use(DownloadLink.objects.filter(token_digest=token_digest(token or "")), http_request, actor_label)
+
+
+def download_link_use_for_request(
+    *, tenant: Tenant, record_request: RecordRequest, link_id: int, http_request: Any, actor_label: str
+) -> Download:
+    """The same, by link id, for the portal status page of a request this browser was verified for: only a link of
+    one of this request's deliveries (another request's answers like a missing one)."""
+    links = DownloadLink.objects.for_tenant(tenant).filter(pk=link_id, delivery__request_id=record_request.pk)
+    return _use(links, http_request, actor_label)
+
+
+def _use(links: QuerySet[DownloadLink], http_request: Any, actor_label: str) -> Download:
+    """One conditional UPDATE takes the use: two downloads at once on a link's last use cannot both get it (the
+    second re-reads the row after the first commits and no longer matches). The access event is written in the
+    same transaction, with the client's address. Only the packet version the link's delivery sent is served."""
     now = clock.now()
     with transaction.atomic():
-        taken = DownloadLink.objects.filter(
-            token_digest=digest, revoked_at__isnull=True, expires_at__gt=now, uses__lt=F("max_uses")
-        ).update(uses=F("uses") + 1)
-        link = (
-            DownloadLink.objects.select_related("tenant", "delivery__packet", "delivery__request")
-            .filter(token_digest=digest)
-            .first()
+        taken = links.filter(revoked_at__isnull=True, expires_at__gt=now, uses__lt=F("max_uses")).update(
+            uses=F("uses") + 1
         )
+        link = links.select_related("tenant", "delivery__packet", "delivery__request").first()
         if not taken or link is None:
             raise LinkUnavailable(link.tenant if link is not None else None)
         packet = link.delivery.packet
@@ -565,9 +605,33 @@ def download_link_use(*, token: str, http_request: Any) -> Download:
             request_id=rr.pk,
             patient_id=rr.patient_id,
             detail=f"Download by link: packet v{packet.version}, use {link.uses} of {link.max_uses}",
-            actor_label=f"download link ({link.sent_to or 'no address'})",
+            actor_label=f"{actor_label}; link sent to {link.sent_to or 'no address'}"[:200],
         )
     return Download(link=link, content=content, filename=f"{rr.tracking_number}-records-v{packet.version}.pdf")
+
+
+def link_for_download(token: str) -> DownloadLink | None:
+    """The link a token names, with what the portal's download page needs to verify the visitor; no use taken."""
+    return (
+        DownloadLink.objects.select_related("tenant", "delivery__request__requestor", "delivery__request__patient")
+        .filter(token_digest=token_digest(token or ""))
+        .first()
+    )
+
+
+def latest_link(*, record_request: RecordRequest) -> DownloadLink | None:
+    """The newest link of the request's latest delivery by link (a resend's, when there was one): what the portal
+    status page offers."""
+    delivery = (
+        Delivery.objects.filter(
+            tenant_id=record_request.tenant_id, request_id=record_request.pk, method__in=list(LINK_METHODS)
+        )
+        .order_by("-delivered_at", "-id")
+        .first()
+    )
+    if delivery is None:
+        return None
+    return delivery.links.filter(tenant_id=record_request.tenant_id).order_by("-created_at", "-id").first()
 
 
 # --- The panel -----------------------------------------------------------------------------------------------

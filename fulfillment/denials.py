@@ -5,7 +5,7 @@
   ReleaseDocument.excluded_reason = DENIED, which the packets part honours). Either way the denial letter is written
   (basis in plain language, review rights where the basis allows a review, how to complain to us and to HHS, where
   the records are when we do not hold them), kept as an intake Letter, and the requestor is emailed, without PHI,
-  that a letter exists.
+  that a letter exists (intake.notices, through the notification outbox).
 - Review (164.524(a)(4), (d)(4)): only for the reviewable bases; the reviewer is another staff member of the tenant,
   not the one who denied, who attests being a licensed health care professional when recording the outcome. An
   overturned partial denial lifts its exclusions; an overturned full denial is recorded, and the release is made
@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import smtplib
 from typing import Any
 
-from celery import shared_task
-from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import QuerySet
-from django.template.loader import render_to_string
 
 from fulfillment.choices import DenialReviewOutcome, ExclusionReason
 from fulfillment.models import Denial, PageExclusion, ReleaseDocument
+from intake import notices
 from intake.choices import LetterKind
 from intake.letters import LETTER_DATE_FORMAT, status_url
 from intake.models import Letter
@@ -48,8 +44,6 @@ logger = logging.getLogger(__name__)
 
 OWNS_TRANSITIONS = frozenset({"deny"})
 LETTER_TEMPLATE = "fulfillment/denials/letter.html"
-EMAIL_TEMPLATE = "fulfillment/denials/email.txt"
-EMAIL_SUBJECT = "A decision on your records request {tracking}"
 
 B = DenialBasis
 # What the letter says about the basis, in plain language (164.524(d)(2)(i)), with the rule behind it.
@@ -248,68 +242,13 @@ def _letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordReques
     except BaseException:
         letter.file.delete(save=False)
         raise
-    if record_request.requestor.email:
-        letter_id, tenant_id = letter.pk, tenant.pk
-        transaction.on_commit(lambda: denial_letter_email_send.delay(letter_id, tenant_id))
+    notices.letter_notify(
+        tenant=tenant,
+        letter=letter,
+        facts={"partial": denial.partial, "decided_on": local_date(denial.decided_at, tenant)},
+        occurrence=f"denial-{denial.pk}",
+    )
     return letter
-
-
-def denial_letter_email_deliver(*, tenant_id: int, letter_id: int) -> bool:
-    """Tell the requestor a denial letter exists, at most once (the row is claimed with a conditional UPDATE, as
-    intake.letters.letter_email_deliver does). The email names the tracking number and the office, never the
-    patient, the basis or the explanation."""
-    letter = (
-        Letter.objects.for_tenant(tenant_id)
-        .select_related("tenant", "request__requestor")
-        .filter(pk=letter_id, kind=LetterKind.DENIAL)
-        .first()
-    )
-    if letter is None or letter.emailed_at is not None or not letter.request.requestor.email:
-        return False
-    to = letter.request.requestor.email
-    tenant = letter.tenant
-    context = {
-        "tenant": tenant,
-        "tracking_number": letter.request.tracking_number,
-        "letter_date": letter.generated_at.astimezone(tenant.tzinfo).date(),
-        "partial": bool(letter.summary.get("partial")),
-        "status_url": status_url(letter.request),
-    }
-    message = EmailMessage(
-        subject=EMAIL_SUBJECT.format(tracking=letter.request.tracking_number),
-        body=render_to_string(EMAIL_TEMPLATE, context).strip() + "\n",
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        reply_to=[tenant.him_email] if tenant.him_email else None,
-    )
-    claimed_at = clock.now()
-    claimed = (
-        Letter.objects.for_tenant(tenant_id)
-        .filter(pk=letter_id, emailed_at__isnull=True)
-        .update(emailed_at=claimed_at, emailed_to=to)
-    )
-    if claimed != 1:
-        return False
-    try:
-        message.send()
-    except BaseException:
-        Letter.objects.for_tenant(tenant_id).filter(pk=letter_id, emailed_at=claimed_at).update(
-            emailed_at=None, emailed_to=""
-        )
-        raise
-    logger.info("Denial letter %s emailed (tenant %s)", letter_id, tenant_id)
-    return True
-
-
-@shared_task(
-    bind=True,
-    autoretry_for=(smtplib.SMTPException, ConnectionError, OSError),
-    retry_backoff=True,
-    max_retries=8,
-)
-def denial_letter_email_send(self: Any, letter_id: int, tenant_id: int) -> bool:
-    """Scheduled on commit by denial_create; safe to retry (the letter row is claimed before sending)."""
-    return denial_letter_email_deliver(tenant_id=tenant_id, letter_id=letter_id)
 
 
 # --- Services --------------------------------------------------------------------------------------------------
@@ -486,7 +425,7 @@ def request_denials(*, tenant: Tenant, record_request: RecordRequest) -> QuerySe
     return (
         Denial.objects.for_tenant(tenant)
         .filter(request=record_request)
-        .select_related("decided_by", "reviewer", "letter")
+        .select_related("decided_by", "reviewer", "letter__notification")
         .order_by("decided_at", "id")
     )
 

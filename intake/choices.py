@@ -55,3 +55,13 @@ class LetterKind(models.TextChoices):
 class DayKind(models.TextChoices):
     CALENDAR = "calendar", "Calendar days"
     BUSINESS = "business", "Business days"
+
+
+class NoticeEvent(models.TextChoices):
+    """What a requestor is emailed about (intake.notices): one short, PHI-free email per event occurrence."""
+
+    RECEIVED = "received", "Request received"
+    ACTION_NEEDED = "action_needed", "Action needed (deficiency)"
+    EXTENSION = "extension", "Extension of the due date"
+    SENT = "sent", "Records sent"
+    DENIED = "denied", "Request denied (in full or in part)"

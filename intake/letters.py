@@ -1,9 +1,9 @@
-"""Letters to requestors: acknowledgment, deficiency and extension notices, as PDFs kept with the request, and the
-short email that tells the requestor a letter exists.
+"""Letters to requestors: acknowledgment, deficiency and extension notices, as PDFs kept with the request.
 
 Called by the intake services (receipt, checklist, extension) inside their own transaction. The PDF holds the PHI
-(patient name and date of birth, so the requestor can match it to their request); the email holds none: it names the
-tracking number and what happens next, and the full letter stays with the office (and, later, the requestor portal).
+(patient name and date of birth, so the requestor can match it to their request). The email that tells the requestor
+about it holds none and is written by the same service to the notification outbox (intake.notices): the tracking
+number, what happens next and the status link; the full letter stays with the office.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from intake.choices import LetterKind
@@ -149,10 +147,10 @@ def _letter_context(*, tenant: Tenant, record_request: RecordRequest, kind: str,
 
 
 def letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordRequest, kind: str, summary: dict) -> Letter:
-    """Render the letter of `kind` for the request, keep the PDF with the request, and (after commit) email the
-    requestor that it exists. Runs in the caller's transaction; the caller writes its own audit and log rows.
+    """Render the letter of `kind` for the request and keep the PDF with the request. Runs in the caller's
+    transaction; the caller writes its own audit and log rows and the requestor's notice (intake.notices).
 
-    If the caller's transaction rolls back, the Letter row goes with it and no email is sent; the PDF already
+    If the caller's transaction rolls back, the Letter row goes with it (and the notice); the PDF already
     written under MEDIA_ROOT stays behind, unreferenced (Django has no rollback hook to remove it).
     """
     if record_request.tenant_id != tenant.pk:
@@ -180,12 +178,6 @@ def letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordRequest
     except BaseException:
         letter.file.delete(save=False)
         raise
-
-    if record_request.requestor.email:
-        from intake.tasks import letter_email_send  # tasks import this module
-
-        letter_id, tenant_id = letter.pk, tenant.pk
-        transaction.on_commit(lambda: letter_email_send.delay(letter_id, tenant_id))
     return letter
 
 
@@ -199,7 +191,7 @@ def letter_open(letter: Letter) -> bytes:
     return content
 
 
-# --- The notification email ------------------------------------------------------------------------------------
+# --- What an email may say --------------------------------------------------------------------------------------
 
 
 # Deficiencies whose wording names a sensitive category (HIV, substance use, psychotherapy notes...): saying that in
@@ -220,65 +212,3 @@ def requestor_safe_deficiencies(deficiencies: list[dict[str, Any]]) -> list[dict
                 continue
         safe.append(item)
     return safe
-
-
-def _email_message(letter: Letter, to: str) -> EmailMessage:
-    """The email for a letter. Its context holds no patient and no requestor: nothing that could identify the
-    patient can end up in it, whatever the template says (a requestor may be the patient)."""
-    tenant = letter.tenant
-    shown = _clean_summary(letter.kind, letter.summary)[1]
-    if "deficiencies" in shown:
-        shown = {**shown, "deficiencies": requestor_safe_deficiencies(shown["deficiencies"])}
-    context = {
-        "tenant": tenant,
-        "tracking_number": letter.request.tracking_number,
-        "letter_date": letter.generated_at.astimezone(tenant.tzinfo).date(),
-        "summary": shown,
-        "status_url": status_url(letter.request),
-        "extension_citation": extension_citation(letter.request),
-    }
-    body = render_to_string(f"intake/email/{letter.kind}.txt", context).strip() + "\n"
-    subject = EMAIL_SUBJECTS[letter.kind].format(tracking=letter.request.tracking_number)
-    return EmailMessage(
-        subject=subject,
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        reply_to=[tenant.him_email] if tenant.him_email else None,
-    )
-
-
-def letter_email_deliver(*, tenant_id: int, letter_id: int) -> bool:
-    """Email the requestor about one letter, at most once. Returns True if this call sent it.
-
-    The row is claimed with a conditional UPDATE before sending, so two runs of the task (a retry, a redelivery
-    after a worker restart) never both send. If sending fails the claim is released and the error re-raised, so
-    the task's retry can send. A worker killed between claim and send leaves the letter marked as emailed without
-    an email: we prefer that (staff can see and resend) to a duplicate.
-    """
-    letter = (
-        Letter.objects.for_tenant(tenant_id).select_related("tenant", "request__requestor").filter(pk=letter_id).first()
-    )
-    if letter is None or letter.emailed_at is not None:
-        return False
-    to = letter.request.requestor.email
-    if not to:
-        return False
-    message = _email_message(letter, to)
-    claimed_at = clock.now()
-    claimed = (
-        Letter.objects.for_tenant(tenant_id)
-        .filter(pk=letter_id, emailed_at__isnull=True)
-        .update(emailed_at=claimed_at, emailed_to=to)
-    )
-    if claimed != 1:
-        return False
-    try:
-        message.send()
-    except BaseException:
-        Letter.objects.for_tenant(tenant_id).filter(pk=letter_id, emailed_at=claimed_at).update(
-            emailed_at=None, emailed_to=""
-        )
-        raise
-    logger.info("Letter %s emailed (tenant %s)", letter_id, tenant_id)
-    return True

@@ -20,6 +20,7 @@ from intake.choices import (
     IdentityMethod,
     LegalDocumentType,
     LetterKind,
+    NoticeEvent,
 )
 from roi.models import TenantOwned
 from workflow.choices import RequestorKind, RequestType, SensitiveCategory
@@ -192,8 +193,13 @@ class Letter(TenantOwned):
     generated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Letters from before the outbox recorded their at-most-once email here; newer letters leave these empty and
+    # point at the outbox row that tells the requestor (its emailed_at, attempts and last error are the truth).
     emailed_to = models.EmailField(blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    notification = models.ForeignKey(
+        "roi.Notification", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # What the letter said, for the timeline and the portal (deficiency codes, new due date...).
     summary = models.JSONField(default=dict, blank=True)
 
@@ -254,3 +260,27 @@ class FailedIntake(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.received_at:%Y-%m-%d %H:%M} {self.sender}: {self.reason[:60]}"
+
+
+class RequestorMessageTemplate(TenantOwned):
+    """An organisation's own wording for one requestor email (intake.notices), in one language, replacing the
+    default template while active. Subject and body are Django template syntax rendered from a fixed context that
+    holds no PHI (intake.notices.CONTEXT_HELP); intake.notices.template_check refuses one that would not render or
+    has no {{ status_link }}."""
+
+    event = models.CharField(max_length=20, choices=NoticeEvent.choices)
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["event", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "event", "language"], name="requestor_message_template_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} ({self.language})"

@@ -40,7 +40,11 @@ def documents_for(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[
 
 
 def letters_for(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[Letter]:
-    return Letter.objects.for_tenant(tenant).filter(request_id=record_request.pk).select_related("generated_by")
+    return (
+        Letter.objects.for_tenant(tenant)
+        .filter(request_id=record_request.pk)
+        .select_related("generated_by", "notification")
+    )
 
 
 def letter_for_download(*, tenant: Tenant, tracking_number: str, letter_id: int) -> Letter:

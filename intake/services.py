@@ -18,8 +18,8 @@ from django.db.models import Q, QuerySet
 
 from exceptions import services as exception_services
 from exceptions.models import ExceptionEpisode
-from intake import deadlines, letters, rules
-from intake.choices import LetterKind
+from intake import deadlines, letters, notices, rules
+from intake.choices import LetterKind, NoticeEvent
 from intake.models import Extension, IntakeReview, JurisdictionRule, Letter
 from intake.patients import is_unidentified_patient
 from roi import clock
@@ -178,18 +178,36 @@ def intake_receive(
             )
         if acknowledge:
             _acknowledge(tenant=tenant, actor=actor, record_request=record_request, due=due)
+        else:
+            # Ingested mail and fax wait for staff to identify the patient before the letter (it prints the
+            # patient's name); the email names no patient, so the requestor hears at once that we have it. The
+            # due date may still change with the request type, so this one does not promise it.
+            notices.requestor_notify(
+                tenant=tenant,
+                record_request=record_request,
+                event=NoticeEvent.RECEIVED,
+                facts={"received_on": local_date(record_request.received_at, tenant)},
+            )
     return record_request
 
 
 def _acknowledge(*, tenant: Tenant, actor: Any, record_request: RecordRequest, due: deadlines.DueDate) -> Letter:
-    """The acknowledgment letter: tracking number, what happens next, and the legal due date with its rule."""
-    return letters.letter_generate(
+    """The acknowledgment letter: tracking number, what happens next, and the legal due date with its rule; and
+    the requestor's "received" email (once per request: after an ingested request's early one, the letter links to
+    that)."""
+    letter = letters.letter_generate(
         tenant=tenant,
         actor=actor,
         record_request=record_request,
         kind=LetterKind.ACKNOWLEDGMENT,
         summary={"legal_due_date": due.due.isoformat(), "basis": due.explanation},
     )
+    notices.letter_notify(
+        tenant=tenant,
+        letter=letter,
+        facts={"received_on": local_date(record_request.received_at, tenant), "due_date": due.due},
+    )
+    return letter
 
 
 # --- The checklist ------------------------------------------------------------------------------------------
@@ -331,6 +349,16 @@ def intake_complete(
                     "respond_by": respond_by.isoformat(),
                     "legal_due_date": current.legal_due_date.isoformat(),
                 },
+            )
+            notices.letter_notify(
+                tenant=tenant,
+                letter=letter,
+                facts={
+                    "deficiencies": letter.summary["deficiencies"],
+                    "respond_by": respond_by,
+                    "due_date": current.legal_due_date,
+                },
+                occurrence=f"letter-{letter.pk}",
             )
         current.refresh_from_db()
         return IntakeOutcome(current, False, deficiencies, episode, letter)
@@ -516,7 +544,7 @@ def extension_grant(
             granted_by=actor if getattr(actor, "is_authenticated", False) else None,
             granted_at=clock.now(),
         )
-        letters.letter_generate(
+        letter = letters.letter_generate(
             tenant=tenant,
             actor=actor,
             record_request=current,
@@ -526,5 +554,10 @@ def extension_grant(
                 "original_due_date": original.isoformat(),
                 "new_due_date": current.legal_due_date.isoformat(),
             },
+        )
+        notices.letter_notify(
+            tenant=tenant,
+            letter=letter,
+            facts=notices.extension_facts(current, original=original, new=current.legal_due_date, reason=reason),
         )
     return extension

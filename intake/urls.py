@@ -1,6 +1,12 @@
-from intake.views import channels, checklist, details, receive
+from intake.views import channels, checklist, details, messages, receive
 
 app_name = "intake"
 
 # Included under /requests/ before workflow's URLs, so "new/" is not read as a tracking number.
-urlpatterns = [*receive.urlpatterns, *details.urlpatterns, *checklist.urlpatterns, *channels.urlpatterns]
+urlpatterns = [
+    *receive.urlpatterns,
+    *messages.urlpatterns,
+    *details.urlpatterns,
+    *checklist.urlpatterns,
+    *channels.urlpatterns,
+]

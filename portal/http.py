@@ -2,8 +2,10 @@
 
 The portal is the only part of OpenROI that strangers reach, so each page sets its own, stricter headers instead of
 relying on the staff site's: nothing cached (a shared computer's back button must not show a status page after the
-visitor left), no referrer to other sites (signed status links sit in URLs), no framing, and a content security policy that allows
-only our own stylesheet and images (portal templates have no scripts at all).
+visitor left), no referrer to other sites (signed status links and download tokens sit in URLs; "same-origin", not
+"no-referrer": under "no-referrer" browsers send `Origin: null` with a form post, which Django's CSRF check refuses
+for every portal form), no framing, and a content security policy that allows only our own stylesheet and images
+(portal templates have no scripts at all).
 """
 
 from __future__ import annotations
@@ -37,8 +39,6 @@ def visitor_language(request: HttpRequest) -> str:
 def portal_headers(response: HttpResponse, language: str) -> HttpResponse:
     add_never_cache_headers(response)  # Cache-Control: max-age=0, no-cache, no-store, must-revalidate, private
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    # Never to another site (signed status links sit in URLs). Not "no-referrer": browsers then send "Origin: null"
-    # with a form's POST, which CSRF protection rightly refuses.
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"

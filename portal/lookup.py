@@ -181,3 +181,30 @@ def lookup(*, tracking_number: str, verifier: str, http_request: HttpRequest) ->
         actor_label="portal requestor (verified)",
     )
     return LookupResult(record_request=record_request, verified_by="verifier")
+
+
+def verifier_check(*, record_request: RecordRequest | None, verifier: str, http_request: HttpRequest) -> LookupResult:
+    """For a page that already knows the request (the download page of a link): the verifier alone, with the same
+    lockout, failure counting (per address and per the request's tracking number) and padding as `lookup`, so a
+    wrong verifier there counts towards the same limits and looks the same whatever failed. Not audited here: the
+    caller's action is (the download's access event)."""
+    started = time.perf_counter()
+    number = record_request.tracking_number if record_request is not None else "-"
+    address_key, number_key = _keys(client_address(http_request) or "unknown", number)
+    if _locked(address_key, number_key):
+        _pad(started)
+        return LookupResult(locked=True)
+    verifiers = NO_REQUEST
+    if record_request is not None:
+        requestor = record_request.requestor
+        verifiers = verifiers_for(
+            email=requestor.email,
+            phone=requestor.phone,
+            requestor_kind=requestor.kind,
+            date_of_birth=record_request.patient.date_of_birth,
+        )
+    if record_request is None or not verifier_matches(verifiers, verifier):
+        _failed(http_request=http_request, address_key=address_key, number_key=number_key, number=number)
+        _pad(started)
+        return LookupResult()
+    return LookupResult(record_request=record_request, verified_by="verifier")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import account_views, submission_views, views
+from portal import account_views, downloads, submission_views, views
 
 app_name = "portal"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("status/leave/", views.leave, name="leave"),
     path("status/<str:tracking_number>/", views.status, name="status"),
     path("status/<str:tracking_number>/upload/", views.upload, name="upload"),
+    path("status/<str:tracking_number>/download/<int:link_id>/", downloads.status_download, name="status-download"),
+    path("download/<str:token>/", downloads.download, name="download"),
     path("portal/language/", views.language, name="language"),
 ]
 

@@ -5,19 +5,27 @@ inside their own transaction; the row exists exactly when the event does. `notif
 what is unsent. It runs on commit of each writer and every minute from beat (roi.tasks.send_notifications), so an
 email whose on-commit trigger was lost (broker down, worker restarted) goes out at the next sweep.
 
-Delivery is at least once, not at most once, the opposite of intake letters (intake.letters.letter_email_deliver):
-a row is claimed, sent, then marked. A worker killed between sending and marking leaves a claim that expires after
-CLAIM_TIMEOUT, and the email is sent again. Letters go to requestors outside the hospital, where a duplicate
-confuses and staff can see and resend a letter from the request page; these emails go to staff about deadlines
-(45 CFR 164.524(b)(2): 30 days), where a lost alert can mean a missed legal deadline and a duplicate costs a second
-look. So here a rare duplicate is the price of never losing one.
+Who writes here: escalations and assignment (staff, in the app and by email) and intake.notices (requestors: request
+received, action needed, extension, records sent, denial). Everything a requestor is emailed about their request goes
+through this one path, except the email carrying a download link: its token is never stored, so it is sent from
+memory (fulfillment.delivery) and the outbox's "records sent" notice is the one that cannot be lost.
+
+Delivery is at least once: a row is claimed, sent, then marked. A worker killed between sending and marking leaves a
+claim that expires after CLAIM_TIMEOUT, and the email is sent again. Every email carries a Message-ID derived from its
+row (`<notification-<id>@<domain>>`), the same on every attempt, so a mail client that receives such a repeat can
+recognise it as the same message (many show it once). A send that fails is retried by the next sweep, up to
+MAX_ATTEMPTS; after that the row stays unsent with its last error, for staff to see. For staff, a lost alert can mean
+a missed legal deadline (45 CFR 164.524(b)(2): 30 days); for a requestor, a lost notice means a missed deficiency
+reply or an unopened download. A rare repeat costs a second look, so it is the price of never losing one.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -101,16 +109,36 @@ WHERE n.id IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING n.id, n.tenant_id, n.email_to, n.subject, n.body, n.link
+RETURNING n.id, n.tenant_id, n.email_to, n.subject, n.body, n.link, n.recipient_id
 """  # noqa: S608 - table names come from model metadata; every value is a query parameter
 
 
-def _email(subject: str, body: str, link: str, to: str) -> EmailMessage:
+def message_domain() -> str:
+    """The domain of our Message-IDs: the sender address's, else the site's host (the local part and port are not
+    part of a Message-ID's right-hand side)."""
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    domain = address.rpartition("@")[2] if "@" in address else ""
+    return domain or urlsplit(settings.SITE_URL).hostname or "openroi.invalid"
+
+
+def message_id(notification_id: int) -> str:
+    """The same Message-ID on every attempt at one row, so a repeat after a crash reads as the same message."""
+    return f"<notification-{notification_id}@{message_domain()}>"
+
+
+def _email(notification_id: int, subject: str, body: str, link: str, to: str, reply_to: str = "") -> EmailMessage:
     """Only what the row holds: the writers put the tracking number and the rule or event name in it, no PHI."""
     text = body.rstrip() + "\n"
     if link:
         text += f"\n{settings.SITE_URL}{link}\n"
-    return EmailMessage(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to])
+    return EmailMessage(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        reply_to=[reply_to] if reply_to else None,
+        headers={"Message-ID": message_id(notification_id)},
+    )
 
 
 def notifications_send_pending(limit: int = 200) -> int:
@@ -128,14 +156,20 @@ def notifications_send_pending(limit: int = 200) -> int:
         claimed = cursor.fetchall()
     if not claimed:
         return 0
+    # A requestor (no recipient user) who answers the email reaches the organisation's records office, not our
+    # no-reply address; staff notices need no reply address.
+    reply_to = dict(
+        Tenant.objects.filter(pk__in={row[1] for row in claimed if row[6] is None}).values_list("pk", "him_email")
+    )
     sent = 0
     mail = get_connection()
     try:
         mail.open()
-        for notification_id, tenant_id, email_to, subject, body, link in claimed:
+        for notification_id, tenant_id, email_to, subject, body, link, recipient_id in claimed:
             ours = Notification.objects.filter(pk=notification_id, tenant_id=tenant_id, email_claimed_at=now)
             try:
-                mail.send_messages([_email(subject, body, link, email_to)])
+                reply = "" if recipient_id is not None else reply_to.get(tenant_id, "")
+                mail.send_messages([_email(notification_id, subject, body, link, email_to, reply)])
             except Exception as error:  # noqa: BLE001 - any backend error: record it and leave the row for retry
                 logger.warning("Notification %s not emailed: %s", notification_id, error)
                 ours.update(email_claimed_at=None, attempts=F("attempts") + 1, last_error=str(error)[:300])

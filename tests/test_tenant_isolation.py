@@ -27,8 +27,8 @@ PROBED_METHODS = ("get", "post")
 # Kwargs naming a tenant-owned object other than the request; the tests fill them with tenant B's object.
 OBJECT_KWARGS = frozenset({"document_id", "letter_id", "pk"})
 # Public endpoints with their own authentication and tests (tests/intake/test_webhook.py): no session, no tenant.
-# The download by link (fulfillment/views/delivery.py): the token is the credential (tests/fulfillment/test_delivery*).
-PUBLIC_ROUTES = frozenset({"intake:inbound-email", "fulfillment:download"})
+# The download by link is a portal page (portal:download, skipped with the portal's routes below; tests/portal).
+PUBLIC_ROUTES = frozenset({"intake:inbound-email"})
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from roi import clock
 from roi.audit import history_stamp
 from roi.choices import STAFF_ROLES, SUPERVISING_ROLES, Role
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
+from roi.notifications import notify
 from roi.tenancy import has_role, role_in
 from workflow import deadlines, selectors
 from workflow.choices import OPEN_STATES, RequestState, RequestType
@@ -125,11 +127,30 @@ def request_assign(*, tenant: Tenant, actor: Any, record_request: RecordRequest,
         current = RecordRequest.objects.for_tenant(tenant).select_for_update().get(pk=record_request.pk)
         if current.state not in OPEN_STATES:
             raise ServiceError(f"A request that is {RequestState(current.state).label.lower()} cannot be reassigned.")
+        previous_id = current.assignee_id
         current.assignee = assignee
         current.last_activity_at = clock.now()
         history_stamp(current, actor)
         current.save(update_fields=["assignee", "last_activity_at", "updated_at"])
+        if assignee is not None and assignee.pk != actor.pk and assignee.pk != previous_id:
+            _notify_assignee(tenant=tenant, actor=actor, record_request=current, assignee=assignee)
     return current
+
+
+def _notify_assignee(*, tenant: Tenant, actor: Any, record_request: RecordRequest, assignee: Any) -> None:
+    """Tell a staff member in the app that someone else gave them a request (claiming one yourself, or claim next,
+    tells nobody). In-app only: the assignee's queue shows it too, an email would add noise. One notice per
+    assignment: the key carries its time, and assigning to the person who already has it writes none."""
+    number = record_request.tracking_number
+    notify(
+        tenant=tenant,
+        recipient=assignee,
+        kind="assignment",
+        subject=f"Assigned to you: {number}",
+        body=f"{actor} assigned request {number} to you.",
+        link=reverse("workflow:detail", args=[number]),
+        dedupe_key=f"assignment:{record_request.pk}:{assignee.pk}:{record_request.last_activity_at.isoformat()}",
+    )
 
 
 # --- Queues ---------------------------------------------------------------------------------------------------

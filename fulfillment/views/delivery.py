@@ -1,4 +1,5 @@
-"""Pages and actions for fulfillment: delivery with evidence, resends, download links, and the public download."""
+"""Pages and actions for fulfillment: delivery with evidence, resends and download links. The requestor's download
+itself is a portal page (portal/downloads.py): it asks the visitor to verify first."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import URLPattern, path
-from django.views import View
 
 from fulfillment import delivery as service
 from fulfillment.choices import ResendReason
 from fulfillment.models import Delivery
-from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from roi.models import Tenant
 from workflow.choices import DeliveryMethod
@@ -182,30 +181,7 @@ class LinkReissueView(DeliverView):
         return self._after(request, tracking_number, result)
 
 
-class DownloadView(View):
-    """The public download by link (no login): the packet PDF, or one plain page for every failure. The requestor
-    portal will put identity verification in front of this."""
-
-    http_method_names = ["get"]
-
-    def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        try:
-            download = service.download_link_use(token=token, http_request=request)
-        except service.LinkUnavailable as unavailable:
-            response = render(
-                request,
-                "fulfillment/delivery/link_unavailable.html",
-                {"contact_tenant": unavailable.tenant},
-                status=410 if unavailable.tenant is not None else 404,
-            )
-            response["Cache-Control"] = "no-store"
-            return response
-        return phi_file_response(download.content, filename=download.filename, content_type="application/pdf")
-
-
 urlpatterns: list[URLPattern] = [
-    # Public: the token is the credential. A fixed first segment, so it never reads as a tracking number.
-    path("download/<str:token>/", DownloadView.as_view(), name="download"),
     path("<str:tracking_number>/deliver/", DeliverView.as_view(), name="deliver"),
     path("<str:tracking_number>/resend/", ResendView.as_view(), name="resend"),
     path("<str:tracking_number>/links/<int:pk>/revoke/", LinkRevokeView.as_view(), name="link-revoke"),

@@ -75,8 +75,10 @@ def test_api_portal_delivery_returns_the_download_link_once(media, request_in_st
     response = _post(client_for(alice), rr, "deliver", {"method": "portal_download", "destination": "rosa@example.org"})
     assert response.status_code == 200, response.content
     url = response.json()["download_url"]
-    assert "/requests/download/" in url
-    download = client_for(alice).get(url.split("testserver", 1)[1])
+    assert "/download/" in url
+    path = url.split("testserver", 1)[1]
+    assert client_for(alice).get(path)["Content-Type"].startswith("text/html")  # the portal page, asking to verify
+    download = client_for(alice).post(path, {"verifier": rr.requestor.email})
     assert download.status_code == 200
     assert b"".join(download.streaming_content if download.streaming else [download.content]).startswith(b"%PDF")
 

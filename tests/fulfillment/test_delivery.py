@@ -3,16 +3,20 @@ their rules, revoking and reissuing links, and the pages."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from fulfillment import delivery as service
+from fulfillment.choices import ResendReason
 from fulfillment.models import Delivery, DownloadLink
 from roi import clock
 from roi.errors import ServiceError
+from roi.models import Notification
 from tests import factories
 from tests.fulfillment.test_qc_helpers import authorization_on_file, document, packet, pass_qc
 from workflow.choices import DeliveryMethod, RequestState
@@ -207,6 +211,43 @@ def test_no_email_is_sent_when_the_delivery_rolls_back(ready, alice, sam, django
     assert not DownloadLink.objects.exists()
 
 
+def _sent_notices(rr):  # type: ignore[no-untyped-def]
+    return list(Notification.objects.filter(kind="requestor_sent", dedupe_key__startswith=f"requestor:{rr.pk}:"))
+
+
+def test_a_fax_delivery_tells_the_requestor_once_without_phi(ready, alice, sam):
+    rr = ready(DeliveryMethod.FAX)
+    result = _deliver(rr, alice, _evidence(DeliveryMethod.FAX, sam))
+    [notice] = _sent_notices(rr)
+    assert notice.email_to == rr.requestor.email
+    assert notice.dedupe_key.endswith(f"delivery-{result.delivery.pk}")
+    assert "by fax" in notice.body
+    assert "/status/link/" in notice.body
+    patient = rr.patient
+    for secret in (patient.first_name, patient.last_name, patient.mrn, str(patient.date_of_birth.year)):
+        assert secret not in notice.body
+        assert secret not in notice.subject
+    # A retried job writing the same delivery's notice gets the same row.
+    service._notify_sent(tenant=rr.tenant, record_request=rr, result=result)
+    assert _sent_notices(rr) == [notice]
+
+
+def test_a_download_delivery_says_to_open_the_status_page_verify_and_download(ready, alice, sam):
+    rr = ready(DeliveryMethod.PORTAL_DOWNLOAD)
+    result = _deliver(rr, alice, _evidence(DeliveryMethod.PORTAL_DOWNLOAD, sam))
+    [notice] = _sent_notices(rr)
+    assert notice.subject.startswith("Your records are ready")
+    assert "Download your records" in notice.body
+    assert "/status/link/" in notice.body
+    assert result.token not in notice.body  # the outbox never holds a working download link
+
+
+def test_a_resend_writes_no_second_sent_notice(delivered, alice, sam):
+    rr, first = delivered
+    _resend(rr, alice, first, ResendReason.NOT_RECEIVED, _evidence(DeliveryMethod.FAX, sam))
+    assert len(_sent_notices(rr)) == 1
+
+
 # --- Resends -------------------------------------------------------------------------------------------------
 
 
@@ -314,16 +355,16 @@ def test_staff_revoke_a_link_and_issue_a_new_one_that_replaces_the_others(client
     assert response.status_code == 302
     result.link.refresh_from_db()
     assert result.link.revoked_at is not None
-    assert client.get(service.download_path(result.token)).status_code == 410
+    assert Client().get(service.download_path(result.token)).status_code == 410
 
     response = client.post(reverse("fulfillment:link-reissue", args=[rr.tracking_number, result.delivery.pk]))
     assert response.status_code == 200
     page = response.content.decode()
     new = DownloadLink.objects.exclude(pk=result.link.pk).get()
     assert new.issued_by == alice
-    token = page.split("/requests/download/")[1].split("/")[0]
+    token = re.search(r"/download/([A-Za-z0-9_-]{40,})/", page).group(1)
     assert service.token_digest(token) == new.token_digest
-    assert client.get(service.download_path(token)).status_code == 200
+    assert Client().get(service.download_path(token)).status_code == 200  # the portal's page, asking to verify
 
 
 def test_links_are_issued_only_for_deliveries_by_link(delivered, alice):

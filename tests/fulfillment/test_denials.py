@@ -12,6 +12,8 @@ from intake.choices import LetterKind
 from intake.models import Letter
 from roi.choices import Role
 from roi.errors import NotPermitted, ServiceError
+from roi.models import Notification
+from roi.notifications import notifications_send_pending
 from tests import factories
 from tests.fulfillment.factories import ReleaseDocumentFactory
 from tests.fulfillment.pdfs import pdf_texts
@@ -134,8 +136,10 @@ def test_a_partial_denial_refuses_pages_outside_the_document(media, tenant, sam,
 def test_the_email_says_a_letter_exists_and_nothing_about_the_patient(media, tenant, sam, mailoutbox):
     rr = factories.RecordRequestFactory(tenant=tenant)
     denial = _deny(rr, sam)
-    assert denials.denial_letter_email_deliver(tenant_id=tenant.pk, letter_id=denial.letter_id)
-    assert not denials.denial_letter_email_deliver(tenant_id=tenant.pk, letter_id=denial.letter_id)  # once
+    notice = Notification.objects.get(email_to=rr.requestor.email, kind="requestor_denied")
+    assert denial.letter.notification == notice  # the request page shows whether it went out
+    assert notifications_send_pending() == 1
+    assert notifications_send_pending() == 0  # once
     message = mailoutbox[0]
     assert rr.tracking_number in message.subject
     body = message.body

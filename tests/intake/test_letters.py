@@ -1,22 +1,19 @@
-"""Letters to requestors (intake/letters.py): real PDFs, stored with their digest, and one PHI-free email each."""
+"""Letters to requestors (intake/letters.py): real PDFs, stored with their digest. The email about each letter is a
+requestor notice (tests/intake/test_notices.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import smtplib
 from datetime import date
 
 import pytest
-from django.core import mail
-from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from pypdf import PdfReader
 
 from intake.choices import LetterKind
 from intake.letters import REQUIRED_DATES, letter_generate, letter_open, status_url
 from intake.models import Letter
-from intake.tasks import letter_email_send
 from roi.errors import ServiceError
 from roi.pdf import LocalOnlyURLFetcher, render_pdf
 from tests import factories
@@ -49,13 +46,6 @@ SUMMARIES = {
         "new_due_date": "2030-04-14",
     },
 }
-
-
-class FailingEmailBackend(BaseEmailBackend):
-    """An SMTP server that is down."""
-
-    def send_messages(self, email_messages):
-        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
 
 @pytest.fixture(autouse=True)
@@ -187,9 +177,7 @@ def test_it_refuses_a_request_of_another_tenant(tenant_b, alice, record_request)
     assert not Letter.objects.exists()
 
 
-def test_a_rolled_back_transaction_leaves_no_letter_and_sends_no_email(
-    tenant, alice, record_request, django_capture_on_commit_callbacks
-):
+def test_a_rolled_back_transaction_leaves_no_letter(tenant, alice, record_request, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
         letter_generate(
             tenant=tenant,
@@ -202,109 +190,6 @@ def test_a_rolled_back_transaction_leaves_no_letter_and_sends_no_email(
 
     assert not Letter.objects.exists()
     assert callbacks == []
-
-
-def test_it_schedules_the_email_on_commit_when_the_requestor_has_an_email(
-    tenant, alice, record_request, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks() as callbacks:
-        generate(tenant, alice, record_request, LetterKind.ACKNOWLEDGMENT)
-
-    assert len(callbacks) == 1
-
-
-def test_no_email_is_scheduled_when_the_requestor_has_no_email(tenant, alice, django_capture_on_commit_callbacks):
-    rr = factories.RecordRequestFactory(tenant=tenant, requestor__email="")
-    with django_capture_on_commit_callbacks() as callbacks:
-        letter = generate(tenant, alice, rr, LetterKind.ACKNOWLEDGMENT)
-
-    assert callbacks == []
-    # Even a stray task run finds no address and sends nothing.
-    assert letter_email_send.run(letter.pk, tenant.pk) is False
-    assert mail.outbox == []
-
-
-@pytest.mark.parametrize("kind", INTAKE_KINDS)
-def test_the_email_task_sends_exactly_one_phi_free_email(kind, tenant, alice, record_request):
-    letter = generate(tenant, alice, record_request, kind)
-
-    assert letter_email_send.run(letter.pk, tenant.pk) is True
-    assert letter_email_send.run(letter.pk, tenant.pk) is False
-
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
-    assert message.to == ["jwhitfield@example.com"]
-    assert message.reply_to == ["roi@alpha.example.org"]
-    assert message.attachments == []
-    whole = f"{message.subject}\n{message.body}"
-    assert record_request.tracking_number in message.subject
-    assert "https://records.alpha.example.org/status/" in message.body
-    assert "(415) 555-0142" in message.body
-    patient = record_request.patient
-    for phi in (patient.first_name, patient.last_name, patient.mrn, "1968", "April 12"):
-        assert phi not in whole
-    letter.refresh_from_db()
-    assert letter.emailed_at is not None
-    assert letter.emailed_to == "jwhitfield@example.com"
-
-
-def test_the_email_says_what_happens_next_for_each_kind(tenant, alice, record_request):
-    for kind in INTAKE_KINDS:
-        letter_email_send.run(generate(tenant, alice, record_request, kind).pk, tenant.pk)
-
-    acknowledgment, deficiency, extension = (m.body for m in mail.outbox)
-    assert "March 15, 2030" in acknowledgment
-    for item in DEFICIENCIES:
-        assert item["message"] in deficiency
-    assert "March 1, 2030" in deficiency
-    assert "April 14, 2030" in extension
-    assert "off-site storage" in extension
-
-
-def test_the_email_goes_out_after_commit_through_celery(
-    tenant, alice, record_request, django_capture_on_commit_callbacks, settings
-):
-    from roi.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            letter = generate(tenant, alice, record_request, LetterKind.DEFICIENCY)
-    finally:
-        app.conf.task_always_eager = previous
-
-    assert len(mail.outbox) == 1
-    letter.refresh_from_db()
-    assert letter.emailed_at is not None
-
-
-def test_a_failed_send_leaves_the_letter_unsent_so_a_retry_can_send(tenant, alice, record_request, settings):
-    letter = generate(tenant, alice, record_request, LetterKind.EXTENSION)
-    settings.EMAIL_BACKEND = f"{__name__}.FailingEmailBackend"
-
-    with pytest.raises(smtplib.SMTPException):
-        letter_email_send.run(letter.pk, tenant.pk)
-
-    letter.refresh_from_db()
-    assert letter.emailed_at is None
-    assert letter.emailed_to == ""
-
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert letter_email_send.run(letter.pk, tenant.pk) is True
-    assert len(mail.outbox) == 1
-
-
-def test_the_email_task_retries_on_smtp_errors():
-    assert smtplib.SMTPException in letter_email_send.autoretry_for
-    assert letter_email_send.max_retries == 8
-
-
-def test_the_email_task_finds_nothing_in_another_tenant(tenant, tenant_b, alice, record_request):
-    letter = generate(tenant, alice, record_request, LetterKind.ACKNOWLEDGMENT)
-
-    assert letter_email_send.run(letter.pk, tenant_b.pk) is False
-    assert mail.outbox == []
 
 
 def test_letter_open_refuses_a_file_that_changed_since_it_was_generated(tenant, alice, record_request):
@@ -349,44 +234,3 @@ def test_render_pdf_applies_the_letter_stylesheet(tenant, record_request):
     reader = PdfReader(io.BytesIO(render_pdf("intake/letters/acknowledgment.html", context)))
     box = reader.pages[0].mediabox
     assert (round(float(box.width)), round(float(box.height))) == (612, 792)  # 8.5 x 11 in, in points
-
-
-def test_the_email_never_names_a_sensitive_category(tenant_a, alice, mailoutbox):
-    """The deficiency letter (PDF) says which consent is missing; the email only says that one is."""
-    from intake.letters import GENERIC_SENSITIVE_MESSAGE, letter_generate
-    from intake.tasks import letter_email_send
-
-    rr = factories.RecordRequestFactory(tenant=tenant_a)
-    letter = letter_generate(
-        tenant=tenant_a,
-        actor=alice,
-        record_request=rr,
-        kind="deficiency",
-        summary={
-            "deficiencies": [
-                {
-                    "code": "CONSENT_MISSING_HIV",
-                    "message": "The request includes hiv/aids test results.",
-                    "citation": "x",
-                },
-                {
-                    "code": "CONSENT_MISSING_SUD_PART2",
-                    "message": "The request includes substance use records.",
-                    "citation": "y",
-                },
-                {
-                    "code": "AUTH_NO_PURPOSE",
-                    "message": "The authorization form is missing the purpose.",
-                    "citation": "z",
-                },
-            ],
-            "respond_by": "2026-12-01",
-            "legal_due_date": "2026-12-20",
-        },
-    )
-    letter_email_send.run(letter.pk, tenant_a.pk)
-    body = mailoutbox[0].body
-    assert "hiv" not in body.lower()
-    assert "substance" not in body.lower()
-    assert body.count(GENERIC_SENSITIVE_MESSAGE.split(".")[0]) == 1
-    assert "missing the purpose" in body

@@ -133,3 +133,26 @@ def test_mark_read_is_for_the_recipient_only(tenant_a, sam, alice):
     assert read.read_at is not None
     first = read.read_at
     assert notification_mark_read(user=sam, notification=notification).read_at == first
+
+
+def test_every_attempt_at_one_notification_carries_the_same_message_id(tenant_a, sam, settings):
+    notification = _notify(tenant_a, sam)
+    settings.DEFAULT_FROM_EMAIL = "Records <no-reply@records.example.org>"
+    settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
+    notifications_send_pending()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notifications_send_pending() == 1
+    # A worker that died between sending and marking: the row is sent again, under the same Message-ID.
+    Notification.objects.filter(pk=notification.pk).update(emailed_at=None, email_claimed_at=None)
+    assert notifications_send_pending() == 1
+    ids = [m.message()["Message-ID"] for m in mail.outbox]
+    assert ids == [f"<notification-{notification.pk}@records.example.org>"] * 2
+    assert len(mail.outbox) == 2
+
+
+def test_a_requestor_email_answers_to_the_records_office(tenant_a):
+    tenant_a.him_email = "him@alpha.example.org"
+    tenant_a.save()
+    notify(tenant=tenant_a, email_to="rosa@example.org", kind="requestor", subject="s", body="b", dedupe_key="r1")
+    assert notifications_send_pending() == 1
+    assert mail.outbox[0].reply_to == ["him@alpha.example.org"]

@@ -541,3 +541,44 @@ def test_another_tenants_queue_in_admin_answers_404(client_for, ada, foreign_q):
     assert response.status_code == 404
     foreign_q.refresh_from_db()
     assert foreign_q.name == "Legal"
+
+
+# --- Assignment notices -------------------------------------------------------------------------------------------
+
+
+def _assignment_notices(user: Any) -> list[Any]:
+    from roi.models import Notification
+
+    return list(Notification.objects.filter(recipient=user, kind="assignment"))
+
+
+def test_assigning_a_request_to_someone_else_tells_them_in_the_app(sam, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    services.request_assign(tenant=tenant_a, actor=sam, record_request=rr, assignee=alice)
+    [notice] = _assignment_notices(alice)
+    assert notice.email_to == ""  # in the app only
+    assert rr.tracking_number in notice.subject
+    assert notice.link == reverse("workflow:detail", args=[rr.tracking_number])
+    # Assigning her again changes nothing and tells her nothing new.
+    services.request_assign(tenant=tenant_a, actor=sam, record_request=rr, assignee=alice)
+    assert len(_assignment_notices(alice)) == 1
+
+
+def test_claiming_for_yourself_tells_nobody(sam, alice, tenant_a):
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    services.request_assign(tenant=tenant_a, actor=alice, record_request=rr, assignee=alice)
+    factories.RecordRequestFactory(tenant=tenant_a)
+    assert services.request_claim_next(tenant=tenant_a, actor=alice) is not None
+    assert _assignment_notices(alice) == []
+    services.request_assign(tenant=tenant_a, actor=sam, record_request=rr, assignee=None)
+    assert _assignment_notices(alice) == []
+
+
+def test_bulk_reassignment_tells_each_new_assignee_once(sam, alice, tenant_a):
+    first, second = factories.RecordRequestFactory.create_batch(2, tenant=tenant_a)
+    services.requests_bulk_assign(
+        tenant=tenant_a, actor=sam, tracking_numbers=[first.tracking_number, second.tracking_number], assignee=alice
+    )
+    assert sorted(n.subject for n in _assignment_notices(alice)) == sorted(
+        f"Assigned to you: {rr.tracking_number}" for rr in (first, second)
+    )

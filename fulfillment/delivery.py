@@ -619,21 +619,6 @@ def link_for_download(token: str) -> DownloadLink | None:
     )
 
 
-def latest_link(*, record_request: RecordRequest) -> DownloadLink | None:
-    """The newest link of the request's latest delivery by link (a resend's, when there was one): what the portal
-    status page offers."""
-    delivery = (
-        Delivery.objects.filter(
-            tenant_id=record_request.tenant_id, request_id=record_request.pk, method__in=list(LINK_METHODS)
-        )
-        .order_by("-delivered_at", "-id")
-        .first()
-    )
-    if delivery is None:
-        return None
-    return delivery.links.filter(tenant_id=record_request.tenant_id).order_by("-created_at", "-id").first()
-
-
 # --- The panel -----------------------------------------------------------------------------------------------
 
 

@@ -21,13 +21,15 @@ from django.utils.translation import gettext_lazy
 
 from exceptions.choices import REQUESTOR_ACTION_REASONS, ExceptionReason
 from exceptions.models import ExceptionEpisode
+from fulfillment.delivery import LINK_METHODS, link_status
 from fulfillment.denials import BASIS_PLAIN, OCR, is_reviewable
-from fulfillment.models import Delivery, Denial
+from fulfillment.models import Delivery, Denial, DownloadLink
 from intake.choices import DocumentSource, LetterKind
 from intake.letters import requestor_safe_deficiencies
 from intake.models import Extension, IntakeDocument, Letter
 from intake.patients import UNIDENTIFIED_MRN_PREFIX
 from portal.models import PortalSubmission
+from roi import clock
 from roi.models import Tenant
 from workflow.choices import DeliveryMethod, RequestState
 from workflow.models import Patient, RecordRequest, RequestTransition
@@ -129,6 +131,8 @@ class PortalStatus:
     can_upload: bool = False
     delay_reason: str = ""
     sent: dict[str, Any] | None = None
+    # The newest download link of the latest delivery by link (a resend's, when there was one): what the page offers.
+    download_offer: dict[str, Any] | None = None
     denials: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -220,7 +224,14 @@ SELECT r.id, r.tenant_id, r.tracking_number, r.state, r.state_before_exception, 
                                           'explanation', n.explanation, 'records_location', n.records_location,
                                           'decided_at', n.decided_at, 'review_requested_at', n.review_requested_at)
                         ORDER BY n.decided_at)
-          FROM {Denial._meta.db_table} n WHERE n.request_id = r.id) AS denials
+          FROM {Denial._meta.db_table} n WHERE n.request_id = r.id) AS denials,
+       (SELECT json_build_object('id', l.id, 'expires_at', l.expires_at, 'max_uses', l.max_uses, 'uses', l.uses,
+                                 'revoked_at', l.revoked_at)
+          FROM {DownloadLink._meta.db_table} l
+         WHERE l.delivery_id = (SELECT d.id FROM {Delivery._meta.db_table} d
+                                 WHERE d.request_id = r.id AND d.method = ANY(%(link_methods)s)
+                                 ORDER BY d.delivered_at DESC, d.id DESC LIMIT 1)
+         ORDER BY l.created_at DESC, l.id DESC LIMIT 1) AS download_link
 FROM {RecordRequest._meta.db_table} r
 JOIN {Patient._meta.db_table} p ON p.id = r.patient_id AND p.tenant_id = r.tenant_id
 JOIN {Tenant._meta.db_table} t ON t.id = r.tenant_id
@@ -242,6 +253,7 @@ def status_facts(tracking_number: str) -> dict[str, Any] | None:
                 "tracking_number": tracking_number,
                 "reasons": [str(r) for r in REQUESTOR_ACTION_REASONS],
                 "unidentified": UNIDENTIFIED_MRN_PREFIX + "%",
+                "link_methods": [str(method) for method in LINK_METHODS],
             },
         )
         row = cursor.fetchone()
@@ -333,7 +345,23 @@ def status_from_facts(facts: dict[str, Any]) -> PortalStatus:
     return status
 
 
+def _download_offer(status: PortalStatus, link: dict[str, Any] | None) -> dict[str, Any] | None:
+    if link is None:
+        return None
+    expires_at = _at(link["expires_at"])
+    row = DownloadLink(
+        expires_at=expires_at, max_uses=link["max_uses"], uses=link["uses"], revoked_at=_at(link["revoked_at"])
+    )
+    return {
+        "link_id": link["id"],
+        "active": link_status(row, clock.now()) == "active",
+        "expires_on": _local(expires_at, status.tenant),
+        "uses_left": max(0, link["max_uses"] - link["uses"]),
+    }
+
+
 def _sent_and_denied(status: PortalStatus, facts: dict[str, Any]) -> None:
+    status.download_offer = _download_offer(status, facts["download_link"])
     delivery = facts["delivery"]
     if delivery is not None:
         status.sent = {

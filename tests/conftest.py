@@ -53,15 +53,18 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _own_cache_and_fast_portal_failures(settings):
+def _own_cache_and_fast_portal_failures(request, settings):
     """Each test gets its own cache key prefix, so the portal's failure counters (per client address: every test
-    client is 127.0.0.1) never carry from one test, or one xdist worker, to another. Failed portal lookups are padded
-    to PORTAL_LOOKUP_FAILURE_MS; tests about that padding set it themselves."""
+    client is 127.0.0.1) never carry from one test, or one xdist worker, to another; except tests with a real Celery
+    worker, which shares the cache with the test under the configured prefix. Failed portal lookups are padded to
+    PORTAL_LOOKUP_FAILURE_MS; tests about that padding set it themselves."""
+    settings.PORTAL_LOOKUP_FAILURE_MS = 0
+    if request.node.get_closest_marker("worker"):
+        return
     settings.CACHES = {
         **settings.CACHES,
         "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"},
     }
-    settings.PORTAL_LOOKUP_FAILURE_MS = 0
 
 
 @pytest.fixture

@@ -293,15 +293,26 @@ def test_the_staff_request_page_shows_calls_beside_portal_views(client_for, alic
     assert "1 status call · 2 portal status views" in page
 
 
-def test_the_status_page_costs_one_query_and_the_access_event(request_in_state, django_assert_num_queries, media):
-    """The portal's busiest page: every fact in one statement (portal.status.STATUS_SQL), then the audit INSERT."""
-    rr = request_in_state("delivered")
-    DeliveryFactory(packet__request=rr, method=DeliveryMethod.FAX, destination="(312) 555-0199")
+@pytest.mark.parametrize("method", [DeliveryMethod.FAX, DeliveryMethod.PORTAL_DOWNLOAD])
+def test_the_status_page_costs_one_query_and_the_access_event(
+    request_in_state, django_assert_num_queries, media, method
+):
+    """The portal's busiest page: every fact in one statement (portal.status.STATUS_SQL), the download offer
+    included, then the audit INSERT."""
+    from tests.portal.test_downloads import _link
+
+    rr = request_in_state("delivered", delivery_method=method, delivery_destination="paralegal@hartley.example.com")
+    if method == DeliveryMethod.FAX:
+        DeliveryFactory(packet__request=rr, method=method, destination="(312) 555-0199")
+    else:
+        _link(rr.tenant, record_request=rr)
     client = Client()
     _grant(client, rr)
     client.get(reverse("portal:status", args=[rr.tracking_number]))  # warm
     with django_assert_num_queries(2):
-        assert client.get(reverse("portal:status", args=[rr.tracking_number])).status_code == 200
+        page = client.get(reverse("portal:status", args=[rr.tracking_number]))
+    assert page.status_code == 200
+    assert ("Download your records" in page.content.decode()) == (method == DeliveryMethod.PORTAL_DOWNLOAD)
 
 
 def test_before_staff_identify_the_patient_the_page_shows_the_typed_initials_not_the_placeholder(tenant_a, media):

@@ -301,7 +301,8 @@ def test_the_status_page_costs_one_query_and_the_access_event(
     included, then the audit INSERT."""
     from tests.portal.test_downloads import _link
 
-    rr = request_in_state("delivered", delivery_method=method, delivery_destination="paralegal@hartley.example.com")
+    destination = "(312) 555-0199" if method == DeliveryMethod.FAX else "paralegal@hartley.example.com"
+    rr = request_in_state("delivered", delivery_method=method, delivery_destination=destination)
     if method == DeliveryMethod.FAX:
         DeliveryFactory(packet__request=rr, method=method, destination="(312) 555-0199")
     else:

@@ -233,7 +233,7 @@ SELECT r.id, r.tenant_id, r.tracking_number, r.state, r.state_before_exception, 
                                  ORDER BY d.delivered_at DESC, d.id DESC LIMIT 1)
          ORDER BY l.created_at DESC, l.id DESC LIMIT 1) AS download_link
 FROM {RecordRequest._meta.db_table} r
-JOIN {Patient._meta.db_table} p ON p.id = r.patient_id AND p.tenant_id = r.tenant_id
+JOIN {Patient._meta.db_table} p ON p.id = r.patient_id
 JOIN {Tenant._meta.db_table} t ON t.id = r.tenant_id
 LEFT JOIN {PortalSubmission._meta.db_table} s ON s.request_id = r.id
 WHERE r.tracking_number = %(tracking_number)s

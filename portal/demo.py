@@ -497,4 +497,31 @@ def login_table() -> str:
             ", ".join(f"{role.label} at {slug}" for slug, role in roles.items()) or "platform admin (/platform-admin/)"
         )
         lines.append(f"  {username:<18} {where}")
+    lines.extend(portal_examples())
     return "\n".join(lines)
+
+
+def portal_examples() -> list[str]:
+    """How to try the requestor portal on the demo data: a request waiting on its requestor, looked up with the
+    requestor's email (tracking numbers are random, so they are read from the database)."""
+    from portal.uploads import open_requestor_episode
+
+    lines = ["Requestor portal (no login): /status/ with a tracking number and the requestor's email"]
+    waiting = (
+        RecordRequest.objects.filter(tenant__slug="riverside", state="exception")
+        .exclude(requestor__email="")
+        .select_related("requestor", "tenant")
+        .order_by("-received_at")
+    )
+    for record_request in waiting[:20]:
+        if open_requestor_episode(record_request) is not None:
+            lines.append(
+                f"  {record_request.tracking_number} with {record_request.requestor.email} (action needed: upload)"
+            )
+            break
+    sent = RecordRequest.objects.filter(tenant__slug="riverside", state="delivered").exclude(requestor__email="")
+    example = sent.select_related("requestor").order_by("-received_at").first()
+    if example is not None:
+        lines.append(f"  {example.tracking_number} with {example.requestor.email} (records sent)")
+    lines.append("  online requests: /submit/riverside/ and /submit/lakeshore/")
+    return lines

@@ -138,3 +138,22 @@ def test_a_patient_submits_a_request_from_a_phone_and_follows_it(live_server, pa
     page.goto(f"{live_server.url}/status/{rr.tracking_number}/")  # the browser was granted access on submission
     expect(page.locator(".status-now")).to_have_text("Under review")
     assert_accessible(page)
+
+
+def test_account_and_download_pages_pass_the_checks_on_a_phone(live_server, page: Page, tenant_a):
+    from tests.portal.test_downloads import _link
+
+    for path in (f"/submit/{tenant_a.slug}/account/signup/", f"/submit/{tenant_a.slug}/account/signin/"):
+        page.goto(f"{live_server.url}{path}")
+        assert_accessible(page)
+        _fits_the_screen(page)
+        page.locator("main form button[type=submit]").first.click()  # sent blank: the errors, announced
+        expect(page.locator(".field-error, [role=alert]").first).to_be_visible()
+        assert_accessible(page)
+
+    _link_row, token = _link(tenant_a)
+    page.goto(f"{live_server.url}/download/{token}/")
+    assert_accessible(page)
+    _fits_the_screen(page)
+    page.goto(f"{live_server.url}/download/not-a-token/")
+    assert_accessible(page)

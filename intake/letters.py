@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext, gettext_noop
 
 from intake.choices import LetterKind
 from intake.models import Letter
@@ -113,9 +115,11 @@ def _clean_summary(kind: str, summary: dict[str, Any]) -> tuple[dict[str, Any], 
             if not message:
                 # Staff-only deficiencies (rules.Deficiency.staff_only) have no requestor message and no letter.
                 raise ServiceError(f"Deficiency {item.get('code')!r} has no message for the requestor.")
-            cleaned.append(
-                {"code": str(item.get("code", "")), "message": message, "citation": item.get("citation", "")}
-            )
+            entry = {"code": str(item.get("code", "")), "message": message, "citation": item.get("citation", "")}
+            if item.get("template"):  # for the requestor's language (requestor_text)
+                entry["template"] = str(item["template"])
+                entry["params"] = {str(k): str(v) for k, v in (item.get("params") or {}).items()}
+            cleaned.append(entry)
         stored["deficiencies"] = shown["deficiencies"] = cleaned
     elif kind == LetterKind.EXTENSION:
         reason = str(summary.get("reason") or "").strip()
@@ -197,18 +201,47 @@ def letter_open(letter: Letter) -> bytes:
 # Deficiencies whose wording names a sensitive category (HIV, substance use, psychotherapy notes...): saying that in
 # an email would tell the reader something about the patient's health, so the email says it generically.
 SENSITIVE_CODE_PREFIXES = ("CONSENT_MISSING_", "PSYCHOTHERAPY_NOTES")
-GENERIC_SENSITIVE_MESSAGE = (
+GENERIC_SENSITIVE_MESSAGE = gettext_noop(
     "Part of the records you asked for needs the patient's specific written consent. The letter from our office "
     "explains which part and what to send; you can also call us."
 )
 
 
+def requestor_text(item: dict[str, Any]) -> str:
+    """A deficiency's requestor message in the active language. The stored message is English; a fixed message is its
+    own message id, and a message with values keeps its id and values ("template", "params": a phrase, translated
+    too, or an ISO date, written the language's way). A message without a translation stays as stored."""
+    template = str(item.get("template") or "")
+    if (get_language() or "en").startswith("en"):
+        return str(item["message"])  # the words of the letter itself
+    if not template:
+        return gettext(str(item["message"]))
+    values = {}
+    for key, value in (item.get("params") or {}).items():
+        if key == "date":
+            try:
+                values[key] = date_format(date.fromisoformat(value), "DATE_FORMAT")
+            except ValueError:
+                values[key] = value
+        else:
+            values[key] = gettext(value)
+    try:
+        return gettext(template) % values
+    except (KeyError, ValueError, TypeError):
+        return str(item["message"])
+
+
 def requestor_safe_deficiencies(deficiencies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a requestor may read outside the letter (emails, the portal), in the active language: a deficiency that
+    names a sensitive category is said generically, once."""
     safe: list[dict[str, Any]] = []
+    generic_said = False
     for item in deficiencies:
         if str(item.get("code", "")).startswith(SENSITIVE_CODE_PREFIXES):
-            item = {**item, "message": GENERIC_SENSITIVE_MESSAGE}
-            if any(existing["message"] == GENERIC_SENSITIVE_MESSAGE for existing in safe):
+            if generic_said:
                 continue
-        safe.append(item)
+            generic_said = True
+            safe.append({**item, "message": gettext(GENERIC_SENSITIVE_MESSAGE)})
+            continue
+        safe.append({**item, "message": requestor_text(item)})
     return safe

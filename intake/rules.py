@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
+
+from django.utils.translation import gettext_noop
 
 from exceptions.choices import ExceptionReason
 from workflow.choices import RecordType, RequestorKind, RequestType, SensitiveCategory
@@ -25,6 +28,11 @@ class Deficiency:
     reason: str  # ExceptionReason value
     next_step: str
     staff_only: bool = False  # blocks validation but is settled by staff, with no letter and no exception
+    # The requestor message is stored in English (letters, staff pages). Portal pages and emails show it in the
+    # requestor's language (intake.letters.requestor_text): a fixed message is its own message id (marked with gettext_noop);
+    # a message with values has its id here and the values (a phrase to translate, or an ISO date) beside it.
+    requestor_template: str = ""
+    requestor_params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ BASIS_LABELS = {
 }
 
 
-def _d(code: str, requestor: str, staff: str, citation: str, reason: str, next_step: str, **kw: bool) -> Deficiency:
+def _d(code: str, requestor: str, staff: str, citation: str, reason: str, next_step: str, **kw: Any) -> Deficiency:
     return Deficiency(code, requestor, staff, citation, reason, next_step, **kw)
 
 
@@ -93,7 +101,7 @@ def _identity(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "IDENTITY_NOT_VERIFIED",
-                "We could not confirm your identity. Please send a copy of a government-issued photo ID.",
+                gettext_noop("We could not confirm your identity. Please send a copy of a government-issued photo ID."),
                 "Requestor identity not verified (record how: ID in person, ID copy, notarized, portal).",
                 "45 CFR 164.514(h)",
                 R.IDENTITY_NOT_VERIFIED,
@@ -106,8 +114,10 @@ def _identity(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "REPRESENTATIVE_AUTHORITY_MISSING",
-                "Please send proof that you may act for the patient: guardianship papers, a health care power of "
-                "attorney, letters testamentary, or, for a minor, a birth certificate or custody order.",
+                gettext_noop(
+                    "Please send proof that you may act for the patient: guardianship papers, a health care power of "
+                    "attorney, letters testamentary, or, for a minor, a birth certificate or custody order."
+                ),
                 "Personal representative without an authority document on file.",
                 "45 CFR 164.502(g)",
                 R.IDENTITY_NOT_VERIFIED,
@@ -123,8 +133,10 @@ def _directive(f: IntakeFacts) -> list[Deficiency]:
     return [
         _d(
             "DIRECTIVE_INCOMPLETE",
-            "To send your records to someone else, we need your signed, written request that names who should "
-            "receive them and where to send them.",
+            gettext_noop(
+                "To send your records to someone else, we need your signed, written request that names who should "
+                "receive them and where to send them."
+            ),
             "Third-party directive must be in writing, signed by the patient, naming the recipient and destination.",
             "45 CFR 164.524(c)(3)(ii)",
             R.INCOMPLETE_AUTHORIZATION,
@@ -133,28 +145,33 @@ def _directive(f: IntakeFacts) -> list[Deficiency]:
     ]
 
 
+AUTH_MISSING = gettext_noop(
+    "The authorization form is missing %(what)s. Please send a corrected, signed authorization."
+)
+AUTH_EXPIRED = gettext_noop("The authorization expired on %(date)s. Please send a new, signed authorization.")
+
 AUTH_ELEMENTS = [
-    ("auth_describes_information", "AUTH_NO_DESCRIPTION", "a specific description of the information to be released",
+    ("auth_describes_information", "AUTH_NO_DESCRIPTION", gettext_noop("a specific description of the information to be released"),
      "45 CFR 164.508(c)(1)(i)"),
-    ("auth_names_discloser", "AUTH_NO_DISCLOSER", "the name of the organisation allowed to release it",
+    ("auth_names_discloser", "AUTH_NO_DISCLOSER", gettext_noop("the name of the organisation allowed to release it"),
      "45 CFR 164.508(c)(1)(ii)"),
-    ("auth_names_recipient", "AUTH_NO_RECIPIENT", "the name of the person or organisation who may receive it",
+    ("auth_names_recipient", "AUTH_NO_RECIPIENT", gettext_noop("the name of the person or organisation who may receive it"),
      "45 CFR 164.508(c)(1)(iii)"),
-    ("auth_states_purpose", "AUTH_NO_PURPOSE", "the purpose of the release (\"at the request of the individual\" is "
-     "enough when the patient asks)", "45 CFR 164.508(c)(1)(iv)"),
-    ("auth_signed", "AUTH_NO_SIGNATURE", "the patient's signature and the date it was signed",
+    ("auth_states_purpose", "AUTH_NO_PURPOSE", gettext_noop("the purpose of the release (\"at the request of the individual\" is "
+     "enough when the patient asks)"), "45 CFR 164.508(c)(1)(iv)"),
+    ("auth_signed", "AUTH_NO_SIGNATURE", gettext_noop("the patient's signature and the date it was signed"),
      "45 CFR 164.508(c)(1)(vi)"),
 ]  # fmt: skip
 
 AUTH_STATEMENTS = [
     ("auth_right_to_revoke_statement", "AUTH_NO_REVOCATION_STATEMENT",
-     "a statement that the patient may revoke the authorization in writing, and how", "45 CFR 164.508(c)(2)(i)"),
+     gettext_noop("a statement that the patient may revoke the authorization in writing, and how"), "45 CFR 164.508(c)(2)(i)"),
     ("auth_conditioning_statement", "AUTH_NO_CONDITIONING_STATEMENT",
-     "a statement about whether treatment or payment may depend on signing it", "45 CFR 164.508(c)(2)(ii)"),
+     gettext_noop("a statement about whether treatment or payment may depend on signing it"), "45 CFR 164.508(c)(2)(ii)"),
     ("auth_redisclosure_statement", "AUTH_NO_REDISCLOSURE_STATEMENT",
-     "a statement that information released may be re-disclosed by the recipient and no longer protected",
+     gettext_noop("a statement that information released may be re-disclosed by the recipient and no longer protected"),
      "45 CFR 164.508(c)(2)(iii)"),
-    ("auth_plain_language", "AUTH_NOT_PLAIN_LANGUAGE", "wording in plain language", "45 CFR 164.508(c)(3)"),
+    ("auth_plain_language", "AUTH_NOT_PLAIN_LANGUAGE", gettext_noop("wording in plain language"), "45 CFR 164.508(c)(3)"),
 ]  # fmt: skip
 
 
@@ -166,11 +183,13 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
             out.append(
                 _d(
                     code,
-                    f"The authorization form is missing {what}. Please send a corrected, signed authorization.",
+                    AUTH_MISSING % {"what": what},
                     f"Authorization lacks {what}.",
                     citation,
                     R.INCOMPLETE_AUTHORIZATION,
                     LETTER_STEP,
+                    requestor_template=AUTH_MISSING,
+                    requestor_params=(("what", what),),
                 )
             )
     expiration = r.get("auth_expiration_date")
@@ -178,8 +197,10 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "AUTH_NO_EXPIRATION",
-                "The authorization form has no expiration date or event. Please send a corrected, signed form "
-                "that says when it expires.",
+                gettext_noop(
+                    "The authorization form has no expiration date or event. Please send a corrected, signed form "
+                    "that says when it expires."
+                ),
                 "Authorization has no expiration date or expiration event.",
                 "45 CFR 164.508(c)(1)(v)",
                 R.INCOMPLETE_AUTHORIZATION,
@@ -190,19 +211,23 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "AUTH_EXPIRED",
-                f"The authorization expired on {expiration:%B %-d, %Y}. Please send a new, signed authorization.",
+                AUTH_EXPIRED % {"date": f"{expiration:%B %-d, %Y}"},
                 f"Authorization expired {expiration:%Y-%m-%d}: defective.",
                 "45 CFR 164.508(b)(2)(i)",
                 R.EXPIRED_AUTHORIZATION,
                 LETTER_STEP,
+                requestor_template=AUTH_EXPIRED,
+                requestor_params=(("date", expiration.isoformat()),),
             )
         )
     if r.get("auth_signed_by_representative") and not r.get("auth_representative_authority_described"):
         out.append(
             _d(
                 "AUTH_REPRESENTATIVE_AUTHORITY_NOT_DESCRIBED",
-                "The authorization was signed by someone other than the patient but does not say what authority "
-                "they have to sign. Please send a corrected form with that description.",
+                gettext_noop(
+                    "The authorization was signed by someone other than the patient but does not say what authority "
+                    "they have to sign. Please send a corrected form with that description."
+                ),
                 "Signed by a representative without a description of their authority.",
                 "45 CFR 164.508(c)(1)(vi)",
                 R.INCOMPLETE_AUTHORIZATION,
@@ -213,7 +238,7 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "AUTH_REVOKED",
-                "The patient revoked this authorization, so we cannot release records under it.",
+                gettext_noop("The patient revoked this authorization, so we cannot release records under it."),
                 "Authorization known to have been revoked: defective.",
                 "45 CFR 164.508(b)(2)(iv), (b)(5)",
                 R.EXPIRED_AUTHORIZATION,
@@ -224,8 +249,10 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "AUTH_IMPROPERLY_COMBINED",
-                "The authorization is combined with another document in a way the law does not allow. Please send "
-                "a separate authorization form.",
+                gettext_noop(
+                    "The authorization is combined with another document in a way the law does not allow. Please send "
+                    "a separate authorization form."
+                ),
                 "Compound authorization that 164.508(b)(3) does not permit: defective.",
                 "45 CFR 164.508(b)(2)(ii), (b)(3)",
                 R.INCOMPLETE_AUTHORIZATION,
@@ -236,7 +263,7 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "AUTH_KNOWN_FALSE",
-                "We cannot accept this authorization. Please contact us.",
+                gettext_noop("We cannot accept this authorization. Please contact us."),
                 "Material information in the authorization is known to be false: defective; refer to legal review.",
                 "45 CFR 164.508(b)(2)(v)",
                 R.LEGAL_REVIEW,
@@ -247,8 +274,10 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "AUTH_PSYCHOTHERAPY_COMBINED",
-                "Psychotherapy notes need their own authorization, separate from the one for other records. Please "
-                "send two separate signed forms.",
+                gettext_noop(
+                    "Psychotherapy notes need their own authorization, separate from the one for other records. Please "
+                    "send two separate signed forms."
+                ),
                 "Psychotherapy-notes authorization combined with another authorization: defective.",
                 "45 CFR 164.508(b)(3)(ii)",
                 R.INCOMPLETE_AUTHORIZATION,
@@ -264,7 +293,9 @@ def _treatment(f: IntakeFacts) -> list[Deficiency]:
     return [
         _d(
             "PROVIDER_NOT_CONFIRMED",
-            "Please confirm that you are treating the patient (for example, the appointment or referral).",
+            gettext_noop(
+                "Please confirm that you are treating the patient (for example, the appointment or referral)."
+            ),
             "Treating relationship of the requesting provider not confirmed.",
             "45 CFR 164.506(c)",
             R.AWAITING_REQUESTOR,
@@ -280,7 +311,7 @@ def _legal(f: IntakeFacts) -> list[Deficiency]:
         return [
             _d(
                 "LEGAL_DOCUMENT_MISSING",
-                "Please send the subpoena or court order you are relying on.",
+                gettext_noop("Please send the subpoena or court order you are relying on."),
                 "No subpoena or court order on file for a legal request.",
                 "45 CFR 164.512(e)(1)",
                 R.LEGAL_REVIEW,
@@ -293,7 +324,7 @@ def _legal(f: IntakeFacts) -> list[Deficiency]:
         return [
             _d(
                 "COURT_ORDER_NOT_SIGNED",
-                "The order we received is not signed by a judge. Please send the signed court order.",
+                gettext_noop("The order we received is not signed by a judge. Please send the signed court order."),
                 "Court order not signed by a judge; release only what a signed order expressly covers.",
                 "45 CFR 164.512(e)(1)(i)",
                 R.LEGAL_REVIEW,
@@ -306,8 +337,10 @@ def _legal(f: IntakeFacts) -> list[Deficiency]:
         return [
             _d(
                 "SUBPOENA_NO_ASSURANCE",
-                "A subpoena without a court order must come with written assurance that the patient was notified "
-                "and had a chance to object, or with a qualified protective order. Please send one of them.",
+                gettext_noop(
+                    "A subpoena without a court order must come with written assurance that the patient was notified "
+                    "and had a chance to object, or with a qualified protective order. Please send one of them."
+                ),
                 "Subpoena without satisfactory assurance or a qualified protective order.",
                 "45 CFR 164.512(e)(1)(ii)",
                 R.LEGAL_REVIEW,
@@ -317,7 +350,7 @@ def _legal(f: IntakeFacts) -> list[Deficiency]:
     return [
         _d(
             "ADMINISTRATIVE_REQUEST_REVIEW",
-            "Your request is with our privacy office for review.",
+            gettext_noop("Your request is with our privacy office for review."),
             "Administrative request or agency demand: privacy officer to confirm the basis (164.512(e), (f)).",
             "45 CFR 164.512(e), (f)",
             R.LEGAL_REVIEW,
@@ -361,8 +394,10 @@ def _sensitive(f: IntakeFacts, basis: str) -> list[Deficiency]:
             out.append(
                 _d(
                     "PSYCHOTHERAPY_NOTES_NEED_AUTHORIZATION",
-                    "Psychotherapy notes are not part of the right to your records. They can be released only on a "
-                    "separate authorization, which we will send you if you wish.",
+                    gettext_noop(
+                        "Psychotherapy notes are not part of the right to your records. They can be released only on a "
+                        "separate authorization, which we will send you if you wish."
+                    ),
                     "Psychotherapy notes requested under the right of access: excluded; needs its own authorization.",
                     "45 CFR 164.524(a)(1)(i), 164.508(a)(2)",
                     R.AWAITING_REQUESTOR,
@@ -395,8 +430,10 @@ def _scope(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "SCOPE_UNCLEAR",
-                "Please tell us which records you need: the kinds of records (for example lab results, discharge "
-                "summaries) or the dates of service.",
+                gettext_noop(
+                    "Please tell us which records you need: the kinds of records (for example lab results, discharge "
+                    "summaries) or the dates of service."
+                ),
                 "Scope has neither record types nor dates of service.",
                 "45 CFR 164.508(c)(1)(i), 164.514(d)",
                 R.SCOPE_UNCLEAR,
@@ -407,7 +444,7 @@ def _scope(f: IntakeFacts) -> list[Deficiency]:
         out.append(
             _d(
                 "SCOPE_OTHER_UNDESCRIBED",
-                "Please describe the 'other' records you are asking for.",
+                gettext_noop("Please describe the 'other' records you are asking for."),
                 "Record type 'Other' chosen with no scope notes.",
                 "45 CFR 164.514(d)",
                 R.SCOPE_UNCLEAR,
@@ -423,7 +460,9 @@ def _delivery(f: IntakeFacts) -> list[Deficiency]:
     return [
         _d(
             "DELIVERY_INCOMPLETE",
-            "Please tell us how and where to send the records (secure download, email, fax number or mailing address).",
+            gettext_noop(
+                "Please tell us how and where to send the records (secure download, email, fax number or mailing address)."
+            ),
             " ".join(f.delivery_gaps),
             "45 CFR 164.524(c)(2)-(3)",
             R.AWAITING_REQUESTOR,

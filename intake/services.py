@@ -343,7 +343,13 @@ def intake_complete(
                 kind=LetterKind.DEFICIENCY,
                 summary={
                     "deficiencies": [
-                        {"code": d.code, "message": d.requestor_message, "citation": d.citation}
+                        {
+                            "code": d.code,
+                            "message": d.requestor_message,
+                            "citation": d.citation,
+                            "template": d.requestor_template,
+                            "params": dict(d.requestor_params),
+                        }
                         for d in requestor_facing
                     ],
                     "respond_by": respond_by.isoformat(),

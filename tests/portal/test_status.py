@@ -332,3 +332,22 @@ def test_before_staff_identify_the_patient_the_page_shows_the_typed_initials_not
         patient_last_name="Diaz", patient_date_of_birth=date(1980, 4, 2),
     )  # fmt: skip
     assert portal_status(rr).patient_initials == "R.D."
+
+
+def test_what_we_need_is_said_in_the_requestors_language(tenant_a, alice, media):
+    """The checklist's deficiency wording is stored in English (letters, staff pages) and shown in Spanish on a
+    Spanish page, a message with values (the missing element, the expiry date) included."""
+    rr = factories.RecordRequestFactory(tenant=tenant_a, intake_completed_at=None)
+    answers = {**COMPLETE_AUTHORIZATION, "auth_signed": False, "auth_expiration_date": date(2020, 1, 31)}
+    intake_services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **answers)
+    intake_services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
+    client = Client()
+    _grant(client, rr)
+    url = reverse("portal:status", args=[rr.tracking_number])
+    spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Al formulario de autorización le falta la firma del paciente y la fecha en que firmó." in spanish
+    assert "La autorización venció el 31 de enero de 2020." in spanish
+    assert "is missing" not in spanish
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The authorization form is missing the patient&#x27;s signature and the date it was signed." in english
+    assert "The authorization expired on January 31, 2020." in english

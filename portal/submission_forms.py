@@ -58,6 +58,11 @@ class PortalForm(forms.Form):
                 field.widget.attrs["aria-describedby"] = " ".join(described)
 
 
+# Browsers with a date picker send ISO dates; typed dates are read month first, as the hints show, in Spanish too
+# (Django's Spanish formats would read 03/14/1980 day first and refuse it).
+DATE_INPUT_FORMATS = ["%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y"]
+
+
 class UploadField(forms.FileField):
     """A document upload checked by its content (intake.documents.inspect_upload) while the form validates, so a
     refused file stops the form before anything is created."""
@@ -184,6 +189,7 @@ class SubmissionForm(PortalForm):
         label=_("Patient's last name"), max_length=100, error_messages={"required": _("Enter the patient's last name.")}
     )
     patient_date_of_birth = forms.DateField(
+        input_formats=DATE_INPUT_FORMATS,
         label=_("Patient's date of birth"),
         widget=_date_input(),
         error_messages={
@@ -206,6 +212,7 @@ class SubmissionForm(PortalForm):
         error_messages={"required": _("Choose at least one kind of record.")},
     )
     scope_date_from = forms.DateField(
+        input_formats=DATE_INPUT_FORMATS,
         label=_("Visits from"),
         required=False,
         widget=_date_input(),
@@ -213,6 +220,7 @@ class SubmissionForm(PortalForm):
         error_messages={"invalid": _("Enter a date like 01/31/2024.")},
     )
     scope_date_to = forms.DateField(
+        input_formats=DATE_INPUT_FORMATS,
         label=_("Visits to"),
         required=False,
         widget=_date_input(),

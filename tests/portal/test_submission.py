@@ -270,3 +270,10 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), "white").save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_a_typed_date_is_read_month_first_on_the_spanish_page_too(visitor, tenant_a, media):
+    data = valid_data(tenant_a, patient_date_of_birth="03/14/1980", scope_date_from="01/31/2024", scope_date_to="")
+    response = visitor.post(submit_url(tenant_a), data, HTTP_ACCEPT_LANGUAGE="es")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert RecordRequest.objects.get().scope_date_from == date(2024, 1, 31)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from roi import clock
@@ -11,8 +13,20 @@ from roi.models import AccessEvent, Tenant
 
 
 def client_address(request: HttpRequest | None) -> str | None:
+    """The client's IP address, for access events and the portal's per-address limits. Behind TRUSTED_PROXY_COUNT
+    reverse proxies (a load balancer, a TLS terminator), REMOTE_ADDR is the nearest proxy's: the client is then the
+    address the outermost trusted proxy appended to X-Forwarded-For (counted from the right, so a client cannot
+    choose its own address by sending the header)."""
     if request is None:
         return None
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            try:
+                return str(ipaddress.ip_address(forwarded[-proxies]))
+            except ValueError:
+                pass  # not an address (a misconfigured proxy count): the nearest peer is all we know
     return request.META.get("REMOTE_ADDR") or None
 
 

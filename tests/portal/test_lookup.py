@@ -234,3 +234,27 @@ def test_the_page_speaks_the_browsers_language_and_the_switch_remembers_a_choice
 def test_the_language_switch_never_redirects_off_the_site(client):
     response = client.post(reverse("portal:language"), {"language": "es", "next": "https://evil.example/"})
     assert response["Location"] == LOOKUP
+
+
+def test_behind_a_proxy_the_limit_is_per_client_not_per_proxy(settings, record_request):
+    """With TRUSTED_PROXY_COUNT=1 the client is the address the proxy appended; one client's failures do not lock
+    another client out, and a client cannot pick its address by sending the header itself."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.PORTAL_LOOKUP_FAILURES_PER_ADDRESS = 2
+    proxy = "10.9.9.9"
+    for _ in range(2):
+        Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7").post(
+            LOOKUP, {"tracking_number": "ROI-2222-3333-4444", "verifier": "x@y.example"}
+        )
+    blocked = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.7")
+    assert _post(blocked, record_request.tracking_number, "paralegal@hartley.example.com").status_code == 429
+    other = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="198.51.100.20")
+    assert _post(other, record_request.tracking_number, "paralegal@hartley.example.com").status_code == 302
+    assert AccessEvent.objects.get(action=AccessAction.PORTAL_LOOKUP).ip_address == "198.51.100.20"
+
+
+def test_a_forwarded_value_that_is_not_an_address_falls_back_to_the_peer(settings, record_request):
+    settings.TRUSTED_PROXY_COUNT = 2  # one more than the request really passed through
+    client = Client(REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="<script>, 203.0.113.7")
+    assert _post(client, record_request.tracking_number, "paralegal@hartley.example.com").status_code == 302
+    assert AccessEvent.objects.get(action=AccessAction.PORTAL_LOOKUP).ip_address == "10.9.9.9"

@@ -20,9 +20,9 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from portal.models import LookupLockout
-from portal.verification import NO_REQUEST, verifier_matches, verifiers_for
+from portal.verification import NO_REQUEST, requestor_access_record, verifier_matches, verifiers_for
 from roi import clock
-from roi.audit import access_record, client_address
+from roi.audit import client_address
 from roi.choices import AccessAction
 from workflow.models import TRACKING_ALPHABET, TRACKING_GROUP_LENGTH, TRACKING_GROUPS, RecordRequest
 
@@ -88,16 +88,12 @@ def _record_lockout(*, scope: str, subject: str, failures: int, http_request: Ht
             RecordRequest.objects.filter(tracking_number=number).only("id", "tenant_id", "patient_id").first()
         )
         if record_request is not None:
-            access_record(
-                tenant=record_request.tenant,
-                actor=None,
+            requestor_access_record(
+                http_request=http_request,
+                record_request=record_request,
                 action=AccessAction.PORTAL_LOCKOUT,
-                request=http_request,
-                obj=record_request,
-                request_id=record_request.pk,
-                patient_id=record_request.patient_id,
                 detail=f"Portal lookups locked: {failures} failures for this {LookupLockout.Scope(scope).label.lower()}",
-                actor_label="portal visitor (not verified)",
+                who="portal visitor (not verified)",
             )
 
 
@@ -169,16 +165,12 @@ def lookup(*, tracking_number: str, verifier: str, http_request: HttpRequest) ->
         _failed(http_request=http_request, address_key=address_key, number_key=number_key, number=number)
         _pad(started)
         return LookupResult()
-    access_record(
-        tenant=record_request.tenant,
-        actor=None,
+    requestor_access_record(
+        http_request=http_request,
+        record_request=record_request,
         action=AccessAction.PORTAL_LOOKUP,
-        request=http_request,
-        obj=record_request,
-        request_id=record_request.pk,
-        patient_id=record_request.patient_id,
         detail="Status lookup with tracking number and verifier",
-        actor_label="portal requestor (verified)",
+        who="portal requestor (verified)",
     )
     return LookupResult(record_request=record_request, verified_by="verifier")
 

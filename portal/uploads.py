@@ -22,8 +22,8 @@ from exceptions.services import exception_update_next_step
 from intake.choices import DocumentKind, DocumentSource
 from intake.documents import document_attach
 from intake.models import IntakeDocument
+from portal.verification import requestor_access_record
 from roi import clock
-from roi.audit import access_record
 from roi.choices import SUPERVISING_ROLES, AccessAction
 from roi.errors import ServiceError
 from roi.models import Membership
@@ -118,15 +118,11 @@ def portal_upload(
                 link=link,
                 dedupe_key=f"portal-upload:{document.pk}:{person.pk}",
             )
-        access_record(
-            tenant=tenant,
-            actor=None,
+        requestor_access_record(
+            http_request=http_request,
+            record_request=current,
             action=AccessAction.PORTAL_UPLOAD,
-            request=http_request,
-            obj=document,
-            request_id=current.pk,
-            patient_id=current.patient_id,
             detail=f"Portal upload: {kind_label} ({document.page_count} pages)",
-            actor_label="portal requestor",
+            obj=document,
         )
     return document

@@ -16,12 +16,14 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
 from intake.patients import UNIDENTIFIED_BIRTH_DATE
+from roi.audit import access_record
 from workflow.choices import RequestorKind
 
 COOKIE_NAME = "roi_portal_access"
@@ -144,3 +146,27 @@ def keep_grants(request: HttpRequest, response: HttpResponse) -> HttpResponse:
 def forget(response: HttpResponse) -> HttpResponse:
     response.delete_cookie(COOKIE_NAME, samesite="Lax")
     return response
+
+
+def requestor_access_record(
+    *,
+    http_request: HttpRequest,
+    record_request: Any,
+    action: str,
+    detail: str,
+    who: str = "portal requestor",
+    obj: Any = None,
+) -> None:
+    """The access event of a portal visitor on a request: no staff actor, `who` says how they were verified (or that
+    they were not), in the request's tenant, with the client's address."""
+    access_record(
+        tenant=record_request.tenant,
+        actor=None,
+        action=action,
+        request=http_request,
+        obj=obj if obj is not None else record_request,
+        request_id=record_request.pk,
+        patient_id=record_request.patient_id,
+        detail=detail,
+        actor_label=who,
+    )

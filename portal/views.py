@@ -17,7 +17,6 @@ from portal.http import LANGUAGE_CODES, portal_page
 from portal.lookup import lookup as lookup_check
 from portal.status import PortalStatus, portal_status, status_facts, status_from_facts
 from portal.uploads import portal_upload
-from roi.audit import access_record
 from roi.choices import AccessAction
 from roi.errors import ServiceError
 from workflow.models import RecordRequest
@@ -67,16 +66,12 @@ def status_link(request: HttpRequest, token: str) -> HttpResponse:
     )
     if record_request is None:
         return render(request, "portal/link_expired.html", status=404)
-    access_record(
-        tenant=record_request.tenant,
-        actor=None,
+    verification.requestor_access_record(
+        http_request=request,
+        record_request=record_request,
         action=AccessAction.PORTAL_LOOKUP,
-        request=request,
-        obj=record_request,
-        request_id=record_request.pk,
-        patient_id=record_request.patient_id,
         detail="Status opened with the signed link from a letter or email",
-        actor_label="portal requestor (signed link)",
+        who="portal requestor (signed link)",
     )
     verification.grant(request, record_request.pk)
     response = redirect("portal:status", tracking_number=record_request.tracking_number)
@@ -98,17 +93,11 @@ def status(request: HttpRequest, tracking_number: str) -> HttpResponse:
 
 
 def _status_page(request: HttpRequest, current: PortalStatus, upload_form: UploadForm, status: int = 200):
-    record_request = current.record_request
-    access_record(
-        tenant=current.tenant,
-        actor=None,
+    verification.requestor_access_record(
+        http_request=request,
+        record_request=current.record_request,
         action=AccessAction.PORTAL_STATUS_VIEW,
-        request=request,
-        obj=record_request,
-        request_id=record_request.pk,
-        patient_id=record_request.patient_id,
         detail=f"Status page: {current.phase}",
-        actor_label="portal requestor",
     )
     context = {"status": current, "portal_org_name": current.tenant.name, "upload_form": upload_form}
     response = render(request, "portal/status.html", context, status=status)

@@ -15,12 +15,12 @@ from django import forms
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fulfillment import delivery
 from fulfillment.models import DownloadLink
 from portal import verification
+from portal.forms import LookupForm
 from portal.http import portal_page
 from portal.lookup import verifier_check
 from roi import clock
@@ -34,16 +34,9 @@ BY_GRANT = "portal requestor (verified earlier in this browser)"
 
 
 class DownloadVerifyForm(forms.Form):
-    verifier = forms.CharField(
-        label=_("Email address, phone number or the patient's date of birth"),
-        max_length=120,
-        help_text=_(
-            "The email address or phone number you gave us with the request. If you are the patient or their "
-            "representative, you can also use the patient's date of birth (MM/DD/YYYY)."
-        ),
-        error_messages={"required": _("Enter your email address, phone number or the patient's date of birth.")},
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-    )
+    """The verifier alone: the link already names the request. The same field as the status lookup's."""
+
+    verifier = LookupForm.base_fields["verifier"]
 
 
 def _gone(request: HttpRequest, tenant: Tenant | None) -> HttpResponse:

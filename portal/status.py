@@ -26,7 +26,7 @@ from fulfillment.denials import BASIS_PLAIN, OCR, is_reviewable
 from fulfillment.models import Delivery, Denial, DownloadLink
 from intake.choices import DocumentSource, LetterKind
 from intake.letters import requestor_safe_deficiencies
-from intake.models import Extension, IntakeDocument, Letter
+from intake.models import Extension, IntakeDocument, IntakeReview, Letter
 from intake.patients import UNIDENTIFIED_MRN_PREFIX
 from portal.models import PortalSubmission
 from roi import clock
@@ -205,7 +205,9 @@ def _answered_on(record_request: RecordRequest, asked_at: Any) -> date | None:
 # event's INSERT), not one per fact. Related rows come back as JSON; every subquery reads an index on request_id.
 STATUS_SQL = f"""
 SELECT r.id, r.tenant_id, r.tracking_number, r.state, r.state_before_exception, r.received_at, r.legal_due_date,
-       r.patient_id, p.first_name, p.last_name, p.mrn LIKE %(unidentified)s AS unidentified,
+       r.patient_id, p.first_name, p.last_name,
+       (r.assignee_id IS NOT NULL OR EXISTS (SELECT 1 FROM {IntakeReview._meta.db_table} ir WHERE ir.request_id = r.id))
+          AS review_started, p.mrn LIKE %(unidentified)s AS unidentified,
        s.patient_first_name AS typed_first_name, s.patient_last_name AS typed_last_name,
        t.name, t.timezone, t.him_department_name, t.him_phone, t.him_email, t.him_fax,
        (SELECT json_agg(json_build_array(x.to_state, x.at) ORDER BY x.at, x.id)
@@ -334,6 +336,8 @@ def status_from_facts(facts: dict[str, Any]) -> PortalStatus:
         state == RequestState.EXCEPTION and rr.state_before_exception != RequestState.RECEIVED
     ):
         status.phase = Phase.IN_PROGRESS
+    elif state == RequestState.RECEIVED and not facts["review_started"]:
+        status.phase = Phase.RECEIVED  # nobody has picked it up yet
     if extension is not None:
         status.delay_reason = extension.reason
     if status.phase in (Phase.SENT, Phase.DENIED, Phase.CANCELLED):
@@ -397,6 +401,8 @@ def _steps(status: PortalStatus, first_at: dict[str, Any], episodes: list, exten
     if reviewed_on is None and episodes:  # the review found something to ask the requestor: it happened
         reviewed_on = _local(episodes[0].opened_at, tenant)
     under_review_state = "done" if reviewed_on else ("current" if phase == Phase.UNDER_REVIEW else "upcoming")
+    if phase == Phase.RECEIVED:
+        steps[0] = Step(steps[0].label, steps[0].when, "current")
     if phase in (Phase.DENIED, Phase.CANCELLED) and not reviewed_on:
         under_review_state = "done"
     steps.append(Step(_("Under review"), reviewed_on, under_review_state))

@@ -61,7 +61,7 @@ def test_a_requestor_looks_up_a_request_on_a_phone_and_sees_its_status(live_serv
     )
     page.get_by_role("button", name="Check status").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(rr.tracking_number)
-    expect(page.locator(".status-now")).to_have_text("In progress" if rr.state != "received" else "Under review")
+    expect(page.locator(".status-now")).to_have_text("Received")  # nobody has picked it up yet
     expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
     assert rr.patient.last_name not in page.content()
     assert_accessible(page)
@@ -136,7 +136,7 @@ def test_a_patient_submits_a_request_from_a_phone_and_follows_it(live_server, pa
     _fits_the_screen(page)
     _shot(page, tmp_path, "portal-submitted-phone.png")
     page.goto(f"{live_server.url}/status/{rr.tracking_number}/")  # the browser was granted access on submission
-    expect(page.locator(".status-now")).to_have_text("Under review")
+    expect(page.locator(".status-now")).to_have_text("Received")
     assert_accessible(page)
 
 

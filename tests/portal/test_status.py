@@ -61,7 +61,7 @@ def _deficient(tenant, actor):
 @pytest.mark.parametrize(
     ("state", "phase", "text"),
     [
-        ("received", Phase.UNDER_REVIEW, "checking that it has everything we need"),
+        ("received", Phase.RECEIVED, "Our staff will start reviewing it soon"),
         ("validated", Phase.IN_PROGRESS, "preparing the records"),
         ("in_fulfillment", Phase.IN_PROGRESS, "preparing the records"),
         ("delivered", Phase.SENT, "Sent"),
@@ -351,3 +351,11 @@ def test_what_we_need_is_said_in_the_requestors_language(tenant_a, alice, media)
     english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "The authorization form is missing the patient&#x27;s signature and the date it was signed." in english
     assert "The authorization expired on January 31, 2020." in english
+
+
+def test_a_request_nobody_has_picked_up_reads_received(tenant_a, alice, media):
+    rr = factories.RecordRequestFactory(tenant=tenant_a, assignee=None, intake_completed_at=None)
+    assert portal_status(rr).phase == Phase.RECEIVED
+    assert "Our staff will start reviewing it soon" in _page(rr)
+    intake_services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
+    assert portal_status(rr).phase == Phase.UNDER_REVIEW

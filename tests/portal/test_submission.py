@@ -277,3 +277,23 @@ def test_a_typed_date_is_read_month_first_on_the_spanish_page_too(visitor, tenan
     response = visitor.post(submit_url(tenant_a), data, HTTP_ACCEPT_LANGUAGE="es")
     assert response.status_code == 302, response.content.decode()[:2000]
     assert RecordRequest.objects.get().scope_date_from == date(2024, 1, 31)
+
+
+def test_a_submission_sends_its_acknowledgment_email_without_phi(visitor, tenant_a, media, mailoutbox):
+    """From blank form to the requestor's inbox: the 'we received your request' email goes through the outbox after
+    commit, with the tracking number and the signed status link, and nothing about the patient."""
+    from roi.models import Notification
+    from roi.notifications import notifications_send_pending
+
+    assert visitor.post(submit_url(tenant_a), valid_data(tenant_a)).status_code == 302
+    rr = RecordRequest.objects.get()
+    notice = Notification.objects.get(kind="requestor_received")
+    assert (notice.email_to, notice.recipient) == ("maria.lopez@example.com", None)
+    assert notifications_send_pending() == 1
+    (email,) = mailoutbox
+    body = email.subject + email.body
+    assert rr.tracking_number in body
+    assert "/status/link/" in email.body
+    for phi in ("Maria", "Lopez", "1980", "Garcia", "knee"):
+        assert phi not in body
+    assert notifications_send_pending() == 0  # sent once

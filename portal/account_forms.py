@@ -72,3 +72,37 @@ class SignInForm(PortalForm):
         error_messages={"required": _("Enter your password.")},
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+class ResetRequestForm(PortalForm):
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=254,
+        help_text=_("The address of your account. We email it a link to choose a new password."),
+        error_messages={
+            "required": _("Enter your email address."),
+            "invalid": _("Enter an email address like name@example.com."),
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "username"}),
+    )
+
+
+class NewPasswordForm(PortalForm):
+    """The new password, twice, checked by the same validators as at sign-up."""
+
+    password = SignUpForm.base_fields["password"]
+    password_again = SignUpForm.base_fields["password_again"]
+
+    def __init__(self, *args: Any, account: RequestorAccount, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        password = data.get("password")
+        if password and data.get("password_again") and password != data["password_again"]:
+            self.add_error("password_again", _("The two passwords are different. Type the same password twice."))
+        elif password:
+            for problem in account_password_problem(password, self.account):
+                self.add_error("password", problem)
+        return data

@@ -8,12 +8,13 @@ from datetime import date
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from exceptions.choices import REQUESTOR_ACTION_REASONS
 from intake.models import Extension
 from portal import accounts, verification
-from portal.account_forms import SignInForm, SignUpForm
+from portal.account_forms import NewPasswordForm, ResetRequestForm, SignInForm, SignUpForm
 from portal.http import portal_page
 from portal.models import RequestorAccount
 from portal.status import PHASE_LABELS, Phase
@@ -87,6 +88,41 @@ def sign_in(request: HttpRequest, slug: str) -> HttpResponse:
         status_code = 429 if outcome == accounts.SignIn.LOCKED else 200
     context = {"form": form, "tenant": tenant, "portal_org_name": tenant.name, "outcome": outcome}
     return render(request, "portal/account_signin.html", context, status=status_code)
+
+
+@portal_page
+@require_http_methods(["GET", "POST"])
+def reset_request(request: HttpRequest, slug: str) -> HttpResponse:
+    """Forgotten password: the same answer whether or not the address has an account."""
+    tenant = active_tenant(slug)
+    form = ResetRequestForm(request.POST or None)
+    context = {"form": form, "tenant": tenant, "portal_org_name": tenant.name}
+    if request.method == "POST" and form.is_valid():
+        accounts.account_reset_request(tenant=tenant, email=form.cleaned_data["email"])
+        return render(request, "portal/account_reset_sent.html", context)
+    return render(request, "portal/account_reset_request.html", context, status=400 if form.is_bound else 200)
+
+
+@portal_page
+@require_http_methods(["GET", "POST"])
+def reset(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """Choose a new password with the emailed link; it ends every session of the account."""
+    tenant = active_tenant(slug)
+    account = accounts.account_for_reset(tenant=tenant, token=token)
+    if account is None:
+        context = {"tenant": tenant, "portal_org_name": tenant.name}
+        return render(request, "portal/account_reset_gone.html", context, status=404)
+    form = NewPasswordForm(request.POST or None, account=account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            accounts.account_password_reset(tenant=tenant, token=token, password=form.cleaned_data["password"])
+        except ServiceError as error:
+            form.add_error("password" if error.field == "password" else None, error.message)
+        else:
+            response = redirect(f"{reverse('portal:account-signin', kwargs={'slug': tenant.slug})}?reset=1")
+            return accounts.sign_out(response, tenant, None)
+    context = {"form": form, "tenant": tenant, "portal_org_name": tenant.name}
+    return render(request, "portal/account_reset.html", context, status=400 if form.is_bound else 200)
 
 
 @portal_page

@@ -13,6 +13,7 @@ request of that organisation sent with its confirmed email address.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import timedelta
 
@@ -80,9 +81,10 @@ def _send_confirmation(*, tenant: Tenant, account: RequestorAccount, sequence: i
     )
 
 
-def _confirmations_allowed(tenant: Tenant, email: str) -> int:
-    """The number of this confirmation in the window, or 0 past the limit (then nothing is sent)."""
-    key = f"portal:account:confirm:{tenant.pk}:{email}"
+def _confirmations_allowed(tenant: Tenant, email: str, purpose: str = "confirm") -> int:
+    """The number of this email (a confirmation, a password reset) in the window, or 0 past the limit (then nothing
+    is sent)."""
+    key = f"portal:account:{purpose}:{tenant.pk}:{email}"
     cache.add(key, 0, timeout=WINDOW_SECONDS * 4)
     try:
         count = cache.incr(key)
@@ -164,7 +166,7 @@ def _dummy_hash() -> str:
 
 def _keys(tenant: Tenant, email: str, http_request: HttpRequest) -> tuple[str, str]:
     address = client_address(http_request) or "unknown"
-    return f"portal:login:addr:{address}", f"portal:login:email:{tenant.pk}:{email}"
+    return f"portal:login:addr:{address}", _keys_for_email(tenant, email)
 
 
 def _count(key: str) -> int:
@@ -243,6 +245,87 @@ def sign_out(response: HttpResponse, tenant: Tenant, account: RequestorAccount |
         RequestorAccount.objects.for_tenant(tenant).filter(pk=account.pk).update(session_nonce=secrets.token_hex(8))
     response.delete_cookie(COOKIE_NAME, path=_cookie_path(tenant), samesite="Lax")
     return response
+
+
+# --- Forgotten password -----------------------------------------------------------------------------------------
+
+RESET_SALT = "openroi.portal.account-reset"
+RESET_MINUTES = 60
+
+
+def _reset_fingerprint(account: RequestorAccount) -> str:
+    """Changes with the password and with the sessions: a link stops working once it was used (or any other link
+    of the account was), or once the requestor signed out, which ends every session."""
+    return hashlib.sha256(f"{account.pk}:{account.password}:{account.session_nonce}".encode()).hexdigest()[:20]
+
+
+def reset_token(account: RequestorAccount) -> str:
+    return signing.dumps({"a": account.pk, "f": _reset_fingerprint(account)}, salt=RESET_SALT, compress=False)
+
+
+def account_reset_request(*, tenant: Tenant, email: str) -> None:
+    """Email a link to choose a new password, if a confirmed account has this address. The page answers the same
+    whether or not one does, and at most CONFIRMATIONS_PER_EMAIL links go to one address in a window."""
+    email = email_normalise(email)
+    account = RequestorAccount.objects.for_tenant(tenant).filter(email=email, email_confirmed_at__isnull=False).first()
+    if account is None:
+        return
+    sequence = _confirmations_allowed(tenant, email, purpose="reset")
+    if not sequence:
+        return
+    link = settings.SITE_URL + reverse(
+        "portal:account-reset", kwargs={"slug": tenant.slug, "token": reset_token(account)}
+    )
+    notify(
+        tenant=tenant,
+        email_to=account.email,
+        kind=NOTIFICATION_KIND,
+        subject=_("Choose a new password for %(org)s records requests") % {"org": tenant.name},
+        body=_(
+            "Someone, probably you, asked to choose a new password for your records requests account at %(org)s. "
+            "To do it, open this link within %(minutes)s minutes:\n\n%(link)s\n\nIf it was not you, ignore this "
+            "email: your password stays as it is."
+        )
+        % {"org": tenant.name, "minutes": RESET_MINUTES, "link": link},
+        link=link,
+        dedupe_key=f"portal-account-reset:{account.pk}:{int(clock.now().timestamp())}:{sequence}",
+    )
+
+
+def account_for_reset(*, tenant: Tenant, token: str) -> RequestorAccount | None:
+    """The account a reset link is for; None when forged, older than RESET_MINUTES, already used, or for another
+    organisation."""
+    try:
+        value = signing.loads(token, salt=RESET_SALT, max_age=timedelta(minutes=RESET_MINUTES))
+    except signing.BadSignature:
+        return None
+    if not isinstance(value, dict):
+        return None
+    account = RequestorAccount.objects.for_tenant(tenant).filter(pk=value.get("a")).first()
+    if account is None or not secrets.compare_digest(_reset_fingerprint(account), str(value.get("f", ""))):
+        return None
+    return account
+
+
+def account_password_reset(*, tenant: Tenant, token: str, password: str) -> RequestorAccount:
+    """Set the new password and end every session of the account (the link then stops working)."""
+    with transaction.atomic():
+        account = account_for_reset(tenant=tenant, token=token)
+        if account is None:
+            raise ServiceError(_("This link no longer works. Ask for a new one."))
+        account = RequestorAccount.objects.for_tenant(tenant).select_for_update().get(pk=account.pk)
+        problems = account_password_problem(password, account)
+        if problems:
+            raise ServiceError(" ".join(problems), field="password")
+        account.password = make_password(password)
+        account.session_nonce = secrets.token_hex(8)
+        account.save(update_fields=["password", "session_nonce"])
+    cache.delete(_keys_for_email(tenant, account.email))
+    return account
+
+
+def _keys_for_email(tenant: Tenant, email: str) -> str:
+    return f"portal:login:email:{tenant.pk}:{email}"
 
 
 def account_password_problem(password: str, account: RequestorAccount) -> list[str]:

@@ -26,5 +26,7 @@ urlpatterns += [
     path("submit/<slug:slug>/account/confirm/<str:token>/", account_views.confirm, name="account-confirm"),
     path("submit/<slug:slug>/account/signin/", account_views.sign_in, name="account-signin"),
     path("submit/<slug:slug>/account/signout/", account_views.sign_out, name="account-signout"),
+    path("submit/<slug:slug>/account/password/", account_views.reset_request, name="account-reset-request"),
+    path("submit/<slug:slug>/account/password/<str:token>/", account_views.reset, name="account-reset"),
     path("submit/<slug:slug>/account/open/<str:tracking_number>/", account_views.account_open, name="account-open"),
 ]

@@ -143,7 +143,8 @@ def test_a_patient_submits_a_request_from_a_phone_and_follows_it(live_server, pa
 def test_account_and_download_pages_pass_the_checks_on_a_phone(live_server, page: Page, tenant_a):
     from tests.portal.test_downloads import _link
 
-    for path in (f"/submit/{tenant_a.slug}/account/signup/", f"/submit/{tenant_a.slug}/account/signin/"):
+    account = f"/submit/{tenant_a.slug}/account"
+    for path in (f"{account}/signup/", f"{account}/signin/", f"{account}/password/"):
         page.goto(f"{live_server.url}{path}")
         assert_accessible(page)
         _fits_the_screen(page)

@@ -185,3 +185,78 @@ def test_account_pages_of_an_inactive_organisation_are_404(visitor, tenant_a):
     tenant_a.save()
     for name in ("account", "account-signin", "account-signup"):
         assert visitor.get(url(name, tenant_a)).status_code == 404
+
+
+# --- Forgotten password ------------------------------------------------------------------------------------------
+
+NEW_PASSWORD = "a brand new long passphrase"
+
+
+def _reset_link(tenant, email: str) -> str:
+    notification = Notification.objects.filter(tenant=tenant, email_to=email, subject__contains="new password").latest(
+        "pk"
+    )
+    return "/" + re.search(r"https?://\S+", notification.body).group(0).split("://", 1)[1].split("/", 1)[1]
+
+
+def _set(client, link: str, password: str = NEW_PASSWORD, again: str | None = None):
+    return client.post(link, {"password": password, "password_again": again or password})
+
+
+def test_a_forgotten_password_is_replaced_through_an_emailed_link_that_works_once(visitor, confirmed, tenant_a):
+    response = visitor.post(url("account-reset-request", tenant_a), {"email": confirmed.email.upper()})
+    assert "If an account uses this address" in response.content.decode()
+    link = _reset_link(tenant_a, confirmed.email)
+    assert visitor.get(link).status_code == 200
+    response = _set(visitor, link)
+    assert response.status_code == 302
+    assert sign_in(visitor, tenant_a, confirmed.email, NEW_PASSWORD).status_code == 302  # the new password works
+    visitor.post(url("account-signout", tenant_a))
+    assert sign_in(visitor, tenant_a, confirmed.email, PASSWORD).status_code == 200  # the old one does not
+    gone = visitor.get(link)  # used: the link stops working
+    assert gone.status_code == 404
+    assert "This link no longer works" in gone.content.decode()
+
+
+def test_a_reset_ends_every_session_of_the_account(visitor, confirmed, tenant_a):
+    sign_in(visitor, tenant_a, confirmed.email)
+    assert visitor.get(url("account", tenant_a)).status_code == 200
+    from django.test import Client
+
+    second = Client(REMOTE_ADDR="10.77.0.1")  # the requestor, on another device
+    second.post(url("account-reset-request", tenant_a), {"email": confirmed.email})
+    _set(second, _reset_link(tenant_a, confirmed.email))
+    assert visitor.get(url("account", tenant_a)).status_code == 302  # signed out
+
+
+def test_an_unknown_or_unconfirmed_address_gets_the_same_answer_and_no_email(visitor, tenant_a, unique_email):
+    sign_up(visitor, tenant_a, unique_email)  # not confirmed
+    before = Notification.objects.count()
+    answers = {
+        visitor.post(url("account-reset-request", tenant_a), {"email": email}).content.decode().split("<main")[1]
+        for email in (unique_email, "nobody-here@example.com")
+    }
+    assert len({answer.split('name="csrfmiddlewaretoken"')[0] for answer in answers}) == 1
+    assert Notification.objects.count() == before
+
+
+def test_a_weak_new_password_is_refused_and_the_link_keeps_working(visitor, confirmed, tenant_a):
+    visitor.post(url("account-reset-request", tenant_a), {"email": confirmed.email})
+    link = _reset_link(tenant_a, confirmed.email)
+    response = _set(visitor, link, "password123")
+    assert response.status_code == 400
+    assert "too common" in response.content.decode() or "too short" in response.content.decode()
+    assert _set(visitor, link).status_code == 302
+
+
+def test_a_reset_link_is_refused_when_forged_old_or_of_another_organisation(
+    visitor, confirmed, tenant_a, tenant_b, monkeypatch
+):
+    import time
+
+    token = accounts.reset_token(confirmed)
+    assert visitor.get(url("account-reset", tenant_b, token=token)).status_code == 404
+    assert visitor.get(url("account-reset", tenant_a, token=token[:-3] + "abc")).status_code == 404
+    later = time.time() + (accounts.RESET_MINUTES + 1) * 60
+    monkeypatch.setattr(time, "time", lambda: later)  # django.core.signing reads time.time()
+    assert visitor.get(url("account-reset", tenant_a, token=token)).status_code == 404

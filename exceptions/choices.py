@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_noop
 
 
 class ExceptionReason(models.TextChoices):
@@ -26,3 +27,29 @@ REQUESTOR_ACTION_REASONS = frozenset(
         ExceptionReason.PAYMENT_PENDING,
     }
 )
+
+
+# What the requestor is asked for when staff open an exception that waits on them by hand (a deficiency letter lists
+# the checklist's own items instead): the portal's status page and the "action needed" email say this. English, and
+# message ids of the requestor's language (translated where shown).
+REQUESTOR_ASKS = {
+    ExceptionReason.INCOMPLETE_AUTHORIZATION: gettext_noop(
+        "The authorization form we received is not complete. Please send a new, fully completed and signed form."
+    ),
+    ExceptionReason.EXPIRED_AUTHORIZATION: gettext_noop(
+        "The authorization form has expired or was revoked. Please send a new signed authorization."
+    ),
+    ExceptionReason.IDENTITY_NOT_VERIFIED: gettext_noop(
+        "We could not confirm the identity or authority of the person asking. Please send a copy of a photo ID, "
+        "or the document that gives you authority (for example a power of attorney)."
+    ),
+    ExceptionReason.SCOPE_UNCLEAR: gettext_noop(
+        "We need to know exactly which records you want: the dates of care and the kinds of records."
+    ),
+    ExceptionReason.PAYMENT_PENDING: gettext_noop("We are waiting for payment of the fee we told you about."),
+    ExceptionReason.AWAITING_REQUESTOR: gettext_noop("We are waiting for an answer from you; please contact us."),
+}
+
+
+def requestor_ask(reason: str) -> str:
+    return REQUESTOR_ASKS.get(reason, REQUESTOR_ASKS[ExceptionReason.AWAITING_REQUESTOR])

@@ -10,6 +10,7 @@ from django.db.models import F
 
 from exceptions.choices import ExceptionReason
 from exceptions.models import ExceptionEpisode
+from exceptions.signals import exception_opened
 from roi import clock
 from roi.audit import history_stamp
 from roi.errors import ServiceError
@@ -69,6 +70,8 @@ def exception_open(
         RecordRequest.objects.for_tenant(tenant).filter(pk=current.pk).update(
             exception_reason=reason, exception_since=episode.opened_at
         )
+        # In this transaction: apps above (intake's requestor emails) act on it, or roll back with it.
+        exception_opened.send(sender=ExceptionEpisode, tenant=tenant, episode=episode, record_request=current)
     return episode
 
 

@@ -10,3 +10,8 @@ class IntakeConfig(AppConfig):
         from workflow.extensions import register_panel
 
         register_panel(PANEL)
+
+        from exceptions.signals import exception_opened
+        from intake.notices import on_exception_opened
+
+        exception_opened.connect(on_exception_opened, dispatch_uid="intake.requestor-action-needed")

@@ -28,6 +28,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from exceptions.choices import REQUESTOR_ACTION_REASONS, requestor_ask
 from intake.choices import LetterKind, NoticeEvent
 from intake.letters import extension_citation, requestor_safe_deficiencies
 from intake.models import Letter, RequestorMessageTemplate
@@ -364,3 +365,21 @@ def extension_facts(record_request: RecordRequest, *, original: date, new: date,
         "reason": reason,
         "extension_citation": extension_citation(record_request),
     }
+
+
+def on_exception_opened(*, tenant: Tenant, episode: Any, record_request: RecordRequest, **_: Any) -> None:
+    """An exception staff opened by hand that waits on the requestor (missing ID, unclear scope...) gets its "action
+    needed" email, in the same transaction. The checklist's exceptions (with deficiency codes) get theirs with the
+    deficiency letter instead, which lists each item."""
+    if episode.reason not in REQUESTOR_ACTION_REASONS or episode.deficiency_codes:
+        return
+    requestor_notify(
+        tenant=tenant,
+        record_request=record_request,
+        event=NoticeEvent.ACTION_NEEDED,
+        facts={
+            "deficiencies": [{"code": f"EXCEPTION_{episode.reason}".upper(), "message": requestor_ask(episode.reason)}],
+            "due_date": record_request.legal_due_date,
+        },
+        occurrence=f"episode-{episode.pk}",
+    )

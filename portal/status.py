@@ -16,10 +16,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from exceptions.choices import REQUESTOR_ACTION_REASONS, ExceptionReason
+from exceptions.choices import REQUESTOR_ACTION_REASONS, requestor_ask
 from exceptions.models import ExceptionEpisode
 from fulfillment.delivery import LINK_METHODS, link_status
 from fulfillment.denials import BASIS_PLAIN, OCR, is_reviewable
@@ -63,25 +63,6 @@ METHOD_PHRASES = {
     DeliveryMethod.FAX: gettext_lazy("by fax"),
     DeliveryMethod.MAIL: gettext_lazy("by mail"),
     DeliveryMethod.PICKUP: gettext_lazy("for pickup at our office"),
-}
-
-# What the requestor is asked for when staff opened the exception by hand (no deficiency letter lists it).
-REASON_ASKS = {
-    ExceptionReason.INCOMPLETE_AUTHORIZATION: gettext_lazy(
-        "The authorization form we received is not complete. Please send a new, fully completed and signed form."
-    ),
-    ExceptionReason.EXPIRED_AUTHORIZATION: gettext_lazy(
-        "The authorization form has expired or was revoked. Please send a new signed authorization."
-    ),
-    ExceptionReason.IDENTITY_NOT_VERIFIED: gettext_lazy(
-        "We could not confirm the identity or authority of the person asking. Please send a copy of a photo ID, "
-        "or the document that gives you authority (for example a power of attorney)."
-    ),
-    ExceptionReason.SCOPE_UNCLEAR: gettext_lazy(
-        "We need to know exactly which records you want: the dates of care and the kinds of records."
-    ),
-    ExceptionReason.PAYMENT_PENDING: gettext_lazy("We are waiting for payment of the fee we told you about."),
-    ExceptionReason.AWAITING_REQUESTOR: gettext_lazy("We are waiting for an answer from you; please contact us."),
 }
 
 
@@ -181,8 +162,7 @@ def _asks(record_request: RecordRequest, episode: ExceptionEpisode) -> tuple[lis
         respond_by = letter.summary.get("respond_by")
         asks = [item["message"] for item in items]
         return asks, date.fromisoformat(respond_by) if respond_by else None, letter.generated_at
-    generic = REASON_ASKS.get(episode.reason, REASON_ASKS[ExceptionReason.AWAITING_REQUESTOR])
-    return [str(generic)], None, episode.opened_at
+    return [gettext(requestor_ask(episode.reason))], None, episode.opened_at
 
 
 def _answered_on(record_request: RecordRequest, asked_at: Any) -> date | None:

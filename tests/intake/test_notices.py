@@ -305,3 +305,30 @@ def test_the_request_page_shows_whether_each_letters_email_went_out(client_for, 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     notifications_send_pending()
     assert "emailed to jw@example.com" in client_for(alice).get(url).content.decode()
+
+
+def test_an_exception_opened_by_hand_that_waits_on_the_requestor_emails_what_to_send(tenant_a, alice):
+    """Staff open "identity not verified" from the request page: the requestor is told what to send, once per
+    episode, in the same transaction; an exception that waits on us (imaging) tells the requestor nothing."""
+    from datetime import timedelta
+
+    from exceptions.services import exception_open, exception_resolve
+
+    rr = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor(), acknowledge=False)
+    due = date.today() + timedelta(days=7)
+    episode = exception_open(
+        tenant=tenant_a, actor=alice, record_request=rr, reason="identity_not_verified",
+        detail="ID copy unreadable (staff note)", next_step="Ask for a clearer ID", next_action_due=due,
+    )  # fmt: skip
+    notice = _only_notice(rr, NoticeEvent.ACTION_NEEDED)
+    _assert_safe(rr, notice)
+    assert "Please send a copy of a photo ID" in notice.body
+    assert "staff note" not in notice.body
+    assert notice.dedupe_key.endswith(f"episode-{episode.pk}")
+    exception_resolve(tenant=tenant_a, actor=alice, record_request=rr, resolution="ID received")
+    rr.refresh_from_db()
+    exception_open(
+        tenant=tenant_a, actor=alice, record_request=rr, reason="awaiting_department",
+        detail="Imaging", next_step="Chase imaging", next_action_due=due,
+    )  # fmt: skip
+    assert Notification.objects.filter(kind="requestor_action_needed").count() == 1

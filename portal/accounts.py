@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from portal.lookup import count_in_window
 from portal.models import RequestorAccount
 from roi import clock
 from roi.audit import client_address
@@ -85,12 +86,7 @@ def _confirmations_allowed(tenant: Tenant, email: str, purpose: str = "confirm")
     """The number of this email (a confirmation, a password reset) in the window, or 0 past the limit (then nothing
     is sent)."""
     key = f"portal:account:{purpose}:{tenant.pk}:{email}"
-    cache.add(key, 0, timeout=WINDOW_SECONDS * 4)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.add(key, 1, timeout=WINDOW_SECONDS * 4)
-        count = 1
+    count = count_in_window(key, WINDOW_SECONDS * 4)
     return count if count <= CONFIRMATIONS_PER_EMAIL else 0
 
 
@@ -170,12 +166,7 @@ def _keys(tenant: Tenant, email: str, http_request: HttpRequest) -> tuple[str, s
 
 
 def _count(key: str) -> int:
-    cache.add(key, 0, timeout=WINDOW_SECONDS)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=WINDOW_SECONDS)
-        return 1
+    return count_in_window(key, WINDOW_SECONDS)
 
 
 def account_authenticate(

@@ -65,14 +65,19 @@ def _locked(address_key: str, number_key: str) -> bool:
     )
 
 
-def _count_failure(key: str) -> int:
-    """One more failure in the key's window (the window starts at its first failure)."""
-    cache.add(key, 0, timeout=settings.PORTAL_LOOKUP_WINDOW_SECONDS)
+def count_in_window(key: str, seconds: int) -> int:
+    """Add one to a counter that lives `seconds` from its first count (a fixed window); the new count. Shared by the
+    portal's limits: failed lookups, failed sign-ins, emails sent to one address."""
+    cache.add(key, 0, timeout=seconds)
     try:
         return cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=settings.PORTAL_LOOKUP_WINDOW_SECONDS)
+        cache.add(key, 1, timeout=seconds)
         return 1
+
+
+def _count_failure(key: str) -> int:
+    return count_in_window(key, settings.PORTAL_LOOKUP_WINDOW_SECONDS)
 
 
 def _record_lockout(*, scope: str, subject: str, failures: int, http_request: HttpRequest, number: str) -> None:

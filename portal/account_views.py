@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-
-from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from exceptions.choices import REQUESTOR_ACTION_REASONS
-from intake.models import Extension
 from portal import accounts, verification
 from portal.account_forms import NewPasswordForm, ResetRequestForm, SignInForm, SignUpForm
 from portal.http import portal_page
-from portal.models import RequestorAccount
-from portal.status import PHASE_LABELS, Phase
 from portal.submission_views import active_tenant
-from roi.audit import client_address
-from roi.choices import AccessAction
 from roi.errors import ServiceError
-from roi.models import AccessEvent, Tenant
-from workflow.choices import RequestState
 from workflow.models import RecordRequest
-
-# The list shows the most recent requests; older ones are found with the status lookup.
-LIST_LIMIT = 200
 
 
 @portal_page
@@ -134,95 +119,13 @@ def sign_out(request: HttpRequest, slug: str) -> HttpResponse:
     return verification.forget(response)
 
 
-@dataclass(frozen=True)
-class AccountRow:
-    tracking_number: str
-    received_on: date
-    headline: str
-    expected_on: date | None
-
-
-def _phase(rr: RecordRequest) -> str:
-    """The status page's phase (portal.status.portal_status) from the row alone, for a list without a query per
-    request; the status page itself says more."""
-    if rr.state == RequestState.CANCELLED:
-        return Phase.CANCELLED
-    if rr.state == RequestState.DENIED:
-        return Phase.DENIED
-    if rr.state in (RequestState.DELIVERED, RequestState.CLOSED):
-        return Phase.SENT
-    if rr.state == RequestState.EXCEPTION and rr.exception_reason in REQUESTOR_ACTION_REASONS:
-        return Phase.ACTION_NEEDED
-    if rr.extended_to is not None:
-        return Phase.DELAYED
-    if rr.state in (RequestState.VALIDATED, RequestState.IN_FULFILLMENT) or (
-        rr.state == RequestState.EXCEPTION and rr.state_before_exception != RequestState.RECEIVED
-    ):
-        return Phase.IN_PROGRESS
-    return Phase.UNDER_REVIEW
-
-
-def account_requests(*, tenant: Tenant, account: RequestorAccount) -> list[RecordRequest]:
-    """The organisation's requests sent with the account's confirmed email, newest first. Two queries."""
-    extended = Extension.objects.filter(tenant_id=tenant.pk, request_id=OuterRef("pk")).values("new_due_date")[:1]
-    return list(
-        RecordRequest.objects.for_tenant(tenant)
-        .filter(requestor__email__iexact=account.email)
-        .annotate(extended_to=Subquery(extended))
-        .only(
-            "id",
-            "tenant_id",
-            "patient_id",
-            "tracking_number",
-            "received_at",
-            "state",
-            "state_before_exception",
-            "exception_reason",
-            "legal_due_date",
-        )
-        .order_by("-received_at", "-id")[:LIST_LIMIT]
-    )
-
-
 @portal_page
 def account(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = active_tenant(slug)
     signed_in = accounts.signed_in_account(request, tenant)
     if signed_in is None:
         return redirect("portal:account-signin", slug=tenant.slug)
-    requests = account_requests(tenant=tenant, account=signed_in)
-    rows = []
-    for rr in requests:
-        phase = _phase(rr)
-        rows.append(
-            AccountRow(
-                tracking_number=rr.tracking_number,
-                received_on=rr.received_at.astimezone(tenant.tzinfo).date(),
-                headline=str(PHASE_LABELS[phase]),
-                expected_on=None
-                if phase in (Phase.SENT, Phase.DENIED, Phase.CANCELLED)
-                else rr.extended_to or rr.legal_due_date,
-            )
-        )
-    # The list shows which requests exist for whom: one access event per request listed, written in one INSERT.
-    address = client_address(request)
-    agent = request.META.get("HTTP_USER_AGENT", "")[:300]
-    AccessEvent.objects.bulk_create(
-        AccessEvent(
-            tenant=tenant,
-            actor=None,
-            actor_label=f"portal account {signed_in.email}"[:100],
-            action=AccessAction.PORTAL_STATUS_VIEW,
-            object_type=RecordRequest._meta.label,
-            object_id=str(rr.pk),
-            request_id=rr.pk,
-            patient_id=rr.patient_id,
-            detail="Listed on the requestor account page",
-            ip_address=address,
-            user_agent=agent,
-        )
-        for rr in requests
-    )
+    rows = accounts.account_request_rows(tenant=tenant, account=signed_in, http_request=request)
     context = {"tenant": tenant, "portal_org_name": tenant.name, "account": signed_in, "rows": rows}
     return render(request, "portal/account.html", context)
 

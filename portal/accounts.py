@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -24,17 +25,24 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from exceptions.choices import REQUESTOR_ACTION_REASONS
+from intake.models import Extension, IntakeReview
 from portal.lookup import count_in_window
 from portal.models import RequestorAccount
+from portal.status import PHASE_LABELS, Phase, phase_of
 from roi import clock
 from roi.audit import client_address
+from roi.choices import AccessAction
 from roi.errors import ServiceError
-from roi.models import Tenant
+from roi.models import AccessEvent, Tenant
 from roi.notifications import notify
+from workflow.deadlines import local_date
+from workflow.models import RecordRequest
 
 COOKIE_NAME = "roi_portal_account"
 COOKIE_SALT = "openroi.portal.account-session"
@@ -326,3 +334,74 @@ def account_password_problem(password: str, account: RequestorAccount) -> list[s
     except ValidationError as error:
         return list(error.messages)
     return []
+
+
+# --- The account's requests ----------------------------------------------------------------------------------------
+
+# The list shows the most recent requests; older ones are found with the status lookup.
+LIST_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    tracking_number: str
+    received_on: date
+    headline: str
+    expected_on: date | None
+
+
+def account_request_rows(*, tenant: Tenant, account: RequestorAccount, http_request: HttpRequest) -> list[AccountRow]:
+    """The organisation's requests sent with the account's confirmed email, newest first, each with the phase the
+    status page would show (portal.status.phase_of, from the row: no query per request). Listing them shows which
+    requests exist for whom, so each listed request gets an access event, all written in one INSERT. Two queries."""
+    extended = Extension.objects.filter(tenant_id=tenant.pk, request_id=OuterRef("pk")).values("new_due_date")[:1]
+    requests = list(
+        RecordRequest.objects.for_tenant(tenant)
+        .filter(requestor__email__iexact=account.email)
+        .annotate(
+            extended_to=Subquery(extended),
+            reviewing=Exists(IntakeReview.objects.filter(tenant_id=tenant.pk, request_id=OuterRef("pk"))),
+        )
+        .only(
+            "id", "tenant_id", "patient_id", "tracking_number", "received_at", "state", "state_before_exception",
+            "exception_reason", "legal_due_date", "assignee_id",
+        )
+        .order_by("-received_at", "-id")[:LIST_LIMIT]
+    )  # fmt: skip
+    rows = []
+    for rr in requests:
+        phase = phase_of(
+            state=rr.state,
+            state_before_exception=rr.state_before_exception,
+            waits_on_requestor=rr.exception_reason in REQUESTOR_ACTION_REASONS,
+            extended=rr.extended_to is not None,
+            review_started=rr.reviewing or rr.assignee_id is not None,
+        )
+        finished = phase in (Phase.SENT, Phase.DENIED, Phase.CANCELLED)
+        rows.append(
+            AccountRow(
+                tracking_number=rr.tracking_number,
+                received_on=local_date(rr.received_at, tenant),
+                headline=str(PHASE_LABELS[phase]),
+                expected_on=None if finished else rr.extended_to or rr.legal_due_date,
+            )
+        )
+    address = client_address(http_request)
+    agent = http_request.META.get("HTTP_USER_AGENT", "")[:300]
+    AccessEvent.objects.bulk_create(
+        AccessEvent(
+            tenant=tenant,
+            actor=None,
+            actor_label=f"portal account {account.email}"[:100],
+            action=AccessAction.PORTAL_STATUS_VIEW,
+            object_type=RecordRequest._meta.label,
+            object_id=str(rr.pk),
+            request_id=rr.pk,
+            patient_id=rr.patient_id,
+            detail="Listed on the requestor account page",
+            ip_address=address,
+            user_agent=agent,
+        )
+        for rr in requests
+    )
+    return rows

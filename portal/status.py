@@ -32,6 +32,7 @@ from portal.models import PortalSubmission
 from roi import clock
 from roi.models import Tenant
 from workflow.choices import DeliveryMethod, RequestState
+from workflow.deadlines import local_date
 from workflow.models import Patient, RecordRequest, RequestTransition
 
 
@@ -139,8 +140,32 @@ def _patient_initials(facts: dict[str, Any]) -> str:
     return ""
 
 
-def _local(value: Any, tenant: Tenant) -> date | None:
-    return value.astimezone(tenant.tzinfo).date() if value else None
+def _local(value: datetime | None, tenant: Tenant) -> date | None:
+    return local_date(value, tenant) if value else None
+
+
+def phase_of(
+    *, state: str, state_before_exception: str, waits_on_requestor: bool, extended: bool, review_started: bool
+) -> str:
+    """The phase a requestor reads, from the request's own facts: the status page and the account list both use it
+    (the status page then says "under review" once the requestor answered what we asked)."""
+    if state == RequestState.CANCELLED:
+        return Phase.CANCELLED
+    if state == RequestState.DENIED:
+        return Phase.DENIED
+    if state in (RequestState.DELIVERED, RequestState.CLOSED):
+        return Phase.SENT
+    if state == RequestState.EXCEPTION and waits_on_requestor:
+        return Phase.ACTION_NEEDED
+    if extended:
+        return Phase.DELAYED
+    if state in (RequestState.VALIDATED, RequestState.IN_FULFILLMENT) or (
+        state == RequestState.EXCEPTION and state_before_exception != RequestState.RECEIVED
+    ):
+        return Phase.IN_PROGRESS
+    if state == RequestState.RECEIVED and not review_started:
+        return Phase.RECEIVED  # nobody has picked it up yet
+    return Phase.UNDER_REVIEW
 
 
 def _asks(record_request: RecordRequest, episode: ExceptionEpisode) -> tuple[list[str], date | None, Any]:
@@ -297,27 +322,19 @@ def status_from_facts(facts: dict[str, Any]) -> PortalStatus:
         expected_on=expected_on,
     )
 
-    # The phase now.
-    if state == RequestState.CANCELLED:
-        status.phase = Phase.CANCELLED
-    elif state == RequestState.DENIED:
-        status.phase = Phase.DENIED
-    elif state in (RequestState.DELIVERED, RequestState.CLOSED):
-        status.phase = Phase.SENT
-    elif open_ask is not None:
+    status.phase = phase_of(
+        state=state,
+        state_before_exception=rr.state_before_exception,
+        waits_on_requestor=open_ask is not None,
+        extended=extension is not None,
+        review_started=facts["review_started"],
+    )
+    if status.phase == Phase.ACTION_NEEDED:
         status.asks, status.respond_by, asked_at = _asks(rr, open_ask)
         status.can_upload = True
         status.answered_on = _answered_on(rr, asked_at)
-        # Once they sent something, the next move is ours: staff are reviewing it.
-        status.phase = Phase.UNDER_REVIEW if status.answered_on else Phase.ACTION_NEEDED
-    elif extension is not None:
-        status.phase = Phase.DELAYED
-    elif state in (RequestState.VALIDATED, RequestState.IN_FULFILLMENT) or (
-        state == RequestState.EXCEPTION and rr.state_before_exception != RequestState.RECEIVED
-    ):
-        status.phase = Phase.IN_PROGRESS
-    elif state == RequestState.RECEIVED and not facts["review_started"]:
-        status.phase = Phase.RECEIVED  # nobody has picked it up yet
+        if status.answered_on:  # they sent something: the next move is ours, staff are reviewing it
+            status.phase = Phase.UNDER_REVIEW
     if extension is not None:
         status.delay_reason = extension.reason
     if status.phase in (Phase.SENT, Phase.DENIED, Phase.CANCELLED):

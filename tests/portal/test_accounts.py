@@ -101,7 +101,8 @@ def test_a_confirmation_link_of_another_organisation_does_not_confirm(visitor, t
 
 
 def test_the_account_lists_only_its_own_requests_at_this_organisation(visitor, confirmed, tenant_a, tenant_b):
-    mine = factories.RecordRequestFactory(tenant=tenant_a, requestor__email=confirmed.email.upper())
+    staff = factories.MembershipFactory(tenant=tenant_a).user
+    mine = factories.RecordRequestFactory(tenant=tenant_a, requestor__email=confirmed.email.upper(), assignee=staff)
     also_mine = factories.RecordRequestFactory(tenant=tenant_a, requestor__email=confirmed.email)
     someone_elses = factories.RecordRequestFactory(tenant=tenant_a, requestor__email="other@firm.example.com")
     other_tenant = factories.RecordRequestFactory(tenant=tenant_b, requestor__email=confirmed.email)
@@ -114,7 +115,8 @@ def test_the_account_lists_only_its_own_requests_at_this_organisation(visitor, c
     assert also_mine.tracking_number in body
     assert someone_elses.tracking_number not in body
     assert other_tenant.tracking_number not in body
-    assert "Under review" in body
+    assert "<td>Under review</td>" in body  # picked up by staff: the phase the status page shows
+    assert "<td>Received</td>" in body  # nobody has picked it up yet
 
     events = AccessEvent.objects.filter(tenant=tenant_a, action=AccessAction.PORTAL_STATUS_VIEW)
     assert sorted(events.values_list("request_id", flat=True)) == sorted([mine.pk, also_mine.pk])

@@ -14,6 +14,7 @@ from portal.http import portal_page
 from portal.models import RequestorAccount
 from portal.submission import form_token_new, form_token_read, portal_request_submit, submission_for_token
 from portal.submission_forms import SubmissionForm
+from roi.errors import ServiceError
 from roi.models import Tenant
 from workflow.models import RecordRequest
 
@@ -66,13 +67,17 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
         return _form_page(request, tenant, form, account, status=400)
     if not form.is_valid():
         return _form_page(request, tenant, form, account, status=400)
-    result = portal_request_submit(
-        tenant=tenant,
-        form_nonce=nonce,
-        data=form.cleaned_data,
-        language=request.LANGUAGE_CODE,
-        account=account,
-    )
+    try:
+        result = portal_request_submit(
+            tenant=tenant,
+            form_nonce=nonce,
+            data=form.cleaned_data,
+            language=request.LANGUAGE_CODE,
+            account=account,
+        )
+    except ServiceError as error:  # a rule of the intake service the form could not check: nothing was created
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return _form_page(request, tenant, form, account, status=400)
     return _to_confirmation(request, tenant, result.record_request)
 
 

@@ -297,3 +297,19 @@ def test_a_submission_sends_its_acknowledgment_email_without_phi(visitor, tenant
     for phi in ("Maria", "Lopez", "1980", "Garcia", "knee"):
         assert phi not in body
     assert notifications_send_pending() == 0  # sent once
+
+
+def test_a_rule_of_the_intake_service_the_form_cannot_check_is_shown_and_nothing_is_created(
+    visitor, tenant_a, media, monkeypatch
+):
+    from portal import submission
+    from roi.errors import ServiceError
+
+    def refuse(**kwargs):
+        raise ServiceError("That requestor does not exist.", field="requestor")
+
+    monkeypatch.setattr(submission, "intake_receive", refuse)
+    response = visitor.post(submit_url(tenant_a), valid_data(tenant_a))
+    assert response.status_code == 400
+    assert "That requestor does not exist." in response.content.decode()
+    assert counts() == (0, 0, 0, 0, 0)

@@ -42,7 +42,10 @@ class DownloadVerifyForm(forms.Form):
 def _gone(request: HttpRequest, tenant: Tenant | None) -> HttpResponse:
     """Unknown (404) or no longer working (410): the same page, which says neither which nor what it was for."""
     return render(
-        request, "portal/download_gone.html", {"contact_tenant": tenant}, status=404 if tenant is None else 410
+        request,
+        "portal/download_gone.html",
+        {"contact_tenant": tenant, "portal_org_name": tenant.name if tenant else ""},
+        status=404 if tenant is None else 410,
     )
 
 
@@ -78,7 +81,9 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
                 return _serve(request, delivery.download_link_use(token=token, http_request=request, actor_label=label))
             except delivery.LinkUnavailable as unavailable:  # the last use went to another download meanwhile
                 return _gone(request, unavailable.tenant)
-    context = {"form": form, "failure": failure, "tenant": link.tenant, **_limits(link)}
+    context = {
+        "form": form, "failure": failure, "tenant": link.tenant, "portal_org_name": link.tenant.name, **_limits(link)
+    }  # fmt: skip
     return verification.keep_grants(request, render(request, "portal/download.html", context, status=status))
 
 

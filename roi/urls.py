@@ -21,6 +21,7 @@ urlpatterns = [
     # The request resource is assembled by fulfillment (deliver, deny) on top of intake's (create, checklist) on top
     # of workflow's (list, transitions).
     path("api/v1/", include("fulfillment.api_urls")),
+    path("reports/", include("reporting.urls")),
     # The requestor portal: public pages (status, submission, downloads) outside /requests/.
     path("", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,0 +1,73 @@
+"""Every number on the dashboard that counts requests links to the queue filtered to those requests, and the queue
+shows exactly that many: checked link by link on the rendered page, for open work and for the period."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from roi.choices import AccessAction
+from roi.models import AccessEvent
+from tests import factories
+from tests.reporting.datasets import busy_month
+
+pytestmark = pytest.mark.django_db
+
+LINK = re.compile(r'<a href="(?P<href>[^"]+)" data-requests="(?P<count>\d+)"')
+ON_PAGE = re.compile(r"(\d+) requests? on this page")
+
+
+def _queue_count(client, href: str) -> int:
+    href = unescape(href)
+    response = client.get(href + ("&" if "?" in href else "?") + "size=100")
+    assert response.status_code == 200, href
+    html = response.content.decode()
+    assert "cursor=" not in html, f"{href} has a second page: the data set is meant to fit on one"
+    return int(ON_PAGE.search(html).group(1))
+
+
+def test_every_request_count_on_the_dashboard_matches_its_queue(tenant_a, sam, alice, client_for):
+    busy_month(tenant_a, [alice, sam])
+    busy_month(factories.TenantFactory(), [factories.UserFactory(), factories.UserFactory()])  # never counted
+    client = client_for(sam)
+    html = client.get("/reports/").content.decode()
+    links = LINK.findall(html)
+    assert len(links) > 60  # tiles and table cells
+    checked = {}
+    for href, count in links:
+        if href not in checked:
+            checked[href] = _queue_count(client, href)
+        assert checked[href] == int(count), f"{href}: dashboard says {count}, the queue lists {checked[href]}"
+    # Every kind of figure was exercised with something to count.
+    nonzero = {
+        re.search(r"activity=(\w+)", href).group(1) for href, count in links if "activity=" in href and int(count)
+    }
+    assert nonzero >= {
+        "received", "delivered", "delivered_late", "delivered_after_target", "status_call", "portal_view", "resent",
+        "qc_failed", "escalated", "extended", "exception_opened", "duplicate",
+    }  # fmt: skip
+
+
+def test_the_queue_activity_filter_says_what_to_fix(tenant_a, sam, client_for):
+    client = client_for(sam)
+    response = client.get("/requests/?activity=delivered&activity_from=2026-05-10&activity_to=2026-05-01")
+    assert "The &#x27;To&#x27; day is before the &#x27;From&#x27; day" in response.content.decode()
+    response = client.get("/requests/?activity_from=2026-05-01")
+    assert "Choose the activity the days apply to" in response.content.decode()
+
+
+def test_a_csv_export_has_the_rows_of_the_page_and_is_an_access_event(tenant_a, sam, alice, client_for):
+    busy_month(tenant_a, [alice, sam])
+    client = client_for(sam)
+    response = client.get("/reports/export/staff_load.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Cache-Control"] == "no-store"
+    lines = response.content.decode().splitlines()
+    assert lines[1] == "Staff member,Open,Overdue,In exception,Stalled"
+    assert len(lines) == 2 + 3  # alice, sam, unassigned
+    event = AccessEvent.objects.get(tenant=tenant_a, action=AccessAction.EXPORT)
+    assert "staff_load" in event.detail
+    assert event.actor == sam

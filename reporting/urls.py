@@ -1,7 +1,15 @@
 """Supervisor and admin reports: the dashboard with its exports, and the audit pages."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from reporting import audit_views
 
 app_name = "reporting"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    # Audit pages (admins)
+    path("audit/", audit_views.AccessEventListView.as_view(), name="audit-events"),
+    path("audit/patient/", audit_views.PatientAuditView.as_view(), name="audit-patient"),
+    path("audit/user/", audit_views.UserAuditView.as_view(), name="audit-user"),
+    path("audit/requests/<str:tracking_number>/", audit_views.RequestAuditView.as_view(), name="audit-request"),
+]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reporting import views
+from reporting import audit_views, views
 
 app_name = "reporting"
 
@@ -11,4 +11,9 @@ urlpatterns = [
     path("export/<slug:table>.csv", views.DashboardExportView.as_view(), name="export"),
     path("monthly.pdf", views.MonthlyReportView.as_view(), name="monthly"),
     path("settings/", views.ReportingSettingsView.as_view(), name="settings"),
+    # Audit pages (admins)
+    path("audit/", audit_views.AccessEventListView.as_view(), name="audit-events"),
+    path("audit/patient/", audit_views.PatientAuditView.as_view(), name="audit-patient"),
+    path("audit/user/", audit_views.UserAuditView.as_view(), name="audit-user"),
+    path("audit/requests/<str:tracking_number>/", audit_views.RequestAuditView.as_view(), name="audit-request"),
 ]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F, Func, TextField
 from django.http import HttpRequest
 
 from roi import clock
@@ -64,3 +69,80 @@ def history_stamp(instance: Any, actor: Any) -> None:
     callers without an HTTP request (API tokens, tasks, commands) as much as for pages."""
     instance._history_user = actor if getattr(actor, "is_authenticated", False) else None
     instance._history_date = clock.now()
+
+
+# --- The hash chain (roi/migrations/0008 computes it in the database; this is the independent check) ---------------
+
+GENESIS_HASH = "0" * 64
+CHAIN_FIELDS = (
+    "id", "tenant_id", "at", "actor_id", "actor_label", "action", "object_type", "object_id", "request_id",
+    "patient_id", "detail", "ip_address", "user_agent",
+)  # fmt: skip
+
+
+def _chain_field(value: Any) -> str:
+    if value is None:
+        return "~"
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = str(value)
+    return f"{len(text.encode())}:{text}"
+
+
+def access_event_canonical(row: dict[str, Any]) -> str:
+    """The text an access event's hash seals, as the database trigger builds it (same fields, order and format)."""
+    return "|".join(["v1", *(_chain_field(row[name]) for name in CHAIN_FIELDS)])
+
+
+def access_event_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{prev_hash}|{access_event_canonical(row)}".encode()).hexdigest()
+
+
+@dataclass
+class ChainBreak:
+    event_id: int
+    problem: str
+
+
+@dataclass
+class ChainReport:
+    rows_checked: int = 0
+    breaks: int = 0
+    first_break: ChainBreak | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.breaks == 0
+
+
+def _chain_rows(tenant: Tenant, chunk_size: int) -> Iterator[dict[str, Any]]:
+    # host(): the address as PostgreSQL prints it (no /32 suffix), the text the trigger hashed; the rest is read raw.
+    return (
+        AccessEvent.objects.for_tenant(tenant)
+        .order_by("id")
+        .annotate(ip_text=Func(F("ip_address"), function="host", output_field=TextField()))
+        .values(*(name for name in CHAIN_FIELDS if name != "ip_address"), "ip_text", "prev_hash", "row_hash")
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def access_chain_verify(*, tenant: Tenant, chunk_size: int = 2000) -> ChainReport:
+    """Walk the tenant's access events in chain (id) order and recompute every hash. A row whose content no longer
+    matches its hash was edited; a row whose prev_hash is not the hash of the row before it follows a removed or
+    inserted row (or a rewritten one). After a break the walk goes on from the stored hash, to count the others."""
+    report = ChainReport()
+    expected_prev = GENESIS_HASH
+    for row in _chain_rows(tenant, chunk_size):
+        row["ip_address"] = row.pop("ip_text")
+        report.rows_checked += 1
+        problem = ""
+        if row["prev_hash"] != expected_prev:
+            problem = "prev_hash does not match the row before it: a row was removed, inserted or rewritten before it"
+        elif access_event_hash(row["prev_hash"], row) != row["row_hash"]:
+            problem = "content does not match its hash: the row was edited"
+        if problem:
+            report.breaks += 1
+            if report.first_break is None:
+                report.first_break = ChainBreak(event_id=row["id"], problem=problem)
+        expected_prev = row["row_hash"]
+    return report

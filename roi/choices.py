@@ -20,6 +20,9 @@ class AccessAction(models.TextChoices):
     DOWNLOAD_DOCUMENT = "download_document", "Downloaded document"
     EXPORT = "export", "Exported data"
     SEARCH_PATIENTS = "search_patients", "Searched patients"
+    VIEW_PATIENT = "view_patient", "Viewed patient"
+    # The audit pages show patients' names and what was done with their records: reading them is an access too.
+    VIEW_AUDIT = "view_audit", "Viewed audit trail"
     # The requestor portal: actors are requestors, not staff (actor_label says how they were verified).
     PORTAL_LOOKUP = "portal_lookup", "Portal: verified status lookup"
     PORTAL_STATUS_VIEW = "portal_status_view", "Portal: viewed status"

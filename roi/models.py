@@ -165,7 +165,13 @@ class ApiToken(TenantOwned):
 
 
 class AccessEvent(TenantOwned):
-    """Who looked at which PHI, when and from where. Append-only: the database refuses UPDATE and DELETE."""
+    """Who looked at which PHI, when and from where. Append-only: the database refuses UPDATE and DELETE.
+
+    Each tenant's events form a hash chain (roi/migrations/0008): a BEFORE INSERT trigger numbers the row, links it
+    to the tenant's previous row (`prev_hash`) and seals its content (`row_hash`); `manage.py verify_audit_chain`
+    recomputes the chain to detect a row edited, removed or inserted by someone who got past the append-only
+    trigger. The application never sets these columns.
+    """
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -182,10 +188,14 @@ class AccessEvent(TenantOwned):
     detail = models.CharField(max_length=300, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    row_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [
+            # The chain trigger reads a tenant's latest row; verification walks a tenant's rows in id order.
+            models.Index(fields=["tenant", "id"], name="access_chain_idx"),
             models.Index(fields=["tenant", "patient_id", "at"], name="access_patient_idx"),
             models.Index(fields=["tenant", "request_id", "at"], name="access_request_idx"),
             models.Index(fields=["tenant", "actor", "at"], name="access_actor_idx"),

@@ -112,7 +112,7 @@ class PatientAccountingView(TenantViewMixin, View):
         access_record(
             tenant=self.tenant,
             actor=request.user,
-            action=AccessAction.VIEW_REQUEST,
+            action=AccessAction.VIEW_PATIENT,
             request=request,
             obj=patient,
             patient_id=patient.pk,

@@ -36,7 +36,7 @@ def test_the_patient_page_lists_the_accounting_and_is_an_audited_phi_view(client
     assert response.status_code == 200
     assert "County Health Department" in page
     assert patient.mrn in page
-    event = AccessEvent.objects.get(action=AccessAction.VIEW_REQUEST)
+    event = AccessEvent.objects.get(action=AccessAction.VIEW_PATIENT)
     assert (event.actor, event.patient_id, event.detail) == (alice, patient.pk, "accounting of disclosures")
 
 

@@ -58,12 +58,16 @@ def line_chart(
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
         label = f"{value:g}" if value < 10 else f"{value:.0f}"
         body.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{TEXT}">{label}</text>')
-    every = max(1, n // 8)
+    # Label every k-th point, k chosen so that labels (about 6.5 px a character here) never overlap.
+    widest = max((len(label) for label in labels), default=1) * 6.5 + 10
+    every = max(1, -(-int(n * widest) // int(plot_w)))
     for i, label in enumerate(labels):
         if i % every == 0:
             x = left + step * i if n > 1 else left + plot_w / 2
+            # The outer labels lean inwards so that they stay inside the drawing.
+            anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
             body.append(
-                f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" fill="{TEXT}">{escape(label)}</text>'
+                f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="{anchor}" fill="{TEXT}">{escape(label)}</text>'
             )
     for index, (_name, values) in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]

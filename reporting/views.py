@@ -30,7 +30,7 @@ TREND_DAYS = 60
 
 
 def _charts(now: NowMetrics, period: PeriodMetrics, history: list[Any]) -> dict[str, Any]:
-    labels = [point.label for point in period.series]
+    labels = [f"{point.first_day:%b %-d}" for point in period.series]  # a week by its first day
     stock = [s for s in history if s.open_total is not None]
     return {
         "aging": charts.stacked_bars(

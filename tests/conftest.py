@@ -4,8 +4,11 @@ tenant B, Charlie (specialist), who must never see anything of tenant A and vice
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from workflow.choices import RequestState
 from workflow.models import RecordRequest
 
 CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -217,3 +221,53 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+# --- A real Celery worker --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def celery_worker(*, database_name: str | None = None):
+    """`celery -A roi worker` on a queue of its own (so no other worker on the same Redis takes its tasks); with
+    `database_name`, connected to that database (the test database) instead of the configured one."""
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    env = os.environ.copy()
+    if database_name:
+        from urllib.parse import urlparse, urlunparse
+
+        env["DATABASE_URL"] = urlunparse(urlparse(env["DATABASE_URL"])._replace(path="/" + database_name))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "roi", "worker", "-Q", queue, "--pool", "solo",
+         "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield queue
+    finally:
+        process.terminate()
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        if process.returncode not in (0, -15):
+            print(output.decode(errors="replace"))
+
+
+@pytest.fixture
+def worker_queue():
+    """A worker process for tasks that need no database."""
+    with celery_worker() as queue:
+        yield queue
+
+
+@pytest.fixture
+def db_worker_queue(transactional_db):
+    """A worker process on the test database: what the test commits, the worker reads, and the other way round."""
+    from django.db import connection
+
+    with celery_worker(database_name=connection.settings_dict["NAME"]) as queue:
+        yield queue

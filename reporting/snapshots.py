@@ -86,3 +86,18 @@ def snapshot_history(*, tenant: Tenant, last_day: date, days: int) -> list[Daily
     return list(
         DailySnapshot.objects.for_tenant(tenant).filter(day__gt=last_day - timedelta(days=days), day__lte=last_day)
     )
+
+
+def weekly_leakage(history: list[DailySnapshot], minutes: dict[str, int]) -> list[tuple[date, float]]:
+    """Staff hours lost per week (Monday first) from stored days, priced with today's minutes per event: the
+    long trend that shows whether a change in how work is done gave time back."""
+    weeks: dict[date, int] = {}
+    for snapshot in history:
+        start = snapshot.day - timedelta(days=snapshot.day.weekday())
+        weeks[start] = weeks.get(start, 0) + (
+            snapshot.status_calls * minutes["status_calls"]
+            + snapshot.exceptions_opened * minutes["exceptions"]
+            + snapshot.resends * minutes["resends"]
+            + snapshot.duplicates * minutes["duplicates"]
+        )
+    return [(start, round(total / 60, 1)) for start, total in sorted(weeks.items())]

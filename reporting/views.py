@@ -17,7 +17,7 @@ from reporting import charts
 from reporting.forms import MonthForm, PeriodForm, ReportingSettingsForm
 from reporting.metrics import NowMetrics, PeriodMetrics, dashboard_now, dashboard_period
 from reporting.models import ReportingSettings
-from reporting.snapshots import snapshot_history
+from reporting.snapshots import snapshot_history, weekly_leakage
 from reporting.tables import TABLES, dashboard_tables
 from roi import clock
 from roi.audit import access_record
@@ -26,12 +26,13 @@ from roi.downloads import phi_file_response
 from roi.pdf import render_pdf
 from roi.tenancy import TenantViewMixin
 
-TREND_DAYS = 60
+TREND_DAYS = 84  # twelve weeks of daily snapshots
 
 
 def _charts(now: NowMetrics, period: PeriodMetrics, history: list[Any]) -> dict[str, Any]:
     labels = [f"{point.first_day:%b %-d}" for point in period.series]  # a week by its first day
     stock = [s for s in history if s.open_total is not None]
+    weekly = weekly_leakage(history, period.leakage.minutes)
     return {
         "aging": charts.stacked_bars(
             "Open requests by state and aging band (days since receipt)", now.state_band_grid, now.band_labels
@@ -58,6 +59,13 @@ def _charts(now: NowMetrics, period: PeriodMetrics, history: list[Any]) -> dict[
             ],
         )
         if stock
+        else None,
+        "leakage_trend": charts.line_chart(
+            "Staff hours lost per week (daily snapshots, this organisation's current minutes per event)",
+            [f"{start:%b %-d}" for start, _ in weekly],
+            [("Hours", [hours for _, hours in weekly])],
+        )
+        if weekly
         else None,
     }
 

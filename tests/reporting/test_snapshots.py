@@ -58,3 +58,33 @@ def test_the_backfill_command_fills_missing_days(tenant_a, capsys):
     assert DailySnapshot.objects.filter(tenant=tenant_a).count() == 7
     call_command("snapshot_metrics", "--days", "7", "--tenant", tenant_a.slug)
     assert "0 snapshot(s) stored, 7 already there" in capsys.readouterr().out
+
+
+def _stored(tenant, day, **flows):
+    values = {name: 0 for name in (
+        "received", "delivered", "delivered_late", "delivered_after_target", "turnaround_days_total", "status_calls",
+        "portal_views", "exceptions_opened", "resends", "duplicates", "extensions", "qc_reviews", "qc_failed",
+        "escalations",
+    )}  # fmt: skip
+    values.update(flows)
+    return DailySnapshot.objects.create(tenant=tenant, day=day, taken_at=clock.now(), **values)
+
+
+def test_the_long_leakage_trend_sums_stored_days_per_week(tenant_a, sam, client_for):
+    from datetime import date
+
+    from reporting.snapshots import weekly_leakage
+
+    minutes = {"status_calls": 6, "exceptions": 30, "resends": 15, "duplicates": 10}
+    history = [
+        _stored(tenant_a, date(2026, 3, 1), status_calls=10),  # a Sunday: the week of Feb 23
+        _stored(tenant_a, date(2026, 3, 2), exceptions_opened=2, resends=4),  # Monday: a new week
+        _stored(tenant_a, date(2026, 3, 8), duplicates=3),
+    ]
+    # 60 minutes; 60 + 60 + 30 = 150 minutes.
+    assert weekly_leakage(history, minutes) == [(date(2026, 2, 23), 1.0), (date(2026, 3, 2), 2.5)]
+    yesterday = today_of(tenant_a) - timedelta(days=1)
+    _stored(tenant_a, yesterday, status_calls=5)
+    html = client_for(sam).get("/reports/").content.decode()
+    assert "Staff hours lost per week (daily snapshots" in html
+    assert "1 daily snapshot in the last twelve weeks." in html

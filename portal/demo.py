@@ -28,10 +28,12 @@ from fulfillment.choices import RetrievalSource
 from intake import services as intake_services
 from intake.models import IntakeReview
 from roi import clock
-from roi.choices import Role
+from roi.audit import access_record
+from roi.choices import AccessAction, Role
 from roi.models import Membership, Tenant, User
 from workflow import services, transitions
 from workflow.choices import (
+    OPEN_STATES,
     Channel,
     DeliveryMethod,
     DenialBasis,
@@ -470,7 +472,40 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
         real = "deliver" in path and age_days <= 30 and real_fulfillments > 0
         real_fulfillments -= real
         _apply_path(rng, tenant, rr, path, staff, supervisor, fulfil_for_real=real)
+    _status_calls_and_portal_views(random.Random(spec.seed + 7), tenant, staff)
     return tenant
+
+
+def _status_calls_and_portal_views(rng: random.Random, tenant: Tenant, staff: list[User]) -> None:
+    """Calls asking where a request stands, logged through the service at a moment after the request's last
+    activity (as they happen), and portal status views by requestors (recorded now: an access event's time is the
+    database's), so the dashboard's calls-beside-portal-views figures have something to show."""
+    now = timezone.now()
+    for rr in RecordRequest.objects.for_tenant(tenant).filter(state__in=OPEN_STATES).order_by("id"):
+        if (now - rr.received_at).days >= 3 and rng.random() < 0.35:
+            for _ in range(rng.choice([1, 1, 2])):
+                moment = rr.last_activity_at + (now - rr.last_activity_at) * rng.uniform(0.2, 0.95)
+                with clock.frozen(moment):
+                    services.status_call_log(
+                        tenant=tenant,
+                        actor=rng.choice(staff),
+                        record_request=rr,
+                        caller=rng.choice(["requestor", "requestor", "patient"]),
+                        outcome=rng.choice(["status_given", "status_given", "voicemail", "redirected"]),
+                    )
+                rr.refresh_from_db(fields=["last_activity_at"])
+        if rr.channel == Channel.PORTAL or rng.random() < 0.2:
+            for _ in range(rng.randint(1, 3)):
+                access_record(
+                    tenant=tenant,
+                    actor=None,
+                    action=AccessAction.PORTAL_STATUS_VIEW,
+                    obj=rr,
+                    request_id=rr.pk,
+                    patient_id=rr.patient_id,
+                    detail="status page (demo data)",
+                    actor_label="portal requestor (demo data)",
+                )
 
 
 def seed_demo(*, only_if_empty: bool, scale: float = 1.0) -> list[str]:

@@ -59,6 +59,12 @@ def test_seed_demo_is_realistic_and_idempotent(capsys, media):
         assert review.reviewer_id != delivery.packet.built_by_id
         assert delivery.request.state in ("delivered", "closed")
 
+    # The dashboard's calls-beside-portal-views have something to show: calls logged through the service.
+    from workflow.models import StatusCall
+
+    assert StatusCall.objects.exists()
+    assert all(call.at >= call.request.received_at for call in StatusCall.objects.select_related("request"))
+
     call_command("seed_demo", scale=0.15)
     assert "nothing created" in capsys.readouterr().out
     assert RecordRequest.objects.count() == requests

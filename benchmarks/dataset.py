@@ -123,10 +123,10 @@ SELECT min(id), max(id), count(*) FROM inserted
 REQUESTORS_SQL = """
 WITH inserted AS (
     INSERT INTO workflow_requestor (tenant_id, kind, name, organization, email, phone, fax, address_line1,
-                                    address_line2, city, state, postal_code, created_at)
+                                    address_line2, city, state, postal_code, language, created_at)
     SELECT %(tenant_id)s, k.kind, 'Requestor ' || g, k.organization, 'records' || g || '@example.com',
            '(555) 555-' || lpad((g %% 10000)::text, 4, '0'), '(555) 556-' || lpad((g %% 10000)::text, 4, '0'),
-           g || ' Main Street', '', 'Springfield', %(state)s, lpad((g %% 99999)::text, 5, '0'),
+           g || ' Main Street', '', 'Springfield', %(state)s, lpad((g %% 99999)::text, 5, '0'), 'en',
            %(anchor)s::timestamptz - interval '3 years'
     FROM generate_series(1, %(count)s) AS g
     CROSS JOIN LATERAL (SELECT random() AS u, g AS gg) r

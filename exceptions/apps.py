@@ -12,5 +12,8 @@ class ExceptionsConfig(AppConfig):
         from workflow.forms import register_exception_reasons
 
         register_panel(PANEL)
+        from exceptions.activities import register as register_activities
+
+        register_activities()
         # The queue filters and rows show the reason's label; workflow cannot import this app to read it.
         register_exception_reasons(ExceptionReason.choices)

@@ -44,7 +44,10 @@ class ExceptionEpisode(TenantOwned):
                 fields=["request"], condition=models.Q(resolved_at__isnull=True), name="exception_one_open_per_request"
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "resolved_at", "reason"], name="exception_open_reason_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "resolved_at", "reason"], name="exception_open_reason_idx"),
+            models.Index(fields=["tenant", "opened_at"], name="exception_opened_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} on {self.request_id}"
@@ -127,4 +130,7 @@ class EscalationEvent(TenantOwned):
                 nulls_distinct=False,
             )
         ]
-        indexes = [models.Index(fields=["tenant", "acknowledged_at", "fired_at"], name="escalation_inbox_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "acknowledged_at", "fired_at"], name="escalation_inbox_idx"),
+            models.Index(fields=["tenant", "fired_at"], name="escalation_fired_idx"),
+        ]

@@ -10,3 +10,6 @@ class FulfillmentConfig(AppConfig):
         from workflow.extensions import register_panel
 
         register_panel(PANEL)
+        from fulfillment.activities import register as register_activities
+
+        register_activities()

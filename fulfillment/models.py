@@ -239,6 +239,7 @@ class QcReview(TenantOwned):
 
     class Meta:
         ordering = ["-reviewed_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "reviewed_at"], name="qc_review_at_idx")]
 
     def __str__(self) -> str:
         return f"QC {self.outcome} of {self.packet_id}"

@@ -10,6 +10,9 @@ class IntakeConfig(AppConfig):
         from workflow.extensions import register_panel
 
         register_panel(PANEL)
+        from intake.activities import register as register_activities
+
+        register_activities()
 
         from exceptions.signals import exception_opened
         from intake.notices import on_exception_opened

@@ -178,6 +178,9 @@ class Extension(TenantOwned):
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     granted_at = models.DateTimeField()
 
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "granted_at"], name="extension_granted_idx")]
+
     def __str__(self) -> str:
         return f"Extension of {self.request_id} to {self.new_due_date}"
 

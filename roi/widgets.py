@@ -60,3 +60,12 @@ class NumberInput(_PythonRendered, forms.NumberInput):
 
 class CheckboxInput(_PythonRendered, forms.CheckboxInput):
     pass
+
+
+class DateInput(_PythonRendered, forms.DateInput):
+    """A browser date picker; the value is ISO (YYYY-MM-DD), the format <input type="date"> reads and sends."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
+        super().__init__(attrs, format=format or "%Y-%m-%d")

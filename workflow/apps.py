@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class WorkflowConfig(AppConfig):
     name = "workflow"
     verbose_name = "Request workflow"
+
+    def ready(self) -> None:
+        from workflow.activities import register
+
+        register()

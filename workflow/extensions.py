@@ -50,3 +50,53 @@ def panel_contexts(
         (panel, panel.get_context(http_request, record_request, tenant, **(panel_forms or {})))
         for panel in request_panels()
     ]
+
+
+# --- Activities: "requests with <something that happened> between two dates" -----------------------------------
+# The queue's activity filter and the dashboard's period figures read the same definitions, so a number on the
+# dashboard and the queue it links to count the same requests. Each app registers the activities of its own
+# tables in AppConfig.ready() (workflow: received, delivered, status calls; exceptions: exceptions opened,
+# escalations; intake: extensions, duplicates; fulfillment: resends, failed QC).
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end) as aware datetimes (None: unbounded), and the tenant's time zone for calendar comparisons."""
+
+    start: Any
+    end: Any
+    tzinfo: Any
+
+
+@dataclass(frozen=True)
+class Activity:
+    name: str
+    label: str
+    order: int
+    # (queryset of RecordRequest, window) -> the requests with this activity inside the window.
+    apply: Callable[[Any, Window], Any]
+
+
+_activities: dict[str, Activity] = {}
+
+
+def register_activity(activity: Activity) -> None:
+    _activities[activity.name] = activity
+
+
+def activities() -> list[Activity]:
+    return sorted(_activities.values(), key=lambda a: a.order)
+
+
+def activity(name: str) -> Activity | None:
+    return _activities.get(name)
+
+
+def in_window(field: str, window: Window) -> dict[str, Any]:
+    """Lookups for `start <= field < end`, either bound optional (the activities' shared convention)."""
+    lookups: dict[str, Any] = {f"{field}__isnull": False}
+    if window.start is not None:
+        lookups[f"{field}__gte"] = window.start
+    if window.end is not None:
+        lookups[f"{field}__lt"] = window.end
+    return lookups

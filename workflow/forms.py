@@ -5,7 +5,8 @@ from typing import Any
 from django import forms
 
 from roi import widgets
-from workflow.choices import DenialBasis, RequestorKind, RequestState, RequestType
+from workflow.choices import Channel, DenialBasis, RequestorKind, RequestState, RequestType
+from workflow.extensions import activities
 from workflow.models import StatusCall
 from workflow.selectors import DEFAULT_QUEUE_SORT, EXCEPTION_ANY, QUEUE_SORTS
 
@@ -57,6 +58,13 @@ class QueueFilterForm(forms.Form):
     overdue = forms.BooleanField(label="Overdue", required=False, widget=widgets.CheckboxInput)
     exception = forms.CharField(label="Exception", required=False, max_length=40)
     stalled = forms.BooleanField(label="Stalled", required=False, widget=widgets.CheckboxInput)
+    channel = forms.ChoiceField(
+        label="Channel", choices=[("", "Any channel"), *Channel.choices], required=False, widget=widgets.Select
+    )
+    # "Requests with <activity> between two days": what the dashboard's figures link to (workflow/extensions.py).
+    activity = forms.ChoiceField(label="Activity", required=False, widget=widgets.Select)
+    activity_from = forms.DateField(label="From", required=False, widget=widgets.DateInput)
+    activity_to = forms.DateField(label="To", required=False, widget=widgets.DateInput)
     sort = forms.ChoiceField(
         choices=[
             ("priority", "Priority, highest first"),
@@ -92,9 +100,19 @@ class QueueFilterForm(forms.Form):
             ("", "Any age"),
             *[(str(i), f"{label} days") for i, label in enumerate(band_labels)],
         ]
+        self.fields["activity"].choices = [("", "Any activity"), *[(a.name, a.label) for a in activities()]]
         reasons = sorted(EXCEPTION_REASON_LABELS.items(), key=lambda item: item[1])
         self.exception_choices = [("", "Any or none"), (EXCEPTION_ANY, "In exception (any reason)"), *reasons]
         self.fields["exception"].widget = widgets.Select(choices=self.exception_choices)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, last = data.get("activity_from"), data.get("activity_to")
+        if first and last and first > last:
+            self.add_error("activity_to", "The 'To' day is before the 'From' day: swap them.")
+        if (first or last) and not data.get("activity"):
+            self.add_error("activity", "Choose the activity the days apply to (received, delivered, ...).")
+        return data
 
     def clean_sort(self) -> str:
         sort = self.cleaned_data.get("sort")

@@ -273,6 +273,12 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
             models.Index(fields=["tenant", "state", "legal_due_date"], name="request_state_due_idx"),
             models.Index(fields=["tenant", "assignee", "state"], name="request_assignee_idx"),
             models.Index(fields=["tenant", "patient"], name="request_patient_idx"),
+            # The dashboard's deliveries in a period (turnaround, on time, throughput).
+            models.Index(
+                fields=["tenant", "delivered_at"],
+                name="request_delivered_idx",
+                condition=models.Q(delivered_at__isnull=False),
+            ),
             # Every queue sort is keyset-paginated on (sort value, id); each sort has an index giving that order,
             # for open work (the default view, small partial indexes) and for every state (the supervisor looking
             # back), so a page 1,000 pages deep reads 51 index entries, not a sort of the tenant's requests.

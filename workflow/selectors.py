@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count, F, Max, QuerySet, Subquery, Value
@@ -17,7 +17,9 @@ from roi import clock
 from roi.choices import AccessAction
 from roi.expressions import Negated, Row
 from roi.models import AccessEvent, Membership, Tenant
+from workflow import extensions
 from workflow.choices import OPEN_STATES
+from workflow.extensions import Window
 from workflow.models import RecordRequest, RequestTransition, StatusCall, WorkQueue
 
 # Queue sorts: (field, descending). Every sort breaks ties on id ascending (oldest first among equals), so the
@@ -49,11 +51,17 @@ def request_queue(
     overdue: bool = False,
     exception_reason: str | None = None,
     stalled: bool = False,
+    channel: str | None = None,
+    activity: str | None = None,
+    activity_from: date | None = None,
+    activity_to: date | None = None,
     today: date | None = None,
 ) -> QuerySet[RecordRequest]:
     """The tenant's requests matching the queue filters, in the sort's total order (see QUEUE_SORTS).
 
     `exception_reason` is a reason value, or EXCEPTION_ANY for every request with an open exception episode.
+    `activity` names a registered activity (workflow/extensions.py: received, delivered, status call, ...) between
+    `activity_from` and `activity_to`, both days included, either optional: the dashboard's figures link here.
     Days are counted in the tenant's calendar, the one its legal due dates are in."""
     queryset = RecordRequest.objects.for_tenant(tenant).select_related("patient", "requestor", "assignee", "queue")
     if open_only:
@@ -87,8 +95,38 @@ def request_queue(
         queryset = queryset.filter(exception_reason=exception_reason)
     if stalled:
         queryset = queryset.filter(is_stalled=True)
+    if channel:
+        queryset = queryset.filter(channel=channel)
+    if activity:
+        queryset = with_activity(
+            queryset, tenant=tenant, activity=activity, first_day=activity_from, last_day=activity_to
+        )
     field, descending = QUEUE_SORTS.get(sort, QUEUE_SORTS[DEFAULT_QUEUE_SORT])
     return queryset.order_by(_sort_key(field, descending).asc(), F("id").asc())
+
+
+def day_window(*, tenant: Tenant, first_day: date | None, last_day: date | None) -> Window:
+    """[start of first_day, start of the day after last_day) in the tenant's time zone, either end open."""
+    tz = tenant.tzinfo
+    start = datetime.combine(first_day, time.min, tzinfo=tz) if first_day else None
+    end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=tz) if last_day else None
+    return Window(start=start, end=end, tzinfo=tz)
+
+
+def with_activity(
+    queryset: QuerySet[RecordRequest],
+    *,
+    tenant: Tenant,
+    activity: str,
+    first_day: date | None,
+    last_day: date | None,
+) -> QuerySet[RecordRequest]:
+    """The requests of `queryset` with the activity between the two days (tenant calendar, both included).
+    An unknown activity matches nothing rather than everything."""
+    definition = extensions.activity(activity)
+    if definition is None:
+        return queryset.none()
+    return definition.apply(queryset, day_window(tenant=tenant, first_day=first_day, last_day=last_day))
 
 
 # --- Keyset pagination -----------------------------------------------------------------------------------------

@@ -128,6 +128,10 @@ def _queue_filters(
     filters["overdue"] = data["overdue"]
     filters["exception_reason"] = data["exception"] or None
     filters["stalled"] = data["stalled"]
+    filters["channel"] = data["channel"] or None
+    filters["activity"] = data["activity"] or None
+    filters["activity_from"] = data["activity_from"]
+    filters["activity_to"] = data["activity_to"]
     return filters, data["sort"], data["size"]
 
 

@@ -23,6 +23,12 @@ app.conf.beat_schedule = {
         "schedule": 5 * 60.0,
         "options": {"expires": 300},
     },
+    # Daily metrics snapshots, taken just after each organisation's midnight (reporting/snapshots.py).
+    "take-daily-snapshots": {
+        "task": "reporting.tasks.take_daily_snapshots",
+        "schedule": 60 * 60.0,
+        "options": {"expires": 3600},
+    },
     # The notification outbox: anything not yet emailed (a crash, a mail server outage) goes out here.
     "send-notifications": {"task": "roi.tasks.send_notifications", "schedule": 60.0, "options": {"expires": 60}},
 }

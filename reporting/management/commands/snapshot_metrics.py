@@ -1,0 +1,39 @@
+"""Fill in daily snapshots for past days (after installing, or after the job was down): flow figures only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from reporting.snapshots import snapshot_take
+from roi import clock
+from roi.models import Tenant
+
+
+class Command(BaseCommand):
+    help = "Store the daily metrics snapshots of the last N days that have none (stock figures stay empty)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--days", type=int, default=30, help="How many past days (default 30).")
+        parser.add_argument("--tenant", help="One organisation's slug (default: every active organisation).")
+
+    def handle(self, *args: Any, days: int, tenant: str | None, **options: Any) -> None:
+        if days < 1 or days > 3660:
+            raise CommandError("--days must be between 1 and 3660.")
+        tenants = Tenant.objects.filter(is_active=True)
+        if tenant:
+            tenants = tenants.filter(slug=tenant)
+            if not tenants.exists():
+                raise CommandError(f"No active organisation with the slug {tenant!r}.")
+        now = clock.now()
+        for organisation in tenants:
+            yesterday = timezone.localdate(now, timezone=organisation.tzinfo) - timedelta(days=1)
+            stored = sum(
+                1
+                for back in range(days)
+                if snapshot_take(tenant=organisation, day=yesterday - timedelta(days=back), now=now) is not None
+            )
+            self.stdout.write(f"{organisation.slug}: {stored} snapshot(s) stored, {days - stored} already there")

@@ -1,0 +1,216 @@
+"""The dashboard's tables, defined once: the page shows them and each exports as CSV with the same rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from reporting.metrics import NowMetrics, PeriodMetrics
+
+
+@dataclass
+class Cell:
+    value: Any
+    url: str | None = None
+
+    def __str__(self) -> str:
+        return "" if self.value is None else str(self.value)
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    numeric_from: int = 1  # columns from this index on are numbers (right-aligned)
+
+    def add(self, *values: Any) -> None:
+        self.rows.append([value if isinstance(value, Cell) else Cell(value) for value in values])
+
+
+def _open_by_state(now: NowMetrics, period: PeriodMetrics) -> Table:
+    table = Table("open_by_state", "Open requests by state and aging band", ["State", *now.band_labels, "Total"])
+    for (label, counts), state in zip(now.state_band_grid, now.by_state, strict=True):
+        table.add(label, *counts, Cell(state.count, state.url))
+    table.add("All open", *[Cell(b.count, b.url) for b in now.by_band], Cell(now.open_total, now.open_url))
+    return table
+
+
+def _exceptions(now: NowMetrics, period: PeriodMetrics) -> Table:
+    table = Table(
+        "open_exceptions",
+        "Open exceptions by reason",
+        ["Reason", "Open", "Median days in exception", "Longest (days)"],
+    )
+    for row in now.exceptions_by_reason:
+        table.add(row.label, Cell(row.count, row.url), row.median_days, row.oldest_days)
+    return table
+
+
+def _staff_load(now: NowMetrics, period: PeriodMetrics) -> Table:
+    table = Table(
+        "staff_load", "Open load per staff member", ["Staff member", "Open", "Overdue", "In exception", "Stalled"]
+    )
+    for load in now.staff_load:
+        table.add(load.name, Cell(load.open, load.url), load.overdue, load.in_exception, load.stalled)
+    return table
+
+
+def _volume(now: NowMetrics, period: PeriodMetrics) -> Table:
+    grain = "Week" if period.grain == "week" else "Day"
+    table = Table(
+        "volume", f"Received and delivered per {grain.lower()}", [grain, "Received", "Delivered", "Leakage hours"]
+    )
+    for point in period.series:
+        params = {"activity_from": point.first_day.isoformat(), "activity_to": point.last_day.isoformat()}
+        table.add(
+            point.label,
+            Cell(point.received, _with(period.received_url, params)),
+            Cell(point.delivered, _with(period.delivered_url, params)),
+            point.leakage_hours,
+        )
+    return table
+
+
+def _with(url: str, params: dict[str, str]) -> str:
+    """The period link narrowed to other days (same activity and filters)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query.update(params)
+    return f"{parts.path}?{urlencode(query)}"
+
+
+def _by_channel(now: NowMetrics, period: PeriodMetrics) -> Table:
+    table = Table("by_channel", "Volume by channel", ["Channel", "Received", "Delivered"])
+    _merge(table, period.received_by_channel, period.delivered_by_channel)
+    return table
+
+
+def _by_type(now: NowMetrics, period: PeriodMetrics) -> Table:
+    table = Table("by_type", "Volume by request type", ["Request type", "Received", "Delivered"])
+    _merge(table, period.received_by_type, period.delivered_by_type)
+    return table
+
+
+def _merge(table: Table, received: list[Any], delivered: list[Any]) -> None:
+    keys = {b.key: b.label for b in [*received, *delivered]}
+    got = {b.key: b for b in received}
+    sent = {b.key: b for b in delivered}
+    for key, label in keys.items():
+        r, d = got.get(key), sent.get(key)
+        table.add(label, Cell(r.count, r.url) if r else 0, Cell(d.count, d.url) if d else 0)
+
+
+def _turnaround(now: NowMetrics, period: PeriodMetrics) -> Table:
+    table = Table(
+        "turnaround",
+        "Turnaround from receipt to delivery (calendar days)",
+        ["Request type", "Delivered", "Mean", "Median", "90th percentile"],
+    )
+    for row in [*period.turnaround, period.turnaround_all]:
+        table.add(row.label, Cell(row.delivered, row.url), row.mean, row.median, row.p90)
+    return table
+
+
+def _reasons(name: str, title: str, attribute: str) -> Callable[[NowMetrics, PeriodMetrics], Table]:
+    def build(now: NowMetrics, period: PeriodMetrics) -> Table:
+        figure = getattr(period, attribute)
+        table = Table(name, title, ["Reason", "Events", "Requests"])
+        for label, events, requests in figure.by_reason:
+            table.add(label, events, requests)
+        table.add("All", figure.events, Cell(figure.requests, figure.url))
+        return table
+
+    return build
+
+
+def _throughput(now: NowMetrics, period: PeriodMetrics) -> Table:
+    table = Table("throughput", "Delivered per staff member (assignee)", ["Staff member", "Delivered"])
+    for row in period.throughput:
+        table.add(row.name, Cell(row.delivered, row.url))
+    return table
+
+
+def _leakage(now: NowMetrics, period: PeriodMetrics) -> Table:
+    table = Table(
+        "leakage", "Staff hours lost to hidden work", ["Source", "Events", "Requests", "Minutes each", "Hours"]
+    )
+    labels = {
+        "status_calls": ("Status calls", period.status_calls),
+        "exceptions": ("Exception handling", period.exceptions_opened),
+        "resends": ("Resends", period.resends),
+        "duplicates": ("Duplicate requests", period.duplicates),
+    }
+    for source, (label, figure) in labels.items():
+        table.add(
+            label,
+            figure.events,
+            Cell(figure.requests, figure.url),
+            period.leakage.minutes[source],
+            period.leakage.hours[source],
+        )
+    table.add("All", "", "", "", period.leakage.total_hours)
+    return table
+
+
+def _quality(now: NowMetrics, period: PeriodMetrics) -> Table:
+    """The period's rates, one row each: what leadership and compliance read first."""
+    table = Table("period_summary", "Period summary", ["Measure", "Value", "Requests"])
+    table.add("Received", Cell(period.received, period.received_url), "")
+    table.add("Delivered", Cell(period.delivered, period.delivered_url), "")
+    table.add("Delivered within the legal deadline (%)", period.on_time_legal_percent, "")
+    table.add(
+        "Delivered after the legal due date",
+        period.late_legal.events,
+        Cell(period.late_legal.requests, period.late_legal.url),
+    )
+    table.add("Delivered within the internal target (%)", period.on_time_target_percent, "")
+    table.add(
+        "Delivered after the internal target",
+        period.after_target.events,
+        Cell(period.after_target.requests, period.after_target.url),
+    )
+    table.add("Extensions granted", period.extensions.events, Cell(period.extensions.requests, period.extensions.url))
+    table.add("Status calls", period.status_calls.events, Cell(period.status_calls.requests, period.status_calls.url))
+    table.add("Status calls per 100 requests received", period.status_calls_per_100, "")
+    table.add(
+        "Portal status views", period.portal_views.events, Cell(period.portal_views.requests, period.portal_views.url)
+    )
+    table.add("Resends", period.resends.events, Cell(period.resends.requests, period.resends.url))
+    table.add("Resend rate (% of deliveries)", period.resend_rate_percent, "")
+    table.add("QC reviews", period.qc_reviews, "")
+    table.add("QC reviews failed", period.qc_failed.events, Cell(period.qc_failed.requests, period.qc_failed.url))
+    table.add("QC error rate (%)", period.qc_error_rate_percent, "")
+    table.add("Escalations fired", period.escalations.events, Cell(period.escalations.requests, period.escalations.url))
+    table.add("Escalations acknowledged", period.escalations_acknowledged, "")
+    table.add("Median hours to acknowledge an escalation", period.escalation_median_ack_hours, "")
+    table.add(
+        "Exceptions opened",
+        period.exceptions_opened.events,
+        Cell(period.exceptions_opened.requests, period.exceptions_opened.url),
+    )
+    table.add("Duplicate requests", period.duplicates.events, Cell(period.duplicates.requests, period.duplicates.url))
+    return table
+
+
+TABLES: dict[str, Callable[[NowMetrics, PeriodMetrics], Table]] = {
+    "open_by_state": _open_by_state,
+    "open_exceptions": _exceptions,
+    "staff_load": _staff_load,
+    "period_summary": _quality,
+    "volume": _volume,
+    "by_channel": _by_channel,
+    "by_type": _by_type,
+    "turnaround": _turnaround,
+    "exceptions_opened": _reasons("exceptions_opened", "Exceptions opened by reason", "exceptions_opened"),
+    "resends": _reasons("resends", "Resends by reason", "resends"),
+    "throughput": _throughput,
+    "leakage": _leakage,
+}
+
+
+def dashboard_tables(now: NowMetrics, period: PeriodMetrics) -> dict[str, Table]:
+    return {name: build(now, period) for name, build in TABLES.items()}

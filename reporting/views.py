@@ -1,0 +1,223 @@
+"""Supervisor and admin pages: the dashboard, its CSV exports, the monthly PDF report, the leakage settings."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views import View
+
+from reporting import charts
+from reporting.forms import MonthForm, PeriodForm, ReportingSettingsForm
+from reporting.metrics import NowMetrics, PeriodMetrics, dashboard_now, dashboard_period
+from reporting.models import ReportingSettings
+from reporting.snapshots import snapshot_history
+from reporting.tables import TABLES, dashboard_tables
+from roi import clock
+from roi.audit import access_record
+from roi.choices import SUPERVISING_ROLES, AccessAction, Role
+from roi.downloads import phi_file_response
+from roi.pdf import render_pdf
+from roi.tenancy import TenantViewMixin
+
+TREND_DAYS = 60
+
+
+def _charts(now: NowMetrics, period: PeriodMetrics, history: list[Any]) -> dict[str, Any]:
+    labels = [point.label for point in period.series]
+    stock = [s for s in history if s.open_total is not None]
+    return {
+        "aging": charts.stacked_bars(
+            "Open requests by state and aging band (days since receipt)", now.state_band_grid, now.band_labels
+        ),
+        "staff": charts.bars("Open requests per staff member", [(s.name, s.open) for s in now.staff_load]),
+        "volume": charts.line_chart(
+            f"Received and delivered per {period.grain}",
+            labels,
+            [("Received", [p.received for p in period.series]), ("Delivered", [p.delivered for p in period.series])],
+        ),
+        "leakage": charts.line_chart(
+            f"Staff hours lost to hidden work per {period.grain}",
+            labels,
+            [("Hours", [p.leakage_hours for p in period.series])],
+        ),
+        "throughput": charts.bars("Delivered per staff member", [(t.name, t.delivered) for t in period.throughput]),
+        "open_trend": charts.line_chart(
+            f"Open work at the end of each day (last {TREND_DAYS} daily snapshots)",
+            [f"{s.day:%b %-d}" for s in stock],
+            [
+                ("Open", [s.open_total for s in stock]),
+                ("Overdue", [s.overdue for s in stock]),
+                ("In exception", [s.in_exception for s in stock]),
+            ],
+        )
+        if stock
+        else None,
+    }
+
+
+class DashboardView(TenantViewMixin, View):
+    """Where work slows down and why: open work now, the chosen period's flow, and the hours lost to hidden work.
+    Every number links to the queue listing the requests behind it."""
+
+    required_roles = SUPERVISING_ROLES
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        today = timezone.localdate(clock.now(), timezone=self.tenant.tzinfo)
+        form = PeriodForm(request.GET or None, today=today)
+        period, grain = form.period_or_default()
+        if not form.is_bound:
+            form = PeriodForm(today=today, initial={"start": period.first_day, "end": period.last_day, "grain": grain})
+        now = dashboard_now(tenant=self.tenant)
+        flows = dashboard_period(tenant=self.tenant, period=period, grain=grain)
+        history = snapshot_history(tenant=self.tenant, last_day=today, days=TREND_DAYS)
+        context = {
+            "form": form,
+            "now": now,
+            "flows": flows,
+            "period": period,
+            "tables": dashboard_tables(now, flows),
+            "charts": _charts(now, flows, history),
+            "history_days": len(history),
+            "quick_ranges": _quick_ranges(today),
+            "export_query": f"start={period.first_day}&end={period.last_day}&grain={grain}",
+            "last_month": (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
+            "is_admin": request.membership.role == Role.ADMIN,  # type: ignore[attr-defined]
+        }
+        return render(request, "reporting/dashboard.html", context)
+
+
+def _quick_ranges(today: date) -> list[tuple[str, str]]:
+    ranges = [("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90), ("Last 12 months", 365)]
+    links = [(label, f"?start={today - timedelta(days=days - 1)}&end={today}") for label, days in ranges]
+    first = today.replace(day=1)
+    previous_end = first - timedelta(days=1)
+    links.append(("This month", f"?start={first}&end={today}"))
+    links.append(("Last month", f"?start={previous_end.replace(day=1)}&end={previous_end}"))
+    return links
+
+
+class DashboardExportView(TenantViewMixin, View):
+    """One dashboard table as CSV, the rows the page shows. Every export is an access event."""
+
+    required_roles = SUPERVISING_ROLES
+
+    def get(self, request: HttpRequest, table: str) -> HttpResponse:
+        if table not in TABLES:
+            raise Http404("No such table")
+        today = timezone.localdate(clock.now(), timezone=self.tenant.tzinfo)
+        form = PeriodForm(request.GET or None, today=today)
+        if request.GET and not form.is_valid():
+            return HttpResponse(
+                " ".join(form.errors.get("__all__", ["Check the dates."])),
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        period, grain = form.period_or_default()
+        now = dashboard_now(tenant=self.tenant)
+        flows = dashboard_period(tenant=self.tenant, period=period, grain=grain)
+        built = TABLES[table](now, flows)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([f"{self.tenant.name}: {built.title}", f"{period.first_day} to {period.last_day}"])
+        writer.writerow(built.columns)
+        for row in built.rows:
+            writer.writerow([_csv_safe(str(cell)) for cell in row])
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.EXPORT,
+            request=request,
+            detail=f"dashboard table {table}, {period.first_day} to {period.last_day}",
+        )
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{self.tenant.slug}-{table}-{period.first_day}-{period.last_day}.csv"'
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _csv_safe(value: str) -> str:
+    """A spreadsheet must not run a cell as a formula (CSV injection): staff names come from user input."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(value) else value
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+class MonthlyReportView(TenantViewMixin, View):
+    """The month's report for leadership and compliance, as a PDF (WeasyPrint) with the dashboard's charts."""
+
+    required_roles = SUPERVISING_ROLES
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = MonthForm(request.GET)
+        if not form.is_valid():
+            messages.error(request, " ".join(form.errors.get("month", ["Give the month as YYYY-MM."])))
+            return redirect("reporting:dashboard")
+        period = form.period()
+        today = timezone.localdate(clock.now(), timezone=self.tenant.tzinfo)
+        if period.first_day > today:
+            messages.error(request, "That month has not started yet.")
+            return redirect("reporting:dashboard")
+        now = dashboard_now(tenant=self.tenant)
+        flows = dashboard_period(tenant=self.tenant, period=period, grain="week")
+        history = snapshot_history(tenant=self.tenant, last_day=period.last_day, days=period.days)
+        pdf = render_pdf(
+            "reporting/monthly_report.html",
+            {
+                "tenant": self.tenant,
+                "period": period,
+                "now": now,
+                "flows": flows,
+                "tables": dashboard_tables(now, flows),
+                "charts": _charts(now, flows, history),
+                "generated_at": clock.now(),
+                "generated_by": request.user,
+                "complete": period.last_day < today,
+            },
+        )
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.EXPORT,
+            request=request,
+            detail=f"monthly report {form.cleaned_data['month']}",
+        )
+        return phi_file_response(
+            pdf, filename=f"{self.tenant.slug}-report-{form.cleaned_data['month']}.pdf", content_type="application/pdf"
+        )
+
+
+class ReportingSettingsView(TenantViewMixin, View):
+    """Tenant admins set the minutes per event the leakage report counts."""
+
+    required_roles = frozenset({Role.ADMIN})
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        instance = ReportingSettings.objects.filter(tenant=self.tenant).first() or ReportingSettings(tenant=self.tenant)
+        return render(request, "reporting/settings.html", {"form": ReportingSettingsForm(instance=instance)})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        instance = ReportingSettings.objects.filter(tenant=self.tenant).first() or ReportingSettings(tenant=self.tenant)
+        form = ReportingSettingsForm(request.POST, instance=instance)
+        if not form.is_valid():
+            return render(request, "reporting/settings.html", {"form": form}, status=400)
+        settings_row = form.save(commit=False)
+        settings_row.tenant = self.tenant
+        settings_row._history_user = request.user
+        settings_row.save()
+        messages.success(request, "Leakage minutes saved; the dashboard uses them from now on.")
+        return redirect("reporting:dashboard")

@@ -97,7 +97,7 @@ def _label(sql: str) -> str:
     aliases = [a for a in re.findall(r'AS "(\w+)"', flat) if a not in ("n",)][:5]
     text = f"{table.group(1) if table else flat.split(' ', 1)[0]}"
     if ranged:
-        text += f" [{ranged.group(1)} in period]"
+        text += f" [{ranged.group(1)} range]"
     if aliases:
         text += ": " + ", ".join(aliases)
     return text[:TRUNCATE]

@@ -6,6 +6,7 @@
     make bench ARGS="urgency"           # aging/priority refresh over the 1,000,000-request data set
     make bench ARGS="escalations"       # escalation evaluation over the same data set
     make bench ARGS="queue"             # queue pages (first and 1,000 pages deep) and claim-next concurrency
+    make bench ARGS="dashboard"         # the supervisor dashboard and the daily snapshot job, beside their raw SQL
 
 Each uses its own database (the configured one with a `_bench` suffix), never the data of `make run`.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue"]
+BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue", "dashboard"]
 
 
 def main(argv: list[str]) -> int:

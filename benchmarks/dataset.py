@@ -11,6 +11,10 @@ denied or cancelled; due dates computed from receipt as workflow/deadlines.py do
 internal target in business days). Rows are written without history or transition-log rows: the benchmarks that use
 this set read and refresh requests, they do not page through timelines.
 
+Then the events a supervisor's dashboard aggregates (ensure_events: assignees, status calls, portal status views,
+exception episodes, escalations, extensions, duplicates, release packets, QC reviews, deliveries and resends), added
+once, in their own transaction, also to a data set built before they existed (about 1.5 minutes for 1,000,000).
+
 Built once, in one transaction (a crash leaves nothing half-built); a later call finds the tenants and returns their
 statistics. Only rows of `bench-` tenants are created or read.
 """
@@ -123,10 +127,10 @@ SELECT min(id), max(id), count(*) FROM inserted
 REQUESTORS_SQL = """
 WITH inserted AS (
     INSERT INTO workflow_requestor (tenant_id, kind, name, organization, email, phone, fax, address_line1,
-                                    address_line2, city, state, postal_code, created_at)
+                                    address_line2, city, state, postal_code, language, created_at)
     SELECT %(tenant_id)s, k.kind, 'Requestor ' || g, k.organization, 'records' || g || '@example.com',
            '(555) 555-' || lpad((g %% 10000)::text, 4, '0'), '(555) 556-' || lpad((g %% 10000)::text, 4, '0'),
-           g || ' Main Street', '', 'Springfield', %(state)s, lpad((g %% 99999)::text, 5, '0'),
+           g || ' Main Street', '', 'Springfield', %(state)s, lpad((g %% 99999)::text, 5, '0'), 'en',
            %(anchor)s::timestamptz - interval '3 years'
     FROM generate_series(1, %(count)s) AS g
     CROSS JOIN LATERAL (SELECT random() AS u, g AS gg) r
@@ -225,6 +229,354 @@ CROSS JOIN LATERAL (
 """
 
 
+# --- Events: what a supervisor's dashboard aggregates ----------------------------------------------------------
+#
+# Added to the requests above in one transaction, set-based, and only once (the marker: status calls exist for the
+# bench tenants), so a data set built before these existed gets them without a rebuild. Every draw is a hash of a
+# row's id and a salt (bench_u below), not random(): the same requests give the same events whichever order
+# PostgreSQL visits them in. Shapes:
+#   - assignee on most requests (a specialist; 3 in 4 open ones, the rest wait in "claim next"), qc_passed_at on
+#     delivered and closed ones; a right-of-access request with an extension has its legal due date moved 30 days;
+#     a fifth of the cancelled requests were closed as duplicates of the request before them (same patient);
+#   - status calls: about 0.4 per request, mostly while it is open;
+#   - portal status views (access events): about 1 per portal request, 0.35 for other channels;
+#   - exception episodes: the open one of every request in exception, a resolved one for each request whose
+#     exception_seconds_before says it was in exception before;
+#   - escalation events: the tenant's default rules, about 3% of requests, 70% acknowledged hours later;
+#   - extensions: 5% of right-of-access requests;
+#   - release packets, QC reviews and deliveries for requests delivered in the 400 days before ANCHOR (about 380,000
+#     of the 850,000 finished ones: enough for any dashboard period, without a million rows each): 6% fail QC once
+#     (a failed review of version 1, a passed one of version 2), 4% are resent.
+
+EVENTS_SETUP_SQL = [
+    # A uniform draw in [0, 1) from a key and a salt; pg_temp: gone with the session.
+    """CREATE OR REPLACE FUNCTION pg_temp.bench_u(key bigint, salt integer) RETURNS double precision
+       LANGUAGE sql IMMUTABLE AS $$ SELECT (hashint8extended(key, salt) & 2147483647)::float8 / 2147483648 $$""",
+    """DROP TABLE IF EXISTS bench_staff""",
+    """CREATE TEMP TABLE bench_staff ON COMMIT DROP AS
+       SELECT tenant_id,
+              array_agg(user_id ORDER BY user_id) FILTER (WHERE role = 'specialist') AS specialists,
+              min(user_id) FILTER (WHERE role = 'supervisor') AS supervisor
+       FROM roi_membership WHERE tenant_id = ANY(%(tenant_ids)s) GROUP BY tenant_id""",
+]
+
+# (what, statement): run in this order; each returns its row count.
+EVENTS_SQL = [
+    (
+        "requests: assignee, QC passed, extended due dates",
+        """
+UPDATE workflow_recordrequest r
+SET assignee_id = CASE
+        WHEN r.state IN ('received', 'validated', 'in_fulfillment', 'exception') AND pg_temp.bench_u(r.id, 1) >= 0.75
+            THEN NULL
+        WHEN r.state = 'cancelled' AND pg_temp.bench_u(r.id, 1) >= 0.5 THEN NULL
+        -- uneven work: the first specialist takes the most
+        ELSE s.specialists[1 + floor(power(pg_temp.bench_u(r.id, 2), 1.4) * cardinality(s.specialists))::int] END,
+    qc_passed_at = CASE WHEN r.state IN ('delivered', 'closed') THEN r.delivered_at - interval '1 hour' END,
+    qc_passed_by_id = CASE WHEN r.state IN ('delivered', 'closed') THEN s.supervisor END,
+    legal_due_date = r.legal_due_date
+        + CASE WHEN r.request_type = 'right_of_access' AND pg_temp.bench_u(r.id, 3) < 0.05 THEN 30 ELSE 0 END
+FROM bench_staff s
+WHERE r.tenant_id = s.tenant_id
+""",
+    ),
+    (
+        "requests: closed as duplicates",
+        """
+UPDATE workflow_recordrequest r
+SET duplicate_of_id = o.id, patient_id = o.patient_id, requestor_id = o.requestor_id,
+    duplicate_reviewed_at = r.closed_at
+FROM workflow_recordrequest o
+-- the request before it (ids run consecutively within a tenant), when that one stands
+WHERE r.tenant_id = ANY(%(tenant_ids)s) AND r.state = 'cancelled' AND pg_temp.bench_u(r.id, 5) < 0.2
+  AND o.id = r.id - 1 AND o.tenant_id = r.tenant_id AND o.state <> 'cancelled'
+""",
+    ),
+    (
+        "intake_extension",
+        """
+INSERT INTO intake_extension (tenant_id, request_id, original_due_date, new_due_date, reason, granted_by_id,
+                              granted_at)
+SELECT r.tenant_id, r.id, r.legal_due_date - 30, r.legal_due_date,
+       'Records held off-site; retrieval needs more time. Notice sent to the requestor.', r.assignee_id,
+       -- before the original due date and before the request finished
+       r.received_at + (0.3 + 0.6 * pg_temp.bench_u(r.id, 4))
+           * (LEAST(COALESCE(r.delivered_at, r.closed_at, %(anchor)s), r.received_at + interval '29 days')
+              - r.received_at)
+FROM workflow_recordrequest r
+WHERE r.tenant_id = ANY(%(tenant_ids)s) AND r.request_type = 'right_of_access' AND pg_temp.bench_u(r.id, 3) < 0.05
+ON CONFLICT DO NOTHING
+""",
+    ),
+    (
+        "workflow_statuscall",
+        """
+INSERT INTO workflow_statuscall (tenant_id, request_id, caller, outcome, logged_by_id, at)
+SELECT r.tenant_id, r.id,
+       CASE WHEN u1 < 0.6 THEN 'requestor' WHEN u1 < 0.9 THEN 'patient' ELSE 'other' END,
+       CASE WHEN u2 < 0.55 THEN 'status_given' WHEN u2 < 0.70 THEN 'voicemail' WHEN u2 < 0.85 THEN 'callback'
+            ELSE 'redirected' END,
+       COALESCE(r.assignee_id, s.specialists[1 + floor(u3 * cardinality(s.specialists))::int]),
+       CASE WHEN finish = %(anchor)s OR u3 < 0.85 THEN r.received_at + u4 * (finish - r.received_at)
+            -- a few after delivery ("did you send it?"), within a month
+            ELSE LEAST(finish + u4 * interval '30 days', %(anchor)s) END
+FROM workflow_recordrequest r
+JOIN bench_staff s ON s.tenant_id = r.tenant_id
+CROSS JOIN LATERAL (SELECT pg_temp.bench_u(r.id, 10) AS u,
+                           LEAST(r.delivered_at, r.closed_at, %(anchor)s) AS finish) f
+CROSS JOIN LATERAL generate_series(1, CASE WHEN u < 0.70 THEN 0 WHEN u < 0.92 THEN 1 WHEN u < 0.98 THEN 2 ELSE 3 END) k
+CROSS JOIN LATERAL (SELECT pg_temp.bench_u(r.id * 4 + k, 11) AS u1, pg_temp.bench_u(r.id * 4 + k, 12) AS u2,
+                           pg_temp.bench_u(r.id * 4 + k, 13) AS u3, pg_temp.bench_u(r.id * 4 + k, 14) AS u4) c
+""",
+    ),
+    (
+        "roi_accessevent (portal status views)",
+        """
+INSERT INTO roi_accessevent (tenant_id, at, actor_id, actor_label, action, object_type, object_id, request_id,
+                             patient_id, detail, ip_address, user_agent)
+SELECT r.tenant_id,
+       -- while open, and in the week after it finished (to see that it did)
+       LEAST(r.received_at + pg_temp.bench_u(r.id * 4 + k, 21) * (finish + interval '7 days' - r.received_at),
+             %(anchor)s),
+       NULL, 'portal requestor', 'portal_status_view', 'workflow.RecordRequest', r.id::text, r.id, r.patient_id,
+       'Status page: ' || CASE WHEN r.state IN ('delivered', 'closed') THEN 'Sent'
+                               WHEN r.state IN ('denied', 'cancelled') THEN 'Closed'
+                               WHEN r.state = 'exception' THEN 'Action needed' ELSE 'In progress' END,
+       ('203.0.113.' || (1 + floor(pg_temp.bench_u(r.id, 22) * 250)::int))::inet,
+       'Mozilla/5.0 (benchmark)'
+FROM workflow_recordrequest r
+CROSS JOIN LATERAL (SELECT pg_temp.bench_u(r.id, 20) AS u,
+                           LEAST(r.delivered_at, r.closed_at, %(anchor)s) AS finish) f
+CROSS JOIN LATERAL generate_series(1, CASE WHEN r.channel = 'portal'
+                                           THEN CASE WHEN u < 0.35 THEN 0 WHEN u < 0.75 THEN 1 WHEN u < 0.9 THEN 2
+                                                     ELSE 3 END
+                                           ELSE CASE WHEN u < 0.70 THEN 0 WHEN u < 0.95 THEN 1 ELSE 2 END END) k
+WHERE r.tenant_id = ANY(%(access_tenant_ids)s) AND r.received_at >= %(access_since)s
+""",
+    ),
+    (
+        "exceptions_exceptionepisode (open)",
+        """
+INSERT INTO exceptions_exceptionepisode (tenant_id, request_id, reason, detail, deficiency_codes, opened_at,
+                                         opened_by_id, owner_id, next_step, next_action_due, escalation_level,
+                                         resolved_at, resolved_by_id, resolution)
+SELECT r.tenant_id, r.id, r.exception_reason, 'Opened by staff: ' || replace(r.exception_reason, '_', ' ') || '.',
+       '[]', r.exception_since, r.assignee_id, COALESCE(r.assignee_id, s.supervisor),
+       CASE r.exception_reason
+            WHEN 'incomplete_authorization' THEN 'Send a deficiency letter for a complete authorization'
+            WHEN 'expired_authorization' THEN 'Ask the requestor for a new signed authorization'
+            WHEN 'identity_not_verified' THEN 'Ask for a copy of a photo ID'
+            WHEN 'scope_unclear' THEN 'Call the requestor to confirm the dates of care'
+            WHEN 'awaiting_department' THEN 'Follow up with imaging'
+            WHEN 'legal_review' THEN 'Counsel to review the subpoena'
+            ELSE 'Remind the requestor of the fee' END,
+       (r.exception_since AT TIME ZONE t.timezone)::date + t.deficiency_follow_up_days,
+       0, NULL, NULL, ''
+FROM workflow_recordrequest r
+JOIN roi_tenant t ON t.id = r.tenant_id
+JOIN bench_staff s ON s.tenant_id = r.tenant_id
+WHERE r.tenant_id = ANY(%(tenant_ids)s) AND r.state = 'exception'
+ON CONFLICT DO NOTHING
+""",
+    ),
+    (
+        "exceptions_exceptionepisode (resolved)",
+        """
+INSERT INTO exceptions_exceptionepisode (tenant_id, request_id, reason, detail, deficiency_codes, opened_at,
+                                         opened_by_id, owner_id, next_step, next_action_due, escalation_level,
+                                         resolved_at, resolved_by_id, resolution)
+SELECT r.tenant_id, r.id, reason, 'Opened by staff: ' || replace(reason, '_', ' ') || '.', '[]',
+       opened_at, r.assignee_id, owner_id, 'Follow up', (opened_at AT TIME ZONE t.timezone)::date + 5, 0,
+       LEAST(opened_at + r.exception_seconds_before * interval '1 second', bound), owner_id,
+       'Resolved: ' || replace(reason, '_', ' ') || ' settled.'
+FROM workflow_recordrequest r
+JOIN roi_tenant t ON t.id = r.tenant_id
+JOIN bench_staff s ON s.tenant_id = r.tenant_id
+CROSS JOIN LATERAL (
+    SELECT (ARRAY['incomplete_authorization','expired_authorization','identity_not_verified','scope_unclear',
+                  'awaiting_department','legal_review','payment_pending'])[1 + floor(pg_temp.bench_u(r.id, 30) * 7)::int]
+               AS reason,
+           COALESCE(r.assignee_id, s.supervisor) AS owner_id,
+           -- before the current episode, and before the request finished
+           LEAST(r.exception_since, r.delivered_at, r.closed_at, %(anchor)s) AS bound
+) x
+CROSS JOIN LATERAL (SELECT LEAST(r.received_at + interval '2 hours', bound) AS opened_at) o
+WHERE r.tenant_id = ANY(%(tenant_ids)s) AND r.exception_seconds_before > 0
+""",
+    ),
+    (
+        "exceptions_escalationevent",
+        """
+INSERT INTO exceptions_escalationevent (tenant_id, rule_id, request_id, level, episode_id, fired_at, summary,
+                                        acknowledged_at, acknowledged_by_id)
+SELECT p.tenant_id, rule.id, p.id, rule.level, e.id, p.fired_at, rule.name || ': ' || p.tracking_number,
+       CASE WHEN pg_temp.bench_u(p.id, 41) < 0.7
+                 AND p.fired_at + (1 + 30 * power(pg_temp.bench_u(p.id, 42), 2)) * interval '1 hour' <= %(anchor)s
+            THEN p.fired_at + (1 + 30 * power(pg_temp.bench_u(p.id, 42), 2)) * interval '1 hour' END,
+       CASE WHEN pg_temp.bench_u(p.id, 41) < 0.7
+                 AND p.fired_at + (1 + 30 * power(pg_temp.bench_u(p.id, 42), 2)) * interval '1 hour' <= %(anchor)s
+            THEN s.supervisor END
+FROM (
+    SELECT r.id, r.tenant_id, r.tracking_number, rule_name,
+           GREATEST(r.received_at, LEAST(
+               CASE rule_name
+                    WHEN 'Exception open 7 days' THEN r.exception_since + interval '7 days'
+                    WHEN 'Legal due date passed' THEN ((r.legal_due_date + 1)::timestamp + interval '7 hours')
+                                                      AT TIME ZONE t.timezone
+                    ELSE ((r.legal_due_date - 5)::timestamp + interval '7 hours') AT TIME ZONE t.timezone END,
+               COALESCE(r.delivered_at, r.closed_at, %(anchor)s) - interval '1 hour')) AS fired_at
+    FROM workflow_recordrequest r
+    JOIN roi_tenant t ON t.id = r.tenant_id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN r.state = 'exception' AND r.exception_since < %(anchor)s - interval '7 days'
+                        THEN 'Exception open 7 days'
+                    WHEN r.legal_due_date < (%(anchor)s AT TIME ZONE t.timezone)::date
+                         AND r.state IN ('received', 'validated', 'in_fulfillment', 'exception')
+                        THEN 'Legal due date passed'
+                    ELSE 'Legal due within 5 days' END AS rule_name
+    ) n
+    WHERE r.tenant_id = ANY(%(tenant_ids)s) AND pg_temp.bench_u(r.id, 40) < 0.03
+) p
+JOIN exceptions_escalationrule rule ON rule.tenant_id = p.tenant_id AND rule.name = p.rule_name
+JOIN bench_staff s ON s.tenant_id = p.tenant_id
+LEFT JOIN exceptions_exceptionepisode e
+       ON e.request_id = p.id AND e.resolved_at IS NULL AND p.rule_name = 'Exception open 7 days'
+ON CONFLICT DO NOTHING
+""",
+    ),
+    (
+        "fulfillment_releasepacket",
+        """
+INSERT INTO fulfillment_releasepacket (tenant_id, request_id, version, file, sha256, page_count, record_pages,
+                                       recipient, contents, includes_part2, built_by_id, built_at, superseded_at)
+SELECT r.tenant_id, r.id, v, 'packets/benchmark/' || r.tracking_number || '-v' || v || '.pdf',
+       md5(r.id || '/' || v) || md5(v || '/' || r.id), pages + 1, pages, 'Requestor of ' || r.tracking_number,
+       '[]', false, r.assignee_id,
+       -- the version delivered is built two hours before delivery; a version that failed QC two hours earlier
+       r.delivered_at - CASE WHEN v = versions THEN interval '2 hours' ELSE interval '4 hours' END,
+       CASE WHEN v < versions THEN r.delivered_at - interval '3 hours' END
+FROM workflow_recordrequest r
+CROSS JOIN LATERAL (SELECT CASE WHEN pg_temp.bench_u(r.id, 50) < 0.06 THEN 2 ELSE 1 END AS versions,
+                           5 + floor(power(pg_temp.bench_u(r.id, 51), 2) * 400)::int AS pages) x
+CROSS JOIN LATERAL generate_series(1, versions) v
+WHERE r.tenant_id = ANY(%(tenant_ids)s) AND r.state IN ('delivered', 'closed')
+  AND r.delivered_at >= %(anchor)s - interval '400 days'
+""",
+    ),
+    (
+        "fulfillment_qcreview",
+        """
+INSERT INTO fulfillment_qcreview (tenant_id, request_id, packet_id, reviewer_id, reviewed_at, outcome, checks,
+                                  failures, note)
+SELECT p.tenant_id, p.request_id, p.id, s.supervisor,
+       COALESCE(p.superseded_at, p.built_at + interval '1 hour'),
+       CASE WHEN p.superseded_at IS NULL THEN 'passed' ELSE 'failed' END,
+       CASE WHEN p.superseded_at IS NULL
+            THEN '{"patient": true, "scope": true, "basis": true, "sensitive": true, "recipient": true, "fee": true}'
+            ELSE '{"patient": false, "scope": true, "basis": true, "sensitive": true, "recipient": true, "fee": true}'
+            END::jsonb,
+       CASE WHEN p.superseded_at IS NULL THEN '[]'
+            ELSE '[{"code": "patient", "message": "A page of another patient is in the packet."}]' END::jsonb,
+       ''
+FROM fulfillment_releasepacket p
+JOIN bench_staff s ON s.tenant_id = p.tenant_id
+WHERE p.tenant_id = ANY(%(tenant_ids)s)
+""",
+    ),
+    (
+        "fulfillment_delivery",
+        """
+INSERT INTO fulfillment_delivery (tenant_id, request_id, packet_id, method, destination, delivered_at, delivered_by_id,
+                                  fax_confirmation, mail_tracking_number, pickup_id_description, evidence,
+                                  resend_of_id, resend_reason, resend_note)
+SELECT r.tenant_id, r.id, p.id, r.delivery_method, r.delivery_destination, r.delivered_at, r.assignee_id,
+       CASE WHEN r.delivery_method = 'fax' THEN r.delivery_evidence ELSE '' END,
+       CASE WHEN r.delivery_method = 'mail' THEN '9400 1000 0000 ' || lpad(r.id::text, 8, '0') ELSE '' END,
+       '', r.delivery_evidence, NULL, '', ''
+FROM fulfillment_releasepacket p
+JOIN workflow_recordrequest r ON r.id = p.request_id
+WHERE p.tenant_id = ANY(%(tenant_ids)s) AND p.superseded_at IS NULL
+""",
+    ),
+    (
+        "fulfillment_delivery (resends)",
+        """
+INSERT INTO fulfillment_delivery (tenant_id, request_id, packet_id, method, destination, delivered_at, delivered_by_id,
+                                  fax_confirmation, mail_tracking_number, pickup_id_description, evidence,
+                                  resend_of_id, resend_reason, resend_note)
+SELECT d.tenant_id, d.request_id, d.packet_id, d.method, d.destination,
+       LEAST(d.delivered_at + (1 + 9 * pg_temp.bench_u(d.request_id, 61)) * interval '1 day', %(anchor)s),
+       d.delivered_by_id, d.fax_confirmation, d.mail_tracking_number, '', 'Resent: ' || d.evidence, d.id,
+       (ARRAY['wrong_destination','missing_records','unreadable','not_received','additional_records'])
+           [1 + floor(pg_temp.bench_u(d.request_id, 62) * 5)::int],
+       'Requestor called'
+FROM fulfillment_delivery d
+WHERE d.tenant_id = ANY(%(tenant_ids)s) AND d.resend_of_id IS NULL AND pg_temp.bench_u(d.request_id, 60) < 0.04
+""",
+    ),
+]
+EVENT_TABLES = [
+    "workflow_recordrequest",
+    "intake_extension",
+    "workflow_statuscall",
+    "roi_accessevent",
+    "exceptions_exceptionepisode",
+    "exceptions_escalationevent",
+    "fulfillment_releasepacket",
+    "fulfillment_qcreview",
+    "fulfillment_delivery",
+]
+# A per-row BEFORE INSERT trigger on access events (a hash chain, say) makes 400,000 inserts slow: then only the
+# largest tenant's last 400 days get portal status views.
+ACCESS_EVENTS_LIMITED_DAYS = 400
+
+
+def _access_event_insert_trigger(cursor: Any) -> bool:
+    # tgtype bits: 2 BEFORE, 4 INSERT (pg_trigger.h)
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'roi_accessevent'::regclass AND NOT tgisinternal"
+        " AND tgtype & 6 = 6)"
+    )
+    return cursor.fetchone()[0]
+
+
+def ensure_events(stats: dict[str, Any]) -> None:
+    """Add the events to a data set that has none yet (see above); one transaction, timed and printed."""
+    from datetime import timedelta
+
+    from django.db import connection, transaction
+
+    from exceptions.escalations import escalation_rules_seed_defaults
+
+    tenant_ids = stats["tenant_ids"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM workflow_statuscall WHERE tenant_id = ANY(%s))", [tenant_ids])
+        if cursor.fetchone()[0]:
+            return
+    started = time.perf_counter()
+    print("adding the events a dashboard reads (once per database)", flush=True)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for tenant in _bench_tenants():
+            escalation_rules_seed_defaults(tenant)
+        params: dict[str, Any] = {"tenant_ids": tenant_ids, "anchor": ANCHOR, "access_tenant_ids": tenant_ids,
+                                  "access_since": ANCHOR - timedelta(days=3650)}  # fmt: skip
+        if _access_event_insert_trigger(cursor):
+            params["access_tenant_ids"] = [stats["largest_tenant_id"]]
+            params["access_since"] = ANCHOR - timedelta(days=ACCESS_EVENTS_LIMITED_DAYS)
+            print(f"  roi_accessevent has a BEFORE INSERT trigger: portal status views for the largest tenant's "
+                  f"last {ACCESS_EVENTS_LIMITED_DAYS} days only", flush=True)  # fmt: skip
+        for sql in EVENTS_SETUP_SQL:
+            cursor.execute(sql, params if "%(" in sql else None)
+        for label, sql in EVENTS_SQL:
+            step = time.perf_counter()
+            cursor.execute(sql, params)
+            print(f"  {label:<52} {cursor.rowcount:>9,} rows   {time.perf_counter() - step:6.1f} s", flush=True)
+    with connection.cursor() as cursor:
+        for table in EVENT_TABLES:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    print(f"events added in {time.perf_counter() - started:.1f} s (vacuum and analyze included)", flush=True)
+
+
 def _bench_tenants():
     from roi.models import Tenant
 
@@ -237,10 +589,15 @@ def dataset_stats() -> dict[str, Any]:
     tenant_ids = list(_bench_tenants().values_list("id", flat=True))
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT state, count(*) FROM workflow_recordrequest WHERE tenant_id = ANY(%s) GROUP BY state",
+            "SELECT tenant_id, state, count(*) FROM workflow_recordrequest WHERE tenant_id = ANY(%s)"
+            " GROUP BY tenant_id, state",
             [tenant_ids],
         )
-        by_state = dict(cursor.fetchall())
+        by_state: dict[str, int] = {}
+        by_tenant: dict[int, int] = {}
+        for tenant_id, state, count in cursor.fetchall():
+            by_state[state] = by_state.get(state, 0) + count
+            by_tenant[tenant_id] = by_tenant.get(tenant_id, 0) + count
     open_states = ("received", "validated", "in_fulfillment", "exception")
     return {
         "tenants": len(tenant_ids),
@@ -248,7 +605,20 @@ def dataset_stats() -> dict[str, Any]:
         "requests": sum(by_state.values()),
         "open_requests": sum(by_state.get(s, 0) for s in open_states),
         "by_state": by_state,
+        "largest_tenant_id": max(by_tenant, key=by_tenant.__getitem__) if by_tenant else None,
     }
+
+
+def events_stats(tenant_ids: list[int]) -> dict[str, int]:
+    """Rows of each event table that belong to the given tenants."""
+    from django.db import connection
+
+    counts = {}
+    with connection.cursor() as cursor:
+        for table in EVENT_TABLES[1:]:
+            cursor.execute(f"SELECT count(*) FROM {table} WHERE tenant_id = ANY(%s)", [tenant_ids])
+            counts[table] = cursor.fetchone()[0]
+    return counts
 
 
 def _tenant_sizes(requests: int, tenants: int) -> list[int]:
@@ -270,6 +640,7 @@ def ensure_dataset(*, requests: int = 1_000_000, tenants: int = 20, seed: int = 
         stats = dataset_stats()
         print(f"data set found: {stats['tenants']} tenants, {stats['requests']:,} requests "
               f"({stats['open_requests']:,} open)", flush=True)  # fmt: skip
+        ensure_events(stats)
         return stats
     if not 1 <= tenants <= len(TENANTS):
         raise ValueError(f"tenants must be between 1 and {len(TENANTS)}")
@@ -334,9 +705,12 @@ def ensure_dataset(*, requests: int = 1_000_000, tenants: int = 20, seed: int = 
     stats = dataset_stats()
     print(f"built in {time.perf_counter() - started:.1f} s: {stats['requests']:,} requests, "
           f"{stats['open_requests']:,} open", flush=True)  # fmt: skip
+    ensure_events(stats)
     return stats
 
 
 if __name__ == "__main__":
     setup_django()
-    ensure_dataset()
+    built = ensure_dataset()
+    for table, rows in events_stats(built["tenant_ids"]).items():
+        print(f"  {table:<32} {rows:>10,}")

@@ -46,7 +46,7 @@ class ExceptionEpisode(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["tenant", "resolved_at", "reason"], name="exception_open_reason_idx"),
-            models.Index(fields=["tenant", "opened_at"], name="exception_opened_idx"),
+            models.Index(fields=["tenant", "opened_at"], include=["request", "reason"], name="exception_opened_idx"),
         ]
 
     def __str__(self) -> str:
@@ -132,5 +132,7 @@ class EscalationEvent(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["tenant", "acknowledged_at", "fired_at"], name="escalation_inbox_idx"),
-            models.Index(fields=["tenant", "fired_at"], name="escalation_fired_idx"),
+            models.Index(
+                fields=["tenant", "fired_at"], include=["request", "acknowledged_at"], name="escalation_fired_idx"
+            ),
         ]

@@ -239,7 +239,9 @@ class QcReview(TenantOwned):
 
     class Meta:
         ordering = ["-reviewed_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "reviewed_at"], name="qc_review_at_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "reviewed_at"], include=["request", "outcome"], name="qc_review_at_idx")
+        ]
 
     def __str__(self) -> str:
         return f"QC {self.outcome} of {self.packet_id}"
@@ -272,7 +274,13 @@ class Delivery(TenantOwned):
 
     class Meta:
         ordering = ["-delivered_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "delivered_at"], name="delivery_at_idx")]
+        indexes = [
+            models.Index(
+                fields=["tenant", "delivered_at"],
+                include=["request", "resend_of", "resend_reason"],
+                name="delivery_at_idx",
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(resend_of__isnull=True, resend_reason="")

@@ -179,7 +179,7 @@ class Extension(TenantOwned):
     granted_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["tenant", "granted_at"], name="extension_granted_idx")]
+        indexes = [models.Index(fields=["tenant", "granted_at"], include=["request"], name="extension_granted_idx")]
 
     def __str__(self) -> str:
         return f"Extension of {self.request_id} to {self.new_due_date}"

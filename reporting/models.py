@@ -73,3 +73,37 @@ class DailySnapshot(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.day}"
+
+
+class RequestRollup(TenantOwned):
+    """One finished day's request figures of an organisation, pre-aggregated so a period's dashboard reads a few
+    hundred rows instead of every request received or delivered in it (reporting/rollups.py).
+
+    Unlike DailySnapshot, a rollup always equals what the requests say now: a database trigger deletes a day's rows
+    whenever a request that counts on that day changes (a request entered with an earlier received date, a changed
+    channel, type, assignee or due date of a delivered request, ...), and the dashboard computes days without rows
+    from the requests themselves until the hourly job rolls them up again. So the dashboard and the queues it links
+    to agree whether a day comes from here or not."""
+
+    class Kind(models.TextChoices):
+        DAY = "day", "Day rolled up"  # one marker row per rolled-up day, also for a day with nothing in it
+        RECEIVED = "received", "Received"
+        DELIVERED = "delivered", "Delivered"
+        TURNAROUND = "turnaround", "Turnaround days"
+
+    day = models.DateField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    channel = models.CharField(max_length=20, blank=True)
+    request_type = models.CharField(max_length=30, blank=True)
+    # A plain id: derived data that must not hold a user row in place.
+    assignee_id = models.BigIntegerField(null=True)
+    value = models.IntegerField(default=0, help_text="Turnaround rows: the number of days.")
+    n = models.IntegerField(default=0)
+    late = models.IntegerField(default=0, help_text="Delivered rows: delivered after the legal due date.")
+    after_target = models.IntegerField(default=0, help_text="Delivered rows: delivered after the internal target.")
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day", "kind"], name="rollup_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day} {self.kind}"

@@ -29,6 +29,12 @@ app.conf.beat_schedule = {
         "schedule": 60 * 60.0,
         "options": {"expires": 3600},
     },
+    # Request rollups of finished days, and of days a change removed (reporting/rollups.py).
+    "refresh-request-rollups": {
+        "task": "reporting.tasks.refresh_request_rollups",
+        "schedule": 60 * 60.0,
+        "options": {"expires": 3600},
+    },
     # The notification outbox: anything not yet emailed (a crash, a mail server outage) goes out here.
     "send-notifications": {"task": "roi.tasks.send_notifications", "schedule": 60.0, "options": {"expires": 60}},
 }

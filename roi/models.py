@@ -200,7 +200,7 @@ class AccessEvent(TenantOwned):
             models.Index(fields=["tenant", "request_id", "at"], name="access_request_idx"),
             models.Index(fields=["tenant", "actor", "at"], name="access_actor_idx"),
             # The dashboard's portal status views in a period.
-            models.Index(fields=["tenant", "action", "at"], name="access_action_idx"),
+            models.Index(fields=["tenant", "action", "at"], include=["request_id"], name="access_action_idx"),
         ]
 
     def __str__(self) -> str:

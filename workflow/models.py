@@ -279,6 +279,12 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
                 name="request_delivered_idx",
                 condition=models.Q(delivered_at__isnull=False),
             ),
+            models.Index(
+                fields=["tenant", "duplicate_reviewed_at"],
+                include=["id"],
+                name="request_duplicate_idx",
+                condition=models.Q(duplicate_of__isnull=False),
+            ),
             # Every queue sort is keyset-paginated on (sort value, id); each sort has an index giving that order,
             # for open work (the default view, small partial indexes) and for every state (the supervisor looking
             # back), so a page 1,000 pages deep reads 51 index entries, not a sort of the tenant's requests.
@@ -451,7 +457,8 @@ class StatusCall(TenantOwned):
 
     class Meta:
         ordering = ["-at"]
-        indexes = [models.Index(fields=["tenant", "at"], name="status_call_at_idx")]
+        # Covers the dashboard's calls-in-a-period (reporting/metrics/events.py): read from the index alone.
+        indexes = [models.Index(fields=["tenant", "at"], include=["request"], name="status_call_at_idx")]
 
 
 class RequestTransition(TenantOwned):

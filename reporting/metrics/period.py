@@ -1,26 +1,22 @@
 """A period's flow: volume received and delivered (by day or week, channel and type), turnaround, on-time rates,
 extensions, status calls beside portal views, resends, QC errors, escalations, per-staff throughput, and the staff
-hours lost to hidden work (leakage). Six queries whatever the period's length."""
+hours lost to hidden work (leakage). Finished days are read from the request rollups; see reporting/metrics/requests.py."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, F, Q, Sum
-from django.db.models.functions import TruncDate
-
 from exceptions.choices import ExceptionReason
 from fulfillment.choices import QcOutcome, ResendReason
-from reporting.metrics.common import DaysBetween, Percentile, Period, per_hundred, percent, queue_url
+from reporting.metrics.common import Period, per_hundred, percent, queue_url
 from reporting.metrics.events import EventCounts, period_events
+from reporting.metrics.requests import RequestFigures, request_figures, turnaround_stats
 from reporting.models import ReportingSettings
 from roi.models import Tenant
-from workflow import activities
 from workflow.choices import Channel, RequestType
-from workflow.models import RecordRequest
 from workflow.selectors import tenant_staff
 
 
@@ -122,54 +118,19 @@ class PeriodMetrics:
 
 def dashboard_period(*, tenant: Tenant, period: Period, grain: str = "day") -> PeriodMetrics:
     window = period.window(tenant)
-    tz = tenant.tzinfo
-    requests = RecordRequest.objects.for_tenant(tenant).order_by()
-    received_on = TruncDate("received_at", tzinfo=tz)
-    delivered_on = TruncDate("delivered_at", tzinfo=tz)
-
-    # 1. Received in the period, per day, channel and type (the same rows as the queue's "received" activity).
-    received_rows = list(
-        activities.received(requests, window).values("channel", "request_type", day=received_on).annotate(n=Count("id"))
-    )
-    # 2. Delivered in the period, per day, channel and type, with lateness and turnaround.
-    delivered = activities.delivered(requests, window).alias(delivered_on=delivered_on)
-    turnaround_days = DaysBetween(delivered_on, received_on)
-    delivered_rows = list(
-        delivered.values("channel", "request_type", day=delivered_on).annotate(
-            n=Count("id"),
-            late=Count("id", filter=Q(delivered_on__gt=F("legal_due_date"))),
-            after_target=Count("id", filter=Q(delivered_on__gt=F("internal_target_date"))),
-        )
-    )
-    # 3. Turnaround by type and 4. for all deliveries (mean, median, p90 of whole days).
-    stats = {
-        "n": Count("id"),
-        "mean": Avg(turnaround_days),
-        "median": Percentile(turnaround_days, 0.5),
-        "p90": Percentile(turnaround_days, 0.9),
-        "total": Sum(turnaround_days),
-    }
-    by_type = {row["request_type"]: row for row in delivered.values("request_type").annotate(**stats)}
-    overall = delivered.aggregate(**stats)
-    # 5. Delivered per staff member (the request's assignee: who worked it).
-    per_staff = list(delivered.values("assignee_id").annotate(n=Count("id")).order_by("-n", "assignee_id"))
-    # 6. Every other event of the period, in one statement.
+    # 1. Requests received and delivered: finished days from the rollups, the others from the requests.
+    figures = request_figures(tenant=tenant, period=period)
+    # 2. Every other event of the period, in one statement.
     events = period_events(tenant=tenant, start=window.start, end=window.end)
     names = {m.user_id: str(m.user) for m in tenant_staff(tenant=tenant)}
     settings = ReportingSettings.objects.filter(tenant=tenant).first() or ReportingSettings(tenant=tenant)
 
-    def count_by(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
-        totals: dict[str, int] = defaultdict(int)
-        for row in rows:
-            totals[row[key]] += row["n"]
-        return totals
-
-    def breakdown(rows: list[dict[str, Any]], key: str, choices: Any, activity: str) -> list[Breakdown]:
-        totals = count_by(rows, key)
+    def breakdown(totals: Counter[str], key: str, choices: Any, activity: str) -> list[Breakdown]:
         labels = dict(choices)
         return [
             Breakdown(value, labels.get(value, value), n, queue_url(**period.activity_params(activity), **{key: value}))
             for value, n in sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+            if n
         ]
 
     def figure(label: str, kind: str, activity: str, reasons: Any = None) -> EventFigure:
@@ -181,47 +142,50 @@ def dashboard_period(*, tenant: Tenant, period: Period, grain: str = "day") -> P
         ]
         return EventFigure(label, entry.total, entry.requests, queue_url(**period.activity_params(activity)), by_reason)
 
-    received_total = sum(row["n"] for row in received_rows)
-    delivered_total = sum(row["n"] for row in delivered_rows)
-    late = sum(row["late"] for row in delivered_rows)
-    after_target = sum(row["after_target"] for row in delivered_rows)
+    received_total = figures.received
+    delivered_total = figures.delivered
+    late = figures.late
+    after_target = figures.after_target
     type_labels = dict(RequestType.choices)
 
-    def turnaround(key: str, label: str, row: dict[str, Any] | None, **filters: str) -> Turnaround:
-        row = row or {}
+    def turnaround(key: str, label: str, counts: Counter[int], **filters: str) -> Turnaround:
+        stats = turnaround_stats(counts)
         return Turnaround(
             key=key,
             label=label,
-            delivered=row.get("n") or 0,
-            mean=_round(row.get("mean")),
-            median=_round(row.get("median")),
-            p90=_round(row.get("p90")),
+            delivered=stats.n,
+            mean=_round(stats.mean),
+            median=_round(stats.median),
+            p90=_round(stats.p90),
             url=queue_url(**period.activity_params("delivered"), **filters),
-            total_days=row.get("total") or 0,
+            total_days=stats.total,
         )
 
+    all_turnaround: Counter[int] = Counter()
+    for counts in figures.turnaround.values():
+        all_turnaround.update(counts)
     qc_outcomes = events["qc_review"].by_reason
     qc_failed_events, qc_failed_requests = qc_outcomes.get(QcOutcome.FAILED, (0, 0))
     qc = events["qc_review"]
     escalation = events["escalation"]
-    series = _series(period, grain, received_rows, delivered_rows, events, settings)
+    series = _series(period, grain, figures, events, settings)
     leakage = _leakage(events, settings)
     return PeriodMetrics(
         period=period,
         grain=grain,
         received=received_total,
         received_url=queue_url(**period.activity_params("received")),
-        received_by_channel=breakdown(received_rows, "channel", Channel.choices, "received"),
-        received_by_type=breakdown(received_rows, "request_type", RequestType.choices, "received"),
+        received_by_channel=breakdown(figures.received_by_channel, "channel", Channel.choices, "received"),
+        received_by_type=breakdown(figures.received_by_type, "request_type", RequestType.choices, "received"),
         delivered=delivered_total,
         delivered_url=queue_url(**period.activity_params("delivered")),
-        delivered_by_channel=breakdown(delivered_rows, "channel", Channel.choices, "delivered"),
-        delivered_by_type=breakdown(delivered_rows, "request_type", RequestType.choices, "delivered"),
+        delivered_by_channel=breakdown(figures.delivered_by_channel, "channel", Channel.choices, "delivered"),
+        delivered_by_type=breakdown(figures.delivered_by_type, "request_type", RequestType.choices, "delivered"),
         turnaround=[
-            turnaround(value, type_labels.get(value, value), row, request_type=value)
-            for value, row in sorted(by_type.items(), key=lambda item: -item[1]["n"])
+            turnaround(value, type_labels.get(value, value), counts, request_type=value)
+            for value, counts in sorted(figures.turnaround.items(), key=lambda item: (-sum(item[1].values()), item[0]))
         ],
-        turnaround_all=turnaround("", "All request types", overall),
+        turnaround_all=turnaround("", "All request types", all_turnaround),
         on_time_legal_percent=percent(delivered_total - late, delivered_total),
         late_legal=EventFigure(
             "Delivered after the legal due date", late, late, queue_url(**period.activity_params("delivered_late"))
@@ -254,12 +218,14 @@ def dashboard_period(*, tenant: Tenant, period: Period, grain: str = "day") -> P
         duplicates=figure("Duplicate requests", "duplicate", "duplicate"),
         throughput=[
             StaffThroughput(
-                user_id=row["assignee_id"],
-                name=names.get(row["assignee_id"], "Unassigned" if row["assignee_id"] is None else "Former member"),
-                delivered=row["n"],
-                url=queue_url(**period.activity_params("delivered"), assignee=row["assignee_id"] or "none"),
+                user_id=assignee,
+                name=names.get(assignee, "Unassigned" if assignee is None else "Former member"),
+                delivered=n,
+                url=queue_url(**period.activity_params("delivered"), assignee=assignee or "none"),
             )
-            for row in per_staff
+            for assignee, n in sorted(
+                figures.delivered_by_assignee.items(), key=lambda item: (-item[1], item[0] is None, item[0] or 0)
+            )
         ],
         series=series,
         leakage=leakage,
@@ -297,18 +263,11 @@ def leakage_minutes_on(day: date, events: dict[str, EventCounts], settings: Repo
 def _series(
     period: Period,
     grain: str,
-    received_rows: list[dict[str, Any]],
-    delivered_rows: list[dict[str, Any]],
+    figures: RequestFigures,
     events: dict[str, EventCounts],
     settings: ReportingSettings,
 ) -> list[SeriesPoint]:
     """Received, delivered and leakage hours per day, or per week (Monday to Sunday, cut at the period's ends)."""
-    received: dict[date, int] = defaultdict(int)
-    delivered: dict[date, int] = defaultdict(int)
-    for row in received_rows:
-        received[row["day"]] += row["n"]
-    for row in delivered_rows:
-        delivered[row["day"]] += row["n"]
     points: dict[date, SeriesPoint] = {}
     for day in period.each_day():
         start = day - timedelta(days=day.weekday()) if grain == "week" else day
@@ -317,8 +276,8 @@ def _series(
             label = f"Week of {max(start, period.first_day):%b %-d}" if grain == "week" else f"{day:%b %-d}"
             point = points[start] = SeriesPoint(label=label, first_day=max(start, period.first_day), last_day=day)
         point.last_day = day
-        point.received += received.get(day, 0)
-        point.delivered += delivered.get(day, 0)
+        point.received += figures.received_by_day.get(day, 0)
+        point.delivered += figures.delivered_by_day.get(day, 0)
         point.leakage_hours += leakage_minutes_on(day, events, settings) / 60
     for point in points.values():
         point.leakage_hours = round(point.leakage_hours, 1)

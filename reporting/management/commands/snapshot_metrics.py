@@ -1,4 +1,4 @@
-"""Fill in daily snapshots for past days (after installing, or after the job was down): flow figures only."""
+"""Fill in daily snapshots and request rollups for past days (after installing, or after the jobs were down)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from reporting.rollups import rollups_fill
 from reporting.snapshots import snapshot_take
 from roi import clock
 from roi.models import Tenant
 
 
 class Command(BaseCommand):
-    help = "Store the daily metrics snapshots of the last N days that have none (stock figures stay empty)."
+    help = (
+        "Store the daily metrics snapshots of the last N days that have none (stock figures stay empty), and roll "
+        "up the requests of those days."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--days", type=int, default=30, help="How many past days (default 30).")
@@ -36,4 +40,8 @@ class Command(BaseCommand):
                 for back in range(days)
                 if snapshot_take(tenant=organisation, day=yesterday - timedelta(days=back), now=now) is not None
             )
-            self.stdout.write(f"{organisation.slug}: {stored} snapshot(s) stored, {days - stored} already there")
+            rolled = rollups_fill(tenant=organisation, today=yesterday + timedelta(days=1), limit=days, horizon=days)
+            self.stdout.write(
+                f"{organisation.slug}: {stored} snapshot(s) stored, {days - stored} already there; "
+                f"{rolled} day(s) of requests rolled up"
+            )

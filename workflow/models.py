@@ -279,6 +279,13 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
                 name="request_delivered_idx",
                 condition=models.Q(delivered_at__isnull=False),
             ),
+            # The dashboard's open exceptions by reason, with how long each has lasted: a few rows of many.
+            models.Index(
+                fields=["tenant", "exception_reason"],
+                include=["state", "exception_since"],
+                name="request_exception_reason_idx",
+                condition=~models.Q(exception_reason=""),
+            ),
             models.Index(
                 fields=["tenant", "duplicate_reviewed_at"],
                 include=["id"],

@@ -22,41 +22,62 @@ from roi.choices import AccessAction
 from roi.models import AccessEvent, Tenant
 from workflow.models import RecordRequest, StatusCall
 
-# kind: (table, time column, reason expression or None, extra WHERE)
-_KINDS: dict[str, tuple[str, str, str | None, str]] = {
-    "status_call": (StatusCall._meta.db_table, "at", None, ""),
-    "portal_view": (AccessEvent._meta.db_table, "at", None, f"AND action = '{AccessAction.PORTAL_STATUS_VIEW}'"),
-    "exception_opened": (ExceptionEpisode._meta.db_table, "opened_at", "reason", ""),
-    "resend": (Delivery._meta.db_table, "delivered_at", "resend_reason", "AND resend_of_id IS NOT NULL"),
-    "first_delivery": (Delivery._meta.db_table, "delivered_at", None, "AND resend_of_id IS NULL"),
-    "qc_review": (QcReview._meta.db_table, "reviewed_at", "outcome", ""),
-    "escalation": (EscalationEvent._meta.db_table, "fired_at", None, ""),
-    "extension": (Extension._meta.db_table, "granted_at", None, ""),
-    "duplicate": (RecordRequest._meta.db_table, "duplicate_reviewed_at", None, "AND duplicate_of_id IS NOT NULL"),
+
+@dataclass(frozen=True)
+class _Kind:
+    table: str
+    at: str  # the event's time column
+    where: str = ""  # more conditions on the table's rows
+    reason: str | None = None  # a column to count by, as well
+    by_day: bool = False  # counted per day too (the leakage series needs it)
+    requests: bool = True  # count the distinct requests behind the events (the figure's queue link)
+
+
+# Only what the dashboard shows is computed: per-day counts for the leakage sources, distinct requests where a
+# figure links to its queue.
+_KINDS: dict[str, _Kind] = {
+    "status_call": _Kind(StatusCall._meta.db_table, "at", by_day=True),
+    "portal_view": _Kind(AccessEvent._meta.db_table, "at", where=f"AND action = '{AccessAction.PORTAL_STATUS_VIEW}'"),
+    "exception_opened": _Kind(ExceptionEpisode._meta.db_table, "opened_at", reason="reason", by_day=True),
+    "resend": _Kind(
+        Delivery._meta.db_table, "delivered_at", "AND resend_of_id IS NOT NULL", reason="resend_reason", by_day=True
+    ),
+    "first_delivery": _Kind(Delivery._meta.db_table, "delivered_at", "AND resend_of_id IS NULL", requests=False),
+    "qc_review": _Kind(QcReview._meta.db_table, "reviewed_at", reason="outcome"),
+    "escalation": _Kind(EscalationEvent._meta.db_table, "fired_at"),
+    "extension": _Kind(Extension._meta.db_table, "granted_at"),
+    "duplicate": _Kind(
+        RecordRequest._meta.db_table, "duplicate_reviewed_at", "AND duplicate_of_id IS NOT NULL", by_day=True
+    ),
 }
 
 
-def _select(kind: str) -> str:
-    table, at, reason, where = _KINDS[kind]
-    request_column = "id" if table == RecordRequest._meta.db_table else "request_id"
-    reason_sql = f"COALESCE(NULLIF({reason}, ''), 'unspecified')" if reason else "NULL::text"
-    sets = "(day), (reason), ()" if reason else "(day), ()"
+def _select(name: str) -> str:
+    kind = _KINDS[name]
+    request_column = "id" if kind.table == RecordRequest._meta.db_table else "request_id"
+    reason_sql = f"COALESCE(NULLIF({kind.reason}, ''), 'unspecified')" if kind.reason else "NULL::text"
+    day_sql = f"({kind.at} AT TIME ZONE %(tz)s)::date" if kind.by_day else "NULL::date"
+    sets = ["()"] + (["(day)"] if kind.by_day else []) + (["(reason)"] if kind.reason else [])
+    group_by = f"GROUP BY GROUPING SETS ({', '.join(sets)})" if len(sets) > 1 else ""
+    day_out = "day" if kind.by_day else "NULL::date"
+    reason_out = "reason" if kind.reason else "NULL::text"
+    requests = "count(DISTINCT request)" if kind.requests else "NULL::bigint"
     # Median hours from firing to acknowledgement, for escalations only (NULL elsewhere).
     ack = (
         "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM acknowledged_at - fired_at))"
-        if kind == "escalation"
+        if name == "escalation"
         else "NULL::float"
     )
-    acked = "count(acknowledged_at)" if kind == "escalation" else "NULL::bigint"
+    acked = "count(acknowledged_at)" if name == "escalation" else "NULL::bigint"
+    extra = "acknowledged_at, fired_at" if name == "escalation" else "NULL AS x"
     # Every name interpolated below is a constant of this module; the values are query parameters.
     return f"""
-    SELECT '{kind}' AS kind, day, {"reason" if reason else "NULL::text"} AS reason, count(*) AS n, count(DISTINCT request) AS requests,
+    SELECT '{name}' AS kind, {day_out} AS day, {reason_out} AS reason, count(*) AS n, {requests} AS requests,
            {ack} AS median_ack_seconds, {acked} AS acknowledged
-    FROM (SELECT ({at} AT TIME ZONE %(tz)s)::date AS day, {reason_sql} AS reason, {request_column} AS request,
-                 {"acknowledged_at, fired_at" if kind == "escalation" else "NULL AS x"}
-          FROM {table}
-          WHERE tenant_id = %(tenant)s AND {at} >= %(start)s AND {at} < %(end)s {where}) e
-    GROUP BY GROUPING SETS ({sets})"""  # noqa: S608
+    FROM (SELECT {day_sql} AS day, {reason_sql} AS reason, {request_column} AS request, {extra}
+          FROM {kind.table}
+          WHERE tenant_id = %(tenant)s AND {kind.at} >= %(start)s AND {kind.at} < %(end)s {kind.where}) e
+    {group_by}"""  # noqa: S608
 
 
 EVENTS_SQL = "\nUNION ALL".join(_select(kind) for kind in _KINDS)
@@ -85,7 +106,7 @@ def period_events(*, tenant: Tenant, start: object, end: object) -> dict[str, Ev
             elif reason is not None:
                 entry.by_reason[reason] = (n, requests)
             else:
-                entry.total, entry.requests = n, requests
+                entry.total, entry.requests = n, requests or 0
                 entry.median_ack_seconds = median_ack
                 entry.acknowledged = acknowledged or 0
     return {kind: counts[kind] for kind in _KINDS}

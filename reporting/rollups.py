@@ -26,33 +26,43 @@ DAYS_PER_RUN = 62  # at most this many days per organisation per run (the backfi
 _TABLE = RequestRollup._meta.db_table
 _REQUESTS = RecordRequest._meta.db_table
 
-# The definitions are the queue's (workflow/activities.py): received = received_at inside the day; delivered =
-# delivered_at inside the day; late = the delivery's local day after the legal due date (after_target: after the
-# internal target); turnaround = local delivery day minus local receipt day.
-ROLLUP_SQL = f"""
-WITH delivered AS (
-    SELECT channel, request_type, assignee_id,
+# The request figures of [start, end), per day of the organisation's calendar, at the finest grain the dashboard
+# reads: received per channel and type; delivered per channel, type and assignee, with how many were late (the local
+# delivery day after the legal due date) or after the internal target; deliveries per type and turnaround days
+# (local delivery day minus local receipt day). The rollup job stores it for one finished day; the dashboard runs it
+# for the days without a rollup. The definitions are the queue's activities (workflow/activities.py: received,
+# delivered, delivered_late, delivered_after_target); tests/reporting/test_drilldown.py holds them together.
+FIGURES_SQL = f"""
+WITH received AS (
+    SELECT (received_at AT TIME ZONE %(tz)s)::date AS day, channel, request_type
+    FROM {_REQUESTS}
+    WHERE tenant_id = %(tenant)s AND received_at >= %(start)s AND received_at < %(end)s
+), delivered AS (
+    SELECT (delivered_at AT TIME ZONE %(tz)s)::date AS day, channel, request_type, assignee_id,
            (delivered_at AT TIME ZONE %(tz)s)::date - (received_at AT TIME ZONE %(tz)s)::date AS days,
            (delivered_at AT TIME ZONE %(tz)s)::date > legal_due_date AS late,
            (delivered_at AT TIME ZONE %(tz)s)::date > internal_target_date AS after_target
     FROM {_REQUESTS}
     WHERE tenant_id = %(tenant)s AND delivered_at >= %(start)s AND delivered_at < %(end)s
 )
-INSERT INTO {_TABLE} (tenant_id, day, kind, channel, request_type, assignee_id, value, n, late, after_target)
-SELECT %(tenant)s, %(day)s::date, 'day', '', '', NULL::bigint, 0, 0::bigint, 0::bigint, 0::bigint
+SELECT 'received' AS kind, day, channel, request_type, NULL::bigint AS assignee_id, 0 AS value, count(*) AS n,
+       0::bigint AS late, 0::bigint AS after_target
+FROM received GROUP BY day, channel, request_type
 UNION ALL
-SELECT %(tenant)s, %(day)s::date, 'received', channel, request_type, NULL::bigint, 0, count(*), 0::bigint, 0::bigint
-FROM {_REQUESTS}
-WHERE tenant_id = %(tenant)s AND received_at >= %(start)s AND received_at < %(end)s
-GROUP BY channel, request_type
-UNION ALL
-SELECT %(tenant)s, %(day)s::date, 'delivered', channel, request_type, assignee_id::bigint, 0, count(*),
+SELECT 'delivered', day, channel, request_type, assignee_id::bigint, 0, count(*),
        count(*) FILTER (WHERE late), count(*) FILTER (WHERE after_target)
-FROM delivered GROUP BY channel, request_type, assignee_id
+FROM delivered GROUP BY day, channel, request_type, assignee_id
 UNION ALL
-SELECT %(tenant)s, %(day)s::date, 'turnaround', '', request_type, NULL::bigint, days, count(*), 0::bigint, 0::bigint
-FROM delivered GROUP BY request_type, days
+SELECT 'turnaround', day, '', request_type, NULL::bigint, days, count(*), 0::bigint, 0::bigint
+FROM delivered GROUP BY day, request_type, days
 """  # noqa: S608 - table names are this module's constants; every value is a parameter
+
+ROLLUP_SQL = f"""
+INSERT INTO {_TABLE} (tenant_id, kind, day, channel, request_type, assignee_id, value, n, late, after_target)
+SELECT %(tenant)s, 'day', %(day)s::date, '', '', NULL::bigint, 0, 0::bigint, 0::bigint, 0::bigint
+UNION ALL
+SELECT %(tenant)s, figures.* FROM ({FIGURES_SQL}) figures
+"""  # noqa: S608
 
 
 def _bounds(tenant: Tenant, day: date) -> tuple[datetime, datetime]:
@@ -67,6 +77,14 @@ def rollup_take(*, tenant: Tenant, day: date) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_KEY, tenant.pk % 2147483647])
         cursor.execute(f"DELETE FROM {_TABLE} WHERE tenant_id = %s AND day = %s", [tenant.pk, day])  # noqa: S608
         cursor.execute(ROLLUP_SQL, {"tenant": tenant.pk, "day": day, "start": start, "end": end, "tz": tenant.timezone})
+
+
+def figures_rows(*, tenant: Tenant, start: datetime, end: datetime) -> list[tuple]:
+    """FIGURES_SQL's rows for [start, end), computed from the requests: (kind, day, channel, request_type,
+    assignee_id, value, n, late, after_target)."""
+    with connection.cursor() as cursor:
+        cursor.execute(FIGURES_SQL, {"tenant": tenant.pk, "start": start, "end": end, "tz": tenant.timezone})
+        return cursor.fetchall()
 
 
 def rollup_missing_days(*, tenant: Tenant, today: date, horizon: int = HORIZON_DAYS) -> list[date]:

@@ -1,6 +1,6 @@
 """A period's request figures (received and delivered per day, channel, type and assignee; lateness; turnaround
-days per type): finished days from the rollups (reporting/rollups.py), every other day from the requests, with the
-queue's own activity definitions. The two sources give the same numbers for a day; the rollups only make a long or
+days per type): finished days from the rollups (reporting/rollups.py), every other day from the requests by the same
+statement the rollup job stores. The two sources give the same numbers for a day; the rollups only make a long or
 busy period cheap to read."""
 
 from __future__ import annotations
@@ -11,14 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import connection
-from django.db.models import Count, F, Q
-from django.db.models.functions import TruncDate
 
-from reporting.metrics.common import DaysBetween, Period
-from reporting.rollups import BY_ASSIGNEE, BY_CHANNEL_TYPE, BY_DAY, BY_TURNAROUND, READ_SQL
+from reporting.metrics.common import Period
+from reporting.rollups import BY_ASSIGNEE, BY_CHANNEL_TYPE, BY_DAY, BY_TURNAROUND, READ_SQL, figures_rows
 from roi.models import Tenant
-from workflow import activities
-from workflow.models import RecordRequest
 from workflow.selectors import day_window
 
 
@@ -98,33 +94,22 @@ def _uncovered_ranges(period: Period, covered: set[date]) -> list[tuple[date, da
 
 def _add_live(figures: RequestFigures, tenant: Tenant, first: date, last: date) -> None:
     window = day_window(tenant=tenant, first_day=first, last_day=last)
-    requests = RecordRequest.objects.for_tenant(tenant).order_by()
-    received_on = TruncDate("received_at", tzinfo=tenant.tzinfo)
-    delivered_on = TruncDate("delivered_at", tzinfo=tenant.tzinfo)
-    received = activities.received(requests, window).values("channel", "request_type", day=received_on)
-    for row in received.annotate(n=Count("id")):
-        figures.received_by_day[row["day"]] += row["n"]
-        figures.received_by_channel[row["channel"]] += row["n"]
-        figures.received_by_type[row["request_type"]] += row["n"]
-    delivered = (
-        activities.delivered(requests, window)
-        .alias(delivered_on=delivered_on)
-        .values("channel", "request_type", "assignee_id", day=delivered_on, days=DaysBetween(delivered_on, received_on))
-        .annotate(
-            n=Count("id"),
-            late=Count("id", filter=Q(delivered_on__gt=F("legal_due_date"))),
-            after_target=Count("id", filter=Q(delivered_on__gt=F("internal_target_date"))),
-        )
-    )
-    for row in delivered:
-        n = row["n"]
-        figures.delivered_by_day[row["day"]] += n
-        figures.delivered_by_channel[row["channel"]] += n
-        figures.delivered_by_type[row["request_type"]] += n
-        figures.delivered_by_assignee[row["assignee_id"]] += n
-        figures.late += row["late"]
-        figures.after_target += row["after_target"]
-        figures.turnaround[row["request_type"]][row["days"]] += n
+    for kind, day, channel, request_type, assignee, value, n, late, after_target in figures_rows(
+        tenant=tenant, start=window.start, end=window.end
+    ):
+        if kind == "received":
+            figures.received_by_day[day] += n
+            figures.received_by_channel[channel] += n
+            figures.received_by_type[request_type] += n
+        elif kind == "delivered":
+            figures.delivered_by_day[day] += n
+            figures.delivered_by_channel[channel] += n
+            figures.delivered_by_type[request_type] += n
+            figures.delivered_by_assignee[assignee] += n
+            figures.late += late
+            figures.after_target += after_target
+        elif kind == "turnaround":
+            figures.turnaround[request_type][value] += n
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 
 from reporting.metrics import NowMetrics, PeriodMetrics
 
@@ -214,3 +218,37 @@ TABLES: dict[str, Callable[[NowMetrics, PeriodMetrics], Table]] = {
 
 def dashboard_tables(now: NowMetrics, period: PeriodMetrics) -> dict[str, Table]:
     return {name: build(now, period) for name, build in TABLES.items()}
+
+
+def table_html(table: Table, *, export_query: str | None) -> SafeString:
+    """A dashboard table as HTML, built in Python: a page shows a dozen tables and a few hundred cells, which cost
+    about 20 ms through the template language and a millisecond here. Numbers with a queue link carry
+    data-requests (the drill-down test follows them). `export_query` None leaves out the CSV link (the PDF)."""
+    numeric_from = table.numeric_from
+    parts = [f'<div class="table-wrap"><table class="report-table" id="table-{escape(table.name)}"><caption>']
+    parts.append(escape(table.title))
+    if export_query is not None:
+        url = reverse("reporting:export", args=[table.name]) + "?" + export_query
+        parts.append(f' <a class="csv-link" href="{escape(url)}" download>CSV</a>')
+    parts.append("</caption><thead><tr>")
+    for index, column in enumerate(table.columns):
+        numeric = ' class="num"' if index >= numeric_from else ""
+        parts.append(f'<th scope="col"{numeric}>{escape(column)}</th>')
+    parts.append("</tr></thead><tbody>")
+    for row in table.rows:
+        parts.append("<tr>")
+        for index, cell in enumerate(row):
+            text = escape(str(cell))
+            if index == 0:
+                parts.append(f'<th scope="row">{text}</th>')
+            elif cell.url:
+                parts.append(f'<td class="num"><a href="{escape(cell.url)}" data-requests="{text}">{text}</a></td>')
+            elif cell.value is None:
+                parts.append('<td class="num"><span class="muted">—</span></td>')
+            else:
+                parts.append(f'<td class="num">{text}</td>')
+        parts.append("</tr>")
+    if not table.rows:
+        parts.append(f'<tr><td colspan="{len(table.columns)}" class="empty">Nothing in this period.</td></tr>')
+    parts.append("</tbody></table></div>")
+    return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped

@@ -6,12 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from reporting.metrics import NowMetrics, PeriodMetrics
+from reporting.metrics import NowMetrics, Period, PeriodMetrics, queue_url
 
 
 @dataclass
@@ -69,22 +68,14 @@ def _volume(now: NowMetrics, period: PeriodMetrics) -> Table:
         "volume", f"Received and delivered per {grain.lower()}", [grain, "Received", "Delivered", "Leakage hours"]
     )
     for point in period.series:
-        params = {"activity_from": point.first_day.isoformat(), "activity_to": point.last_day.isoformat()}
+        days = Period(first_day=point.first_day, last_day=point.last_day)
         table.add(
             point.label,
-            Cell(point.received, _with(period.received_url, params)),
-            Cell(point.delivered, _with(period.delivered_url, params)),
+            Cell(point.received, queue_url(**days.activity_params("received"))),
+            Cell(point.delivered, queue_url(**days.activity_params("delivered"))),
             point.leakage_hours,
         )
     return table
-
-
-def _with(url: str, params: dict[str, str]) -> str:
-    """The period link narrowed to other days (same activity and filters)."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    query.update(params)
-    return f"{parts.path}?{urlencode(query)}"
 
 
 def _by_channel(now: NowMetrics, period: PeriodMetrics) -> Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -46,10 +47,15 @@ class Period:
         }
 
 
+@functools.cache
+def _queue_path() -> str:
+    return reverse("workflow:queue")
+
+
 def queue_url(**params: Any) -> str:
     """The queue filtered by `params` (QueueFilterForm's names); None values are left out."""
     query = urlencode({key: value for key, value in params.items() if value is not None})
-    return reverse("workflow:queue") + (f"?{query}" if query else "")
+    return _queue_path() + (f"?{query}" if query else "")
 
 
 class Percentile(models.Aggregate):

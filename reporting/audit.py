@@ -14,6 +14,7 @@ from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, Valu
 from django.db.models.functions import Concat
 
 from roi.choices import AccessAction
+from roi.downloads import spreadsheet_safe
 from roi.models import AccessEvent, Membership, Tenant
 from workflow.choices import RequestState
 from workflow.models import Patient, RecordRequest, RequestTransition
@@ -233,17 +234,11 @@ def _local(tenant: Tenant, moment: datetime | None) -> str:
     return moment.astimezone(tenant.tzinfo).isoformat() if moment else ""
 
 
-def safe_cell(value: Any) -> str:
-    """A cell a spreadsheet will not run as a formula: user agents and details come from outside (the portal)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def event_csv_rows(tenant: Tenant, events: QuerySet[AccessEvent]) -> Iterator[list[str]]:
     yield EVENT_COLUMNS
     for event in events.iterator(chunk_size=2000):
         yield [
-            safe_cell(value)
+            spreadsheet_safe(value)
             for value in (
                 event.pk,
                 _local(tenant, event.at),
@@ -271,7 +266,7 @@ def trail_csv_rows(tenant: Tenant, entries: list[TrailEntry]) -> Iterator[list[s
     yield TRAIL_COLUMNS
     for entry in entries:
         yield [
-            safe_cell(value)
+            spreadsheet_safe(value)
             for value in (
                 _local(tenant, entry.at),
                 entry.source,
@@ -289,7 +284,7 @@ def transition_csv_rows(tenant: Tenant, transitions: QuerySet[RequestTransition]
     yield TRANSITION_COLUMNS
     for transition in transitions.iterator(chunk_size=2000):
         yield [
-            safe_cell(value)
+            spreadsheet_safe(value)
             for value in (
                 transition.pk,
                 _local(tenant, transition.at),

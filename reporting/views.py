@@ -22,7 +22,7 @@ from reporting.tables import TABLES, dashboard_tables
 from roi import clock
 from roi.audit import access_record
 from roi.choices import SUPERVISING_ROLES, AccessAction, Role
-from roi.downloads import phi_file_response
+from roi.downloads import phi_file_response, spreadsheet_safe
 from roi.pdf import render_pdf
 from roi.tenancy import TenantViewMixin
 
@@ -136,7 +136,7 @@ class DashboardExportView(TenantViewMixin, View):
         writer.writerow([f"{self.tenant.name}: {built.title}", f"{period.first_day} to {period.last_day}"])
         writer.writerow(built.columns)
         for row in built.rows:
-            writer.writerow([_csv_safe(str(cell)) for cell in row])
+            writer.writerow([spreadsheet_safe(cell) for cell in row])
         access_record(
             tenant=self.tenant,
             actor=request.user,
@@ -150,19 +150,6 @@ class DashboardExportView(TenantViewMixin, View):
         )
         response["Cache-Control"] = "no-store"
         return response
-
-
-def _csv_safe(value: str) -> str:
-    """A spreadsheet must not run a cell as a formula (CSV injection): staff names come from user input."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(value) else value
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 class MonthlyReportView(TenantViewMixin, View):

@@ -47,3 +47,17 @@ def phi_file_response(
     response["X-Content-Type-Options"] = "nosniff"
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (CSV injection): text starting with = + - @ or a control
+    character gets a leading apostrophe. Numbers, negative ones included, stay numbers. Every CSV export uses it:
+    names, details and user agents come from users and from the portal."""
+    text = "" if value is None else str(value)
+    if text[:1] not in ("=", "+", "-", "@", "\t", "\r"):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text

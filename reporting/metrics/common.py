@@ -78,14 +78,6 @@ class Epoch(models.Func):
     output_field = models.FloatField()
 
 
-class DaysBetween(models.Func):
-    """later - earlier for two dates, in whole days (PostgreSQL's date subtraction gives an integer)."""
-
-    arg_joiner = " - "
-    template = "(%(expressions)s)"
-    output_field = models.IntegerField()
-
-
 def percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 

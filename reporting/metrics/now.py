@@ -25,7 +25,7 @@ UNASSIGNED = "none"
 
 
 @dataclass
-class Count_:
+class OpenCount:
     label: str
     count: int
     url: str
@@ -57,16 +57,16 @@ class NowMetrics:
     today: date
     open_total: int
     open_url: str
-    by_state: list[Count_]
-    by_band: list[Count_]
+    by_state: list[OpenCount]
+    by_band: list[OpenCount]
     # [(state label, [count per band])]: the stacked bars.
     state_band_grid: list[tuple[str, list[int]]]
     band_labels: list[str]
-    overdue: Count_
-    due_soon: Count_
-    stalled: Count_
-    unassigned: Count_
-    in_exception: Count_
+    overdue: OpenCount
+    due_soon: OpenCount
+    stalled: OpenCount
+    unassigned: OpenCount
+    in_exception: OpenCount
     exceptions_by_reason: list[ExceptionReasonRow]
     escalations_pending: int
     escalations_oldest: datetime | None
@@ -161,19 +161,23 @@ def dashboard_now(*, tenant: Tenant, now: datetime | None = None) -> NowMetrics:
         today=today,
         open_total=totals["n"],
         open_url=queue_url(),
-        by_state=[Count_(state_labels[state], by_state.get(state, 0), queue_url(state=state)) for state in OPEN_STATES],
-        by_band=[Count_(label, by_band[i], queue_url(aging_band=i, sort="age")) for i, label in enumerate(band_labels)],
+        by_state=[
+            OpenCount(state_labels[state], by_state.get(state, 0), queue_url(state=state)) for state in OPEN_STATES
+        ],
+        by_band=[
+            OpenCount(label, by_band[i], queue_url(aging_band=i, sort="age")) for i, label in enumerate(band_labels)
+        ],
         state_band_grid=[
             (state_labels[state], [cells.get((state, i), 0) for i in range(len(band_labels))]) for state in OPEN_STATES
         ],
         band_labels=band_labels,
-        overdue=Count_("Overdue", totals["overdue"], queue_url(overdue="on", sort="due")),
-        due_soon=Count_(
+        overdue=OpenCount("Overdue", totals["overdue"], queue_url(overdue="on", sort="due")),
+        due_soon=OpenCount(
             f"Due in the next {DUE_SOON_DAYS} days", totals["due_soon"], queue_url(due_within=DUE_SOON_DAYS, sort="due")
         ),
-        stalled=Count_("Stalled", totals["stalled"], queue_url(stalled="on", sort="age")),
-        unassigned=Count_("Unassigned", staff.get(None, StaffLoad(None, "")).open, queue_url(assignee=UNASSIGNED)),
-        in_exception=Count_("In exception", totals["in_exception"], queue_url(exception=EXCEPTION_ANY, sort="age")),
+        stalled=OpenCount("Stalled", totals["stalled"], queue_url(stalled="on", sort="age")),
+        unassigned=OpenCount("Unassigned", staff.get(None, StaffLoad(None, "")).open, queue_url(assignee=UNASSIGNED)),
+        in_exception=OpenCount("In exception", totals["in_exception"], queue_url(exception=EXCEPTION_ANY, sort="age")),
         exceptions_by_reason=exceptions_by_reason,
         escalations_pending=pending["n"],
         escalations_oldest=pending["oldest"],

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -78,6 +79,13 @@ class Tenant(models.Model):
     )
     priority_type_weights = models.JSONField(
         default=dict, blank=True, help_text="Extra priority points per request type, e.g. {'legal': 10}."
+    )
+    # Staff sessions (roi/sessions.py): signed out after this long without a request; never longer than
+    # STAFF_SESSION_MAX_HOURS whatever the activity.
+    session_idle_minutes = models.PositiveSmallIntegerField(
+        default=15,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+        help_text="Staff are signed out after this many minutes without activity (5 to 240).",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -240,3 +248,35 @@ class Notification(TenantOwned):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class StaffSession(models.Model):
+    """A staff member's signed-in browser session, recorded at sign-in so that it can be listed and ended from the
+    outside (an admin ending a user's sessions, a lost laptop). Platform table: one session may act in several of
+    the user's organisations. The session itself lives in Django's session store under `session_key`."""
+
+    class Ended(models.TextChoices):
+        SIGNED_OUT = "signed_out", "Signed out"
+        IDLE = "idle", "Idle timeout"
+        MAX_AGE = "max_age", "Maximum session length"
+        ENDED_BY_ADMIN = "ended_by_admin", "Ended by an admin"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=20, choices=Ended.choices, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user"], name="staff_session_open_idx", condition=models.Q(ended_at__isnull=True))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"

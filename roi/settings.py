@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "roi.tenancy.TenantMiddleware",
+    "roi.sessions.StaffSessionMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
@@ -135,6 +136,10 @@ CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=300)
+# Staff sessions (roi/sessions.py): the idle limit is each organisation's setting (Tenant.session_idle_minutes);
+# this is the absolute limit from sign-in, whatever the activity.
+STAFF_SESSION_MAX_HOURS = env_int("STAFF_SESSION_MAX_HOURS", 12, minimum=1)
+STAFF_SESSION_IDLE_MINUTES_DEFAULT = 15
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 # Reverse proxies in front of the app that append the client's address to X-Forwarded-For (0: none, the client

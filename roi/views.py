@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import F
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -13,8 +17,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.http import require_GET, require_POST
 
-from roi.models import Notification
+from roi.choices import Role
+from roi.errors import ServiceError
+from roi.models import Membership, Notification
 from roi.notifications import notification_mark_read
+from roi.services import tenant_session_idle_set
+from roi.sessions import staff_sessions_end, staff_sessions_open
 from roi.tasks import HEARTBEAT_KEY
 from roi.tenancy import SESSION_TENANT_KEY, TenantViewMixin
 
@@ -93,3 +101,48 @@ class NotificationReadView(TenantViewMixin, View):
         if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             return redirect(target)
         return redirect("notifications")
+
+
+class StaffSessionsView(TenantViewMixin, View):
+    """Tenant admins see who is signed in and from where, end a member's sessions (a lost laptop, someone who
+    left), and set how long an idle session lasts."""
+
+    required_roles = frozenset({Role.ADMIN})
+
+    def get(self, request: HttpRequest, *, status: int = 200, form_error: str = "") -> HttpResponse:
+        members = list(Membership.objects.for_tenant(self.tenant).filter(is_active=True).select_related("user"))
+        open_sessions = staff_sessions_open(user_ids=[m.user_id for m in members])
+        by_user: dict[int, list[Any]] = {}
+        for session in open_sessions:
+            by_user.setdefault(session.user_id, []).append(session)
+        rows = [(m, by_user.get(m.user_id, [])) for m in members]
+        context = {
+            "rows": rows,
+            "form_error": form_error,
+            "idle_minutes": self.tenant.session_idle_minutes,
+            "max_hours": settings.STAFF_SESSION_MAX_HOURS,
+        }
+        return render(request, "roi/sessions.html", context, status=status)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if "session_idle_minutes" in request.POST:
+            try:
+                minutes = int(request.POST["session_idle_minutes"])
+                tenant_session_idle_set(tenant=self.tenant, actor=request.user, minutes=minutes)
+            except ValueError:
+                return self.get(request, status=400, form_error="Give a whole number of minutes between 5 and 240.")
+            except ServiceError as error:
+                return self.get(request, status=error.status_code, form_error=error.message)
+            messages.success(request, f"Idle sessions now end after {minutes} minutes.")
+            return redirect("staff-sessions")
+        member = (
+            Membership.objects.for_tenant(self.tenant)
+            .filter(user_id=request.POST.get("user") if str(request.POST.get("user", "")).isdigit() else None)
+            .select_related("user")
+            .first()
+        )
+        if member is None:
+            raise Http404("No such member")
+        ended = staff_sessions_end(user=member.user, actor=request.user)
+        messages.success(request, f"{member.user}: {ended} session{'s' if ended != 1 else ''} ended.")
+        return redirect("staff-sessions")

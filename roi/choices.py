@@ -28,6 +28,7 @@ class AccessAction(models.TextChoices):
     PORTAL_STATUS_VIEW = "portal_status_view", "Portal: viewed status"
     PORTAL_LOCKOUT = "portal_lockout", "Portal: lookups locked after failures"
     PORTAL_UPLOAD = "portal_upload", "Portal: uploaded a document"
+    STAFF_LOCKOUT = "staff_lockout", "Staff sign-in paused after failures"
 
 
 US_STATES = [

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -22,11 +23,12 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 
-from roi.audit import client_address
-from roi.models import StaffSession
+from roi.audit import access_record, client_address
+from roi.choices import AccessAction
+from roi.models import Membership, StaffSession
 
 LOGIN_AT = "roi_login_at"
 SEEN_AT = "roi_seen_at"
@@ -144,3 +146,28 @@ class StaffSessionMiddleware:
             response["HX-Redirect"] = login["Location"]
             return response
         return login
+
+
+# --- Sign-in lockout (django-axes) --------------------------------------------------------------------------
+
+
+def lockout_response(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> HttpResponse:
+    """What a locked-out sign-in sees (settings.AXES_LOCKOUT_CALLABLE): how long, and whom to tell."""
+    minutes = round(settings.AXES_COOLOFF_TIME * 60)
+    return render(request, "registration/locked_out.html", {"cooloff_minutes": minutes}, status=429)
+
+
+@receiver(user_locked_out, dispatch_uid="roi.sessions.locked-out")
+def _record_lockout(sender: Any, request: HttpRequest, username: str, ip_address: str, **kwargs: Any) -> None:
+    """A lockout is an access event in every organisation the account belongs to, so their admins see it on the
+    audit pages (axes keeps its own record of every attempt too). Unknown user names leave only axes' record."""
+    memberships = Membership.objects.filter(user__username=username or "", is_active=True).select_related("tenant")
+    for membership in memberships:
+        access_record(
+            tenant=membership.tenant,
+            actor=None,
+            action=AccessAction.STAFF_LOCKOUT,
+            request=request,
+            detail=f"sign-in paused after {settings.AXES_FAILURE_LIMIT} failed attempts",
+            actor_label=f"sign-in as {username}"[:200],
+        )

@@ -87,6 +87,10 @@ class Tenant(models.Model):
         validators=[MinValueValidator(5), MaxValueValidator(240)],
         help_text="Staff are signed out after this many minutes without activity (5 to 240).",
     )
+    two_factor_for_staff = models.BooleanField(
+        default=True,
+        help_text="Specialists and supervisors sign in with a second factor. Tenant admins always must (roi/two_factor.py).",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()

@@ -69,6 +69,12 @@ def _record_sign_out(sender: Any, request: HttpRequest | None, user: Any, **kwar
     )
 
 
+def staff_session_rekey(*, old_key: str | None, new_key: str | None) -> None:
+    """The session got a new id (roi/two_factor.py after the second factor): its record follows."""
+    if old_key and new_key and old_key != new_key:
+        StaffSession.objects.filter(session_key=old_key).update(session_key=new_key)
+
+
 def staff_sessions_open(*, user_ids: list[int]) -> list[StaffSession]:
     """The users' sessions that are still signed in (the session store still holds them and they have not
     expired)."""

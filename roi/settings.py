@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "roi",
     "workflow",
     "exceptions",
@@ -62,6 +65,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "roi.tenancy.TenantMiddleware",
     "roi.sessions.StaffSessionMiddleware",
+    "roi.two_factor.TwoFactorMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -128,6 +132,7 @@ CELERY_RESULT_EXPIRES = 3600
 # Staff sign-in: django-axes counts failures per user name and address and refuses further attempts for a while
 # (OWASP ASVS 2.2.1); the backend must come first. API tokens do not go through these backends.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+OTP_TOTP_ISSUER = "OpenROI"  # what authenticator apps show beside the account
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -12,6 +12,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tenant/switch/", views.switch_tenant, name="switch-tenant"),
     path("staff/sessions/", views.StaffSessionsView.as_view(), name="staff-sessions"),
+    path("2fa/setup/", views.TwoFactorSetupView.as_view(), name="two-factor-setup"),
+    path("2fa/verify/", views.TwoFactorVerifyView.as_view(), name="two-factor-verify"),
     path("notifications/", views.NotificationListView.as_view(), name="notifications"),
     path("notifications/<int:pk>/read/", views.NotificationReadView.as_view(), name="notification-read"),
     # intake first: its "new/" must not be read as a tracking number by workflow's "<tracking_number>/".

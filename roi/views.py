@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
@@ -17,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.http import require_GET, require_POST
 
+from roi import two_factor
 from roi.choices import Role
 from roi.errors import ServiceError
 from roi.models import Membership, Notification
@@ -143,6 +145,66 @@ class StaffSessionsView(TenantViewMixin, View):
         )
         if member is None:
             raise Http404("No such member")
+        if request.POST.get("reset_two_factor"):
+            two_factor.two_factor_reset(user=member.user)
         ended = staff_sessions_end(user=member.user, actor=request.user)
-        messages.success(request, f"{member.user}: {ended} session{'s' if ended != 1 else ''} ended.")
+        done = f"{member.user}: {ended} session{'s' if ended != 1 else ''} ended."
+        if request.POST.get("reset_two_factor"):
+            done += " Their authenticator and recovery codes are forgotten: they enrol again at their next sign-in."
+        messages.success(request, done)
         return redirect("staff-sessions")
+
+
+class TwoFactorSetupView(LoginRequiredMixin, View):
+    """Enrol an authenticator app: scan the QR code (or type the key), then confirm with a code from the app. The
+    recovery codes are shown once, on success."""
+
+    def get(self, request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+        if two_factor.app_device(request.user) is not None:
+            return redirect("two-factor-verify")
+        device = two_factor.enrolment_device(request.user)
+        context = {
+            "qr": two_factor.enrolment_qr(device),
+            "key": two_factor.base32_key(device),
+            "error": error,
+            "next": two_factor.safe_next(request),
+        }
+        return render(request, "registration/two_factor_setup.html", context, status=status)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if two_factor.app_device(request.user) is not None:
+            return redirect("two-factor-verify")
+        device = two_factor.enrolment_device(request.user)
+        codes = two_factor.two_factor_enrol(user=request.user, device=device, token=request.POST.get("token", ""))
+        if codes is None:
+            return self.get(
+                request,
+                status=400,
+                error="That code did not match. Type the six digits your app shows now (they change every 30 "
+                "seconds), and check that the phone's clock is right.",
+            )
+        two_factor.mark_verified(request, device)
+        context = {"codes": codes, "next": two_factor.safe_next(request)}
+        return render(request, "registration/two_factor_codes.html", context)
+
+
+class TwoFactorVerifyView(LoginRequiredMixin, View):
+    """The second factor at sign-in: a code from the authenticator app, or one of the recovery codes."""
+
+    def get(self, request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+        if two_factor.app_device(request.user) is None:
+            return redirect("two-factor-setup")
+        context = {"error": error, "next": two_factor.safe_next(request)}
+        return render(request, "registration/two_factor_verify.html", context, status=status)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        device = two_factor.two_factor_check(user=request.user, token=request.POST.get("token", ""))
+        if device is None:
+            return self.get(
+                request,
+                status=400,
+                error="That code did not match. Type the six digits your app shows now, or one of your recovery "
+                "codes. After several wrong codes, each try has to wait a little longer.",
+            )
+        two_factor.mark_verified(request, device)
+        return redirect(two_factor.safe_next(request))

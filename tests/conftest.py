@@ -52,6 +52,24 @@ def _deadline_rules_after_flush(request):
 
 
 @pytest.fixture(autouse=True)
+def _second_factor_with_force_login(monkeypatch):
+    """`Client.force_login` skips the password; here it skips the second factor too (roi/two_factor.py marks a
+    session that proved it). Tests of two-factor sign-in itself, and the browser tests' `login`, go through the
+    real pages."""
+    from roi.two_factor import VERIFIED_KEY
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        session = self.session
+        session[VERIFIED_KEY] = "force_login"
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -51,7 +51,12 @@ def login(live_server, page: Page) -> Callable[..., Page]:
         page.goto(f"{live_server.url}/login/")
         page.get_by_label("User name").fill(user.username)
         page.get_by_label("Password").fill(factories.TEST_PASSWORD)
+        code = factories.two_factor_enrolled(user, recovery_codes=1)[0]
         page.get_by_role("button", name="Sign in").click()
+        # The second factor, through the real page, with one of the user's recovery codes.
+        expect(page.get_by_role("heading", name="Two-factor sign-in")).to_be_visible()
+        page.get_by_label("Code").fill(code)
+        page.get_by_role("button", name="Continue").click()
         expect(page).to_have_url(re.compile(r"/requests/$"))
         return page
 

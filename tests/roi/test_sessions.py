@@ -23,9 +23,12 @@ def ada(tenant_a):
 
 
 def _signed_in(user) -> Client:
+    """Signed in through the real pages: password, then a recovery code as the second factor."""
     client = Client()
     response = client.post("/login/", {"username": user.username, "password": factories.TEST_PASSWORD})
     assert response.status_code == 302
+    code = factories.two_factor_enrolled(user, recovery_codes=1)[0]
+    assert client.post("/2fa/verify/", {"token": code}).status_code == 302
     return client
 
 

@@ -229,6 +229,17 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema describes endpoints, not data; integrators read it before they hold a token.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # One schema name per choice set that several fields share (`state` and `expected_state`, `kind` of a requestor
+    # and of a document, ...). Without these, drf-spectacular guesses names and warns, and `check --deploy` (CI)
+    # refuses warnings.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStateEnum": "workflow.choices.RequestState",
+        "RequestorKindEnum": "workflow.choices.RequestorKind",
+        "DeliveryMethodEnum": "workflow.choices.DeliveryMethod",
+        "DenialBasisEnum": "workflow.choices.DenialBasis",
+        "SensitiveCategoryEnum": "workflow.choices.SensitiveCategory",
+        "DocumentKindEnum": "intake.choices.DocumentKind",
+    },
 }
 
 LOGGING = {

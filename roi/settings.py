@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "simple_history",
     "axes",
     "django_otp",
@@ -62,11 +63,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy on every response that has none yet (portal pages set their own, stricter one).
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "roi.tenancy.TenantMiddleware",
     "roi.sessions.StaffSessionMiddleware",
     "roi.two_factor.TwoFactorMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Next to the views, so it sees every view's response: no-store for signed-in staff.
+    "roi.security.StaffNoStoreMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -140,7 +145,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "roi.audit.client_address"  # honours TRUSTED_PROXY_COUNT, like every access event
 AXES_LOCKOUT_CALLABLE = "roi.sessions.lockout_response"
 AXES_VERBOSE = False
-
+# Argon2id first (OWASP ASVS 5.0 V11.4.2, memory-hard); the others stay after it only so that a password stored
+# under one of them still verifies and is re-hashed with Argon2 at that user's next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -160,15 +172,44 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=300)
 STAFF_SESSION_MAX_HOURS = env_int("STAFF_SESSION_MAX_HOURS", 12, minimum=1)
 STAFF_SESSION_IDLE_MINUTES_DEFAULT = 15
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 # Reverse proxies in front of the app that append the client's address to X-Forwarded-For (0: none, the client
 # connects directly). Audit records and the portal's per-address limits use the client's address (roi.audit).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+# Production answers HTTPS only (HIPAA 164.312(e)(1), transmission security): plain-http requests are redirected and
+# browsers are told by HSTS to use HTTPS for a year, subdomains included. `make run` (DEBUG, plain http on
+# 127.0.0.1) gets neither. An operator whose proxy already redirects may still leave this on: behind
+# BEHIND_TLS_PROXY Django sees the proxy's X-Forwarded-Proto and never redirects an HTTPS request.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# The health check is probed over plain http from inside the container or by the load balancer.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preload (hstspreload.org) binds the whole registered domain, every other site of the hospital included, to HTTPS
+# in browsers for months after it is withdrawn: a decision for the domain's owner, so it is opt-in, and the deploy
+# check's reminder about it (security.W021) is silenced. `check --deploy` runs in CI and must print no warning.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy of the staff site, the API and the admin (django-csp's middleware). No inline script or
+# style is allowed anywhere: templates load static/js and static/css files only. Portal pages send their own,
+# stricter policy (portal/http.py), and the middleware leaves a response that already has one alone. The API docs
+# page (Swagger UI) lives within this policy as well (roi/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+    }
+}
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -253,15 +294,48 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema describes endpoints, not data; integrators read it before they hold a token.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # One schema name per choice set that several fields share (`state` and `expected_state`, `kind` of a requestor
+    # and of a document, ...). Without these, drf-spectacular guesses names and warns, and `check --deploy` (CI)
+    # refuses warnings.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStateEnum": "workflow.choices.RequestState",
+        "RequestorKindEnum": "workflow.choices.RequestorKind",
+        "DeliveryMethodEnum": "workflow.choices.DeliveryMethod",
+        "DenialBasisEnum": "workflow.choices.DenialBasis",
+        "SensitiveCategoryEnum": "workflow.choices.SensitiveCategory",
+        "DocumentKindEnum": "intake.choices.DocumentKind",
+    },
 }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # No PHI in logs (HIPAA 164.312(b), OWASP ASVS 5.0 V16.2.5): request loggers drop query strings, where patient
+    # searches and the audit filter carry MRNs and names (roi/security.py). Django's technical error page, which shows
+    # the whole request, appears only with DEBUG, and DEBUG is off unless the environment turns it on.
+    "filters": {"drop_query_strings": {"()": "roi.security.DropQueryStrings"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # runserver's access lines (`make run`), as Django logs them by default, less their query strings.
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django.request": {"filters": ["drop_query_strings"]},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["drop_query_strings"],
+        },
         "django.db.backends": {"level": "INFO"},
         # WeasyPrint logs every font and stylesheet it loads at INFO: several lines per PDF.
         "weasyprint": {"level": "WARNING"},

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from roi import views
 
@@ -28,6 +28,12 @@ urlpatterns = [
     # The requestor portal: public pages (status, submission, downloads) outside /requests/.
     path("", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI within the site's content security policy: the split view serves its start-up script from a URL
+    # (/api/docs/?script) and our template links a stylesheet instead of an inline <style>.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="roi/api_docs.html"),
+        name="api-docs",
+    ),
     path("platform-admin/", admin.site.urls),
 ]

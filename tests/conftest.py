@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from exceptions.services import exception_open
@@ -49,6 +49,17 @@ def _deadline_rules_after_flush(request):
     from fulfillment.models import FeeRule
 
     importlib.import_module("fulfillment.migrations.0002_seed_fee_rules").seed_rules(FeeRule)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http():
+    """Production redirects plain http to https (SECURE_SSL_REDIRECT defaults to on without DEBUG); the test client
+    and the live server speak plain http. Session-scoped and autouse, so it is in force before the live server
+    builds its middleware; tests about the redirect turn it back on themselves."""
+    override = override_settings(SECURE_SSL_REDIRECT=False)
+    override.enable()
+    yield
+    override.disable()
 
 
 @pytest.fixture(autouse=True)

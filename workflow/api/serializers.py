@@ -2,10 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from workflow.choices import Channel, DeliveryMethod, DenialBasis, RecordType, RequestorKind, RequestState, RequestType
 from workflow.models import Patient, RecordRequest, Requestor
+
+
+@extend_schema_field({"type": "string", "nullable": True, "description": "User name of the assigned staff member."})
+class AssigneeField(serializers.SlugRelatedField):
+    """The assignee's user name. Typed for the schema: the outcome serializers of the validate and deliver actions
+    reuse this field outside a model serializer, where drf-spectacular cannot infer its type."""
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -26,7 +33,7 @@ class RequestorSerializer(serializers.ModelSerializer):
 class RecordRequestSerializer(serializers.ModelSerializer):
     patient = PatientSerializer(read_only=True)
     requestor = RequestorSerializer(read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = AssigneeField(slug_field="username", read_only=True)
 
     class Meta:
         model = RecordRequest

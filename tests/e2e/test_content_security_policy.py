@@ -1,0 +1,67 @@
+"""The staff pages work under their content security policy (no inline script or style): htmx swaps, the behaviour
+in static/js/app.js, and the API docs page, in a browser context that does not bypass the policy, and with not one
+violation reported by the browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests import factories
+from workflow.choices import RequestState
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+# Runs before any page script (through the DevTools protocol, which the policy does not govern) and keeps every
+# violation the browser reports, whether the blocked thing was a script, a style or an event handler attribute.
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
+def violations(page: Page) -> list[str]:
+    return page.evaluate("() => window.__cspViolations")
+
+
+def test_staff_pages_run_under_the_policy_without_a_violation(
+    live_server, login, page: Page, alice, tenant_b, request_in_state
+):
+    validated = request_in_state(RequestState.VALIDATED)
+    in_work = request_in_state(RequestState.IN_FULFILLMENT)
+    factories.MembershipFactory(tenant=tenant_b, user=alice)
+    page.add_init_script(RECORD_VIOLATIONS)
+    page = login(alice)
+
+    response = page.request.get(f"{live_server.url}/requests/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+
+    # htmx (a static script) swaps the queue table in place.
+    table = page.locator("#queue-table")
+    with page.expect_response(lambda r: "state=validated" in r.url and r.request.header_value("hx-request")):
+        page.get_by_label("State").select_option(label="Validated")
+    expect(table.get_by_role("link", name=in_work.tracking_number)).to_have_count(0)
+    expect(table.get_by_role("link", name=validated.tracking_number)).to_be_visible()
+    assert violations(page) == []
+
+    # The organisation switch submits on change: an onchange attribute before, static/js/app.js now.
+    page.get_by_label("Organisation").select_option(label=tenant_b.name)
+    expect(page.get_by_label("Organisation")).to_have_value(str(tenant_b.pk))
+    expect(page.locator("#queue-table").get_by_role("link", name=validated.tracking_number)).to_have_count(0)
+    assert violations(page) == []
+
+    page.goto(f"{live_server.url}/requests/new/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert violations(page) == []
+
+    # Swagger UI: its start-up script comes from /api/docs/?script, its page styles from a stylesheet.
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("OpenROI API")
+    expect(page.locator(".opblock").first).to_be_visible()
+    assert violations(page) == []
+    expect(page).to_have_url(re.compile(r"/api/docs/$"))

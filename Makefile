@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed-requirements
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test services stop lint fmt lock clean clean-data
+.PHONY: help install run test services stop lint fmt lock clean clean-data demo-code
 
 help: ## Show this list
 	@echo "OpenROI - make targets (PYTHON=$(PYTHON), venv in $(VENV)):"
@@ -37,6 +37,9 @@ test: $(INSTALLED) ## Run the test suite; pass pytest options with ARGS="..."
 
 services: $(INSTALLED) ## Only start PostgreSQL and Valkey; prints export lines for running pytest by hand
 	$(PY) -m roi.devstack services
+
+demo-code: $(INSTALLED) ## Print the demo accounts' current two-factor code (changes every 30 s)
+	@$(PY) -m portal.demo_two_factor
 
 stop: $(INSTALLED) ## Stop embedded servers left running for var/ (e.g. after a killed run)
 	$(PY) -m roi.devstack stop

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 from weasyprint import HTML
 
@@ -27,6 +28,7 @@ from fulfillment import delivery, documents, packets, qc
 from fulfillment.choices import RetrievalSource
 from intake import services as intake_services
 from intake.models import IntakeReview
+from portal.demo_two_factor import DEMO_TOTP_KEY_HEX, demo_totp_key
 from roi import clock
 from roi.audit import access_record
 from roi.choices import AccessAction, Role
@@ -174,6 +176,9 @@ def _ensure_users() -> dict[str, User]:
             user.set_password(DEMO_PASSWORD)
             user.is_staff = user.is_superuser = superuser
             user.save()
+            # Two-factor sign-in is on for every demo account, with one published key (synthetic accounts only):
+            # add it to an authenticator app, or read the current code with `manage.py demo_code`.
+            TOTPDevice.objects.create(user=user, name="Authenticator app", key=DEMO_TOTP_KEY_HEX, confirmed=True)
         users[username] = user
     return users
 
@@ -526,7 +531,10 @@ def seed_demo(*, only_if_empty: bool, scale: float = 1.0) -> list[str]:
 
 
 def login_table() -> str:
-    lines = [f"Demo logins (password for all: {DEMO_PASSWORD})"]
+    lines = [
+        f"Demo logins (password for all: {DEMO_PASSWORD}; two-factor code: `make demo-code`, or add the key "
+        f"{demo_totp_key()} to an authenticator app)"
+    ]
     for username, _first, _last, roles, _superuser in DEMO_USERS:
         where = (
             ", ".join(f"{role.label} at {slug}" for slug, role in roles.items()) or "platform admin (/platform-admin/)"

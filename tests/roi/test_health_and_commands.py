@@ -65,6 +65,13 @@ def test_seed_demo_is_realistic_and_idempotent(capsys, media):
     assert StatusCall.objects.exists()
     assert all(call.at >= call.request.received_at for call in StatusCall.objects.select_related("request"))
 
+    # Every demo account signs in with the published two-factor key.
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from portal.demo_two_factor import demo_totp_code
+
+    assert TOTPDevice.objects.get(user__username="maria.specialist").verify_token(demo_totp_code())
+
     call_command("seed_demo", scale=0.15)
     assert "nothing created" in capsys.readouterr().out
     assert RecordRequest.objects.count() == requests

@@ -111,3 +111,12 @@ def test_an_admin_resets_a_lost_phone_and_the_member_enrols_again(tenant_a, alic
     assert not TOTPDevice.objects.filter(user=alice).exists()
     assert signed_in.get("/requests/").status_code == 302
     assert _password_only(alice).get("/requests/")["Location"].startswith("/2fa/setup/")
+
+
+def test_the_demo_code_is_what_an_authenticator_app_shows_for_the_demo_key():
+    from portal.demo_two_factor import DEMO_TOTP_KEY_HEX, demo_totp_code
+
+    for moment in (0, 59, 1_790_000_000, 1_790_000_029, 1_790_000_030):
+        totp = TOTP(bytes.fromhex(DEMO_TOTP_KEY_HEX))
+        totp.time = moment
+        assert demo_totp_code(moment) == f"{totp.token():06d}"

@@ -17,3 +17,8 @@ class ExceptionsConfig(AppConfig):
         register_activities()
         # The queue filters and rows show the reason's label; workflow cannot import this app to read it.
         register_exception_reasons(ExceptionReason.choices)
+
+        from exceptions.services import exception_close_with_request
+        from workflow.extensions import register_transition_hook
+
+        register_transition_hook(exception_close_with_request)

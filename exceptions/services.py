@@ -17,6 +17,7 @@ from roi.errors import ServiceError
 from roi.models import Tenant
 from roi.tenancy import role_in
 from workflow import transitions
+from workflow.choices import TERMINAL_STATES, RequestState
 from workflow.models import RecordRequest
 
 
@@ -126,3 +127,38 @@ def exception_update_next_step(
         current.save()
         RecordRequest.objects.for_tenant(tenant).filter(pk=current.request_id).update(last_activity_at=clock.now())
     return current
+
+
+def exception_close_with_request(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, from_state: str, to_state: str, reason: str
+) -> None:
+    """A request denied or cancelled while in exception takes its open episode with it (workflow's transition hook,
+    registered in ExceptionsConfig.ready): otherwise the exception board, time in exception and the request's
+    exception reason would keep counting finished work."""
+    if from_state != RequestState.EXCEPTION or to_state not in TERMINAL_STATES:
+        return
+    episode = (
+        ExceptionEpisode.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(request_id=record_request.pk, resolved_at__isnull=True)
+        .first()
+    )
+    if episode is None:
+        return
+    episode.resolved_at = clock.now()
+    episode.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
+    label = RequestState(to_state).label.lower()
+    episode.resolution = (
+        f"Closed with the request ({label}): {reason}" if reason else f"Closed with the request ({label})."
+    )
+    history_stamp(episode, actor)
+    episode.save()
+    spent = max(int((episode.resolved_at - episode.opened_at).total_seconds()), 0)
+    RecordRequest.objects.for_tenant(tenant).filter(pk=record_request.pk).update(
+        exception_reason="",
+        exception_since=None,
+        exception_seconds_before=F("exception_seconds_before") + spent,
+    )
+    record_request.exception_reason = ""
+    record_request.exception_since = None
+    record_request.exception_seconds_before += spent

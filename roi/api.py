@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import pagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -47,15 +45,3 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body["field"] = exc.field
         return Response(body, status=exc.status_code)
     return drf_exception_handler(exc, context)
-
-
-class ApiTokenScheme(OpenApiAuthenticationExtension):
-    """Describes roi.api_auth.ApiTokenAuthentication in the OpenAPI schema (`Authorization: Token <key>`), so that
-    integrators see how to authenticate. Lives here, not beside the class: roi/api_auth.py must not import
-    drf-spectacular (see its docstring), and every API view imports this module before a schema is built."""
-
-    target_class = "roi.api_auth.ApiTokenAuthentication"
-    name = "tokenAuth"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix=self.target.keyword)

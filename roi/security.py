@@ -36,7 +36,8 @@ class StaffNoStoreMiddleware:
 
 
 # A query string inside a logged request line or URL: everything from "?" up to the next space or quote.
-_QUERY_STRING = re.compile(r"\?[^\s\"']*")
+# Idempotent: a line already cleaned is left as it is (django.setup() may attach the filter a second time).
+_QUERY_STRING = re.compile(r"\?(?!\[query removed\])[^\s\"']*")
 # Loggers whose records carry a requested URL: Django's request errors ("Not Found: /path") and runserver's access
 # lines ('"GET /reports/audit/?mrn=... HTTP/1.1" 200 512').
 REQUEST_LOGGERS = frozenset({"django.request", "django.server"})

@@ -100,3 +100,21 @@ def in_window(field: str, window: Window) -> dict[str, Any]:
     if window.end is not None:
         lookups[f"{field}__lt"] = window.end
     return lookups
+
+
+# --- After a transition ----------------------------------------------------------------------------------------
+# Apps above workflow finish their own records when a request changes state through any service (page, API, task):
+# exceptions closes the open episode of a request denied or cancelled while in exception. Called inside the
+# transition's transaction, after the state change and its log row, so the two commit or roll back together.
+
+TransitionHook = Callable[..., None]  # (*, tenant, actor, record_request, from_state, to_state, reason) -> None
+_transition_hooks: list[TransitionHook] = []
+
+
+def register_transition_hook(hook: TransitionHook) -> None:
+    if hook not in _transition_hooks:
+        _transition_hooks.append(hook)
+
+
+def transition_hooks() -> list[TransitionHook]:
+    return list(_transition_hooks)

@@ -20,6 +20,7 @@ from roi.audit import history_stamp
 from roi.errors import Conflict, NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.tenancy import role_in
+from workflow import extensions
 from workflow.choices import OPEN_STATES, DenialBasis, RequestState
 from workflow.models import (
     GUARD_MESSAGES,
@@ -140,6 +141,15 @@ def _perform(
             reason=reason,
             at=now,
         )
+        for hook in extensions.transition_hooks():
+            hook(
+                tenant=tenant,
+                actor=actor,
+                record_request=current,
+                from_state=from_state,
+                to_state=current.state,
+                reason=reason,
+            )
     return current
 
 

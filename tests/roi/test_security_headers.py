@@ -251,3 +251,11 @@ def test_a_stored_email_download_is_not_kept_by_the_browser(client_for, alice, t
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     assert response["Content-Disposition"] == f'attachment; filename="failed-intake-{failed.pk}.eml"'
+
+
+def test_cleaning_a_log_line_twice_changes_nothing_more():
+    """django.setup() runs again under some WSGI entry points and attaches the filter a second time."""
+    from roi.security import strip_query_string
+
+    once = strip_query_string('"GET /reports/audit/?mrn=MRN-4417 HTTP/1.1"')
+    assert strip_query_string(once) == once == '"GET /reports/audit/?[query removed] HTTP/1.1"'

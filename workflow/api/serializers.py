@@ -33,7 +33,11 @@ class RequestorSerializer(serializers.ModelSerializer):
 class RecordRequestSerializer(serializers.ModelSerializer):
     patient = PatientSerializer(read_only=True)
     requestor = RequestorSerializer(read_only=True)
-    assignee = AssigneeField(slug_field="username", read_only=True)
+    assignee = AssigneeField(slug_field="username", read_only=True, allow_null=True)
+    # Empty until chosen: declared here because DRF drops allow_blank from read-only model fields, and the schema
+    # must say that "" is a value clients receive.
+    delivery_method = serializers.ChoiceField(choices=DeliveryMethod.choices, allow_blank=True, read_only=True)
+    denial_basis = serializers.ChoiceField(choices=DenialBasis.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = RecordRequest

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from roi.api import TenantAPIMixin
+from roi.api_schema import ApiSchema
 from roi.audit import access_record
 from roi.choices import AccessAction
 from roi.models import Membership
@@ -50,6 +51,7 @@ class RecordRequestViewSet(
 ):
     queryset = RecordRequest.objects.select_related("patient", "requestor", "assignee")
     lookup_field = "tracking_number"
+    schema = ApiSchema()
 
     def get_serializer_class(self) -> Any:
         return RecordRequestCreateSerializer if self.action == "create" else RecordRequestSerializer

@@ -1,0 +1,69 @@
+"""The API's OpenAPI schema beyond what drf-spectacular infers: the token scheme and the error answers.
+
+Kept apart from roi/api.py because DRF's settings import that module (pagination, exception handler) while DRF is
+still loading, and drf-spectacular's inspector imports DRF's generic views. The request API's base view
+(workflow/api/views.py) uses `ApiSchema`; importing this module also registers the token scheme.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """roi.api_auth's `Authorization: Token <key>` in the schema, so integrators and schema-driven clients see it."""
+
+    target_class = "roi.api_auth.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        # The word before the key, not a secret.
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Token")  # noqa: S106
+
+
+ERROR_BODY = inline_serializer(
+    "ErrorDetail",
+    {
+        "detail": serializers.CharField(),
+        "field": serializers.CharField(required=False, help_text="The input to fix, when one field is at fault."),
+    },
+)
+# What every endpoint can answer besides its success (roi.api.exception_handler, DRF's authentication and
+# validation). A 400 is either a service's {"detail", "field"} or DRF's {field: [messages]}: an object either way.
+ERRORS_ANY = {
+    "401": OpenApiResponse(ERROR_BODY, description="No token, or a revoked one."),
+    "403": OpenApiResponse(ERROR_BODY, description="The caller's role may not do this here."),
+    "404": OpenApiResponse(ERROR_BODY, description="No such request in the caller's organisation."),
+}
+ERRORS_WRITE = {
+    "400": OpenApiResponse(OpenApiTypes.OBJECT, description="The input, or the request's state, says what to fix."),
+    "415": OpenApiResponse(ERROR_BODY, description="A body in a format the API does not read (send JSON)."),
+}
+ERRORS_ACTION = {
+    "409": OpenApiResponse(ERROR_BODY, description="The request changed since `expected_state` was read."),
+}
+
+
+class ApiSchema(AutoSchema):
+    """drf-spectacular documents each operation's success answer; this adds the error answers above to every
+    operation that does not declare them itself, so the schema lists every status a client can receive
+    (tests/security checks each answer against it)."""
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        errors = dict(ERRORS_ANY)
+        if self.method != "GET":
+            errors |= ERRORS_WRITE
+            if "{tracking_number}" in self.path:
+                errors |= ERRORS_ACTION
+        for code, response in errors.items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(response, code, direction=direction)
+        return responses

@@ -84,6 +84,8 @@ def tenant_context(request: HttpRequest) -> dict[str, Any]:
         "current_membership": membership,
         "memberships": getattr(request, "memberships", []),
         "is_supervisor": membership is not None and membership.role in (Role.SUPERVISOR, Role.ADMIN),
+        # The two-factor pages show no navigation: nothing behind it opens before the second factor.
+        "two_factor_pending": request.path.startswith("/2fa/"),
     }
 
 

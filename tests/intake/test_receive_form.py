@@ -231,7 +231,8 @@ def test_the_mrn_conflict_is_shown_on_the_mrn_field(client_for, alice, tenant_a)
 
 
 def test_another_tenants_patient_cannot_be_picked(client_for, alice, tenant_a, tenant_b):
-    theirs = factories.PatientFactory(tenant=tenant_b)
+    # A name no generated staff name can share: the page lists staff, whose names are random too.
+    theirs = factories.PatientFactory(tenant=tenant_b, last_name="Quillfeather")
     data = form_data(tenant_a, patient_id=str(theirs.pk), mrn="", first_name="", last_name="", date_of_birth="")
     message, html = refused(client_for(alice), data, "patient_id")
     assert message == "That patient is no longer on file here. Search again."

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import factory
 from django.utils import timezone
+from faker import Faker as FakerGenerator
 
 from roi.choices import Role
 from roi.models import AccessEvent, ApiToken, Membership, Tenant, User
@@ -14,6 +15,7 @@ from workflow import deadlines
 from workflow.choices import Channel, DeliveryMethod, RecordType, RequestorKind, RequestType
 from workflow.models import Patient, RecordRequest, Requestor, RequestTransition
 
+_fake = FakerGenerator()
 TEST_PASSWORD = "correct-horse-battery-staple"
 
 
@@ -62,7 +64,9 @@ class PatientFactory(factory.django.DjangoModelFactory):
     tenant = factory.SubFactory(TenantFactory)
     mrn = factory.Sequence(lambda n: f"MRN{100000 + n}")
     first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    # Generated names, made unique: tests check that a patient's name stays off a page or out of a message, and a
+    # plain generated name can be a generated staff member's name on the same page.
+    last_name = factory.LazyAttributeSequence(lambda o, n: f"{_fake.last_name()}-Quill{n}")
     date_of_birth = factory.Faker("date_of_birth", minimum_age=1, maximum_age=90)
 
 

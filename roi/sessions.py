@@ -141,17 +141,26 @@ class StaffSessionMiddleware:
 
     def _sign_out(self, request: HttpRequest, reason: str, message: str) -> HttpResponse:
         request._roi_session_end = reason  # type: ignore[attr-defined]
-        path = request.get_full_path()
         logout(request)
         messages.info(request, message)
         # Back to the page after signing in again, for a page visit; a form posted to a dead session is not
         # replayed (the user sees the page again first).
-        login = redirect_to_login(path) if request.method == "GET" else redirect(resolve_url(settings.LOGIN_URL))
-        if getattr(request, "htmx", False):
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = login["Location"]
-            return response
-        return login
+        return away_to(request, resolve_url(settings.LOGIN_URL), come_back=True)
+
+
+def away_to(request: HttpRequest, target: str, *, come_back: bool) -> HttpResponse:
+    """Send the browser to `target` (sign-in, the two-factor pages): with ?next= back to this page for a page visit
+    when `come_back`, and as HX-Redirect for an htmx request, which would otherwise swap the target page into a
+    fragment of this one."""
+    if come_back and request.method == "GET":
+        response = redirect_to_login(request.get_full_path(), target)
+    else:
+        response = redirect(target)
+    if getattr(request, "htmx", False):
+        htmx = HttpResponse(status=204)
+        htmx["HX-Redirect"] = response["Location"]
+        return htmx
+    return response
 
 
 # --- Sign-in lockout (django-axes) --------------------------------------------------------------------------

@@ -19,10 +19,8 @@ from typing import Any
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
@@ -31,7 +29,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from roi.choices import Role
-from roi.sessions import staff_session_rekey
+from roi.sessions import away_to, staff_session_rekey
 
 VERIFIED_KEY = "roi_two_factor_device"
 RECOVERY_CODES = 10
@@ -136,12 +134,7 @@ class TwoFactorMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": "Finish two-factor sign-in first."}, status=403)
         target = reverse("two-factor-verify") if app_device(user) else reverse("two-factor-setup")
-        response = redirect_to_login(request.get_full_path(), target) if request.method == "GET" else redirect(target)
-        if getattr(request, "htmx", False):
-            htmx = HttpResponse(status=204)
-            htmx["HX-Redirect"] = response["Location"]
-            return htmx
-        return response
+        return away_to(request, target, come_back=True)
 
 
 def safe_next(request: HttpRequest) -> str:

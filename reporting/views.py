@@ -16,13 +16,14 @@ from django.views import View
 from reporting import charts
 from reporting.forms import MonthForm, PeriodForm, ReportingSettingsForm
 from reporting.metrics import NowMetrics, PeriodMetrics, dashboard_now, dashboard_period
-from reporting.models import ReportingSettings
+from reporting.services import LEAKAGE_FIELDS, reporting_settings_for, reporting_settings_save
 from reporting.snapshots import snapshot_history, weekly_leakage
 from reporting.tables import TABLES, dashboard_tables
 from roi import clock
 from roi.audit import access_record
 from roi.choices import SUPERVISING_ROLES, AccessAction, Role
 from roi.downloads import phi_file_response, spreadsheet_safe
+from roi.errors import ServiceError
 from roi.pdf import render_pdf
 from roi.tenancy import TenantViewMixin
 
@@ -202,17 +203,19 @@ class ReportingSettingsView(TenantViewMixin, View):
     required_roles = frozenset({Role.ADMIN})
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        instance = ReportingSettings.objects.filter(tenant=self.tenant).first() or ReportingSettings(tenant=self.tenant)
-        return render(request, "reporting/settings.html", {"form": ReportingSettingsForm(instance=instance)})
+        form = ReportingSettingsForm(instance=reporting_settings_for(self.tenant))
+        return render(request, "reporting/settings.html", {"form": form})
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        instance = ReportingSettings.objects.filter(tenant=self.tenant).first() or ReportingSettings(tenant=self.tenant)
-        form = ReportingSettingsForm(request.POST, instance=instance)
+        form = ReportingSettingsForm(request.POST, instance=reporting_settings_for(self.tenant))
+        if form.is_valid():
+            try:
+                reporting_settings_save(
+                    tenant=self.tenant, actor=request.user, minutes={n: form.cleaned_data[n] for n in LEAKAGE_FIELDS}
+                )
+            except ServiceError as error:
+                form.add_error(error.field, error.message)
         if not form.is_valid():
             return render(request, "reporting/settings.html", {"form": form}, status=400)
-        settings_row = form.save(commit=False)
-        settings_row.tenant = self.tenant
-        settings_row._history_user = request.user
-        settings_row.save()
         messages.success(request, "Leakage minutes saved; the dashboard uses them from now on.")
         return redirect("reporting:dashboard")

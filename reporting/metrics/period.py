@@ -15,6 +15,7 @@ from reporting.metrics.common import Period, per_hundred, percent, queue_url
 from reporting.metrics.events import EventCounts, period_events
 from reporting.metrics.requests import RequestFigures, request_figures, turnaround_stats
 from reporting.models import ReportingSettings
+from reporting.services import reporting_settings_for
 from roi.models import Tenant
 from workflow.choices import Channel, RequestType
 from workflow.selectors import tenant_staff
@@ -123,7 +124,7 @@ def dashboard_period(*, tenant: Tenant, period: Period, grain: str = "day") -> P
     # 2. Every other event of the period, in one statement.
     events = period_events(tenant=tenant, start=window.start, end=window.end)
     names = {m.user_id: str(m.user) for m in tenant_staff(tenant=tenant)}
-    settings = ReportingSettings.objects.filter(tenant=tenant).first() or ReportingSettings(tenant=tenant)
+    settings = reporting_settings_for(tenant)
 
     def breakdown(totals: Counter[str], key: str, choices: Any, activity: str) -> list[Breakdown]:
         labels = dict(choices)

@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from reporting.tables import TABLES
 from roi.choices import Role
 from roi.models import AccessEvent
 from tests import factories
@@ -26,14 +27,55 @@ MISSING_OBJECT_ID = "987654321"
 PROBED_METHODS = ("get", "post")
 # Kwargs naming a tenant-owned object other than the request; the tests fill them with tenant B's object.
 OBJECT_KWARGS = frozenset({"document_id", "letter_id", "pk"})
-# Public endpoints with their own authentication and tests (tests/intake/test_webhook.py): no session, no tenant.
-# The download by link is a portal page (portal:download, skipped with the portal's routes below; tests/portal).
-PUBLIC_ROUTES = frozenset({"intake:inbound-email"})
+# Kwargs that name no object: each route is probed once with each of their valid values.
+VALUE_KWARGS: dict[str, tuple[str, ...]] = {
+    "name": tuple(TRANSITIONS),  # workflow:transition
+    "table": tuple(TABLES),  # reporting:export, one CSV per dashboard table
+}
+
+# Named routes not probed with tenant A's staff session, and why. Each holds no tenant data, or is public and grants
+# access per requestor or per signed link rather than per staff session; the test named checks another tenant's
+# object there. A route missing here and from the probes fails test_every_named_route_is_probed_or_allow_listed.
+NOT_PROBED: dict[str, str] = {
+    "healthz": "database, Redis and beat status for the load balancer: no tenant data",
+    "login": "the sign-in form: no tenant data",
+    "logout": "ends the caller's own session: no tenant data",
+    "two-factor-setup": "the signed-in user's own authenticator (tests/roi/test_two_factor.py): no tenant data",
+    "two-factor-verify": "the signed-in user's own second factor (tests/roi/test_two_factor.py): no tenant data",
+    "api-schema": "the OpenAPI description: paths and fields, no rows (tests/security/test_api_schema.py)",
+    "api-docs": "Swagger UI over api-schema: no rows",
+    "intake:inbound-email": "public webhook signed with each tenant's own secret: tests/intake/test_webhook.py "
+    "(another tenant's signature and an unknown tenant get the same answer)",
+    # The requestor portal: no staff session; a browser is granted one request at a time (verifier, signed link,
+    # account) and the tenant comes from the request or the slug in the URL.
+    "portal:lookup": "tests/portal/test_lookup.py (every failure gets the same answer)",
+    "portal:status-link": "tests/portal/test_lookup.py (a forged signed link opens nothing)",
+    "portal:leave": "forgets the browser's grants: no tenant data (tests/portal/test_lookup.py)",
+    "portal:status": "tests/portal/test_lookup.py (a grant for one request shows no other)",
+    "portal:upload": "tests/portal/test_status.py (an upload needs a grant for that request)",
+    "portal:status-download": "tests/portal/test_downloads.py (another tenant's link answers 404, takes no use)",
+    "portal:download": "tests/portal/test_downloads.py (an unknown token gets the same page with 404)",
+    "portal:language": "the portal's language cookie: no tenant data",
+    "portal:submit": "tests/portal/test_submission.py (another organisation's form token creates nothing)",
+    "portal:submit-received": "tests/portal/test_submission.py (another browser is asked to verify)",
+    "portal:account": "tests/portal/test_accounts.py (lists only this organisation's requests; a sign-in is not "
+    "valid at another organisation)",
+    "portal:account-signup": "tests/portal/test_accounts.py (an existing address looks the same)",
+    "portal:account-confirm": "tests/portal/test_accounts.py (another organisation's link does not confirm)",
+    "portal:account-signin": "tests/portal/test_accounts.py (not valid at another organisation)",
+    "portal:account-signout": "ends the requestor's own session (tests/portal/test_accounts.py)",
+    "portal:account-reset-request": "tests/portal/test_accounts.py (unknown addresses get the same answer)",
+    "portal:account-reset": "tests/portal/test_accounts.py (another organisation's reset link answers 404)",
+    "portal:account-open": "tests/portal/test_accounts.py (someone else's request goes back to the list)",
+}
+# Every route of these namespaces. The platform admin (Django admin) lets in platform operators (is_staff) only:
+# test_tenant_admin_gets_no_platform_admin_page below checks that a tenant's admin is sent to its sign-in.
+NOT_PROBED_NAMESPACES: dict[str, str] = {"admin": "the platform admin, for platform operators only"}
 
 
 @dataclass(frozen=True)
 class Route:
-    """One reversible URL: a named pattern with every kwarg but `tracking_number` filled in."""
+    """One reversible URL: a named pattern with every kwarg but `tracking_number` and object ids filled in."""
 
     name: str
     kwargs: dict[str, str] = field(default_factory=dict)
@@ -78,59 +120,92 @@ def _allowed_methods(callback: Any) -> frozenset[str]:
     return frozenset(PROBED_METHODS)  # function view: it decides itself
 
 
-def _walk(patterns: list[Any], namespaces: list[str], prefix: str, kwarg_names: frozenset[str]) -> list[Route]:
-    routes: list[Route] = []
+@dataclass
+class RouteMap:
+    """Every route of the URL configuration, sorted: probed cross-tenant, allow-listed, or a problem to fix."""
+
+    probed: list[Route] = field(default_factory=list)
+    allow_listed: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+
+def _walk(
+    patterns: list[Any], namespaces: list[str], prefix: str, kwarg_names: frozenset[str], found: RouteMap
+) -> None:
     for pattern in patterns:
         names = kwarg_names | frozenset(pattern.pattern.regex.groupindex)
         route_text = prefix + str(pattern.pattern)
         if isinstance(pattern, URLResolver):
+            if pattern.namespace in NOT_PROBED_NAMESPACES:
+                found.allow_listed.add(f"{pattern.namespace}:")
+                continue
             inner = [*namespaces, pattern.namespace] if pattern.namespace else namespaces
-            routes.extend(_walk(pattern.url_patterns, inner, route_text, names))
+            _walk(pattern.url_patterns, inner, route_text, names, found)
             continue
         assert isinstance(pattern, URLPattern)
         if not pattern.name:
+            found.problems.append(f"/{route_text} has no name: name it, so that this test can reverse and probe it")
             continue
         full_name = ":".join([*namespaces, pattern.name])
-        if full_name in PUBLIC_ROUTES or full_name.startswith("portal:"):
-            continue  # the requestor portal grants per request, not per tenant: tests/portal check it
+        if full_name in NOT_PROBED:
+            found.allow_listed.add(full_name)
+            continue
         names = names - {"format"}  # DRF format-suffix variants are the same view
-        is_api = route_text.startswith("api/v1/")
-        if not (is_api or route_text.startswith("requests/") or "tracking_number" in names):
-            continue  # login, health check, schema, platform admin: no tenant data behind them
+        unknown = names - {"tracking_number"} - OBJECT_KWARGS - set(VALUE_KWARGS)
+        if unknown:
+            found.problems.append(
+                f"{full_name} (/{route_text}) takes {sorted(unknown)}, which this test cannot fill. If it names a "
+                "tenant-owned object, add it to OBJECT_KWARGS and tenant B's object to b_objects (or to a "
+                "tests/<app>/isolation_objects*.py module); if it takes one of a fixed set of values, add them to "
+                "VALUE_KWARGS; if the route holds no tenant data, add it to NOT_PROBED with the reason and the test "
+                "that covers it."
+            )
+            continue
         fillings: list[dict[str, str]] = [{}]
-        if "name" in names:
-            fillings = [{"name": transition} for transition in TRANSITIONS]
-        unknown = names - {"tracking_number", "name"} - OBJECT_KWARGS
-        assert not unknown, f"{full_name} takes kwargs {sorted(unknown)} this test does not know how to fill"
+        for name in sorted(names & set(VALUE_KWARGS)):
+            fillings = [{**filling, name: value} for filling in fillings for value in VALUE_KWARGS[name]]
         for filling in fillings:
             kwargs = {**filling}
             if "tracking_number" in names:
                 kwargs["tracking_number"] = ""
             for name in names & OBJECT_KWARGS:
                 kwargs[name] = ""
-            routes.append(
+            found.probed.append(
                 Route(
                     name=full_name,
                     kwargs=kwargs,
                     allowed_methods=_allowed_methods(pattern.callback),
-                    is_api=is_api,
+                    is_api=route_text.startswith("api/v1/"),
                 )
             )
-    return routes
 
 
-# Staff pages (/requests/...), the API (/api/v1/...) and anything else that takes a tracking number.
-TENANT_ROUTES = _walk(get_resolver().url_patterns, [], "", frozenset())
+ROUTE_MAP = RouteMap()
+_walk(get_resolver().url_patterns, [], "", frozenset(), ROUTE_MAP)
+TENANT_ROUTES = ROUTE_MAP.probed
+# Routes naming a request or another object: called with tenant B's ids, they must answer like missing ones.
 REQUEST_ROUTES = [r for r in TENANT_ROUTES if r.takes_tracking_number or r.object_kwargs]
+# Routes naming no object (queues, reports, exports, audit, notifications): tenant B's rows must stay off them.
+LIST_ROUTES = [r for r in TENANT_ROUTES if not (r.takes_tracking_number or r.object_kwargs)]
+
+
+def test_every_named_route_is_probed_or_allow_listed():
+    assert not ROUTE_MAP.problems, "\n".join(ROUTE_MAP.problems)
+    stale = set(NOT_PROBED) - ROUTE_MAP.allow_listed
+    assert not stale, f"NOT_PROBED names routes that no longer exist: {sorted(stale)}"
 
 
 def test_the_generated_route_list_covers_pages_and_api_transitions():
     names = {r.name for r in REQUEST_ROUTES}
     assert {"workflow:detail", "workflow:assign", "fulfillment:qc", "request-detail", "request-deliver"} <= names
     assert {f"request-{t.replace('_', '-')}" for t in TRANSITIONS} <= names
+    assert {"notification-read", "reporting:audit-request", "fulfillment:patient-disclosures"} <= names
     page_transitions = {r.kwargs["name"] for r in REQUEST_ROUTES if r.name == "workflow:transition"}
     assert page_transitions == set(TRANSITIONS)
-    assert {"workflow:queue", "request-list"} <= {r.name for r in TENANT_ROUTES}
+    exports = {r.kwargs["table"] for r in LIST_ROUTES if r.name == "reporting:export"}
+    assert exports == set(TABLES)
+    listed = {r.name for r in LIST_ROUTES}
+    assert {"workflow:queue", "request-list", "notifications", "staff-sessions", "reporting:audit-events"} <= listed
     assert len(REQUEST_ROUTES) >= 22
 
 

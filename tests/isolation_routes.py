@@ -31,6 +31,7 @@ NOT_PROBED: dict[str, str] = {
     "logout": "ends the caller's own session: no tenant data",
     "two-factor-setup": "the signed-in user's own authenticator (tests/roi/test_two_factor.py): no tenant data",
     "two-factor-verify": "the signed-in user's own second factor (tests/roi/test_two_factor.py): no tenant data",
+    "two-factor-recovery": "the signed-in user's own recovery codes (tests/roi/test_two_factor.py): no tenant data",
     "api-schema": "the OpenAPI description: paths and fields, no rows (tests/security/test_api_schema.py)",
     "api-docs": "Swagger UI over api-schema: no rows",
     "intake:inbound-email": "public webhook signed with each tenant's own secret: tests/intake/test_webhook.py "

@@ -1,10 +1,11 @@
-"""Django admin for platform operators (superusers): tenants, users, memberships, API tokens, access events."""
+"""Django admin for platform operators (superusers): tenants, users, memberships, API tokens, access events, and the
+record of tenant-wall bypasses."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from roi.models import AccessEvent, ApiToken, Membership, Tenant, User
+from roi.models import AccessEvent, ApiToken, Membership, PlatformAccess, Tenant, User
 
 admin.site.site_header = "OpenROI platform administration"
 
@@ -47,6 +48,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
 class AccessEventAdmin(admin.ModelAdmin):
     list_display = ["at", "tenant", "actor_label", "action", "object_type", "object_id", "ip_address"]
     list_filter = ["tenant", "action"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(PlatformAccess)
+class PlatformAccessAdmin(admin.ModelAdmin):
+    """Every bypass of the tenant wall (roi/rls.py): read-only, like the access events. Browsing the platform admin
+    is itself such a bypass, so this list also shows who browsed it."""
+
+    list_display = ["at", "actor", "reason", "where"]
+    list_filter = ["reason"]
+    date_hierarchy = "at"
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

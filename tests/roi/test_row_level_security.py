@@ -293,3 +293,13 @@ def test_rls_status_fails_for_a_role_that_could_see_across_tenants(monkeypatch):
         CommandError, match=r"NOT enforced: the role bypasses .* no policy in force on workflow_patient"
     ):
         call_command("rls_status")
+
+
+@pytest.mark.django_db
+def test_the_platform_admin_lists_the_bypasses_read_only(two_tenants, client_for):
+    operator = factories.UserFactory(username="operator", is_superuser=True, is_staff=True)
+    client = client_for(operator)
+    page = client.get("/platform-admin/roi/platformaccess/")
+    assert page.status_code == 200
+    assert "GET /platform-admin/roi/platformaccess/" in page.content.decode()  # this very visit
+    assert client.get("/platform-admin/roi/platformaccess/add/").status_code == 403

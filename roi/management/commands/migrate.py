@@ -74,8 +74,9 @@ def app_role_ensure(connection: Any, role: str, password: str | None) -> None:
 class Command(migrate.Command):
     help = migrate.Command.help + " Runs as DATABASE_OWNER_URL's role when set (roi/rls.py)."
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        connection = connections[options["database"]]
+    def execute(self, *args: Any, **options: Any) -> Any:
+        # execute, not handle: the system checks that run before handle connect to the database too.
+        connection = connections[options.get("database") or "default"]
         app = dict(connection.settings_dict)
         with as_owner(connection):
             if settings.DATABASE_OWNER_URL and app["USER"] != connection.settings_dict["USER"]:
@@ -84,6 +85,6 @@ class Command(migrate.Command):
                 with connection.cursor() as cursor:
                     # For this session only: data migrations read and write every tenant's rows.
                     cursor.execute("SELECT set_config('roi.bypass', 'on', false)")
-                super().handle(*args, **options)
+                return super().execute(*args, **options)
             finally:
                 connection.close()  # the session setting ends with the session

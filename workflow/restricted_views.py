@@ -62,6 +62,7 @@ class RestrictedRequestMixin:
 
     tenant: Any
     request_access: RequestAccess | None = None
+    checked_request: RecordRequest | None = None
 
     def open_without_access(self, request: HttpRequest, record_request: RecordRequest) -> bool:
         """An action that shows nothing of the request may run without access (claiming it, logging a call)."""
@@ -73,12 +74,12 @@ class RestrictedRequestMixin:
         if tenant is None:
             raise AssertionError("RestrictedRequestMixin goes after TenantViewMixin, which sets the tenant.")
         if tracking_number is not None and tenant.restricted_requests_need_break_glass:
-            record_request = (
-                RecordRequest.objects.for_tenant(tenant)
-                .only("id", "tenant", "tracking_number", "state", "sensitive_categories", "assignee")
-                .filter(tracking_number=tracking_number)
-                .first()
-            )
+            try:
+                record_request = selectors.request_for_staff(tenant=tenant, tracking_number=tracking_number)
+            except RecordRequest.DoesNotExist:
+                record_request = None
+            # The request page's own lookup takes this one instead of reading it again (RequestDetailView).
+            self.checked_request = record_request
             if record_request is not None:
                 access = request_access(tenant=tenant, user=request.user, record_request=record_request)
                 self.request_access = access

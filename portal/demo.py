@@ -29,7 +29,7 @@ from fulfillment.choices import RetrievalSource
 from intake import services as intake_services
 from intake.models import IntakeReview
 from portal.demo_two_factor import DEMO_TOTP_KEY_HEX, demo_totp_key
-from roi import clock
+from roi import clock, rls
 from roi.audit import access_record
 from roi.choices import AccessAction, Role
 from roi.models import Membership, Tenant, User
@@ -421,6 +421,8 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
         him_email=f"roi@{spec.slug}.example.org",
         privacy_officer="Privacy Officer",
     )
+    # The rest is the new tenant's: its row-level security scope until the caller's `rls.scope` ends (roi/rls.py).
+    rls.activate(rls.Scope(tenant_id=tenant.pk))
     escalation_rules_seed_defaults(tenant)
     for position, (name, types) in enumerate(DEMO_QUEUES):
         WorkQueue.objects.create(tenant=tenant, name=name, position=position, request_types=types)
@@ -521,12 +523,14 @@ def seed_demo(*, only_if_empty: bool, scale: float = 1.0) -> list[str]:
     with transaction.atomic():
         users = _ensure_users()
         for spec in DEMO_TENANTS:
-            if not Tenant.objects.filter(slug=spec.slug).exists():
+            if Tenant.objects.filter(slug=spec.slug).exists():
+                continue
+            with rls.scope(rls.NOTHING):
                 tenant = seed_tenant(spec, users, scale=scale)
                 # What beat would do within minutes of start: urgency fields, then the escalations they trigger.
                 urgency_refresh(tenant_id=tenant.pk)
                 escalations_evaluate(tenant_id=tenant.pk)
-                created.append(spec.name)
+            created.append(spec.name)
     return created
 
 
@@ -547,9 +551,16 @@ def login_table() -> str:
 def portal_examples() -> list[str]:
     """How to try the requestor portal on the demo data: a request waiting on its requestor, looked up with the
     requestor's email (tracking numbers are random, so they are read from the database)."""
+    lines = ["Requestor portal (no login): /status/ with a tracking number and the requestor's email"]
+    riverside = Tenant.objects.filter(slug="riverside").values_list("pk", flat=True).first()
+    with rls.tenant_scope(riverside):
+        return lines + _waiting_examples()
+
+
+def _waiting_examples() -> list[str]:
     from portal.uploads import open_requestor_episode
 
-    lines = ["Requestor portal (no login): /status/ with a tracking number and the requestor's email"]
+    lines = []
     waiting = (
         RecordRequest.objects.filter(tenant__slug="riverside", state="exception")
         .exclude(requestor__email="")

@@ -23,7 +23,7 @@ from portal import verification
 from portal.forms import LookupForm
 from portal.http import portal_page
 from portal.lookup import verifier_check
-from roi import clock
+from roi import clock, rls
 from roi.downloads import phi_file_response
 from roi.models import Tenant
 from workflow.deadlines import local_date
@@ -58,6 +58,12 @@ def _serve(request: HttpRequest, download: delivery.Download) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def download(request: HttpRequest, token: str) -> HttpResponse:
     """The page a download link opens. GET takes no use."""
+    # The link's organisation, found from the token itself: the page runs in its row-level security scope.
+    with rls.tenant_scope(rls.resolve_tenant(DownloadLink, delivery.token_digest(token or ""))):
+        return _download(request, token)
+
+
+def _download(request: HttpRequest, token: str) -> HttpResponse:
     link = delivery.link_for_download(token)
     if link is None or delivery.link_status(link, clock.now()) != "active":
         return _gone(request, link.tenant if link is not None else None)

@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
+from roi import rls
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -48,16 +50,33 @@ def portal_headers(response: HttpResponse, language: str) -> HttpResponse:
     return response
 
 
+def url_tenant(kwargs: dict[str, object]) -> int | None:
+    """The organisation a portal URL is about, for the row-level security scope (roi/rls.py): the one whose slug
+    it names, else the one whose request has the tracking number in it, else none (the page then finds nothing; the
+    views that take a token find their organisation from the token themselves)."""
+    from roi.models import Tenant
+    from workflow.models import RecordRequest
+
+    slug = kwargs.get("slug")
+    if isinstance(slug, str):
+        return Tenant.objects.filter(slug=slug, is_active=True).values_list("pk", flat=True).first()
+    tracking_number = kwargs.get("tracking_number")
+    if isinstance(tracking_number, str):
+        return rls.resolve_tenant(RecordRequest, tracking_number[:40])
+    return None
+
+
 def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Run a portal view in the visitor's language and give its response the portal's headers.
 
+    The view runs in the row-level security scope of the organisation the URL is about (`url_tenant`).
     The language is active only while the view runs and its response renders (staff pages in the same process stay
     English), so a lazily rendered TemplateResponse is rendered here, inside the override."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         language = visitor_language(request)
-        with translation.override(language):
+        with translation.override(language), rls.tenant_scope(url_tenant(kwargs)):
             request.LANGUAGE_CODE = language
             response = view(request, *args, **kwargs)
             render = getattr(response, "render", None)

@@ -21,7 +21,7 @@ from django.http import HttpRequest
 
 from portal.models import LookupLockout
 from portal.verification import NO_REQUEST, requestor_access_record, verifier_matches, verifiers_for
-from roi import clock
+from roi import clock, rls
 from roi.audit import client_address
 from roi.choices import AccessAction
 from workflow.models import TRACKING_ALPHABET, TRACKING_GROUP_LENGTH, TRACKING_GROUPS, RecordRequest
@@ -134,6 +134,12 @@ def lookup(*, tracking_number: str, verifier: str, http_request: HttpRequest) ->
     """Check a tracking number and verifier. A found result is audited; a failure is counted and padded."""
     started = time.perf_counter()
     number = tracking_number_normalise(tracking_number)
+    # The organisation of the number typed, if any: the rest runs in its row-level security scope (roi/rls.py).
+    with rls.tenant_scope(rls.resolve_tenant(RecordRequest, number)):
+        return _lookup(number=number, verifier=verifier, http_request=http_request, started=started)
+
+
+def _lookup(*, number: str, verifier: str, http_request: HttpRequest, started: float) -> LookupResult:
     address_key, number_key = _keys(client_address(http_request) or "unknown", number)
     if _locked(address_key, number_key):
         _pad(started)

@@ -17,6 +17,7 @@ from portal.http import LANGUAGE_CODES, portal_page
 from portal.lookup import lookup as lookup_check
 from portal.status import PortalStatus, portal_status, status_facts, status_from_facts
 from portal.uploads import portal_upload
+from roi import rls
 from roi.choices import AccessAction
 from roi.errors import ServiceError
 from workflow.models import RecordRequest
@@ -57,6 +58,11 @@ def lookup(request: HttpRequest) -> HttpResponse:
 def status_link(request: HttpRequest, token: str) -> HttpResponse:
     """The signed link from a letter or email: opens the status page without typing anything."""
     tracking_number = status_link_read(token)
+    with rls.tenant_scope(rls.resolve_tenant(RecordRequest, tracking_number or "")):
+        return _status_link(request, tracking_number)
+
+
+def _status_link(request: HttpRequest, tracking_number: str | None) -> HttpResponse:
     record_request = (
         RecordRequest.objects.only("id", "tenant_id", "patient_id", "tracking_number")
         .filter(tracking_number=tracking_number)

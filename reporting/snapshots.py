@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from reporting.metrics import Period, dashboard_now, dashboard_period
 from reporting.models import DailySnapshot
-from roi import clock
+from roi import clock, rls
 from roi.models import Tenant
 
 STOCK_GRACE = timedelta(hours=3)
@@ -66,19 +66,14 @@ def snapshot_take(*, tenant: Tenant, day: date, now: datetime | None = None) -> 
 
 
 def snapshots_due(*, now: datetime | None = None) -> list[tuple[Tenant, date]]:
-    """(tenant, yesterday in its calendar) for every active organisation without that snapshot yet."""
+    """(tenant, yesterday in its calendar) for every active organisation without that snapshot yet; each
+    organisation is asked in its own row-level security scope (roi/rls.py)."""
     now = now or clock.now()
     due = []
-    tenants = list(Tenant.objects.filter(is_active=True))
-    yesterdays = {t.pk: timezone.localdate(now, timezone=t.tzinfo) - timedelta(days=1) for t in tenants}
-    taken = set(
-        DailySnapshot.objects.filter(tenant_id__in=yesterdays, day__in=set(yesterdays.values())).values_list(
-            "tenant_id", "day"
-        )
-    )
-    for tenant in tenants:
-        if (tenant.pk, yesterdays[tenant.pk]) not in taken:
-            due.append((tenant, yesterdays[tenant.pk]))
+    for tenant in rls.each_tenant():
+        yesterday = timezone.localdate(now, timezone=tenant.tzinfo) - timedelta(days=1)
+        if not DailySnapshot.objects.for_tenant(tenant).filter(day=yesterday).exists():
+            due.append((tenant, yesterday))
     return due
 
 

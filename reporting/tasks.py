@@ -8,14 +8,18 @@ from django.utils import timezone
 
 from reporting.rollups import rollups_fill
 from reporting.snapshots import snapshot_take, snapshots_due
-from roi import clock
-from roi.models import Tenant
+from roi import clock, rls
 
 
 @shared_task(name="reporting.tasks.take_daily_snapshots")
 def take_daily_snapshots() -> int:
-    """Snapshots of yesterday for every organisation that has none; returns how many were stored."""
-    return sum(1 for tenant, day in snapshots_due() if snapshot_take(tenant=tenant, day=day) is not None)
+    """Snapshots of yesterday for every organisation that has none; returns how many were stored. Each
+    organisation in its own row-level security scope (roi/rls.py)."""
+    stored = 0
+    for tenant, day in snapshots_due():
+        with rls.tenant_scope(tenant.pk):
+            stored += snapshot_take(tenant=tenant, day=day) is not None
+    return stored
 
 
 @shared_task(name="reporting.tasks.refresh_request_rollups")
@@ -24,5 +28,5 @@ def refresh_request_rollups() -> int:
     now = clock.now()
     return sum(
         rollups_fill(tenant=tenant, today=timezone.localdate(now, timezone=tenant.tzinfo))
-        for tenant in Tenant.objects.filter(is_active=True)
+        for tenant in rls.each_tenant()
     )

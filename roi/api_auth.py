@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from roi import rls
 from roi.choices import STAFF_ROLES
 from roi.models import ApiToken, Tenant
 from roi.tenancy import role_in
@@ -27,13 +28,17 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Invalid token header: use 'Token <key>'.")
         key = header[1].decode(errors="replace")
-        token = (
-            ApiToken.objects.select_related("user", "tenant")
-            .filter(key_digest=ApiToken.digest(key), revoked_at__isnull=True)
-            .first()
-        )
+        digest = ApiToken.digest(key)
+        with rls.lookup_scope(digest):  # the one token whose key the caller holds, whichever tenant it is in
+            token = (
+                ApiToken.objects.select_related("user", "tenant")
+                .filter(key_digest=digest, revoked_at__isnull=True)
+                .first()
+            )
         if token is None or not token.user.is_active or not token.tenant.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        # The rest of the call acts for the token's tenant (until roi.tenancy.TenantMiddleware ends the request).
+        rls.activate(rls.Scope(tenant_id=token.tenant_id))
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -1,4 +1,17 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _install_row_level_security(using: str = "default", **_kwargs: Any) -> None:
+    """After every migrate: policies on every tenant table, privileges for the app role (roi/rls.py)."""
+    from django.conf import settings
+    from django.db import connections
+
+    from roi import rls
+
+    rls.policies_install(connections[using], settings.DATABASE_APP_ROLE)
 
 
 class RoiConfig(AppConfig):
@@ -7,4 +20,10 @@ class RoiConfig(AppConfig):
 
     def ready(self) -> None:
         # Sign-in and sign-out record staff sessions (roi/sessions.py).
-        from roi import sessions  # noqa: F401
+        # Celery tasks run in the tenant scope of whoever queued them (roi/rls.py).
+        from roi import (
+            sessions,  # noqa: F401
+            task_scope,  # noqa: F401
+        )
+
+        post_migrate.connect(_install_row_level_security, sender=self, dispatch_uid="roi-row-level-security")

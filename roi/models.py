@@ -291,3 +291,23 @@ class StaffSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class PlatformAccess(models.Model):
+    """One bypass of the tenant wall in the database (roi/rls.py `bypass()`): who, why and where, written before the
+    bypass takes effect. Platform table, append-only for the app role."""
+
+    at = models.DateTimeField(db_default=models.functions.Now())
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=300)
+    where = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = "platform access (tenant wall bypass)"
+        verbose_name_plural = "platform accesses (tenant wall bypasses)"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor or 'system'}: {self.reason}"

@@ -16,7 +16,7 @@ from typing import Any
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import get_user_model, logout
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.sessions.models import Session
@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 
+from roi import rls
 from roi.audit import access_record, client_address
 from roi.choices import AccessAction
 from roi.models import Membership, StaffSession
@@ -176,13 +177,18 @@ def lockout_response(request: HttpRequest, credentials: Any = None, *args: Any, 
 def _record_lockout(sender: Any, request: HttpRequest, username: str, ip_address: str, **kwargs: Any) -> None:
     """A lockout is an access event in every organisation the account belongs to, so their admins see it on the
     audit pages (axes keeps its own record of every attempt too). Unknown user names leave only axes' record."""
-    memberships = Membership.objects.filter(user__username=username or "", is_active=True).select_related("tenant")
+    user = get_user_model().objects.filter(username=username or "").first()
+    if user is None:
+        return
+    with rls.user_scope(user.pk):  # the account's own memberships, in every tenant
+        memberships = list(Membership.objects.filter(user=user, is_active=True).select_related("tenant"))
     for membership in memberships:
-        access_record(
-            tenant=membership.tenant,
-            actor=None,
-            action=AccessAction.STAFF_LOCKOUT,
-            request=request,
-            detail=f"sign-in paused after {settings.AXES_FAILURE_LIMIT} failed attempts",
-            actor_label=f"sign-in as {username}"[:200],
-        )
+        with rls.tenant_scope(membership.tenant_id):
+            access_record(
+                tenant=membership.tenant,
+                actor=None,
+                action=AccessAction.STAFF_LOCKOUT,
+                request=request,
+                detail=f"sign-in paused after {settings.AXES_FAILURE_LIMIT} failed attempts",
+                actor_label=f"sign-in as {username}"[:200],
+            )

@@ -101,14 +101,23 @@ TEMPLATES = [
 ]
 
 # --- Database: PostgreSQL only ---------------------------------------------------------------
+# The app connects as DATABASE_URL's role: one that owns no table, is no superuser and has no BYPASSRLS, so that
+# PostgreSQL's row-level security keeps each tenant's rows apart (roi/rls.py). `manage.py migrate` runs as the
+# owner, DATABASE_OWNER_URL (same server and database), and makes sure the app role exists and has its privileges.
+# Without DATABASE_OWNER_URL, migrate runs as DATABASE_URL's role and grants to DATABASE_APP_ROLE (`make run` and
+# `make test` set both URLs up on their own: roi/devstack.py).
 DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql"))
+DATABASE_OWNER_URL = env_url("DATABASE_OWNER_URL", "", schemes=("postgres", "postgresql", ""))
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
+        # The backend hands each transaction its tenant scope (roi/db/base.py).
+        engine="roi.db",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         conn_health_checks=True,
     )
 }
+DATABASE_APP_ROLE = DATABASES["default"]["USER"] if DATABASE_OWNER_URL else env_str("DATABASE_APP_ROLE", "openroi_app")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and results, cache ---------------------------------------------------

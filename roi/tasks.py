@@ -24,7 +24,9 @@ def ping(value: str = "pong") -> str:
 @shared_task
 def send_notifications() -> int:
     """Email the notification outbox. Scheduled on commit by roi.notifications and every minute by beat (the
-    sweep that catches anything whose on-commit trigger was lost, and retries failures)."""
+    sweep that catches anything whose on-commit trigger was lost, and retries failures). Each organisation's outbox
+    in its own row-level security scope (roi/rls.py)."""
+    from roi import rls
     from roi.notifications import notifications_send_pending
 
-    return notifications_send_pending()
+    return sum(notifications_send_pending() for _tenant in rls.each_tenant())

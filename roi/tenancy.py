@@ -11,14 +11,16 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from roi import rls
 from roi.choices import STAFF_ROLES, Role
 from roi.models import Membership, Tenant
 
 SESSION_TENANT_KEY = "roi_tenant_id"
+PLATFORM_ADMIN_PREFIX = "/platform-admin/"
 
 
 def role_in(user: Any, tenant: Tenant | int) -> str | None:
@@ -41,22 +43,36 @@ def has_role(user: Any, tenant: Tenant | int, roles: Iterable[str]) -> bool:
 
 
 class TenantMiddleware:
-    """Sets request.tenant and request.membership for a logged-in staff user (None when they have no access)."""
+    """Sets request.tenant and request.membership for a logged-in staff user (None when they have no access), and
+    the row-level security scope the rest of the request runs in (roi/rls.py): the session's tenant, or none.
+
+    Every request starts with no scope and whatever it set ends with it, streamed response bodies included."""
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        boundary = rls.activate(rls.NOTHING)
+        try:
+            response = self._handle(request)
+            if response.streaming and not isinstance(response, FileResponse):  # a file needs no database
+                response.streaming_content = rls.scoped_iterator(response.streaming_content, rls.current())
+            return response
+        finally:
+            rls.deactivate(boundary)
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
         request.tenant = None  # type: ignore[attr-defined]
         request.membership = None  # type: ignore[attr-defined]
         request.memberships = []  # type: ignore[attr-defined]
         user = request.user
         if user.is_authenticated:
-            memberships = list(
-                Membership.objects.filter(user=user, is_active=True, tenant__is_active=True)
-                .select_related("tenant")
-                .order_by("tenant__name")
-            )
+            with rls.user_scope(user.pk):  # the user's own memberships, in every tenant
+                memberships = list(
+                    Membership.objects.filter(user=user, is_active=True, tenant__is_active=True)
+                    .select_related("tenant")
+                    .order_by("tenant__name")
+                )
             request.memberships = memberships  # type: ignore[attr-defined]
             chosen = request.session.get(SESSION_TENANT_KEY)
             current = next((m for m in memberships if m.tenant_id == chosen), None)
@@ -66,6 +82,7 @@ class TenantMiddleware:
             if current is not None:
                 request.tenant = current.tenant  # type: ignore[attr-defined]
                 request.membership = current  # type: ignore[attr-defined]
+                rls.activate(rls.Scope(tenant_id=current.tenant_id, user_id=user.pk))
             user.__dict__["_roi_roles"] = {m.tenant_id: m.role for m in memberships}
         if request.tenant is None:  # type: ignore[attr-defined]
             return self.get_response(request)
@@ -75,6 +92,15 @@ class TenantMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+    def process_view(self, request: HttpRequest, view_func: Any, args: Any, kwargs: Any) -> None:
+        """The platform admin (/platform-admin/, Django superusers past their second factor) sees every tenant: a
+        recorded bypass of the wall, for this request only."""
+        if request.path.startswith(PLATFORM_ADMIN_PREFIX) and request.user.is_superuser:
+            where = f"{request.method} {request.path}"[:300]
+            with rls.scope(rls.NOTHING):
+                rls.record_bypass(reason="platform admin", actor=request.user, where=where)
+            rls.activate(rls.Scope(bypass="platform admin"))
 
 
 def tenant_context(request: HttpRequest) -> dict[str, Any]:

@@ -99,6 +99,26 @@ def two_factor_enrol(*, user: Any, device: TOTPDevice, token: str) -> list[str] 
     return codes
 
 
+def recovery_codes_left(user: Any) -> int:
+    return StaticToken.objects.filter(device__user=user, device__name=RECOVERY_DEVICE_NAME).count()
+
+
+def two_factor_recovery_renew(*, user: Any, token: str) -> list[str] | None:
+    """New recovery codes in place of the old ones (used up, or written down somewhere unsafe), shown once. Needs a
+    code from the authenticator app itself, not a recovery code: whoever holds only the old codes cannot renew
+    them. None when there is no app or the code does not match."""
+    device = app_device(user)
+    token = "".join(ch for ch in token if ch.isdigit())
+    if device is None or not token or not device.verify_token(token):
+        return None
+    codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
+    with transaction.atomic():
+        StaticDevice.objects.filter(user=user).delete()
+        recovery = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
+        StaticToken.objects.bulk_create([StaticToken(device=recovery, token=code) for code in codes])
+    return codes
+
+
 def two_factor_check(*, user: Any, token: str) -> Any:
     """The device that accepts `token` (a code from the app, or a recovery code, which is then used up), or None.
     django-otp slows down repeated failures per device."""

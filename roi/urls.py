@@ -14,6 +14,7 @@ urlpatterns = [
     path("staff/sessions/", views.StaffSessionsView.as_view(), name="staff-sessions"),
     path("2fa/setup/", views.TwoFactorSetupView.as_view(), name="two-factor-setup"),
     path("2fa/verify/", views.TwoFactorVerifyView.as_view(), name="two-factor-verify"),
+    path("account/recovery-codes/", views.RecoveryCodesView.as_view(), name="two-factor-recovery"),
     path("notifications/", views.NotificationListView.as_view(), name="notifications"),
     path("notifications/<int:pk>/read/", views.NotificationReadView.as_view(), name="notification-read"),
     # intake first: its "new/" must not be read as a tracking number by workflow's "<tracking_number>/".

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -185,6 +186,31 @@ class TwoFactorSetupView(LoginRequiredMixin, View):
             )
         two_factor.mark_verified(request, device)
         context = {"codes": codes, "next": two_factor.safe_next(request)}
+        return render(request, "registration/two_factor_codes.html", context)
+
+
+class RecoveryCodesView(LoginRequiredMixin, View):
+    """A signed-in member's recovery codes: how many are left, and new ones for a code from the app. Outside /2fa/,
+    so only a session that has proven its second factor reaches it (roi.two_factor.TwoFactorMiddleware)."""
+
+    def get(self, request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+        context = {
+            "enrolled": two_factor.app_device(request.user) is not None,
+            "left": two_factor.recovery_codes_left(request.user),
+            "error": error,
+        }
+        return render(request, "registration/two_factor_recovery.html", context, status=status)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        codes = two_factor.two_factor_recovery_renew(user=request.user, token=request.POST.get("token", ""))
+        if codes is None:
+            return self.get(
+                request,
+                status=400,
+                error="That code did not match. Type the six digits your authenticator app shows now (a recovery "
+                "code cannot renew the recovery codes).",
+            )
+        context = {"codes": codes, "next": reverse("home"), "renewed": True}
         return render(request, "registration/two_factor_codes.html", context)
 
 

@@ -3,6 +3,7 @@ tenant B, Charlie (specialist), who must never see anything of tenant A and vice
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -21,12 +22,93 @@ from roi.choices import Role
 from roi.models import ApiToken
 from roi.staticfiles import collect_static_if_stale
 from tests import factories
+from tests.scoping import CREDENTIALS
 from workflow import transitions
 from workflow.choices import RequestState
 from workflow.models import RecordRequest
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- The database roles (row-level security, roi/rls.py) -----------------------------------------------------
+# The test database is created and migrated by the owner role, then every test connects as the app role, the way
+# production runs: PostgreSQL's tenant policies are in force for everything the tests do through the app.
+
+
+def _credentials() -> dict[str, tuple[str, str]]:
+    """{"owner": (user, password), "app": (user, password)}, from the settings the run started with."""
+    import hashlib
+
+    import dj_database_url
+    from django.conf import settings
+
+    configured = settings.DATABASES["default"]
+    if settings.DATABASE_OWNER_URL:  # make test: both roles given (roi/devstack.py)
+        owner = dj_database_url.parse(settings.DATABASE_OWNER_URL)
+        return {
+            "owner": (owner["USER"], owner["PASSWORD"]),
+            "app": (configured["USER"], configured["PASSWORD"]),
+        }
+    # Only one URL (a developer's own server): it is the owner's, and the app role is derived from it.
+    password = hashlib.sha256(f"openroi-app:{configured['PASSWORD'] or ''}".encode()).hexdigest()[:32]
+    return {"owner": (configured["USER"], configured["PASSWORD"]), "app": (settings.DATABASE_APP_ROLE, password)}
+
+
+def _log_in_as(which: str) -> None:
+    from django.db import connections
+
+    connection = connections["default"]
+    connection.close()
+    user, password = CREDENTIALS[which]
+    connection.settings_dict.update({"USER": user, "PASSWORD": password})
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_blocker):
+    """Before the test database is created: log in as the owner, and make sure the app role exists."""
+    from django.db import DatabaseError, connections
+
+    from roi.management.commands.migrate import app_role_ensure
+
+    CREDENTIALS.update(_credentials())
+    _log_in_as("owner")
+    user, password = CREDENTIALS["app"]
+    if user != CREDENTIALS["owner"][0]:
+        with django_db_blocker.unblock():
+            # DatabaseError: another xdist worker created or changed it at the same moment.
+            with contextlib.suppress(DatabaseError):
+                app_role_ensure(connections["default"], user, password)
+            connections["default"].close()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After the owner created and migrated the test database: the app role may also empty tables (transactional
+    tests flush between tests, with TRUNCATE), then the tests log in as the app role. The owner drops the
+    database at the end."""
+    from django.db import connection
+
+    app_role = CREDENTIALS["app"][0]
+    if app_role != CREDENTIALS["owner"][0]:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {connection.ops.quote_name(app_role)}")
+        _log_in_as("app")
+    yield
+    _log_in_as("owner")
+
+
+@pytest.fixture(autouse=True)
+def _test_code_sees_every_tenant():
+    """What a test does directly (factories building two tenants' rows, asserts reading them back) runs with the
+    tenant wall lifted, as a platform job would. Everything the app does stays in its own scope, as in production:
+    each request through the test client or the live server (roi.tenancy.TenantMiddleware sets it), each task in a
+    worker. Tests of the wall itself (tests/roi/test_row_level_security.py) leave this scope explicitly."""
+    from roi import rls
+
+    token = rls.activate(rls.Scope(bypass="test code"))
+    yield
+    rls.deactivate(token)
 
 
 @pytest.fixture(autouse=True)
@@ -261,10 +343,15 @@ def celery_worker(*, database_name: str | None = None):
     `database_name`, connected to that database (the test database) instead of the configured one."""
     queue = f"test-{uuid.uuid4().hex[:10]}"
     env = os.environ.copy()
+    env.pop("DATABASE_OWNER_URL", None)  # the worker is the app: the app role only, as in production
     if database_name:
-        from urllib.parse import urlparse, urlunparse
+        from urllib.parse import quote
 
-        env["DATABASE_URL"] = urlunparse(urlparse(env["DATABASE_URL"])._replace(path="/" + database_name))
+        from django.db import connection
+
+        db = connection.settings_dict  # the app role's credentials (django_db_setup)
+        userinfo = quote(db["USER"], safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+        env["DATABASE_URL"] = f"postgres://{userinfo}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{database_name}"
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "roi", "worker", "-Q", queue, "--pool", "solo",
          "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning"],

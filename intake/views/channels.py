@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from intake.documents import max_upload_bytes
 from intake.ingest import failed_intake_resolve, ingest_message
 from intake.models import FailedIntake
+from roi import rls
 from roi.audit import access_record
 from roi.choices import AccessAction
 from roi.errors import ServiceError
@@ -97,7 +98,8 @@ def inbound_email(request: HttpRequest, tenant_slug: str) -> HttpResponse:
         fresh = False
     if tenant is None or secret is None or not signature_ok or not fresh:
         return JsonResponse(REFUSED, status=403)
-    result = ingest_message(tenant=tenant, raw=body, channel=Channel.EMAIL, source_label="webhook")
+    with rls.tenant_scope(tenant.pk):  # signed by the tenant's secret: the message is that tenant's
+        result = ingest_message(tenant=tenant, raw=body, channel=Channel.EMAIL, source_label="webhook")
     # 202 for a failed message too: it is kept for staff (FailedIntake); the provider must not send it again.
     return JsonResponse({"status": result.status, "tracking_number": result.tracking_number}, status=202)
 

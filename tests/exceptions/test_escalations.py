@@ -31,6 +31,7 @@ from roi.choices import Role
 from roi.errors import NotPermitted
 from roi.models import Notification
 from tests import factories
+from tests.scoping import scoped_thread
 from workflow.models import RecordRequest, WorkQueue
 
 UTC = ZoneInfo("UTC")
@@ -204,7 +205,7 @@ def test_two_runs_at_the_same_moment_fire_each_event_once():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [scoped_thread(target=run) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -19,6 +19,7 @@ from roi.errors import Conflict, NotPermitted, ServiceError
 from tests import factories
 from tests.fulfillment.factories import ReleasePacketFactory
 from tests.fulfillment.pdfs import pdf_texts
+from tests.scoping import scoped_thread
 from workflow.choices import DeliveryMethod, RequestorKind, RequestState, RequestType
 
 
@@ -166,7 +167,7 @@ def test_concurrent_issuers_never_share_a_number():
             close_old_connections()
             connection.close()
 
-    threads = [threading.Thread(target=issue) for _ in range(workers)]
+    threads = [scoped_thread(target=issue) for _ in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:

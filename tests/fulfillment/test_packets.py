@@ -21,6 +21,7 @@ from roi.errors import ServiceError
 from roi.models import AccessEvent
 from tests.fulfillment.factories import ReleaseDocumentFactory
 from tests.fulfillment.pdfs import pdf_texts
+from tests.scoping import scoped_thread
 from workflow.choices import DeliveryMethod, RequestState, SensitiveCategory
 from workflow.models import RecordRequest
 
@@ -304,7 +305,7 @@ def test_two_builds_at_once_get_consecutive_versions(media, request_in_state, al
         finally:
             db_connection.close()
 
-    threads = [threading.Thread(target=run, args=(actor,)) for actor in (alice, sam)]
+    threads = [scoped_thread(target=run, args=(actor,)) for actor in (alice, sam)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -19,6 +19,7 @@ from exceptions.models import ExceptionEpisode
 from intake.models import IdempotencyKey, IntakeDocument, IntakeReview, Letter
 from tests import factories
 from tests.intake import messages
+from tests.scoping import scoped_thread
 from workflow.choices import Channel, DeliveryMethod, RequestorKind, RequestState, RequestType
 from workflow.models import Patient, RecordRequest, Requestor
 
@@ -143,7 +144,7 @@ def test_two_simultaneous_calls_with_one_key_create_one_request(alice, tenant_a,
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=call) for _ in range(2)]
+    threads = [scoped_thread(target=call) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

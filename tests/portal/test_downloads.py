@@ -24,6 +24,7 @@ from roi import clock
 from roi.models import AccessEvent
 from tests.fulfillment.factories import DeliveryFactory, ReleasePacketFactory
 from tests.fulfillment.pdfs import pdf_texts
+from tests.scoping import scoped_thread
 from workflow.choices import DeliveryMethod, RequestorKind, RequestState
 
 pytestmark = pytest.mark.usefixtures("media")
@@ -224,7 +225,7 @@ def test_two_downloads_at_once_on_the_last_use_give_the_packet_once(tenant_a, se
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=download) for _ in range(2)]
+    threads = [scoped_thread(target=download) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -297,8 +297,9 @@ def test_the_staff_request_page_shows_calls_beside_portal_views(client_for, alic
 def test_the_status_page_costs_one_query_and_the_access_event(
     request_in_state, django_assert_num_queries, media, method
 ):
-    """The portal's busiest page: every fact in one statement (portal.status.STATUS_SQL), the download offer
-    included, then the audit INSERT."""
+    """The portal's busiest page: the organisation of the tracking number (its row-level security scope, roi/rls.py),
+    then every fact in one statement (portal.status.STATUS_SQL), the download offer included, then the audit
+    INSERT."""
     from tests.portal.test_downloads import _link
 
     destination = "(312) 555-0199" if method == DeliveryMethod.FAX else "paralegal@hartley.example.com"
@@ -310,7 +311,7 @@ def test_the_status_page_costs_one_query_and_the_access_event(
     client = Client()
     _grant(client, rr)
     client.get(reverse("portal:status", args=[rr.tracking_number]))  # warm
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         page = client.get(reverse("portal:status", args=[rr.tracking_number]))
     assert page.status_code == 200
     assert ("Download your records" in page.content.decode()) == (method == DeliveryMethod.PORTAL_DOWNLOAD)

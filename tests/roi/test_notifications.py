@@ -16,6 +16,7 @@ from roi.errors import ServiceError
 from roi.models import Notification
 from roi.notifications import CLAIM_TIMEOUT, MAX_ATTEMPTS, notification_mark_read, notifications_send_pending, notify
 from tests import factories
+from tests.scoping import scoped_thread
 
 
 class FailingBackend(BaseEmailBackend):
@@ -115,7 +116,7 @@ def test_two_senders_at_once_send_each_email_once():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=send) for _ in range(3)]
+    threads = [scoped_thread(target=send) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -120,3 +120,39 @@ def test_the_demo_code_is_what_an_authenticator_app_shows_for_the_demo_key():
         totp = TOTP(bytes.fromhex(DEMO_TOTP_KEY_HEX))
         totp.time = moment
         assert demo_totp_code(moment) == f"{totp.token():06d}"
+
+
+def test_a_member_renews_recovery_codes_with_a_code_from_the_app_and_the_old_ones_stop_working(alice):
+    old = factories.two_factor_enrolled(alice, recovery_codes=2)
+    device = TOTPDevice.objects.get(user=alice)
+    client = _password_only(alice)
+    assert client.get("/account/recovery-codes/")["Location"].startswith("/2fa/verify/")  # second factor first
+    assert client.post("/2fa/verify/", {"token": old[0]}).status_code == 302
+    page = client.get("/account/recovery-codes/").content.decode()
+    assert "<strong>1</strong> unused recovery code." in page
+
+    by_recovery_code = client.post("/account/recovery-codes/", {"token": old[1]})
+    assert by_recovery_code.status_code == 400  # holding the old codes is not enough to renew them
+    assert "a recovery code cannot renew the recovery codes" in by_recovery_code.content.decode()
+    device.refresh_from_db()
+    device.throttle_reset()
+
+    renewed = client.post("/account/recovery-codes/", {"token": _app_code(device)})
+    assert renewed.status_code == 200
+    assert "Your earlier recovery codes no longer work." in renewed.content.decode()
+    new = re.findall(r"<li>([0-9a-f]{10})</li>", renewed.content.decode())
+    assert len(new) == 10
+    assert _password_only(alice).post("/2fa/verify/", {"token": old[1]}).status_code == 400
+    for throttled in (device, StaticDevice.objects.get(user=alice)):  # the wrong code slowed every device down
+        throttled.refresh_from_db()
+        throttled.throttle_reset()
+    assert _password_only(alice).post("/2fa/verify/", {"token": new[0]}).status_code == 302
+
+
+def test_a_member_without_an_authenticator_has_no_codes_to_renew(tenant_a, alice, client_for):
+    tenant_a.two_factor_for_staff = False
+    tenant_a.save()
+    page = client_for(alice).get("/account/recovery-codes/")
+    assert page.status_code == 200
+    assert "no authenticator app is enrolled" in page.content.decode()
+    assert client_for(alice).post("/account/recovery-codes/", {"token": "123456"}).status_code == 400

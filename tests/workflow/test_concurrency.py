@@ -10,6 +10,7 @@ from django.db import connection, transaction
 
 from roi.errors import Conflict, ServiceError
 from tests import factories
+from tests.scoping import scoped_thread
 from workflow import transitions
 from workflow.choices import RequestState
 from workflow.models import RecordRequest, RequestTransition
@@ -57,11 +58,11 @@ def test_two_conflicting_transitions_exactly_one_wins(tenant_a, alice, sam):
         finally:
             connection.close()
 
-    first = threading.Thread(target=alice_validates)
+    first = scoped_thread(target=alice_validates)
     first.start()
     while "alice" not in outcome:
         time.sleep(0.01)
-    second = threading.Thread(target=sam_cancels)
+    second = scoped_thread(target=sam_cancels)
     second.start()
     _wait_for_lock_waiter()
     alice_may_commit.set()
@@ -111,7 +112,7 @@ def test_many_simultaneous_attempts_leave_one_consistent_result(tenant_a, alice,
                     errors.append(error)
         connection.close()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    threads = [scoped_thread(target=worker, args=(i,)) for i in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from roi.choices import Role
 from tests import factories
+from tests.scoping import scoped_thread
 from workflow import selectors, services
 from workflow.choices import RequestState, RequestType
 from workflow.models import RecordRequest, StatusCall, WorkQueue
@@ -355,7 +356,7 @@ def test_eight_staff_claiming_at_once_never_get_the_same_request(tenant_a):
             claims[user.pk] = mine
             connections.close_all()
 
-    threads = [threading.Thread(target=claim_until_empty, args=(user,)) for user in staff]
+    threads = [scoped_thread(target=claim_until_empty, args=(user,)) for user in staff]
     for thread in threads:
         thread.start()
     for thread in threads:

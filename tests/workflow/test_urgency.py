@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from roi.models import Tenant
 from tests import factories
+from tests.scoping import scoped_thread
 from workflow.choices import RequestState, RequestType
 from workflow.models import RecordRequest
 from workflow.tasks import refresh_urgency
@@ -360,7 +361,7 @@ def test_two_refreshes_at_once_finish_and_agree():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [scoped_thread(target=run) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('roi', '0014_restricted_requests_break_glass'),
+        ('roi', '0015_restricted_requests_break_glass'),
         ('workflow', '0011_exception_reason_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

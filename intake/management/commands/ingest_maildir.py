@@ -18,6 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from intake.ingest import CREATED, DUPLICATE, FAILED, ingest_message
+from roi import rls
 from roi.models import Tenant
 from workflow.choices import Channel
 
@@ -51,9 +52,10 @@ class Command(BaseCommand):
             except BlockingIOError:
                 self.stdout.write("Another ingest_maildir run is working on this Maildir; nothing to do.")
                 return
-            counts = self._ingest(
-                tenant=tenant, path=path, channel=options["channel"], verbose=options["verbosity"] >= 2
-            )
+            with rls.tenant_scope(tenant.pk):  # the tenant's own rows only (roi/rls.py)
+                counts = self._ingest(
+                    tenant=tenant, path=path, channel=options["channel"], verbose=options["verbosity"] >= 2
+                )
         self.stdout.write(
             f"created {counts[CREATED]}, duplicates {counts[DUPLICATE]}, failed {counts[FAILED]}"
             + (f", skipped {counts['skipped']} (vanished while reading)" if counts["skipped"] else "")

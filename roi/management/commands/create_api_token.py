@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from roi import rls
 from roi.errors import ServiceError
 from roi.models import Tenant, User
 from roi.services import api_token_create
@@ -24,7 +25,8 @@ class Command(BaseCommand):
         except (Tenant.DoesNotExist, User.DoesNotExist) as error:
             raise CommandError(str(error)) from None
         try:
-            token, key = api_token_create(tenant=tenant, user=user, name=options["name"])
+            with rls.tenant_scope(tenant.pk):
+                token, key = api_token_create(tenant=tenant, user=user, name=options["name"])
         except ServiceError as error:
             raise CommandError(error.message) from None
         self.stdout.write(f"Token '{token.name}' for {tenant.slug} as {user.username}:")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('roi', '0013_two_factor_for_staff'),
+        ('roi', '0014_row_level_security'),
     ]
 
     operations = [

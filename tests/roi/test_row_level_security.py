@@ -1,0 +1,295 @@
+"""The tenant wall in PostgreSQL (roi/rls.py): row-level security policies on every tenant table, an app role that
+cannot get past them, and the scopes the app runs in.
+
+The suite logs in as the app role (tests/conftest.py), so these tests talk to the same policies production has.
+Test code runs with the wall lifted (`_test_code_sees_every_tenant`); each test here leaves that scope itself."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
+from django.urls import reverse
+
+from roi import rls
+from roi.models import AccessEvent, PlatformAccess, TenantQuerySet
+from roi.task_scope import HEADER, _enter_scope, _leave_scope, _stamp_tenant
+from tests import factories
+from workflow.models import Patient, RecordRequest
+
+
+def _count(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608 - a catalog name
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def two_tenants(tenant_a, tenant_b, alice, charlie):
+    a = factories.RecordRequestFactory(tenant=tenant_a, patient__last_name="Alphason")
+    b = factories.RecordRequestFactory(tenant=tenant_b, patient__last_name="Betaworth")
+    factories.AccessEventFactory(tenant=tenant_a)
+    factories.AccessEventFactory(tenant=tenant_b)
+    return a, b
+
+
+# --- The catalog -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_tenant_table_has_its_policy_enabled_and_forced_and_the_app_role_cannot_bypass_it():
+    report = rls.role_report()
+    assert report["tenant_tables"] >= 60  # every TenantOwned model and its history table
+    assert report["unprotected"] == []
+    assert report["owned_by_role"] == []  # the owner could turn the policies off
+    assert report["superuser"] is False
+    assert report["bypassrls"] is False
+    assert report["enforced"] is True
+
+
+@pytest.mark.django_db
+def test_the_catalog_itself_agrees_table_by_table():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+                   (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'roi_tenant'),
+                   has_table_privilege(current_user, c.oid, 'TRUNCATE') AND false
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relkind = 'r'
+              AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id')
+            """
+        )
+        rows = cursor.fetchall()
+        cursor.execute(
+            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        )
+        attributes = cursor.fetchone()
+    assert {"workflow_recordrequest", "workflow_patient", "roi_accessevent", "fulfillment_releasedocument"} <= {
+        name for name, *_ in rows
+    }
+    assert [name for name, enabled, forced, policies, _ in rows if not (enabled and forced and policies == 1)] == []
+    assert attributes == (False, False, False, False)
+
+
+@pytest.mark.django_db
+def test_the_app_role_may_not_change_or_remove_audit_rows(two_tenants):
+    with (
+        connection.cursor() as cursor,
+        pytest.raises(DatabaseError, match="permission denied"),
+        transaction.atomic(),
+    ):
+        cursor.execute("UPDATE roi_accessevent SET detail = 'rewritten'")
+    with (
+        connection.cursor() as cursor,
+        pytest.raises(DatabaseError, match="permission denied"),
+        transaction.atomic(),
+    ):
+        cursor.execute("DELETE FROM roi_platformaccess")
+
+
+# --- Raw SQL as the app role -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_without_a_tenant_raw_sql_finds_no_row_of_any_tenant_table(two_tenants):
+    assert _count("workflow_recordrequest") >= 2  # the test's own scope sees both tenants
+    with rls.scope(rls.NOTHING), connection.cursor() as cursor:
+        for table in rls.tenant_tables(cursor):
+            assert _count(table) == 0, table
+
+
+@pytest.mark.django_db
+def test_a_tenant_scope_sees_its_own_rows_only(two_tenants):
+    a, b = two_tenants
+    with rls.tenant_scope(a.tenant_id):
+        assert list(RecordRequest.objects.values_list("pk", flat=True)) == [a.pk]
+        assert set(AccessEvent.objects.values_list("tenant_id", flat=True)) == {a.tenant_id}
+        assert Patient.objects.filter(last_name="Betaworth").count() == 0
+        assert RecordRequest.objects.filter(pk=b.pk).update(scope_notes="edited") == 0  # invisible, so untouched
+    b.refresh_from_db()
+    assert b.scope_notes != "edited"
+
+
+@pytest.mark.django_db
+def test_writing_a_row_of_another_tenant_fails(two_tenants):
+    a, b = two_tenants
+    with rls.tenant_scope(a.tenant_id):
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            Patient.objects.create(tenant_id=b.tenant_id, mrn="X-1", first_name="Eve", last_name="Intruder")
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            RecordRequest.objects.filter(pk=a.pk).update(tenant_id=b.tenant_id)  # moving a row out
+    a.refresh_from_db()
+    assert a.tenant_id != b.tenant_id
+
+
+@pytest.mark.django_db
+def test_postgresql_sees_the_scope_as_the_transactions_settings(two_tenants):
+    a, _b = two_tenants
+    with rls.tenant_scope(a.tenant_id, user_id=7), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('roi.tenant_id'), current_setting('roi.user_id')")
+        assert cursor.fetchone() == (str(a.tenant_id), "7")
+    with rls.scope(rls.NOTHING), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('roi.tenant_id'), current_setting('roi.bypass')")
+        assert cursor.fetchone() == ("", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_each_scoped_statement_runs_in_its_own_transaction(tenant_a, tenant_b):
+    a = factories.RecordRequestFactory(tenant=tenant_a)
+    factories.RecordRequestFactory(tenant=tenant_b)
+    assert connection.get_autocommit()
+    with rls.tenant_scope(tenant_a.pk):
+        assert list(RecordRequest.objects.values_list("pk", flat=True)) == [a.pk]
+        assert connection.get_autocommit()  # back in autocommit after the statement
+    with rls.scope(rls.NOTHING):
+        assert RecordRequest.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_lookup_key_reveals_one_row_read_only(two_tenants):
+    _a, b = two_tenants
+    with rls.scope(rls.NOTHING):
+        assert rls.resolve_tenant(RecordRequest, b.tracking_number) == b.tenant_id
+        assert rls.resolve_tenant(RecordRequest, "ROI-NONE-NONE-NONE") is None
+        with rls.lookup_scope(b.tracking_number):
+            assert list(RecordRequest.objects.values_list("pk", flat=True)) == [b.pk]
+            assert RecordRequest.objects.filter(pk=b.pk).update(scope_notes="edited") == 0  # SELECT only
+            assert Patient.objects.count() == 0  # nothing else of the tenant
+
+
+@pytest.mark.django_db
+def test_a_member_sees_their_own_memberships_in_every_tenant_and_no_one_elses(tenant_a, tenant_b, alice, charlie):
+    factories.MembershipFactory(tenant=tenant_b, user=alice)
+    with rls.scope(rls.NOTHING), rls.user_scope(alice.pk):
+        from roi.models import Membership
+
+        assert set(Membership.objects.values_list("tenant_id", "user_id")) == {
+            (tenant_a.pk, alice.pk),
+            (tenant_b.pk, alice.pk),
+        }
+
+
+@pytest.mark.django_db
+def test_a_bypass_needs_a_reason_and_is_recorded_before_it_takes_effect(two_tenants, sam):
+    with rls.scope(rls.NOTHING):
+        with pytest.raises(ValueError, match="reason"), rls.bypass("  "):
+            pass
+        with rls.bypass("nightly export", actor=sam, where="manage.py test"):
+            assert RecordRequest.objects.count() == 2
+        assert RecordRequest.objects.count() == 0
+    record = PlatformAccess.objects.get()
+    assert (record.reason, record.actor, record.where) == ("nightly export", sam, "manage.py test")
+
+
+# --- The app's scopes ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def views_forget_their_tenant_filter(monkeypatch):
+    """The bug row-level security is there for: every `for_tenant()` filter gone."""
+    monkeypatch.setattr(TenantQuerySet, "for_tenant", lambda self, tenant: self)
+
+
+@pytest.mark.django_db
+def test_a_page_that_forgets_its_tenant_filter_still_shows_nothing_of_another_tenant(
+    two_tenants, alice, client_for, views_forget_their_tenant_filter
+):
+    a, b = two_tenants
+    client = client_for(alice)
+    queue = client.get(reverse("workflow:queue"))
+    assert queue.status_code == 200
+    assert a.tracking_number in queue.content.decode()
+    assert b.tracking_number not in queue.content.decode()
+    assert "Betaworth" not in queue.content.decode()
+    assert client.get(reverse("workflow:detail", args=[b.tracking_number])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_api_token_that_forgets_its_tenant_filter_still_lists_its_tenant_only(
+    two_tenants, alice, api_token_for, views_forget_their_tenant_filter
+):
+    a, _b = two_tenants
+    _token, key = api_token_for(alice, a.tenant)
+    listing = Client().get("/api/v1/requests/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert listing.status_code == 200
+    numbers = {row["tracking_number"] for row in listing.json()["results"]}
+    assert numbers == {a.tracking_number}
+
+
+@pytest.mark.django_db
+def test_the_scope_of_a_request_ends_with_it(two_tenants, alice, client_for):
+    client_for(alice).get(reverse("workflow:queue"))
+    assert rls.current() == rls.Scope(bypass="test code")  # the test's own scope is back
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('roi.bypass'), current_setting('roi.tenant_id')")
+        assert cursor.fetchone() == ("on", "")
+
+
+@pytest.mark.django_db
+def test_the_platform_admin_sees_every_tenant_through_a_recorded_bypass(two_tenants, client_for):
+    a, b = two_tenants
+    operator = factories.UserFactory(username="operator", is_superuser=True, is_staff=True)
+    page = client_for(operator).get("/platform-admin/workflow/recordrequest/")
+    assert page.status_code == 200
+    assert a.tracking_number in page.content.decode()
+    assert b.tracking_number in page.content.decode()
+    record = PlatformAccess.objects.get()
+    assert (record.actor, record.reason) == (operator, "platform admin")
+    assert record.where == "GET /platform-admin/workflow/recordrequest/"
+
+
+@pytest.mark.django_db
+def test_a_staff_member_at_the_platform_admin_gets_no_bypass(two_tenants, alice, client_for):
+    alice.is_staff = True
+    alice.save()
+    client_for(alice).get("/platform-admin/workflow/recordrequest/")
+    assert not PlatformAccess.objects.exists()
+
+
+def test_a_task_runs_in_the_tenant_scope_of_whoever_queued_it():
+    headers: dict[str, object] = {}
+    with rls.tenant_scope(42):
+        _stamp_tenant(headers=headers)
+    assert headers == {HEADER: 42}
+
+    class Task:
+        class request:  # the shape of celery's task.request
+            is_eager = False
+
+    setattr(Task.request, HEADER, 42)
+    before = rls.current()
+    _enter_scope(task_id="t1", task=Task)
+    assert rls.current() == rls.Scope(tenant_id=42)
+    _leave_scope(task_id="t1")
+    assert rls.current() == before
+
+
+def test_a_bypass_never_travels_with_a_task():
+    headers: dict[str, object] = {}
+    with rls.scope(rls.Scope(bypass="platform admin")):
+        _stamp_tenant(headers=headers)
+    assert headers == {HEADER: None}
+
+
+@pytest.mark.django_db
+def test_rls_status_reports_the_wall_enforced_for_the_app_role(capsys):
+    from django.core.management import call_command
+
+    call_command("rls_status")
+    output = capsys.readouterr().out
+    assert "superuser=False, bypassrls=False, owns 0 tenant table(s)" in output
+    assert output.rstrip().endswith("Tenant wall enforced.")
+
+
+@pytest.mark.django_db
+def test_rls_status_fails_for_a_role_that_could_see_across_tenants(monkeypatch):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    real = rls.role_report
+    monkeypatch.setattr(rls, "role_report", lambda: {**real(), "bypassrls": True, "unprotected": ["workflow_patient"]})
+    with pytest.raises(
+        CommandError, match=r"NOT enforced: the role bypasses .* no policy in force on workflow_patient"
+    ):
+        call_command("rls_status")

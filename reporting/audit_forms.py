@@ -96,3 +96,12 @@ class UserAuditForm(AuditFilterForm):
         self.fields["user"].required = True
         self.fields["user"].choices = [("", "Choose a user"), *self.fields["user"].choices[1:]]
         self.fields["user"].error_messages["required"] = "Choose a user."
+
+
+class BreakGlassReportForm(AuditFilterForm):
+    """The break-glass report's period: grants given between two days, both optional."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("user", "mrn", "tracking_number", "action"):
+            del self.fields[name]

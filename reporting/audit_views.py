@@ -13,10 +13,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.text import slugify
 from django.views import View
 
-from reporting import audit
-from reporting.audit_forms import AuditFilterForm, PatientAuditForm, UserAuditForm
+from reporting import audit, break_glass
+from reporting.audit_forms import AuditFilterForm, BreakGlassReportForm, PatientAuditForm, UserAuditForm
 from roi.audit import access_record
-from roi.choices import AccessAction, Role
+from roi.choices import SUPERVISING_ROLES, AccessAction, Role
 from roi.models import AccessEvent
 from roi.tenancy import TenantViewMixin
 from workflow.models import RecordRequest
@@ -208,3 +208,32 @@ class RequestAuditView(AuditView):
         self.record(action=AccessAction.VIEW_AUDIT, detail="request audit trail", **ids)
         context = {"record_request": record_request, "entries": entries, "export_query": "export=csv"}
         return render(request, "reporting/audit/request.html", context)
+
+
+class BreakGlassReportView(AuditView):
+    """Every break-glass access to a restricted request in a period (workflow/break_glass.py): when, who, which
+    request, the reason, until when, and whether the user looked at anything under it. Supervisors review it as
+    well as admins: they are the ones who break the glass, and who answer for their team's."""
+
+    required_roles = SUPERVISING_ROLES
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = BreakGlassReportForm(request.GET or None, tenant=self.tenant, staff=[])
+        template = "reporting/audit/break_glass.html"
+        if form.is_bound and not form.is_valid():
+            return render(request, template, {"form": form, "grants": None}, status=400)
+        filters = form.filters() if form.is_bound else audit.AccessFilters()
+        grants = break_glass.break_glass_grants(
+            tenant=self.tenant, date_from=filters.date_from, date_to=filters.date_to
+        )
+        if self.wants_csv():
+            self.record(action=AccessAction.EXPORT, detail=f"break-glass report CSV: {filters.describe()}")
+            return csv_response(break_glass.grant_csv_rows(self.tenant, grants), "break-glass-access.csv")
+        self.record(action=AccessAction.VIEW_AUDIT, detail=f"break-glass report: {filters.describe()}")
+        context = {
+            "form": form,
+            "grants": list(grants[: audit.REPORT_ROWS]),
+            "row_limit": audit.REPORT_ROWS,
+            "export_query": self.export_query(),
+        }
+        return render(request, template, context)

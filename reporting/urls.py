@@ -15,5 +15,7 @@ urlpatterns = [
     path("audit/", audit_views.AccessEventListView.as_view(), name="audit-events"),
     path("audit/patient/", audit_views.PatientAuditView.as_view(), name="audit-patient"),
     path("audit/user/", audit_views.UserAuditView.as_view(), name="audit-user"),
+    # Supervisors and admins: emergency access to restricted requests (workflow/break_glass.py).
+    path("break-glass/", audit_views.BreakGlassReportView.as_view(), name="break-glass"),
     path("audit/requests/<str:tracking_number>/", audit_views.RequestAuditView.as_view(), name="audit-request"),
 ]

@@ -29,6 +29,9 @@ class AccessAction(models.TextChoices):
     PORTAL_LOCKOUT = "portal_lockout", "Portal: lookups locked after failures"
     PORTAL_UPLOAD = "portal_upload", "Portal: uploaded a document"
     STAFF_LOCKOUT = "staff_lockout", "Staff sign-in paused after failures"
+    # Emergency access to a restricted request outside one's assignment (workflow/break_glass.py); the detail
+    # holds the reason the user gave.
+    BREAK_GLASS = "break_glass", "Break-glass access to a restricted request"
 
 
 US_STATES = [

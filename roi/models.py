@@ -91,6 +91,13 @@ class Tenant(models.Model):
         default=True,
         help_text="Specialists and supervisors sign in with a second factor. Tenant admins always must (roi/two_factor.py).",
     )
+    # Requests with a sensitive category (42 CFR Part 2, mental health, HIV, ...) open only for their assignee;
+    # anyone else needs break-glass (workflow/break_glass.py). Off: every staff member opens every request.
+    restricted_requests_need_break_glass = models.BooleanField(
+        default=True,
+        help_text="Requests with a sensitive category open only for their assignee; supervisors and admins may "
+        "break the glass with a reason, which is recorded and reported.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 
 from roi import widgets
+from workflow.break_glass import BREAK_GLASS_REASON_MIN_LENGTH
 from workflow.choices import Channel, DenialBasis, RequestorKind, RequestState, RequestType
 from workflow.extensions import activities
 from workflow.models import StatusCall
@@ -212,3 +213,31 @@ class AssignForm(forms.Form):
     def __init__(self, *args: Any, staff: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].choices = [("", "Unassigned"), *[(str(m.user_id), str(m.user)) for m in staff]]
+
+
+class BreakGlassForm(forms.Form):
+    """The restricted-request page's form (workflow/restricted_views.py): why a supervisor needs a request outside
+    their assignment, and that they know the access is recorded. The service checks the reason's length again."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why you need this request now, for the privacy review (at least 20 characters).",
+        error_messages={"required": "Give the reason you need this request now (at least 20 characters)."},
+    )
+    confirm = forms.BooleanField(
+        label="I understand that this access is recorded and reviewed by the privacy officer.",
+        error_messages={
+            "required": "Tick the box to confirm that you understand this access is recorded and reviewed."
+        },
+    )
+
+    def clean_reason(self) -> str:
+        reason = " ".join(self.cleaned_data["reason"].split())
+        if len(reason) < BREAK_GLASS_REASON_MIN_LENGTH:
+            raise forms.ValidationError(
+                f"The reason is too short ({len(reason)} characters): say in at least "
+                f"{BREAK_GLASS_REASON_MIN_LENGTH} characters why you need this request now."
+            )
+        return reason

@@ -77,13 +77,19 @@ def queue_rows(rows: Iterable[Any], *, selectable: bool) -> SafeString:
         stalled = ' <span class="stalled-flag">stalled</span>' if rr.is_stalled else ""
         assignee = escape(rr.assignee_name) if rr.assignee_id else "—"
         exception = f'<span class="exception-reason">{escape(rr.exception_label)}</span>' if rr.exception_label else "—"
+        # A restricted request the user may not open (workflow/break_glass.py): no patient name on the queue either.
+        patient = (
+            '<span class="muted restricted-patient">Restricted</span>'
+            if getattr(rr, "patient_masked", False)
+            else f"{escape(rr.patient_last_name)}, {escape(rr.patient_first_name)}"
+        )
         out.append(
             f"<tr{row_class}>{select}"
             f'<td data-label="Priority"><span class="priority-badge" tabindex="0" title="{why}" '
             f'aria-describedby="why-{rr.pk}">{rr.priority_score}'
             f'<span class="priority-why" role="tooltip" id="why-{rr.pk}">{why}</span></span></td>'
             f'<td class="tracking"><a href="{detail_before}{tracking}{detail_after}" class="mono">{tracking}</a></td>'
-            f'<td data-label="Patient">{escape(rr.patient_last_name)}, {escape(rr.patient_first_name)}</td>'
+            f'<td data-label="Patient">{patient}</td>'
             f'<td data-label="Requestor">{escape(rr.requestor_organization or rr.requestor_name)} '
             f'<span class="muted">({escape(KIND_LABELS.get(rr.requestor_kind, rr.requestor_kind))})</span></td>'
             f'<td data-label="Type">{escape(TYPE_LABELS.get(rr.request_type, rr.request_type))}{queue}</td>'

@@ -487,3 +487,29 @@ class RequestTransition(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.from_state} -> {self.to_state}"
+
+
+class BreakGlassGrant(TenantOwned):
+    """Emergency access for a supervisor or admin to a restricted request they are not assigned to (security issue
+    #8): who, why, from where, and until when. Written with its access event in one transaction by
+    workflow/break_glass.py; read by the request pages' access check and by the break-glass report. Never edited: a
+    grant simply runs out at `expires_at`."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="break_glass_grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        indexes = [
+            # The access check on every request page: this user's grant on this request that has not run out.
+            models.Index(fields=["tenant", "request", "user", "expires_at"], name="break_glass_active_idx"),
+            # The report: a tenant's grants in a period.
+            models.Index(fields=["tenant", "granted_at"], name="break_glass_report_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.request_id} until {self.expires_at:%Y-%m-%d %H:%M}"

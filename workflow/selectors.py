@@ -208,12 +208,15 @@ class QueueRow:
     assignee_name: str
     queue_id: int | None
     queue_name: str
+    sensitive_categories: list[str]
     age: int = 0
     days_left: int = 0
     days_overdue: int = 0
     target_days_left: int = 0
     aging_label: str = ""
     exception_label: str = ""
+    # A restricted request the user may not open (workflow/break_glass.py): the row shows no patient name.
+    patient_masked: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -251,6 +254,7 @@ _QUEUE_ROW_VALUES = {
     "assignee_last_name": "assignee__last_name",
     "queue_id": "queue_id",
     "queue_name": "queue__name",
+    "sensitive_categories": "sensitive_categories",
 }
 
 

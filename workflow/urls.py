@@ -1,6 +1,7 @@
 from django.urls import path
 
 from workflow import views
+from workflow.restricted_views import BreakGlassView
 
 app_name = "workflow"
 
@@ -15,5 +16,6 @@ urlpatterns = [
     path("<str:tracking_number>/", views.RequestDetailView.as_view(), name="detail"),
     path("<str:tracking_number>/do/<str:name>/", views.RequestTransitionView.as_view(), name="transition"),
     path("<str:tracking_number>/assign/", views.RequestAssignView.as_view(), name="assign"),
+    path("<str:tracking_number>/break-glass/", BreakGlassView.as_view(), name="break_glass"),
     path("<str:tracking_number>/status-call/", views.StatusCallView.as_view(), name="status_call"),
 ]

@@ -16,6 +16,7 @@ from roi.choices import SUPERVISING_ROLES, AccessAction, Role
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors, services
+from workflow.break_glass import restricted_request_ids
 from workflow.extensions import panel_contexts, transitions_owned_elsewhere
 from workflow.forms import (
     DEFAULT_QUEUE_PAGE_SIZE,
@@ -28,6 +29,7 @@ from workflow.forms import (
     transition_form,
 )
 from workflow.models import RecordRequest, WorkQueue
+from workflow.restricted_views import RestrictedRequestMixin
 from workflow.selectors import DEFAULT_QUEUE_SORT
 from workflow.transitions import TRANSITIONS, request_transition, transition_options
 
@@ -67,9 +69,11 @@ class QueueView(TenantViewMixin, View):
         page = selectors.request_queue_page(queryset=queryset, sort=sort, cursor=params.get("cursor"), page_size=size)
         rows = page.rows
         _annotate_dates(rows, self.tenant)
+        masked = restricted_request_ids(tenant=self.tenant, user=request.user, record_requests=rows)
         for row in rows:
             row.aging_label = band_labels[min(row.aging_band, len(band_labels) - 1)]  # type: ignore[attr-defined]
             row.exception_label = exception_reason_label(row.exception_reason) if row.exception_reason else ""  # type: ignore[attr-defined]
+            row.patient_masked = row.pk in masked
         access_record(
             tenant=self.tenant,
             actor=request.user,
@@ -190,8 +194,12 @@ def _safe_query(query: str) -> str:
     return "?" + QueryDict(query).urlencode() if query else ""
 
 
-class StatusCallView(TenantViewMixin, View):
+class StatusCallView(TenantViewMixin, RestrictedRequestMixin, View):
     http_method_names = ["post"]
+
+    def open_without_access(self, request: HttpRequest, record_request: RecordRequest) -> bool:
+        # Logging a status call (from the queue row as often as from the request) shows nothing of the request.
+        return True
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         try:
@@ -289,10 +297,18 @@ def _timeline(tenant: Any, record_request: RecordRequest) -> tuple[list[Any], se
     return entries, selectors.requestor_contact(tenant=tenant, record_request=record_request, calls=len(calls))
 
 
-class RequestDetailView(TenantViewMixin, View):
-    """A request's fields, timeline, history and the actions the user may take now. Every view is audited."""
+class RequestDetailView(TenantViewMixin, RestrictedRequestMixin, View):
+    """A request's fields, timeline, history and the actions the user may take now. Every view is audited.
+
+    The base of most request pages and actions (intake, exceptions, fulfillment): RestrictedRequestMixin stops them
+    all for a user who may not open a restricted request."""
 
     def get_object(self, tracking_number: str) -> RecordRequest:
+        # The restriction check loaded it a moment ago: use that once; a later call (after a failed action) reads
+        # it fresh.
+        checked, self.checked_request = self.checked_request, None
+        if checked is not None and checked.tracking_number == tracking_number:
+            return checked
         try:
             return selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)
         except RecordRequest.DoesNotExist:
@@ -327,6 +343,7 @@ class RequestDetailView(TenantViewMixin, View):
             "history": selectors.request_history(record_request=record_request),
             "assign_form": AssignForm(initial={"assignee": record_request.assignee_id or ""}, staff=staff),
             "panels": panel_contexts(request, record_request, self.tenant, panel_forms),
+            "break_glass": self.break_glass_banner(),
         }
         return render(request, "workflow/detail.html", context, status=status)
 
@@ -378,6 +395,11 @@ class RequestTransitionView(RequestDetailView):
 class RequestAssignView(RequestDetailView):
     http_method_names = ["post"]
 
+    def open_without_access(self, request: HttpRequest, record_request: RecordRequest) -> bool:
+        # Claiming an unassigned restricted request is how a specialist gets to open it (the restricted page offers
+        # it); claim next from the queue does the same without a page.
+        return "claim" in request.POST and record_request.assignee_id is None
+
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         staff = list(selectors.tenant_staff(tenant=self.tenant))
@@ -396,6 +418,9 @@ class RequestAssignView(RequestDetailView):
             )
         except ServiceError as error:
             messages.error(request, error.message)
+            if self.request_access is not None and not self.request_access.allowed:
+                # A claim of a restricted request that failed: the user still may not see it.
+                return redirect("workflow:queue")
             return self.render_detail(request, self.get_object(tracking_number), status=error.status_code)
         messages.success(request, f"Assigned to {assignee}." if assignee else "Request unassigned.")
         return redirect("workflow:detail", tracking_number=tracking_number)

@@ -26,6 +26,7 @@ from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.choices import DeliveryMethod, RequestorKind, RequestType
+from workflow.restricted_views import RestrictedRequestMixin
 from workflow.views import RequestDetailView
 
 ADMIN_ROLES = frozenset({Role.ADMIN})
@@ -311,7 +312,7 @@ class InvoiceVoidView(FeeActionMixin):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class InvoicePdfView(TenantViewMixin, View):
+class InvoicePdfView(TenantViewMixin, RestrictedRequestMixin, View):
     """The PDF of an estimate or invoice, as an attachment. Every download is an access event (it names the
     requestor and the request)."""
 

@@ -29,12 +29,13 @@ from workflow import selectors as workflow_selectors
 from workflow.choices import RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
+from workflow.restricted_views import RestrictedRequestMixin
 from workflow.views import RequestDetailView
 
 EDITABLE_STATES = (RequestState.RECEIVED, RequestState.EXCEPTION)
 
 
-class RequestPageMixin(TenantViewMixin):
+class RequestPageMixin(TenantViewMixin, RestrictedRequestMixin):
     def get_object(self, tracking_number: str) -> RecordRequest:
         try:
             return workflow_selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)

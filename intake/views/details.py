@@ -16,9 +16,10 @@ from roi.tenancy import TenantViewMixin
 from workflow import selectors
 from workflow.choices import RequestState
 from workflow.models import RecordRequest
+from workflow.restricted_views import RestrictedRequestMixin
 
 
-class RequestDetailsView(TenantViewMixin, View):
+class RequestDetailsView(TenantViewMixin, RestrictedRequestMixin, View):
     def get_object(self, tracking_number: str) -> RecordRequest:
         try:
             return selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)

@@ -41,6 +41,7 @@ from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.models import Patient, RecordRequest, Requestor
+from workflow.restricted_views import RestrictedRequestMixin
 
 # A lookup lists at most this many matches: enough to pick from, and no more PHI on screen than needed.
 LOOKUP_LIMIT = 10
@@ -189,7 +190,7 @@ UPLOAD_PAGE = Template(
 )
 
 
-class RequestDocumentMixin(TenantViewMixin):
+class RequestDocumentMixin(TenantViewMixin, RestrictedRequestMixin):
     def get_request(self, tracking_number: str) -> RecordRequest:
         record_request = RecordRequest.objects.for_tenant(self.tenant).filter(tracking_number=tracking_number).first()
         if record_request is None:

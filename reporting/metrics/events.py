@@ -20,7 +20,7 @@ from fulfillment.models import Delivery, QcReview
 from intake.models import Extension
 from roi.choices import AccessAction
 from roi.models import AccessEvent, Tenant
-from workflow.models import RecordRequest, StatusCall
+from workflow.models import BreakGlassGrant, RecordRequest, StatusCall
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ _KINDS: dict[str, _Kind] = {
     "duplicate": _Kind(
         RecordRequest._meta.db_table, "duplicate_reviewed_at", "AND duplicate_of_id IS NOT NULL", by_day=True
     ),
+    # Emergency access to restricted requests (workflow/break_glass.py); the figure links to the break-glass report.
+    "break_glass": _Kind(BreakGlassGrant._meta.db_table, "granted_at", requests=False),
 }
 
 

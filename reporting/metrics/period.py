@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from django.urls import reverse
+
 from exceptions.choices import ExceptionReason
 from fulfillment.choices import QcOutcome, ResendReason
 from reporting.metrics.common import Period, per_hundred, percent, queue_url
@@ -115,6 +117,9 @@ class PeriodMetrics:
     throughput: list[StaffThroughput]
     series: list[SeriesPoint]
     leakage: Leakage
+    # Break-glass accesses granted in the period, and the break-glass report of the period.
+    break_glass: int = 0
+    break_glass_url: str = ""
 
 
 def dashboard_period(*, tenant: Tenant, period: Period, grain: str = "day") -> PeriodMetrics:
@@ -212,6 +217,9 @@ def dashboard_period(*, tenant: Tenant, period: Period, grain: str = "day") -> P
         ),
         qc_error_rate_percent=percent(qc_failed_events, qc.total),
         escalations=figure("Escalations fired", "escalation", "escalated"),
+        break_glass=events["break_glass"].total,
+        break_glass_url=reverse("reporting:break-glass")
+        + f"?date_from={period.first_day.isoformat()}&date_to={period.last_day.isoformat()}",
         escalations_acknowledged=escalation.acknowledged,
         escalation_median_ack_hours=_round(escalation.median_ack_seconds / 3600)
         if escalation.median_ack_seconds is not None

@@ -95,6 +95,8 @@ STAFF_CASES = [
     Case("reporting:audit-events", AccessAction.EXPORT, names_request=False, names_patient=False, query="export=csv"),
     Case("reporting:audit-patient", AccessAction.VIEW_AUDIT, names_request=False, query="mrn={mrn}"),
     Case("reporting:audit-patient", AccessAction.EXPORT, names_request=False, query="mrn={mrn}&export=csv"),
+    Case("reporting:break-glass", AccessAction.VIEW_AUDIT, names_request=False, names_patient=False),
+    Case("reporting:break-glass", AccessAction.EXPORT, names_request=False, names_patient=False, query="export=csv"),
 ]
 
 

@@ -9,6 +9,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,7 +17,7 @@ from roi.api import TenantAPIMixin
 from roi.api_schema import ApiSchema
 from roi.audit import access_record
 from roi.choices import AccessAction
-from roi.models import Membership
+from roi.models import ApiToken, Membership
 from workflow import services
 from workflow.api.serializers import (
     AssignInputSerializer,
@@ -24,6 +25,7 @@ from workflow.api.serializers import (
     RecordRequestSerializer,
     TransitionInputSerializer,
 )
+from workflow.break_glass import request_access
 from workflow.models import Patient, RecordRequest
 from workflow.transitions import TRANSITIONS, request_transition
 
@@ -58,6 +60,22 @@ class RecordRequestViewSet(
 
     def _reload(self, record_request: RecordRequest) -> RecordRequest:
         return self.get_queryset().get(pk=record_request.pk)
+
+    def get_object(self) -> RecordRequest:
+        """The request, for staff signed in through the browser only if the pages would open it for them (a
+        restricted request: its assignee, or a break-glass grant; workflow/break_glass.py). An API token is an
+        integration's service user, which has no assignment: it is exempt, and its calls are audited as its user."""
+        record_request: RecordRequest = super().get_object()
+        if isinstance(self.request.auth, ApiToken):
+            return record_request
+        access = request_access(tenant=self.tenant, user=self.request.user, record_request=record_request)
+        # Claiming an unassigned restricted request is how it comes to open for someone.
+        claimable = self.action == "assign" and record_request.assignee_id is None
+        if not access.allowed and not claimable:
+            raise PermissionDenied(
+                "This request is restricted: it opens for its assignee, or by break-glass on the request page."
+            )
+        return record_request
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         record_request = self.get_object()

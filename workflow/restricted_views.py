@@ -1,0 +1,133 @@
+"""The restricted-request check every staff page under /requests/<tracking_number>/... goes through, the
+"Restricted request" page, and the break-glass form behind it (workflow/break_glass.py has the rule).
+
+`RestrictedRequestMixin` is listed after `TenantViewMixin` (which sets `self.tenant` and checks the role first):
+`RequestDetailView` has it, so the request's actions, panels and downloads in intake, exceptions and fulfillment that
+build on it have it too, and the few request pages that do not build on it add it themselves.
+tests/workflow/test_break_glass.py checks that every URL with a tracking number resolves to a view that has it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from roi.errors import ServiceError
+from roi.tenancy import TenantViewMixin
+from workflow import selectors
+from workflow.break_glass import (
+    BREAK_GLASS_MINUTES,
+    RequestAccess,
+    break_glass_grant,
+    grant_expiry_label,
+    request_access,
+)
+from workflow.forms import BreakGlassForm, BulkAssignForm
+from workflow.models import RecordRequest
+
+
+def restricted_page(
+    request: HttpRequest,
+    record_request: RecordRequest,
+    access: RequestAccess,
+    *,
+    form: BreakGlassForm | None = None,
+    status: int = 403,
+) -> HttpResponse:
+    """What a user who may not open a restricted request sees instead: its tracking number and state, never the
+    patient, and what they can do about it (break the glass, claim it, or ask)."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    staff = list(selectors.tenant_staff(tenant=tenant)) if access.can_break_glass else []
+    context = {
+        "rr": record_request,
+        "access": access,
+        "form": form if form is not None else (BreakGlassForm() if access.can_break_glass else None),
+        "grant_minutes": BREAK_GLASS_MINUTES,
+        "can_claim": record_request.assignee_id is None and record_request.is_open,
+        "assign_form": BulkAssignForm(staff=staff) if staff and record_request.is_open else None,
+    }
+    return render(request, "workflow/restricted.html", context, status=status)
+
+
+class RestrictedRequestMixin:
+    """Stops every page of a restricted request (workflow/break_glass.py) for a user who may not open it, before the
+    view loads anything. Another tenant's or a missing request passes through, for the view to answer 404.
+
+    Sets `self.request_access` for the view (the detail page shows the break-glass banner from it)."""
+
+    tenant: Any
+    request_access: RequestAccess | None = None
+    checked_request: RecordRequest | None = None
+
+    def open_without_access(self, request: HttpRequest, record_request: RecordRequest) -> bool:
+        """An action that shows nothing of the request may run without access (claiming it, logging a call)."""
+        return False
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        tracking_number = kwargs.get("tracking_number")
+        tenant = getattr(self, "tenant", None)
+        if tenant is None:
+            raise AssertionError("RestrictedRequestMixin goes after TenantViewMixin, which sets the tenant.")
+        if tracking_number is not None and tenant.restricted_requests_need_break_glass:
+            try:
+                record_request = selectors.request_for_staff(tenant=tenant, tracking_number=tracking_number)
+            except RecordRequest.DoesNotExist:
+                record_request = None
+            # The request page's own lookup takes this one instead of reading it again (RequestDetailView).
+            self.checked_request = record_request
+            if record_request is not None:
+                access = request_access(tenant=tenant, user=request.user, record_request=record_request)
+                self.request_access = access
+                if not access.allowed and not self.open_without_access(request, record_request):
+                    return restricted_page(request, record_request, access)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def break_glass_banner(self) -> dict[str, Any] | None:
+        """The banner of a page opened under a break-glass grant: until when, and the reason given."""
+        grant = self.request_access.grant if self.request_access is not None else None
+        if grant is None:
+            return None
+        return {"until": grant_expiry_label(grant, self.tenant), "reason": grant.reason}
+
+
+class BreakGlassView(TenantViewMixin, View):
+    """POST the reason and the confirmation: a supervisor or admin opens a restricted request outside their
+    assignment for BREAK_GLASS_MINUTES, recorded and reported. A form with errors comes back on the restricted page
+    (status 400) with the reason kept."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        try:
+            record_request = selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)
+        except RecordRequest.DoesNotExist:
+            raise Http404("No such request") from None
+        access = request_access(tenant=self.tenant, user=request.user, record_request=record_request)
+        if access.allowed:
+            return redirect("workflow:detail", tracking_number=tracking_number)
+        if not access.can_break_glass:
+            raise PermissionDenied("Only supervisors and admins may open a restricted request by break-glass.")
+        form = BreakGlassForm(request.POST)
+        if not form.is_valid():
+            return restricted_page(request, record_request, access, form=form, status=400)
+        try:
+            break_glass_grant(
+                tenant=self.tenant,
+                actor=request.user,
+                record_request=record_request,
+                reason=form.cleaned_data["reason"],
+                request=request,
+            )
+        except ServiceError as error:
+            if error.field in form.fields:
+                form.add_error(error.field, error.message)
+            else:
+                messages.error(request, error.message)
+            return restricted_page(request, record_request, access, form=form, status=error.status_code)
+        messages.warning(request, f"Opened by break-glass for {BREAK_GLASS_MINUTES} minutes. This access is recorded.")
+        return redirect("workflow:detail", tracking_number=tracking_number)

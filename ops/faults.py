@@ -279,7 +279,8 @@ def scenario_worker_kill_escalations(topology: Topology) -> Outcome:
     evaluate_escalations.delay()
     waiting = wait_until(
         lambda: owner_sql(
-            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO exceptions_escalationevent%%'"
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE '%%INSERT INTO exceptions_escalationevent%%'"
         ),
         timeout=60,
     )
@@ -684,10 +685,19 @@ def scenario_two_beats(topology: Topology) -> Outcome:
     return outcome
 
 
-TINY_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-)
+def drill_pdf(pages: int = 200) -> bytes:
+    """A real PDF (the upload check opens it), large enough not to fit in what is left of the media folder."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=612, height=792)
+    writer.add_metadata({"/Subject": "fault drill " + "x" * 200_000})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def scenario_media_full(topology: Topology) -> Outcome:
@@ -721,7 +731,7 @@ def scenario_media_full(topology: Topology) -> Outcome:
             else:
                 (mount / "filler").unlink(missing_ok=True)
                 subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
-            content = TINY_PDF + b"%" + b"x" * 300_000 + b"\n"
+            content = drill_pdf()
             with everywhere(f"media-full {case}"), override_settings(MEDIA_ROOT=str(mount)):
                 tenant = Tenant.objects.get(slug=TENANT)
                 actor = User.objects.get(username=SUPERVISOR)

@@ -58,8 +58,9 @@ PG_SYSTEM_USER = "embedded_postgres"
 # port when the server starts again.
 PORT_RANGE = (15000, 30000)
 
-# Test runs use another Redis database than `make run`, so a test that flushes Redis leaves a dev server's queue alone.
-REDIS_DB = {"run": 0, "services": 0, "test": 1, "exec": 1}
+# Test runs use another Redis database than `make run`, so a test that flushes Redis leaves a dev server's queue alone;
+# the production-like topology (ops/topology.py) has its own, so `make run`'s worker never takes its jobs.
+REDIS_DB = {"run": 0, "services": 0, "test": 1, "exec": 1, "ops": 2}
 
 
 class DevstackError(Exception):

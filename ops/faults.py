@@ -657,8 +657,7 @@ def scenario_two_beats(topology: Topology) -> Outcome:
         len(re.findall(r"\] raised ", p.new_output()[offsets.get(p.index, 0) :])) for p in topology.processes["worker"]
     )
     second_log = topology.process("beat", index).new_output()
-    topology.kill("beat", index, signal.SIGTERM)
-    topology.process("beat", index).stop()
+    topology.remove("beat", index)
     sent = mail_message_ids()
     with everywhere("two-beats check"):
         doubled_events = (
@@ -815,6 +814,9 @@ def main(argv: list[str]) -> int:
         django_setup(topology)
         for name in args.scenarios or list(SCENARIOS):
             log(f"--- {name}")
+            from django.db import connections
+
+            connections.close_all()  # this runner's own connection may not have outlived the last scenario's faults
             began = time.monotonic()
             try:
                 outcome = SCENARIOS[name](topology)

@@ -396,6 +396,15 @@ class Topology:
         say(f"{process.name}: started, pid {process.pid}, log {process.log.relative_to(ROOT)}", prefix="ops")
         return index
 
+    def remove(self, role: str, index: int) -> None:
+        """Stop the last process of `role` that `add` started and forget it (a second beat, once the drill is over),
+        so that nothing restarts it."""
+        if index != len(self.processes[role]) - 1 or index == 0:
+            raise TopologyError(f"only an added {role} process can be removed, the last one first")
+        process = self.processes[role].pop()
+        process.stop()
+        say(f"{process.name}: stopped and removed", prefix="ops")
+
     def process(self, role: str, index: int = 0) -> Process:
         try:
             return self.processes[role][index]

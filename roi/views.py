@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from django import db
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,11 +14,12 @@ from django.db import connection
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views import View
+from django.views import View, defaults
 from django.views.decorators.http import require_GET, require_POST
 
 from roi import two_factor
@@ -30,6 +33,25 @@ from roi.tasks import HEARTBEAT_KEY
 from roi.tenancy import SESSION_TENANT_KEY, TenantViewMixin
 
 NOTIFICATIONS_PAGE_SIZE = 50
+
+
+# While PostgreSQL cannot be reached: how long a client should wait before trying again (a restart takes seconds).
+RETRY_AFTER_SECONDS = 30
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """settings handler500. A database that cannot be reached (a restart, a failover) is the server's passing state,
+    not a bug: 503 with Retry-After, in JSON for the API, instead of the 500 page. Anything else is the 500 page."""
+    if isinstance(sys.exc_info()[1], (db.OperationalError, db.InterfaceError)):
+        if request.path.startswith("/api/"):
+            response: HttpResponse = JsonResponse(
+                {"detail": "The database is briefly unavailable; nothing was saved. Try again shortly."}, status=503
+            )
+        else:
+            response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return defaults.server_error(request)
 
 
 @require_GET

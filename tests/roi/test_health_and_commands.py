@@ -77,3 +77,39 @@ def test_seed_demo_is_realistic_and_idempotent(capsys, media):
     assert RecordRequest.objects.count() == requests
     call_command("seed_demo", if_empty=True)
     assert RecordRequest.objects.count() == requests
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "kind"), [("/requests/", "text/html"), ("/api/v1/requests/", "application/json")])
+def test_an_unreachable_database_answers_503_with_retry_after_not_a_500(monkeypatch, client_for, alice, path, kind):
+    """PostgreSQL restarting (docs/operations.md, the postgres-restart drill): the page and the API say to try again."""
+    from django.db import OperationalError
+
+    from roi.tenancy import TenantMiddleware
+
+    def unreachable(self, request):
+        raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+
+    monkeypatch.setattr(TenantMiddleware, "_handle", unreachable)
+    client = client_for(alice)
+    client.raise_request_exception = False
+    response = client.get(path)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert response["Content-Type"].startswith(kind)
+    assert "briefly unavailable" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_any_other_error_is_still_the_500_page(monkeypatch, client_for, alice):
+    from roi.tenancy import TenantMiddleware
+
+    def broken(self, request):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(TenantMiddleware, "_handle", broken)
+    client = client_for(alice)
+    client.raise_request_exception = False
+    response = client.get("/requests/")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.content.decode()

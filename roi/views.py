@@ -54,9 +54,19 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
+def celery_queue_depth() -> int:
+    """Tasks waiting in the default queue (kombu's Redis transport keeps it as a list named after the queue)."""
+    from roi.celery import app
+
+    with app.connection_for_read() as conn:
+        return int(conn.default_channel.client.llen(app.conf.task_default_queue))
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness and readiness for load balancers and monitoring: database, Redis, and beat's last heartbeat."""
+    """Liveness and readiness for load balancers and monitoring: database, Redis, beat's last heartbeat and the
+    number of tasks waiting in the broker's queue. `?workers=1` also pings the Celery workers (up to a second) and
+    answers 503 when none replies: for a monitor of the worker tier, not for the load balancer."""
     checks: dict[str, object] = {}
     healthy = True
     try:
@@ -74,6 +84,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as error:  # noqa: BLE001 - a broken cache is reported, not raised
         checks["redis"] = f"error: {type(error).__name__}"
         healthy = False
+    try:
+        checks["queue_depth"] = celery_queue_depth()
+    except Exception as error:  # noqa: BLE001 - a broker that cannot be reached is reported, not raised
+        checks["queue_depth"] = f"error: {type(error).__name__}"
+        healthy = False
+    if request.GET.get("workers"):
+        from roi.celery import app
+
+        replies = app.control.ping(timeout=1.0)
+        checks["workers"] = len(replies)
+        healthy = healthy and bool(replies)
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
 
 

@@ -113,3 +113,33 @@ def test_any_other_error_is_still_the_500_page(monkeypatch, client_for, alice):
     response = client.get("/requests/")
     assert response.status_code == 500
     assert "Something went wrong" in response.content.decode()
+
+
+def test_healthz_reports_the_queue_depth(client, db, monkeypatch):
+    """The figure is the broker's list length (other tests may be queueing tasks meanwhile, so it is pinned here)."""
+    from roi import views
+
+    assert isinstance(views.celery_queue_depth(), int)
+    monkeypatch.setattr(views, "celery_queue_depth", lambda: 17)
+    assert client.get("/healthz/").json()["queue_depth"] == 17
+
+    def unreachable() -> int:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(views, "celery_queue_depth", unreachable)
+    body = client.get("/healthz/")
+    assert body.status_code == 503
+    assert body.json()["queue_depth"] == "error: ConnectionError"
+
+
+@pytest.mark.worker
+def test_healthz_with_workers_pings_them(client, db, worker_queue):
+    import time
+
+    deadline = time.monotonic() + 30
+    body = client.get("/healthz/?workers=1").json()
+    while body.get("workers", 0) < 1 and time.monotonic() < deadline:  # the worker is still starting
+        time.sleep(0.5)
+        body = client.get("/healthz/?workers=1").json()
+    assert body["workers"] >= 1
+    assert body["status"] == "ok"

@@ -235,9 +235,13 @@ class Sampler:
     """Samples every second, in a thread, the app's processes by role, PostgreSQL's and Redis's server processes
     when they run on this machine, and the load generator."""
 
-    def __init__(self, app: App, locust_pid: int) -> None:
+    def __init__(self, app: App, locust_pid: int, marker: Path) -> None:
         self.app = app
         self.locust_pid = locust_pid
+        self.marker = marker
+        self.measuring = False
+        self.machine_first: float | None = None
+        self.machine_last = 0.0
         self.groups: dict[str, Group] = {}
         self.stopped = threading.Event()
         self.pg = _postgres_sampler(app.env)
@@ -247,14 +251,19 @@ class Sampler:
         self.seconds = 0.0
 
     def __enter__(self) -> Sampler:
-        self.started = time.monotonic()
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stopped.set()
         self.thread.join()
-        self.seconds = time.monotonic() - self.started
+        self.seconds = time.monotonic() - self.started if self.measuring else 0.0
+
+    def machine_cpu_percent(self) -> float:
+        """Every process of the machine, ours and others' (the machine is shared), in % of one core."""
+        if self.machine_first is None or not self.seconds:
+            return 0.0
+        return 100.0 * (self.machine_last - self.machine_first) / self.seconds
 
     def _group(self, name: str) -> Group:
         return self.groups.setdefault(name, Group(name))
@@ -269,6 +278,17 @@ class Sampler:
     def _sample(self) -> None:
         import psutil
 
+        # Only the measured window counts: from the moment locust starts its figures afresh (after the sign-ins).
+        if not self.measuring:
+            if not self.marker.exists():
+                return
+            self.measuring = True
+            self.started = time.monotonic()
+        times = psutil.cpu_times()
+        busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
+        if self.machine_first is None:
+            self.machine_first = busy
+        self.machine_last = busy
         for role, pids in self.app.pids(children=False).items():
             for pid in pids:
                 try:
@@ -355,15 +375,24 @@ def run_locust(
     argv = [
         str(LOCUST),
         *("-f", str(LOCUSTFILE), "--headless", "--only-summary", "--host", base_url),
-        *("-u", str(users), "-r", str(max(1, users // 2)), "-t", f"{int(seconds)}s", "--stop-timeout", "5"),
+        # -t is only a safety net: the locustfile ends the measured window itself (LOAD_SECONDS after sign-ins).
+        *("-u", str(users), "-r", str(max(1, users // 2)), "-t", f"{int(seconds) + 300}s", "--stop-timeout", "5"),
         *("--csv", str(csv_prefix), "--exit-code-on-error", "0", "--loglevel", "WARNING"),
         *user_classes,
     ]
-    environment = {**os.environ, **env, "LOAD_MAX_REQUESTS": str(max_requests)}
+    marker = csv_prefix.with_suffix(".measure.json")
+    marker.unlink(missing_ok=True)
+    environment = {
+        **os.environ,
+        **env,
+        "LOAD_MAX_REQUESTS": str(max_requests),
+        "LOAD_SECONDS": str(seconds),
+        "LOAD_MEASURE_FILE": str(marker),
+    }
     log = open(csv_prefix.with_suffix(".log"), "wb")  # noqa: SIM115 - closed below
     with log:
         process = subprocess.Popen(argv, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-        context = on_start(process.pid) if on_start else contextlib.nullcontext()
+        context = on_start(process.pid, marker) if on_start else contextlib.nullcontext()
         with context:
             process.wait()
     return read_stats(Path(f"{csv_prefix}_stats.csv"))
@@ -391,7 +420,7 @@ def read_stats(path: Path) -> list[Row]:
 
 def print_rows(rows: list[Row]) -> None:
     print(f"{'action':<44} {'requests':>9} {'req/s':>8} {'median ms':>10} {'p95 ms':>8} {'errors':>8}")
-    for row in sorted(rows, key=lambda r: (r.name == "Aggregated", r.name)):
+    for row in sorted((r for r in rows if r.count), key=lambda r: (r.name == "Aggregated", r.name)):
         errors = 100.0 * row.failures / row.count if row.count else 0.0
         print(
             f"{row.name:<44} {row.count:>9} {row.rate:>8.1f} {row.median_ms:>10.0f} {row.p95_ms:>8.0f} {errors:>7.2f}%"
@@ -406,7 +435,31 @@ def print_processes(sampler: Sampler) -> None:
         total += cpu
         average, peak = group.rss_mb()
         print(f"{group.name:<44} {group.count:>6} {cpu:>16.0f} {average:>11.0f} {peak:>7.0f}")
-    print(f"{'all of the above':<44} {'':>6} {total:>16.0f}   (of {100 * (os.cpu_count() or 1)} on this machine)")
+    print(f"{'all of the above':<44} {'':>6} {total:>16.0f}")
+    machine = sampler.machine_cpu_percent()
+    print(
+        f"{'the whole machine (shared: others run too)':<44} {'':>6} {machine:>16.0f}   (of {100 * (os.cpu_count() or 1)})"
+    )
+
+
+def print_cpu_per_request(runs: list[tuple[str, Row, Sampler]]) -> None:
+    """CPU time per request, by side: what the figures would be on this machine alone. On a shared machine the
+    throughput follows whatever CPU the others leave; the CPU a request costs changes much less."""
+    print("\nCPU per request (ms of one core; app = gunicorn + Celery + PostgreSQL + Redis, client = locust):")
+    print(f"{'run':<44} {'app ms':>8} {'client ms':>10} {'machine busy':>13} {'2 idle cores':>13}")
+    cores = os.cpu_count() or 1
+    for label, row, sampler in runs:
+        requests = row.count
+        if not requests:
+            continue
+        client = sum(g.cpu_percent(sampler.seconds) for n, g in sampler.groups.items() if n.startswith("locust"))
+        app = sum(g.cpu_percent(sampler.seconds) for n, g in sampler.groups.items() if not n.startswith("locust"))
+        app_ms = 10.0 * app * sampler.seconds / requests
+        client_ms = 10.0 * client * sampler.seconds / requests
+        # What the same CPU cost per request allows when the machine's cores serve only this test.
+        projected = 1000.0 * cores / (app_ms + client_ms) if app_ms + client_ms else 0.0
+        busy = sampler.machine_cpu_percent() / cores
+        print(f"{label:<44} {app_ms:>8.1f} {client_ms:>10.1f} {busy:>12.0f}% {projected:>9.0f} req/s")
 
 
 def verdict(ok: bool) -> str:
@@ -426,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers (default 4, as compose)")
     parser.add_argument("--celery-workers", type=int, default=2, help="Celery worker processes (default 2)")
     parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--profile", action="store_true", help="then profile each action in-process (SQL, time)")
     parser.add_argument("--scale", type=float, default=2.0, help="seed_demo --scale for a new database (default 2)")
     args = parser.parse_args(argv)
     max_requests = args.max_requests or int(1000 * args.seconds)
@@ -453,8 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         samplers: list[Sampler] = []
 
-        def sampled(pid: int) -> Sampler:
-            samplers.append(Sampler(app, pid))
+        def sampled(pid: int, marker: Path) -> Sampler:
+            samplers.append(Sampler(app, pid, marker))
             return samplers[-1]
 
         mixed = run_locust(
@@ -467,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             env=locust_env,
             on_start=sampled,
         )
-        floors: list[tuple[str, Row]] = []
+        floors: list[tuple[str, Row, Sampler]] = []
         if args.floor_seconds > 0:
             for label, template in FLOORS:
                 path = template.format(**fixture["floor_ids"])
@@ -479,12 +533,22 @@ def main(argv: list[str] | None = None) -> int:
                     csv_prefix=OUT / f"floor-{len(floors)}",
                     user_classes=["Floor"],
                     env={**locust_env, "LOAD_FLOOR_PATH": path},
+                    on_start=sampled,
                 )
-                floors.append((label, next(r for r in rows if r.name == "Aggregated")))
+                floors.append((label, next(r for r in rows if r.name == "Aggregated"), samplers[-1]))
+        if args.profile:
+            from ops.load_profile import profile
+
+            profile(fixture)
     finally:
         app.stop()
 
-    print()
+    sign_ins = json.loads((OUT / "mixed.measure.json").read_text()).get("sign_ins", [])
+    print("\nsign-ins, before the measured window (password hash and two-factor, once per simulated user):")
+    print_rows(
+        [Row(i["name"], i["count"], i["failures"], i["median_ms"] or 0, i["p95_ms"] or 0, 0.0) for i in sign_ins]
+    )
+    print(f"\nmeasured window: {samplers[0].seconds:.0f} s")
     print_rows(mixed)
     print_processes(samplers[0])
     total = next(r for r in mixed if r.name == "Aggregated")
@@ -496,9 +560,10 @@ def main(argv: list[str] | None = None) -> int:
     if floors:
         print(f"\nFloors, same gunicorn, {args.floor_users} clients without wait, {args.floor_seconds:.0f} s each:")
         print(f"{'floor':<44} {'req/s':>8} {'median ms':>10} {'p95 ms':>8} {'mixed/floor':>12}")
-        for label, row in floors:
+        for label, row, _sampler in floors:
             ratio = total.rate / row.rate if row.rate else 0.0
             print(f"{label:<44} {row.rate:>8.0f} {row.median_ms:>10.0f} {row.p95_ms:>8.0f} {ratio:>11.1%}")
+    print_cpu_per_request([("mixed workload", total, samplers[0]), *floors])
     print(f"\nlocust's own files: {OUT.relative_to(ROOT)}/ (mixed_stats.csv, mixed_failures.csv, mixed.log)")
     return 0
 

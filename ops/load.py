@@ -289,6 +289,7 @@ class Sampler:
         if self.machine_first is None:
             self.machine_first = busy
         self.machine_last = busy
+        by_group: dict[str, list[int]] = {}
         for role, pids in self.app.pids(children=False).items():
             for pid in pids:
                 try:
@@ -296,10 +297,12 @@ class Sampler:
                 except psutil.NoSuchProcess:
                     continue
                 if role == "web":
-                    self._group("gunicorn master").sample([pid])
-                    self._group("gunicorn workers").sample(children)
+                    by_group.setdefault("gunicorn master", []).append(pid)
+                    by_group.setdefault("gunicorn workers", []).extend(children)
                 else:
-                    self._group(f"celery {role}").sample([pid, *children])
+                    by_group.setdefault(f"celery {role}", []).extend([pid, *children])
+        for name, pids in by_group.items():
+            self._group(name).sample(pids)
         if self.pg is not None:
             backends, background = self.pg()
             self._group("postgres backends (this database)").sample(backends)

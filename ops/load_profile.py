@@ -35,7 +35,12 @@ def profile(fixture: dict[str, Any], *, iterations: int = 20) -> None:
     portal_number, portal_verifier = fixture["portal"][0]
     api = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {fixture['api_tokens'][0]['key']}")
     requestor = Client(HTTP_HOST="127.0.0.1")
-    state = {"own": "in_fulfillment"}
+    from roi import rls
+    from workflow.models import RecordRequest
+
+    with rls.tenant_scope(tenant.pk):
+        own = RecordRequest.objects.for_tenant(tenant).filter(tracking_number=own_number).first()
+    state = {"own": own.state if own is not None else ""}
 
     def exception_cycle() -> Any:
         if state["own"] == "in_fulfillment":

@@ -16,6 +16,12 @@ the other, on a plain psycopg connection (no Django, no prepared statements: Pos
 Django; a snapshot's INSERT too, the row deleted between runs). The ratio is what the framework and our Python add
 on top of PostgreSQL. Then the slowest statements of each case, timed alone (with --explain, their plans).
 Figures are measurements of this machine on this run, never asserted.
+
+Row-level security (roi/rls.py): the figures and the snapshot job run inside the tenant's scope, as the dashboard
+view (the middleware's scope) and the beat job (one scope per tenant) do; the pages get theirs from the middleware.
+The raw connection acts for the tenant too (a session-wide `roi.tenant_id`, the setting the policies read; before each
+tenant's statements in the all-tenants replay). Run as a role the policies bind (the app role, `make bench`) for the
+figures production sees; as the owner or a superuser, PostgreSQL skips the policies, which gives the cost without them.
 """
 
 from __future__ import annotations
@@ -62,7 +68,13 @@ def _captured(fn: Callable[[], Any]) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
-def _raw_connection() -> Any:
+def _acting_for(tenant_id: int) -> str:
+    """For the raw connection: act for the tenant for the rest of the session (the app sets the same setting per
+    transaction, roi/rls.py)."""
+    return f"SELECT set_config('roi.tenant_id', '{int(tenant_id)}', false)"
+
+
+def _raw_connection(tenant_id: int) -> Any:
     import psycopg
     from django.db import connection
 
@@ -71,6 +83,7 @@ def _raw_connection() -> Any:
         params.pop(key, None)
     raw = psycopg.connect(**params, autocommit=True)
     raw.prepare_threshold = None  # plan every statement, as Django's client-side binding makes PostgreSQL do
+    raw.execute(_acting_for(tenant_id))
     return raw
 
 
@@ -142,53 +155,64 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--explain", action="store_true", help="print the plans of the slowest statements")
     args = parser.parse_args(argv)
 
-    from benchmarks.dataset import ANCHOR, ensure_dataset, setup_django
+    from benchmarks.dataset import ANCHOR, ensure_dataset, role_summary, setup_django, vacuum_analyze
+    from benchmarks.timing import staff_client
 
     setup_django()
     stats = ensure_dataset(requests=args.requests)
 
     from django.db import connection
-    from django.test import Client
     from django.utils import timezone
 
     from reporting.metrics import Period, dashboard_now, dashboard_period
     from reporting.models import DailySnapshot
     from reporting.rollups import HORIZON_DAYS, rollup_take, rollups_fill
     from reporting.snapshots import snapshot_take
-    from roi import clock
+    from roi import clock, rls
     from roi.models import Membership, Tenant
     from workflow.urgency import urgency_refresh
 
-    # Aging bands and stalled flags are stored by the 15-minute job; the dashboard reads them as stored.
+    tenant = Tenant.objects.get(pk=stats["largest_tenant_id"])
+    tenants = list(Tenant.objects.filter(pk__in=stats["tenant_ids"]).order_by("pk"))
+
+    # Aging bands and stalled flags are stored by the 15-minute job; the dashboard reads them as stored. The job
+    # goes tenant by tenant, each in its scope (workflow/tasks.py).
     started = time.perf_counter()
-    changed = urgency_refresh(now=ANCHOR)
+    changed = sum(urgency_refresh(tenant_id=t.pk, now=ANCHOR) for t in rls.each_tenant(tenants))
     print(f"urgency refreshed at the data set's moment: {changed:,} requests changed "
           f"({time.perf_counter() - started:.1f} s)", flush=True)  # fmt: skip
 
-    tenant = Tenant.objects.get(pk=stats["largest_tenant_id"])
-    tenants = list(Tenant.objects.filter(pk__in=stats["tenant_ids"]).order_by("pk"))
     # Finished days are read from the request rollups, which the hourly job keeps (reporting/rollups.py); the
     # first run over a data set rolls up its last 400 days per tenant.
     started = time.perf_counter()
     rolled = sum(
-        rollups_fill(tenant=t, today=timezone.localdate(ANCHOR, timezone=t.tzinfo), limit=HORIZON_DAYS) for t in tenants
+        rollups_fill(tenant=t, today=timezone.localdate(ANCHOR, timezone=t.tzinfo), limit=HORIZON_DAYS)
+        for t in rls.each_tenant(tenants)
     )
     print(f"request rollups: {rolled:,} tenant-days rolled up ({time.perf_counter() - started:.1f} s; "
           f"already there: {len(tenants) * HORIZON_DAYS - rolled:,})", flush=True)  # fmt: skip
-    supervisor = next(
-        m.user for m in Membership.objects.for_tenant(tenant).select_related("user") if m.role == "supervisor"
-    )
+    if changed or rolled:
+        # The rows just written are not yet all-visible: until a vacuum, index-only scans fetch heap pages, and the
+        # first run after a build measured the open-work grid 4-5 times slower than later runs (autovacuum catches
+        # up within minutes in production).
+        started = time.perf_counter()
+        vacuum_analyze(("workflow_recordrequest", "reporting_requestrollup"))
+        print(f"vacuumed what the set-up wrote ({time.perf_counter() - started:.1f} s)", flush=True)
+    with rls.tenant_scope(tenant.pk):
+        supervisor = next(
+            m.user for m in Membership.objects.for_tenant(tenant).select_related("user") if m.role == "supervisor"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM workflow_recordrequest WHERE tenant_id = %s", [tenant.pk])
+            total = cursor.fetchone()[0]
     today = timezone.localdate(ANCHOR, timezone=tenant.tzinfo)
     last_30 = Period.last_days(today, 30)
     last_365 = Period.last_days(today, 365)
-    raw = _raw_connection()
+    raw = _raw_connection(tenant.pk)
     n = args.iterations
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM workflow_recordrequest WHERE tenant_id = %s", [tenant.pk])
-        total = cursor.fetchone()[0]
     print(f"\nDashboard: tenant {tenant.slug} ({total:,} requests), at {ANCHOR:%Y-%m-%d %H:%M} UTC, "
-          f"today {today} in {tenant.timezone}; {n} timed calls each")  # fmt: skip
+          f"today {today} in {tenant.timezone}; {n} timed calls each; {role_summary()}")  # fmt: skip
     header = f"{'case':<46} {'median ms':>9} {'p95 ms':>8} {'SQL':>4}   {'raw median':>9} {'raw p95':>8}   {'ratio':>6}"
     print(header)
 
@@ -203,16 +227,16 @@ def main(argv: list[str]) -> int:
         ("period: last 365 days, per week", lambda: dashboard_period(tenant=tenant, period=last_365, grain="week")),
     ]
     breakdowns: list[tuple[str, list[str]]] = []
-    for label, fn in cases:
-        statements = _captured(fn)
-        framework = _timed(fn, n)
-        raw_figures = _timed(_replay(raw, statements), n)
-        _row(label, framework, raw_figures, len(statements))
-        if label.startswith(("now:", "period:")):
-            breakdowns.append((label, statements))
+    with rls.tenant_scope(tenant.pk):  # as the dashboard view runs: in the scope the middleware gave its request
+        for label, fn in cases:
+            statements = _captured(fn)
+            framework = _timed(fn, n)
+            raw_figures = _timed(_replay(raw, statements), n)
+            _row(label, framework, raw_figures, len(statements))
+            if label.startswith(("now:", "period:")):
+                breakdowns.append((label, statements))
 
-    client = Client()
-    client.force_login(supervisor)
+    client = staff_client(supervisor)
     pages = [
         ("page /reports/ (now + last 30 days)", "/reports/"),
         ("page /reports/ (now + last 365 days)", f"/reports/?start={last_365.first_day}&end={last_365.last_day}"),
@@ -237,12 +261,14 @@ def main(argv: list[str]) -> int:
     days = {t.pk: yesterday_of(t) for t in tenants}
 
     def forget(only: Tenant | None = None) -> None:
-        for t in [only] if only else tenants:
+        for t in rls.each_tenant([only] if only else tenants):
             DailySnapshot.objects.for_tenant(t).filter(day=days[t.pk][0]).delete()
 
     def take(t: Tenant) -> None:
+        # As the beat job (reporting/tasks.py): each tenant's snapshot in that tenant's scope.
         day, at = days[t.pk]
-        assert snapshot_take(tenant=t, day=day, now=at) is not None, "the snapshot was not taken"
+        with rls.tenant_scope(t.pk):
+            assert snapshot_take(tenant=t, day=day, now=at) is not None, "the snapshot was not taken"
 
     def take_all() -> None:
         for t in tenants:
@@ -258,14 +284,16 @@ def main(argv: list[str]) -> int:
     raw_figures = _timed(_replay(raw, one), n, before=lambda: forget(tenant))
     _row(f"one tenant-day ({tenant.slug})", framework, raw_figures, len(one))
     forget()
-    every = _captured(take_all)
+    every = [sql for t in tenants for sql in [_acting_for(t.pk), *_captured(lambda t=t: take(t))]]
     forget()
     framework = _timed(take_all, args.snapshot_runs, before=forget)
     raw_figures = _timed(_replay(raw, every), args.snapshot_runs, before=forget)
-    _row(f"all {len(tenants)} tenants, one day each", framework, raw_figures, len(every))
+    _row(f"all {len(tenants)} tenants, one day each", framework, raw_figures, len(every) - len(tenants))
     forget()
+    raw.execute(_acting_for(tenant.pk))  # the all-tenants replay left the raw connection acting for the last one
     rollup_day = days[tenant.pk][0]
-    framework = _timed(lambda: rollup_take(tenant=tenant, day=rollup_day), n)
+    with rls.tenant_scope(tenant.pk):
+        framework = _timed(lambda: rollup_take(tenant=tenant, day=rollup_day), n)
     _row(f"request rollup of one tenant-day ({tenant.slug})", framework, framework, 3)
     breakdowns.append(("snapshot, one tenant-day", one))
 

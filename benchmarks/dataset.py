@@ -62,12 +62,12 @@ REQUESTS_PER_REQUESTOR = 100
 # --- Django setup, shared by every benchmark ------------------------------------------------------------
 
 
-def _bench_database_url(suffix: str) -> str:
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/") or "openroi"
+def _bench_database_url(url: str, suffix: str) -> str:
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/") or "openroi"
     if not name.endswith(suffix):
         name += suffix
-    return urlunparse(url._replace(path="/" + name))
+    return urlunparse(parsed._replace(path="/" + name))
 
 
 def _ensure_database(url: str) -> None:
@@ -84,12 +84,25 @@ def _ensure_database(url: str) -> None:
 def setup_django(suffix: str = "_bench", *, migrate: bool = True) -> None:
     """Point Django at a benchmark database (the configured one with `suffix`; created if missing), set it up and
     migrate it. Every benchmark starts here, so none ever touches the data of `make run`. Client processes of a
-    benchmark whose parent already migrated pass migrate=False."""
-    os.environ["DATABASE_URL"] = _bench_database_url(suffix)
-    _ensure_database(os.environ["DATABASE_URL"])
+    benchmark whose parent already migrated pass migrate=False.
+
+    Row-level security (roi/rls.py): the owner (DATABASE_OWNER_URL, given by `make bench`) creates the database and
+    runs the migrations; everything else, measured code included, runs as the app role (DATABASE_URL), as in
+    production. Without DATABASE_OWNER_URL, DATABASE_URL's role does both."""
+    app_url = _bench_database_url(os.environ["DATABASE_URL"], suffix)
+    owner_url = _bench_database_url(os.environ.get("DATABASE_OWNER_URL") or app_url, suffix)
+    os.environ["DATABASE_URL"] = app_url
+    if migrate:
+        _ensure_database(owner_url)
+        if os.environ.get("DATABASE_OWNER_URL"):
+            os.environ["DATABASE_OWNER_URL"] = owner_url  # roi/management/commands/migrate.py logs in as it
+    else:
+        os.environ.pop("DATABASE_OWNER_URL", None)  # a client process is the app: the app role only
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "roi.settings")
     os.environ["DEBUG"] = "false"
     os.environ["ALLOWED_HOSTS"] = "testserver"
+    # The test client speaks plain http; with DEBUG off every page would be a redirect to https.
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
     # Seeding sends requestor emails; kept in memory, not printed between the figures.
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     import django
@@ -103,6 +116,40 @@ def setup_django(suffix: str = "_bench", *, migrate: bool = True) -> None:
     from roi.staticfiles import collect_static_if_stale
 
     collect_static_if_stale()  # pages render with the manifest storage of DEBUG off
+    print(f"database {urlparse(app_url).path.lstrip('/')}: {role_summary()}", flush=True)
+
+
+def role_summary() -> str:
+    """Who the benchmark's queries run as, and whether the tenant wall applies to it: printed beside the figures,
+    which differ between the two."""
+    from roi import rls
+
+    report = rls.role_report()
+    if report["enforced"]:
+        return f"connected as {report['role']}, row-level security enforced"
+    why = (
+        "superuser" if report["superuser"] else "BYPASSRLS" if report["bypassrls"] else "tables it owns or unprotected"
+    )
+    return f"connected as {report['role']} ({why}): row-level security NOT in force"
+
+
+def bypass(where: str) -> Any:
+    """The tenant wall lifted, recorded (a PlatformAccess row), for building and resetting benchmark data across
+    tenants: never around what is measured."""
+    from roi import rls
+
+    return rls.bypass("benchmark data set", where=f"benchmarks/{where}")
+
+
+def vacuum_analyze(tables: list[str] | tuple[str, ...] = ()) -> None:
+    """VACUUM ANALYZE after a bulk load, so that index-only scans can be used (visibility map) and the planner knows
+    the new rows. Only a table's owner may vacuum it, and not inside a transaction: a connection of its own as the
+    owner (DATABASE_OWNER_URL, else DATABASE_URL), outside any tenant scope."""
+    import psycopg
+
+    with psycopg.connect(os.environ.get("DATABASE_OWNER_URL") or os.environ["DATABASE_URL"], autocommit=True) as conn:
+        for table in tables or [""]:
+            conn.execute(f"VACUUM ANALYZE {table}")
 
 
 # --- The data set -----------------------------------------------------------------------------------------------
@@ -542,6 +589,22 @@ def _access_event_insert_trigger(cursor: Any) -> bool:
 
 def ensure_events(stats: dict[str, Any]) -> None:
     """Add the events to a data set that has none yet (see above); one transaction, timed and printed."""
+    from django.db import connection
+
+    tenant_ids = stats["tenant_ids"]
+    with bypass("dataset.ensure_events"):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM workflow_statuscall WHERE tenant_id = ANY(%s))", [tenant_ids])
+            if cursor.fetchone()[0]:
+                return
+        started = time.perf_counter()
+        print("adding the events a dashboard reads (once per database)", flush=True)
+        _events_add(stats)
+    vacuum_analyze(EVENT_TABLES)
+    print(f"events added in {time.perf_counter() - started:.1f} s (vacuum and analyze included)", flush=True)
+
+
+def _events_add(stats: dict[str, Any]) -> None:
     from datetime import timedelta
 
     from django.db import connection, transaction
@@ -549,12 +612,6 @@ def ensure_events(stats: dict[str, Any]) -> None:
     from exceptions.escalations import escalation_rules_seed_defaults
 
     tenant_ids = stats["tenant_ids"]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM workflow_statuscall WHERE tenant_id = ANY(%s))", [tenant_ids])
-        if cursor.fetchone()[0]:
-            return
-    started = time.perf_counter()
-    print("adding the events a dashboard reads (once per database)", flush=True)
     with transaction.atomic(), connection.cursor() as cursor:
         for tenant in _bench_tenants():
             escalation_rules_seed_defaults(tenant)
@@ -571,10 +628,6 @@ def ensure_events(stats: dict[str, Any]) -> None:
             step = time.perf_counter()
             cursor.execute(sql, params)
             print(f"  {label:<52} {cursor.rowcount:>9,} rows   {time.perf_counter() - step:6.1f} s", flush=True)
-    with connection.cursor() as cursor:
-        for table in EVENT_TABLES:
-            cursor.execute(f"VACUUM ANALYZE {table}")
-    print(f"events added in {time.perf_counter() - started:.1f} s (vacuum and analyze included)", flush=True)
 
 
 def _bench_tenants():
@@ -584,20 +637,23 @@ def _bench_tenants():
 
 
 def dataset_stats() -> dict[str, Any]:
+    """Counted tenant by tenant, each in its own scope (roi/rls.py), as the app's platform jobs go."""
     from django.db import connection
 
-    tenant_ids = list(_bench_tenants().values_list("id", flat=True))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tenant_id, state, count(*) FROM workflow_recordrequest WHERE tenant_id = ANY(%s)"
-            " GROUP BY tenant_id, state",
-            [tenant_ids],
-        )
-        by_state: dict[str, int] = {}
-        by_tenant: dict[int, int] = {}
-        for tenant_id, state, count in cursor.fetchall():
-            by_state[state] = by_state.get(state, 0) + count
-            by_tenant[tenant_id] = by_tenant.get(tenant_id, 0) + count
+    from roi import rls
+
+    tenants = list(_bench_tenants().order_by("pk"))
+    tenant_ids = [tenant.pk for tenant in tenants]
+    by_state: dict[str, int] = {}
+    by_tenant: dict[int, int] = {}
+    for tenant in rls.each_tenant(tenants):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT state, count(*) FROM workflow_recordrequest WHERE tenant_id = %s GROUP BY state", [tenant.pk]
+            )
+            for state, count in cursor.fetchall():
+                by_state[state] = by_state.get(state, 0) + count
+                by_tenant[tenant.pk] = by_tenant.get(tenant.pk, 0) + count
     open_states = ("received", "validated", "in_fulfillment", "exception")
     return {
         "tenants": len(tenant_ids),
@@ -610,14 +666,18 @@ def dataset_stats() -> dict[str, Any]:
 
 
 def events_stats(tenant_ids: list[int]) -> dict[str, int]:
-    """Rows of each event table that belong to the given tenants."""
+    """Rows of each event table that belong to the given tenants (counted in each tenant's scope)."""
     from django.db import connection
 
-    counts = {}
-    with connection.cursor() as cursor:
-        for table in EVENT_TABLES[1:]:
-            cursor.execute(f"SELECT count(*) FROM {table} WHERE tenant_id = ANY(%s)", [tenant_ids])
-            counts[table] = cursor.fetchone()[0]
+    from roi import rls
+    from roi.models import Tenant
+
+    counts = dict.fromkeys(EVENT_TABLES[1:], 0)
+    for _tenant in rls.each_tenant(Tenant.objects.filter(pk__in=tenant_ids).order_by("pk")):
+        with connection.cursor() as cursor:
+            for table in EVENT_TABLES[1:]:
+                cursor.execute(f"SELECT count(*) FROM {table}")
+                counts[table] += cursor.fetchone()[0]
     return counts
 
 
@@ -649,7 +709,8 @@ def ensure_dataset(*, requests: int = 1_000_000, tenants: int = 20, seed: int = 
     print(f"building the data set: {requests:,} requests across {tenants} tenants (once per database)", flush=True)
     password = make_password(None)  # unusable: nobody logs in as a benchmark user
     offset = 0
-    with transaction.atomic(), connection.cursor() as cursor:
+    # Rows of twenty tenants in one transaction: the tenant wall is lifted for the build, and the lifting recorded.
+    with bypass("dataset.ensure_dataset"), transaction.atomic(), connection.cursor() as cursor:
         # setseed takes [-1, 1]; random() in one backend then repeats exactly for the same seed.
         cursor.execute("SELECT setseed(%s)", [(seed % 2000) / 1000 - 1])
         for index, size in enumerate(_tenant_sizes(requests, tenants)):
@@ -699,9 +760,7 @@ def ensure_dataset(*, requests: int = 1_000_000, tenants: int = 20, seed: int = 
             offset += size
             print(f"  {tenant.slug:<32} {size:>9,} requests   total {offset:>10,}   "
                   f"{time.perf_counter() - started:6.1f} s", flush=True)  # fmt: skip
-    with connection.cursor() as cursor:
-        for table in ("workflow_recordrequest", "workflow_patient", "workflow_requestor"):
-            cursor.execute(f"VACUUM ANALYZE {table}")
+    vacuum_analyze(("workflow_recordrequest", "workflow_patient", "workflow_requestor"))
     stats = dataset_stats()
     print(f"built in {time.perf_counter() - started:.1f} s: {stats['requests']:,} requests, "
           f"{stats['open_requests']:,} open", flush=True)  # fmt: skip

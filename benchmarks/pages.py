@@ -6,6 +6,9 @@
 The benchmark uses its own database (the configured one with a `_bench` suffix), so it never touches the data of
 `make run`. It times requests in-process through Django's test client: server time, without network or browser.
 Figures are measurements of this machine on this run, not targets asserted anywhere.
+
+Row-level security (roi/rls.py): the pages get the tenant's scope from the middleware, as in production; the demo
+data is seeded by seed_demo, which scopes each organisation it creates.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sys
 import time
 
 from benchmarks import timing
-from benchmarks.dataset import setup_django
+from benchmarks.dataset import role_summary, setup_django
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,9 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_django(suffix="_bench_demo")
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from roi import rls
     from roi.models import Tenant, User
     from workflow.models import RecordRequest
 
@@ -45,11 +48,11 @@ def main(argv: list[str] | None = None) -> int:
 
     tenant = Tenant.objects.get(slug="riverside")
     supervisor = User.objects.get(username="dana.supervisor")
-    client = Client()
-    client.force_login(supervisor)
+    client = timing.staff_client(supervisor)
     client.post("/tenant/switch/", {"tenant": tenant.pk})
-    rows = RecordRequest.objects.for_tenant(tenant).count()
-    tracking = RecordRequest.objects.for_tenant(tenant).order_by("-received_at").first().tracking_number
+    with rls.tenant_scope(tenant.pk):
+        rows = RecordRequest.objects.for_tenant(tenant).count()
+        tracking = RecordRequest.objects.for_tenant(tenant).order_by("-received_at").first().tracking_number
 
     def queries(path: str) -> int:
         with CaptureQueriesContext(connection) as captured:
@@ -67,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         ("API list (50 rows, cursor page)", "/api/v1/requests/"),
         ("API retrieve", f"/api/v1/requests/{tracking}/"),
     ]
-    print(f"\nOpenROI page benchmarks: tenant {tenant.slug}, {rows} requests, {args.iterations} iterations each")
+    print(f"\nOpenROI page benchmarks: tenant {tenant.slug}, {rows} requests, {args.iterations} iterations each; "
+          f"{role_summary()}")  # fmt: skip
     print(f"{'case':<48} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
     for label, path in cases:
         query_count = queries(path)  # also checks that the page answers 200 before it is timed

@@ -9,6 +9,10 @@ time without network or browser, and the number of SQL queries each page runs. C
 database connection, released together by a barrier; every claim is checked afterwards (no request twice, each
 request's assignee is the thread that got it). Claimed requests are unassigned again at the end so that a second run
 measures the same data. Figures are measurements of this machine on this run, never asserted.
+
+Row-level security (roi/rls.py): the pages get the tenant's scope from the middleware, as in production; each claimer
+thread acts in the tenant's scope (a view's scope, which a new thread does not inherit); the urgency job goes tenant
+by tenant (workflow/tasks.py), and the set-up reads run in the tenant's scope.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ THREADS = 8
 def _claim_race(tenant: Any, staff: list[Any], per_thread: int) -> dict[str, Any]:
     from django.db import connections
 
+    from roi import rls
     from workflow.models import RecordRequest
     from workflow.services import request_claim_next
 
@@ -36,11 +41,12 @@ def _claim_race(tenant: Any, staff: list[Any], per_thread: int) -> dict[str, Any
         actor = staff[index % len(staff)]
         try:
             barrier.wait()
-            for _ in range(per_thread):
-                claimed = request_claim_next(tenant=tenant, actor=actor)
-                if claimed is None:
-                    break
-                claims[index].append((claimed.pk, actor.pk))
+            with rls.tenant_scope(tenant.pk):
+                for _ in range(per_thread):
+                    claimed = request_claim_next(tenant=tenant, actor=actor)
+                    if claimed is None:
+                        break
+                    claims[index].append((claimed.pk, actor.pk))
         except BaseException as error:  # noqa: BLE001 - reported below, the run fails loudly
             errors.append(error)
         finally:
@@ -56,10 +62,12 @@ def _claim_race(tenant: Any, staff: list[Any], per_thread: int) -> dict[str, Any
     if errors:
         raise errors[0]
     every = [pk for mine in claims for pk, _ in mine]
-    owners = dict(RecordRequest.objects.filter(pk__in=every).values_list("pk", "assignee_id"))
-    wrong_owner = sum(1 for mine in claims for pk, actor_pk in mine if owners.get(pk) != actor_pk)
-    # Put the data set back as it was for the next run (assignee only; last_activity_at and history keep the claim).
-    RecordRequest.objects.filter(pk__in=every).update(assignee=None)
+    with rls.tenant_scope(tenant.pk):
+        owners = dict(RecordRequest.objects.filter(pk__in=every).values_list("pk", "assignee_id"))
+        wrong_owner = sum(1 for mine in claims for pk, actor_pk in mine if owners.get(pk) != actor_pk)
+        # Put the data set back as it was for the next run (assignee only; last_activity_at and history keep the
+        # claim).
+        RecordRequest.objects.filter(pk__in=every).update(assignee=None)
     return {
         "claims": len(every),
         "distinct": len(set(every)),
@@ -78,14 +86,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     from benchmarks import timing
-    from benchmarks.dataset import ensure_dataset, setup_django
+    from benchmarks.dataset import ensure_dataset, role_summary, setup_django
 
     setup_django()
     stats = ensure_dataset(requests=args.requests)
 
-    from django.db.models import Count
-    from django.test import Client
-
+    from roi import rls
     from roi.models import Membership, Tenant
     from workflow import selectors
     from workflow.choices import OPEN_STATES
@@ -95,36 +101,32 @@ def main(argv: list[str]) -> int:
         from benchmarks.dataset import ANCHOR
         from workflow.urgency import urgency_refresh
 
-        changed = urgency_refresh(now=ANCHOR)
+        bench_tenants = Tenant.objects.filter(pk__in=stats["tenant_ids"]).order_by("pk")
+        changed = sum(urgency_refresh(tenant_id=t.pk, now=ANCHOR) for t in rls.each_tenant(bench_tenants))
         print(f"urgency refreshed: {changed:,} requests changed", flush=True)
     except ImportError as error:
         print(f"urgency refresh not available ({error}); priorities left as built", flush=True)
 
-    largest = (
-        RecordRequest.objects.filter(tenant_id__in=stats["tenant_ids"])
-        .values("tenant_id")
-        .annotate(size=Count("id"))
-        .order_by("-size")
-        .first()
-    )
-    tenant = Tenant.objects.get(pk=largest["tenant_id"])
-    members = list(Membership.objects.for_tenant(tenant).select_related("user"))
+    tenant = Tenant.objects.get(pk=stats["largest_tenant_id"])
+    with rls.tenant_scope(tenant.pk):
+        members = list(Membership.objects.for_tenant(tenant).select_related("user"))
     supervisor = next(m.user for m in members if m.role == "supervisor")
     staff = [m.user for m in members]
-    client = Client()
-    client.force_login(supervisor)
+    client = timing.staff_client(supervisor)
     client.get("/requests/")  # first page of the session: stores the chosen tenant
 
-    total = RecordRequest.objects.for_tenant(tenant).count()
-    open_total = RecordRequest.objects.for_tenant(tenant).filter(state__in=OPEN_STATES).count()
+    with rls.tenant_scope(tenant.pk):
+        total = RecordRequest.objects.for_tenant(tenant).count()
+        open_total = RecordRequest.objects.for_tenant(tenant).filter(state__in=OPEN_STATES).count()
 
     def cursor_at(*, sort: str, any_state: bool, pages_deep: int) -> tuple[str, int]:
         """The cursor the Next link of page `pages_deep` carries (found once with OFFSET, outside the timing)."""
-        queryset = selectors.request_queue(tenant=tenant, open_only=not any_state, sort=sort)
-        rows = queryset.count()
-        pages_deep = min(pages_deep, max(1, (rows - 1) // PAGE_SIZE))
-        row = queryset[pages_deep * PAGE_SIZE - 1]
-        return selectors.encode_cursor(sort=sort, direction="next", row=row), pages_deep
+        with rls.tenant_scope(tenant.pk):
+            queryset = selectors.request_queue(tenant=tenant, open_only=not any_state, sort=sort)
+            rows = queryset.count()
+            pages_deep = min(pages_deep, max(1, (rows - 1) // PAGE_SIZE))
+            row = queryset[pages_deep * PAGE_SIZE - 1]
+            return selectors.encode_cursor(sort=sort, direction="next", row=row), pages_deep
 
     cases: list[tuple[str, str]] = [("open work, by priority: first page", "/requests/")]
     cursor, depth = cursor_at(sort="priority", any_state=False, pages_deep=args.depth)
@@ -138,7 +140,7 @@ def main(argv: list[str]) -> int:
 
     print(
         f"\nQueue pages: tenant {tenant.slug}, {total:,} requests ({open_total:,} open), {PAGE_SIZE} rows a page, "
-        f"{args.iterations} renders each, as {supervisor.username}"
+        f"{args.iterations} renders each, as {supervisor.username}; {role_summary()}"
     )
     print(f"{'case':<52} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'rows':>5} {'SQL ms':>7}")
     for label, path in cases:
@@ -148,7 +150,8 @@ def main(argv: list[str]) -> int:
         statements = timing.captured_sql(client, path)
         selects = [(sql, params) for sql, params in statements if sql.lstrip().upper().startswith("SELECT")]
         median, p95 = timing.measure(lambda p=path: client.get(p), args.iterations)
-        sql_median, _ = timing.sql_floor(selects, args.iterations)
+        with rls.tenant_scope(tenant.pk):  # the page's statements alone, in the scope the page ran them in
+            sql_median, _ = timing.sql_floor(selects, args.iterations)
         print(f"{label:<52} {median:>10.2f} {p95:>8.2f} {len(statements):>8} {rows:>5} {sql_median:>7.2f}")
     print("SQL ms: the page's SELECT statements run alone on the same connection (median); every page also writes")
     print("its access event (one INSERT), by design.")
@@ -163,7 +166,10 @@ def main(argv: list[str]) -> int:
     for label, (median, p95) in floors:
         print(f"{label:<52} {median:>10.2f} {p95:>8.2f}")
 
-    unassigned = RecordRequest.objects.for_tenant(tenant).filter(state__in=OPEN_STATES, assignee__isnull=True).count()
+    with rls.tenant_scope(tenant.pk):
+        unassigned = (
+            RecordRequest.objects.for_tenant(tenant).filter(state__in=OPEN_STATES, assignee__isnull=True).count()
+        )
     race = _claim_race(tenant, staff, args.claims)
     print(f"\nClaim next: {THREADS} concurrent claimers (threads, one connection each), {unassigned:,} unassigned open")
     print(f"{'claims':>8} {'seconds':>8} {'claims/s':>9} {'distinct':>9} {'claimed twice':>14} {'wrong owner':>12}")

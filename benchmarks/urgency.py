@@ -9,6 +9,9 @@ Beside each, floors measured in the same run on the same rows:
   - "plain UPDATE" (all change): SET priority_score = 0 on the same open rows, the cost of writing the rows at all;
   - "plain scan" (none change): counting the open rows, the cost of finding them.
 Figures are measurements of this machine on this run, not targets asserted anywhere.
+
+Row-level security (roi/rls.py): the refresh and every floor go tenant by tenant, each in the tenant's scope, as the
+beat job does (workflow/tasks.py: `rls.each_tenant()`); the untimed reset runs under a recorded bypass.
 """
 
 from __future__ import annotations
@@ -56,12 +59,14 @@ def run(iterations: int = 3, *, tenant_ids: list[int] | None = None) -> list[tup
     """Measure and print; returns the rows of the table. Expects Django set up on the benchmark database."""
     from django.db import connection
 
-    from benchmarks.dataset import dataset_stats
+    from benchmarks.dataset import bypass, dataset_stats, role_summary
+    from roi import rls
+    from roi.models import Tenant
     from workflow.urgency import REFRESH_SQL, urgency_refresh
 
     stats = dataset_stats()
     tenant_ids = tenant_ids or stats["tenant_ids"]
-    bench_filter = "tenant_id = ANY(%s)"
+    tenants = list(Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"))
 
     def execute(sql: str, params: Any = None) -> int:
         with connection.cursor() as cursor:
@@ -69,31 +74,35 @@ def run(iterations: int = 3, *, tenant_ids: list[int] | None = None) -> list[tup
             return cursor.rowcount if cursor.rowcount >= 0 else 0
 
     def reset() -> None:
-        execute(
-            f"UPDATE workflow_recordrequest SET priority_score = -1 WHERE state IN {OPEN_STATES_SQL} AND {bench_filter}",
-            [tenant_ids],
-        )
+        with bypass("urgency.reset"):
+            execute(
+                f"UPDATE workflow_recordrequest SET priority_score = -1 WHERE state IN {OPEN_STATES_SQL}"
+                " AND tenant_id = ANY(%s)",
+                [tenant_ids],
+            )
 
     def refresh() -> int:
-        return urgency_refresh(now=NOW)
+        return sum(urgency_refresh(tenant_id=tenant.pk, now=NOW) for tenant in rls.each_tenant(tenants))
 
     def raw_refresh() -> int:
         params = {"now": NOW, "open_states": ["received", "validated", "in_fulfillment", "exception"]}
-        return execute(REFRESH_SQL.format(tenant_filter=""), params)
+        sql = REFRESH_SQL.format(tenant_filter="AND r.tenant_id = %(tenant_id)s")
+        return sum(execute(sql, {**params, "tenant_id": tenant.pk}) for tenant in rls.each_tenant(tenants))
 
     def plain_update() -> int:
-        return execute(
-            f"UPDATE workflow_recordrequest SET priority_score = 0 WHERE state IN {OPEN_STATES_SQL} AND {bench_filter}",
-            [tenant_ids],
+        sql = (
+            f"UPDATE workflow_recordrequest SET priority_score = 0 WHERE state IN {OPEN_STATES_SQL} AND tenant_id = %s"
         )
+        return sum(execute(sql, [tenant.pk]) for tenant in rls.each_tenant(tenants))
 
     def plain_scan() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT count(*) FROM workflow_recordrequest WHERE state IN {OPEN_STATES_SQL} AND {bench_filter}",
-                [tenant_ids],
-            )
-            return cursor.fetchone()[0]
+        sql = f"SELECT count(*) FROM workflow_recordrequest WHERE state IN {OPEN_STATES_SQL} AND tenant_id = %s"
+        counted = 0
+        for tenant in rls.each_tenant(tenants):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [tenant.pk])
+                counted += cursor.fetchone()[0]
+        return counted
 
     refresh()  # settle: the data set is built with zeros, and warm the caches
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -113,7 +122,7 @@ def run(iterations: int = 3, *, tenant_ids: list[int] | None = None) -> list[tup
     refresh()  # leave the data set refreshed
 
     print(f"\nurgency refresh: {stats['requests']:,} requests, {stats['open_requests']:,} open, "
-          f"{len(tenant_ids)} tenants, {iterations} iterations (median ms)")  # fmt: skip
+          f"{len(tenant_ids)} tenants one by one, {iterations} iterations (median ms); {role_summary()}")  # fmt: skip
     print(f"{'case':<46} {'median ms':>10} {'min ms':>9} {'rows':>9} {'stmts':>6} {'py peak KiB':>12} {'ratio':>7}")
     floors = {"all": results[1][1]["median"], "none": results[4][1]["median"]}
     for label, r in results:

@@ -12,7 +12,9 @@ download view, which scopes the lookup to the tenant and writes an access event 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import math
 import re
 import unicodedata
@@ -32,6 +34,8 @@ from roi.choices import AccessAction
 from roi.errors import ServiceError
 from roi.models import Tenant
 from workflow.models import RecordRequest
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MB = 1024 * 1024
@@ -81,6 +85,12 @@ RECOGNISED_OTHER: tuple[tuple[bytes, str], ...] = (
 )
 HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<svg", b"<meta")
 SNIFF_BYTES = 1024
+
+
+class DocumentNotStored(ServiceError):
+    """The document storage refused the file (full, read-only, gone): the server's problem, not the sender's."""
+
+    status_code = 503
 
 
 @dataclass(frozen=True)
@@ -360,7 +370,21 @@ def document_attach(
     # upload_to (intake.models.document_path) builds tenant-<id>/documents/<random>.<ext> and keeps only the
     # suffix of the name given here: the detected type's, never the sender's.
     file.seek(0)
-    document.file.save(f"document{detected.extension}", file, save=False)
+    # The name is made here rather than inside FieldFile.save, so that a write that fails half-way (disk full) can
+    # remove what it wrote: the storage leaves a partial file behind, under a random name nothing else would know.
+    field = document.file.field
+    name = field.generate_filename(document, f"document{detected.extension}")
+    try:
+        document.file = field.storage.save(name, file, max_length=field.max_length)
+    except OSError:
+        logger.exception("Document storage refused a %s-byte file (MEDIA_ROOT full or read-only?)", detected.size_bytes)
+        with contextlib.suppress(OSError):
+            field.storage.delete(name)
+        raise DocumentNotStored(
+            "The document could not be stored: the server's document storage is full or unavailable. Nothing was "
+            "saved; try again later, and tell your administrator if it keeps happening.",
+            field="file",
+        ) from None
     try:
         with transaction.atomic():
             document.save()

@@ -58,8 +58,9 @@ PG_SYSTEM_USER = "embedded_postgres"
 # port when the server starts again.
 PORT_RANGE = (15000, 30000)
 
-# Test runs use another Redis database than `make run`, so a test that flushes Redis leaves a dev server's queue alone.
-REDIS_DB = {"run": 0, "services": 0, "test": 1, "exec": 1}
+# Test runs use another Redis database than `make run`, so a test that flushes Redis leaves a dev server's queue alone;
+# the production-like topology (ops/topology.py) has its own, so `make run`'s worker never takes its jobs.
+REDIS_DB = {"run": 0, "services": 0, "test": 1, "exec": 1, "ops": 2}
 
 
 class DevstackError(Exception):
@@ -597,12 +598,20 @@ def app_database_url(owner_url: str) -> str:
     kept in var/)."""
     from urllib.parse import quote, urlsplit, urlunsplit
 
-    if APP_DB_PASSWORD_FILE.exists():
-        password = APP_DB_PASSWORD_FILE.read_text().strip()
+    VAR.mkdir(exist_ok=True)
+    try:  # the first caller writes it; test processes starting side by side all read the same one
+        fd = os.open(APP_DB_PASSWORD_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        password = ""
+        for _ in range(50):
+            password = APP_DB_PASSWORD_FILE.read_text().strip()
+            if password:
+                break
+            time.sleep(0.02)
     else:
         password = secrets.token_urlsafe(24)
-        APP_DB_PASSWORD_FILE.write_text(password + "\n")
-        os.chmod(APP_DB_PASSWORD_FILE, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
     parts = urlsplit(owner_url)
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{APP_DB_USER}:{quote(password, safe='')}@{host}"))

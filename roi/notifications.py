@@ -11,7 +11,7 @@ through this one path, except the email carrying a download link: its token is n
 memory (fulfillment.delivery) and the outbox's "records sent" notice is the one that cannot be lost.
 
 Delivery is at least once: a row is claimed, sent, then marked. A worker killed between sending and marking leaves a
-claim that expires after CLAIM_TIMEOUT, and the email is sent again. Every email carries a Message-ID derived from its
+claim that expires after claim_timeout(), and the email is sent again. Every email carries a Message-ID derived from its
 row (`<notification-<id>@<domain>>`), the same on every attempt, so a mail client that receives such a repeat can
 recognise it as the same message (many show it once). A send that fails is retried by the next sweep, up to
 MAX_ATTEMPTS; after that the row stays unsent with its last error, for staff to see. For staff, a lost alert can mean
@@ -39,8 +39,13 @@ from roi.tenancy import role_in
 
 logger = logging.getLogger(__name__)
 
-# A claim older than this belongs to a worker that died; the row is sent again.
-CLAIM_TIMEOUT = timedelta(minutes=10)
+
+def claim_timeout() -> timedelta:
+    """A claim older than this belongs to a worker that died; the row is sent again (NOTIFICATION_CLAIM_TIMEOUT_SECONDS,
+    ten minutes unless set)."""
+    return timedelta(seconds=getattr(settings, "NOTIFICATION_CLAIM_TIMEOUT_SECONDS", 600))
+
+
 # After this many failed attempts the row stays unsent (attempts and last_error show why) instead of retrying
 # forever every minute, e.g. for an address the mail server refuses.
 MAX_ATTEMPTS = 10
@@ -151,7 +156,7 @@ def notifications_send_pending(limit: int = 200) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             _CLAIM_SQL,
-            {"now": now, "expired": now - CLAIM_TIMEOUT, "limit": limit, "max_attempts": MAX_ATTEMPTS},
+            {"now": now, "expired": now - claim_timeout(), "limit": limit, "max_attempts": MAX_ATTEMPTS},
         )
         claimed = cursor.fetchall()
     if not claimed:

@@ -283,6 +283,12 @@ PORTAL_LOGIN_WINDOW_SECONDS = env_int("PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60, mi
 # --- Email -------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "OpenROI <no-reply@openroi.invalid>")
+# Where django.core.mail.backends.filebased.EmailBackend writes (one file per connection): the fault scenarios
+# (ops/faults.py) count what was sent there.
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
+# A notification claimed by a sender that then died is sent again after this long (roi/notifications.py). Longer
+# than the slowest send of a whole batch, or two senders could send one row.
+NOTIFICATION_CLAIM_TIMEOUT_SECONDS = env_int("NOTIFICATION_CLAIM_TIMEOUT_SECONDS", 600, minimum=10)
 
 # --- API -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

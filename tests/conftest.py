@@ -38,10 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _credentials() -> dict[str, tuple[str, str]]:
     """{"owner": (user, password), "app": (user, password)}, from the settings the run started with."""
-    import hashlib
-
     import dj_database_url
     from django.conf import settings
+
+    from roi.devstack import app_database_url
 
     configured = settings.DATABASES["default"]
     if settings.DATABASE_OWNER_URL:  # make test: both roles given (roi/devstack.py)
@@ -50,9 +50,10 @@ def _credentials() -> dict[str, tuple[str, str]]:
             "owner": (owner["USER"], owner["PASSWORD"]),
             "app": (configured["USER"], configured["PASSWORD"]),
         }
-    # Only one URL (a developer's own server): it is the owner's, and the app role is derived from it.
-    password = hashlib.sha256(f"openroi-app:{configured['PASSWORD'] or ''}".encode()).hexdigest()[:32]
-    return {"owner": (configured["USER"], configured["PASSWORD"]), "app": (settings.DATABASE_APP_ROLE, password)}
+    # Only one URL (a developer's own server): it is the owner's, and the app role beside it has the password
+    # `make run` and `make test` give it too (var/db_app_password), so that the runs do not keep changing it.
+    app = dj_database_url.parse(app_database_url(settings.DATABASE_URL))
+    return {"owner": (configured["USER"], configured["PASSWORD"]), "app": (settings.DATABASE_APP_ROLE, app["PASSWORD"])}
 
 
 def _log_in_as(which: str) -> None:

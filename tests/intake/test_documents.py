@@ -359,3 +359,44 @@ def test_the_upload_form_fragment_renders_for_htmx(client_for, alice, record_req
     assert "<html" not in html
     page = client_for(alice).get(url)
     assert "<html" in page.content.decode()
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """The storage writes the first bytes of a file, then the disk is full (ENOSPC), as on a full MEDIA_ROOT: the
+    partial file stays on disk, as Django's FileSystemStorage leaves it."""
+    import errno
+
+    from django.core.files.storage import FileSystemStorage
+
+    def save_until_full(self, name, content):
+        path = Path(self.path(name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.read(100))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileSystemStorage, "_save", save_until_full)
+
+
+def test_a_full_media_folder_is_a_clear_error_and_leaves_nothing_half_saved(
+    tenant_a, alice, record_request, media_root, full_disk
+):
+    from intake.documents import DocumentNotStored, document_add
+
+    activity_before = record_request.last_activity_at
+
+    with pytest.raises(DocumentNotStored) as refused:
+        document_add(
+            tenant=tenant_a,
+            actor=alice,
+            record_request=record_request,
+            uploaded_file=upload("scan.pdf", pdf_bytes(2)),
+            kind=DocumentKind.AUTHORIZATION,
+        )
+
+    assert "storage is full or unavailable" in refused.value.message
+    assert refused.value.status_code == 503
+    assert not IntakeDocument.objects.for_tenant(tenant_a).filter(request=record_request).exists()
+    assert [p for p in Path(media_root).rglob("*") if p.is_file()] == []
+    record_request.refresh_from_db()
+    assert record_request.last_activity_at == activity_before

@@ -14,7 +14,7 @@ from django.db import connection
 from roi import clock
 from roi.errors import ServiceError
 from roi.models import Notification
-from roi.notifications import CLAIM_TIMEOUT, MAX_ATTEMPTS, notification_mark_read, notifications_send_pending, notify
+from roi.notifications import MAX_ATTEMPTS, claim_timeout, notification_mark_read, notifications_send_pending, notify
 from tests import factories
 from tests.scoping import scoped_thread
 
@@ -81,7 +81,7 @@ def test_a_claim_left_by_a_dead_worker_is_sent_after_the_timeout_and_a_live_one_
     Notification.objects.filter(pk=notification.pk).update(email_claimed_at=clock.now() - timedelta(minutes=1))
     assert notifications_send_pending() == 0
     Notification.objects.filter(pk=notification.pk).update(
-        email_claimed_at=clock.now() - CLAIM_TIMEOUT - timedelta(seconds=1)
+        email_claimed_at=clock.now() - claim_timeout() - timedelta(seconds=1)
     )
     assert notifications_send_pending() == 1
 

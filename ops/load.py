@@ -100,70 +100,12 @@ class RunningApp:
         return {}
 
 
-class PlainGunicorn:
-    """Stand-in for ops.topology where it is not available yet: migrate, collectstatic, seed_demo --if-empty, then
-    gunicorn with compose's command line on loopback; no Celery (tasks wait in Redis). Needs DATABASE_URL and
-    REDIS_URL, e.g. under `python -m roi.devstack exec --`."""
-
-    def __init__(self, *, web_workers: int, port: int, seed_scale: float) -> None:
-        self.web_workers = web_workers
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.port = port
-        self.seed_scale = seed_scale
-        self.env = {
-            **os.environ,
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SECURE_SSL_REDIRECT": "false",
-            "SECURE_COOKIES": "false",
-            "SITE_URL": self.base_url,
-            **LOAD_ENV,
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def _manage(self, *args: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True)  # noqa: S603
-
-    def start(self) -> None:
-        self._manage("migrate", "--noinput", "-v", "0")
-        self._manage("collectstatic", "--noinput", "-v", "0")
-        self._manage("seed_demo", "--if-empty", "--scale", str(self.seed_scale))
-        log = open(OUT / "gunicorn.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "gunicorn", "roi.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.web_workers), "--worker-tmp-dir", "/dev/shm", "--timeout", "60",  # noqa: S108
-             "--access-logfile", "-", "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-    def wait_healthy(self, timeout: float = 60.0) -> dict[str, Any]:
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            url = f"{self.base_url}/healthz/"
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
-                return json.loads(response.read())
-            time.sleep(0.5)
-        raise RuntimeError(f"gunicorn did not answer /healthz/ within {timeout:.0f} s; see {OUT / 'gunicorn.log'}")
-
-    def pids(self, *, children: bool = False) -> dict[str, list[int]]:
-        return {"web": [self.process.pid] if self.process is not None else []}
-
-
 def start_app(args: argparse.Namespace) -> App:
     """The production topology of ops.topology (gunicorn, Celery workers, one beat), or the app at --url."""
     if args.url:
         return RunningApp(args.url)
-    try:
-        from ops.topology import Topology
-    except ImportError:
-        return PlainGunicorn(web_workers=args.web_workers, port=args.port, seed_scale=args.scale)
+    from ops.topology import Topology
+
     return Topology(
         web_workers=args.web_workers,
         celery_workers=args.celery_workers,
@@ -182,10 +124,8 @@ def ensure_locust() -> None:
     if LOCUST.exists():
         return
     print(f"creating {LOAD_VENV.name} for the load generator (locust; once)...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(LOAD_VENV)], check=True)  # noqa: S603
-    subprocess.run(  # noqa: S603
-        [str(LOAD_VENV / "bin" / "pip"), "install", "-q", "-r", str(REQUIREMENTS)], check=True
-    )
+    subprocess.run([sys.executable, "-m", "venv", str(LOAD_VENV)], check=True)
+    subprocess.run([str(LOAD_VENV / "bin" / "pip"), "install", "-q", "-r", str(REQUIREMENTS)], check=True)
 
 
 # --- CPU and memory of every process -------------------------------------------------------------------------
@@ -392,9 +332,8 @@ def run_locust(
         "LOAD_SECONDS": str(seconds),
         "LOAD_MEASURE_FILE": str(marker),
     }
-    log = open(csv_prefix.with_suffix(".log"), "wb")  # noqa: SIM115 - closed below
-    with log:
-        process = subprocess.Popen(argv, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    with open(csv_prefix.with_suffix(".log"), "wb") as log:
+        process = subprocess.Popen(argv, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
         context = on_start(process.pid, marker) if on_start else contextlib.nullcontext()
         with context:
             process.wait()

@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--celery-workers", type=int, default=2, help="Celery worker processes (default 2)")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--profile", action="store_true", help="then profile each action in-process (SQL, time)")
-    parser.add_argument("--scale", type=float, default=2.0, help="seed_demo --scale for a new database (default 2)")
+    parser.add_argument("--scale", type=float, default=3.0, help="seed_demo --scale for a new database (default 3)")
     args = parser.parse_args(argv)
     max_requests = args.max_requests or int(1000 * args.seconds)
 

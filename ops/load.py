@@ -1,7 +1,7 @@
 """The load test: the production topology under a mixed workload shaped like a real day, beside its floors.
 
     python -m ops.load --seconds 60 --users 50          # starts the topology (ops.topology), then loads it
-    python -m ops.load --url http://127.0.0.1:8100      # an app already running (its floors need OPS_FLOOR_VIEWS)
+    python -m ops.load --url http://127.0.0.1:8100      # an app already running: see --url below
     make load ARGS="--seconds 30 --users 30"
 
 1. Starts gunicorn, Celery workers and one beat on loopback (ops.topology; the demo data, seed_demo --scale), with
@@ -417,7 +417,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=0, help="stop after this many (default 1,000 per second)")
     parser.add_argument("--floor-seconds", type=float, default=10.0, help="per floor (default 10; 0 skips them)")
     parser.add_argument("--floor-users", type=int, default=16, help="concurrent clients per floor (default 16)")
-    parser.add_argument("--url", default="", help="load an app already running instead of starting one")
+    parser.add_argument(
+        "--url",
+        default="",
+        help="load an app already running instead of starting one: with the demo data, OPS_FLOOR_VIEWS=true for the "
+        "floors, and this process given its DATABASE_URL (and DATABASE_OWNER_URL) to prepare the accounts",
+    )
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers (default 4, as compose)")
     parser.add_argument("--celery-workers", type=int, default=2, help="Celery worker processes (default 2)")
     parser.add_argument("--port", type=int, default=8100)
@@ -428,8 +433,6 @@ def main(argv: list[str] | None = None) -> int:
 
     ensure_locust()
     OUT.mkdir(parents=True, exist_ok=True)
-    for key, value in LOAD_ENV.items():
-        os.environ.setdefault(key, value)
     app = start_app(args)
     app.start()
     try:

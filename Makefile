@@ -66,8 +66,12 @@ bench: $(INSTALLED)
 	$(PY) -m roi.devstack exec -- $(PY) -m benchmarks $(ARGS)
 endif
 
+.PHONY: load
+load: $(INSTALLED) ## Load test of the production topology (python -m ops.load; ARGS="--seconds 60 --users 50")
+	$(PY) -m ops.load $(ARGS)
+
 clean: ## Remove the venv and tool caches (keeps var/ data)
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-load .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -not -path './var/*' -prune -exec rm -rf {} +
 
 clean-data: ## Stop the embedded servers and delete var/ (database, Redis data, media, secret key)

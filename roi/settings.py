@@ -261,6 +261,10 @@ INBOUND_EMAIL_WEBHOOK_SECRETS = env_pairs("INBOUND_EMAIL_WEBHOOK_SECRETS", {})
 # Optional regex, searched in the sender address and the subject, that marks fax-to-email gateways (channel fax).
 INBOUND_FAX_GATEWAY_PATTERN = env_str("INBOUND_FAX_GATEWAY_PATTERN", "")
 
+# --- Load test --------------------------------------------------------------------------------------
+# The floor views of the load test (ops/floor_urls.py, /ops-floor/): only ops/load.py's own gunicorn sets this.
+OPS_FLOOR_VIEWS = env_bool("OPS_FLOOR_VIEWS", False)
+
 # --- Requestor portal --------------------------------------------------------------------------------
 # Failed status lookups allowed per client address and per tracking number (as typed) within the window; past
 # either, lookups answer "try again later" until the window ends (portal/lookup.py).

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -40,3 +41,7 @@ urlpatterns = [
     ),
     path("platform-admin/", admin.site.urls),
 ]
+
+if settings.OPS_FLOOR_VIEWS:
+    # The load test's floors (ops/load.py): never in production, where OPS_FLOOR_VIEWS is unset.
+    urlpatterns.append(path("ops-floor/", include("ops.floor_urls")))

@@ -10,6 +10,20 @@ from roi.models import AccessEvent, ApiToken, Membership, PlatformAccess, Tenant
 admin.site.site_header = "OpenROI platform administration"
 
 
+class ReadOnlyAdminMixin:
+    """For records that only the app writes (audit rows, the transition-logged request): operators look, never
+    add, change or delete."""
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -45,34 +59,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccessEvent)
-class AccessEventAdmin(admin.ModelAdmin):
+class AccessEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "tenant", "actor_label", "action", "object_type", "object_id", "ip_address"]
     list_filter = ["tenant", "action"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(PlatformAccess)
-class PlatformAccessAdmin(admin.ModelAdmin):
+class PlatformAccessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every bypass of the tenant wall (roi/rls.py): read-only, like the access events. Browsing the platform admin
     is itself such a bypass, so this list also shows who browsed it."""
 
     list_display = ["at", "actor", "reason", "where"]
     list_filter = ["reason"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

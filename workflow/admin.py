@@ -1,6 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from roi.admin import ReadOnlyAdminMixin
 from workflow.models import Patient, RecordRequest, Requestor, RequestTransition
 
 
@@ -18,21 +19,12 @@ class RequestorAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RecordRequest)
-class RecordRequestAdmin(SimpleHistoryAdmin):
+class RecordRequestAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """Read-only for operators: state changes go through the staff pages or the API, which log and audit them."""
 
     list_display = ["tracking_number", "tenant", "state", "request_type", "received_at", "legal_due_date"]
     list_filter = ["tenant", "state", "request_type"]
     search_fields = ["tracking_number"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(RequestTransition)

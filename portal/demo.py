@@ -10,6 +10,8 @@ All names come from Faker with a fixed seed; none is a real person. Deterministi
 from __future__ import annotations
 
 import random
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -199,7 +201,7 @@ def _requestor_for(rng: random.Random, fake: Faker, tenant: Tenant, request_type
             tenant=tenant,
             kind=kind,
             name=name,
-            email=f"{name.lower().replace(' ', '.').replace(chr(39), '')}@example.com",
+            email=demo_email(name),
             phone=fake.numerify("(###) 555-####"),
             **address,
         )
@@ -398,6 +400,13 @@ def _apply_path(
                     tenant=tenant, actor=worker, record_request=rr, reason="Requestor withdrew the request by phone."
                 )
         rr.refresh_from_db()
+
+
+def demo_email(name: str) -> str:
+    """A person's demo address from their name: its letters (accents dropped) and digits, words joined by dots. ("Mrs. Theresa
+    Rivera" once gave "mrs..theresa.rivera@example.com", which intake rightly refuses.)"""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return ".".join(re.findall(r"[a-z0-9]+", plain)) + "@example.com"
 
 
 # Demo deliveries made through the real fulfillment services, per tenant (each builds a packet PDF: about a second).

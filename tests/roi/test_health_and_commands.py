@@ -143,3 +143,20 @@ def test_healthz_with_workers_pings_them(client, db, worker_queue):
         body = client.get("/healthz/?workers=1").json()
     assert body["workers"] >= 1
     assert body["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("name", "email"),
+    [
+        ("Mrs. Theresa Rivera", "mrs.theresa.rivera@example.com"),
+        ("Dana O'Neil Jr.", "dana.o.neil.jr@example.com"),
+        ("Ana María López", "ana.maria.lopez@example.com"),
+    ],
+)
+def test_demo_requestor_emails_are_addresses_intake_accepts(name, email):
+    from django.core.validators import validate_email
+
+    from portal.demo import demo_email
+
+    assert demo_email(name) == email
+    validate_email(demo_email(name))

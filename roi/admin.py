@@ -11,8 +11,8 @@ admin.site.site_header = "OpenROI platform administration"
 
 
 class ReadOnlyAdminMixin:
-    """For records that only the app writes (audit rows, the transition-logged request): operators look, never
-    add, change or delete."""
+    """For records that only the app writes (audit rows, the transition log, the transition-logged request):
+    operators look, never add, change or delete."""
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

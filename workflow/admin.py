@@ -28,15 +28,6 @@ class RecordRequestAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(RequestTransition)
-class RequestTransitionAdmin(admin.ModelAdmin):
+class RequestTransitionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["request", "transition", "from_state", "to_state", "actor", "at"]
     list_filter = ["tenant", "transition"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

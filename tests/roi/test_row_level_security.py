@@ -303,3 +303,5 @@ def test_the_platform_admin_lists_the_bypasses_read_only(two_tenants, client_for
     assert page.status_code == 200
     assert "GET /platform-admin/roi/platformaccess/" in page.content.decode()  # this very visit
     assert client.get("/platform-admin/roi/platformaccess/add/").status_code == 403
+    for read_only in ("roi/accessevent", "workflow/requesttransition", "workflow/recordrequest"):
+        assert client.get(f"/platform-admin/{read_only}/add/").status_code == 403

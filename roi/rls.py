@@ -5,9 +5,10 @@ the rows of the tenant the current transaction acts for. The app connects as a r
 superuser and has no BYPASSRLS (`manage.py migrate` runs as the owner: roi/management/commands/migrate.py), so a view
 that forgets its tenant filter finds nothing of another tenant instead of showing it.
 
-What the transaction acts for is a *scope*, kept in a context variable and handed to PostgreSQL as transaction-local
-settings (`set_config(name, value, true)`) by the database backend (roi/db/base.py) with the first statement of each
-transaction; a statement outside a transaction is run in one of its own. Fail-closed: no scope, no rows.
+What a caller acts for is a *scope*, kept in a context variable and handed to PostgreSQL as settings of the
+connection's session (`set_config(name, value, false)`) by the database backend (roi/db/base.py), which checks before
+every statement that the connection holds the caller's current scope and sends it when not. Fail-closed: no scope,
+no rows.
 
 Who sets the scope:
 - staff pages and the session-authenticated API: `roi.tenancy.TenantMiddleware` (the tenant of the session);
@@ -33,9 +34,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import connection as default_connection
-from django.db import connections
 
-# The transaction-local settings the policies read (roi/migrations/0014 defines the SQL functions that read them).
+# The settings the policies read (roi/migrations/0014 defines the SQL functions that read them).
 SETTING_TENANT = "roi.tenant_id"
 SETTING_USER = "roi.user_id"
 SETTING_LOOKUP = "roi.lookup"
@@ -77,36 +77,27 @@ def current() -> Scope:
     return _scope.get()
 
 
-def apply(connection: Any = None) -> None:
-    """Hand the current scope to PostgreSQL for the rest of the transaction the connection is in. Called by the
-    database backend when a transaction begins, and by `activate()` inside one."""
-    connection = connection or default_connection
-    connection.scope_pending = False
-    values = current().settings()
+def send(connection: Any, scope: Scope) -> None:
+    """Hand `scope` to PostgreSQL as the connection's session settings. Called by the database backend before a
+    statement, when the connection's last sent scope differs from the caller's."""
+    values = scope.settings()
+    connection.scope_sent = None  # unknown until the statement has succeeded
     with connection.connection.cursor() as cursor:  # the driver's own cursor: no wrapper, no recursion
         cursor.execute(
-            "SELECT set_config(%s, %s, true), set_config(%s, %s, true), set_config(%s, %s, true), "
-            "set_config(%s, %s, true)",
+            "SELECT set_config(%s, %s, false), set_config(%s, %s, false), set_config(%s, %s, false), "
+            "set_config(%s, %s, false)",
             [item for pair in values.items() for item in pair],
         )
-
-
-def _apply_where_in_transaction() -> None:
-    for connection in connections.all(initialized_only=True):
-        if connection.connection is not None and connection.in_atomic_block:
-            apply(connection)
+    connection.scope_sent = scope
 
 
 def activate(scope: Scope) -> Token[Scope]:
-    """Make `scope` current until `deactivate(token)`; a transaction already open switches at once."""
-    token = _scope.set(scope)
-    _apply_where_in_transaction()
-    return token
+    """Make `scope` current until `deactivate(token)`; the next statement on any connection runs under it."""
+    return _scope.set(scope)
 
 
 def deactivate(token: Token[Scope]) -> None:
     _scope.reset(token)
-    _apply_where_in_transaction()
 
 
 @contextlib.contextmanager

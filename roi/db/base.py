@@ -1,48 +1,47 @@
-"""Django's PostgreSQL backend, plus the one thing row-level security needs from it (roi/rls.py): the current scope's
-transaction-local settings go to PostgreSQL with the first statement of every transaction, and a statement run
-outside a transaction while a scope is active gets a transaction of its own, so that no statement of a scoped caller
-runs without its scope.
+"""Django's PostgreSQL backend, plus the one thing row-level security needs from it (roi/rls.py): before every
+statement, the connection's scope settings are made to match the caller's current scope.
+
+The settings are the session's (`set_config(name, value, false)`), sent only when the scope differs from what this
+connection last sent, so a request that acts for one tenant pays one extra statement, not one per transaction. Every
+statement goes through the check, so a connection reused by another request or task never runs a statement under a
+scope that is not its caller's. PostgreSQL undoes a session setting made in a transaction that rolls back (or in a
+savepoint rolled back to), so after any rollback the connection's scope counts as unknown and is sent again.
+A consequence for deployment: a pooler between the app and PostgreSQL must pool by session, not by transaction
+(docs/operations.md).
 
 Settings: `"ENGINE": "roi.db"`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.db import transaction
 from django.db.backends.postgresql import base
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 from roi import rls
 
+_TRANSACTION_CONTROL = re.compile(r"\s*(SET\s+TRANSACTION|SAVEPOINT|RELEASE|ROLLBACK)\b", re.IGNORECASE)
+
 
 class _ScopedStatements:
     db: Any
 
-    def _needs_own_transaction(self) -> bool:
-        return rls.current() != rls.NOTHING and self.db.get_autocommit()
-
     def _before(self, sql: Any) -> None:
-        """A transaction's scope goes to PostgreSQL just before its first statement; after it, when that statement
-        is a SET TRANSACTION, which PostgreSQL accepts only first."""
-        if self.db.scope_pending and not str(sql).lstrip()[:15].upper().startswith("SET TRANSACTION"):
-            self.db.scope_pending = False
-            rls.apply(self.db)
+        """Send the caller's scope when the connection's differs. Not in front of a statement that reads no row:
+        SET TRANSACTION must be a transaction's first statement, and the savepoint statements must run in a
+        transaction that an error has aborted (the next statement sends the scope)."""
+        wanted = rls.current()
+        if self.db.scope_sent == wanted or _TRANSACTION_CONTROL.match(str(sql)):
+            return
+        rls.send(self.db, wanted)
 
     def execute(self, sql: Any, params: Any = None) -> Any:
-        if self._needs_own_transaction():
-            with transaction.atomic(using=self.db.alias):
-                self._before(sql)
-                return super().execute(sql, params)  # type: ignore[misc]
         self._before(sql)
         return super().execute(sql, params)  # type: ignore[misc]
 
     def executemany(self, sql: Any, param_list: Any) -> Any:
-        if self._needs_own_transaction():
-            with transaction.atomic(using=self.db.alias):
-                self._before(sql)
-                return super().executemany(sql, param_list)  # type: ignore[misc]
         self._before(sql)
         return super().executemany(sql, param_list)  # type: ignore[misc]
 
@@ -56,8 +55,8 @@ class ScopedCursorDebugWrapper(_ScopedStatements, CursorDebugWrapper):
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    # A transaction began and its scope is not yet with PostgreSQL (sent with its first statement).
-    scope_pending = False
+    # The scope whose settings this connection's session holds; None when unknown (a new connection, a rollback).
+    scope_sent: rls.Scope | None = None
 
     def make_cursor(self, cursor: Any) -> CursorWrapper:
         return ScopedCursorWrapper(cursor, self)
@@ -65,6 +64,24 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def make_debug_cursor(self, cursor: Any) -> CursorWrapper:
         return ScopedCursorDebugWrapper(cursor, self)
 
-    def _set_autocommit(self, autocommit: bool) -> None:
-        super()._set_autocommit(autocommit)
-        self.scope_pending = not autocommit and rls.current() != rls.NOTHING
+    def get_new_connection(self, conn_params: Any) -> Any:
+        self.scope_sent = None
+        return super().get_new_connection(conn_params)
+
+    # After the rollback, not before: ROLLBACK TO SAVEPOINT is itself a statement (through a cursor), and in an
+    # aborted transaction it must go first.
+    def _rollback(self) -> None:
+        try:
+            super()._rollback()
+        finally:
+            self.scope_sent = None
+
+    def _savepoint_rollback(self, sid: Any) -> None:
+        try:
+            super()._savepoint_rollback(sid)
+        finally:
+            self.scope_sent = None
+
+    def _close(self) -> None:
+        self.scope_sent = None
+        super()._close()

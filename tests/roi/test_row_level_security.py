@@ -124,7 +124,7 @@ def test_writing_a_row_of_another_tenant_fails(two_tenants):
 
 
 @pytest.mark.django_db
-def test_postgresql_sees_the_scope_as_the_transactions_settings(two_tenants):
+def test_postgresql_sees_the_scope_as_the_connections_settings(two_tenants):
     a, _b = two_tenants
     with rls.tenant_scope(a.tenant_id, user_id=7), connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('roi.tenant_id'), current_setting('roi.user_id')")
@@ -135,15 +135,46 @@ def test_postgresql_sees_the_scope_as_the_transactions_settings(two_tenants):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_in_autocommit_each_scoped_statement_runs_in_its_own_transaction(tenant_a, tenant_b):
+def test_a_scope_is_sent_once_per_change_not_once_per_statement(tenant_a, tenant_b, monkeypatch):
     a = factories.RecordRequestFactory(tenant=tenant_a)
-    factories.RecordRequestFactory(tenant=tenant_b)
+    b = factories.RecordRequestFactory(tenant=tenant_b)
+    sent = []
+    original = rls.send
+    monkeypatch.setattr(rls, "send", lambda db, scope: (sent.append(scope), original(db, scope)))
     assert connection.get_autocommit()
     with rls.tenant_scope(tenant_a.pk):
-        assert list(RecordRequest.objects.values_list("pk", flat=True)) == [a.pk]
-        assert connection.get_autocommit()  # back in autocommit after the statement
+        for _ in range(3):
+            assert list(RecordRequest.objects.values_list("pk", flat=True)) == [a.pk]
+        assert connection.get_autocommit()  # no transaction was opened for the statements
+    with rls.tenant_scope(tenant_b.pk):
+        assert list(RecordRequest.objects.values_list("pk", flat=True)) == [b.pk]
     with rls.scope(rls.NOTHING):
         assert RecordRequest.objects.count() == 0
+    assert [scope.tenant_id for scope in sent] == [tenant_a.pk, tenant_b.pk, None]
+
+
+def _read_then_fail_in_a_savepoint(tenant_id: int, seen: list[int]) -> None:
+    with transaction.atomic(), rls.tenant_scope(tenant_id), connection.cursor() as cursor:
+        seen.extend(RecordRequest.objects.values_list("pk", flat=True))
+        cursor.execute("SELECT 1 / 0")
+
+
+@pytest.mark.django_db
+def test_a_scope_undone_by_a_rollback_is_sent_again(two_tenants):
+    """PostgreSQL undoes a session setting made inside a savepoint that is rolled back to: the backend must not
+    believe the connection still holds it. Here tenant B's scope is sent inside a failing savepoint, rolled back
+    with tenant A's scope current (the rollback itself must still run), and then B is current again."""
+    a, b = two_tenants
+    with rls.tenant_scope(a.tenant_id), transaction.atomic():
+        assert list(RecordRequest.objects.values_list("pk", flat=True)) == [a.pk]
+        seen_inside: list[int] = []
+        with pytest.raises(DatabaseError, match="division by zero"):
+            _read_then_fail_in_a_savepoint(b.tenant_id, seen_inside)
+        assert seen_inside == [b.pk]
+        # PostgreSQL holds A's settings again; the next statement under B must send B's.
+        with rls.tenant_scope(b.tenant_id):
+            assert list(RecordRequest.objects.values_list("pk", flat=True)) == [b.pk]
+        assert list(RecordRequest.objects.values_list("pk", flat=True)) == [a.pk]
 
 
 @pytest.mark.django_db

@@ -18,6 +18,8 @@ from django.core.management.base import CommandError
 from django.core.management.commands import migrate
 from django.db import connections
 
+from roi import rls
+
 
 @contextlib.contextmanager
 def as_owner(connection: Any) -> Iterator[None]:
@@ -82,9 +84,9 @@ class Command(migrate.Command):
             if settings.DATABASE_OWNER_URL and app["USER"] != connection.settings_dict["USER"]:
                 app_role_ensure(connection, app["USER"], app.get("PASSWORD"))
             try:
-                with connection.cursor() as cursor:
-                    # For this session only: data migrations read and write every tenant's rows.
-                    cursor.execute("SELECT set_config('roi.bypass', 'on', false)")
-                return super().execute(*args, **options)
+                # Data migrations read and write every tenant's rows. Not `rls.bypass()`: its record's table may not
+                # exist yet, and migrating is the operator's act, not a user's.
+                with rls.scope(rls.Scope(bypass="migrate")):
+                    return super().execute(*args, **options)
             finally:
-                connection.close()  # the session setting ends with the session
+                connection.close()  # the owner's session ends here

@@ -44,7 +44,8 @@ def _in_exception(request_in_state, *, reason="awaiting_department", owner=None,
         reason=reason,
         owner=owner,
         opened_at=opened_at,
-        next_action_due=timezone.localdate() + timedelta(days=due_in_days),
+        # Due dates are the organisation's calendar days (the board compares them with its today, not the server's).
+        next_action_due=timezone.localdate(timezone=rr.tenant.tzinfo) + timedelta(days=due_in_days),
     )
     type(rr).objects.filter(pk=rr.pk).update(exception_since=opened_at)
     episode.refresh_from_db()

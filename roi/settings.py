@@ -117,6 +117,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Parameters bound by PostgreSQL, and a statement run five times on a connection kept prepared: the queries of a page
+# are the same from one request to the next, so their planning is paid once per connection instead of every time (it
+# was most of PostgreSQL's share of a request: docs/operations.md, Load). Needs a pooler in session mode, if any.
+if env_bool("DATABASE_SERVER_SIDE_BINDING", True):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0)
+    )
 DATABASE_APP_ROLE = DATABASES["default"]["USER"] if DATABASE_OWNER_URL else env_str("DATABASE_APP_ROLE", "openroi_app")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

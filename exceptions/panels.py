@@ -9,19 +9,18 @@ from exceptions.forms import ExceptionOpenForm, ExceptionResolveForm, NextStepFo
 from roi.tenancy import role_in
 from workflow.choices import EXCEPTION_SOURCES, RequestState
 from workflow.extensions import RequestPanel
-from workflow.selectors import tenant_staff
+from workflow.selectors import tenant_staff_once
 
 
 def exception_panel_context(http_request: Any, record_request: Any, tenant: Any, **forms: Any) -> dict[str, Any]:
-    staff = list(tenant_staff(tenant=tenant))
+    staff = tenant_staff_once(http_request, tenant)
     may_act = role_in(http_request.user, tenant) is not None
-    episode = selectors.open_episode(tenant=tenant, request_id=record_request.pk)
+    episodes = list(selectors.episodes_for_request(tenant=tenant, request_id=record_request.pk))
+    episode = next((e for e in episodes if e.is_open), None)  # at most one is open (a constraint)
     context: dict[str, Any] = {
         "rr": record_request,
         "episode": episode,
-        "past_episodes": [
-            e for e in selectors.episodes_for_request(tenant=tenant, request_id=record_request.pk) if not e.is_open
-        ],
+        "past_episodes": [e for e in episodes if not e.is_open],
         "can_open": may_act and record_request.state in EXCEPTION_SOURCES,
         "can_resolve": may_act and record_request.state == RequestState.EXCEPTION,
     }

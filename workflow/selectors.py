@@ -394,3 +394,12 @@ def tenant_staff(*, tenant: Tenant) -> QuerySet[Membership]:
         .select_related("user")
         .order_by("user__last_name", "user__first_name")
     )
+
+
+def tenant_staff_once(http_request: Any, tenant: Tenant) -> list[Membership]:
+    """The tenant's staff, read once per page: the request page's assign form and its panels' owner fields all list
+    them."""
+    memo: dict[int, list[Membership]] = http_request.__dict__.setdefault("_roi_tenant_staff", {})
+    if tenant.pk not in memo:
+        memo[tenant.pk] = list(tenant_staff(tenant=tenant))
+    return memo[tenant.pk]

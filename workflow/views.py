@@ -324,7 +324,7 @@ class RequestDetailView(TenantViewMixin, RestrictedRequestMixin, View):
         status: int = 200,
     ) -> HttpResponse:
         _annotate_dates([record_request], self.tenant)
-        staff = list(selectors.tenant_staff(tenant=self.tenant))
+        staff = selectors.tenant_staff_once(request, self.tenant)
         owned_elsewhere = transitions_owned_elsewhere()
         options = [o for o in transition_options(record_request, request.user) if o.spec.name not in owned_elsewhere]
         forms = forms or {}

@@ -29,9 +29,10 @@ QUEUE_URL = "/requests/"
 # Queue: session, user, memberships (tenant middleware), staff list, work queues (filter and tabs), page rows (keyset:
 # no count), access event insert.
 QUEUE_QUERIES = 8
-# Detail: session, user, memberships, the request with its parties, access event insert, staff list,
-# timeline (transitions, status calls), history.
-DETAIL_QUERIES = 23
+# Detail: session, user, memberships, the request with its parties, access event insert, staff list (once for the
+# assign form and the panels), timeline (transitions, status calls), history, and the panels' own reads (the
+# exception episodes in one).
+DETAIL_QUERIES = 21
 # 12 of them come from the panels: intake (review, duplicate count, documents, letters, extension), exceptions
 # (staff, open episode, past episodes) and fulfillment (retrieval tasks, estimates and invoices, release packet
 # pages, denials).

@@ -12,7 +12,6 @@ download view, which scopes the lookup to the tenant and writes an access event 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
@@ -370,16 +369,11 @@ def document_attach(
     # upload_to (intake.models.document_path) builds tenant-<id>/documents/<random>.<ext> and keeps only the
     # suffix of the name given here: the detected type's, never the sender's.
     file.seek(0)
-    # The name is made here rather than inside FieldFile.save, so that a write that fails half-way (disk full) can
-    # remove what it wrote: the storage leaves a partial file behind, under a random name nothing else would know.
-    field = document.file.field
-    name = field.generate_filename(document, f"document{detected.extension}")
+    # A write that fails half-way (disk full) leaves no partial file: the storage is all or nothing (roi/storage.py).
     try:
-        document.file = field.storage.save(name, file, max_length=field.max_length)
+        document.file.save(f"document{detected.extension}", file, save=False)
     except OSError:
         logger.exception("Document storage refused a %s-byte file (MEDIA_ROOT full or read-only?)", detected.size_bytes)
-        with contextlib.suppress(OSError):
-            field.storage.delete(name)
         raise DocumentNotStored(
             "The document could not be stored: the server's document storage is full or unavailable. Nothing was "
             "saved; try again later, and tell your administrator if it keeps happening.",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any
 
@@ -39,19 +40,36 @@ NOTIFICATIONS_PAGE_SIZE = 50
 RETRY_AFTER_SECONDS = 30
 
 
+# A storage that refuses to write (MEDIA_ROOT full, over quota, read-only, gone): the operator's problem, not a bug.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """settings handler500. A database that cannot be reached (a restart, a failover) is the server's passing state,
-    not a bug: 503 with Retry-After, in JSON for the API, instead of the 500 page. Anything else is the 500 page."""
-    if isinstance(sys.exc_info()[1], (db.OperationalError, db.InterfaceError)):
-        if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse(
-                {"detail": "The database is briefly unavailable; nothing was saved. Try again shortly."}, status=503
-            )
-        else:
-            response = HttpResponse(loader.get_template("503.html").render(), status=503)
+    """settings handler500. Two failures are the server's passing state, not a bug, and say so instead of the 500
+    page (in JSON for the API): a database that cannot be reached (a restart, a failover), 503 with Retry-After; and
+    a document storage that refuses to write (roi/storage.py leaves no partial file, the caller's transaction rolls
+    back), 503. Anything else is the 500 page."""
+    error = sys.exc_info()[1]
+    if isinstance(error, (db.OperationalError, db.InterfaceError)):
+        response = _unavailable(
+            request, "503.html", "The database is briefly unavailable; nothing was saved. Try again shortly."
+        )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+    if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+        return _unavailable(
+            request,
+            "503_storage.html",
+            "The document storage is full or unavailable; the action was not completed and nothing was kept. "
+            "Try again later, and tell your administrator if it lasts.",
+        )
     return defaults.server_error(request)
+
+
+def _unavailable(request: HttpRequest, template: str, detail: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail}, status=503)
+    return HttpResponse(loader.get_template(template).render(), status=503)
 
 
 def celery_queue_depth() -> int:

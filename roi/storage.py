@@ -1,0 +1,41 @@
+"""Where documents, letters, packets and invoices are kept (settings.STORAGES["default"]): Django's file system
+storage, all or nothing.
+
+Django writes a file straight under its final name, so a write that fails half-way (a full disk, a folder made
+read-only or unmounted) leaves a truncated file that looks like a document. Here the file is first written under a
+temporary name of its own in the same folder, then linked under its final name once complete: a failed write removes
+only what it wrote itself, and a final name never shows a partial file. The error still reaches the caller, whose
+transaction rolls back its rows (roi.views.server_error answers 503 for a storage that refuses to write).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import uuid
+from typing import Any
+
+from django.core.files.storage import FileSystemStorage
+
+PARTIAL_PREFIX = ".partial-"
+
+
+class MediaStorage(FileSystemStorage):
+    def _save(self, name: str, content: Any) -> str:
+        partial = posixpath.join(posixpath.dirname(name), f"{PARTIAL_PREFIX}{uuid.uuid4().hex}")
+        partial_path = self.path(partial)
+        try:
+            written = self.path(super()._save(partial, content))  # a new, unique name: whatever is there is ours
+            while True:
+                full_path = self.path(name)
+                try:
+                    os.link(written, full_path)  # never over an existing file
+                except FileExistsError:
+                    name = self.get_available_name(name)
+                else:
+                    break
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial_path)
+        return os.path.relpath(full_path, self.location).replace("\\", "/")

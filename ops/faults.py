@@ -702,7 +702,7 @@ def drill_pdf(pages: int = 200) -> bytes:
 def scenario_media_full(topology: Topology) -> Outcome:
     """A document upload (the service every upload path calls: staff form, request page, API, portal) when the media
     folder is full (a 1 MB tmpfs, filled) and when it is read-only: a clear error, the request unchanged, no
-    document row, no file left behind."""
+    document row, no file left behind. Then the same over HTTP for a generated letter (_media_full_over_http)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import override_settings
 
@@ -764,7 +764,50 @@ def scenario_media_full(topology: Topology) -> Outcome:
         outcome.figures = results
     finally:
         subprocess.run(["umount", str(mount)], check=False)
+    _media_full_over_http(topology, outcome)
     return outcome
+
+
+def _media_full_over_http(topology: Topology, outcome: Outcome) -> None:
+    """The same through the running gunicorn: API intake, whose acknowledgment letter (a PDF) must be stored, with
+    the topology's own media folder full and then read-only (a tmpfs mounted over it for the drill). The answer is a
+    503 that says why, no request is created, and no file is left."""
+    from roi.models import Tenant
+    from workflow.models import RecordRequest
+
+    token = api_token(topology)
+    MEDIA_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(MEDIA_DIR)], check=True)
+    try:
+        results = {}
+        for case in ("full", "read-only"):
+            if case == "full":
+                with contextlib.suppress(OSError), open(MEDIA_DIR / "filler", "wb") as filler:
+                    filler.write(b"\0" * 2 * 1024 * 1024)
+            else:
+                (MEDIA_DIR / "filler").unlink(missing_ok=True)
+                subprocess.run(["mount", "-o", "remount,ro", str(MEDIA_DIR)], check=True)
+            mrn = f"MEDIA-{case.upper()}-{int(time.time())}"
+            body = {
+                "patient": {"mrn": mrn, "first_name": "Rosa", "last_name": "Diaz", "date_of_birth": "1980-04-02"},
+                "requestor": {"kind": "patient", "name": "Rosa Diaz", "email": "rosa.diaz@example.com"},
+                "request_type": "right_of_access",
+                "record_types": ["lab"],
+                "delivery_method": "portal_download",
+            }
+            status, answer, _ = http("POST", f"{topology.base_url}/api/v1/requests/", token=token, body=body)
+            with everywhere(f"media-full over http {case}"):
+                tenant = Tenant.objects.get(slug=TENANT)
+                created = RecordRequest.objects.filter(tenant=tenant, patient__mrn=mrn).count()
+            left = [p.name for p in MEDIA_DIR.rglob("*") if p.is_file() and p.name != "filler"]
+            detail = answer.get("detail", "") if isinstance(answer, dict) else str(answer)
+            results[f"http {case}"] = {"status": status, "detail": detail, "created": created, "files_left": left}
+            outcome.check(status == 503 and "storage" in detail, f"http {case}: answered {status} {detail!r}")
+            outcome.check(created == 0, f"http {case}: the request was created without its letter")
+            outcome.check(not left, f"http {case}: files left behind: {left}")
+        outcome.figures.update(results)
+    finally:
+        subprocess.run(["umount", str(MEDIA_DIR)], check=False)
 
 
 SCENARIOS: dict[str, Callable[[Topology], Outcome]] = {

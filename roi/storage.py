@@ -36,6 +36,8 @@ class MediaStorage(FileSystemStorage):
                 else:
                     break
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            # Gone already (linked and removed, or never created), or a folder that has just turned read-only: the
+            # caller must see the write's own error, not this one's.
+            with contextlib.suppress(OSError):
                 os.unlink(partial_path)
         return os.path.relpath(full_path, self.location).replace("\\", "/")

@@ -10,7 +10,7 @@ tests/ops/test_floor_views.py checks that they are absent without it. Anonymous,
 - pk-new-connection/: the same after closing the connection, so every request opens one (what a page pays
   without persistent connections);
 - pk-tenant/: one primary-key lookup of a request inside its tenant's row-level security scope (roi/rls.py): what
-  every tenant read of the app pays on top (a transaction and the scope's set_config).
+  every tenant read of the app pays on top (the scope's set_config, once per change of scope on the connection).
 """
 
 from __future__ import annotations

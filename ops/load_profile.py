@@ -5,7 +5,8 @@
 Each action of the workload (ops/load/locustfile.py) is run `iterations` times through Django's test client in this
 process, as a signed-in account of its own (password and two-factor, like the simulated users): the median and p95
 server time (no network, no gunicorn), the number of SQL statements (CaptureQueriesContext) and the time spent in
-them. On the shared 2-core machine the absolute times move with the others' load; the statement counts do not.
+them, and the CPU time per request of this process and of its PostgreSQL backend. On the shared 2-core machine the
+absolute times move with the others' load; the statement counts do not, and the CPU times much less.
 """
 
 from __future__ import annotations
@@ -94,13 +95,19 @@ def profile(fixture: dict[str, Any], *, iterations: int = 20) -> None:
     if not own_number:
         actions = [a for a in actions if "transition" not in a[0]]
     print(f"\nProfile, in-process (Django's test client, no network), {iterations} times each:")
-    print(f"{'action':<44} {'status':>6} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'SQL ms':>8}")
+    print(
+        f"{'action':<44} {'status':>6} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'SQL ms':>8} "
+        f"{'CPU ms':>7} {'PG CPU ms':>10}"
+    )
     for name, action in actions:
         times: list[float] = []
         counts: list[int] = []
         sql_ms: list[float] = []
         status = 0
+        cpu = pg_cpu = 0.0
         for index in range(iterations + 2):
+            if index == 2:
+                cpu, pg_cpu = time.process_time(), _backend_cpu_seconds(connection)
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
                 response = action()
@@ -111,12 +118,33 @@ def profile(fixture: dict[str, Any], *, iterations: int = 20) -> None:
             times.append(elapsed)
             counts.append(len(captured))
             sql_ms.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
+        cpu = (time.process_time() - cpu) * 1000 / iterations
+        pg_cpu = (_backend_cpu_seconds(connection) - pg_cpu) * 1000 / iterations
         times.sort()
         p95 = times[max(0, round(len(times) * 0.95) - 1)]
         print(
             f"{name:<44} {status:>6} {statistics.median(times):>10.1f} {p95:>8.1f} {statistics.median(counts):>8.0f} "
-            f"{statistics.median(sql_ms):>8.1f}"
+            f"{statistics.median(sql_ms):>8.1f} {cpu:>7.1f} {pg_cpu if pg_cpu >= 0 else float('nan'):>10.1f}"
         )
+    print(
+        "CPU ms: this process's CPU time per request (the app's Python); PG CPU ms: its PostgreSQL backend's, when the "
+        "server runs on this machine. Both move much less with the machine's other load than the times do."
+    )
+
+
+def _backend_cpu_seconds(connection: Any) -> float:
+    """CPU time used so far by this connection's PostgreSQL backend (from /proc), or -inf when it is not local."""
+    import os
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("-inf")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _signed_in(account: dict[str, Any], tenant: Any) -> Any:

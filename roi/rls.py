@@ -1,7 +1,7 @@
 """Row-level security: PostgreSQL's own wall between tenants, behind the `for_tenant()` filters of the views.
 
 Every table with a `tenant_id` column has a policy (ENABLE and FORCE ROW LEVEL SECURITY) that shows and accepts only
-the rows of the tenant the current transaction acts for. The app connects as a role that owns no table, is not a
+the rows of the tenant the current statement acts for. The app connects as a role that owns no table, is not a
 superuser and has no BYPASSRLS (`manage.py migrate` runs as the owner: roi/management/commands/migrate.py), so a view
 that forgets its tenant filter finds nothing of another tenant instead of showing it.
 

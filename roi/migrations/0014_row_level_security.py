@@ -5,7 +5,7 @@ import django.db.models.functions.datetime
 from django.conf import settings
 from django.db import migrations, models
 
-# The scope the policies read (roi/rls.py): transaction-local settings, empty when unset. Each function is called
+# The scope the policies read (roi/rls.py): settings of the connection, empty when unset. Each function is called
 # as a scalar subquery in the policies, `(SELECT roi_current_tenant())`, so PostgreSQL evaluates it once per
 # statement, not once per row. The policies themselves are installed after every migrate (roi/apps.py), so that a
 # table added later is covered too.

@@ -35,7 +35,10 @@ class _ScopedStatements:
         wanted = rls.current()
         if self.db.scope_sent == wanted or _TRANSACTION_CONTROL.match(str(sql)):
             return
-        rls.send(self.db, wanted)
+        # As Django wraps its own statements: a lost connection is django.db's OperationalError (a 503, not a 500:
+        # roi.views.server_error), and the connection is marked for Django to drop.
+        with self.db.wrap_database_errors:
+            rls.send(self.db, wanted)
 
     def execute(self, sql: Any, params: Any = None) -> Any:
         self._before(sql)

@@ -153,6 +153,26 @@ def test_a_scope_is_sent_once_per_change_not_once_per_statement(tenant_a, tenant
     assert [scope.tenant_id for scope in sent] == [tenant_a.pk, tenant_b.pk, None]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_when_the_scope_is_sent_is_djangos_operational_error(tenant_a, tenant_b):
+    """PostgreSQL restarting between two requests of a worker: the next request's scope is the first thing sent, and
+    its failure must look like any other lost connection (roi.views.server_error answers 503 for it, not 500)."""
+    from django.db import OperationalError
+
+    from tests.scoping import owner_cursor
+
+    with rls.tenant_scope(tenant_a.pk):
+        RecordRequest.objects.count()
+    with owner_cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    try:
+        with rls.tenant_scope(tenant_b.pk), pytest.raises(OperationalError):
+            RecordRequest.objects.count()
+        assert connection.errors_occurred  # Django drops the connection at the end of the request
+    finally:
+        connection.close()
+
+
 def _read_then_fail_in_a_savepoint(tenant_id: int, seen: list[int]) -> None:
     with transaction.atomic(), rls.tenant_scope(tenant_id), connection.cursor() as cursor:
         seen.extend(RecordRequest.objects.values_list("pk", flat=True))

@@ -31,6 +31,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ops.topology import LOG_DIR, ROOT, Topology
@@ -719,17 +720,9 @@ def scenario_media_full(topology: Topology) -> Outcome:
         outcome.check(False, "needs root to mount a tmpfs")
         return outcome
     mount = LOG_DIR / "media-tiny"
-    mount.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    try:
-        results = {}
-        for case in ("full", "read-only"):
-            if case == "full":
-                with contextlib.suppress(OSError), open(mount / "filler", "wb") as filler:
-                    filler.write(b"\0" * 2 * 1024 * 1024)
-            else:
-                (mount / "filler").unlink(missing_ok=True)
-                subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    results = {}
+    with contextlib.closing(media_cases(mount)) as cases:
+        for case in cases:
             content = drill_pdf()
             with everywhere(f"media-full {case}"), override_settings(MEDIA_ROOT=str(mount)):
                 tenant = Tenant.objects.get(slug=TENANT)
@@ -761,9 +754,7 @@ def scenario_media_full(topology: Topology) -> Outcome:
             outcome.check(error.startswith("ServiceError"), f"{case}: not a clear error ({error or 'accepted'})")
             outcome.check(before == after, f"{case}: the request changed")
             outcome.check(len(files_after) == len(files_before), f"{case}: a file was left behind")
-        outcome.figures = results
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
+    outcome.figures = results
     _media_full_over_http(topology, outcome)
     return outcome
 
@@ -776,17 +767,8 @@ def _media_full_over_http(topology: Topology, outcome: Outcome) -> None:
     from workflow.models import RecordRequest
 
     token = api_token(topology)
-    MEDIA_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(MEDIA_DIR)], check=True)
-    try:
-        results = {}
-        for case in ("full", "read-only"):
-            if case == "full":
-                with contextlib.suppress(OSError), open(MEDIA_DIR / "filler", "wb") as filler:
-                    filler.write(b"\0" * 2 * 1024 * 1024)
-            else:
-                (MEDIA_DIR / "filler").unlink(missing_ok=True)
-                subprocess.run(["mount", "-o", "remount,ro", str(MEDIA_DIR)], check=True)
+    with contextlib.closing(media_cases(MEDIA_DIR)) as cases:
+        for case in cases:
             mrn = f"MEDIA-{case.upper()}-{int(time.time())}"
             body = {
                 "patient": {"mrn": mrn, "first_name": "Rosa", "last_name": "Diaz", "date_of_birth": "1980-04-02"},
@@ -801,13 +783,31 @@ def _media_full_over_http(topology: Topology, outcome: Outcome) -> None:
                 created = RecordRequest.objects.filter(tenant=tenant, patient__mrn=mrn).count()
             left = [p.name for p in MEDIA_DIR.rglob("*") if p.is_file() and p.name != "filler"]
             detail = answer.get("detail", "") if isinstance(answer, dict) else str(answer)
-            results[f"http {case}"] = {"status": status, "detail": detail, "created": created, "files_left": left}
             outcome.check(status == 503 and "storage" in detail, f"http {case}: answered {status} {detail!r}")
             outcome.check(created == 0, f"http {case}: the request was created without its letter")
             outcome.check(not left, f"http {case}: files left behind: {left}")
-        outcome.figures.update(results)
+            outcome.figures[f"http {case}"] = {
+                "status": status,
+                "detail": detail,
+                "created": created,
+                "files_left": left,
+            }
+
+
+def media_cases(mount: Path) -> Iterator[str]:
+    """A 1 MB tmpfs mounted on `mount` (over whatever is there), made full ("full": a filler file that does not
+    fit), then read-only ("read-only": remounted); unmounted when the generator is closed."""
+    mount.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        with contextlib.suppress(OSError), open(mount / "filler", "wb") as filler:
+            filler.write(b"\0" * 2 * 1024 * 1024)
+        yield "full"
+        (mount / "filler").unlink(missing_ok=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        yield "read-only"
     finally:
-        subprocess.run(["umount", str(MEDIA_DIR)], check=False)
+        subprocess.run(["umount", str(mount)], check=False)
 
 
 SCENARIOS: dict[str, Callable[[Topology], Outcome]] = {

@@ -132,6 +132,19 @@ def test_healthz_reports_the_queue_depth(client, db, monkeypatch):
     assert body.json()["queue_depth"] == "error: ConnectionError"
 
 
+def test_the_queue_depth_of_a_broker_that_cannot_be_reached_is_an_error_at_once(settings):
+    """A health check in a Redis outage answers at once with the error instead of holding its gunicorn worker while
+    a client library retries (the redis-restart drill: through kombu's pooled connection, health checks waited for
+    Redis to come back, and with them every worker they reached)."""
+    import redis
+
+    from roi import views
+
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    with pytest.raises(redis.ConnectionError):
+        views.celery_queue_depth()
+
+
 @pytest.mark.worker
 def test_healthz_with_workers_pings_them(client, db, worker_queue):
     import time

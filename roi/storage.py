@@ -11,6 +11,7 @@ transaction rolls back its rows (roi.views.server_error answers 503 for a storag
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import posixpath
 import uuid
@@ -19,6 +20,8 @@ from typing import Any
 from django.core.files.storage import FileSystemStorage
 
 PARTIAL_PREFIX = ".partial-"
+# What os.link answers on a file system that has no hard links.
+NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
 
 
 class MediaStorage(FileSystemStorage):
@@ -33,8 +36,17 @@ class MediaStorage(FileSystemStorage):
                     os.link(written, full_path)  # never over an existing file
                 except FileExistsError:
                     name = self.get_available_name(name)
-                else:
-                    break
+                    continue
+                except OSError as error:
+                    if error.errno not in NO_HARD_LINKS:
+                        raise
+                    # A file system without hard links (some network mounts): a rename to a name just seen free,
+                    # which races only with another writer of the same random name, as Django's own storage does.
+                    if os.path.lexists(full_path):
+                        name = self.get_available_name(name)
+                        continue
+                    os.rename(written, full_path)
+                break
         finally:
             # Gone already (linked and removed, or never created), or a folder that has just turned read-only: the
             # caller must see the write's own error, not this one's.

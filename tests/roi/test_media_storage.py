@@ -49,6 +49,22 @@ def test_a_complete_write_never_replaces_another_file(tmp_path):
     assert _files(tmp_path) == sorted([first, raced])  # no temporary file left beside them
 
 
+def test_on_a_file_system_without_hard_links_the_complete_file_is_renamed_into_place(tmp_path, monkeypatch):
+    storage = MediaStorage(location=tmp_path)
+    existing = storage.save("tenant-1/letters/acknowledgment.pdf", ContentFile(b"first"))
+
+    def no_links(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr("roi.storage.os.link", no_links)
+    saved = storage.save("tenant-1/letters/acknowledgment.pdf", ContentFile(b"second"))
+    raced = storage._save(existing, ContentFile(b"third"))  # a name taken meanwhile: another one, nothing replaced
+    assert storage.open(existing).read() == b"first"
+    assert storage.open(saved).read() == b"second"
+    assert storage.open(raced).read() == b"third"
+    assert _files(tmp_path) == sorted([existing, saved, raced])
+
+
 @pytest.fixture
 def full_disk(settings, tmp_path, monkeypatch):
     """MEDIA_ROOT fills up during a write: Django's own storage writes the first bytes, then ENOSPC."""

@@ -486,25 +486,21 @@ class Topology:
     def restart_redis(self, down_seconds: float = 0.0) -> float:
         """Stop the embedded Valkey (SIGTERM: it saves its data, queued jobs included), stay down `down_seconds`,
         start it on the same port. Returns the seconds it was down."""
-        valkey = self.valkey
-        if valkey is None:
-            raise ExternalServer("REDIS_URL is set: that Redis is not ours to restart (embedded Valkey only)")
-        began = time.monotonic()
-        valkey.stop()
-        time.sleep(down_seconds)
-        valkey.start()
-        return time.monotonic() - began
+        return self._restart(self.valkey, down_seconds, "REDIS_URL is set: that Redis is not ours to restart")
 
     def restart_postgres(self, down_seconds: float = 0.0) -> float:
         """Stop the embedded PostgreSQL (pg_ctl -m fast: open connections are cut), stay down `down_seconds`,
         start it again. Returns the seconds it was down."""
-        postgres = self.postgres
-        if postgres is None:
-            raise ExternalServer("DATABASE_URL is set: that PostgreSQL is not ours to restart (embedded only)")
+        return self._restart(self.postgres, down_seconds, "DATABASE_URL is set: that PostgreSQL is not ours to restart")
+
+    @staticmethod
+    def _restart(server: Any, down_seconds: float, external: str) -> float:
+        if server is None:
+            raise ExternalServer(f"{external} (embedded servers only)")
         began = time.monotonic()
-        postgres.stop()
+        server.stop()
         time.sleep(down_seconds)
-        postgres.start()
+        server.start()
         return time.monotonic() - began
 
 

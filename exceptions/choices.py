@@ -7,6 +7,7 @@ class ExceptionReason(models.TextChoices):
 
     INCOMPLETE_AUTHORIZATION = "incomplete_authorization", "Incomplete authorization"
     EXPIRED_AUTHORIZATION = "expired_authorization", "Expired or revoked authorization"
+    AUTHORIZATION_REVOKED = "authorization_revoked", "Authorization revoked"
     IDENTITY_NOT_VERIFIED = "identity_not_verified", "Identity or authority not verified"
     SCOPE_UNCLEAR = "scope_unclear", "Scope unclear"
     AWAITING_DEPARTMENT = "awaiting_department", "Awaiting imaging or another department"
@@ -21,6 +22,7 @@ REQUESTOR_ACTION_REASONS = frozenset(
     {
         ExceptionReason.INCOMPLETE_AUTHORIZATION,
         ExceptionReason.EXPIRED_AUTHORIZATION,
+        ExceptionReason.AUTHORIZATION_REVOKED,
         ExceptionReason.IDENTITY_NOT_VERIFIED,
         ExceptionReason.SCOPE_UNCLEAR,
         ExceptionReason.AWAITING_REQUESTOR,
@@ -38,6 +40,10 @@ REQUESTOR_ASKS = {
     ),
     ExceptionReason.EXPIRED_AUTHORIZATION: gettext_noop(
         "The authorization form has expired or was revoked. Please send a new signed authorization."
+    ),
+    ExceptionReason.AUTHORIZATION_REVOKED: gettext_noop(
+        "The patient revoked the authorization for this request, so we cannot release records under it. A new "
+        "authorization signed by the patient is needed."
     ),
     ExceptionReason.IDENTITY_NOT_VERIFIED: gettext_noop(
         "We could not confirm the identity or authority of the person asking. Please send a copy of a photo ID, "

@@ -76,6 +76,91 @@ def exception_open(
     return episode
 
 
+def exception_raise_or_update(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    reason: str,
+    detail: str,
+    next_step: str,
+    next_action_due: date,
+    owner: Any | None = None,
+    deficiency_codes: list[str] | None = None,
+) -> ExceptionEpisode:
+    """Open an exception, or, on a request already in exception, make its open episode say this: reason, detail,
+    deficiency codes, next step and due date become these (the episode's history keeps what it said before); the
+    owner stays unless there was none. For a finding that must stop the request whatever it was waiting on (a
+    revocation, a refused release), with one owner for what happens next."""
+    if reason not in ExceptionReason.values:
+        raise ServiceError("Choose the reason for the exception from the list.", field="reason")
+    with transaction.atomic():
+        current = RecordRequest.objects.for_tenant(tenant).select_for_update().get(pk=record_request.pk)
+        if current.state != RequestState.EXCEPTION:
+            return exception_open(
+                tenant=tenant,
+                actor=actor,
+                record_request=current,
+                reason=reason,
+                detail=detail,
+                next_step=next_step,
+                next_action_due=next_action_due,
+                owner=owner,
+                deficiency_codes=deficiency_codes,
+                expected_state=current.state,
+            )
+        episode = (
+            ExceptionEpisode.objects.for_tenant(tenant)
+            .select_for_update()
+            .filter(request_id=current.pk, resolved_at__isnull=True)
+            .first()
+        )
+        if episode is None:
+            raise ServiceError("This request is in exception without an open episode; resolve it and open one.")
+        reason_changed = episode.reason != reason
+        episode.reason = reason
+        episode.detail = detail.strip()
+        episode.deficiency_codes = list(deficiency_codes or [])
+        episode.next_step = next_step.strip()[:300]
+        episode.next_action_due = max(next_action_due, clock.now().date())
+        if episode.owner_id is None:
+            episode.owner = owner or current.assignee or (actor if getattr(actor, "is_authenticated", False) else None)
+        history_stamp(episode, actor)
+        episode.save()
+        RecordRequest.objects.for_tenant(tenant).filter(pk=current.pk).update(
+            exception_reason=reason, last_activity_at=clock.now()
+        )
+        if reason_changed:
+            exception_opened.send(
+                sender=ExceptionEpisode,
+                tenant=tenant,
+                episode=episode,
+                record_request=current,
+                occurrence=f"episode-{episode.pk}-{reason}",
+            )
+    return episode
+
+
+def exception_update_findings(
+    *, tenant: Tenant, actor: Any, episode: ExceptionEpisode, reason: str, detail: str, deficiency_codes: list[str]
+) -> ExceptionEpisode:
+    """The checklist ran again on a request in exception and still finds deficiencies: the open episode says what is
+    still wrong now (reason, detail, codes), keeping its owner, next step and due date."""
+    with transaction.atomic():
+        current = ExceptionEpisode.objects.for_tenant(tenant).select_for_update().get(pk=episode.pk)
+        if not current.is_open:
+            raise ServiceError("This exception is already resolved.")
+        current.reason = reason
+        current.detail = detail.strip()
+        current.deficiency_codes = list(deficiency_codes)
+        history_stamp(current, actor)
+        current.save()
+        RecordRequest.objects.for_tenant(tenant).filter(pk=current.request_id).update(
+            exception_reason=reason, last_activity_at=clock.now()
+        )
+    return current
+
+
 def exception_resolve(
     *, tenant: Tenant, actor: Any, record_request: RecordRequest, resolution: str, expected_state: str | None = None
 ) -> ExceptionEpisode | None:

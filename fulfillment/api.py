@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -37,6 +37,30 @@ class DenyInputSerializer(serializers.Serializer):
     expected_state = serializers.CharField(required=False)
 
 
+REFUSAL = inline_serializer(
+    "ReleaseRefusalRule",
+    {
+        "code": serializers.CharField(),
+        "subject": serializers.CharField(help_text="The document or basis at fault (Authorization, Court order...)."),
+        "message": serializers.CharField(),
+        "citation": serializers.CharField(),
+        "fix": serializers.CharField(help_text="What would let the release go."),
+    },
+)
+RELEASE_REFUSED = OpenApiResponse(
+    inline_serializer(
+        "ReleaseRefused",
+        {
+            "detail": serializers.CharField(),
+            "field": serializers.CharField(required=False),
+            "refusals": serializers.ListField(child=REFUSAL, required=False),
+        },
+    ),
+    description="The release gate refused (every rule, with its citation and fix, in `refusals`), or the request "
+    "changed since `expected_state` was read.",
+)
+
+
 class FulfillmentRecordRequestViewSet(IntakeRecordRequestViewSet):
     def _checker(self, user_id: int | None) -> Any:
         """The staff member who checked the ID; anyone else is None, which the service refuses with a message."""
@@ -55,14 +79,16 @@ class FulfillmentRecordRequestViewSet(IntakeRecordRequestViewSet):
                     "packet_version": serializers.IntegerField(),
                     "download_url": serializers.CharField(allow_null=True),
                 },
-            )
+            ),
+            409: RELEASE_REFUSED,
         },
     )
     @action(detail=True, methods=["post"], url_path="deliver")
     def deliver(self, request: Request, tracking_number: str) -> Response:
         """Deliver the QC-passed packet by the request's method with that method's evidence (fax confirmation, mail
         tracking number, who checked the ID at pickup; portal and email methods get a download link, returned once
-        as `download_url`). 400 says which field to fix."""
+        as `download_url`). 400 says which field to fix; 409 that the release gate refused it now, rule by rule
+        (fulfillment/gate.py)."""
         record_request = self.get_object()
         data = DeliverInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -10,6 +10,10 @@ class FulfillmentConfig(AppConfig):
         from workflow.extensions import register_panel
 
         register_panel(PANEL)
+        from fulfillment.panels import gate_timeline
+        from workflow.extensions import register_timeline_source
+
+        register_timeline_source(gate_timeline)
         from fulfillment.activities import register as register_activities
 
         register_activities()

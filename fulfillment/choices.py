@@ -37,6 +37,15 @@ class QcOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ReleaseAction(models.TextChoices):
+    """The ways records leave, each of which asks the release gate first (fulfillment.gate)."""
+
+    DELIVER = "deliver", "Delivery"
+    RESEND = "resend", "Resend"
+    LINK = "link", "Download link issued"
+    DOWNLOAD = "download", "Download by link"
+
+
 class ResendReason(models.TextChoices):
     WRONG_DESTINATION = "wrong_destination", "Wrong destination"
     MISSING_RECORDS = "missing_records", "Missing records"

@@ -17,7 +17,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,8 +29,8 @@ from django.db.models.functions import Trunc
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from fulfillment import disclosures, documents, qc
-from fulfillment.choices import ResendReason
+from fulfillment import disclosures, gate, qc
+from fulfillment.choices import ReleaseAction, ResendReason
 from fulfillment.models import Delivery, DownloadLink, ReleasePacket
 from fulfillment.policy import policy_for
 from intake import notices
@@ -130,17 +130,6 @@ def delivery_counts_by_period(
         else:
             entry["deliveries"] += row["count"]
     return list(out.values())
-
-
-def _refuse_stale(*, tenant: Tenant, record_request: RecordRequest, packet: ReleasePacket) -> None:
-    """A packet that passed QC but no longer matches the request's documents (pages left out or put back since, a
-    partial denial) is not sent: what QC passed is not what the records now say may be released."""
-    contents = documents.release_contents(documents.documents_for(tenant=tenant, record_request=record_request))
-    if [{"document": item.document.pk, "pages": item.included} for item in contents] != packet.contents:
-        raise ServiceError(
-            f"The documents or excluded pages changed after packet v{packet.version} was built: rebuild the packet "
-            "and pass QC again before sending it."
-        )
 
 
 def deliverable_packet(*, tenant: Tenant, record_request: RecordRequest) -> ReleasePacket | None:
@@ -329,7 +318,9 @@ def delivery_record(
     expected_state: str | None = None,
 ) -> DeliveryResult:
     """Deliver the QC-passed packet by the request's method to its destination, with the method's evidence, and
-    move the request to delivered. The delivery keeps the exact packet version, date, method and destination."""
+    move the request to delivered. The release gate decides first, inside the same transaction (fulfillment.gate): a
+    refusal rolls everything back, is recorded with an owner, and is raised with every rule that refused. The
+    delivery keeps the exact packet version, date, method and destination."""
     _require_staff(actor, tenant)
     evidence = _check_evidence(tenant=tenant, evidence=evidence)
     with transaction.atomic():
@@ -339,10 +330,6 @@ def delivery_record(
                 f"Records are delivered while the request is in fulfillment; it is "
                 f"{RequestState(current.state).label.lower()}. A delivered request can be resent instead."
             )
-        packet = deliverable_packet(tenant=tenant, record_request=current)
-        if packet is None or current.qc_passed_at is None:
-            raise ServiceError("The current packet has not passed quality control: do QC before delivery.")
-        _refuse_stale(tenant=tenant, record_request=current, packet=packet)
         # What QC checked is the request's method and destination: a release elsewhere goes back through QC.
         if evidence.method != current.delivery_method:
             raise ServiceError(
@@ -358,17 +345,48 @@ def delivery_record(
                 "request's delivery details (and pass QC again) to send elsewhere.",
                 field="destination",
             )
-        result = _create_delivery(tenant=tenant, actor=actor, record_request=current, packet=packet, evidence=evidence)
-        request_deliver(
-            tenant=tenant,
-            actor=actor,
-            record_request=current,
-            evidence=result.delivery.evidence,
-            expected_state=expected_state,
+        packet = qc.current_packet(tenant=tenant, record_request=current)
+        verdict = gate.release_verdict(
+            tenant=tenant, record_request=current, packet=packet, action=ReleaseAction.DELIVER
         )
-        disclosures.disclosure_for_delivery(tenant=tenant, actor=actor, delivery=result.delivery)
-        _notify_sent(tenant=tenant, record_request=current, result=result)
-    return result
+        if verdict.allowed and current.qc_passed_at is not None and packet is not None:
+            result = _create_delivery(
+                tenant=tenant, actor=actor, record_request=current, packet=packet, evidence=evidence
+            )
+            request_deliver(
+                tenant=tenant,
+                actor=actor,
+                record_request=current,
+                evidence=result.delivery.evidence,
+                expected_state=expected_state,
+            )
+            disclosures.disclosure_for_delivery(tenant=tenant, actor=actor, delivery=result.delivery)
+            _notify_sent(tenant=tenant, record_request=current, result=result)
+            return result
+        if verdict.allowed:  # the packet passed, but the request's QC fact was cleared since (a rebuild meanwhile)
+            raise ServiceError("The current packet has not passed quality control: do QC before delivery.")
+    _refuse(tenant=tenant, actor=actor, record_request=record_request, verdict=verdict)
+
+
+def _refuse(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    verdict: gate.Verdict,
+    actor_label: str = "",
+    delivery: Delivery | None = None,
+) -> NoReturn:
+    """Record a refusal (its own transaction, after the refused one rolled back) and raise it."""
+    row = gate.release_refused(
+        tenant=tenant,
+        actor=actor,
+        record_request=record_request,
+        verdict=verdict,
+        actor_label=actor_label,
+        delivery=delivery,
+    )
+    raise gate.ReleaseRefused(verdict, row)
 
 
 def _notify_sent(*, tenant: Tenant, record_request: RecordRequest, result: DeliveryResult) -> None:
@@ -468,28 +486,34 @@ def delivery_resend(
             raise ServiceError("Choose the delivery being repeated.", field="resend_of") from None
         original = original.resend_of or original  # a resend of a resend still points at the first delivery
         packet = deliverable_packet(tenant=tenant, record_request=current)
-        if reason in NEEDS_NEWER_PACKET:
-            if packet is None or packet.built_at <= original.delivered_at:
-                raise ServiceError(
-                    f"'{ResendReason(reason).label}' sends more records: build a new packet version with them and "
-                    "pass its QC first.",
-                    field="reason",
-                )
-            _refuse_stale(tenant=tenant, record_request=current, packet=packet)
-        elif packet is None:
-            packet = original.packet
-        result = _create_delivery(
-            tenant=tenant,
-            actor=actor,
-            record_request=current,
-            packet=packet,
-            evidence=evidence,
-            resend_of=original,
-            resend_reason=reason,
-            resend_note=note,
+        if reason in NEEDS_NEWER_PACKET and (packet is None or packet.built_at <= original.delivered_at):
+            raise ServiceError(
+                f"'{ResendReason(reason).label}' sends more records: build a new packet version with them and "
+                "pass its QC first.",
+                field="reason",
+            )
+        packet = packet or original.packet
+        # A version never sent before is a first release: everything QC saw must still hold.
+        first = not Delivery.objects.for_tenant(tenant).filter(packet=packet).exists()
+        verdict = gate.release_verdict(
+            tenant=tenant, record_request=current, packet=packet, action=ReleaseAction.RESEND, first_release=first
         )
-        RecordRequest.objects.for_tenant(tenant).filter(pk=current.pk).update(last_activity_at=clock.now())
-        disclosures.disclosure_for_delivery(tenant=tenant, actor=actor, delivery=result.delivery)
+        result = None
+        if verdict.allowed:
+            result = _create_delivery(
+                tenant=tenant,
+                actor=actor,
+                record_request=current,
+                packet=packet,
+                evidence=evidence,
+                resend_of=original,
+                resend_reason=reason,
+                resend_note=note,
+            )
+            RecordRequest.objects.for_tenant(tenant).filter(pk=current.pk).update(last_activity_at=clock.now())
+            disclosures.disclosure_for_delivery(tenant=tenant, actor=actor, delivery=result.delivery)
+    if result is None:
+        _refuse(tenant=tenant, actor=actor, record_request=record_request, verdict=verdict, delivery=original)
     return result
 
 
@@ -538,13 +562,18 @@ def download_link_reissue(
             raise ServiceError("Only a delivery by download link or email link has links to issue.")
         if current.state not in RESEND_STATES:
             raise ServiceError("Links are issued for delivered or closed requests.")
-        now = clock.now()
-        for link in delivery.links.filter(revoked_at__isnull=True):
-            link.revoked_at = now
-            history_stamp(link, actor)
-            link.save(update_fields=["revoked_at"])
-        link, token = _new_link(tenant=tenant, actor=actor, delivery=delivery, sent_to=delivery.destination)
-    return DeliveryResult(delivery, link, token)
+        verdict = gate.release_verdict(
+            tenant=tenant, record_request=current, packet=delivery.packet, action=ReleaseAction.LINK
+        )
+        if verdict.allowed:
+            now = clock.now()
+            for link in delivery.links.filter(revoked_at__isnull=True):
+                link.revoked_at = now
+                history_stamp(link, actor)
+                link.save(update_fields=["revoked_at"])
+            link, token = _new_link(tenant=tenant, actor=actor, delivery=delivery, sent_to=delivery.destination)
+            return DeliveryResult(delivery, link, token)
+    _refuse(tenant=tenant, actor=actor, record_request=record_request, verdict=verdict, delivery=delivery)
 
 
 @dataclass(frozen=True)
@@ -577,36 +606,62 @@ def download_link_use_for_request(
     return _use(links, http_request, actor_label)
 
 
+class _Refused(Exception):
+    """Rolls back the use a refused download took (internal to _use)."""
+
+    def __init__(self, verdict: gate.Verdict) -> None:
+        super().__init__("refused")
+        self.verdict = verdict
+
+
 def _use(links: QuerySet[DownloadLink], http_request: Any, actor_label: str) -> Download:
     """One conditional UPDATE takes the use: two downloads at once on a link's last use cannot both get it (the
-    second re-reads the row after the first commits and no longer matches). The access event is written in the
-    same transaction, with the client's address. Only the packet version the link's delivery sent is served."""
+    second re-reads the row after the first commits and no longer matches). The release gate then decides, for this
+    download, now: refused, the use is given back, the refusal recorded and LinkUnavailable raised (the visitor sees
+    that the link no longer works). The access event is written in the same transaction as the use, with the
+    client's address. Only the packet version the link's delivery sent is served."""
     now = clock.now()
-    with transaction.atomic():
-        taken = links.filter(revoked_at__isnull=True, expires_at__gt=now, uses__lt=F("max_uses")).update(
-            uses=F("uses") + 1
-        )
-        link = links.select_related("tenant", "delivery__packet", "delivery__request").first()
-        if not taken or link is None:
-            raise LinkUnavailable(link.tenant if link is not None else None)
-        packet = link.delivery.packet
-        with packet.file.open("rb") as handle:
-            content = handle.read()
-        if hashlib.sha256(content).hexdigest() != packet.sha256:
-            logger.error("Packet %s does not match its digest; download refused", packet.pk)
-            raise LinkUnavailable(link.tenant)
-        rr = link.delivery.request
-        access_record(
+    try:
+        with transaction.atomic():
+            taken = links.filter(revoked_at__isnull=True, expires_at__gt=now, uses__lt=F("max_uses")).update(
+                uses=F("uses") + 1
+            )
+            link = links.select_related("tenant", "delivery__packet", "delivery__request__requestor").first()
+            if not taken or link is None:
+                raise LinkUnavailable(link.tenant if link is not None else None)
+            packet = link.delivery.packet
+            rr = link.delivery.request
+            verdict = gate.release_verdict(
+                tenant=link.tenant, record_request=rr, packet=packet, action=ReleaseAction.DOWNLOAD
+            )
+            if not verdict.allowed:
+                raise _Refused(verdict)
+            with packet.file.open("rb") as handle:
+                content = handle.read()
+            if hashlib.sha256(content).hexdigest() != packet.sha256:
+                logger.error("Packet %s does not match its digest; download refused", packet.pk)
+                raise LinkUnavailable(link.tenant)
+            access_record(
+                tenant=link.tenant,
+                actor=None,
+                action=AccessAction.DOWNLOAD_DOCUMENT,
+                request=http_request,
+                obj=link,
+                request_id=rr.pk,
+                patient_id=rr.patient_id,
+                detail=f"Download by link: packet v{packet.version}, use {link.uses} of {link.max_uses}",
+                actor_label=f"{actor_label}; link sent to {link.sent_to or 'no address'}"[:200],
+            )
+    except _Refused as refused:
+        gate.release_refused(
             tenant=link.tenant,
             actor=None,
-            action=AccessAction.DOWNLOAD_DOCUMENT,
-            request=http_request,
-            obj=link,
-            request_id=rr.pk,
-            patient_id=rr.patient_id,
-            detail=f"Download by link: packet v{packet.version}, use {link.uses} of {link.max_uses}",
-            actor_label=f"{actor_label}; link sent to {link.sent_to or 'no address'}"[:200],
+            record_request=rr,
+            verdict=refused.verdict,
+            actor_label=f"{actor_label}; link sent to {link.sent_to or 'no address'}",
+            delivery=link.delivery,
         )
+        raise LinkUnavailable(link.tenant) from None
     return Download(link=link, content=content, filename=f"{rr.tracking_number}-records-v{packet.version}.pdf")
 
 

@@ -29,7 +29,7 @@ from roi.audit import access_record, history_stamp
 from roi.choices import AccessAction
 from roi.errors import ServiceError
 from roi.models import Tenant
-from workflow.choices import RecordType, RequestState, SensitiveCategory
+from workflow.choices import RecordType, RequestState, SensitiveCategory, with_implied_categories
 from workflow.models import RecordRequest
 
 NOTE_MAX = 300
@@ -132,7 +132,7 @@ def release_document_upload(
         raise ServiceError("Choose where the records came from.", field="source")
     if record_type not in RecordType.values:
         raise ServiceError("Choose what kind of record this is.", field="record_type")
-    categories = list(dict.fromkeys(sensitive_categories))
+    categories = with_implied_categories([record_type], list(sensitive_categories))
     unknown = [c for c in categories if c not in SensitiveCategory.values]
     if unknown:
         raise ServiceError(f"Unknown sensitive category {unknown[0]!r}.", field="sensitive_categories")

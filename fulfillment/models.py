@@ -22,6 +22,7 @@ from fulfillment.choices import (
     InvoiceStatus,
     PaymentMethod,
     QcOutcome,
+    ReleaseAction,
     ResendReason,
     RetrievalSource,
     RetrievalStatus,
@@ -235,6 +236,9 @@ class QcReview(TenantOwned):
     checks = models.JSONField(default=dict, help_text="{check code: true/false} as the reviewer answered.")
     failures = models.JSONField(default=list, help_text="[{code, message}] of every check that failed.")
     note = models.TextField(blank=True)
+    # What a pass attested to (fulfillment.gate.release_facts): the release gate compares it with the facts at the
+    # moment of release, and a difference voids the pass. Empty on reviews recorded before it was kept.
+    release_facts = models.JSONField(default=dict, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -316,6 +320,32 @@ class DownloadLink(TenantOwned):
 
     def __str__(self) -> str:
         return f"Link for delivery {self.delivery_id}"
+
+
+class ReleaseRefusal(TenantOwned):
+    """A release the gate refused (fulfillment.gate): which way out, which rules with their citations, who must act
+    and the exception it opened or updated. Written in its own transaction after the refused action rolled back, and
+    never changed: the request page and the audit trail show it."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="release_refusals")
+    action = models.CharField(max_length=10, choices=ReleaseAction.choices)
+    packet = models.ForeignKey(ReleasePacket, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True, help_text="Who tried, when not a staff member.")
+    refusals = models.JSONField(default=list, help_text="[{code, message, citation, fix}] of every rule that refused.")
+    owner = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    episode = models.ForeignKey(
+        "exceptions.ExceptionEpisode", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["tenant", "request", "at"], name="release_refusal_request_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of {self.request_id} refused at {self.at:%Y-%m-%d %H:%M}"
 
 
 # --- Fees and invoices (fees.py) ------------------------------------------------------------------------------

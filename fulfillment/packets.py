@@ -27,6 +27,7 @@ from weasyprint import HTML
 
 from fulfillment import documents as docs
 from fulfillment.models import ReleasePacket
+from intake.authorizations import review_with_records
 from intake.choices import LegalDocumentType
 from intake.documents import stored_file_open
 from intake.models import IntakeReview
@@ -107,7 +108,8 @@ def release_basis(record_request: RecordRequest, review: IntakeReview | None) ->
     if kind == RequestType.RIGHT_OF_ACCESS:
         line = "The individual's right of access to their records (45 CFR 164.524)"
         if requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE:
-            authority = review.get_authority_type_display() if review and review.authority_type else ""
+            rep = review.representative if review and review.representative_id else None
+            authority = rep.get_authority_type_display().lower() if rep else ""
             line += ", exercised by the patient's personal representative" + (f" ({authority})" if authority else "")
         lines.append(line + ".")
         if (
@@ -122,16 +124,15 @@ def release_basis(record_request: RecordRequest, review: IntakeReview | None) ->
             lines.append(
                 "Sent to the recipient the patient named in a signed written directive (45 CFR 164.524(c)(3)(ii))."
             )
-    elif kind == RequestType.AUTHORIZATION:
+    elif kind == RequestType.AUTHORIZATION or (review and review.authorization_id and kind != RequestType.LEGAL):
+        auth = review.authorization if review and review.authorization_id else None
         line = "The patient's written authorization (45 CFR 164.508)"
-        if review and review.auth_signature_date:
-            signer = "their representative" if review.auth_signed_by_representative else "the patient"
-            line += f", signed by {signer} on {_long_date(review.auth_signature_date)}"
+        if auth is not None:
+            signer = f"their representative, {auth.signer_name}" if auth.representative_id else auth.signer_name
+            line += f", signed by {signer} on {_long_date(auth.signed_on)}, naming {auth.recipient}"
         lines.append(line + ".")
-        if review and (review.auth_expiration_date or review.auth_expiration_event):
-            expiry = (
-                _long_date(review.auth_expiration_date) if review.auth_expiration_date else review.auth_expiration_event
-            )
+        if auth is not None and (auth.expires_on or auth.expiration_event):
+            expiry = _long_date(auth.expires_on) if auth.expires_on else auth.expiration_event
             lines.append(f"The authorization expires: {expiry}.")
     elif kind == RequestType.CONTINUITY_OF_CARE:
         lines.append("Treatment: continuity of care with a treating provider (45 CFR 164.506(c)).")
@@ -349,7 +350,7 @@ def packet_build(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -
         built_on = local_date(now, tenant)
         recipient = packet_recipient(current)
         includes_part2 = any(SensitiveCategory.SUD_PART2 in item.document.sensitive_categories for item in contents)
-        review = IntakeReview.objects.for_tenant(tenant).filter(request=current).first()
+        review = review_with_records(tenant=tenant, record_request=current)
 
         cover = PdfReader(
             io.BytesIO(

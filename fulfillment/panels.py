@@ -9,17 +9,111 @@ from __future__ import annotations
 
 from typing import Any
 
-from fulfillment import delivery, denials, disclosures, fees, packets, qc, retrieval
-from workflow.extensions import RequestPanel
+from django.urls import reverse
+
+from fulfillment import delivery, denials, disclosures, fees, gate, packets, qc, retrieval
+from fulfillment.choices import ReleaseAction
+from fulfillment.models import Delivery, ReleaseRefusal
+from intake.authorizations import review_with_records
+from intake.forms.records import RevocationForm
+from intake.models import Revocation
+from roi.models import Tenant
+from workflow.choices import RequestState
+from workflow.extensions import RequestPanel, TimelineEvent
+from workflow.models import RecordRequest
 
 PARTS = (retrieval, packets, qc, delivery, fees, disclosures, denials)
 
 
+def gate_panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
+    """The release gate's verdict, live: for the next release (the current packet while in fulfillment, a download
+    or resend of the last delivered version afterwards), every rule that refuses it now with its citation and fix;
+    the recent refusals; and the form to record a written revocation of the authorization the request relies on."""
+    state = record_request.state
+    context: dict[str, Any] = {"rr": record_request}
+    if state in (RequestState.IN_FULFILLMENT, RequestState.EXCEPTION, RequestState.VALIDATED):
+        packet = qc.current_packet(tenant=tenant, record_request=record_request)
+        action = ReleaseAction.DELIVER
+    elif state in (RequestState.DELIVERED, RequestState.CLOSED):
+        last = (
+            Delivery.objects.for_tenant(tenant)
+            .filter(request_id=record_request.pk)
+            .select_related("packet")
+            .order_by("-delivered_at", "-id")
+            .first()
+        )
+        packet = last.packet if last else None
+        action = ReleaseAction.DOWNLOAD
+    else:
+        return {"gate": context}
+    if packet is not None:
+        context["verdict"] = gate.release_verdict(
+            tenant=tenant, record_request=record_request, packet=packet, action=action
+        )
+    else:
+        context["basis_refusals"] = gate.basis_refusals(tenant=tenant, record_request=record_request)
+    context["action_label"] = (
+        f"Delivery of packet v{packet.version}" if action == ReleaseAction.DELIVER and packet else
+        f"Downloads and resends of packet v{packet.version}" if packet else "Release"
+    )  # fmt: skip
+    context["refusals"] = gate.refusals_for(tenant=tenant, record_request=record_request)
+    review = review_with_records(tenant=tenant, record_request=record_request)
+    auth = review.authorization if review is not None and review.authorization_id else None
+    context["authorization"] = auth
+    if auth is not None and getattr(auth, "revocation", None) is None:
+        context["revoke_form"] = forms.get("revoke_form") or RevocationForm()
+    return {"gate": context}
+
+
 def fulfillment_panel_context(http_request: Any, record_request: Any, tenant: Any, **forms: Any) -> dict[str, Any]:
     context: dict[str, Any] = {"rr": record_request}
+    context.update(gate_panel_context(tenant=tenant, record_request=record_request, forms=forms))
     for part in PARTS:
         context.update(part.panel_context(tenant=tenant, record_request=record_request, forms=forms))
+    verdict = context["gate"].get("verdict")
+    if verdict is not None and not verdict.allowed and verdict.action == ReleaseAction.DELIVER:
+        # The button is offered only when the release would go out now: a refused verdict shows its rules instead.
+        context["delivery_form"] = None
+        context["delivery_blocked"] = True
     return context
+
+
+def gate_timeline(*, tenant: Tenant, record_request: RecordRequest) -> list[TimelineEvent]:
+    """The request's timeline gains the revocation of the authorization it relies on, with the written revocation,
+    and each refused release with its rules."""
+    events: list[TimelineEvent] = []
+    revocation = (
+        Revocation.objects.for_tenant(tenant)
+        .filter(authorization__reviews__request=record_request)
+        .select_related("authorization", "document__request", "recorded_by")
+        .first()
+    )
+    if revocation is not None:
+        document = revocation.document
+        events.append(
+            TimelineEvent(
+                at=revocation.recorded_at,
+                title="Authorization revoked"
+                if revocation.authorization.kind == "authorization"
+                else "Directive withdrawn",
+                detail=f"Written revocation received {revocation.received_on:%b %-d, %Y}, recorded by "
+                f"{revocation.recorded_by or 'system'}; no release under it from then on (45 CFR 164.508(b)(5)).",
+                link=reverse("intake:document-download", args=[document.request.tracking_number, document.pk])
+                if document is not None
+                else "",
+                link_label="the written revocation",
+            )
+        )
+    for refusal in ReleaseRefusal.objects.for_tenant(tenant).filter(request_id=record_request.pk).order_by("-at")[:20]:
+        rules = "; ".join(f"{r.get('message')} ({r.get('citation')})" for r in refusal.refusals)
+        events.append(
+            TimelineEvent(
+                at=refusal.at,
+                title=f"{refusal.get_action_display()} refused by the release gate",
+                detail=f"{refusal.actor or refusal.actor_label or 'system'}: {rules}",
+            )
+        )
+    return events
 
 
 PANEL = RequestPanel(

@@ -19,11 +19,12 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.urls import reverse
 
-from fulfillment import fees
+from fulfillment import fees, gate
 from fulfillment.choices import QcOutcome
 from fulfillment.models import QcReview, ReleaseDocument, ReleasePacket
 from fulfillment.policy import policy_for
 from intake import rules
+from intake.authorizations import review_with_records
 from intake.models import IntakeReview
 from roi import clock
 from roi.audit import history_stamp
@@ -33,7 +34,6 @@ from roi.models import Tenant
 from roi.notifications import notify
 from roi.tenancy import has_role, role_in
 from workflow.choices import DeliveryMethod, RecordType, RequestState, SensitiveCategory
-from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 
 # Check codes, in the order the reviewer works through them. QcReview.checks and .failures use these codes.
@@ -208,65 +208,52 @@ def _basis(record_request: RecordRequest) -> str:
     return rules.basis_for(record_request.request_type, record_request.requestor.kind)
 
 
-def _basis_check(tenant: Tenant, record_request: RecordRequest, review: IntakeReview | None) -> QcCheck:
+# The release gate's refusals about the basis (the authorization, directive, representative, order) go to the basis
+# check; those about what the documents carry (consents, psychotherapy notes, Part 2) to the sensitive check.
+SENSITIVE_SUBJECTS = frozenset(
+    {"Sensitive-category consent", "Part 2 consent", "Psychotherapy notes", "Psychotherapy-notes authorization"}
+)
+SENSITIVE_CODES = ("CONSENT_MISSING_", "PSYCHOTHERAPY_", "PART2_", "AUTH_PSYCHOTHERAPY_")
+
+
+def _is_sensitive(refusal: gate.Refusal) -> bool:
+    return refusal.subject in SENSITIVE_SUBJECTS or refusal.code.startswith(SENSITIVE_CODES)
+
+
+def _line(refusal: gate.Refusal) -> str:
+    return f"{refusal.message} ({refusal.citation}) {refusal.fix}"
+
+
+def _basis_check(tenant: Tenant, record_request: RecordRequest, refusals: list[gate.Refusal]) -> QcCheck:
+    """The release gate's rules on today's facts (fulfillment.gate.basis_refusals): the same verdict the release
+    itself will ask for, so this check never passes beside a revoked or expired authorization."""
     basis = _basis(record_request)
     findings = [rules.BASIS_LABELS[basis]]
-    problems: list[str] = []
-    today = local_date(clock.now(), tenant)
-    if basis == rules.AUTHORIZATION:
-        if review is None:
-            problems.append("No intake review is on file for the authorization; work the intake checklist.")
-        else:
-            if review.auth_revoked:
-                # 45 CFR 164.508(b)(5): a revocation received before release blocks it.
-                problems.append("The authorization was revoked: it cannot support a release (45 CFR 164.508(b)(5)).")
-            expiry = review.auth_expiration_date
-            if expiry is not None:
-                findings.append(f"Authorization expires {_fmt(expiry)}.")
-                if expiry < today:
-                    # 45 CFR 164.508(b)(2)(i): an expired authorization is defective.
-                    problems.append(
-                        f"The authorization expired on {_fmt(expiry)}: get a new one before release "
-                        "(45 CFR 164.508(b)(2)(i))."
-                    )
-            elif review.auth_expiration_event:
-                findings.append(f"Authorization expires on an event: {review.auth_expiration_event}.")
-            else:
-                problems.append("The authorization has no expiration date or event (45 CFR 164.508(c)(1)(v)).")
-    elif basis == rules.DIRECTIVE and review is not None and review.auth_revoked:
-        problems.append("The patient withdrew the directive: do not send the records to the third party.")
+    review = review_with_records(tenant=tenant, record_request=record_request)
+    auth = review.authorization if review is not None and review.authorization_id else None
+    if auth is not None:
+        findings.append(str(auth))
+        if auth.expires_on is not None:
+            findings.append(f"Expires {_fmt(auth.expires_on)}.")
+        elif auth.expiration_event:
+            findings.append(f"Expires on an event: {auth.expiration_event}.")
+    # Scope and delivery findings are the scope and recipient checks' own.
+    problems = [_line(r) for r in refusals if not _is_sensitive(r) and r.subject not in ("Scope", "Delivery")]
     return QcCheck(BASIS, CHECK_LABELS[BASIS], CONFIRM_PROMPTS[BASIS], tuple(findings), tuple(problems))
 
 
 def _sensitive_check(
-    record_request: RecordRequest, documents: list[ReleaseDocument], review: IntakeReview | None, packet: ReleasePacket
+    documents: list[ReleaseDocument], review: IntakeReview | None, packet: ReleasePacket, refusals: list[gate.Refusal]
 ) -> QcCheck:
-    """Every sensitive category in the packet needs its consent. Psychotherapy notes need an authorization that
-    covers them (164.508(a)(2)), whatever the basis; the right of access excludes them (164.524(a)(1)(i)). A patient
-    (or personal representative) receiving their own records needs no consent for the other categories, Part 2
-    included (42 CFR 2.23), which is the intake checklist's rule too."""
+    """Every sensitive category in the packet covered by the right consent; psychotherapy notes only on an
+    authorization of their own and never under the right of access; Part 2 records with the 2.32 notice. The rules
+    are the release gate's (fulfillment.gate)."""
     consents = set(review.consents_received) if review is not None else set()
-    covers_psychotherapy = bool(review and review.auth_covers_psychotherapy_notes)
-    individual = _basis(record_request) == rules.INDIVIDUAL
     present: dict[str, list[str]] = {}
     for doc in documents:
         for category in doc.sensitive_categories:
             present.setdefault(category, []).append(doc.original_name)
-    problems = []
-    for category, names in present.items():
-        label = SensitiveCategory(category).label
-        where = ", ".join(names)
-        if category == SensitiveCategory.PSYCHOTHERAPY_NOTES:
-            if not covers_psychotherapy:
-                problems.append(
-                    f"{label} ({where}) need their own authorization covering them (45 CFR 164.508(a)(2)); "
-                    "leave them out or get that authorization."
-                )
-            continue
-        if individual or category in consents:
-            continue
-        citation = "42 CFR 2.31" if category == SensitiveCategory.SUD_PART2 else "specific consent required"
-        problems.append(f"{label} ({where}) without the consent on file ({citation}); leave them out or get it.")
+    problems = [_line(r) for r in refusals if _is_sensitive(r)]
     if SensitiveCategory.SUD_PART2 in present and not packet.includes_part2:
         problems.append("Part 2 records are in the packet but its pages lack the redisclosure notice; rebuild it.")
     findings = [
@@ -319,11 +306,12 @@ def qc_checklist(*, tenant: Tenant, record_request: RecordRequest, packet: Relea
     documents = [found[i] for i in ids if i in found]
     missing = [i for i in ids if i not in found]
     review = IntakeReview.objects.for_tenant(tenant).filter(request_id=record_request.pk).first()
+    refusals = gate.basis_refusals(tenant=tenant, record_request=record_request, documents=documents)
     checks = (
         _patient_check(documents, missing),
         _scope_check(record_request, documents),
-        _basis_check(tenant, record_request, review),
-        _sensitive_check(record_request, documents, review, packet),
+        _basis_check(tenant, record_request, refusals),
+        _sensitive_check(documents, review, packet, refusals),
         _recipient_check(record_request, packet),
         _fee_check(tenant, record_request),
     )
@@ -403,6 +391,9 @@ def qc_review_record(
             checks={code: code in confirmed for code in CHECK_ORDER},
             failures=failures,
             note=note,
+            release_facts=gate.release_facts(tenant=tenant, record_request=current, packet=packet)
+            if outcome == QcOutcome.PASSED
+            else {},
         )
         history_stamp(review, actor)
         review.save()

@@ -1,4 +1,4 @@
-from fulfillment.views import delivery, denials, disclosures, fees, packets, qc, retrieval
+from fulfillment.views import delivery, denials, disclosures, fees, gate, packets, qc, retrieval
 
 app_name = "fulfillment"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     *fees.urlpatterns,
     *disclosures.urlpatterns,
     *denials.urlpatterns,
+    *gate.urlpatterns,
 ]

@@ -10,6 +10,7 @@ class DocumentKind(models.TextChoices):
     COURT_ORDER = "court_order", "Court order"
     ASSURANCE = "assurance", "Satisfactory assurance or qualified protective order"
     CONSENT = "consent", "Specific consent for a sensitive category"
+    REVOCATION = "revocation", "Written revocation of an authorization or directive"
     CORRESPONDENCE = "correspondence", "Correspondence"
     OTHER = "other", "Other"
 
@@ -65,3 +66,97 @@ class NoticeEvent(models.TextChoices):
     EXTENSION = "extension", "Extension of the due date"
     SENT = "sent", "Records sent"
     DENIED = "denied", "Request denied (in full or in part)"
+
+
+class AuthorizationKind(models.TextChoices):
+    """What a signed permission to release is (intake.models.Authorization)."""
+
+    AUTHORIZATION = "authorization", "HIPAA authorization (45 CFR 164.508)"
+    DIRECTIVE = "directive", "Patient's written directive to a third party (45 CFR 164.524(c)(3)(ii))"
+
+
+class Part2Use(models.TextChoices):
+    """Whether 42 CFR Part 2 records would be used against the patient in a proceeding (42 CFR 2.12(d), 2.33)."""
+
+    NO = "no", "No: not to be used in a proceeding against the patient"
+    YES = "yes", "Yes, or possibly: a civil, criminal, administrative or legislative proceeding against the patient"
+
+
+class Part2CourtOrder(models.TextChoices):
+    """The 42 CFR Part 2 subpart E order a legal request relies on for substance use disorder records."""
+
+    NONCRIMINAL = "2.64", "42 CFR 2.64: disclosure for noncriminal purposes"
+    CRIMINAL_PATIENT = "2.65", "42 CFR 2.65: to investigate or prosecute the patient"
+    PROGRAM = "2.66", "42 CFR 2.66: to investigate or prosecute a program or the person holding the records"
+
+
+class Part2Finding(models.TextChoices):
+    """The findings a Part 2 court order must state, as the order states them (42 CFR 2.64(d)-(e), 2.65(d)-(e),
+    2.66(c)-(d))."""
+
+    OTHER_MEANS_UNAVAILABLE = (
+        "other_means",
+        "Other ways of obtaining the information are not available or not effective",
+    )
+    NEED_OUTWEIGHS_HARM = (
+        "outweighs_harm",
+        (
+            "The public interest and need for the disclosure outweigh the potential injury to the patient, the "
+            "physician-patient relationship and the treatment services"
+        ),
+    )
+    LIMITED_TO_ESSENTIAL = (
+        "limited",
+        (
+            "The order limits disclosure to the parts of the record essential to its purpose and to the persons who need "
+            "them"
+        ),
+    )
+    EXTREMELY_SERIOUS_CRIME = (
+        "serious_crime",
+        ("The crime is extremely serious (it causes or directly threatens loss of life or serious bodily injury)"),
+    )
+    SUBSTANTIAL_VALUE = (
+        "substantial_value",
+        (
+            "The records are reasonably likely to disclose information of substantial value to the investigation or "
+            "prosecution"
+        ),
+    )
+    HOLDER_COUNSEL = (
+        "holder_counsel",
+        (
+            "The holder of the records had the opportunity to be represented by independent counsel (applicant is law "
+            "enforcement)"
+        ),
+    )
+    NOT_USED_AGAINST_PATIENTS = (
+        "not_against_patients",
+        ("The order bars using the records against patients (investigation of a program only)"),
+    )
+
+
+F = Part2Finding
+# What each order must find, by section.
+PART2_REQUIRED_FINDINGS: dict[str, tuple[str, ...]] = {
+    Part2CourtOrder.NONCRIMINAL: (F.OTHER_MEANS_UNAVAILABLE, F.NEED_OUTWEIGHS_HARM, F.LIMITED_TO_ESSENTIAL),
+    Part2CourtOrder.CRIMINAL_PATIENT: (
+        F.EXTREMELY_SERIOUS_CRIME,
+        F.SUBSTANTIAL_VALUE,
+        F.OTHER_MEANS_UNAVAILABLE,
+        F.NEED_OUTWEIGHS_HARM,
+        F.HOLDER_COUNSEL,
+        F.LIMITED_TO_ESSENTIAL,
+    ),
+    Part2CourtOrder.PROGRAM: (
+        F.OTHER_MEANS_UNAVAILABLE,
+        F.NEED_OUTWEIGHS_HARM,
+        F.LIMITED_TO_ESSENTIAL,
+        F.NOT_USED_AGAINST_PATIENTS,
+    ),
+}
+PART2_ORDER_CITATIONS = {
+    Part2CourtOrder.NONCRIMINAL: "42 CFR 2.64(d)-(e)",
+    Part2CourtOrder.CRIMINAL_PATIENT: "42 CFR 2.65(d)-(e)",
+    Part2CourtOrder.PROGRAM: "42 CFR 2.66(c)-(d)",
+}

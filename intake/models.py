@@ -14,6 +14,7 @@ from simple_history.models import HistoricalRecords
 
 from intake.choices import (
     AuthorityType,
+    AuthorizationKind,
     DayKind,
     DocumentKind,
     DocumentSource,
@@ -21,10 +22,13 @@ from intake.choices import (
     LegalDocumentType,
     LetterKind,
     NoticeEvent,
+    Part2CourtOrder,
+    Part2Finding,
+    Part2Use,
 )
 from roi.models import TenantOwned
 from workflow.choices import RequestorKind, RequestType, SensitiveCategory
-from workflow.models import RecordRequest
+from workflow.models import Patient, RecordRequest
 
 
 def _private_path(prefix: str, instance: TenantOwned, filename: str) -> str:
@@ -68,20 +72,147 @@ class IntakeDocument(TenantOwned):
         return f"{self.get_kind_display()}: {self.original_name}"
 
 
+class RepresentativeAuthority(TenantOwned):
+    """Proof that a person may act for the patient (45 CFR 164.502(g)): a guardian, a health care agent under a power
+    of attorney, a parent of a minor, an executor. The authority is a document received and a named staff member who
+    checked it, never a tick: the request relying on it (IntakeReview.representative) and an authorization signed by
+    the representative (Authorization.representative) point here, and the release gate checks it again at release."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="representatives")
+    name = models.CharField(max_length=200, help_text="The representative, as the document names them.")
+    authority_type = models.CharField(max_length=30, choices=AuthorityType.choices)
+    document = models.ForeignKey(
+        IntakeDocument,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The guardianship papers, power of attorney, letters testamentary or birth certificate.",
+    )
+    ends_on = models.DateField(
+        null=True, blank=True, help_text="When the authority ends, if the document says (a minor's 18th birthday)."
+    )
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-verified_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "patient"], name="representative_patient_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_authority_type_display().lower()})"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.document_id is not None and self.verified_by_id is not None
+
+
+class Authorization(TenantOwned):
+    """A signed permission to release the patient's records, as a record of its own: a HIPAA authorization
+    (164.508) or a patient's written directive to a third party (164.524(c)(3)(ii)). Who signed it and when, until
+    when, whom it names, the document it is on. Requests rely on it (IntakeReview.authorization); a written
+    revocation is recorded against it once (Revocation) and stops every release under it from then on."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="authorizations")
+    kind = models.CharField(max_length=20, choices=AuthorizationKind.choices)
+    document = models.ForeignKey(
+        IntakeDocument, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="The signed form."
+    )
+    signer_name = models.CharField(max_length=200)
+    signed_on = models.DateField()
+    representative = models.ForeignKey(
+        RepresentativeAuthority,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="authorizations",
+        help_text="Set when a personal representative signed it (164.508(c)(1)(vi)).",
+    )
+    expires_on = models.DateField(null=True, blank=True)
+    expiration_event = models.CharField(max_length=200, blank=True)
+    expiration_event_occurred_on = models.DateField(
+        null=True, blank=True, help_text="Recorded when the expiration event is known to have occurred."
+    )
+    recipient = models.CharField(max_length=300, help_text="Who it names as the recipient.")
+    covers_psychotherapy_notes = models.BooleanField(
+        default=False, help_text="An authorization for psychotherapy notes (164.508(a)(2)); it covers nothing else."
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-signed_on", "-id"]
+        indexes = [models.Index(fields=["tenant", "patient"], name="authorization_patient_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_on__isnull=True) | models.Q(expires_on__gte=models.F("signed_on")),
+                name="authorization_expires_after_signed",
+            )
+        ]
+
+    def __str__(self) -> str:
+        label = "Directive" if self.kind == AuthorizationKind.DIRECTIVE else "Authorization"
+        return f"{label} signed {self.signed_on:%b %-d, %Y} by {self.signer_name}, naming {self.recipient}"
+
+
+class Revocation(TenantOwned):
+    """The patient's written revocation of an authorization or directive (164.508(b)(5)): effective when received,
+    except for disclosures already made in reliance on it. Recorded once, against the authorization, with the
+    written revocation; every request relying on the authorization is stopped by it (fulfillment.revocations)."""
+
+    authorization = models.OneToOneField(Authorization, on_delete=models.PROTECT, related_name="revocation")
+    received_on = models.DateField(help_text="When the written revocation reached the organisation.")
+    document = models.ForeignKey(
+        IntakeDocument,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The written revocation (empty only for revocations recorded before they were records).",
+    )
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Revocation of {self.authorization_id} received {self.received_on}"
+
+
 class IntakeReview(TenantOwned):
     """What the specialist confirmed while looking at the request's documents: the standardized checklist.
 
     Each field is a fact the specialist attests to; intake/rules.py turns the set into deficiencies, each with its
-    code, plain-language message and citation. Blank or False means "not confirmed", never "not needed".
+    code, plain-language message and citation. Blank or False means "not confirmed", never "not needed". Facts that
+    are records of their own (the authorization relied on, the personal representative's proven authority) are
+    linked, not ticked.
     """
 
     request = models.OneToOneField(RecordRequest, on_delete=models.PROTECT, related_name="intake_review")
 
-    # Identity and authority of the requestor, 45 CFR 164.514(h), 164.502(g).
+    # Identity of the requestor, 45 CFR 164.514(h); a personal representative's authority, 164.502(g).
     identity_verified = models.BooleanField(default=False)
     identity_method = models.CharField(max_length=30, choices=IdentityMethod.choices, blank=True)
-    authority_type = models.CharField(max_length=30, choices=AuthorityType.choices, blank=True)
-    authority_document_received = models.BooleanField(default=False)
+    representative = models.ForeignKey(
+        RepresentativeAuthority, null=True, blank=True, on_delete=models.PROTECT, related_name="reviews"
+    )
+
+    # The authorization (164.508) or directive (164.524(c)(3)(ii)) the request relies on.
+    authorization = models.ForeignKey(
+        Authorization, null=True, blank=True, on_delete=models.PROTECT, related_name="reviews"
+    )
 
     # A patient's written directive to send their records to a third party, 164.524(c)(3)(ii).
     directive_in_writing_signed = models.BooleanField(default=False)
@@ -96,28 +227,35 @@ class IntakeReview(TenantOwned):
     qualified_protective_order = models.BooleanField(default=False, help_text="164.512(e)(1)(ii)(B), (v)")
     court_order_signed_by_judge = models.BooleanField(default=False)
 
-    # HIPAA authorization core elements, 164.508(c)(1).
+    # 42 CFR Part 2 records asked for by a third party: used against the patient? (2.12(d), 2.33), and the subpart E
+    # court order with the findings it states.
+    part2_use_against_patient = models.CharField(max_length=3, choices=Part2Use.choices, blank=True)
+    part2_proceedings_consent = models.BooleanField(
+        default=False, help_text="The patient's separate written consent to use the records in the proceeding."
+    )
+    part2_court_order = models.CharField(max_length=4, choices=Part2CourtOrder.choices, blank=True)
+    part2_order_findings = ArrayField(
+        models.CharField(max_length=30, choices=Part2Finding.choices), default=list, blank=True
+    )
+    part2_order_scope = models.CharField(
+        max_length=300, blank=True, help_text="What the order covers, as it says (records, dates, recipients)."
+    )
+
+    # HIPAA authorization core elements, 164.508(c)(1); the signature, dates, expiry and recipient are on the
+    # Authorization record.
     auth_describes_information = models.BooleanField(default=False)
     auth_names_discloser = models.BooleanField(default=False)
     auth_names_recipient = models.BooleanField(default=False)
     auth_states_purpose = models.BooleanField(default=False)
-    auth_expiration_date = models.DateField(null=True, blank=True)
-    auth_expiration_event = models.CharField(max_length=200, blank=True)
-    auth_signed = models.BooleanField(default=False)
-    auth_signature_date = models.DateField(null=True, blank=True)
-    auth_signed_by_representative = models.BooleanField(default=False)
     auth_representative_authority_described = models.BooleanField(default=False)
     # Required statements, 164.508(c)(2), and plain language, (c)(3).
     auth_right_to_revoke_statement = models.BooleanField(default=False)
     auth_conditioning_statement = models.BooleanField(default=False)
     auth_redisclosure_statement = models.BooleanField(default=False)
     auth_plain_language = models.BooleanField(default=False)
-    # Defects, 164.508(b)(2)-(3).
-    auth_revoked = models.BooleanField(default=False)
+    # Defects only a reader of the form can see, 164.508(b)(2)(iv)-(v).
     auth_improperly_combined = models.BooleanField(default=False)
     auth_known_false = models.BooleanField(default=False)
-    auth_covers_psychotherapy_notes = models.BooleanField(default=False)
-    auth_psychotherapy_combined_with_other = models.BooleanField(default=False)
 
     # Sensitive categories requested whose specific consent is on file.
     consents_received = ArrayField(

@@ -367,7 +367,9 @@ def extension_facts(record_request: RecordRequest, *, original: date, new: date,
     }
 
 
-def on_exception_opened(*, tenant: Tenant, episode: Any, record_request: RecordRequest, **_: Any) -> None:
+def on_exception_opened(
+    *, tenant: Tenant, episode: Any, record_request: RecordRequest, occurrence: str = "", **_: Any
+) -> None:
     """An exception staff opened by hand that waits on the requestor (missing ID, unclear scope...) gets its "action
     needed" email, in the same transaction. The checklist's exceptions (with deficiency codes) get theirs with the
     deficiency letter instead, which lists each item."""
@@ -381,5 +383,5 @@ def on_exception_opened(*, tenant: Tenant, episode: Any, record_request: RecordR
             "deficiencies": [{"code": f"EXCEPTION_{episode.reason}".upper(), "message": requestor_ask(episode.reason)}],
             "due_date": record_request.legal_due_date,
         },
-        occurrence=f"episode-{episode.pk}",
+        occurrence=occurrence or f"episode-{episode.pk}",
     )

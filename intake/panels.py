@@ -8,11 +8,19 @@ from typing import Any
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
-from intake import selectors
+from intake import authorizations, rules, selectors
+from intake.choices import AuthorizationKind
 from intake.forms.checklist import ExtensionForm
+from intake.forms.records import (
+    AuthorizationLinkForm,
+    AuthorizationRecordForm,
+    EventOccurredForm,
+    RepresentativeLinkForm,
+    RepresentativeRecordForm,
+)
 from intake.services import EXTENDABLE_TYPES, extension_rule
 from roi import clock
-from workflow.choices import RequestState
+from workflow.choices import RequestorKind, RequestState
 from workflow.deadlines import local_date
 from workflow.extensions import RequestPanel
 
@@ -50,6 +58,58 @@ def extension_context(
     }
 
 
+def basis_records_context(
+    *, tenant: Any, record_request: Any, forms: dict[str, Any], with_forms: bool = True
+) -> dict[str, Any]:
+    """The records the request relies on, for the checklist page and the request page: the authorization or directive
+    (with its revocation), the personal representative's authority, and the forms that record or link them while the
+    request is open. Bound forms with errors come back in `forms`."""
+    basis = rules.basis_for(record_request.request_type, record_request.requestor.kind)
+    kind = authorizations.KIND_FOR_BASIS.get(basis)
+    review = authorizations.review_with_records(tenant=tenant, record_request=record_request)
+    auth = review.authorization if review is not None and review.authorization_id else None
+    rep = review.representative if review is not None and review.representative_id else None
+    wants_rep = record_request.requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE
+    context: dict[str, Any] = {
+        "basis": basis,
+        "kind": kind,
+        "kind_label": AuthorizationKind(kind).label if kind else "",
+        "authorization": auth,
+        "revocation": getattr(auth, "revocation", None) if auth else None,
+        "representative": rep,
+        "wants_representative": wants_rep and basis == rules.INDIVIDUAL,
+        "can_record": record_request.is_open,
+    }
+    if not with_forms or not context["can_record"] or (kind is None and not context["wants_representative"]):
+        return context
+    documents = list(selectors.documents_for(tenant=tenant, record_request=record_request))
+    patient = record_request.patient
+    reps = list(authorizations.patient_representatives(tenant=tenant, patient=patient))
+    requestor = record_request.requestor
+    if kind is not None:
+        others = [a for a in authorizations.patient_authorizations(tenant=tenant, patient=patient) if a.kind == kind]
+        context["auth_form"] = forms.get("auth_form") or AuthorizationRecordForm(
+            documents=documents,
+            representatives=reps,
+            initial={"recipient": requestor.organization or requestor.name, "signer_name": patient.full_name},
+        )
+        link_form = forms.get("auth_link_form") or AuthorizationLinkForm(
+            authorizations=[a for a in others if auth is None or a.pk != auth.pk]
+        )
+        context["auth_link_form"] = link_form if link_form.choices_by_pk else None
+        if auth is not None and auth.expiration_event and auth.expiration_event_occurred_on is None:
+            context["event_form"] = forms.get("event_form") or EventOccurredForm()
+    if wants_rep or kind is not None:
+        context["rep_form"] = forms.get("rep_form") or RepresentativeRecordForm(
+            documents=documents, initial={"name": requestor.name if wants_rep else ""}
+        )
+        link = forms.get("rep_link_form") or RepresentativeLinkForm(
+            representatives=[r for r in reps if rep is None or r.pk != rep.pk]
+        )
+        context["rep_link_form"] = link if link.choices_by_pk and wants_rep else None
+    return context
+
+
 def intake_panel_context(http_request: Any, record_request: Any, tenant: Any, **forms: Any) -> dict[str, Any]:
     received = record_request.state == RequestState.RECEIVED
     deficiencies = selectors.current_deficiencies(tenant=tenant, record_request=record_request) if received else []
@@ -64,6 +124,7 @@ def intake_panel_context(http_request: Any, record_request: Any, tenant: Any, **
         "has_documents_template": documents_template_exists(),
         "letters": selectors.letters_for(tenant=tenant, record_request=record_request),
         "extension": extension,
+        "records": basis_records_context(tenant=tenant, record_request=record_request, forms={}, with_forms=False),
         **extension_context(
             tenant=tenant, record_request=record_request, extension=extension, form=forms.get("extension_form")
         ),

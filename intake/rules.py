@@ -7,13 +7,14 @@ exception reason it opens and the next step. Jurisdiction-specific numbers live 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from django.utils.translation import gettext_noop
 
 from exceptions.choices import ExceptionReason
+from intake.choices import PART2_ORDER_CITATIONS, PART2_REQUIRED_FINDINGS, Part2CourtOrder, Part2Finding, Part2Use
 from workflow.choices import RecordType, RequestorKind, RequestType, SensitiveCategory
 
 R = ExceptionReason
@@ -28,6 +29,9 @@ class Deficiency:
     reason: str  # ExceptionReason value
     next_step: str
     staff_only: bool = False  # blocks validation but is settled by staff, with no letter and no exception
+    # What the deficiency is about ("Authorization", "Court order", "Part 2 consent"...): staff pages, letters and the
+    # release gate label each finding with the document or basis that must change.
+    subject: str = ""
     # The requestor message is stored in English (letters, staff pages). Portal pages and emails show it in the
     # requestor's language (intake.letters.requestor_text): a fixed message is its own message id (marked with gettext_noop);
     # a message with values has its id here and the values (a phrase to translate, or an ISO date) beside it.
@@ -36,8 +40,37 @@ class Deficiency:
 
 
 @dataclass(frozen=True)
+class RepresentativeFacts:
+    """A personal representative's authority as recorded (intake.models.RepresentativeAuthority)."""
+
+    name: str
+    authority_type: str
+    has_document: bool
+    verified: bool
+    ends_on: date | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizationFacts:
+    """The authorization or directive a request relies on, as recorded (intake.models.Authorization)."""
+
+    kind: str  # AuthorizationKind value
+    signed_on: date
+    recipient: str
+    has_document: bool = True
+    expires_on: date | None = None
+    expiration_event: str = ""
+    event_occurred_on: date | None = None
+    revoked_on: date | None = None  # the day the written revocation was received
+    covers_psychotherapy_notes: bool = False
+    representative: RepresentativeFacts | None = None
+
+
+@dataclass(frozen=True)
 class IntakeFacts:
-    """Everything the rules look at, gathered by intake.services from the request and its review."""
+    """Everything the rules look at, gathered by intake.services from the request, its review and the records the
+    review links to. The release gate (fulfillment.gate) gathers the same facts at the moment of release and runs
+    the same rules with `today` the day of release."""
 
     request_type: str
     requestor_kind: str
@@ -52,6 +85,24 @@ class IntakeFacts:
     patient_unidentified: bool = False  # an ingested message's placeholder patient (intake.ingest)
     review: dict[str, object] = field(default_factory=dict)  # IntakeReview fields; missing keys mean "not confirmed"
     today: date = field(default_factory=date.today)
+    received_on: date | None = None  # in the organisation's calendar
+    requestor_names: tuple[str, ...] = ()  # the requestor's name and organisation, as the request records them
+    document_kinds: frozenset[str] = frozenset()  # kinds of the documents received with the request
+    authorization: AuthorizationFacts | None = None
+    representative: RepresentativeFacts | None = None
+
+    @property
+    def asks_psychotherapy_notes(self) -> bool:
+        return (
+            RecordType.PSYCHOTHERAPY_NOTES in self.record_types
+            or SensitiveCategory.PSYCHOTHERAPY_NOTES in self.sensitive_categories
+        )
+
+    @property
+    def asks_other_records(self) -> bool:
+        """Anything besides psychotherapy notes: another record type, or dates of service alone (everything)."""
+        others = [t for t in self.record_types if t != RecordType.PSYCHOTHERAPY_NOTES]
+        return bool(others) or (not self.record_types and bool(self.scope_date_from or self.scope_date_to))
 
 
 # --- The basis a request rests on -------------------------------------------------------------------------
@@ -95,6 +146,101 @@ LETTER_STEP = "Send the deficiency letter; wait for the corrected document."
 # --- Checks ------------------------------------------------------------------------------------------------
 
 
+def _fmt(day: date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def _norm(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.casefold()).split())
+
+
+def names_requestor(named: str, requestor_names: tuple[str, ...]) -> bool:
+    """Whether the recipient a form names is the requestor: the requestor's name or organisation appears in it, or it
+    in them (a form may name the firm, the request the attorney of the firm), case, spacing and punctuation folded."""
+    named_norm = _norm(named)
+    if not named_norm:
+        return False
+    for name in requestor_names:
+        name_norm = _norm(name)
+        if name_norm and (name_norm in named_norm or named_norm in name_norm):
+            return True
+    return False
+
+
+REPRESENTATIVE = "Representative's authority"
+
+
+def _representative(f: IntakeFacts, rep: RepresentativeFacts | None, *, acting: str) -> list[Deficiency]:
+    """A personal representative is treated as the patient only with proof of authority: a document received and
+    checked by a named staff member (164.502(g)), whatever the request type. `acting`: what the representative does
+    ("asks for the patient's records", "signed the authorization")."""
+    if rep is None or not rep.has_document:
+        if rep is None and "authority" in f.document_kinds:
+            return [
+                _d(
+                    "REPRESENTATIVE_AUTHORITY_NOT_RECORDED",
+                    "",
+                    f"The personal representative who {acting} has an authority document on file that nobody has "
+                    "recorded and checked: record it (who, what authority, which document) on the checklist.",
+                    "45 CFR 164.502(g)",
+                    R.IDENTITY_NOT_VERIFIED,
+                    "Record and verify the representative's authority document.",
+                    staff_only=True,
+                    subject=REPRESENTATIVE,
+                )
+            ]
+        return [
+            _d(
+                "REPRESENTATIVE_AUTHORITY_MISSING",
+                gettext_noop(
+                    "Please send proof that you may act for the patient: guardianship papers, a health care power of "
+                    "attorney, letters testamentary, or, for a minor, a birth certificate or custody order."
+                ),
+                f"The personal representative who {acting} has no authority document on file.",
+                "45 CFR 164.502(g)",
+                R.IDENTITY_NOT_VERIFIED,
+                "Ask for the authority document.",
+                subject=REPRESENTATIVE,
+            )
+        ]
+    out = []
+    if not rep.verified:
+        out.append(
+            _d(
+                "REPRESENTATIVE_AUTHORITY_NOT_VERIFIED",
+                "",
+                f"The authority document of {rep.name} is on file but no staff member has checked it: check it and "
+                "record that you did.",
+                "45 CFR 164.502(g), 164.514(h)",
+                R.IDENTITY_NOT_VERIFIED,
+                "Check the representative's authority document.",
+                staff_only=True,
+                subject=REPRESENTATIVE,
+            )
+        )
+    if rep.ends_on is not None and rep.ends_on < f.today:
+        out.append(
+            _d(
+                "REPRESENTATIVE_AUTHORITY_ENDED",
+                AUTHORITY_ENDED % {"date": _fmt(rep.ends_on)},
+                f"The authority of {rep.name} ended on {rep.ends_on:%Y-%m-%d}.",
+                "45 CFR 164.502(g)",
+                R.IDENTITY_NOT_VERIFIED,
+                "Ask for current proof of authority, or for the patient's own request.",
+                subject=REPRESENTATIVE,
+                requestor_template=AUTHORITY_ENDED,
+                requestor_params=(("date", rep.ends_on.isoformat()),),
+            )
+        )
+    return out
+
+
+AUTHORITY_ENDED = gettext_noop(
+    "The document you sent gives you authority to act for the patient only until %(date)s. Please send current proof "
+    "of your authority."
+)
+
+
 def _identity(f: IntakeFacts) -> list[Deficiency]:
     out = []
     if not f.review.get("identity_verified") or not f.review.get("identity_method"):
@@ -106,49 +252,216 @@ def _identity(f: IntakeFacts) -> list[Deficiency]:
                 "45 CFR 164.514(h)",
                 R.IDENTITY_NOT_VERIFIED,
                 "Ask the requestor for a copy of photo ID.",
+                subject="Identity",
             )
         )
-    if f.requestor_kind == RequestorKind.PERSONAL_REPRESENTATIVE and not (
-        f.review.get("authority_type") and f.review.get("authority_document_received")
-    ):
+    if f.requestor_kind == RequestorKind.PERSONAL_REPRESENTATIVE:
+        out += _representative(f, f.representative, acting="asks for the patient's records")
+    return out
+
+
+# What each kind of signed permission is called in a deficiency (intake.models.Authorization.kind).
+KIND_SUBJECT = {"authorization": "Authorization", "directive": "Directive"}
+
+
+def _record_on_file(f: IntakeFacts, kind: str) -> list[Deficiency]:
+    """The authorization or directive the request relies on must be recorded as what it is: who signed it, when,
+    until when and whom it names. None recorded: the requestor is asked for a signed one (if a form came but is
+    unsigned or undated, that is the deficiency too), and staff are told to record it if it is on file."""
+    subject = KIND_SUBJECT[kind]
+    auth = f.authorization
+    if auth is None:
+        if kind == "directive":
+            return [
+                _d(
+                    "DIRECTIVE_NOT_ON_FILE",
+                    gettext_noop(
+                        "To send your records to someone else, we need your signed, written request that names who "
+                        "should receive them and where to send them."
+                    ),
+                    "No directive is recorded for this request: record it from the signed request (signer, date, "
+                    "recipient), or run the checklist to ask for one.",
+                    "45 CFR 164.524(c)(3)(ii)",
+                    R.INCOMPLETE_AUTHORIZATION,
+                    LETTER_STEP,
+                    subject=subject,
+                )
+            ]
+        return [
+            _d(
+                "AUTH_NOT_ON_FILE",
+                gettext_noop(
+                    "We need the patient's signed and dated authorization to release records to you. Please send it."
+                ),
+                "No authorization is recorded for this request: record it from the signed form (signer, date, "
+                "expiry, recipient); if the form is unsigned or undated, run the checklist to ask for one.",
+                "45 CFR 164.508(a)(1), (c)(1)(vi)",
+                R.INCOMPLETE_AUTHORIZATION,
+                LETTER_STEP,
+                subject=subject,
+            )
+        ]
+    if auth.kind != kind:
+        recorded = KIND_SUBJECT.get(auth.kind, auth.kind).lower()
+        return [
+            _d(
+                "BASIS_RECORD_WRONG_KIND",
+                "",
+                f"The request needs a {subject.lower()}, but the one recorded is a {recorded}: record the right one.",
+                "45 CFR 164.508, 164.524(c)(3)(ii)",
+                R.INCOMPLETE_AUTHORIZATION,
+                "Record the right document.",
+                staff_only=True,
+                subject=subject,
+            )
+        ]
+    return []
+
+
+def _validity(f: IntakeFacts, kind: str) -> list[Deficiency]:
+    """What makes a recorded authorization or directive defective now: revoked, expired by date (before it reached
+    us, or since) or by event, naming someone else, signed by a representative without proven authority."""
+    auth = f.authorization
+    if auth is None or auth.kind != kind:
+        return []
+    subject = KIND_SUBJECT[kind]
+    out = []
+    if auth.revoked_on is not None:
+        if kind == "directive":
+            out.append(
+                _d(
+                    "DIRECTIVE_REVOKED",
+                    gettext_noop(
+                        "The patient withdrew the written request to send the records to you, so we cannot send them."
+                    ),
+                    f"The patient withdrew this directive in writing (received {auth.revoked_on:%Y-%m-%d}).",
+                    "45 CFR 164.524(c)(3)(ii)",
+                    R.AUTHORIZATION_REVOKED,
+                    "Tell the requestor; nothing more is sent under this directive.",
+                    subject=subject,
+                )
+            )
+        else:
+            out.append(
+                _d(
+                    "AUTH_REVOKED",
+                    gettext_noop("The patient revoked this authorization, so we cannot release records under it."),
+                    f"Authorization revoked in writing (received {auth.revoked_on:%Y-%m-%d}): defective from then on.",
+                    "45 CFR 164.508(b)(2)(iii), (b)(5)",
+                    R.AUTHORIZATION_REVOKED,
+                    "Send the deficiency letter; the requestor needs a new authorization.",
+                    subject=subject,
+                )
+            )
+    expires = auth.expires_on
+    if kind == "authorization" and expires is None and not auth.expiration_event:
         out.append(
             _d(
-                "REPRESENTATIVE_AUTHORITY_MISSING",
+                "AUTH_NO_EXPIRATION",
                 gettext_noop(
-                    "Please send proof that you may act for the patient: guardianship papers, a health care power of "
-                    "attorney, letters testamentary, or, for a minor, a birth certificate or custody order."
+                    "The authorization form has no expiration date or event. Please send a corrected, signed form "
+                    "that says when it expires."
                 ),
-                "Personal representative without an authority document on file.",
-                "45 CFR 164.502(g)",
-                R.IDENTITY_NOT_VERIFIED,
-                "Ask for the authority document.",
+                "Authorization has no expiration date or expiration event.",
+                "45 CFR 164.508(c)(1)(v)",
+                R.INCOMPLETE_AUTHORIZATION,
+                LETTER_STEP,
+                subject=subject,
             )
         )
+    if expires is not None and f.received_on is not None and expires < f.received_on:
+        out.append(
+            _d(
+                "AUTH_EXPIRED_WHEN_RECEIVED",
+                AUTH_EXPIRED_BEFORE % {"date": _fmt(expires)},
+                f"{subject} expired {expires:%Y-%m-%d}, before the request was received ({f.received_on:%Y-%m-%d}).",
+                "45 CFR 164.508(b)(2)(i)",
+                R.EXPIRED_AUTHORIZATION,
+                LETTER_STEP,
+                subject=subject,
+                requestor_template=AUTH_EXPIRED_BEFORE,
+                requestor_params=(("date", expires.isoformat()),),
+            )
+        )
+    elif expires is not None and expires < f.today:
+        out.append(
+            _d(
+                "AUTH_EXPIRED",
+                AUTH_EXPIRED % {"date": _fmt(expires)},
+                f"{subject} expired {expires:%Y-%m-%d}: defective.",
+                "45 CFR 164.508(b)(2)(i)",
+                R.EXPIRED_AUTHORIZATION,
+                LETTER_STEP,
+                subject=subject,
+                requestor_template=AUTH_EXPIRED,
+                requestor_params=(("date", expires.isoformat()),),
+            )
+        )
+    if auth.event_occurred_on is not None and auth.event_occurred_on <= f.today:
+        out.append(
+            _d(
+                "AUTH_EXPIRATION_EVENT_OCCURRED",
+                gettext_noop(
+                    "The event the authorization said it would end with has happened, so it no longer allows a "
+                    "release. Please send a new, signed authorization."
+                ),
+                f"The expiration event ({auth.expiration_event or 'as recorded'}) occurred on "
+                f"{auth.event_occurred_on:%Y-%m-%d}: defective.",
+                "45 CFR 164.508(b)(2)(i)",
+                R.EXPIRED_AUTHORIZATION,
+                LETTER_STEP,
+                subject=subject,
+            )
+        )
+    if not names_requestor(auth.recipient, f.requestor_names):
+        out.append(
+            _d(
+                "AUTH_RECIPIENT_NOT_REQUESTOR" if kind == "authorization" else "DIRECTIVE_RECIPIENT_NOT_REQUESTOR",
+                gettext_noop(
+                    "The signed form does not name you as the person or organisation who may receive the records. "
+                    "Please send a form that names you."
+                ),
+                f"The {subject.lower()} names {auth.recipient or 'nobody'}, not the requestor "
+                f"({' / '.join(n for n in f.requestor_names if n) or 'unknown'}).",
+                "45 CFR 164.508(c)(1)(iii)" if kind == "authorization" else "45 CFR 164.524(c)(3)(ii)",
+                R.INCOMPLETE_AUTHORIZATION,
+                LETTER_STEP,
+                subject=subject,
+            )
+        )
+    if auth.representative is not None:
+        out += _representative(f, auth.representative, acting=f"signed the {subject.lower()}")
     return out
 
 
 def _directive(f: IntakeFacts) -> list[Deficiency]:
-    if f.review.get("directive_in_writing_signed") and f.review.get("directive_names_recipient_and_destination"):
-        return []
-    return [
-        _d(
-            "DIRECTIVE_INCOMPLETE",
-            gettext_noop(
-                "To send your records to someone else, we need your signed, written request that names who should "
-                "receive them and where to send them."
-            ),
-            "Third-party directive must be in writing, signed by the patient, naming the recipient and destination.",
-            "45 CFR 164.524(c)(3)(ii)",
-            R.INCOMPLETE_AUTHORIZATION,
-            LETTER_STEP,
+    out = _record_on_file(f, "directive")
+    if not (f.review.get("directive_in_writing_signed") and f.review.get("directive_names_recipient_and_destination")):
+        out.append(
+            _d(
+                "DIRECTIVE_INCOMPLETE",
+                gettext_noop(
+                    "To send your records to someone else, we need your signed, written request that names who "
+                    "should receive them and where to send them."
+                ),
+                "Third-party directive must be in writing, signed by the patient, naming the recipient and "
+                "destination.",
+                "45 CFR 164.524(c)(3)(ii)",
+                R.INCOMPLETE_AUTHORIZATION,
+                LETTER_STEP,
+                subject="Directive",
+            )
         )
-    ]
+    return [*out, *_validity(f, "directive")]
 
 
 AUTH_MISSING = gettext_noop(
     "The authorization form is missing %(what)s. Please send a corrected, signed authorization."
 )
 AUTH_EXPIRED = gettext_noop("The authorization expired on %(date)s. Please send a new, signed authorization.")
+AUTH_EXPIRED_BEFORE = gettext_noop(
+    "The authorization had already expired on %(date)s, before we received it. Please send a new, signed authorization."
+)
 
 AUTH_ELEMENTS = [
     ("auth_describes_information", "AUTH_NO_DESCRIPTION", gettext_noop("a specific description of the information to be released"),
@@ -159,8 +472,6 @@ AUTH_ELEMENTS = [
      "45 CFR 164.508(c)(1)(iii)"),
     ("auth_states_purpose", "AUTH_NO_PURPOSE", gettext_noop("the purpose of the release (\"at the request of the individual\" is "
      "enough when the patient asks)"), "45 CFR 164.508(c)(1)(iv)"),
-    ("auth_signed", "AUTH_NO_SIGNATURE", gettext_noop("the patient's signature and the date it was signed"),
-     "45 CFR 164.508(c)(1)(vi)"),
 ]  # fmt: skip
 
 AUTH_STATEMENTS = [
@@ -177,7 +488,7 @@ AUTH_STATEMENTS = [
 
 def _authorization(f: IntakeFacts) -> list[Deficiency]:
     r = f.review
-    out = []
+    out = _record_on_file(f, "authorization")
     for key, code, what, citation in [*AUTH_ELEMENTS, *AUTH_STATEMENTS]:
         if not r.get(key):
             out.append(
@@ -190,37 +501,11 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
                     LETTER_STEP,
                     requestor_template=AUTH_MISSING,
                     requestor_params=(("what", what),),
+                    subject="Authorization",
                 )
             )
-    expiration = r.get("auth_expiration_date")
-    if not expiration and not r.get("auth_expiration_event"):
-        out.append(
-            _d(
-                "AUTH_NO_EXPIRATION",
-                gettext_noop(
-                    "The authorization form has no expiration date or event. Please send a corrected, signed form "
-                    "that says when it expires."
-                ),
-                "Authorization has no expiration date or expiration event.",
-                "45 CFR 164.508(c)(1)(v)",
-                R.INCOMPLETE_AUTHORIZATION,
-                LETTER_STEP,
-            )
-        )
-    elif isinstance(expiration, date) and expiration < f.today:
-        out.append(
-            _d(
-                "AUTH_EXPIRED",
-                AUTH_EXPIRED % {"date": f"{expiration:%B %-d, %Y}"},
-                f"Authorization expired {expiration:%Y-%m-%d}: defective.",
-                "45 CFR 164.508(b)(2)(i)",
-                R.EXPIRED_AUTHORIZATION,
-                LETTER_STEP,
-                requestor_template=AUTH_EXPIRED,
-                requestor_params=(("date", expiration.isoformat()),),
-            )
-        )
-    if r.get("auth_signed_by_representative") and not r.get("auth_representative_authority_described"):
+    auth = f.authorization
+    if auth is not None and auth.representative is not None and not r.get("auth_representative_authority_described"):
         out.append(
             _d(
                 "AUTH_REPRESENTATIVE_AUTHORITY_NOT_DESCRIBED",
@@ -232,19 +517,10 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
                 "45 CFR 164.508(c)(1)(vi)",
                 R.INCOMPLETE_AUTHORIZATION,
                 LETTER_STEP,
+                subject="Authorization",
             )
         )
-    if r.get("auth_revoked"):
-        out.append(
-            _d(
-                "AUTH_REVOKED",
-                gettext_noop("The patient revoked this authorization, so we cannot release records under it."),
-                "Authorization known to have been revoked: defective.",
-                "45 CFR 164.508(b)(2)(iv), (b)(5)",
-                R.EXPIRED_AUTHORIZATION,
-                "Send the deficiency letter; the requestor needs a new authorization.",
-            )
-        )
+    out += _validity(f, "authorization")
     if r.get("auth_improperly_combined"):
         out.append(
             _d(
@@ -254,9 +530,10 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
                     "a separate authorization form."
                 ),
                 "Compound authorization that 164.508(b)(3) does not permit: defective.",
-                "45 CFR 164.508(b)(2)(ii), (b)(3)",
+                "45 CFR 164.508(b)(2)(iv), (b)(3)",
                 R.INCOMPLETE_AUTHORIZATION,
                 LETTER_STEP,
+                subject="Authorization",
             )
         )
     if r.get("auth_known_false"):
@@ -268,20 +545,50 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
                 "45 CFR 164.508(b)(2)(v)",
                 R.LEGAL_REVIEW,
                 "Refer to the privacy officer for review.",
+                subject="Authorization",
             )
         )
-    if r.get("auth_covers_psychotherapy_notes") and r.get("auth_psychotherapy_combined_with_other"):
+    out += _psychotherapy_authorization(f)
+    return out
+
+
+def _psychotherapy_authorization(f: IntakeFacts) -> list[Deficiency]:
+    """Psychotherapy notes are released only on an authorization of their own (164.508(a)(2)), which may be combined
+    only with another authorization for psychotherapy notes (164.508(b)(3)(ii)). Derived from what is asked for and
+    what the recorded authorization covers, never from a tick."""
+    auth = f.authorization
+    covers = auth is not None and auth.covers_psychotherapy_notes
+    out = []
+    if (f.asks_psychotherapy_notes or covers) and f.asks_other_records:
         out.append(
             _d(
                 "AUTH_PSYCHOTHERAPY_COMBINED",
                 gettext_noop(
                     "Psychotherapy notes need their own authorization, separate from the one for other records. Please "
-                    "send two separate signed forms."
+                    "send two separate signed forms; we will handle them as two requests."
                 ),
-                "Psychotherapy-notes authorization combined with another authorization: defective.",
-                "45 CFR 164.508(b)(3)(ii)",
+                "Psychotherapy notes and other records asked for under one authorization: a compound authorization "
+                "for psychotherapy notes is defective. Split the request (psychotherapy notes alone under their own "
+                "authorization).",
+                "45 CFR 164.508(b)(3)(ii), (b)(2)(iv)",
                 R.INCOMPLETE_AUTHORIZATION,
                 LETTER_STEP,
+                subject="Authorization",
+            )
+        )
+    elif f.asks_psychotherapy_notes and auth is not None and not covers:
+        out.append(
+            _d(
+                "AUTH_PSYCHOTHERAPY_NOT_COVERED",
+                gettext_noop(
+                    "Psychotherapy notes can be released only on an authorization that is specifically for them. "
+                    "Please send one signed by the patient."
+                ),
+                "Psychotherapy notes asked for, but the authorization recorded does not cover them.",
+                "45 CFR 164.508(a)(2)",
+                R.INCOMPLETE_AUTHORIZATION,
+                LETTER_STEP,
+                subject="Authorization",
             )
         )
     return out
@@ -300,6 +607,7 @@ def _treatment(f: IntakeFacts) -> list[Deficiency]:
             "45 CFR 164.506(c)",
             R.AWAITING_REQUESTOR,
             "Call the provider's office to confirm the treating relationship.",
+            subject="Treatment",
         )
     ]
 
@@ -316,6 +624,7 @@ def _legal(f: IntakeFacts) -> list[Deficiency]:
                 "45 CFR 164.512(e)(1)",
                 R.LEGAL_REVIEW,
                 "Ask for the legal document.",
+                subject="Subpoena or court order",
             )
         ]
     if kind == "court_order":
@@ -329,6 +638,7 @@ def _legal(f: IntakeFacts) -> list[Deficiency]:
                 "45 CFR 164.512(e)(1)(i)",
                 R.LEGAL_REVIEW,
                 "Refer to legal review.",
+                subject="Court order",
             )
         ]
     if kind == "subpoena" and (r.get("satisfactory_assurance") or r.get("qualified_protective_order")):
@@ -345,6 +655,7 @@ def _legal(f: IntakeFacts) -> list[Deficiency]:
                 "45 CFR 164.512(e)(1)(ii)",
                 R.LEGAL_REVIEW,
                 "Send the deficiency letter; refer to legal review.",
+                subject="Subpoena",
             )
         ]
     return [
@@ -355,8 +666,122 @@ def _legal(f: IntakeFacts) -> list[Deficiency]:
             "45 CFR 164.512(e), (f)",
             R.LEGAL_REVIEW,
             "Refer to the privacy officer.",
+            subject="Administrative request",
         )
     ]
+
+
+# Requestors whose use of Part 2 records may be against the patient in a proceeding (42 CFR 2.12(d)).
+PROCEEDING_REQUESTORS = frozenset({RequestorKind.ATTORNEY, RequestorKind.GOVERNMENT})
+PART2 = "Part 2 consent or court order"
+
+
+def part2_deficiencies(f: IntakeFacts, basis: str, part2_in_release: bool = False) -> list[Deficiency]:
+    """42 CFR Part 2 records asked for by a court, an attorney or an agency: whether they would be used against the
+    patient must be known (2.12(d), 2.33); a subpoena alone never releases them (2.61): the patient's Part 2 consent
+    (2.31) or a subpart E court order stating its findings (2.64, 2.65, 2.66) is needed; use against the patient
+    needs the patient's separate consent to that use or a 2.64/2.65 order. `part2_in_release`: the release gate
+    found Part 2 records in the packet although the request did not list the category."""
+    asks = SensitiveCategory.SUD_PART2 in f.sensitive_categories or part2_in_release
+    if (
+        not asks
+        or basis not in (LEGAL, AUTHORIZATION, DIRECTIVE)
+        or (basis != LEGAL and f.requestor_kind not in PROCEEDING_REQUESTORS)
+    ):
+        return []
+    r = f.review
+    consents = set(r.get("consents_received") or [])
+    order = str(r.get("part2_court_order") or "")
+    use = str(r.get("part2_use_against_patient") or "")
+    out = []
+    if not use:
+        out.append(
+            _d(
+                "PART2_USE_UNKNOWN",
+                gettext_noop(
+                    "The request includes substance use disorder treatment records protected by 42 CFR Part 2. "
+                    "Please tell us in writing whether they will be used in a civil, criminal, administrative or "
+                    "legislative proceeding against the patient."
+                ),
+                "Part 2 records asked for: record whether they would be used in a proceeding against the patient.",
+                "42 CFR 2.12(d), 2.33",
+                R.LEGAL_REVIEW,
+                "Ask the requestor how the records will be used.",
+                subject=PART2,
+            )
+        )
+    if basis == LEGAL and not order and SensitiveCategory.SUD_PART2 not in consents:
+        out.append(
+            _d(
+                "PART2_NO_CONSENT_OR_ORDER",
+                gettext_noop(
+                    "A subpoena alone cannot release substance use disorder treatment records. We need the patient's "
+                    "written consent under 42 CFR Part 2, or a court order under 42 CFR 2.64 (2.65 for a criminal "
+                    "matter) with the findings those rules require."
+                ),
+                "Part 2 records under a subpoena or order without the patient's Part 2 consent or a subpart E court "
+                "order.",
+                "42 CFR 2.31, 2.61, 2.64",
+                R.LEGAL_REVIEW,
+                "Send the deficiency letter; refer to legal review.",
+                subject=PART2,
+            )
+        )
+    if order:
+        required = PART2_REQUIRED_FINDINGS.get(order, ())
+        found = set(r.get("part2_order_findings") or [])
+        missing = [Part2Finding(code).label for code in required if code not in found]
+        if missing:
+            out.append(
+                _d(
+                    "PART2_ORDER_FINDINGS_MISSING",
+                    gettext_noop(
+                        "The court order does not state all the findings 42 CFR Part 2 requires before substance use "
+                        "disorder treatment records may be disclosed. Please send an order that states them."
+                    ),
+                    f"The {order} order does not state: " + "; ".join(missing) + ".",
+                    PART2_ORDER_CITATIONS.get(order, "42 CFR 2.64"),
+                    R.LEGAL_REVIEW,
+                    "Refer to legal review.",
+                    subject="Court order (42 CFR Part 2)",
+                )
+            )
+    if use == Part2Use.YES:
+        if order == Part2CourtOrder.PROGRAM:
+            out.append(
+                _d(
+                    "PART2_PROGRAM_ORDER_AGAINST_PATIENT",
+                    gettext_noop(
+                        "An order to investigate a treatment program does not allow the records to be used against "
+                        "the patient. Please send an order that covers that use, or the patient's written consent."
+                    ),
+                    "A 2.66 order (investigation of a program) cannot support use against the patient.",
+                    "42 CFR 2.66(d)",
+                    R.LEGAL_REVIEW,
+                    "Refer to legal review.",
+                    subject="Court order (42 CFR Part 2)",
+                )
+            )
+        elif order not in (Part2CourtOrder.NONCRIMINAL, Part2CourtOrder.CRIMINAL_PATIENT) and not r.get(
+            "part2_proceedings_consent"
+        ):
+            out.append(
+                _d(
+                    "PART2_USE_AGAINST_PATIENT",
+                    gettext_noop(
+                        "Substance use disorder treatment records may be used in a proceeding against the patient "
+                        "only with the patient's separate written consent to that use, or a court order under 42 CFR "
+                        "2.64 or 2.65. Please send one of them."
+                    ),
+                    "Part 2 records to be used against the patient without the patient's consent to that use or a "
+                    "2.64/2.65 order.",
+                    "42 CFR 2.12(d), 2.31, 2.33, 2.64, 2.65",
+                    R.LEGAL_REVIEW,
+                    "Send the deficiency letter; refer to legal review.",
+                    subject=PART2,
+                )
+            )
+    return out
 
 
 # How each category reads inside a sentence of a letter.
@@ -379,46 +804,49 @@ SENSITIVE_RULES = {
 }
 
 
-def _sensitive(f: IntakeFacts, basis: str) -> list[Deficiency]:
+def sensitive_deficiencies(f: IntakeFacts, basis: str, categories: list[str] | None = None) -> list[Deficiency]:
+    """Each sensitive category in `categories` (the request's by default; the release gate passes the categories of
+    the documents in the packet) needs its specific consent, except on the individual's own request (Part 2 included,
+    42 CFR 2.23). Psychotherapy notes have rules of their own: an authorization of their own
+    (_psychotherapy_authorization), and on the individual's own request or directive the unreviewable denial
+    (164.524(a)(1)(i); fulfillment.gate). Part 2 records on a legal basis follow _part2."""
     out = []
     consents = set(f.review.get("consents_received") or [])
-    for category in f.sensitive_categories:
+    for category in f.sensitive_categories if categories is None else categories:
         label = SensitiveCategory(category).label
-        if basis == INDIVIDUAL:
-            # Patients have a right to their own records, sensitive ones included (Part 2 too, 42 CFR 2.23),
-            # except psychotherapy notes, which the right of access excludes (164.524(a)(1)(i)).
-            if category != SensitiveCategory.PSYCHOTHERAPY_NOTES:
-                continue
-            if f.review.get("auth_covers_psychotherapy_notes"):
+        if category == SensitiveCategory.PSYCHOTHERAPY_NOTES:
+            if basis in (INDIVIDUAL, DIRECTIVE, AUTHORIZATION) or category in consents:
                 continue
             out.append(
                 _d(
                     "PSYCHOTHERAPY_NOTES_NEED_AUTHORIZATION",
                     gettext_noop(
-                        "Psychotherapy notes are not part of the right to your records. They can be released only on a "
-                        "separate authorization, which we will send you if you wish."
+                        "Psychotherapy notes can be released only on an authorization signed by the patient that is "
+                        "specifically for them. Please send one, or tell us to leave them out."
                     ),
-                    "Psychotherapy notes requested under the right of access: excluded; needs its own authorization.",
-                    "45 CFR 164.524(a)(1)(i), 164.508(a)(2)",
-                    R.AWAITING_REQUESTOR,
-                    "Send the deficiency letter; release the rest once resolved.",
+                    "Psychotherapy notes asked for without an authorization of their own on file.",
+                    "45 CFR 164.508(a)(2)",
+                    R.INCOMPLETE_AUTHORIZATION,
+                    LETTER_STEP,
+                    subject="Psychotherapy-notes authorization",
                 )
             )
             continue
-        if category == SensitiveCategory.PSYCHOTHERAPY_NOTES and f.review.get("auth_covers_psychotherapy_notes"):
+        if basis == INDIVIDUAL or category in consents:
             continue
-        if category in consents:
-            continue
+        if category == SensitiveCategory.SUD_PART2 and basis == LEGAL:
+            continue  # _part2: consent or a subpart E order
         out.append(
             _d(
                 f"CONSENT_MISSING_{category.upper()}",
                 f"The request includes {SENSITIVE_PHRASES[SensitiveCategory(category)]}, which need the patient's "
                 "specific written consent. Please "
                 "send a signed consent that covers them, or tell us to leave them out.",
-                f"{label} requested without the specific consent on file.",
+                f"{label} without the specific consent on file.",
                 SENSITIVE_RULES[SensitiveCategory(category)],
                 R.INCOMPLETE_AUTHORIZATION,
                 LETTER_STEP,
+                subject="Part 2 consent" if category == SensitiveCategory.SUD_PART2 else "Sensitive-category consent",
             )
         )
     return out
@@ -502,12 +930,24 @@ def _staff_checks(f: IntakeFacts) -> list[Deficiency]:
     return out
 
 
-def evaluate(f: IntakeFacts) -> list[Deficiency]:
-    """Every deficiency of the request, in the order a letter should list them."""
+# Subjects of the checks that are the same whatever the basis.
+SUBJECTS = {
+    "SCOPE_UNCLEAR": "Scope",
+    "SCOPE_OTHER_UNDESCRIBED": "Scope",
+    "DELIVERY_INCOMPLETE": "Delivery",
+    "INTAKE_DETAILS_UNCONFIRMED": "Intake",
+    "POSSIBLE_DUPLICATE": "Intake",
+}
+
+
+def evaluate(f: IntakeFacts, *, at_release: bool = False) -> list[Deficiency]:
+    """Every deficiency of the request, in the order a letter should list them. `at_release`: the release gate's
+    run, at the moment records leave (no staff-side intake findings: duplicates and unconfirmed details were settled
+    before validation)."""
     basis = basis_for(f.request_type, f.requestor_kind)
     # Staff-side findings first: they are what the specialist must settle before anything else.
-    found: list[Deficiency] = _staff_checks(f)
-    if basis in (INDIVIDUAL,):
+    found: list[Deficiency] = [] if at_release else _staff_checks(f)
+    if basis == INDIVIDUAL:
         found += _identity(f)
     elif basis == DIRECTIVE:
         found += _directive(f)
@@ -517,14 +957,16 @@ def evaluate(f: IntakeFacts) -> list[Deficiency]:
         found += _treatment(f)
     elif basis == LEGAL:
         found += _legal(f)
-    found += _sensitive(f, basis)
+    found += part2_deficiencies(f, basis)
+    found += sensitive_deficiencies(f, basis)
     found += _scope(f)
     found += _delivery(f)
-    return found
+    return [d if d.subject else replace(d, subject=SUBJECTS.get(d.code, "")) for d in found]
 
 
 # Which reason an episode gets when several deficiencies are found: the one that most changes what happens next.
 REASON_PRIORITY = [
+    R.AUTHORIZATION_REVOKED,
     R.LEGAL_REVIEW,
     R.EXPIRED_AUTHORIZATION,
     R.INCOMPLETE_AUTHORIZATION,

@@ -9,18 +9,21 @@ deficiency as its reason, the right next step and a due date, and the deficiency
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from exceptions import services as exception_services
+from exceptions.choices import ExceptionReason
 from exceptions.models import ExceptionEpisode
 from intake import deadlines, letters, notices, rules
+from intake.authorizations import authorization_facts, representative_facts, review_with_records
 from intake.choices import LetterKind, NoticeEvent
-from intake.models import Extension, IntakeReview, JurisdictionRule, Letter
+from intake.models import Extension, IntakeDocument, IntakeReview, JurisdictionRule, Letter
 from intake.patients import is_unidentified_patient
 from roi import clock
 from roi.audit import history_stamp
@@ -30,9 +33,11 @@ from roi.models import Tenant
 from roi.tenancy import has_role
 from workflow import services as workflow_services
 from workflow import transitions
-from workflow.choices import OPEN_STATES, RequestState, RequestType
+from workflow.choices import OPEN_STATES, RequestState, RequestType, with_implied_categories
 from workflow.deadlines import local_date
 from workflow.models import Patient, RecordRequest, Requestor
+
+T = TypeVar("T")
 
 # --- Receiving a request ----------------------------------------------------------------------------------
 
@@ -213,10 +218,13 @@ def _acknowledge(*, tenant: Tenant, actor: Any, record_request: RecordRequest, d
 # --- The checklist ------------------------------------------------------------------------------------------
 
 
+# The answers a specialist gives on the checklist. The authorization and the representative's authority are records
+# of their own (intake.authorizations), linked rather than answered.
 REVIEW_FIELDS = frozenset(
     f.name
     for f in IntakeReview._meta.get_fields()
-    if f.concrete and f.name not in {"id", "tenant", "request", "reviewed_by", "reviewed_at"}
+    if f.concrete
+    and f.name not in {"id", "tenant", "request", "reviewed_by", "reviewed_at", "authorization", "representative"}
 )
 
 
@@ -226,17 +234,26 @@ def intake_review_for(*, tenant: Tenant, record_request: RecordRequest) -> Intak
 
 
 def intake_facts(
-    *, tenant: Tenant, record_request: RecordRequest, review: IntakeReview | None = None
+    *,
+    tenant: Tenant,
+    record_request: RecordRequest,
+    review: IntakeReview | None = None,
+    at_release: bool = False,
 ) -> rules.IntakeFacts:
-    review = review or intake_review_for(tenant=tenant, record_request=record_request)
+    """Everything the checklist's rules look at, read now. `at_release`: for the release gate, which re-runs the rules
+    at the moment records leave (duplicates were settled before validation and are not counted again)."""
+    if review is None or review.pk is None or (review.authorization_id or review.representative_id):
+        review = review_with_records(tenant=tenant, record_request=record_request) or review
+    review = review or IntakeReview(tenant=tenant, request=record_request)
     open_duplicates = (
         0
-        if record_request.duplicate_reviewed_at
+        if at_release or record_request.duplicate_reviewed_at
         else possible_duplicates(tenant=tenant, record_request=record_request).count()
     )
+    requestor = record_request.requestor
     return rules.IntakeFacts(
         request_type=record_request.request_type,
-        requestor_kind=record_request.requestor.kind,
+        requestor_kind=requestor.kind,
         record_types=list(record_request.record_types),
         scope_date_from=record_request.scope_date_from,
         scope_date_to=record_request.scope_date_to,
@@ -248,6 +265,16 @@ def intake_facts(
         patient_unidentified=is_unidentified_patient(record_request.patient),
         review={name: getattr(review, name) for name in REVIEW_FIELDS},
         today=local_date(clock.now(), tenant),
+        received_on=local_date(record_request.received_at, tenant),
+        requestor_names=(requestor.name, requestor.organization),
+        document_kinds=frozenset(
+            IntakeDocument.objects.for_tenant(tenant)
+            .filter(request_id=record_request.pk)
+            .values_list("kind", flat=True)
+            .distinct()
+        ),
+        authorization=authorization_facts(review.authorization if review.authorization_id else None),
+        representative=representative_facts(review.representative if review.representative_id else None),
     )
 
 
@@ -286,12 +313,15 @@ class IntakeOutcome:
     deficiencies: list[rules.Deficiency] = field(default_factory=list)
     episode: ExceptionEpisode | None = None
     letter: Letter | None = None
+    resolved: bool = False  # an exception was resolved by the run (the request is back where it was)
 
 
 def intake_complete(
     *, tenant: Tenant, actor: Any, record_request: RecordRequest, expected_state: str | None = None
 ) -> IntakeOutcome:
-    """Run the checklist on a received request: validate it, or open an exception with a deficiency letter.
+    """Run the checklist on a received request: validate it, or open an exception with a deficiency letter. On a
+    request in an exception the checklist opened, run it again (intake_repair): fixed, the exception is resolved and
+    the request validated in the same action.
 
     Staff-only findings (a possible duplicate) are refused with a message instead: staff settle them now.
     """
@@ -307,6 +337,8 @@ def intake_complete(
                 f"This request changed since you opened it: it is now {RequestState(current.state).label.lower()}."
                 " Reload to see the latest."
             )
+        if current.state == RequestState.EXCEPTION and current.state_before_exception == RequestState.RECEIVED:
+            return intake_repair(tenant=tenant, actor=actor, record_request=current)
         if current.state != RequestState.RECEIVED:
             raise ServiceError("The intake checklist runs on received requests.")
         deficiencies = intake_evaluate(tenant=tenant, record_request=current)
@@ -314,12 +346,7 @@ def intake_complete(
         if staff_only:
             raise ServiceError(" ".join(d.staff_message for d in staff_only))
         if not deficiencies:
-            current.intake_completed_at = clock.now()
-            current.needs_intake_completion = False
-            history_stamp(current, actor)
-            current.save(update_fields=["intake_completed_at", "needs_intake_completion", "updated_at"])
-            validated = transitions.request_validate(tenant=tenant, actor=actor, record_request=current)
-            return IntakeOutcome(validated, True)
+            return IntakeOutcome(_validate(tenant=tenant, actor=actor, record_request=current), True)
         respond_by = local_date(clock.now(), tenant) + timedelta(days=tenant.deficiency_follow_up_days)
         reason = rules.episode_reason(deficiencies)
         episode = exception_services.exception_open(
@@ -327,47 +354,183 @@ def intake_complete(
             actor=actor,
             record_request=current,
             reason=reason,
-            detail=" ".join(d.staff_message for d in deficiencies),
+            detail=_detail(deficiencies),
             # The next step of the deficiency that decided the reason (legal review before a letter, say).
             next_step=next(d.next_step for d in deficiencies if d.reason == reason),
             next_action_due=respond_by,
             deficiency_codes=[d.code for d in deficiencies],
         )
-        letter = None
-        requestor_facing = [d for d in deficiencies if d.requestor_message]
-        if requestor_facing:
-            letter = letters.letter_generate(
+        letter = _deficiency_letter(
+            tenant=tenant, actor=actor, record_request=current, deficiencies=deficiencies, respond_by=respond_by
+        )
+        current.refresh_from_db()
+        return IntakeOutcome(current, False, deficiencies, episode, letter)
+
+
+def _detail(deficiencies: list[rules.Deficiency]) -> str:
+    return " ".join(f"{d.subject}: {d.staff_message}" if d.subject else d.staff_message for d in deficiencies)
+
+
+def _validate(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> RecordRequest:
+    record_request.intake_completed_at = clock.now()
+    record_request.needs_intake_completion = False
+    history_stamp(record_request, actor)
+    record_request.save(update_fields=["intake_completed_at", "needs_intake_completion", "updated_at"])
+    return transitions.request_validate(tenant=tenant, actor=actor, record_request=record_request)
+
+
+def _deficiency_letter(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    deficiencies: list[rules.Deficiency],
+    respond_by: date,
+) -> Letter | None:
+    """The deficiency letter listing what the requestor must send (none when every finding is staff work), and its
+    "action needed" email."""
+    requestor_facing = [d for d in deficiencies if d.requestor_message]
+    if not requestor_facing:
+        return None
+    letter = letters.letter_generate(
+        tenant=tenant,
+        actor=actor,
+        record_request=record_request,
+        kind=LetterKind.DEFICIENCY,
+        summary={
+            "deficiencies": [
+                {
+                    "code": d.code,
+                    "subject": d.subject,
+                    "message": d.requestor_message,
+                    "citation": d.citation,
+                    "template": d.requestor_template,
+                    "params": dict(d.requestor_params),
+                }
+                for d in requestor_facing
+            ],
+            "respond_by": respond_by.isoformat(),
+            "legal_due_date": record_request.legal_due_date.isoformat(),
+        },
+    )
+    notices.letter_notify(
+        tenant=tenant,
+        letter=letter,
+        facts={
+            "deficiencies": letter.summary["deficiencies"],
+            "respond_by": respond_by,
+            "due_date": record_request.legal_due_date,
+        },
+        occurrence=f"letter-{letter.pk}",
+    )
+    return letter
+
+
+# Exceptions whose cause is the basis of the release (what a request relies on): recording what fixes it and
+# running the checks again resolves them (intake_repair).
+BASIS_REASONS = frozenset(
+    {
+        ExceptionReason.AUTHORIZATION_REVOKED,
+        ExceptionReason.EXPIRED_AUTHORIZATION,
+        ExceptionReason.INCOMPLETE_AUTHORIZATION,
+        ExceptionReason.IDENTITY_NOT_VERIFIED,
+        ExceptionReason.LEGAL_REVIEW,
+        ExceptionReason.SCOPE_UNCLEAR,
+        ExceptionReason.AWAITING_REQUESTOR,
+    }
+)
+
+
+def intake_repair(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> IntakeOutcome:
+    """Check again a request in an exception the rules opened (the checklist at intake; a revocation or a refused
+    release later), after staff recorded what fixes it. Every check passes: the exception is resolved and the
+    request returns to where it was, validated if it was waiting at intake, in one action. Something is still wrong:
+    the open episode says what, and a letter goes out only for what the requestor has not been told yet (no second
+    deficiency letter for the same findings)."""
+    with transaction.atomic():
+        current = (
+            RecordRequest.objects.for_tenant(tenant)
+            .select_for_update()
+            .select_related("requestor", "patient")
+            .get(pk=record_request.pk)
+        )
+        episode = (
+            ExceptionEpisode.objects.for_tenant(tenant)
+            .select_for_update()
+            .filter(request_id=current.pk, resolved_at__isnull=True)
+            .first()
+        )
+        if current.state != RequestState.EXCEPTION or episode is None:
+            raise ServiceError("Only a request in exception is checked again.")
+        at_intake = current.state_before_exception == RequestState.RECEIVED
+        if not at_intake and not (episode.deficiency_codes and episode.reason in BASIS_REASONS):
+            raise ServiceError(
+                "This exception was not opened by the rules: resolve it on the request page with what was done."
+            )
+        deficiencies = rules.evaluate(
+            intake_facts(tenant=tenant, record_request=current, at_release=not at_intake), at_release=not at_intake
+        )
+        staff_only = [d for d in deficiencies if d.staff_only]
+        if staff_only:
+            raise ServiceError(" ".join(d.staff_message for d in staff_only))
+        if not deficiencies:
+            fixed = ", ".join(episode.deficiency_codes) or episode.get_reason_display()
+            exception_services.exception_resolve(
                 tenant=tenant,
                 actor=actor,
                 record_request=current,
-                kind=LetterKind.DEFICIENCY,
-                summary={
-                    "deficiencies": [
-                        {
-                            "code": d.code,
-                            "message": d.requestor_message,
-                            "citation": d.citation,
-                            "template": d.requestor_template,
-                            "params": dict(d.requestor_params),
-                        }
-                        for d in requestor_facing
-                    ],
-                    "respond_by": respond_by.isoformat(),
-                    "legal_due_date": current.legal_due_date.isoformat(),
-                },
+                resolution=f"Every check passes again (was: {fixed}).",
+                expected_state=RequestState.EXCEPTION,
             )
-            notices.letter_notify(
-                tenant=tenant,
-                letter=letter,
-                facts={
-                    "deficiencies": letter.summary["deficiencies"],
-                    "respond_by": respond_by,
-                    "due_date": current.legal_due_date,
-                },
-                occurrence=f"letter-{letter.pk}",
+            current.refresh_from_db()
+            if at_intake:
+                current = _validate(tenant=tenant, actor=actor, record_request=current)
+            return IntakeOutcome(current, at_intake, [], episode, None, resolved=True)
+        told = set(episode.deficiency_codes)
+        new = [d for d in deficiencies if d.code not in told]
+        reason = rules.episode_reason(deficiencies)
+        episode = exception_services.exception_update_findings(
+            tenant=tenant,
+            actor=actor,
+            episode=episode,
+            reason=reason,
+            detail=_detail(deficiencies),
+            deficiency_codes=[d.code for d in deficiencies],
+        )
+        letter = None
+        if new:
+            respond_by = local_date(clock.now(), tenant) + timedelta(days=tenant.deficiency_follow_up_days)
+            letter = _deficiency_letter(
+                tenant=tenant, actor=actor, record_request=current, deficiencies=new, respond_by=respond_by
             )
         current.refresh_from_db()
         return IntakeOutcome(current, False, deficiencies, episode, letter)
+
+
+def basis_record_and_resume(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, record: Callable[[], T]
+) -> tuple[T, IntakeOutcome | None]:
+    """Record what a request relies on (`record`: an intake.authorizations service) and, when the request waits in
+    an exception the rules opened, check it again in the same transaction: one action fixes what was flagged and
+    returns the request to where it was. Nothing else about the request changes."""
+    with transaction.atomic():
+        result = record()
+        current = RecordRequest.objects.for_tenant(tenant).get(pk=record_request.pk)
+        if current.state != RequestState.EXCEPTION:
+            return result, None
+        episode = ExceptionEpisode.objects.for_tenant(tenant).filter(request_id=current.pk, resolved_at__isnull=True)
+        repairable = (
+            current.state_before_exception == RequestState.RECEIVED
+            or episode.filter(reason__in=BASIS_REASONS).exclude(deficiency_codes=[]).exists()
+        )
+        if not repairable:
+            return result, None
+        try:
+            with transaction.atomic():
+                outcome = intake_repair(tenant=tenant, actor=actor, record_request=current)
+        except ServiceError:
+            return result, None  # still something staff must settle first; the record stands
+        return result, outcome
 
 
 DETAIL_FIELDS = frozenset(
@@ -419,6 +582,7 @@ def intake_details_update(
                 name,
                 value if value is not None or name not in {"record_types", "sensitive_categories"} else [],
             )
+        current.sensitive_categories = with_implied_categories(current.record_types, current.sensitive_categories)
         due = deadlines.due_date_for(
             tenant=tenant,
             request_type=current.request_type,

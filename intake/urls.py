@@ -1,4 +1,4 @@
-from intake.views import channels, checklist, details, messages, receive
+from intake.views import channels, checklist, details, messages, receive, records
 
 app_name = "intake"
 
@@ -8,5 +8,6 @@ urlpatterns = [
     *messages.urlpatterns,
     *details.urlpatterns,
     *checklist.urlpatterns,
+    *records.urlpatterns,
     *channels.urlpatterns,
 ]

@@ -28,7 +28,10 @@ from exceptions.escalations import escalation_rules_seed_defaults, escalations_e
 from exceptions.services import exception_open
 from fulfillment import delivery, documents, packets, qc
 from fulfillment.choices import RetrievalSource
+from intake import authorizations, rules
+from intake import documents as intake_documents
 from intake import services as intake_services
+from intake.choices import AuthorityType, DocumentKind
 from intake.models import IntakeReview
 from portal.demo_two_factor import DEMO_TOTP_KEY_HEX, demo_totp_key
 from roi import clock, rls
@@ -139,14 +142,7 @@ DEMO_QUEUES = [
 ]
 
 # Every checklist answer a complete review gives; defects stay unticked.
-DEFECT_FIELDS = {
-    "auth_revoked",
-    "auth_improperly_combined",
-    "auth_known_false",
-    "auth_psychotherapy_combined_with_other",
-    "auth_signed_by_representative",
-    "auth_covers_psychotherapy_notes",
-}
+DEFECT_FIELDS = {"auth_improperly_combined", "auth_known_false"}
 LAW_FIRMS = ["Hartley & Moss LLP", "Brennan Injury Law", "Castillo Reyes Attorneys", "Northgate Legal Group"]
 INSURERS = ["Pacific Mutual Life", "Keystone Disability Insurance", "Summit Health Plan"]
 AGENCIES = ["Social Security Administration, DDS", "State Workers' Compensation Board", "County Superior Court"]
@@ -228,8 +224,21 @@ def _requestor_for(rng: random.Random, fake: Faker, tenant: Tenant, request_type
     )
 
 
+_DEMO_FORM: dict[str, bytes] = {}
+
+
+def _demo_form(title: str) -> SimpleUploadedFile:
+    """A one-page scanned form for the demo (an authorization, a power of attorney), rendered once per title."""
+    if title not in _DEMO_FORM:
+        _DEMO_FORM[title] = HTML(
+            string=f"<html><body><h1>{title}</h1><p>Demo document, not a real signed form.</p></body></html>"
+        ).write_pdf()
+    return SimpleUploadedFile(f"{title.lower().replace(' ', '-')}.pdf", _DEMO_FORM[title])
+
+
 def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest) -> None:
-    """What a specialist does for a good request: confirm every checklist item, then run the checklist."""
+    """What a specialist does for a good request: confirm every checklist item, record the authorization and the
+    representative's authority from their documents, then run the checklist."""
     answers: dict[str, Any] = {}
     for model_field in IntakeReview._meta.get_fields():
         name = model_field.name
@@ -239,13 +248,49 @@ def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest) -> None:
             answers[name] = True
     answers.update(
         identity_method="photo_id_copy",
-        authority_type="healthcare_poa",
         legal_document_type="court_order",
-        auth_expiration_date=clock.now().date() + timedelta(days=365),
         consents_received=list(rr.sensitive_categories),
-        auth_covers_psychotherapy_notes=SensitiveCategory.PSYCHOTHERAPY_NOTES in rr.sensitive_categories,
+        part2_use_against_patient="no",
     )
     intake_services.intake_review_save(tenant=tenant, actor=actor, record_request=rr, **answers)
+    requestor = rr.requestor
+    representative = None
+    if requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE:
+        authority = intake_documents.document_add(
+            tenant=tenant,
+            actor=actor,
+            record_request=rr,
+            uploaded_file=_demo_form("Health care power of attorney"),
+            kind=DocumentKind.AUTHORITY,
+        )
+        representative = authorizations.representative_record(
+            tenant=tenant,
+            actor=actor,
+            record_request=rr,
+            name=requestor.name,
+            authority_type=AuthorityType.HEALTHCARE_POA,
+            document=authority,
+        )
+    if rules.basis_for(rr.request_type, requestor.kind) in authorizations.KIND_FOR_BASIS:
+        form = intake_documents.document_add(
+            tenant=tenant,
+            actor=actor,
+            record_request=rr,
+            uploaded_file=_demo_form("Authorization to release health information"),
+            kind=DocumentKind.AUTHORIZATION,
+        )
+        signed_on = clock.now().date() - timedelta(days=3)
+        authorizations.authorization_record(
+            tenant=tenant,
+            actor=actor,
+            record_request=rr,
+            document=form,
+            signer_name=representative.name if representative else rr.patient.full_name,
+            signed_on=signed_on,
+            recipient=requestor.organization or requestor.name,
+            expires_on=signed_on + timedelta(days=365),
+            representative=representative,
+        )
     if intake_services.possible_duplicates(tenant=tenant, record_request=rr).exists():
         intake_services.duplicate_mark_distinct(tenant=tenant, actor=actor, record_request=rr)
     outcome = intake_services.intake_complete(tenant=tenant, actor=actor, record_request=rr)
@@ -475,12 +520,19 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
                 received_at=received_at,
                 # A few acknowledgment letters for the demo; generating one for every request only slows seeding.
                 acknowledge=index < 5,
-                sensitive_categories=rng.sample([c.value for c in SensitiveCategory], k=1)
+                # Psychotherapy notes have rules of their own (an authorization of their own, a denial under the
+                # right of access): not among the random demo requests.
+                sensitive_categories=rng.sample(
+                    [c.value for c in SensitiveCategory if c != SensitiveCategory.PSYCHOTHERAPY_NOTES], k=1
+                )
                 if rng.random() < 0.08
                 else [],
                 scope_date_from=None if incomplete and rng.random() < 0.5 else scope_from,
                 scope_date_to=None if incomplete else received_at.date(),
-                record_types=rng.sample([t.value for t in RecordType if t != RecordType.OTHER], k=rng.randint(1, 4)),
+                record_types=rng.sample(
+                    [t.value for t in RecordType if t not in (RecordType.OTHER, RecordType.PSYCHOTHERAPY_NOTES)],
+                    k=rng.randint(1, 4),
+                ),
                 delivery_method="" if incomplete and rng.random() < 0.5 else method,
                 delivery_destination="" if incomplete else _destination(rng, fake, method, requestor),
             )

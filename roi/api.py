@@ -43,5 +43,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body: dict[str, Any] = {"detail": exc.message}
         if exc.field:
             body["field"] = exc.field
+        body.update(getattr(exc, "body_extra", None) or {})  # e.g. the release gate's refusals, rule by rule
         return Response(body, status=exc.status_code)
     return drf_exception_handler(exc, context)

@@ -3,9 +3,11 @@ belong to the request's tenant unless a test says otherwise."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import factory
+from django.core.files.base import ContentFile
 from django.utils import timezone
 from faker import Faker as FakerGenerator
 
@@ -159,3 +161,120 @@ def two_factor_enrolled(user, *, recovery_codes: int = 5) -> list[str]:
     codes = [secrets.token_hex(5) for _ in range(recovery_codes)]
     StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
     return codes
+
+
+# --- What a request relies on (intake.authorizations) ---------------------------------------------------------
+
+
+class IntakeDocumentFactory(factory.django.DjangoModelFactory):
+    """A one-page PDF received with a request (call inside a test whose MEDIA_ROOT is its own: the `media` fixture)."""
+
+    class Meta:
+        model = "intake.IntakeDocument"
+        exclude = ("pdf",)
+
+    request = factory.SubFactory(RecordRequestFactory)
+    tenant = factory.SelfAttribute("request.tenant")
+    kind = "authorization"
+    source = "staff_upload"
+    pdf = factory.LazyFunction(lambda: _pdf(1, "Signed form"))
+    file = factory.LazyAttribute(lambda d: ContentFile(d.pdf, name="form.pdf"))
+    original_name = factory.Sequence(lambda n: f"signed-form-{n}.pdf")
+    content_type = "application/pdf"
+    size_bytes = factory.LazyAttribute(lambda d: len(d.pdf))
+    sha256 = factory.LazyAttribute(lambda d: hashlib.sha256(d.pdf).hexdigest())
+    page_count = 1
+    uploaded_at = factory.LazyFunction(timezone.now)
+
+
+def _pdf(pages: int, label: str) -> bytes:
+    from tests.fulfillment.pdfs import make_pdf
+
+    return make_pdf(pages, label)
+
+
+class RepresentativeAuthorityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "intake.RepresentativeAuthority"
+
+    patient = factory.SubFactory(PatientFactory)
+    tenant = factory.SelfAttribute("patient.tenant")
+    name = factory.Faker("name")
+    authority_type = "healthcare_poa"
+    verified_by = factory.SubFactory(UserFactory)
+    verified_at = factory.LazyFunction(timezone.now)
+
+
+class AuthorizationFactory(factory.django.DjangoModelFactory):
+    """A HIPAA authorization signed ten days ago by the patient, expiring in a year."""
+
+    class Meta:
+        model = "intake.Authorization"
+
+    patient = factory.SubFactory(PatientFactory)
+    tenant = factory.SelfAttribute("patient.tenant")
+    kind = "authorization"
+    signer_name = factory.LazyAttribute(lambda a: a.patient.full_name)
+    signed_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=10))
+    expires_on = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=365))
+    recipient = "Hartley & Moss LLP"
+    recorded_at = factory.LazyFunction(timezone.now)
+
+
+# Every answer of a complete checklist, defects unticked.
+DEFECTS = {"auth_improperly_combined", "auth_known_false", "part2_proceedings_consent"}
+
+
+def complete_review(rr: RecordRequest, *, auth: dict | None = None, representative: dict | None = None, **fields):
+    """The intake review of a request that passes every check for its basis, as a specialist leaves it: every answer
+    confirmed; the authorization or directive recorded from its document (`auth`: its fields to change, or
+    auth=False for none); a personal representative's authority recorded and checked (`representative`: its fields).
+    `fields` override the answers."""
+    from intake import rules
+    from intake.models import IntakeReview
+    from intake.services import REVIEW_FIELDS
+
+    answers: dict = {}
+    for model_field in IntakeReview._meta.get_fields():
+        name = model_field.name
+        if name in REVIEW_FIELDS and name not in DEFECTS and model_field.get_internal_type() == "BooleanField":
+            answers[name] = True
+    answers.update(
+        identity_method="photo_id_copy",
+        legal_document_type="court_order",
+        consents_received=[c for c in rr.sensitive_categories if c != "psychotherapy_notes"],
+        part2_use_against_patient="no",
+    )
+    answers.update(fields)
+    requestor = rr.requestor
+    rep = None
+    if requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE and representative is not False:
+        document = IntakeDocumentFactory(request=rr, tenant=rr.tenant, kind="authority")
+        rep = RepresentativeAuthorityFactory(
+            patient=rr.patient, tenant=rr.tenant, name=requestor.name, document=document, **(representative or {})
+        )
+        answers["representative"] = rep
+    basis = rules.basis_for(rr.request_type, requestor.kind)
+    if basis in (rules.AUTHORIZATION, rules.DIRECTIVE) and auth is not False:
+        document = IntakeDocumentFactory(request=rr, tenant=rr.tenant, kind="authorization")
+        values = {
+            "kind": basis,
+            "recipient": requestor.organization or requestor.name,
+            "document": document,
+            "covers_psychotherapy_notes": "psychotherapy_notes" in rr.record_types and len(rr.record_types) == 1,
+            **(auth or {}),
+        }
+        answers["authorization"] = AuthorizationFactory(patient=rr.patient, tenant=rr.tenant, **values)
+    return IntakeReview.objects.update_or_create(request=rr, defaults={"tenant": rr.tenant, **answers})[0]
+
+
+class RevocationFactory(factory.django.DjangoModelFactory):
+    """A written revocation received today (the document is the caller's to give: the service requires one)."""
+
+    class Meta:
+        model = "intake.Revocation"
+
+    authorization = factory.SubFactory(AuthorizationFactory)
+    tenant = factory.SelfAttribute("authorization.tenant")
+    received_on = factory.LazyFunction(timezone.localdate)
+    recorded_at = factory.LazyFunction(timezone.now)

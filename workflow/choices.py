@@ -78,6 +78,9 @@ class RecordType(models.TextChoices):
     IMAGING_FILMS = "imaging_films", "Imaging films and images"
     MEDICATIONS = "medications", "Medication lists"
     BILLING = "billing", "Billing records and itemised bills"
+    # Kept apart from the medical record (45 CFR 164.501): never part of the right of access (164.524(a)(1)(i)), and
+    # released only on an authorization of their own (164.508(a)(2), (b)(3)(ii)).
+    PSYCHOTHERAPY_NOTES = "psychotherapy_notes", "Psychotherapy notes"
     OTHER = "other", "Other (see scope notes)"
 
 
@@ -125,3 +128,12 @@ class SensitiveCategory(models.TextChoices):
     MENTAL_HEALTH = "mental_health", "Mental health records"
     GENETIC = "genetic", "Genetic testing"
     REPRODUCTIVE = "reproductive", "Reproductive health care"
+
+
+def with_implied_categories(record_types: list[str], categories: list[str]) -> list[str]:
+    """The sensitive categories of a request or document, with those its record types imply: psychotherapy notes
+    are always restricted and always need their own rules, whether asked for as a record type or a category."""
+    out = list(dict.fromkeys(categories))
+    if RecordType.PSYCHOTHERAPY_NOTES in record_types and SensitiveCategory.PSYCHOTHERAPY_NOTES not in out:
+        out.append(SensitiveCategory.PSYCHOTHERAPY_NOTES.value)
+    return out

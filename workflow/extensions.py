@@ -118,3 +118,34 @@ def register_transition_hook(hook: TransitionHook) -> None:
 
 def transition_hooks() -> list[TransitionHook]:
     return list(_transition_hooks)
+
+
+# --- Timeline events ---------------------------------------------------------------------------------------------
+# Apps above workflow add their own events to a request's timeline (a revocation of the authorization it relies on,
+# a refused release). Each source returns TimelineEvent rows for one request.
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: Any  # aware datetime
+    title: str
+    detail: str = ""
+    link: str = ""  # a URL (a document) shown with the event
+    link_label: str = ""
+    timeline_kind: str = "event"
+
+
+TimelineSource = Callable[..., list[TimelineEvent]]  # (*, tenant, record_request) -> events
+_timeline_sources: list[TimelineSource] = []
+
+
+def register_timeline_source(source: TimelineSource) -> None:
+    if source not in _timeline_sources:
+        _timeline_sources.append(source)
+
+
+def timeline_events(*, tenant: Tenant, record_request: Any) -> list[TimelineEvent]:
+    events: list[TimelineEvent] = []
+    for source in _timeline_sources:
+        events.extend(source(tenant=tenant, record_request=record_request))
+    return events

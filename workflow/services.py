@@ -17,7 +17,7 @@ from roi.models import Tenant
 from roi.notifications import notify
 from roi.tenancy import has_role, role_in
 from workflow import deadlines, selectors
-from workflow.choices import OPEN_STATES, RequestState, RequestType
+from workflow.choices import OPEN_STATES, RequestState, RequestType, with_implied_categories
 from workflow.models import Patient, RecordRequest, Requestor, StatusCall, WorkQueue
 
 TRACKING_NUMBER_ATTEMPTS = 5
@@ -95,7 +95,7 @@ def request_create(
             scope_notes=scope_notes.strip(),
             delivery_method=delivery_method,
             delivery_destination=delivery_destination.strip(),
-            sensitive_categories=list(sensitive_categories or []),
+            sensitive_categories=with_implied_categories(list(record_types or []), list(sensitive_categories or [])),
             urgency_date=urgency_date,
             urgency_reason=urgency_reason.strip(),
             needs_intake_completion=needs_intake_completion,

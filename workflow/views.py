@@ -17,7 +17,7 @@ from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors, services
 from workflow.break_glass import restricted_request_ids
-from workflow.extensions import panel_contexts, transitions_owned_elsewhere
+from workflow.extensions import panel_contexts, timeline_events, transitions_owned_elsewhere
 from workflow.forms import (
     DEFAULT_QUEUE_PAGE_SIZE,
     AssignForm,
@@ -293,6 +293,7 @@ def _timeline(tenant: Any, record_request: RecordRequest) -> tuple[list[Any], se
     for call in calls:
         call.timeline_kind = "status_call"  # type: ignore[attr-defined]
     entries.extend(calls)
+    entries.extend(timeline_events(tenant=tenant, record_request=record_request))
     entries.sort(key=lambda e: e.at, reverse=True)  # stable: each list is already newest first
     return entries, selectors.requestor_contact(tenant=tenant, record_request=record_request, calls=len(calls))
 

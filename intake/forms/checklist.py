@@ -15,8 +15,9 @@ from typing import Any
 from django import forms
 
 from intake import rules
+from intake.choices import Part2Finding
 from intake.models import IntakeReview
-from workflow.choices import RequestorKind, RequestState, SensitiveCategory
+from workflow.choices import RequestState, SensitiveCategory
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,6 @@ IDENTITY = Section(
     (
         Q("identity_verified", "Did you verify that the requestor is who they say they are?", "45 CFR 164.514(h)"),
         Q("identity_method", "How did you verify it?", "45 CFR 164.514(h)"),
-    ),
-)
-# Only for personal representatives (rules._identity asks for them only then).
-AUTHORITY = (
-    Q("authority_type", "What gives the representative the right to act for the patient?", "45 CFR 164.502(g)"),
-    Q(
-        "authority_document_received",
-        "Is the document proving that authority on file (guardianship papers, power of attorney, letters "
-        "testamentary, or a birth certificate or custody order for a minor)?",
-        "45 CFR 164.502(g)",
     ),
 )
 
@@ -97,26 +88,13 @@ AUTH_ELEMENTS = Section(
             "patient asks.)",
             "45 CFR 164.508(c)(1)(iv)",
         ),
-        Q("auth_expiration_date", "What expiration date does it give?", "45 CFR 164.508(c)(1)(v)"),
-        Q(
-            "auth_expiration_event",
-            'Or what expiration event (for example "end of the lawsuit")?',
-            "45 CFR 164.508(c)(1)(v)",
-        ),
-        Q("auth_signed", "Is it signed and dated?", "45 CFR 164.508(c)(1)(vi)"),
-        Q("auth_signature_date", "On what date was it signed?", "45 CFR 164.508(c)(1)(vi)"),
-        Q(
-            "auth_signed_by_representative",
-            "Was it signed by someone other than the patient?",
-            "45 CFR 164.508(c)(1)(vi)",
-        ),
         Q(
             "auth_representative_authority_described",
-            "If so, does it describe that person's authority to act for the patient?",
+            "If a representative signed it, does it describe their authority to act for the patient?",
             "45 CFR 164.508(c)(1)(vi)",
         ),
     ),
-    intro="Leave the expiration date and event empty if the form has neither.",
+    intro="Who signed it, when, until when and whom it names are recorded with the authorization itself (above).",
 )
 
 AUTH_STATEMENTS = Section(
@@ -145,28 +123,18 @@ AUTH_STATEMENTS = Section(
 
 AUTH_DEFECTS = Section(
     "auth-defects",
-    "Defects",
-    "45 CFR 164.508(b)(2)-(3)",
+    "Defects only a reader of the form can see",
+    "45 CFR 164.508(b)(2)(iv)-(v), (b)(3)",
     (
-        Q("auth_revoked", "Do we know the patient has revoked this authorization?", "45 CFR 164.508(b)(2)(iv), (b)(5)"),
         Q(
             "auth_improperly_combined",
             "Is it combined with another document in a way the rule does not allow?",
-            "45 CFR 164.508(b)(2)(ii), (b)(3)",
+            "45 CFR 164.508(b)(2)(iv), (b)(3)",
         ),
         Q("auth_known_false", "Is any material information in it known to be false?", "45 CFR 164.508(b)(2)(v)"),
-        Q(
-            "auth_covers_psychotherapy_notes",
-            "Does it authorize the release of psychotherapy notes?",
-            "45 CFR 164.508(a)(2)",
-        ),
-        Q(
-            "auth_psychotherapy_combined_with_other",
-            "If so, is that combined with an authorization for other records?",
-            "45 CFR 164.508(b)(3)(ii)",
-        ),
     ),
-    intro="Tick only what is true: each ticked box here is a defect.",
+    intro="Tick only what is true: each ticked box here is a defect. A revocation, an expiry and psychotherapy notes "
+    "combined with other records are found by the rules from the records, not ticked.",
 )
 
 TREATMENT = Section(
@@ -211,12 +179,31 @@ SECTIONS_BY_BASIS: dict[str, tuple[Section, ...]] = {
     rules.LEGAL: (LEGAL,),
 }
 
-CONSENT_PREFIX = "consent_"
-PSYCHOTHERAPY_AUTH_QUESTION = Q(
-    "auth_covers_psychotherapy_notes",
-    "Is there a separate signed authorization for the psychotherapy notes?",
-    "45 CFR 164.524(a)(1)(i), 164.508(a)(2)",
+PART2_SECTION = Section(
+    "part2",
+    "Substance use disorder records (42 CFR Part 2)",
+    "42 CFR 2.12(d), 2.31, 2.33, 2.61-2.66",
+    (
+        Q(
+            "part2_use_against_patient",
+            "Will the records be used in a civil, criminal, administrative or legislative proceeding against the "
+            "patient?",
+            "42 CFR 2.12(d), 2.33",
+        ),
+        Q(
+            "part2_proceedings_consent",
+            "Is the patient's separate written consent to that use on file?",
+            "42 CFR 2.31, 2.33",
+        ),
+        Q("part2_court_order", "Which Part 2 court order comes with the request, if any?", "42 CFR 2.61-2.66"),
+        Q("part2_order_findings", "Which findings does the order state?", "42 CFR 2.64(d)-(e), 2.65(d)-(e), 2.66(c)-(d)"),
+        Q("part2_order_scope", "What does the order cover (records, dates, recipients)?", "42 CFR 2.64(e)"),
+    ),
+    intro="A subpoena alone never releases Part 2 records: the patient's Part 2 consent or a subpart E order with "
+    "its findings is needed (42 CFR 2.61).",
 )
+
+CONSENT_PREFIX = "consent_"
 
 
 def _in_sentence(label: str) -> str:
@@ -229,18 +216,27 @@ def sensitive_section(*, basis: str, categories: list[str]) -> Section | None:
     anything more (the right of access excludes them, 164.524(a)(1)(i)); see rules._sensitive."""
     if not categories:
         return None
+    if basis in (rules.INDIVIDUAL, rules.DIRECTIVE) and SensitiveCategory.PSYCHOTHERAPY_NOTES in categories:
+        psychotherapy_intro = (
+            " Psychotherapy notes are not part of the right of access (45 CFR 164.524(a)(1)(i)): a supervisor denies "
+            "them in writing (unreviewable) and the rest is released."
+        )
+    else:
+        psychotherapy_intro = ""
     if basis == rules.INDIVIDUAL:
-        questions: tuple[Question, ...] = ()
-        if SensitiveCategory.PSYCHOTHERAPY_NOTES in categories:
-            questions = (PSYCHOTHERAPY_AUTH_QUESTION,)
         return Section(
             "sensitive",
-            "Sensitive-category consents",
+            "Sensitive categories",
             "45 CFR 164.524(a)(1)",
-            questions,
-            intro="The patient's own request covers their sensitive records; only psychotherapy notes need a "
-            "separate authorization.",
+            (),
+            intro="The patient's own request covers their sensitive records (Part 2 too, 42 CFR 2.23)."
+            + psychotherapy_intro,
         )
+    asked = [
+        c
+        for c in categories
+        if not (c == SensitiveCategory.PSYCHOTHERAPY_NOTES and basis in (rules.AUTHORIZATION, rules.DIRECTIVE))
+    ]
     return Section(
         "sensitive",
         "Sensitive-category consents",
@@ -251,15 +247,24 @@ def sensitive_section(*, basis: str, categories: list[str]) -> Section | None:
                 f"Is the patient's specific consent for {_in_sentence(SensitiveCategory(category).label)} on file?",
                 rules.SENSITIVE_RULES[SensitiveCategory(category)],
             )
-            for category in categories
+            for category in asked
         ),
+        intro=(
+            "Psychotherapy notes need an authorization of their own, recorded above (45 CFR 164.508(a)(2))."
+            if basis == rules.AUTHORIZATION and SensitiveCategory.PSYCHOTHERAPY_NOTES in categories
+            else ""
+        )
+        + psychotherapy_intro,
     )
 
 
 def checklist_sections(*, basis: str, requestor_kind: str, categories: list[str]) -> list[Section]:
     sections = list(SECTIONS_BY_BASIS[basis])
-    if basis == rules.INDIVIDUAL and requestor_kind == RequestorKind.PERSONAL_REPRESENTATIVE:
-        sections[0] = Section(IDENTITY.key, IDENTITY.title, IDENTITY.citation, IDENTITY.questions + AUTHORITY)
+    part2_asked = SensitiveCategory.SUD_PART2 in categories and (
+        basis == rules.LEGAL or (basis != rules.INDIVIDUAL and requestor_kind in rules.PROCEEDING_REQUESTORS)
+    )
+    if part2_asked:
+        sections.append(PART2_SECTION)
     sensitive = sensitive_section(basis=basis, categories=categories)
     if sensitive is not None:
         sections.append(sensitive)
@@ -268,8 +273,15 @@ def checklist_sections(*, basis: str, requestor_kind: str, categories: list[str]
 
 def _review_formfield(name: str, question: Question) -> forms.Field:
     model_field = IntakeReview._meta.get_field(name)
+    if name == "part2_order_findings":
+        field: forms.Field = forms.MultipleChoiceField(
+            required=False, choices=Part2Finding.choices, widget=forms.CheckboxSelectMultiple
+        )
+        field.label = question.label
+        field.help_text = question.citation
+        return field
     if isinstance(model_field.formfield(), forms.DateField):
-        field: forms.Field = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+        field = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     else:
         field = model_field.formfield(required=False)
         if isinstance(field, forms.ChoiceField):
@@ -324,14 +336,10 @@ class ChecklistForm(forms.Form):
         data = super().clean()
         if data.get("identity_verified") and "identity_method" in self.fields and not data.get("identity_method"):
             self.add_error("identity_method", "Say how you verified the requestor's identity.")
-        signed_on = data.get("auth_signature_date")
-        if signed_on and signed_on > self.today:
-            self.add_error("auth_signature_date", "The signature date is in the future: check the date on the form.")
-        expires_on = data.get("auth_expiration_date")
-        if signed_on and expires_on and expires_on < signed_on:
-            self.add_error("auth_expiration_date", "The expiration date is before the signature date: check both.")
-        if data.get("auth_expiration_event"):
-            data["auth_expiration_event"] = data["auth_expiration_event"].strip()
+        if data.get("part2_order_findings") and "part2_court_order" in self.fields and not data.get("part2_court_order"):
+            self.add_error("part2_court_order", "Findings belong to an order: say which Part 2 order came.")
+        if data.get("part2_order_scope"):
+            data["part2_order_scope"] = data["part2_order_scope"].strip()
         return data
 
     def review_values(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from exceptions.choices import ExceptionReason
 from intake import letters, rules, selectors, services
 from intake.forms.checklist import ChecklistForm, DuplicateLinkForm, ExtensionForm
 from intake.models import Letter
-from intake.panels import documents_template_exists
+from intake.panels import basis_records_context, documents_template_exists
 from roi import clock
 from roi.audit import access_record
 from roi.choices import AccessAction
@@ -61,7 +61,12 @@ class ChecklistView(RequestPageMixin, View):
         )
 
     def render_page(
-        self, request: HttpRequest, record_request: RecordRequest, form: ChecklistForm | None = None, status: int = 200
+        self,
+        request: HttpRequest,
+        record_request: RecordRequest,
+        form: ChecklistForm | None = None,
+        status: int = 200,
+        record_forms: dict[str, Any] | None = None,
     ) -> HttpResponse:
         form = form or self.checklist_form(record_request)
         editable = record_request.state in EDITABLE_STATES
@@ -84,6 +89,11 @@ class ChecklistView(RequestPageMixin, View):
             else [],
             "documents": selectors.documents_for(tenant=self.tenant, record_request=record_request),
             "has_documents_template": documents_template_exists(),
+            "records": basis_records_context(
+                tenant=self.tenant, record_request=record_request, forms=record_forms or {}
+            ),
+            "can_check_again": record_request.state == RequestState.EXCEPTION
+            and record_request.state_before_exception == RequestState.RECEIVED,
         }
         return render(request, "intake/checklist.html", context, status=status)
 
@@ -132,12 +142,21 @@ class ChecklistView(RequestPageMixin, View):
             # The answers are saved; what blocks the run (a possible duplicate, a stale page) is settled here.
             messages.error(request, f"Checklist saved, not run: {error.message}")
             return self.render_page(request, self.get_object(tracking_number), status=error.status_code)
-        if outcome.validated:
+        if outcome.resolved:
+            messages.success(
+                request,
+                f"Every check passes: the exception is resolved and request {tracking_number} is validated, without a "
+                "second deficiency letter.",
+            )
+        elif outcome.validated:
             messages.success(request, f"Validated: request {tracking_number} passed every intake check.")
         else:
             reason = ExceptionReason(outcome.episode.reason).label if outcome.episode else "see the checklist"
             letter_note = "; deficiency letter generated" if outcome.letter else ""
-            messages.warning(request, f"Exception opened: {reason}{letter_note}.")
+            verb = "Still in exception" if record_request.state == RequestState.EXCEPTION else "Exception opened"
+            if verb == "Still in exception" and not outcome.letter:
+                letter_note = "; no new letter (the requestor was already told)"
+            messages.warning(request, f"{verb}: {reason}{letter_note}.")
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 

@@ -56,13 +56,16 @@ def test_api_deliver_without_the_methods_evidence_answers_400_naming_the_field(r
     assert not Delivery.objects.filter(request=ready).exists()
 
 
-def test_api_deliver_before_qc_answers_400(media, request_in_state, client_for, alice):
+def test_api_deliver_before_qc_is_refused_by_the_release_gate_with_each_rule(media, request_in_state, client_for, alice):
     rr = request_in_state(S.IN_FULFILLMENT, delivery_method=DeliveryMethod.FAX, delivery_destination="(312) 555-0199")
     RecordRequest.objects.filter(pk=rr.pk).update(qc_passed_at=None)  # no packet has passed QC
     body = {"method": "fax", "destination": "(312) 555-0199", "fax_confirmation": "JOB 1"}
     response = _post(client_for(alice), rr, "deliver", body)
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "quality control" in response.json()["detail"]
+    refusals = response.json()["refusals"]
+    assert refusals[0]["code"] == "NO_PACKET"
+    assert {"code", "subject", "message", "citation", "fix"} <= set(refusals[0])
 
 
 def test_api_portal_delivery_returns_the_download_link_once(media, request_in_state, client_for, alice, sam):

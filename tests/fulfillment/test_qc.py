@@ -172,9 +172,15 @@ def test_a_complete_record_set_request_takes_every_record_type(request_in_state,
     assert _review(rr, sam).outcome == "passed"
 
 
-def test_an_expired_authorization_blocks(rr, alice, sam):
-    rr.intake_review.auth_expiration_date = date.today() - timedelta(days=2)
-    rr.intake_review.save()
+def _authorization(rr):  # type: ignore[no-untyped-def]
+    return rr.intake_review.authorization
+
+
+def test_164_508_b_2_i_an_expired_authorization_blocks(rr, alice, sam):
+    auth = _authorization(rr)
+    auth.expires_on = date.today() - timedelta(days=2)
+    auth.signed_on = auth.expires_on - timedelta(days=30)
+    auth.save()
     packet(rr, builder=alice)
     review = _review(rr, sam)
     assert _codes(review) == {qc.BASIS}
@@ -183,31 +189,33 @@ def test_an_expired_authorization_blocks(rr, alice, sam):
 
 def test_authorization_expiry_is_judged_in_the_tenants_calendar(rr, alice, sam):
     # 05:00 UTC on March 2 is still March 1 in Los Angeles (tenant A): an authorization expiring March 1 holds.
-    rr.intake_review.auth_expiration_date = date(2030, 3, 1)
-    rr.intake_review.save()
+    auth = _authorization(rr)
+    auth.expires_on = date(2030, 3, 1)
+    auth.save()
     packet(rr, builder=alice)
     with clock.frozen(datetime(2030, 3, 2, 5, 0, tzinfo=UTC)):
         assert _review(rr, sam).outcome == "passed"
 
 
 def test_authorization_expired_the_day_before_in_the_tenants_calendar_blocks(rr, alice, sam):
-    rr.intake_review.auth_expiration_date = date(2030, 3, 1)
-    rr.intake_review.save()
+    auth = _authorization(rr)
+    auth.expires_on = date(2030, 3, 1)
+    auth.save()
     packet(rr, builder=alice)
     with clock.frozen(datetime(2030, 3, 2, 9, 0, tzinfo=UTC)):  # March 2, 01:00 in Los Angeles
         assert _codes(_review(rr, sam)) == {qc.BASIS}
 
 
-def test_a_revoked_authorization_blocks(rr, alice, sam):
-    rr.intake_review.auth_revoked = True
-    rr.intake_review.save()
+def test_164_508_b_5_a_revoked_authorization_blocks(rr, alice, sam):
+    factories.RevocationFactory(authorization=_authorization(rr), tenant=rr.tenant)
     packet(rr, builder=alice)
     review = _review(rr, sam)
     assert _codes(review) == {qc.BASIS}
     assert "revoked" in review.failures[0]["message"]
+    assert "164.508(b)(2)(iii)" in review.failures[0]["message"]
 
 
-def test_psychotherapy_notes_without_their_own_authorization_cannot_pass_whatever_is_ticked(rr, alice, sam):
+def test_164_508_a_2_psychotherapy_notes_without_their_own_authorization_cannot_pass_whatever_is_ticked(rr, alice, sam):
     rr.intake_review.consents_received = [SensitiveCategory.PSYCHOTHERAPY_NOTES]  # a consent is not enough
     rr.intake_review.save()
     notes = document(rr, sensitive_categories=[SensitiveCategory.PSYCHOTHERAPY_NOTES])
@@ -218,14 +226,30 @@ def test_psychotherapy_notes_without_their_own_authorization_cannot_pass_whateve
     assert "164.508(a)(2)" in review.failures[0]["message"]
 
 
-def test_psychotherapy_notes_pass_with_an_authorization_that_covers_them(rr, alice, sam):
-    rr.intake_review.auth_covers_psychotherapy_notes = True
-    rr.intake_review.save()
-    packet(rr, builder=alice, documents=[document(rr, sensitive_categories=[SensitiveCategory.PSYCHOTHERAPY_NOTES])])
+def test_psychotherapy_notes_pass_with_an_authorization_for_them_alone(request_in_state, alice, sam):
+    rr = request_in_state(S.IN_FULFILLMENT, record_types=[RecordType.PSYCHOTHERAPY_NOTES])
+    authorization_on_file(rr, covers_psychotherapy_notes=True)
+    notes = document(rr, record_type=RecordType.PSYCHOTHERAPY_NOTES)
+    packet(rr, builder=alice, documents=[notes])
     assert _review(rr, sam).outcome == "passed"
 
 
-def test_part2_records_without_the_part2_consent_cannot_pass(rr, alice, sam):
+def test_164_508_b_3_ii_psychotherapy_notes_and_other_records_under_one_authorization_cannot_pass(
+    request_in_state, alice, sam
+):
+    rr = request_in_state(S.IN_FULFILLMENT, record_types=[RecordType.PSYCHOTHERAPY_NOTES])
+    authorization_on_file(rr, covers_psychotherapy_notes=True)
+    notes = document(rr, record_type=RecordType.PSYCHOTHERAPY_NOTES)
+    other = document(rr, record_type=RecordType.PSYCHOTHERAPY_NOTES, sensitive_categories=[])
+    other.record_type = RecordType.DISCHARGE_SUMMARY
+    other.save()
+    packet(rr, builder=alice, documents=[notes, other])
+    review = _review(rr, sam)
+    assert qc.SENSITIVE in _codes(review)
+    assert any("164.508(b)(3)(ii)" in f["message"] for f in review.failures)
+
+
+def test_42_cfr_2_31_part2_records_without_the_part2_consent_cannot_pass(rr, alice, sam):
     part2 = document(rr, sensitive_categories=[SensitiveCategory.SUD_PART2])
     packet(rr, builder=alice, documents=[part2], includes_part2=True)
     review = _review(rr, sam)
@@ -238,7 +262,7 @@ def test_part2_records_pass_with_the_consent_and_the_redisclosure_notice(rr, ali
     rr.intake_review.save()
     part2 = document(rr, sensitive_categories=[SensitiveCategory.SUD_PART2])
     packet(rr, builder=alice, documents=[part2], includes_part2=False)
-    assert "redisclosure notice" in _review(rr, sam).failures[0]["message"]
+    assert any("redisclosure notice" in f["message"] for f in _review(rr, sam).failures)
     packet(rr, builder=alice, documents=[part2], includes_part2=True)
     assert _review(rr, sam).outcome == "passed"
 
@@ -248,20 +272,23 @@ def test_other_sensitive_categories_need_their_consent(rr, alice, sam):
     assert _codes(_review(rr, sam)) == {qc.SENSITIVE}
 
 
-def test_a_patient_receiving_their_own_records_needs_no_consent_but_psychotherapy_notes_stay_out(
+def test_164_524_a_1_i_a_patient_receiving_their_own_records_needs_no_consent_but_psychotherapy_notes_stay_out(
     request_in_state, alice, sam
 ):
     rr = request_in_state(
         S.IN_FULFILLMENT, request_type=RequestType.RIGHT_OF_ACCESS, requestor__kind=RequestorKind.PATIENT
     )
-    authorization_on_file(rr, auth_expiration_date=None)
+    factories.complete_review(rr)
     packet(rr, builder=alice, documents=[document(rr, sensitive_categories=[SensitiveCategory.HIV])])
     assert _review(rr, sam).outcome == "passed"
     other = request_in_state(
         S.IN_FULFILLMENT, request_type=RequestType.RIGHT_OF_ACCESS, requestor__kind=RequestorKind.PATIENT
     )
+    factories.complete_review(other)
     packet(other, builder=alice, documents=[document(other, sensitive_categories=["psychotherapy_notes"])])
-    assert _codes(_review(other, sam)) == {qc.SENSITIVE}
+    review = _review(other, sam)
+    assert _codes(review) == {qc.SENSITIVE}
+    assert "164.524(a)(1)(i)" in review.failures[0]["message"]
 
 
 def test_a_cover_sheet_naming_someone_else_blocks(rr, alice, sam):

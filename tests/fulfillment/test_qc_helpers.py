@@ -10,15 +10,16 @@ from django.utils import timezone
 from fulfillment import qc
 from fulfillment.models import ReleasePacket
 from intake.models import IntakeReview
+from tests.factories import complete_review
 from tests.fulfillment.factories import ReleaseDocumentFactory, ReleasePacketFactory
 from workflow.choices import RecordType
 from workflow.models import RecordRequest
 
 
-def authorization_on_file(rr: RecordRequest, **fields) -> IntakeReview:  # type: ignore[no-untyped-def]
-    """The intake review of a valid HIPAA authorization, expiring in a year unless a test says otherwise."""
-    values = {"auth_expiration_date": timezone.localdate() + timedelta(days=365), **fields}
-    return IntakeReview.objects.create(tenant=rr.tenant, request=rr, **values)
+def authorization_on_file(rr: RecordRequest, **auth) -> IntakeReview:  # type: ignore[no-untyped-def]
+    """A complete intake review with a valid HIPAA authorization recorded from its document, signed ten days ago and
+    expiring in a year unless `auth` says otherwise (its Authorization fields)."""
+    return complete_review(rr, auth=auth)
 
 
 def document(rr: RecordRequest, **fields):  # type: ignore[no-untyped-def]

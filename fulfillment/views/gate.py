@@ -1,0 +1,160 @@
+"""Pages and actions of the release gate: recording a written revocation (from the request page, or the patient's
+authorizations page, which lists every authorization, directive and representative's authority recorded for the
+patient). The revocation itself is fulfillment.revocations.revocation_record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
+from django.views import View
+
+from fulfillment import revocations
+from intake import authorizations
+from intake.forms.records import RevocationForm
+from intake.models import Authorization
+from roi.audit import access_record
+from roi.choices import AccessAction
+from roi.errors import ServiceError
+from roi.tenancy import TenantViewMixin
+from workflow.models import Patient
+from workflow.views import RequestDetailView
+
+
+def _outcome_message(outcome: revocations.RevocationOutcome) -> str:
+    parts = ["Revocation recorded."]
+    if outcome.stopped:
+        numbers = ", ".join(rr.tracking_number for rr in outcome.stopped)
+        parts.append(f"In exception now (authorization revoked): {numbers}.")
+    if outcome.links_revoked:
+        parts.append(f"{outcome.links_revoked} download link{'s' if outcome.links_revoked != 1 else ''} stopped.")
+    if outcome.delivered:
+        parts.append(
+            f"{len(outcome.delivered)} earlier release{'s' if len(outcome.delivered) != 1 else ''} under it "
+            "stand (45 CFR 164.508(b)(5))."
+        )
+    return " ".join(parts)
+
+
+class RevokeView(RequestDetailView):
+    """From the request page's release gate: the written revocation of the authorization this request relies on."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        auth = Authorization.objects.for_tenant(self.tenant).filter(pk=pk, reviews__request=record_request).first()
+        if auth is None:
+            raise Http404("No such authorization")
+        form = RevocationForm(request.POST, request.FILES)
+        if not form.is_valid():
+            messages.error(request, "Check the revocation's highlighted fields.")
+            return self.render_detail(request, record_request, panel_forms={"revoke_form": form}, status=400)
+        try:
+            outcome = revocations.revocation_record(
+                tenant=self.tenant,
+                actor=request.user,
+                authorization=auth,
+                received_on=form.cleaned_data["received_on"],
+                uploaded_file=form.cleaned_data["file"],
+                record_request=record_request,
+                note=form.cleaned_data["note"],
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            if error.field and error.field in form.fields:
+                form.add_error(error.field, error.message)
+            fresh = self.get_object(tracking_number)
+            return self.render_detail(request, fresh, panel_forms={"revoke_form": form}, status=error.status_code)
+        messages.success(request, _outcome_message(outcome))
+        return redirect("workflow:detail", tracking_number=tracking_number)
+
+
+class PatientAuthorizationsView(TenantViewMixin, View):
+    """Every authorization, directive and representative's authority recorded for one patient, which requests rely
+    on each, and the form to record a written revocation. Viewing it is an access event (it shows PHI)."""
+
+    template_name = "fulfillment/gate/patient_authorizations.html"
+
+    def get_patient(self, pk: int) -> Patient:
+        patient = Patient.objects.for_tenant(self.tenant).filter(pk=pk).first()
+        if patient is None:
+            raise Http404("No such patient")
+        return patient
+
+    def render_page(
+        self, request: HttpRequest, patient: Patient, *, forms: dict[int, Any] | None = None, status: int = 200
+    ) -> HttpResponse:
+        rows = []
+        for auth in authorizations.patient_authorizations(tenant=self.tenant, patient=patient):
+            requests = list(
+                authorizations.requests_relying_on(tenant=self.tenant, authorization=auth).order_by("-received_at")
+            )
+            form = None
+            if getattr(auth, "revocation", None) is None and requests:
+                form = (forms or {}).get(auth.pk) or RevocationForm(auto_id=f"id_revoke{auth.pk}_%s")
+            rows.append({"authorization": auth, "requests": requests, "form": form})
+        context = {
+            "patient": patient,
+            "rows": rows,
+            "representatives": list(authorizations.patient_representatives(tenant=self.tenant, patient=patient)),
+        }
+        return render(request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patient = self.get_patient(pk)
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.VIEW_PATIENT,
+            request=request,
+            obj=patient,
+            patient_id=patient.pk,
+            detail="authorizations and representatives",
+        )
+        return self.render_page(request, patient)
+
+
+class PatientRevokeView(PatientAuthorizationsView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int, authorization_id: int) -> HttpResponse:
+        patient = self.get_patient(pk)
+        auth = Authorization.objects.for_tenant(self.tenant).filter(pk=authorization_id, patient=patient).first()
+        if auth is None:
+            raise Http404("No such authorization")
+        form = RevocationForm(request.POST, request.FILES, auto_id=f"id_revoke{auth.pk}_%s")
+        if not form.is_valid():
+            messages.error(request, "Check the revocation's highlighted fields.")
+            return self.render_page(request, patient, forms={auth.pk: form}, status=400)
+        try:
+            outcome = revocations.revocation_record(
+                tenant=self.tenant,
+                actor=request.user,
+                authorization=auth,
+                received_on=form.cleaned_data["received_on"],
+                uploaded_file=form.cleaned_data["file"],
+                note=form.cleaned_data["note"],
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            if error.field and error.field in form.fields:
+                form.add_error(error.field, error.message)
+            return self.render_page(request, patient, forms={auth.pk: form}, status=error.status_code)
+        messages.success(request, _outcome_message(outcome))
+        return redirect("fulfillment:patient-authorizations", pk=patient.pk)
+
+
+urlpatterns: list[URLPattern] = [
+    path("<str:tracking_number>/authorizations/<int:pk>/revoke/", RevokeView.as_view(), name="revoke"),
+    path("patients/<int:pk>/authorizations/", PatientAuthorizationsView.as_view(), name="patient-authorizations"),
+    path(
+        "patients/<int:pk>/authorizations/<int:authorization_id>/revoke/",
+        PatientRevokeView.as_view(),
+        name="patient-revoke",
+    ),
+]
+

@@ -55,11 +55,12 @@ class ResendReason(models.TextChoices):
 
 
 class FeeMethod(models.TextChoices):
-    """How a right-of-access fee is calculated, 45 CFR 164.524(c)(4) and HHS guidance."""
+    """How the fee for an individual's own copy is calculated, 45 CFR 164.524(c)(4) and HHS access guidance (the
+    three methods Ciox Health v. Azar left standing). An electronic copy is never priced per page."""
 
-    FLAT = "flat", "Flat fee for electronic copies (at most $6.50)"
+    FLAT = "flat", "Flat fee (at most $6.50, everything included)"
     ACTUAL = "actual", "Actual cost (labour, supplies, postage)"
-    AVERAGE = "average", "Average cost per page"
+    AVERAGE = "average", "Average cost (per page of paper; per electronic copy)"
     NONE = "none", "No fee"
 
 

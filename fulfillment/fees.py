@@ -2,10 +2,13 @@
 fee estimates and invoices with their PDFs, payments, waivers and voids, and the prepayment hold on third-party
 releases.
 
-Rules (DOMAIN.md, "Fees"): a patient's own request (45 CFR 164.524(c)(4)) pays at most a reasonable, cost-based fee,
-never a search or retrieval fee, and is never held back for an unpaid bill; third parties pay the state's schedule
-where one applies; some states waive the fee for disability claims. Every number lives in FeeRule (platform data)
-or the tenant's FulfillmentPolicy, never here.
+Rules (DOMAIN.md, "Fees"): the individual's own copy (45 CFR 164.524(c)(4), "the patient rate") pays at most a
+reasonable, cost-based fee by one of HHS's three methods (flat up to $6.50, actual cost, average cost), which staff
+offer per request; an electronic copy is never priced per page; never a search or retrieval fee; never held back
+for an unpaid bill. Since Ciox Health v. Azar (D.D.C. 2020) the patient rate does not cover a patient's directive
+sending a copy to a third party: a directive, like any third party, pays the state's schedule where one applies.
+Some states waive the fee for disability claims. Every number lives in FeeRule (platform data) or the tenant's
+FulfillmentPolicy, never here.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from exceptions.services import exception_open, exception_resolve
 from fulfillment.choices import FeeMethod, InvoiceKind, InvoiceStatus, PaymentMethod
 from fulfillment.models import FeeRule, FulfillmentPolicy, Invoice, InvoiceSequence, ReleasePacket
 from fulfillment.policy import policy_for
+from intake.rules import DIRECTIVE, INDIVIDUAL, basis_for
 from roi import clock
 from roi.audit import history_stamp
 from roi.choices import STAFF_ROLES, SUPERVISING_ROLES
@@ -38,12 +42,17 @@ FEDERAL = "US"
 # HHS access guidance: a flat fee for electronic copies of electronic records may not exceed $6.50, everything
 # (labour, supplies, postage) included.
 FLAT_FEE_CAP_CENTS = 650
+# The individual's copies that HHS access guidance treats as electronic: no per-page fee under any method. Fax, mail
+# and pickup are paper copies here (printed, or printed at the other end), where per-page amounts stay allowed.
+ELECTRONIC_DELIVERY = frozenset({DeliveryMethod.PORTAL_DOWNLOAD, DeliveryMethod.EMAIL_LINK})
+ACCESS_CITATION = "45 CFR 164.524(c)(4); HHS access guidance"
+DIRECTIVE_PREFIX = "Directive to a third party, not the patient rate (Ciox v. Azar, 2020): "
 # The purposes a fee waiver can depend on (FeeRule.waiver_purpose); staff mark one when they issue.
 DISABILITY_CLAIM = "disability_claim"
 FEE_PURPOSES = [("", "None of these"), (DISABILITY_CLAIM, "Disability benefits claim (e.g. Social Security)")]
 # Requests of the individual: never held for payment (164.524; 164.528 for the accounting).
 INDIVIDUAL_REQUESTORS = frozenset({RequestorKind.PATIENT, RequestorKind.PERSONAL_REPRESENTATIVE})
-# Statement printed on right-of-access invoices (HHS access guidance).
+# Statement printed on the invoice for an individual's own copy (HHS access guidance).
 NOT_WITHHELD_STATEMENT = (
     "Your access to your records does not depend on paying this invoice or any other bill: we do not withhold "
     "records because of unpaid medical bills."
@@ -70,10 +79,32 @@ class FeeQuote:
     delivery_method: str
     purpose: str = ""
     notes: list[str] = field(default_factory=list)
+    method: str = ""  # FeeMethod the fee follows; empty where the patient rate does not apply
 
     @property
     def total(self) -> str:
         return dollars(self.total_cents)
+
+    @property
+    def method_label(self) -> str:
+        return FeeMethod(self.method).label if self.method else ""
+
+
+def patient_rate_applies(*, request_type: str, requestor_kind: str) -> bool:
+    """The individual's own copy: a right-of-access request of the patient or their personal representative. The
+    cost-based limit of 45 CFR 164.524(c)(4) covers this and, since Ciox Health v. Azar (D.D.C. 2020), not a
+    patient's directive sending a copy to a third party. The fee method form and the access statement ask this."""
+    return request_type == RequestType.RIGHT_OF_ACCESS and basis_for(request_type, requestor_kind) == INDIVIDUAL
+
+
+def patient_rate_for(record_request: RecordRequest) -> bool:
+    return patient_rate_applies(request_type=record_request.request_type, requestor_kind=record_request.requestor.kind)
+
+
+def is_directive(*, request_type: str, requestor_kind: str) -> bool:
+    """A patient's written directive sending a copy to a third party (164.524(c)(3)(ii)): the requestor is the
+    recipient, not the patient or their representative."""
+    return request_type == RequestType.RIGHT_OF_ACCESS and basis_for(request_type, requestor_kind) == DIRECTIVE
 
 
 def _line(description: str, quantity: int, unit_cents: int) -> dict[str, Any]:
@@ -97,8 +128,11 @@ def _specificity(rule: FeeRule, jurisdiction: str, purpose: str) -> tuple[bool, 
 def applicable_fee_rule(*, tenant: Tenant, request_type: str, requestor_kind: str, purpose: str = "") -> FeeRule | None:
     """The most specific active rule: the tenant's state before "US", a waiver for the purpose given before a
     schedule, a rule naming the request type (then the requestor kind) before one for every type, a narrower list
-    before a wider one. A waiver rule only applies to its purpose."""
+    before a wider one. A waiver rule only applies to its purpose. A cost-based rule (the patient rate) applies to
+    the individual's own copy only, whatever its scope says: a directive or a third party never falls under it
+    (Ciox Health v. Azar, D.D.C. 2020)."""
     jurisdiction = tenant.jurisdiction
+    patient_rate = patient_rate_applies(request_type=request_type, requestor_kind=requestor_kind)
     rules = FeeRule.objects.filter(is_active=True, jurisdiction__in=[FEDERAL, jurisdiction]).order_by("id")
     matching = [
         rule
@@ -106,6 +140,7 @@ def applicable_fee_rule(*, tenant: Tenant, request_type: str, requestor_kind: st
         if (not rule.request_types or request_type in rule.request_types)
         and (not rule.requestor_kinds or requestor_kind in rule.requestor_kinds)
         and (not rule.waiver_purpose or rule.waiver_purpose == purpose)
+        and (patient_rate or not rule.cost_based)
     ]
     if not matching:
         return None
@@ -132,45 +167,101 @@ def tier_lines(tiers: list[dict[str, Any]], pages: int) -> list[dict[str, Any]]:
     return lines
 
 
-def _access_lines(policy: FulfillmentPolicy, pages: int, mailed: bool) -> tuple[list[dict[str, Any]], str]:
-    """The right-of-access fee by the tenant's method. Never a search or retrieval fee (164.524(c)(4))."""
-    method = policy.access_fee_method
+# What each method comes to for the individual's own copy, as the basis line says it: (method, electronic) -> text.
+ACCESS_METHOD_TEXT = {
+    (FeeMethod.FLAT, True): "flat fee for an electronic copy, at most $6.50, everything included",
+    (FeeMethod.FLAT, False): "flat fee, at most $6.50, everything included (postage too)",
+    (FeeMethod.ACTUAL, True): "actual cost of the labour to prepare the electronic copy, per request (not per page), "
+    "and supplies",
+    (FeeMethod.ACTUAL, False): "actual cost of a paper copy: copying labour per page, supplies (postage when mailed)",
+    (FeeMethod.AVERAGE, True): "standard average cost of an electronic copy, per copy (not per page)",
+    (FeeMethod.AVERAGE, False): "average cost per page of a paper copy (postage when mailed)",
+    (FeeMethod.NONE, True): "no fee (organisation policy)",
+    (FeeMethod.NONE, False): "no fee (organisation policy)",
+}
+
+
+def _access_lines(
+    policy: FulfillmentPolicy, method: str, pages: int, delivery_method: str
+) -> tuple[list[dict[str, Any]], str]:
+    """The fee for the individual's own copy by `method`, and its basis text. Never a search or retrieval fee
+    (164.524(c)(4)); never a per-page line on an electronic copy (HHS access guidance): labour and the average cost
+    of an electronic copy are per request. Postage only when the copy is mailed."""
+    electronic = delivery_method in ELECTRONIC_DELIVERY
+    text = ACCESS_METHOD_TEXT[(FeeMethod(method), electronic)]
+    if method == FeeMethod.NONE:
+        return [], text
     if method == FeeMethod.FLAT:
         flat = min(policy.access_flat_fee_cents, FLAT_FEE_CAP_CENTS)
-        return [_line("Copy of your records, flat fee (everything included)", 1, flat)], "flat fee, at most $6.50"
+        what = "Electronic copy of your records" if electronic else "Copy of your records"
+        return [_line(f"{what}, flat fee (everything included)", 1, flat)], text
     lines: list[dict[str, Any]] = []
-    if method == FeeMethod.ACTUAL:
+    if electronic and method == FeeMethod.ACTUAL:
+        lines.append(
+            _line("Labour to prepare the electronic copy (per request)", 1, policy.access_labour_cents_electronic)
+        )
+        lines.append(_line("Supplies (media)", 1, policy.access_supplies_cents))
+    elif electronic:
+        lines.append(_line("Electronic copy, standard average cost", 1, policy.access_average_cents_electronic))
+    elif method == FeeMethod.ACTUAL:
         lines.append(_line("Copying labour, per page", pages, policy.access_labour_cents_per_page))
         lines.append(_line("Supplies (paper, media)", 1, policy.access_supplies_cents))
-        text = "actual cost of labour, supplies and postage"
-    elif method == FeeMethod.AVERAGE:
-        lines.append(_line("Copies, average cost per page", pages, policy.access_per_page_cents))
-        text = "average cost per page"
     else:
-        return [], "no fee (organisation policy)"
-    if mailed:
+        lines.append(_line("Copies, average cost per page", pages, policy.access_per_page_cents))
+    if delivery_method == DeliveryMethod.MAIL:
         lines.append(_line("Postage", 1, policy.postage_cents))
     return lines, text
 
 
+def _capped(lines: list[dict[str, Any]], caps: list[tuple[int, str]]) -> tuple[list[dict[str, Any]], int]:
+    """The lowest limit the total exceeds becomes a visible negative line."""
+    total = sum(line["cents"] for line in lines)
+    for cap, text in sorted(caps):
+        if total > cap:
+            lines = [*lines, _line(text, 1, cap - total)]
+            total = cap
+    return lines, total
+
+
 def fee_quote(
-    *, tenant: Tenant, record_request: RecordRequest, pages: int, delivery_method: str, purpose: str | None = None
+    *,
+    tenant: Tenant,
+    record_request: RecordRequest,
+    pages: int,
+    delivery_method: str,
+    purpose: str | None = None,
+    fee_method: str | None = None,
 ) -> FeeQuote:
     """The fee for releasing `pages` pages of records for the request by `delivery_method`: its lines, total and
-    the basis (rule or method, with the citation) printed on the estimate or invoice."""
+    the basis (rule or method, with the citation) printed on the estimate or invoice. `fee_method` is the method
+    staff offer for the individual's own copy (the tenant's method when not given); refused for any other request,
+    which follows the fee rule table."""
     if pages < 0:
         raise ServiceError("The page count cannot be negative.", field="pages")
     purpose = purpose or ""
     if purpose and purpose not in dict(FEE_PURPOSES):
         raise ServiceError("Choose the purpose from the list.", field="purpose")
+    if fee_method and fee_method not in FeeMethod.values:
+        raise ServiceError(
+            "Choose the fee method from the list (flat fee, actual cost or average cost).", field="fee_method"
+        )
     request_type = record_request.request_type
-    rule = applicable_fee_rule(
-        tenant=tenant, request_type=request_type, requestor_kind=record_request.requestor.kind, purpose=purpose
-    )
+    requestor_kind = record_request.requestor.kind
+    patient_rate = patient_rate_applies(request_type=request_type, requestor_kind=requestor_kind)
+    directive = is_directive(request_type=request_type, requestor_kind=requestor_kind)
+    if fee_method and not patient_rate:
+        raise ServiceError(
+            "A fee method applies only to the patient's own copy (45 CFR 164.524(c)(4)): this request follows the fee "
+            "rule table. Leave the fee method out.",
+            field="fee_method",
+        )
+    rule = applicable_fee_rule(tenant=tenant, request_type=request_type, requestor_kind=requestor_kind, purpose=purpose)
     common = {"rule": rule, "pages": pages, "delivery_method": delivery_method, "purpose": purpose}
     if rule is None:
         if request_type == RequestType.CONTINUITY_OF_CARE:
             basis = "Continuity of care between providers: no fee (organisation default)."
+        elif directive:
+            basis = f"{DIRECTIVE_PREFIX}no fee rule applies to it ({tenant.jurisdiction} or federal): no fee."
         else:
             basis = f"No fee rule applies to this request ({tenant.jurisdiction} or federal): no fee."
         return FeeQuote(lines=[], total_cents=0, basis=basis, **common)
@@ -179,38 +270,67 @@ def fee_quote(
         return FeeQuote(lines=[], total_cents=0, basis=_basis(f"No fee. {rule.description}", citation), **common)
 
     policy = policy_for(tenant)
-    mailed = delivery_method == DeliveryMethod.MAIL
-    right_of_access = request_type == RequestType.RIGHT_OF_ACCESS
-    notes: list[str] = []
-    if rule.cost_based:
-        lines, method_text = _access_lines(policy, pages, mailed)
-        lines = [line for line in lines if line["cents"]]  # an amount the tenant left at zero is not charged
-        basis = _basis(
-            f"Right of access: reasonable, cost-based fee ({method_text}); no search or retrieval fee", citation
-        )
-    else:
-        lines = []
-        if rule.base_fee_cents and not right_of_access:
-            lines.append(_line("Retrieval and processing fee", 1, rule.base_fee_cents))
-        elif rule.base_fee_cents:
-            notes.append("No search or retrieval fee on a patient's own request (45 CFR 164.524(c)(4)).")
-        lines.extend(tier_lines(rule.page_tiers, pages))
-        # Tier lines stay even at $0.00: "pages 1-10 included in the retrieval fee" explains the total.
-        if mailed and policy.postage_cents:
-            lines.append(_line("Postage", 1, policy.postage_cents))
-        basis = _basis(rule.description, citation)
-    total = sum(line["cents"] for line in lines)
+    if patient_rate:
+        return _access_quote(policy=policy, method=fee_method or policy.access_fee_method, citation=citation, **common)
+    # Everyone else, a patient's directive included (Ciox Health v. Azar): the rule's schedule, with its retrieval
+    # fee where it has one.
+    lines = []
+    if rule.base_fee_cents:
+        lines.append(_line("Retrieval and processing fee", 1, rule.base_fee_cents))
+    lines.extend(tier_lines(rule.page_tiers, pages))
+    # Tier lines stay even at $0.00: "pages 1-10 included in the retrieval fee" explains the total.
+    if delivery_method == DeliveryMethod.MAIL and policy.postage_cents:
+        lines.append(_line("Postage", 1, policy.postage_cents))
     caps = []
     if rule.max_total_cents is not None:
         caps.append((rule.max_total_cents, f"Limit under {rule.citation}: at most {dollars(rule.max_total_cents)}"))
-    if right_of_access and policy.access_fee_method == FeeMethod.FLAT:
-        flat = min(policy.access_flat_fee_cents, FLAT_FEE_CAP_CENTS)
-        caps.append((flat, f"Right of access, flat fee method: at most {dollars(flat)}"))
-    for cap, text in sorted(caps):
-        if total > cap:
-            lines.append(_line(text, 1, cap - total))
-            total = cap
-    return FeeQuote(lines=lines, total_cents=total, basis=basis, notes=notes, **common)
+    lines, total = _capped(lines, caps)
+    basis = _basis(f"{DIRECTIVE_PREFIX if directive else ''}{rule.description}", citation)
+    return FeeQuote(lines=lines, total_cents=total, basis=basis, **common)
+
+
+def _access_quote(
+    *,
+    rule: FeeRule,
+    policy: FulfillmentPolicy,
+    method: str,
+    citation: str,
+    pages: int,
+    delivery_method: str,
+    purpose: str,
+) -> FeeQuote:
+    """The individual's own copy by the method. The cost-based rule prices it; a state schedule that names the
+    individual's request only limits it (the stricter law wins, 45 CFR 160.203), never adds a per-page line to an
+    electronic copy nor a retrieval fee."""
+    lines, method_text = _access_lines(policy, method, pages, delivery_method)
+    lines = [line for line in lines if line["cents"]]  # an amount the tenant left at zero is not charged
+    notes: list[str] = []
+    caps = []
+    citations = ACCESS_CITATION
+    if not rule.cost_based:
+        citations = f"{ACCESS_CITATION}; {citation}"
+        if rule.base_fee_cents:
+            notes.append("No search or retrieval fee on a patient's own request (45 CFR 164.524(c)(4)).")
+        if rule.page_tiers:  # its copy charges, without the retrieval fee the individual never pays
+            schedule = sum(line["cents"] for line in tier_lines(rule.page_tiers, pages))
+            if delivery_method == DeliveryMethod.MAIL:
+                schedule += policy.postage_cents
+            caps.append((schedule, f"Limit under {rule.citation}: at most {dollars(schedule)}"))
+    if rule.max_total_cents is not None:
+        caps.append((rule.max_total_cents, f"Limit under {rule.citation}: at most {dollars(rule.max_total_cents)}"))
+    lines, total = _capped(lines, caps)
+    basis = _basis(f"Right of access: {method_text}; no search or retrieval fee", citations)
+    return FeeQuote(
+        lines=lines,
+        total_cents=total,
+        basis=basis,
+        notes=notes,
+        method=method,
+        rule=rule,
+        pages=pages,
+        delivery_method=delivery_method,
+        purpose=purpose,
+    )
 
 
 def _basis(text: str, citation: str) -> str:
@@ -220,6 +340,12 @@ def _basis(text: str, citation: str) -> str:
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text + suffix
+
+
+def default_fee_method(*, tenant: Tenant, record_request: RecordRequest) -> str:
+    """The method the issue form offers first: the tenant's, for the individual's own copy; "" (no choice shown)
+    for every other request."""
+    return policy_for(tenant).access_fee_method if patient_rate_for(record_request) else ""
 
 
 def release_pages(*, tenant: Tenant, record_request: RecordRequest) -> int | None:
@@ -273,22 +399,35 @@ def invoice_for_staff(*, tenant: Tenant, tracking_number: str, pk: int) -> Invoi
 
 
 def is_individual_request(record_request: RecordRequest) -> bool:
-    """The patient's (or their representative's) own request: right of access, or the individual asking."""
-    return (
-        record_request.request_type in (RequestType.RIGHT_OF_ACCESS, RequestType.ACCOUNTING)
-        or record_request.requestor.kind in INDIVIDUAL_REQUESTORS
-    )
+    """The individual's own request: whatever the patient or their personal representative asks (their copy, their
+    accounting)."""
+    return record_request.requestor.kind in INDIVIDUAL_REQUESTORS
+
+
+def exempt_from_prepayment(record_request: RecordRequest) -> bool:
+    """Never held for payment, whatever the prepayment setting: the individual's own requests (164.524: access is
+    not withheld for unpaid bills; 164.528 for the accounting) and a patient's directive to a third party.
+
+    The directive is our decision. Ciox Health v. Azar took the directive's fee out of the patient rate (the
+    recipient pays the state's schedule, fee_quote), not the directive out of 164.524: an electronic copy sent on
+    the patient's written directive is still the patient's right, on the same 30-day clock, which nothing pauses.
+    Holding it until the recipient pays would let a third party's unpaid invoice delay the patient's right, so the
+    recipient is invoiced and the release goes out. Change it here, and only on counsel's advice."""
+    if is_individual_request(record_request):
+        return True
+    return basis_for(record_request.request_type, record_request.requestor.kind) == DIRECTIVE
 
 
 def needs_prepayment(*, policy: FulfillmentPolicy, record_request: RecordRequest) -> bool:
-    return policy.require_prepayment_third_party and not is_individual_request(record_request)
+    return policy.require_prepayment_third_party and not exempt_from_prepayment(record_request)
 
 
 def release_fee_problem(*, tenant: Any, record_request: Any) -> str | None:
     """Why the fee holds this release back (an unpaid invoice where the tenant requires prepayment from third
     parties), as a message saying what to do, or None. QC's "fee settled or waived" check calls this.
 
-    Right-of-access releases are never held: 164.524 allows no withholding for unpaid bills."""
+    Right-of-access releases are never held: the individual's own copy (164.524 allows no withholding for unpaid
+    bills) and a patient's directive (exempt_from_prepayment says why)."""
     if record_request.request_type == RequestType.RIGHT_OF_ACCESS:
         return None
     if not needs_prepayment(policy=policy_for(tenant), record_request=record_request):
@@ -334,7 +473,8 @@ def _pdf_context(invoice: Invoice, record_request: RecordRequest, tenant: Tenant
         "total": dollars(invoice.total_cents),
         "issued_on": invoice.issued_at.astimezone(tenant.tzinfo).date(),
         "payment_instructions": policy.payment_instructions,
-        "right_of_access": record_request.request_type == RequestType.RIGHT_OF_ACCESS,
+        # Addressed to the individual only: a directive's invoice goes to its recipient, whose records they are not.
+        "patient_rate": patient_rate_for(record_request),
         "not_withheld_statement": NOT_WITHHELD_STATEMENT,
         "prepayment": invoice.kind == InvoiceKind.INVOICE
         and needs_prepayment(policy=policy, record_request=record_request),
@@ -355,15 +495,22 @@ def invoice_issue(
     pages: int | None = None,
     delivery_method: str | None = None,
     purpose: str = "",
+    fee_method: str | None = None,
 ) -> Invoice:
     """Issue a fee estimate or an invoice for the request, with its PDF. The page count is the latest release
-    packet's when one is built, else the one staff enter. Where the tenant requires prepayment from third parties,
-    an unpaid invoice on a third party's open request puts it in "payment pending"."""
+    packet's when one is built, else the one staff enter. `fee_method` is the method staff offer for the
+    individual's own copy (the tenant's when not given; refused for any other request); the invoice keeps it and
+    its PDF says it. Where the tenant requires prepayment from third parties, an unpaid invoice on a third party's
+    open request puts it in "payment pending"."""
     _require_role(actor, tenant, STAFF_ROLES, "issue estimates or invoices")
     if kind not in InvoiceKind.values:
         raise ServiceError("Choose an estimate or an invoice.", field="kind")
     if delivery_method and delivery_method not in DeliveryMethod.values:
         raise ServiceError("Choose the delivery method from the list.", field="delivery_method")
+    if fee_method and fee_method not in FeeMethod.values:
+        raise ServiceError(
+            "Choose the fee method from the list (flat fee, actual cost or average cost).", field="fee_method"
+        )
     with transaction.atomic():
         try:
             current = (
@@ -382,8 +529,18 @@ def invoice_issue(
         elif pages is None:
             raise ServiceError("Enter the number of pages (no release packet is built yet).", field="pages")
         delivery_method = delivery_method or current.delivery_method
+        if not delivery_method and patient_rate_for(current):
+            raise ServiceError(
+                "Choose the delivery method: an electronic copy is never priced per page, a paper one may be.",
+                field="delivery_method",
+            )
         quote = fee_quote(
-            tenant=tenant, record_request=current, pages=pages, delivery_method=delivery_method, purpose=purpose
+            tenant=tenant,
+            record_request=current,
+            pages=pages,
+            delivery_method=delivery_method,
+            purpose=purpose,
+            fee_method=fee_method,
         )
         if kind == InvoiceKind.INVOICE:
             in_force = (
@@ -413,6 +570,7 @@ def invoice_issue(
             delivery_method=delivery_method,
             purpose=quote.purpose,
             fee_rule=quote.rule,
+            fee_method=quote.method,
         )
         policy = policy_for(tenant)
         pdf = render_pdf("fulfillment/fees/invoice_pdf.html", _pdf_context(invoice, current, tenant, policy))
@@ -608,8 +766,11 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     current_estimate = next((i for i in invoices if i.kind == InvoiceKind.ESTIMATE and i.status != "void"), None)
     unpaid = any(i.kind == InvoiceKind.INVOICE and i.status == InvoiceStatus.ISSUED for i in invoices)
     packet_pages = release_pages(tenant=tenant, record_request=record_request)
+    patient_rate = patient_rate_for(record_request)
+    method = default_fee_method(tenant=tenant, record_request=record_request)  # reads the policy for those only
     quote = None
-    if packet_pages is not None and record_request.state not in NO_INVOICE_STATES:
+    priceable = record_request.delivery_method or not patient_rate  # the individual's copy: electronic or paper?
+    if packet_pages is not None and record_request.state not in NO_INVOICE_STATES and priceable:
         quote = fee_quote(
             tenant=tenant,
             record_request=record_request,
@@ -617,7 +778,9 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
             delivery_method=record_request.delivery_method,
         )
     issue_form = forms.get("fees_issue_form") or InvoiceIssueForm(
-        packet_pages=packet_pages, initial={"delivery_method": record_request.delivery_method}
+        packet_pages=packet_pages,
+        default_fee_method=method,
+        initial={"delivery_method": record_request.delivery_method},
     )
     return {
         "fees": {
@@ -630,7 +793,10 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
             "quote_rows": display_lines(quote.lines) if quote else [],
             # Asked only when an unpaid invoice is on the page: the panel stays at two queries otherwise.
             "hold": release_fee_problem(tenant=tenant, record_request=record_request) if unpaid else None,
-            "right_of_access": record_request.request_type == RequestType.RIGHT_OF_ACCESS,
+            "patient_rate": patient_rate,
+            "directive": is_directive(
+                request_type=record_request.request_type, requestor_kind=record_request.requestor.kind
+            ),
             "can_issue": record_request.state not in NO_INVOICE_STATES,
             "issue_form": issue_form,
             "pay_form": forms.get("fees_pay_form") or PaymentForm(initial={"paid_on": tenant_today(tenant)}),

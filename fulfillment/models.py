@@ -64,11 +64,24 @@ class FulfillmentPolicy(models.Model):
     download_link_days = models.PositiveSmallIntegerField(default=14, help_text="How long a download link works.")
     download_link_max_uses = models.PositiveSmallIntegerField(default=3, help_text="Downloads allowed per link.")
     # Fees (fees.py).
+    # The right-of-access method (the patient rate, 45 CFR 164.524(c)(4)): the default staff see when they issue an
+    # estimate or invoice for an individual's own copy; they may offer another method per request.
     access_fee_method = models.CharField(max_length=10, choices=FeeMethod.choices, default=FeeMethod.FLAT)
     access_flat_fee_cents = models.PositiveIntegerField(default=650, help_text="At most 650 ($6.50).")
-    access_per_page_cents = models.PositiveIntegerField(default=0, help_text="Average-cost method: per page.")
+    access_per_page_cents = models.PositiveIntegerField(
+        default=0, help_text="Average-cost method: per page of a paper copy."
+    )
     access_supplies_cents = models.PositiveIntegerField(default=0, help_text="Actual cost: media, paper.")
-    access_labour_cents_per_page = models.PositiveIntegerField(default=0, help_text="Actual cost: copying labour.")
+    access_labour_cents_per_page = models.PositiveIntegerField(
+        default=0, help_text="Actual cost: copying labour per page of a paper copy."
+    )
+    # HHS access guidance: an electronic copy is never priced per page, whatever the method.
+    access_labour_cents_electronic = models.PositiveIntegerField(
+        default=0, help_text="Actual cost: labour to prepare an electronic copy, per request."
+    )
+    access_average_cents_electronic = models.PositiveIntegerField(
+        default=0, help_text="Average-cost method: the standard amount per electronic copy."
+    )
     postage_cents = models.PositiveIntegerField(default=0, help_text="Added when records go by mail.")
     require_prepayment_third_party = models.BooleanField(
         default=False, help_text="Third-party releases wait in 'payment pending' until the invoice is paid."
@@ -374,8 +387,9 @@ class FeeRule(models.Model):
     max_total_cents = models.PositiveIntegerField(null=True, blank=True)
     cost_based = models.BooleanField(
         default=False,
-        help_text="The fee follows the tenant's right-of-access method (fulfillment settings): cost-based, no search "
-        "or retrieval fee (45 CFR 164.524(c)(4)).",
+        help_text="The patient rate: the fee follows the right-of-access method (fulfillment settings), cost-based, no "
+        "search or retrieval fee (45 CFR 164.524(c)(4)). It applies to the individual's own copy only, never to a "
+        "directive to a third party (Ciox Health v. Azar, D.D.C. 2020), whatever the rule's scope says.",
     )
     waived = models.BooleanField(default=False, help_text="No fee at all (e.g. disability claims in some states).")
     waiver_purpose = models.CharField(max_length=100, blank=True, help_text="The purpose the waiver applies to.")
@@ -409,6 +423,12 @@ class Invoice(TenantOwned):
     delivery_method = models.CharField(max_length=20, choices=DeliveryMethod.choices, blank=True)
     purpose = models.CharField(max_length=30, blank=True, help_text="Purpose a fee waiver depends on (fees.py).")
     fee_rule = models.ForeignKey(FeeRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    fee_method = models.CharField(
+        max_length=10,
+        choices=FeeMethod.choices,
+        blank=True,
+        help_text="The right-of-access method the fee follows; empty where the patient rate does not apply.",
+    )
     paid_at = models.DateTimeField(null=True, blank=True, help_text="When the payment was recorded.")
     paid_on = models.DateField(null=True, blank=True, help_text="When the payment was received, as staff entered it.")
     payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices, blank=True)

@@ -50,11 +50,29 @@ class InvoiceIssueForm(forms.Form):
         label="Purpose",
         help_text="Some states waive the fee for a disability claim.",
     )
+    fee_method = forms.ChoiceField(
+        choices=FeeMethod.choices,
+        required=False,
+        label="Fee method",
+        help_text="The patient's own copy (45 CFR 164.524(c)(4)): offer the method that suits the request. An "
+        "electronic copy is never priced per page.",
+        error_messages={
+            "invalid_choice": "Choose the fee method from the list (flat fee, actual cost or average cost)."
+        },
+    )
 
-    def __init__(self, *args: Any, packet_pages: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, packet_pages: int | None = None, default_fee_method: str = "", **kwargs: Any
+    ) -> None:
+        """`default_fee_method` is the tenant's method where the patient rate applies (fees.default_fee_method);
+        empty, the form asks no method: every other request follows the fee rule table."""
         kwargs.setdefault("prefix", "fee")
         super().__init__(*args, **kwargs)
         self.packet_pages = packet_pages
+        if default_fee_method:
+            self.fields["fee_method"].initial = default_fee_method
+        else:
+            del self.fields["fee_method"]
         if packet_pages is not None:
             # The built packet decides the count: shown, not asked.
             self.fields["pages"].disabled = True
@@ -93,8 +111,10 @@ class ReasonForm(forms.Form):
 MONEY_FIELDS = {
     "access_flat_fee_cents": "access_flat_fee",
     "access_per_page_cents": "access_per_page",
+    "access_average_cents_electronic": "access_average_electronic",
     "access_supplies_cents": "access_supplies",
     "access_labour_cents_per_page": "access_labour_per_page",
+    "access_labour_cents_electronic": "access_labour_electronic",
     "postage_cents": "postage",
 }
 
@@ -108,10 +128,22 @@ def _money(label: str, help_text: str) -> forms.DecimalField:
 class FulfillmentPolicyForm(forms.ModelForm):
     """Every fulfillment setting of the tenant; amounts in dollars, stored in cents."""
 
-    access_flat_fee = _money("Flat fee ($)", "At most $6.50: electronic copies of electronic records.")
-    access_per_page = _money("Average cost per page ($)", "Average-cost method.")
+    access_flat_fee = _money(
+        "Flat fee ($)", "At most $6.50, everything included: electronic copies of electronic records."
+    )
+    access_per_page = _money(
+        "Average cost per page, paper ($)", "Average-cost method: paper copies (mail, pickup, fax)."
+    )
+    access_average_electronic = _money(
+        "Average cost per electronic copy ($)",
+        "Average-cost method: one standard amount per electronic copy (download or email link), never per page.",
+    )
     access_supplies = _money("Supplies per request ($)", "Actual-cost method: paper, CD or USB drive.")
-    access_labour_per_page = _money("Copying labour per page ($)", "Actual-cost method.")
+    access_labour_per_page = _money("Copying labour per page, paper ($)", "Actual-cost method: paper copies.")
+    access_labour_electronic = _money(
+        "Labour per electronic copy ($)",
+        "Actual-cost method: preparing an electronic copy (download or email link), per request, never per page.",
+    )
     postage = _money("Postage ($)", "Added when records go by mail (the flat fee includes it).")
 
     class Meta:
@@ -130,7 +162,7 @@ class FulfillmentPolicyForm(forms.ModelForm):
             "retrieval_overdue_days": "Retrieval overdue after (days)",
             "download_link_days": "Download links work for (days)",
             "download_link_max_uses": "Downloads per link",
-            "access_fee_method": "Right-of-access fee method",
+            "access_fee_method": "Right-of-access fee method (the usual one; staff may offer another)",
             "require_prepayment_third_party": "Third parties pay before release",
         }
         widgets = {"payment_instructions": forms.Textarea(attrs={"rows": 3})}
@@ -181,7 +213,15 @@ class FulfillmentPolicyForm(forms.ModelForm):
         method = data.get("access_fee_method")
         if method == FeeMethod.AVERAGE and data.get("access_per_page") == 0:
             self.add_error("access_per_page", "The average-cost method needs a cost per page (or choose No fee).")
-        if method == FeeMethod.ACTUAL and not any(data.get(f) for f in ("access_supplies", "access_labour_per_page")):
+        if method == FeeMethod.AVERAGE and data.get("access_average_electronic") == 0:
+            # HHS access guidance: no per-page fee on an electronic copy, so the per-page amount cannot stand in.
+            self.add_error(
+                "access_average_electronic",
+                "The average-cost method needs an amount per electronic copy too: a per-page amount is for paper "
+                "copies only (or choose No fee).",
+            )
+        labour = ("access_supplies", "access_labour_per_page", "access_labour_electronic")
+        if method == FeeMethod.ACTUAL and not any(data.get(f) for f in labour):
             self.add_error(
                 "access_labour_per_page", "The actual-cost method needs labour or supplies (or choose No fee)."
             )
@@ -223,7 +263,8 @@ class InvoiceIssueView(FeeActionMixin):
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         packet_pages = fees.release_pages(tenant=self.tenant, record_request=record_request)
-        form = InvoiceIssueForm(request.POST, packet_pages=packet_pages)
+        method = fees.default_fee_method(tenant=self.tenant, record_request=record_request)
+        form = InvoiceIssueForm(request.POST, packet_pages=packet_pages, default_fee_method=method)
         if not form.is_valid():
             messages.error(request, "Check the fee fields.")
             return self.render_detail(request, record_request, panel_forms={"fees_issue_form": form}, status=400)
@@ -238,6 +279,7 @@ class InvoiceIssueView(FeeActionMixin):
                 pages=data["pages"],
                 delivery_method=data["delivery_method"],
                 purpose=data["purpose"],
+                fee_method=data.get("fee_method") or None,
             )
         except ServiceError as error:
             if error.field in form.fields:
@@ -378,7 +420,10 @@ def describe_fee(rule: FeeRule, policy: FulfillmentPolicy) -> str:
         )
     if rule.cost_based:
         method = FeeMethod(policy.access_fee_method)
-        return f"Cost-based, no search or retrieval fee. Your method: {method.label}"
+        return (
+            "Cost-based (the patient rate), no search or retrieval fee, no per-page fee on an electronic copy. "
+            f"Your usual method: {method.label}; staff may offer another per request"
+        )
     parts = []
     if rule.base_fee_cents:
         parts.append(f"{fees.dollars(rule.base_fee_cents)} retrieval and processing")
@@ -395,6 +440,13 @@ def describe_fee(rule: FeeRule, policy: FulfillmentPolicy) -> str:
 
 
 def describe_scope(rule: FeeRule) -> str:
+    if rule.request_types == [RequestType.RIGHT_OF_ACCESS] and rule.requestor_kinds:
+        # The two sides of Ciox Health v. Azar: the individual's own copy, and a patient's directive.
+        kinds = set(rule.requestor_kinds)
+        if kinds <= fees.INDIVIDUAL_REQUESTORS:
+            return "Right of access: the patient's own copy (patient or personal representative)"
+        if not kinds & fees.INDIVIDUAL_REQUESTORS:
+            return "Right of access: a patient's directive sending a copy to a third party"
     types = ", ".join(RequestType(t).label for t in rule.request_types if t in RequestType) or "Every request type"
     if rule.requestor_kinds:
         types += " from " + ", ".join(

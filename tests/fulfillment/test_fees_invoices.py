@@ -1,5 +1,5 @@
-"""Estimates and invoices: issuing (numbers, pages, PDF), payment, waiver, void, and the prepayment hold on
-third-party releases (never on a patient's own request)."""
+"""Estimates and invoices: issuing (numbers, pages, the fee method, PDF), payment, waiver, void, and the prepayment
+hold on third-party releases (never on a patient's own request, nor on a patient's directive)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db import close_old_connections, connection, transaction
 
 from exceptions.models import ExceptionEpisode
 from fulfillment import fees
-from fulfillment.choices import InvoiceKind, InvoiceStatus, PaymentMethod
+from fulfillment.choices import FeeMethod, InvoiceKind, InvoiceStatus, PaymentMethod
 from fulfillment.models import Invoice
 from fulfillment.policy import policy_for
 from roi.errors import Conflict, NotPermitted, ServiceError
@@ -75,6 +75,88 @@ def test_the_pdf_of_a_right_of_access_invoice_says_records_are_not_withheld(tena
     pdf.write_bytes(content)
     subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")], check=True)
     assert (tmp_path / "page-1.png").stat().st_size > 1000
+
+
+def _policy(tenant, **amounts):
+    policy = policy_for(tenant)
+    for name, value in amounts.items():
+        setattr(policy, name, value)
+    policy.save()
+    return policy
+
+
+def _access_request(tenant, requestor=RequestorKind.PATIENT, **fields):
+    """A right-of-access request for an electronic copy: the patient's own, or a directive when the requestor is
+    someone else."""
+    fields.setdefault("delivery_method", DeliveryMethod.EMAIL_LINK)
+    return factories.RecordRequestFactory(
+        tenant=tenant, request_type=RequestType.RIGHT_OF_ACCESS, requestor__kind=requestor, **fields
+    )
+
+
+def test_the_estimate_pdf_says_which_method(tenant_a, alice, media):
+    _policy(tenant_a, access_labour_cents_electronic=1500, access_supplies_cents=0, access_labour_cents_per_page=40)
+    rr = _access_request(tenant_a)
+    estimate = _issue(tenant_a, alice, rr, kind=InvoiceKind.ESTIMATE, pages=300, fee_method=FeeMethod.ACTUAL)
+    assert estimate.fee_method == FeeMethod.ACTUAL
+    assert estimate.total_cents == 1500  # labour per request: 300 pages cost what 3 would
+    text = " ".join(pdf_texts(fees.invoice_open(estimate))).replace("\n", " ")
+    assert "Fee method Actual cost (labour, supplies, postage)" in text
+    assert "Delivery Email with secure link" in text
+    assert "Labour to prepare the electronic copy (per request)" in text
+    assert "per request (not per page)" in text
+    assert "45 CFR 164.524(c)(4); HHS access guidance" in text
+    assert "$15.00" in text
+    assert "not withhold" in text
+
+
+def test_without_a_method_offered_the_invoice_follows_and_keeps_the_tenants(tenant_a, alice, media):
+    _policy(tenant_a, access_fee_method=FeeMethod.AVERAGE, access_average_cents_electronic=800)
+    invoice = _issue(tenant_a, alice, _access_request(tenant_a), pages=75)
+    assert (invoice.fee_method, invoice.total_cents) == (FeeMethod.AVERAGE, 800)
+    assert "standard average cost of an electronic copy" in invoice.basis
+    text = " ".join(pdf_texts(fees.invoice_open(invoice))).replace("\n", " ")
+    assert "Fee method Average cost" in text
+
+
+@pytest.mark.parametrize(
+    ("requestor", "fee_method", "message"),
+    [
+        (RequestorKind.PATIENT, "cheapest", "Choose the fee method from the list"),
+        (RequestorKind.ATTORNEY, FeeMethod.FLAT, "only to the patient's own copy"),
+    ],
+    ids=["unknown", "directive"],
+)
+def test_a_bad_fee_method_is_refused_and_nothing_is_issued(tenant_a, alice, media, requestor, fee_method, message):
+    rr = _access_request(tenant_a, requestor)
+    with pytest.raises(ServiceError, match=message) as error:
+        _issue(tenant_a, alice, rr, fee_method=fee_method)
+    assert error.value.field == "fee_method"
+    assert not Invoice.objects.exists()
+    assert fees.next_invoice_number(tenant=tenant_a, kind=InvoiceKind.INVOICE) == "INV-000001"
+
+
+def test_164_524_c_4_the_individuals_copy_needs_a_delivery_method_to_be_priced(tenant_a, alice, media):
+    rr = _access_request(tenant_a, delivery_method="")
+    with pytest.raises(ServiceError, match="never priced per page") as error:
+        _issue(tenant_a, alice, rr, kind=InvoiceKind.ESTIMATE)
+    assert error.value.field == "delivery_method"
+    estimate = _issue(tenant_a, alice, rr, kind=InvoiceKind.ESTIMATE, delivery_method=DeliveryMethod.PORTAL_DOWNLOAD)
+    assert estimate.delivery_method == DeliveryMethod.PORTAL_DOWNLOAD
+
+
+def test_ciox_v_azar_a_directives_invoice_follows_the_state_schedule_without_the_patients_statement(
+    tenant_a, alice, media
+):
+    rr = _access_request(tenant_a, RequestorKind.ATTORNEY)
+    invoice = _issue(tenant_a, alice, rr, pages=100)
+    assert (invoice.total_cents, invoice.fee_method) == (2500, "")
+    assert invoice.fee_rule.request_types == [RequestType.RIGHT_OF_ACCESS]
+    text = " ".join(pdf_texts(fees.invoice_open(invoice))).replace("\n", " ")
+    assert "$25.00" in text
+    assert "Ciox v. Azar" in text
+    assert "not withhold" not in text  # addressed to the recipient, whose records they are not
+    assert "Fee method" not in text
 
 
 def test_a_third_party_invoice_does_not_carry_the_access_statement(tenant_a, alice, media):
@@ -312,8 +394,26 @@ def test_right_of_access_is_never_held(request_in_state, tenant_a, alice, prepay
     assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
 
 
+def test_164_524_c_3_ii_a_patients_directive_is_not_held_for_payment_either(
+    request_in_state, tenant_a, alice, prepayment, media
+):
+    """The directive's fee is the recipient's (Ciox v. Azar), the directive itself still the patient's right, on the
+    same clock: invoiced, never held (fees.exempt_from_prepayment)."""
+    rr = request_in_state(
+        RequestState.IN_FULFILLMENT, request_type=RequestType.RIGHT_OF_ACCESS, requestor__kind=RequestorKind.INSURER
+    )
+    invoice = _issue(tenant_a, alice, rr, pages=100)
+    assert invoice.total_cents == 2500
+    rr.refresh_from_db()
+    assert rr.state == RequestState.IN_FULFILLMENT
+    assert _episode(rr) is None
+    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert "We send the records when we receive the payment" not in " ".join(pdf_texts(fees.invoice_open(invoice)))
+
+
 def test_right_of_access_is_never_held_even_by_an_unpaid_invoice_row(tenant_a, prepayment):
-    """Whatever rows exist, the check answers None for a patient's own request (164.524)."""
+    """Whatever rows exist, the check answers None for a right-of-access request (164.524): here a directive (the
+    factory's requestor is an attorney)."""
     rr = factories.RecordRequestFactory(tenant=tenant_a, request_type=RequestType.RIGHT_OF_ACCESS)
     Invoice.objects.create(
         tenant=tenant_a,

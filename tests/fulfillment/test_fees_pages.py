@@ -13,7 +13,8 @@ from fulfillment.policy import policy_for
 from roi.choices import AccessAction, Role
 from roi.models import AccessEvent
 from tests import factories
-from workflow.choices import RequestState
+from tests.fulfillment.factories import ReleasePacketFactory
+from workflow.choices import DeliveryMethod, RequestorKind, RequestState, RequestType
 
 
 @pytest.fixture
@@ -92,6 +93,84 @@ def test_a_service_refusal_is_shown_with_the_input_kept(client_for, alice, tenan
     page = response.content.decode()
     assert "Nothing to invoice" in page
     assert 'value="33"' in page
+
+
+def _access_request(tenant, requestor=RequestorKind.PATIENT):
+    return factories.RecordRequestFactory(
+        tenant=tenant,
+        request_type=RequestType.RIGHT_OF_ACCESS,
+        requestor__kind=requestor,
+        delivery_method=DeliveryMethod.PORTAL_DOWNLOAD,
+    )
+
+
+def _issue_post(method: str | None, pages: str = "40") -> dict[str, str]:
+    body = {"fee-kind": "estimate", "fee-pages": pages, "fee-delivery_method": "", "fee-purpose": ""}
+    if method is not None:
+        body["fee-fee_method"] = method
+    return body
+
+
+def test_the_issue_form_offers_the_fee_method_only_for_the_patients_own_copy(client_for, alice, tenant_a, rr):
+    policy = policy_for(tenant_a)
+    policy.access_fee_method = FeeMethod.AVERAGE
+    policy.save()
+    page = _detail(client_for(alice), _access_request(tenant_a))
+    assert 'name="fee-fee_method"' in page
+    assert '<option value="average" selected>' in page
+    assert "45 CFR 164.524(c)(4)" in page
+    for other in (rr, _access_request(tenant_a, RequestorKind.ATTORNEY)):
+        assert 'name="fee-fee_method"' not in _detail(client_for(alice), other)
+
+
+def test_an_estimate_with_the_method_staff_offered_from_the_panel(client_for, alice, tenant_a, media):
+    policy = policy_for(tenant_a)
+    policy.access_labour_cents_electronic = 1100
+    policy.save()
+    rr = _access_request(tenant_a)
+    client = client_for(alice)
+    response = client.post(reverse("fulfillment:fee-issue", args=[rr.tracking_number]), _issue_post("actual", "400"))
+    assert response.status_code == 302
+    estimate = Invoice.objects.get(request=rr)
+    assert (estimate.fee_method, estimate.total_cents) == (FeeMethod.ACTUAL, 1100)
+    page = _detail(client, rr)
+    assert "Fee method: Actual cost (labour, supplies, postage)" in page
+    assert "per request (not per page)" in page
+
+
+def test_a_bad_fee_method_answers_400_with_a_message(client_for, alice, tenant_a, media):
+    rr = _access_request(tenant_a)
+    response = client_for(alice).post(
+        reverse("fulfillment:fee-issue", args=[rr.tracking_number]), _issue_post("per_page", "12")
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Choose the fee method from the list (flat fee, actual cost or average cost)." in page
+    assert 'value="12"' in page
+    assert not Invoice.objects.exists()
+
+
+def test_ciox_v_azar_a_method_posted_for_a_directive_is_not_applied(client_for, alice, tenant_a, media):
+    """The form asks no method for a directive, so a posted one is dropped: the state's schedule applies."""
+    rr = _access_request(tenant_a, RequestorKind.ATTORNEY)
+    client = client_for(alice)
+    response = client.post(reverse("fulfillment:fee-issue", args=[rr.tracking_number]), _issue_post("flat"))
+    assert response.status_code == 302
+    estimate = Invoice.objects.get(request=rr)
+    assert (estimate.fee_method, estimate.total_cents) == ("", 1000)  # 40 pages at California's $0.25
+    page = _detail(client, rr)
+    assert "not the patient rate (Ciox Health v. Azar, D.D.C. 2020)" in page
+    assert "Fee method:" not in page
+
+
+def test_the_panel_says_which_method_and_why_before_anything_is_issued(client_for, alice, tenant_a, media):
+    rr = _access_request(tenant_a)
+    ReleasePacketFactory(request=rr, record_pages=250, version=1)
+    page = _detail(client_for(alice), rr)
+    assert "Fee if invoiced now (250 pages in the release packet): <strong>$6.50</strong>" in page
+    assert "fee method: Flat fee (at most $6.50, everything included)" in page
+    assert "Right of access: flat fee for an electronic copy, at most $6.50" in page
+    assert "(45 CFR 164.524(c)(4); HHS access guidance)" in page
 
 
 def test_payment_from_the_panel_and_its_errors(client_for, alice, tenant_a, rr, media):
@@ -189,8 +268,10 @@ SETTINGS = {
     "access_fee_method": FeeMethod.ACTUAL,
     "access_flat_fee": "6.50",
     "access_per_page": "0",
+    "access_average_electronic": "0",
     "access_supplies": "2.00",
     "access_labour_per_page": "0.12",
+    "access_labour_electronic": "4.25",
     "postage": "1.50",
     "require_prepayment_third_party": "on",
     "payment_instructions": "Checks payable to Alpha General Hospital.",
@@ -214,6 +295,7 @@ def test_settings_are_saved_in_cents_with_history(client_for, ada, tenant_a):
     policy = FulfillmentPolicy.objects.get(tenant=tenant_a)
     assert policy.access_fee_method == FeeMethod.ACTUAL
     assert (policy.access_supplies_cents, policy.access_labour_cents_per_page, policy.postage_cents) == (200, 12, 150)
+    assert policy.access_labour_cents_electronic == 425
     assert policy.require_prepayment_third_party
     assert policy.retrieval_overdue_days == 7
     assert policy.history.first().history_user == ada
@@ -228,7 +310,15 @@ def test_settings_are_saved_in_cents_with_history(client_for, ada, tenant_a):
         ({"access_fee_method": FeeMethod.FLAT, "access_flat_fee": "7.00"}, "at most $6.50"),
         ({"access_fee_method": FeeMethod.FLAT, "access_flat_fee": "0"}, "Enter the flat fee"),
         ({"access_fee_method": FeeMethod.AVERAGE, "access_per_page": "0"}, "needs a cost per page"),
-        ({"access_supplies": "0", "access_labour_per_page": "0"}, "needs labour or supplies"),
+        (
+            {"access_fee_method": FeeMethod.AVERAGE, "access_per_page": "0.10", "access_average_electronic": "0"},
+            "needs an amount per electronic copy too: a per-page amount is for paper copies only",
+        ),
+        ({"access_average_electronic": "-5"}, "greater than or equal to 0"),
+        (
+            {"access_supplies": "0", "access_labour_per_page": "0", "access_labour_electronic": "0"},
+            "needs labour or supplies",
+        ),
         ({"postage": "-1"}, "greater than or equal to 0"),
         ({"retrieval_overdue_days": "0"}, "Between 1 and 90"),
         ({"download_link_days": "400"}, "Between 1 and 90"),
@@ -257,4 +347,7 @@ def test_the_fee_rule_table_shows_the_rules_and_flags_unverified_ones(client_for
     assert "Verified" in page
     assert "Tex. Health &amp; Safety Code 241.154" in page  # other states, folded away
     assert "$30.00 retrieval and processing" in page
+    assert "Right of access: the patient&#x27;s own copy (patient or personal representative)" in page
+    assert "Right of access: a patient&#x27;s directive sending a copy to a third party" in page
+    assert "no per-page fee on an electronic copy" in page
     assert client_for(alice).post(reverse("fulfillment:fee-rules")).status_code == 405  # read-only

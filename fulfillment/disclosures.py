@@ -35,7 +35,7 @@ from roi.models import Tenant
 from roi.pdf import render_pdf
 from workflow.choices import OPEN_STATES, RecordType, RequestorKind, RequestType
 from workflow.deadlines import local_date
-from workflow.models import Patient, RecordRequest
+from workflow.models import Patient, RecordRequest, Requestor
 
 # 164.528(a): "in the six years prior to the date on which the accounting is requested".
 ACCOUNTING_YEARS = 6
@@ -281,24 +281,55 @@ def disclosure_correct(
 # --- Suspensions ---------------------------------------------------------------------------------------------
 
 
+def agency_key(name: str) -> str:
+    """A recipient's name with case, spacing and punctuation folded, and nothing else: "Springfield Police Dept."
+    and "springfield police dept" are one agency, "Springfield Police Athletic League" is another."""
+    return "".join(character for character in name.casefold() if character.isalnum())
+
+
+def suspends(suspension: DisclosureSuspension, disclosure: Disclosure) -> bool:
+    """Whether the suspension leaves the disclosure out of the accounting (164.528(a)(2)): it was made under a
+    request by the agency's requestor on file, or to a recipient named exactly as the agency (the entry's recipient,
+    or the name or organisation of the requestor it was made to), case, spacing and punctuation aside. Part of a
+    name is never enough: the accounting must list every disclosure to anyone else. The caller loads
+    `disclosure.request.requestor` with the row (select_related)."""
+    requestor = disclosure.request.requestor if disclosure.request_id is not None else None
+    if requestor is not None and requestor.pk == suspension.agency_requestor_id:
+        return True
+    key = agency_key(suspension.agency)
+    names = [disclosure.recipient_name, *((requestor.name, requestor.organization) if requestor else ())]
+    return bool(key) and any(agency_key(name) == key for name in names)
+
+
 def suspension_record(
     *,
     tenant: Tenant,
     actor: Any,
     patient: Patient,
-    agency: str,
+    agency: str = "",
+    agency_requestor: Requestor | None = None,
     statement: str,
     oral: bool,
     starts_on: date,
     ends_on: date,
 ) -> DisclosureSuspension:
     """An agency's statement that an accounting would impede its work (164.528(a)(2)): disclosures to it are left
-    out of the patient's accounting until `ends_on`. An oral statement lasts at most 30 days."""
+    out of the patient's accounting until `ends_on`. An oral statement lasts at most 30 days. The agency is its
+    requestor on file (`agency_requestor`, named by its organisation unless `agency` is given), or its exact name as
+    the disclosures give their recipient (`suspends`)."""
     if patient.tenant_id != tenant.pk:
         raise ServiceError("Patient not found.")
+    if agency_requestor is not None and agency_requestor.tenant_id != tenant.pk:
+        raise ServiceError("That agency is not on file in this organisation; choose it again.", field="agency")
     agency, statement = (agency or "").strip(), (statement or "").strip()
-    if not agency:
-        raise ServiceError("Name the agency (and the official who asked).", field="agency")
+    if not agency and agency_requestor is not None:
+        agency = agency_requestor.organization.strip() or agency_requestor.name.strip()
+    if not agency_key(agency):
+        raise ServiceError(
+            "Name the agency exactly as the disclosures name their recipient, or choose it from the list (the "
+            "official who asked goes in the statement).",
+            field="agency",
+        )
     if not statement:
         raise ServiceError("Record the agency's statement and the time it asks for.", field="statement")
     if ends_on < starts_on:
@@ -315,6 +346,7 @@ def suspension_record(
             tenant=tenant,
             patient=patient,
             agency=agency[:300],
+            agency_requestor=agency_requestor,
             statement=statement,
             oral=oral,
             starts_on=starts_on,
@@ -343,11 +375,6 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _suspended(recipient: str, suspensions: list[DisclosureSuspension]) -> bool:
-    name = _normal(recipient)
-    return any(_normal(s.agency) in name for s in suspensions)
-
-
 @dataclass
 class AccountingEntry:
     """One line of the accounting: a disclosure, or repeated disclosures to one recipient for one purpose
@@ -374,13 +401,52 @@ def patient_disclosures(*, tenant: Tenant, patient: Patient) -> QuerySet[Disclos
     return (
         Disclosure.objects.for_tenant(tenant)
         .filter(patient=patient)
-        .select_related("request", "recorded_by")
+        .select_related("request__requestor", "recorded_by")
         .order_by("-disclosed_on", "-id")
     )
 
 
 def patient_suspensions(*, tenant: Tenant, patient: Patient) -> QuerySet[DisclosureSuspension]:
-    return DisclosureSuspension.objects.for_tenant(tenant).filter(patient=patient).order_by("-starts_on", "-id")
+    return (
+        DisclosureSuspension.objects.for_tenant(tenant)
+        .filter(patient=patient)
+        .select_related("agency_requestor")
+        .order_by("-starts_on", "-id")
+    )
+
+
+def suspended_count(suspension: DisclosureSuspension, rows: list[Disclosure]) -> int:
+    """How many of the patient's entries (`patient_disclosures`) the suspension leaves out while it runs: the
+    accounting page shows it beside each suspension, so a name that matches nobody is seen, not trusted."""
+    return sum(1 for row in rows if row.entered_in_error_at is None and suspends(suspension, row))
+
+
+# The suspension form lists at most this many government requestors; any other agency's name can be typed.
+GOVERNMENT_CHOICES = 200
+
+
+def agency_candidates(*, tenant: Tenant, patient: Patient) -> tuple[list[Requestor | str], list[Requestor]]:
+    """Who a suspension can name, for the accounting page's form: the patient's disclosure recipients (the requestor
+    a disclosure was made to, or the recipient's name as recorded for one made outside a request) and the
+    organisation's government requestors, at most GOVERNMENT_CHOICES of them, by name (a name can always be typed)."""
+    recipients: list[Requestor | str] = []
+    seen_requestors: set[int] = set()
+    seen_names: set[str] = set()
+    for row in patient_disclosures(tenant=tenant, patient=patient).filter(entered_in_error_at__isnull=True):
+        requestor = row.request.requestor if row.request_id is not None else None
+        if requestor is not None and requestor.pk not in seen_requestors:
+            seen_requestors.add(requestor.pk)
+            recipients.append(requestor)
+        elif requestor is None and agency_key(row.recipient_name) not in seen_names:
+            seen_names.add(agency_key(row.recipient_name))
+            recipients.append(row.recipient_name)
+    government = list(
+        Requestor.objects.for_tenant(tenant)
+        .filter(kind=RequestorKind.GOVERNMENT)
+        .exclude(pk__in=seen_requestors)
+        .order_by("organization", "name", "id")[:GOVERNMENT_CHOICES]
+    )
+    return recipients, government
 
 
 def accounting_entries(*, tenant: Tenant, patient: Patient, period_end: date, as_of: date) -> list[AccountingEntry]:
@@ -396,6 +462,7 @@ def accounting_entries(*, tenant: Tenant, patient: Patient, period_end: date, as
             disclosed_on__gte=window_start(period_end),
             disclosed_on__lte=period_end,
         )
+        .select_related("request__requestor")  # what `suspends` compares
         .order_by("disclosed_on", "id")
     )
     active = list(
@@ -405,7 +472,7 @@ def accounting_entries(*, tenant: Tenant, patient: Patient, period_end: date, as
     )
     entries: dict[tuple[str, str], AccountingEntry] = {}
     for row in rows:
-        if _suspended(row.recipient_name, active):
+        if any(suspends(suspension, row) for suspension in active):
             continue
         key = (_normal(row.recipient_name), row.purpose)
         entry = entries.setdefault(key, AccountingEntry(first=row))

@@ -30,7 +30,7 @@ from fulfillment.choices import (
 from intake.models import _private_path
 from roi.models import Tenant, TenantOwned
 from workflow.choices import DeliveryMethod, DenialBasis, RecordType, RequestorKind, RequestType, SensitiveCategory
-from workflow.models import Patient, RecordRequest
+from workflow.models import Patient, RecordRequest, Requestor
 
 USER = settings.AUTH_USER_MODEL
 
@@ -507,10 +507,22 @@ class Disclosure(TenantOwned):
 
 class DisclosureSuspension(TenantOwned):
     """A health oversight or law-enforcement agency's request to suspend a patient's right to an accounting of
-    disclosures made to it (164.528(a)(2)): an oral request lasts at most 30 days."""
+    disclosures made to it (164.528(a)(2)): an oral request lasts at most 30 days.
+
+    The agency is identified as a record, never by part of a name: its requestor on file (a disclosure made under a
+    request by that requestor is left out), and its name, which leaves out a disclosure whose recipient is named
+    exactly so, case, spacing and punctuation aside (fulfillment.disclosures.suspends)."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="disclosure_suspensions")
     agency = models.CharField(max_length=300)
+    agency_requestor = models.ForeignKey(
+        Requestor,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The agency's requestor on file: disclosures made under its requests are left out.",
+    )
     statement = models.TextField(help_text="The agency's statement that an accounting would impede its activities.")
     oral = models.BooleanField(default=False)
     starts_on = models.DateField()

@@ -19,7 +19,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.urls import reverse
 
-from fulfillment import fees, gate
+from fulfillment import disclosures, fees, gate
 from fulfillment.choices import QcOutcome
 from fulfillment.models import QcReview, ReleaseDocument, ReleasePacket
 from fulfillment.policy import policy_for
@@ -33,7 +33,7 @@ from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.notifications import notify
 from roi.tenancy import has_role, role_in
-from workflow.choices import DeliveryMethod, RecordType, RequestState, SensitiveCategory
+from workflow.choices import DeliveryMethod, RecordType, RequestState, RequestType, SensitiveCategory
 from workflow.models import RecordRequest
 
 # Check codes, in the order the reviewer works through them. QcReview.checks and .failures use these codes.
@@ -183,7 +183,35 @@ def _patient_check(documents: list[ReleaseDocument], missing_ids: list[int]) -> 
     return QcCheck(PATIENT, CHECK_LABELS[PATIENT], CONFIRM_PROMPTS[PATIENT], tuple(findings), tuple(problems))
 
 
-def _scope_check(record_request: RecordRequest, documents: list[ReleaseDocument]) -> QcCheck:
+def _accounting_scope_check(tenant: Tenant, record_request: RecordRequest, documents: list[ReleaseDocument]) -> QcCheck:
+    """An accounting request (164.528) asks for a list of disclosures, not records: its scope is the accounting of
+    the six years before receipt, so the release holds that report and nothing else."""
+    start, end = disclosures.accounting_period(tenant=tenant, record_request=record_request)
+    findings = [
+        f"Requested: the accounting of disclosures from {_fmt(start)} to {_fmt(end)} (45 CFR 164.528(a)); no "
+        "record types or dates of service."
+    ]
+    reports = set(
+        disclosures.accounting_reports(tenant=tenant, record_request=record_request).values_list("pk", flat=True)
+    )
+    problems = []
+    for doc in documents:
+        if doc.pk not in reports:
+            problems.append(
+                f"{doc.original_name}: an accounting request releases the accounting of disclosures, not records; "
+                "leave it out."
+            )
+        elif (doc.service_date_from, doc.service_date_to) != (start, end):
+            problems.append(
+                f"{doc.original_name}: covers {_fmt(doc.service_date_from)} to {_fmt(doc.service_date_to)}, not the "
+                "six years before the request; generate the accounting again and rebuild the packet."
+            )
+    return QcCheck(SCOPE, CHECK_LABELS[SCOPE], CONFIRM_PROMPTS[SCOPE], tuple(findings), tuple(problems))
+
+
+def _scope_check(tenant: Tenant, record_request: RecordRequest, documents: list[ReleaseDocument]) -> QcCheck:
+    if record_request.request_type == RequestType.ACCOUNTING:
+        return _accounting_scope_check(tenant, record_request, documents)
     wanted = set(record_request.record_types)
     everything = RecordType.COMPLETE in wanted or not wanted
     start, end = record_request.scope_date_from, record_request.scope_date_to
@@ -309,7 +337,7 @@ def qc_checklist(*, tenant: Tenant, record_request: RecordRequest, packet: Relea
     refusals = gate.basis_refusals(tenant=tenant, record_request=record_request, documents=documents)
     checks = (
         _patient_check(documents, missing),
-        _scope_check(record_request, documents),
+        _scope_check(tenant, record_request, documents),
         _basis_check(tenant, record_request, refusals),
         _sensitive_check(documents, review, packet, refusals),
         _recipient_check(record_request, packet),

@@ -853,6 +853,10 @@ def sensitive_deficiencies(f: IntakeFacts, basis: str, categories: list[str] | N
 
 
 def _scope(f: IntakeFacts) -> list[Deficiency]:
+    if f.request_type == RequestType.ACCOUNTING:
+        # 45 CFR 164.528(a): an accounting lists disclosures, not records; its period is the six years before the
+        # request (fulfillment/disclosures.py), so it has no record types or dates of service to ask for.
+        return []
     out = []
     if not f.record_types and not (f.scope_date_from or f.scope_date_to):
         out.append(

@@ -152,6 +152,9 @@ def switch_tenant(request: HttpRequest) -> HttpResponse:
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
+    if request.POST.get("open_there"):
+        # From the page that says a request is in the chosen organisation (workflow/restricted_views.py): open it.
+        return redirect(target)
     # A detail page of the old tenant would answer 404 in the new one; start from the queue.
     return redirect("workflow:queue" if "/requests/" in target else target)
 

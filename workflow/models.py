@@ -362,7 +362,12 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     def intake_gaps(self) -> list[str]:
         """What the foundation checklist still misses; each message says what to fix."""
         gaps: list[str] = []
-        if not self.record_types and not (self.scope_date_from or self.scope_date_to):
+        # An accounting of disclosures (164.528) lists disclosures of the six years before the request: no scope.
+        if (
+            self.request_type != RequestType.ACCOUNTING
+            and not self.record_types
+            and not (self.scope_date_from or self.scope_date_to)
+        ):
             gaps.append("Scope: give the record types or the dates of service requested.")
         if not self.delivery_method:
             gaps.append("Delivery: choose how the records will be delivered.")

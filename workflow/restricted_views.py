@@ -15,9 +15,11 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views import View
 
 from roi.errors import ServiceError
+from roi.models import Membership
 from roi.tenancy import TenantViewMixin
 from workflow import selectors
 from workflow.break_glass import (
@@ -54,9 +56,23 @@ def restricted_page(
     return render(request, "workflow/restricted.html", context, status=status)
 
 
+def other_organisation_page(request: HttpRequest, tracking_number: str, membership: Membership) -> HttpResponse:
+    """What a member of two organisations sees on a request page of the one the session is not in: which
+    organisation holds the number and a button that switches to it and lands on the same page. Nothing of the
+    request itself (no patient, no state). Status 404, as the address has nothing in the organisation the session
+    acts in: links checkers and the browser's history treat it as the miss it is; the page is the way out."""
+    # A form posted from a page of the other organisation (another tab switched meanwhile) lands on the request page.
+    same_page = request.method in ("GET", "HEAD")
+    target = request.get_full_path() if same_page else reverse("workflow:detail", args=[tracking_number])
+    context = {"tracking_number": tracking_number, "organisation": membership.tenant, "next": target}
+    return render(request, "workflow/other_organisation.html", context, status=404)
+
+
 class RestrictedRequestMixin:
     """Stops every page of a restricted request (workflow/break_glass.py) for a user who may not open it, before the
-    view loads anything. Another tenant's or a missing request passes through, for the view to answer 404.
+    view loads anything. Another tenant's or a missing request passes through, for the view to answer 404; when
+    the number belongs to another organisation the user is an active member of, that 404 names it and offers the
+    switch (`other_organisation_page`); everyone else gets the plain 404, which says nothing of the number.
 
     Sets `self.request_access` for the view (the detail page shows the break-glass banner from it)."""
 
@@ -85,7 +101,24 @@ class RestrictedRequestMixin:
                 self.request_access = access
                 if not access.allowed and not self.open_without_access(request, record_request):
                     return restricted_page(request, record_request, access)
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        except Http404:
+            if tracking_number is None or (elsewhere := self._organisation_holding(request, tracking_number)) is None:
+                raise
+            return other_organisation_page(request, tracking_number, elsewhere)
+
+    def _organisation_holding(self, request: HttpRequest, tracking_number: str) -> Membership | None:
+        """The user's other organisation holding the number, when the 404 is about the request itself (not a
+        missing letter or document of a request of this organisation)."""
+        memberships = getattr(request, "memberships", [])
+        if len(memberships) < 2:
+            return None
+        if RecordRequest.objects.for_tenant(self.tenant).filter(tracking_number=tracking_number).exists():
+            return None
+        return selectors.membership_holding_request(
+            memberships=memberships, current_tenant_id=self.tenant.pk, tracking_number=tracking_number
+        )
 
     def break_glass_banner(self) -> dict[str, Any] | None:
         """The banner of a page opened under a break-glass grant: until when, and the reason given."""

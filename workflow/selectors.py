@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from django.db.models import Count, F, Max, QuerySet, Subquery, Value
 from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
 
-from roi import clock
+from roi import clock, rls
 from roi.choices import AccessAction
 from roi.expressions import Negated, Row
 from roi.models import AccessEvent, Membership, Tenant
@@ -345,6 +346,28 @@ def request_for_staff(*, tenant: Tenant, tracking_number: str) -> RecordRequest:
         .select_related("patient", "requestor", "assignee", "qc_passed_by")
         .get(tracking_number=tracking_number)
     )
+
+
+def membership_holding_request(
+    *, memberships: Iterable[Membership], current_tenant_id: int, tracking_number: str
+) -> Membership | None:
+    """Which other organisation of the user holds this tracking number, for the request pages' 404 (a supervisor of
+    two organisations who follows a link of the one the session is not in is told to switch). `memberships` are the
+    user's active ones (roi.tenancy.TenantMiddleware). Row-level security hides other tenants' rows, so each of the
+    user's own organisations is searched in its own scope, one at a time: the wall never opens wider than a tenant
+    the user works in, and never for anyone else's."""
+    if len(tracking_number) > RecordRequest._meta.get_field("tracking_number").max_length:
+        return None
+    for membership in memberships:
+        if membership.tenant_id == current_tenant_id:
+            continue
+        with rls.tenant_scope(membership.tenant_id, user_id=membership.user_id):
+            found = (
+                RecordRequest.objects.for_tenant(membership.tenant_id).filter(tracking_number=tracking_number).exists()
+            )
+        if found:
+            return membership
+    return None
 
 
 def request_timeline(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[RequestTransition]:

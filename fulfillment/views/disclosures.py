@@ -31,7 +31,7 @@ from roi.downloads import phi_file_response
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.deadlines import local_date
-from workflow.models import Patient
+from workflow.models import Patient, Requestor
 from workflow.views import RequestDetailView
 
 
@@ -62,14 +62,81 @@ class CorrectionForm(DisclosureForm):
 
 
 class SuspensionForm(forms.Form):
-    agency = forms.CharField(label="Agency (as it appears as recipient)", max_length=300)
+    """The agency is picked among the patient's disclosure recipients and the organisation's government requestors
+    (disclosures.agency_candidates), or its exact name is typed: a suspension leaves out what matches the agency
+    as a record, never what merely contains its name (disclosures.suspends)."""
+
+    agency_pick = forms.ChoiceField(
+        label="Agency",
+        required=False,
+        error_messages={
+            "invalid_choice": "That agency is no longer among this patient's recipients or the organisation's "
+            "government agencies: choose it again from the list, or type its name below."
+        },
+    )
+    agency = forms.CharField(
+        label="Or the agency's exact name",
+        max_length=300,
+        required=False,
+        help_text="Exactly as the disclosures name their recipient (case, spacing and punctuation aside); an agency "
+        "whose name only contains it is not suspended.",
+    )
     statement = forms.CharField(
-        label="The agency's statement (why an accounting would impede it, and for how long)",
+        label="The agency's statement (who asked, why an accounting would impede it, and for how long)",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     oral = forms.BooleanField(label="Oral statement (at most 30 days)", required=False)
     starts_on = forms.DateField(label="From", widget=_date_input())
     ends_on = forms.DateField(label="Until", widget=_date_input())
+
+    field_order = ["agency_pick", "agency", "statement", "oral", "starts_on", "ends_on"]
+
+    def __init__(
+        self, *args: Any, recipients: list[Requestor | str], government: list[Requestor], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.picks: dict[str, tuple[str, Requestor | None]] = {}
+        groups: list[tuple[str, list[tuple[str, str]]]] = []
+        own: list[tuple[str, str]] = []
+        for recipient in recipients:
+            if isinstance(recipient, Requestor):
+                own.append(self._requestor_choice(recipient))
+            else:
+                value = f"recipient:{disclosures.agency_key(recipient)}"
+                self.picks[value] = (recipient, None)
+                own.append((value, f"{recipient} · recorded outside a request"))
+        if own:
+            groups.append(("This patient's disclosure recipients", own))
+        if government:
+            groups.append(("Government agencies on file", [self._requestor_choice(r) for r in government]))
+        self.fields["agency_pick"].choices = [("", "Choose, or type the name below"), *groups]
+
+    def _requestor_choice(self, requestor: Requestor) -> tuple[str, str]:
+        value = f"requestor:{requestor.pk}"
+        self.picks[value] = ("", requestor)
+        return value, f"{requestor} · {requestor.get_kind_display()}"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        pick, typed = data.get("agency_pick"), (data.get("agency") or "").strip()
+        if "agency_pick" in self.errors:
+            return data
+        if pick and typed:
+            self.add_error("agency", "Choose the agency from the list or type its name, not both: clear one of them.")
+        elif not pick and not typed:
+            self.add_error(
+                "agency_pick",
+                "Choose the agency from the list, or type its name below exactly as the disclosures name their "
+                "recipient.",
+            )
+        return data
+
+    def suspension_fields(self) -> dict[str, Any]:
+        """What disclosures.suspension_record takes: the agency's name and its requestor on file, if picked."""
+        data = dict(self.cleaned_data)
+        pick, typed = data.pop("agency_pick"), data.pop("agency").strip()
+        name, requestor = self.picks[pick] if pick else (typed, None)
+        return {**data, "agency": name, "agency_requestor": requestor}
 
 
 class PatientAccountingView(TenantViewMixin, View):
@@ -93,6 +160,8 @@ class PatientAccountingView(TenantViewMixin, View):
         status: int = 200,
     ) -> HttpResponse:
         today = local_date(clock.now(), self.tenant)
+        rows = list(disclosures.patient_disclosures(tenant=self.tenant, patient=patient))
+        suspensions = list(disclosures.patient_suspensions(tenant=self.tenant, patient=patient))
         context = {
             "patient": patient,
             "today": today,
@@ -100,12 +169,16 @@ class PatientAccountingView(TenantViewMixin, View):
             "entries": disclosures.accounting_entries(
                 tenant=self.tenant, patient=patient, period_end=today, as_of=today
             ),
-            "rows": list(disclosures.patient_disclosures(tenant=self.tenant, patient=patient)),
-            "suspensions": list(disclosures.patient_suspensions(tenant=self.tenant, patient=patient)),
+            "rows": rows,
+            "suspensions": [(s, disclosures.suspended_count(s, rows)) for s in suspensions],
             "disclosure_form": disclosure_form or DisclosureForm(initial={"disclosed_on": today}),
-            "suspension_form": suspension_form or SuspensionForm(initial={"starts_on": today}),
+            "suspension_form": suspension_form or self.suspension_form(patient, initial={"starts_on": today}),
         }
         return render(request, self.template_name, context, status=status)
+
+    def suspension_form(self, patient: Patient, **kwargs: Any) -> SuspensionForm:
+        recipients, government = disclosures.agency_candidates(tenant=self.tenant, patient=patient)
+        return SuspensionForm(recipients=recipients, government=government, **kwargs)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         patient = self.get_patient(pk)
@@ -147,19 +220,30 @@ class SuspensionRecordView(PatientAccountingView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         patient = self.get_patient(pk)
-        form = SuspensionForm(request.POST)
+        form = self.suspension_form(patient, data=request.POST)
         if not form.is_valid():
             messages.error(request, "Check the highlighted fields.")
             return self.render_page(request, patient, suspension_form=form, status=400)
         try:
-            disclosures.suspension_record(tenant=self.tenant, actor=request.user, patient=patient, **form.cleaned_data)
+            suspension = disclosures.suspension_record(
+                tenant=self.tenant, actor=request.user, patient=patient, **form.suspension_fields()
+            )
         except ServiceError as error:
             if error.field in form.fields:
                 form.add_error(error.field, error.message)
             else:
                 messages.error(request, error.message)
             return self.render_page(request, patient, suspension_form=form, status=error.status_code)
-        messages.success(request, "Suspension recorded: disclosures to the agency are left out until it ends.")
+        rows = list(disclosures.patient_disclosures(tenant=self.tenant, patient=patient))
+        if disclosures.suspended_count(suspension, rows):
+            messages.success(request, "Suspension recorded: disclosures to the agency are left out until it ends.")
+        else:
+            messages.warning(
+                request,
+                f"Suspension recorded, but no disclosure of this patient is to {suspension.agency} yet: it leaves "
+                "out disclosures to the agency's requestor on file or to a recipient named exactly so. If you "
+                "expected some, check the name.",
+            )
         return redirect("fulfillment:patient-disclosures", pk=patient.pk)
 
 

@@ -1,4 +1,5 @@
-"""Input of the intake API: a new request with its documents (base64 in JSON), the exception and checklist actions."""
+"""Input of the intake API: a new request with its documents (base64 in JSON), the exception and checklist actions,
+the extension."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rest_framework import serializers
 from exceptions.choices import ExceptionReason
 from intake.choices import DocumentKind
 from intake.documents import human_size, max_upload_bytes
-from intake.models import IntakeReview
+from intake.models import Extension, IntakeReview, Letter
 from intake.services import REVIEW_FIELDS
 from workflow.api.serializers import PatientInputSerializer, RecordRequestCreateSerializer
 from workflow.choices import RequestState, SensitiveCategory
@@ -111,3 +112,35 @@ class DeficiencySerializer(serializers.Serializer):
     citation = serializers.CharField()
     reason = serializers.CharField()
     next_step = serializers.CharField()
+
+
+class ExtensionInputSerializer(serializers.Serializer):
+    # An empty reason reaches the service, which refuses it with the message the page shows (field "reason").
+    reason = serializers.CharField(
+        allow_blank=True,
+        max_length=1000,
+        help_text="Why the request needs more time. Printed on the written notice the requestor receives.",
+    )
+    days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Days to add, up to what the rule that sets the due date allows (30 under HIPAA). Default: all.",
+    )
+
+
+class ExtensionSerializer(serializers.ModelSerializer):
+    granted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Extension
+        fields = ["original_due_date", "new_due_date", "reason", "granted_by", "granted_at"]
+        read_only_fields = fields
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    """The written notice a letter is (kind and when); its PDF is on the request page."""
+
+    class Meta:
+        model = Letter
+        fields = ["kind", "generated_at"]
+        read_only_fields = fields

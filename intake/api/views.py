@@ -1,6 +1,6 @@
 """The request API with intake: creation goes through `intake_receive` (deadline engine, documents, duplicates,
 acknowledgment) and is made safe to retry with an Idempotency-Key; exceptions open and close their episode; validate
-runs the intake checklist; the checklist answers have their own endpoint.
+runs the intake checklist; the checklist answers have their own endpoint; extend grants the one extension.
 
 Mounted at /api/v1/ by roi/urls.py (intake.api.urls replaces workflow.api.urls: same paths, same names).
 """
@@ -26,12 +26,15 @@ from intake.api.serializers import (
     DocumentInputSerializer,
     ExceptionOpenInputSerializer,
     ExceptionResolveInputSerializer,
+    ExtensionInputSerializer,
+    ExtensionSerializer,
     IntakeRecordRequestCreateSerializer,
     IntakeReviewSerializer,
+    NoticeSerializer,
     ValidateInputSerializer,
 )
-from intake.choices import DocumentSource
-from intake.models import IdempotencyKey
+from intake.choices import DocumentSource, LetterKind
+from intake.models import IdempotencyKey, Letter
 from intake.services import IncomingDocument
 from roi.models import Membership
 from workflow.api.serializers import RecordRequestSerializer
@@ -236,3 +239,44 @@ class IntakeRecordRequestViewSet(RecordRequestViewSet):
             tenant=self.tenant, actor=request.user, record_request=record_request, **data.validated_data
         )
         return Response(IntakeReviewSerializer(review).data)
+
+    # --- The extension ---------------------------------------------------------------------------------------------
+
+    @extend_schema(
+        request=ExtensionInputSerializer,
+        responses={
+            200: inline_serializer(
+                "ExtensionOutcome",
+                {
+                    **RecordRequestSerializer().get_fields(),
+                    "extension": ExtensionSerializer(),
+                    "notice": NoticeSerializer(),
+                },
+            )
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="extend")
+    def extend(self, request: Request, tracking_number: str) -> Response:
+        """Grant the one extension of a right-of-access or accounting request (45 CFR 164.524(b)(2),
+        164.528(c)(2)): before the due date, with a reason, and with the written notice to the requestor, which is
+        generated and sent. Answers the request with its new `legal_due_date`, the extension and the notice. 400 says
+        what stops it (another type, a second extension, a due date already passed, no reason, too many days)."""
+        record_request = self.get_object()
+        data = ExtensionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        extension = intake_services.extension_grant(
+            tenant=self.tenant, actor=request.user, record_request=record_request, **data.validated_data
+        )
+        notice = (
+            Letter.objects.for_tenant(self.tenant)
+            .filter(request_id=record_request.pk, kind=LetterKind.EXTENSION)
+            .order_by("-generated_at", "-id")
+            .first()
+        )
+        return Response(
+            {
+                **RecordRequestSerializer(self._reload(record_request)).data,
+                "extension": ExtensionSerializer(extension).data,
+                "notice": NoticeSerializer(notice).data,
+            }
+        )

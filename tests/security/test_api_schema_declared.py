@@ -77,3 +77,27 @@ def test_error_answers_are_declared_with_their_bodies(request_in_state, tenant_b
         response = case.call(app=wsgi_app, headers=sent_headers)
         assert response.status_code == expected, (expected, response.text)
         _check(case, response, status_code_conformance, response_schema_conformance)
+
+
+def test_the_extension_answers_are_declared_with_their_bodies(
+    request_in_state, tenant_a, tenant_b, wsgi_app, headers, media
+):
+    """extend: 200 with the request, the extension and the notice; 400 for a type that cannot be extended (a service
+    error) and for a missing reason (a validation error); 404 for another tenant's request."""
+    tenant_a.jurisdiction = "IL"  # California's example rule allows no extension; HIPAA's allows one
+    tenant_a.save()
+    extend = SCHEMA["/api/v1/requests/{tracking_number}/extend/"]["POST"]
+    access = request_in_state(RequestState.RECEIVED, request_type="right_of_access").tracking_number
+    authorization = request_in_state(RequestState.RECEIVED).tracking_number
+    other_tenant = factories.RecordRequestFactory(tenant=tenant_b, request_type="right_of_access").tracking_number
+    calls = [
+        (access, {"reason": "Records in off-site storage"}, 200),
+        (authorization, {"reason": "Records in off-site storage"}, 400),
+        (access, {}, 400),
+        (other_tenant, {"reason": "Records in off-site storage"}, 404),
+    ]
+    for number, body, expected in calls:
+        case = extend.Case(path_parameters={"tracking_number": number}, body=body, media_type=JSON)
+        response = case.call(app=wsgi_app, headers=headers)
+        assert response.status_code == expected, (expected, response.text)
+        _check(case, response, status_code_conformance, response_schema_conformance)

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('exceptions', '0009_authorization_revoked_reason'),
-        ('fulfillment', '0004_dashboard_covering_indexes'),
+        ('fulfillment', '0006_suspension_agency_requestor'),
         ('roi', '0015_restricted_requests_break_glass'),
         ('workflow', '0013_psychotherapy_notes_record_type'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

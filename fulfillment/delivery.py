@@ -36,8 +36,9 @@ from fulfillment.policy import policy_for
 from intake import notices
 from intake.choices import NoticeEvent
 from roi import clock
-from roi.audit import access_record, history_stamp
-from roi.choices import STAFF_ROLES, AccessAction
+from roi.audit import history_stamp
+from roi.choices import STAFF_ROLES
+from roi.downloads import ServedFile, download_record
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.tenancy import has_role, role_in
@@ -580,7 +581,8 @@ def download_link_use_for_request(
 def _use(links: QuerySet[DownloadLink], http_request: Any, actor_label: str) -> Download:
     """One conditional UPDATE takes the use: two downloads at once on a link's last use cannot both get it (the
     second re-reads the row after the first commits and no longer matches). The access event is written in the
-    same transaction, with the client's address. Only the packet version the link's delivery sent is served."""
+    same transaction, with the client's address, by roi.downloads.download_record like every other download's.
+    Only the packet version the link's delivery sent is served."""
     now = clock.now()
     with transaction.atomic():
         taken = links.filter(revoked_at__isnull=True, expires_at__gt=now, uses__lt=F("max_uses")).update(
@@ -596,18 +598,23 @@ def _use(links: QuerySet[DownloadLink], http_request: Any, actor_label: str) -> 
             logger.error("Packet %s does not match its digest; download refused", packet.pk)
             raise LinkUnavailable(link.tenant)
         rr = link.delivery.request
-        access_record(
-            tenant=link.tenant,
-            actor=None,
-            action=AccessAction.DOWNLOAD_DOCUMENT,
-            request=http_request,
+        served = ServedFile(
+            content=content,
+            filename=f"{rr.tracking_number}-records-v{packet.version}.pdf",
+            content_type="application/pdf",
             obj=link,
             request_id=rr.pk,
             patient_id=rr.patient_id,
             detail=f"Download by link: packet v{packet.version}, use {link.uses} of {link.max_uses}",
+        )
+        download_record(
+            tenant=link.tenant,
+            actor=None,
+            http_request=http_request,
+            served=served,
             actor_label=f"{actor_label}; link sent to {link.sent_to or 'no address'}"[:200],
         )
-    return Download(link=link, content=content, filename=f"{rr.tracking_number}-records-v{packet.version}.pdf")
+    return Download(link=link, content=content, filename=served.filename)
 
 
 def link_for_download(token: str) -> DownloadLink | None:

@@ -115,7 +115,7 @@ class PhiDownloadView(TenantViewMixin):
     A subclass says how to find its object (`find`: another tenant's or a missing one raises Http404, before
     anything is read), what to serve (`open_file`: the owning app's service opens it and checks its digest) and
     where a refused download goes back to (`back`). A ServiceError from `before_serving` or `open_file`, or a stored
-    file gone from disk, shows its message on that page and writes no access event: nothing left.
+    file gone from disk, shows its message on that page and writes no access event: nothing leaves.
 
     The concrete view lists `View` last (`class X(PhiDownloadView, View)`) so that a request's downloads can put
     RestrictedRequestMixin between them (workflow.downloads.RequestDownloadView)."""

@@ -36,8 +36,9 @@ from fulfillment.policy import policy_for
 from intake import notices
 from intake.choices import NoticeEvent
 from roi import clock
-from roi.audit import access_record, history_stamp
-from roi.choices import STAFF_ROLES, AccessAction
+from roi.audit import history_stamp
+from roi.choices import STAFF_ROLES
+from roi.downloads import ServedFile, download_record
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.tenancy import has_role, role_in
@@ -619,7 +620,8 @@ def _use(links: QuerySet[DownloadLink], http_request: Any, actor_label: str) -> 
     second re-reads the row after the first commits and no longer matches). The release gate then decides, for this
     download, now: refused, the use is given back, the refusal recorded and LinkUnavailable raised (the visitor sees
     that the link no longer works). The access event is written in the same transaction as the use, with the
-    client's address. Only the packet version the link's delivery sent is served."""
+    client's address, by roi.downloads.download_record like every other download's. Only the packet version the
+    link's delivery sent is served."""
     now = clock.now()
     try:
         with transaction.atomic():
@@ -641,15 +643,20 @@ def _use(links: QuerySet[DownloadLink], http_request: Any, actor_label: str) -> 
             if hashlib.sha256(content).hexdigest() != packet.sha256:
                 logger.error("Packet %s does not match its digest; download refused", packet.pk)
                 raise LinkUnavailable(link.tenant)
-            access_record(
-                tenant=link.tenant,
-                actor=None,
-                action=AccessAction.DOWNLOAD_DOCUMENT,
-                request=http_request,
+            served = ServedFile(
+                content=content,
+                filename=f"{rr.tracking_number}-records-v{packet.version}.pdf",
+                content_type="application/pdf",
                 obj=link,
                 request_id=rr.pk,
                 patient_id=rr.patient_id,
                 detail=f"Download by link: packet v{packet.version}, use {link.uses} of {link.max_uses}",
+            )
+            download_record(
+                tenant=link.tenant,
+                actor=None,
+                http_request=http_request,
+                served=served,
                 actor_label=f"{actor_label}; link sent to {link.sent_to or 'no address'}"[:200],
             )
     except _Refused as refused:
@@ -662,7 +669,7 @@ def _use(links: QuerySet[DownloadLink], http_request: Any, actor_label: str) -> 
             delivery=link.delivery,
         )
         raise LinkUnavailable(link.tenant) from None
-    return Download(link=link, content=content, filename=f"{rr.tracking_number}-records-v{packet.version}.pdf")
+    return Download(link=link, content=content, filename=served.filename)
 
 
 def link_for_download(token: str) -> DownloadLink | None:

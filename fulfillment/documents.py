@@ -25,8 +25,7 @@ from fulfillment.choices import ExclusionReason, RetrievalSource
 from fulfillment.models import PageExclusion, ReleaseDocument, RetrievalTask
 from intake.documents import inspect_upload, original_name_clean, stored_file_open
 from roi import clock
-from roi.audit import access_record, history_stamp
-from roi.choices import AccessAction
+from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
 from workflow.choices import RecordType, RequestState, SensitiveCategory, with_implied_categories
@@ -389,21 +388,9 @@ def release_contents(documents: Iterable[ReleaseDocument]) -> list[DocumentPages
     return out
 
 
-def release_document_open(
-    *, tenant: Tenant, actor: Any, document: ReleaseDocument, http_request: Any = None
-) -> IO[bytes]:
-    """The stored file, checked against its digest, with an access event (the file is the patient's record)."""
+def release_document_open(*, tenant: Tenant, document: ReleaseDocument) -> IO[bytes]:
+    """The stored file, checked against its digest. The caller (the staff download view, a
+    roi.downloads.PhiDownloadView) writes the access event: the file is the patient's record."""
     if document.tenant_id != tenant.pk:
         raise ServiceError("Document not found.")
-    handle = stored_file_open(document, what="document", received="uploaded")
-    access_record(
-        tenant=tenant,
-        actor=actor,
-        action=AccessAction.DOWNLOAD_DOCUMENT,
-        request=http_request,
-        obj=document,
-        request_id=document.request_id,
-        patient_id=document.request.patient_id,
-        detail=f"Retrieved record, {document.get_record_type_display()}: {document.original_name}",
-    )
-    return handle
+    return stored_file_open(document, what="document", received="uploaded")

@@ -16,7 +16,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -32,8 +32,7 @@ from intake.choices import LegalDocumentType
 from intake.documents import stored_file_open
 from intake.models import IntakeReview
 from roi import clock
-from roi.audit import access_record, history_stamp
-from roi.choices import AccessAction
+from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
 from roi.pdf import LocalOnlyURLFetcher, render_pdf, static_source_dir
@@ -433,22 +432,12 @@ def packet_build(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -
     return packet
 
 
-def packet_open(*, tenant: Tenant, actor: Any, packet: ReleasePacket, http_request: Any = None) -> Any:
-    """The stored packet, checked against its digest, with an access event (it is the patient's record)."""
+def packet_open(*, tenant: Tenant, packet: ReleasePacket) -> IO[bytes]:
+    """The stored packet, checked against its digest. The caller (the staff download view, a
+    roi.downloads.PhiDownloadView) writes the access event: the packet is the patient's record."""
     if packet.tenant_id != tenant.pk:
         raise ServiceError("Packet not found.")
-    handle = stored_file_open(packet, what="packet", received="built")
-    access_record(
-        tenant=tenant,
-        actor=actor,
-        action=AccessAction.DOWNLOAD_DOCUMENT,
-        request=http_request,
-        obj=packet,
-        request_id=packet.request_id,
-        patient_id=packet.request.patient_id,
-        detail=f"Release packet v{packet.version} ({packet.page_count} pages)",
-    )
-    return handle
+    return stored_file_open(packet, what="packet", received="built")
 
 
 # --- Reading ------------------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ renamed program or web page saved as "scan.pdf" is refused, and the stored file 
 (intake.models.document_path) so nothing a sender chose ends up in a path.
 
 Files live under MEDIA_ROOT, outside the web root; `document_open` is the only way back out, used by the staff
-download view, which scopes the lookup to the tenant and writes an access event for every download.
+download view (a roi.downloads.PhiDownloadView), which scopes the lookup to the tenant and writes an access event for
+every download.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from django.db import transaction
 from intake.choices import DocumentKind, DocumentSource
 from intake.models import IntakeDocument
 from roi import clock
-from roi.audit import access_record, history_stamp
-from roi.choices import AccessAction
+from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
 from workflow.models import RecordRequest
@@ -439,24 +439,13 @@ def stored_file_open(stored: Any, *, what: str = "document", received: str = "re
     return handle
 
 
-def document_open(*, tenant: Tenant, actor: Any, document: IntakeDocument, http_request: Any = None) -> IO[bytes]:
-    """The stored file, open for reading, after checking it is the one received; records the access.
+def document_open(*, tenant: Tenant, document: IntakeDocument) -> IO[bytes]:
+    """The stored file, open for reading, after checking it is the one received.
 
-    The caller (the staff download view) found the document with a tenant-scoped lookup; this checks again, so no
-    other caller can hand out another tenant's file. The digest check (stored_file_open) reads the file once more
-    (25 MB at most).
+    The caller (the staff download view, a roi.downloads.PhiDownloadView) found the document with a tenant-scoped
+    lookup and writes the access event; this checks the tenant again, so no other caller can hand out another
+    tenant's file. The digest check (stored_file_open) reads the file once more (25 MB at most).
     """
     if document.tenant_id != tenant.pk:
         raise ServiceError("Document not found.")
-    handle = stored_file_open(document)
-    access_record(
-        tenant=tenant,
-        actor=actor,
-        action=AccessAction.DOWNLOAD_DOCUMENT,
-        request=http_request,
-        obj=document,
-        request_id=document.request_id,
-        patient_id=document.request.patient_id,
-        detail=f"{document.get_kind_display()}: {document.original_name}",
-    )
-    return handle
+    return stored_file_open(document)

@@ -120,6 +120,18 @@ class RestrictedRequestMixin:
             memberships=memberships, current_tenant_id=self.tenant.pk, tracking_number=tracking_number
         )
 
+    def request_in_tenant(self, tracking_number: str) -> RecordRequest:
+        """The request the URL names, inside the tenant; Http404 for another tenant's or a missing one. The request
+        the check above loaded is used once instead of reading it again; a later call (after a failed action) reads
+        it fresh."""
+        checked, self.checked_request = self.checked_request, None
+        if checked is not None and checked.tracking_number == tracking_number:
+            return checked
+        try:
+            return selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)
+        except RecordRequest.DoesNotExist:
+            raise Http404("No such request") from None
+
     def break_glass_banner(self) -> dict[str, Any] | None:
         """The banner of a page opened under a break-glass grant: until when, and the reason given."""
         grant = self.request_access.grant if self.request_access is not None else None

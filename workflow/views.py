@@ -305,15 +305,7 @@ class RequestDetailView(TenantViewMixin, RestrictedRequestMixin, View):
     all for a user who may not open a restricted request."""
 
     def get_object(self, tracking_number: str) -> RecordRequest:
-        # The restriction check loaded it a moment ago: use that once; a later call (after a failed action) reads
-        # it fresh.
-        checked, self.checked_request = self.checked_request, None
-        if checked is not None and checked.tracking_number == tracking_number:
-            return checked
-        try:
-            return selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)
-        except RecordRequest.DoesNotExist:
-            raise Http404("No such request") from None
+        return self.request_in_tenant(tracking_number)
 
     def render_detail(
         self,

@@ -23,14 +23,15 @@ from django.views import View
 
 from fulfillment import disclosures
 from fulfillment.choices import DisclosurePurpose
-from fulfillment.models import Disclosure
+from fulfillment.models import Disclosure, ReleaseDocument
 from roi import clock
 from roi.audit import access_record
 from roi.choices import AccessAction
-from roi.downloads import phi_file_response
+from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.deadlines import local_date
+from workflow.downloads import RequestDownloadView
 from workflow.models import Patient, Requestor
 from workflow.views import RequestDetailView
 
@@ -321,35 +322,26 @@ class AccountingReportGenerateView(RequestDetailView):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class AccountingReportDownloadView(RequestDetailView):
+class AccountingReportDownloadView(RequestDownloadView):
     """The report's PDF; every download is an access event (it lists the patient's disclosures)."""
 
-    http_method_names = ["get"]
-
-    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]
-        record_request = self.get_object(tracking_number)
-        document = (
-            disclosures.accounting_reports(tenant=self.tenant, record_request=record_request).filter(pk=pk).first()
-        )
+    def find(self, *, tracking_number: str, pk: int) -> ReleaseDocument:
+        record_request = self.request_in_tenant(tracking_number)
+        reports = disclosures.accounting_reports(tenant=self.tenant, record_request=record_request)
+        document = reports.select_related("request").filter(pk=pk).first()
         if document is None:
             raise Http404("No such report")
-        try:
-            content = disclosures.report_open(document)
-        except ServiceError as error:
-            messages.error(request, error.message)
-            return redirect("workflow:detail", tracking_number=tracking_number)
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.DOWNLOAD_DOCUMENT,
-            request=request,
+        return document
+
+    def open_file(self, document: ReleaseDocument) -> ServedFile:
+        return ServedFile(
+            content=disclosures.report_open(document),
+            filename=f"{document.request.tracking_number}-accounting-{document.pk}.pdf",
+            content_type="application/pdf",
             obj=document,
-            request_id=record_request.pk,
-            patient_id=record_request.patient_id,
+            request_id=document.request_id,
+            patient_id=document.request.patient_id,
             detail="accounting of disclosures report",
-        )
-        return phi_file_response(
-            content, filename=f"{tracking_number}-accounting-{document.pk}.pdf", content_type="application/pdf"
         )
 
 

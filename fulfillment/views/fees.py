@@ -20,13 +20,13 @@ from fulfillment import fees
 from fulfillment.choices import FeeMethod, InvoiceKind, PaymentMethod
 from fulfillment.models import FeeRule, FulfillmentPolicy, Invoice
 from fulfillment.policy import policy_for
-from roi.audit import access_record, history_stamp
-from roi.choices import AccessAction, Role
-from roi.downloads import phi_file_response
+from roi.audit import history_stamp
+from roi.choices import Role
+from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.choices import DeliveryMethod, RequestorKind, RequestType
-from workflow.restricted_views import RestrictedRequestMixin
+from workflow.downloads import RequestDownloadView
 from workflow.views import RequestDetailView
 
 ADMIN_ROLES = frozenset({Role.ADMIN})
@@ -354,32 +354,25 @@ class InvoiceVoidView(FeeActionMixin):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class InvoicePdfView(TenantViewMixin, RestrictedRequestMixin, View):
+class InvoicePdfView(RequestDownloadView):
     """The PDF of an estimate or invoice, as an attachment. Every download is an access event (it names the
     requestor and the request)."""
 
-    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+    def find(self, *, tracking_number: str, pk: int) -> Invoice:
         try:
-            invoice = fees.invoice_for_staff(tenant=self.tenant, tracking_number=tracking_number, pk=pk)
+            return fees.invoice_for_staff(tenant=self.tenant, tracking_number=tracking_number, pk=pk)
         except Invoice.DoesNotExist:
             raise Http404("No such invoice") from None
-        try:
-            content = fees.invoice_open(invoice)
-        except ServiceError as error:
-            messages.error(request, error.message)
-            return redirect("workflow:detail", tracking_number=tracking_number)
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.DOWNLOAD_DOCUMENT,
-            request=request,
+
+    def open_file(self, invoice: Invoice) -> ServedFile:
+        return ServedFile(
+            content=fees.invoice_open(invoice),
+            filename=f"{invoice.request.tracking_number}-{invoice.number}.pdf",
+            content_type="application/pdf",
             obj=invoice,
             request_id=invoice.request_id,
             patient_id=invoice.request.patient_id,
             detail=f"{invoice.get_kind_display()} {invoice.number}",
-        )
-        return phi_file_response(
-            content, filename=f"{tracking_number}-{invoice.number}.pdf", content_type="application/pdf"
         )
 
 

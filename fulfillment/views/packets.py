@@ -3,7 +3,7 @@
 Every action posts from the fulfillment panel and comes back to the request. A form with errors re-renders the
 detail page with the bound form in the panel (status 400), so what was entered stays. The lookup of the request
 and of the document, exclusion or packet is scoped to the tenant and to that request: anything else answers 404.
-Downloads hand out PHI: each writes an access event.
+Downloads hand out PHI: they build on workflow.downloads.RequestDownloadView, which writes the access event.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from fulfillment.packet_forms import (
     retrieval_task_choices,
 )
 from intake.documents import download_name, human_size
-from roi.downloads import phi_file_response
+from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from workflow.choices import RequestState
+from workflow.downloads import RequestDownloadView
 from workflow.models import RecordRequest
 from workflow.views import RequestDetailView
 
@@ -40,21 +41,26 @@ def _back(tracking_number: str) -> HttpResponse:
     return response
 
 
+def _document(tenant: Any, record_request: RecordRequest, pk: int) -> ReleaseDocument:
+    """One retrieved document of this request, tenant-scoped; Http404 for anything else."""
+    document = (
+        ReleaseDocument.objects.for_tenant(tenant)
+        .select_related("request__patient")
+        .filter(pk=pk, request_id=record_request.pk)
+        .first()
+    )
+    if document is None:
+        raise Http404("No such document")
+    return document
+
+
 class _PacketActionView(RequestDetailView):
     """A post from the documents-and-packet section: the request, then its object, both tenant-scoped."""
 
     http_method_names = ["post"]
 
     def document(self, record_request: RecordRequest, pk: int) -> ReleaseDocument:
-        document = (
-            ReleaseDocument.objects.for_tenant(self.tenant)
-            .select_related("request__patient")
-            .filter(pk=pk, request_id=record_request.pk)
-            .first()
-        )
-        if document is None:
-            raise Http404("No such document")
-        return document
+        return _document(self.tenant, record_request, pk)
 
     def failed(
         self, request: HttpRequest, tracking_number: str, error: ServiceError, form: Any = None, key: str = ""
@@ -119,24 +125,26 @@ class ReleaseDocumentUploadView(_PacketActionView):
         return _back(tracking_number)
 
 
-class ReleaseDocumentDownloadView(_PacketActionView):
+class ReleaseDocumentDownloadView(RequestDownloadView):
     """A retrieved document as uploaded, shown in the browser (staff check its pages); an access event each time."""
 
-    http_method_names = ["get"]
+    def find(self, *, tracking_number: str, pk: int) -> ReleaseDocument:
+        return _document(self.tenant, self.request_in_tenant(tracking_number), pk)
 
-    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
-        record_request = self.get_object(tracking_number)
-        document = self.document(record_request, pk)
-        try:
-            handle = docs.release_document_open(
-                tenant=self.tenant, actor=request.user, document=document, http_request=request
-            )
-        except ServiceError as error:
-            messages.error(request, error.message)
-            return _back(tracking_number)
-        return phi_file_response(
-            handle, filename=download_name(document), content_type=document.content_type, inline=True
+    def open_file(self, document: ReleaseDocument) -> ServedFile:
+        return ServedFile(
+            content=docs.release_document_open(tenant=self.tenant, document=document),
+            filename=download_name(document),
+            content_type=document.content_type,
+            inline=True,
+            obj=document,
+            request_id=document.request_id,
+            patient_id=document.request.patient_id,
+            detail=f"Retrieved record, {document.get_record_type_display()}: {document.original_name}",
         )
+
+    def back(self, *, tracking_number: str, **kwargs: Any) -> HttpResponse:
+        return _back(tracking_number)
 
 
 class ReleaseDocumentConfirmView(_PacketActionView):
@@ -258,11 +266,12 @@ class PacketBuildView(_PacketActionView):
         return _back(tracking_number)
 
 
-class PacketDownloadView(_PacketActionView):
-    http_method_names = ["get"]
+class PacketDownloadView(RequestDownloadView):
+    """A release packet version as built, as an attachment; an access event each time (it is the patient's
+    record)."""
 
-    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
-        record_request = self.get_object(tracking_number)
+    def find(self, *, tracking_number: str, pk: int) -> ReleasePacket:
+        record_request = self.request_in_tenant(tracking_number)
         packet = (
             ReleasePacket.objects.for_tenant(self.tenant)
             .select_related("request")
@@ -271,14 +280,21 @@ class PacketDownloadView(_PacketActionView):
         )
         if packet is None:
             raise Http404("No such packet")
-        try:
-            handle = packets.packet_open(tenant=self.tenant, actor=request.user, packet=packet, http_request=request)
-        except ServiceError as error:
-            messages.error(request, error.message)
-            return _back(tracking_number)
-        return phi_file_response(
-            handle, filename=f"{tracking_number}-release-v{packet.version}.pdf", content_type="application/pdf"
+        return packet
+
+    def open_file(self, packet: ReleasePacket) -> ServedFile:
+        return ServedFile(
+            content=packets.packet_open(tenant=self.tenant, packet=packet),
+            filename=f"{packet.request.tracking_number}-release-v{packet.version}.pdf",
+            content_type="application/pdf",
+            obj=packet,
+            request_id=packet.request_id,
+            patient_id=packet.request.patient_id,
+            detail=f"Release packet v{packet.version} ({packet.page_count} pages)",
         )
+
+    def back(self, *, tracking_number: str, **kwargs: Any) -> HttpResponse:
+        return _back(tracking_number)
 
 
 urlpatterns = [

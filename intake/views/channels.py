@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views import View
@@ -21,8 +22,7 @@ from intake.documents import max_upload_bytes
 from intake.ingest import failed_intake_resolve, ingest_message
 from intake.models import FailedIntake
 from roi import rls
-from roi.audit import access_record
-from roi.choices import AccessAction
+from roi.downloads import PhiDownloadView, ServedFile
 from roi.errors import ServiceError
 from roi.models import Tenant
 from roi.tenancy import TenantViewMixin
@@ -130,30 +130,34 @@ class FailedIntakeListView(TenantViewMixin, View):
         )
 
 
-class FailedIntakeRawView(TenantViewMixin, View):
-    """The message exactly as received, as an .eml file; every download is an access event (it may hold PHI)."""
+class FailedIntakeRawView(PhiDownloadView, View):
+    """The message exactly as received, as an .eml file; every download is an access event (it may hold PHI). It
+    belongs to no request yet, so its event names none."""
 
     model = FailedIntake
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def find(self, *, pk: int) -> FailedIntake:
         failed = self.get_queryset().filter(pk=pk).first()
         if failed is None:
             raise Http404("No such failed intake.")
+        return failed
+
+    def open_file(self, failed: FailedIntake) -> ServedFile:
         try:
             handle = failed.raw.open("rb")
         except FileNotFoundError:
+            # A listed message gone from disk answers 404, as it always has (not the base view's message).
             raise Http404("The stored message is missing.") from None
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.DOWNLOAD_DOCUMENT,
-            request=request,
+        return ServedFile(
+            content=handle,
+            filename=f"failed-intake-{failed.pk}.eml",
+            content_type="message/rfc822",
             obj=failed,
-            detail=f"Failed intake message from {failed.sender or 'unknown sender'}"[:300],
+            detail=f"Failed intake message from {failed.sender or 'unknown sender'}",
         )
-        return FileResponse(
-            handle, as_attachment=True, filename=f"failed-intake-{failed.pk}.eml", content_type="message/rfc822"
-        )
+
+    def back(self, **kwargs: Any) -> HttpResponse:
+        return redirect("intake:failed-intake")
 
 
 class FailedIntakeResolveView(TenantViewMixin, View):

@@ -22,12 +22,13 @@ from intake.panels import basis_records_context, documents_template_exists
 from roi import clock
 from roi.audit import access_record
 from roi.choices import AccessAction
-from roi.downloads import phi_file_response
+from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow import selectors as workflow_selectors
 from workflow.choices import RequestState
 from workflow.deadlines import local_date
+from workflow.downloads import RequestDownloadView
 from workflow.models import RecordRequest
 from workflow.restricted_views import RestrictedRequestMixin
 from workflow.views import RequestDetailView
@@ -236,33 +237,26 @@ class ExtensionView(RequestDetailView):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class LetterDownloadView(RequestPageMixin, View):
+class LetterDownloadView(RequestDownloadView):
     """A letter's PDF, as an attachment. Every download is an access event (the letter names the patient)."""
 
-    def get(self, request: HttpRequest, tracking_number: str, letter_id: int) -> HttpResponse:
+    def find(self, *, tracking_number: str, letter_id: int) -> Letter:
         try:
-            letter = selectors.letter_for_download(
+            return selectors.letter_for_download(
                 tenant=self.tenant, tracking_number=tracking_number, letter_id=letter_id
             )
         except Letter.DoesNotExist:
             raise Http404("No such letter") from None
-        try:
-            content = letters.letter_open(letter)
-        except ServiceError as error:
-            messages.error(request, error.message)
-            return redirect("workflow:detail", tracking_number=tracking_number)
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.DOWNLOAD_DOCUMENT,
-            request=request,
+
+    def open_file(self, letter: Letter) -> ServedFile:
+        return ServedFile(
+            content=letters.letter_open(letter),
+            filename=f"{letter.request.tracking_number}-{letter.kind}-{letter.pk}.pdf",
+            content_type="application/pdf",
             obj=letter,
             request_id=letter.request_id,
             patient_id=letter.request.patient_id,
             detail=f"{letter.get_kind_display()} letter",
-        )
-        return phi_file_response(
-            content, filename=f"{tracking_number}-{letter.kind}-{letter.pk}.pdf", content_type="application/pdf"
         )
 
 

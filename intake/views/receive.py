@@ -37,9 +37,10 @@ from intake.models import IntakeDocument
 from intake.services import IncomingDocument, intake_receive, possible_duplicates
 from roi.audit import access_record
 from roi.choices import AccessAction
-from roi.downloads import phi_file_response
+from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
+from workflow.downloads import RequestDownloadView
 from workflow.models import Patient, RecordRequest, Requestor
 from workflow.restricted_views import RestrictedRequestMixin
 
@@ -238,12 +239,10 @@ class DocumentUploadView(RequestDocumentMixin, View):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class DocumentDownloadView(RequestDocumentMixin, View):
+class DocumentDownloadView(RequestDownloadView):
     """Hands out a stored document: only this tenant's, only to staff, always with an access event."""
 
-    http_method_names = ["get"]
-
-    def get(self, request: HttpRequest, tracking_number: str, document_id: int) -> HttpResponse:
+    def find(self, *, tracking_number: str, document_id: int) -> IntakeDocument:
         document = (
             IntakeDocument.objects.for_tenant(self.tenant)
             .select_related("request")
@@ -252,12 +251,18 @@ class DocumentDownloadView(RequestDocumentMixin, View):
         )
         if document is None:
             raise Http404("No such document")
-        try:
-            handle = document_open(tenant=self.tenant, actor=request.user, document=document, http_request=request)
-        except ServiceError as error:
-            messages.error(request, error.message)
-            return redirect("workflow:detail", tracking_number=tracking_number)
-        return phi_file_response(handle, filename=download_name(document), content_type=document.content_type)
+        return document
+
+    def open_file(self, document: IntakeDocument) -> ServedFile:
+        return ServedFile(
+            content=document_open(tenant=self.tenant, document=document),
+            filename=download_name(document),
+            content_type=document.content_type,
+            obj=document,
+            request_id=document.request_id,
+            patient_id=document.request.patient_id,
+            detail=f"{document.get_kind_display()}: {document.original_name}",
+        )
 
 
 urlpatterns: list[URLPattern] = [

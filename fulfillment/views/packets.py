@@ -16,8 +16,9 @@ from django.shortcuts import redirect
 from django.urls import path
 
 from fulfillment import documents as docs
-from fulfillment import packets
-from fulfillment.models import PageExclusion, ReleaseDocument, ReleasePacket, RetrievalTask
+from fulfillment import gate, packets
+from fulfillment.choices import ReleaseAction
+from fulfillment.models import Delivery, PageExclusion, ReleaseDocument, ReleasePacket, RetrievalTask
 from fulfillment.packet_forms import (
     DocumentExcludeForm,
     PageExclusionForm,
@@ -281,6 +282,26 @@ class PacketDownloadView(RequestDownloadView):
         if packet is None:
             raise Http404("No such packet")
         return packet
+
+    def before_serving(self, request: HttpRequest, target: ReleasePacket) -> None:
+        """A packet that passed QC is the one staff fax, mail or hand over: its download is a way out, so the release
+        gate decides first, as for a delivery (a first release) or a resend. A packet still under review downloads
+        freely: looking at it is QC's work."""
+        if gate.passing_review(tenant=self.tenant, packet=target) is None:
+            return
+        record_request = RecordRequest.objects.for_tenant(self.tenant).select_related("requestor").get(
+            pk=target.request_id
+        )
+        first = not Delivery.objects.for_tenant(self.tenant).filter(packet=target).exists()
+        verdict = gate.release_verdict(
+            tenant=self.tenant,
+            record_request=record_request,
+            packet=target,
+            action=ReleaseAction.DELIVER if first else ReleaseAction.RESEND,
+            first_release=first,
+        )
+        if not verdict.allowed:
+            raise gate.ReleaseRefused(verdict)
 
     def open_file(self, packet: ReleasePacket) -> ServedFile:
         return ServedFile(

@@ -3,9 +3,8 @@
 - `denial_create`: a supervisor denies a request in full (the `deny` transition, in the same transaction) or in part
   (the request stays open; the withheld documents or pages are left out of the release through PageExclusion and
   ReleaseDocument.excluded_reason = DENIED, which the packets part honours). Either way the denial letter is written
-  (basis in plain language, review rights where the basis allows a review, how to complain to us and to HHS, where
-  the records are when we do not hold them), kept as an intake Letter, and the requestor is emailed, without PHI,
-  that a letter exists (intake.notices, through the notification outbox).
+  (fulfillment.denial_letters), kept as an intake Letter, and the requestor is emailed, without PHI, that a letter
+  exists (intake.notices, through the notification outbox).
 - Review (164.524(a)(4), (d)(4)): only for the reviewable bases; the reviewer is another staff member of the tenant,
   not the one who denied, who attests being a licensed health care professional when recording the outcome. An
   overturned partial denial lifts its exclusions; an overturned full denial is recorded, and the release is made
@@ -14,98 +13,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
 
+from fulfillment import denial_letters
 from fulfillment.choices import DenialReviewOutcome, ExclusionReason
 from fulfillment.models import Denial, PageExclusion, ReleaseDocument
-from intake import notices
-from intake.choices import LetterKind
-from intake.letters import LETTER_DATE_FORMAT, status_url
-from intake.models import Letter
 from roi import clock
 from roi.audit import history_stamp
 from roi.choices import SUPERVISING_ROLES
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Membership, Tenant
-from roi.pdf import render_pdf
 from roi.tenancy import has_role, role_in
 from workflow.choices import OPEN_STATES, REVIEWABLE_DENIALS, DenialBasis, RequestState
-from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 from workflow.transitions import request_deny
 
 logger = logging.getLogger(__name__)
 
 OWNS_TRANSITIONS = frozenset({"deny"})
-LETTER_TEMPLATE = "fulfillment/denials/letter.html"
-
-B = DenialBasis
-# What the letter says about the basis, in plain language (164.524(d)(2)(i)), with the rule behind it.
-BASIS_PLAIN: dict[str, tuple[str, str]] = {
-    B.PSYCHOTHERAPY_NOTES: (
-        "The records are psychotherapy notes: a therapist's separate notes of counselling sessions. The law does "
-        "not give a right of access to them.",
-        "45 CFR 164.524(a)(1)(i)",
-    ),
-    B.LITIGATION: (
-        "The information was compiled in reasonable anticipation of, or for use in, a legal proceeding.",
-        "45 CFR 164.524(a)(1)(ii)",
-    ),
-    B.INMATE: (
-        "We are acting under the direction of a correctional institution, and giving a copy would put at risk the "
-        "health or safety of people in the institution or those responsible for transporting inmates.",
-        "45 CFR 164.524(a)(2)(ii)",
-    ),
-    B.RESEARCH: (
-        "The information was created during research that includes treatment, and you agreed to suspend access "
-        "while the research is in progress. Access will be restored when the research ends.",
-        "45 CFR 164.524(a)(2)(iii)",
-    ),
-    B.PRIVACY_ACT: (
-        "The records are covered by the federal Privacy Act, which allows access to be denied in this case.",
-        "45 CFR 164.524(a)(2)(iv)",
-    ),
-    B.CONFIDENTIAL_SOURCE: (
-        "The information was given to us by someone other than a health care provider under a promise of "
-        "confidentiality, and access would likely reveal who that person is.",
-        "45 CFR 164.524(a)(2)(v)",
-    ),
-    B.ENDANGER_LIFE: (
-        "A licensed health care professional has decided that access is reasonably likely to endanger the life "
-        "or physical safety of the patient or another person.",
-        "45 CFR 164.524(a)(3)(i)",
-    ),
-    B.HARM_OTHER_PERSON: (
-        "The records refer to another person, and a licensed health care professional has decided that access is "
-        "reasonably likely to cause substantial harm to that person.",
-        "45 CFR 164.524(a)(3)(ii)",
-    ),
-    B.HARM_VIA_REPRESENTATIVE: (
-        "A licensed health care professional has decided that access by you, as the patient's personal "
-        "representative, is reasonably likely to cause substantial harm to the patient or another person.",
-        "45 CFR 164.524(a)(3)(iii)",
-    ),
-    B.NOT_HELD: (
-        "We do not hold the records you asked for.",
-        "45 CFR 164.524(d)(3)",
-    ),
-    B.INVALID_REQUEST: (
-        "The request does not come with a valid authorization or proof of the authority to receive the records, "
-        "so we cannot release them to you.",
-        "45 CFR 164.508, 164.514(h)",
-    ),
-}
-
-OCR = (
-    "U.S. Department of Health and Human Services, Office for Civil Rights, 200 Independence Avenue, S.W., "
-    "Washington, D.C. 20201; phone 1-800-368-1019; online at www.hhs.gov/ocr/complaints"
-)
 
 
 def is_reviewable(basis: str) -> bool:
@@ -203,54 +132,6 @@ def _lift(*, tenant: Tenant, actor: Any, denial: Denial) -> int:
     return lifted
 
 
-# --- The letter ------------------------------------------------------------------------------------------------
-
-
-def _letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordRequest, denial: Denial) -> Letter:
-    plain, citation = BASIS_PLAIN[denial.basis]
-    context = {
-        "tenant": tenant,
-        "request": record_request,
-        "patient": record_request.patient,
-        "requestor": record_request.requestor,
-        "today": local_date(clock.now(), tenant),
-        "received_on": local_date(record_request.received_at, tenant),
-        "status_url": status_url(record_request),
-        "date_format": LETTER_DATE_FORMAT,
-        "denial": denial,
-        "basis_plain": plain,
-        "basis_citation": citation,
-        "reviewable": is_reviewable(denial.basis),
-        "not_held": denial.basis == DenialBasis.NOT_HELD,
-        "ocr": OCR,
-    }
-    pdf = render_pdf(LETTER_TEMPLATE, context)
-    letter = Letter(
-        tenant=tenant,
-        request=record_request,
-        kind=LetterKind.DENIAL,
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        generated_at=clock.now(),
-        generated_by=actor if getattr(actor, "is_authenticated", False) else None,
-        # No basis or explanation here: the summary is what the timeline and the portal may show.
-        summary={"denial": denial.pk, "partial": denial.partial, "reviewable": context["reviewable"]},
-    )
-    letter.file.save("denial.pdf", ContentFile(pdf), save=False)
-    try:
-        with transaction.atomic():
-            letter.save()
-    except BaseException:
-        letter.file.delete(save=False)
-        raise
-    notices.letter_notify(
-        tenant=tenant,
-        letter=letter,
-        facts={"partial": denial.partial, "decided_on": local_date(denial.decided_at, tenant)},
-        occurrence=f"denial-{denial.pk}",
-    )
-    return letter
-
-
 # --- Services --------------------------------------------------------------------------------------------------
 
 
@@ -325,7 +206,9 @@ def denial_create(
             )
         current.patient = record_request.patient
         current.requestor = record_request.requestor
-        denial.letter = _letter_generate(tenant=tenant, actor=actor, record_request=current, denial=denial)
+        denial.letter = denial_letters.denial_letter_generate(
+            tenant=tenant, actor=actor, record_request=current, denial=denial
+        )
         history_stamp(denial, actor)
         denial.save(update_fields=["withheld", "letter"])
     return denial

@@ -159,3 +159,20 @@ def two_factor_enrolled(user, *, recovery_codes: int = 5) -> list[str]:
     codes = [secrets.token_hex(5) for _ in range(recovery_codes)]
     StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
     return codes
+
+
+def licensed_professional(
+    *, tenant: Tenant, username: str, credential: str = "Psychiatrist, MD, California A-123456", **user_fields
+) -> User:
+    """A member of `tenant` designated as a licensed health care professional through the real service, by the
+    tenant's admin "hoyt" (created on first use), as a tenant admin does on the Licensed reviewers page."""
+    from roi.services import licensed_professional_designate
+
+    admin_membership = Membership.objects.filter(tenant=tenant, user__username="hoyt").select_related("user").first()
+    admin = (admin_membership or MembershipFactory(tenant=tenant, user__username="hoyt", role=Role.ADMIN)).user
+    user_fields = {f"user__{name}": value for name, value in user_fields.items()}
+    member = Membership.objects.filter(tenant=tenant, user__username=username).select_related("user").first()
+    if member is None:
+        member = MembershipFactory(tenant=tenant, user__username=username, **user_fields)
+    licensed_professional_designate(tenant=tenant, actor=admin, member_user=member.user, credential=credential)
+    return member.user

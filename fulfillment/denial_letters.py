@@ -3,7 +3,9 @@ requestor's email that it exists (intake.notices: no PHI). Written by fulfillmen
 decision they report:
 
 - the denial letter (45 CFR 164.524(d)(2)): what is withheld, the basis in plain language, the review rights where the
-  basis allows a review, how to complain to us and to HHS, where the records are when we do not hold them.
+  basis allows a review, how to complain to us and to HHS, where the records are when we do not hold them;
+- the review decision letter (164.524(d)(4)): the reviewing official's determination in plain language and what
+  happens next: the records released, or, for an upheld denial, the right to complain to us and to HHS.
 
 BASIS_PLAIN and OCR are also what the requestor portal's status page says about a denial (portal/status.py).
 """
@@ -16,6 +18,7 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from fulfillment.choices import DenialReviewOutcome
 from fulfillment.models import Denial
 from intake import notices
 from intake.choices import LetterKind
@@ -29,6 +32,7 @@ from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 
 LETTER_TEMPLATE = "fulfillment/denials/letter.html"
+REVIEW_LETTER_TEMPLATE = "fulfillment/denials/review_letter.html"
 
 B = DenialBasis
 # What the letter says about the basis, in plain language (164.524(d)(2)(i)), with the rule behind it.
@@ -91,6 +95,9 @@ OCR = (
     "U.S. Department of Health and Human Services, Office for Civil Rights, 200 Independence Avenue, S.W., "
     "Washington, D.C. 20201; phone 1-800-368-1019; online at www.hhs.gov/ocr/complaints"
 )
+
+
+# --- The letter ------------------------------------------------------------------------------------------------
 
 
 def letter_context(*, tenant: Tenant, record_request: RecordRequest, denial: Denial) -> dict[str, Any]:
@@ -160,4 +167,28 @@ def denial_letter_generate(*, tenant: Tenant, actor: Any, record_request: Record
         summary={"denial": denial.pk, "partial": denial.partial, "reviewable": context["reviewable"]},
         facts={"partial": denial.partial, "decided_on": local_date(denial.decided_at, tenant)},
         occurrence=f"denial-{denial.pk}",
+    )
+
+
+def review_letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordRequest, denial: Denial) -> Letter:
+    """164.524(d)(4): the written notice of the reviewing official's determination. Neither the letter nor the email
+    names the reviewer or repeats the reviewer's reasons, which are the office's record: the letter gives the outcome,
+    the basis in plain language and what happens next."""
+    upheld = denial.review_outcome == DenialReviewOutcome.UPHELD
+    context = {
+        **letter_context(tenant=tenant, record_request=record_request, denial=denial),
+        "upheld": upheld,
+        "denied_on": local_date(denial.decided_at, tenant),
+        "reviewed_on": local_date(denial.reviewed_at, tenant),
+    }
+    return _letter_keep(
+        tenant=tenant,
+        actor=actor,
+        record_request=record_request,
+        kind=LetterKind.DENIAL_REVIEW,
+        template=REVIEW_LETTER_TEMPLATE,
+        context=context,
+        summary={"denial": denial.pk, "partial": denial.partial, "outcome": denial.review_outcome},
+        facts={"upheld": upheld, "partial": denial.partial, "reviewed_on": context["reviewed_on"]},
+        occurrence=f"denial-review-{denial.pk}",
     )

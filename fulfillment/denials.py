@@ -14,6 +14,8 @@
   decides (a designation removed meanwhile stops the decision). An overturned partial denial lifts its exclusions;
   an overturned full denial is recorded, and the release is made under a follow-up request, because `denied` is a
   final state of the request.
+- The outcome in writing (164.524(d)(4)): deciding the review writes the review decision letter
+  (fulfillment.denial_letters), kept as an intake Letter, and emails the requestor, without PHI, that it exists.
 """
 
 from __future__ import annotations
@@ -329,7 +331,8 @@ def denial_reviewer_assign(*, tenant: Tenant, actor: Any, denial: Denial, review
 
 
 def denial_review_decide(*, tenant: Tenant, actor: Any, denial: Denial, outcome: str, note: str) -> tuple[Denial, str]:
-    """The reviewer records the outcome. Returns (denial, what staff do next)."""
+    """The reviewer records the outcome; the review decision letter is written and the requestor emailed that it
+    exists (164.524(d)(4)). Returns (denial, what staff do next)."""
     note = (note or "").strip()
     if outcome not in DenialReviewOutcome.values:
         raise ServiceError("Choose the outcome of the review.", field="outcome")
@@ -358,20 +361,27 @@ def denial_review_decide(*, tenant: Tenant, actor: Any, denial: Denial, outcome:
         current.review_outcome = outcome
         current.review_note = note
         current.reviewed_at = clock.now()
+        record_request = (
+            RecordRequest.objects.for_tenant(tenant).select_related("patient", "requestor").get(pk=current.request_id)
+        )
+        current.review_letter = denial_letters.review_letter_generate(
+            tenant=tenant, actor=actor, record_request=record_request, denial=current
+        )
         history_stamp(current, actor)
-        current.save(update_fields=["review_outcome", "review_note", "reviewed_at"])
+        current.save(update_fields=["review_outcome", "review_note", "reviewed_at", "review_letter"])
+        written = "The review decision letter was generated and the requestor told that it exists"
         if outcome == DenialReviewOutcome.UPHELD:
-            return current, "Denial upheld. Tell the requestor the reviewer's decision in writing (164.524(a)(4))."
+            return current, f"Denial upheld. {written} (45 CFR 164.524(d)(4))."
         if current.partial:
             lifted = _lift(tenant=tenant, actor=actor, denial=current)
             return current, (
                 f"Denial overturned: {lifted} withheld item{'s' if lifted != 1 else ''} put back in the release. "
-                "Rebuild the packet; if the release was already delivered, send the pages as a resend with "
-                "'additional records'."
+                f"{written}. Rebuild the packet; if the release was already delivered, send the pages as a resend "
+                "with 'additional records'."
             )
         return current, (
-            "Denial overturned. This request stays denied (a final state): open a follow-up request for the same "
-            "patient and requestor and release the records under it, citing this review."
+            f"Denial overturned. {written}. This request stays denied (a final state): open a follow-up request for "
+            "the same patient and requestor and release the records under it, citing this review."
         )
 
 
@@ -379,7 +389,9 @@ def request_denials(*, tenant: Tenant, record_request: RecordRequest) -> QuerySe
     return (
         Denial.objects.for_tenant(tenant)
         .filter(request=record_request)
-        .select_related("decided_by", "determined_by", "reviewer", "letter__notification")
+        .select_related(
+            "decided_by", "determined_by", "reviewer", "letter__notification", "review_letter__notification"
+        )
         .order_by("decided_at", "id")
     )
 

@@ -516,6 +516,10 @@ class Denial(TenantOwned):
         help_text="Before designations: the reviewer confirmed being a licensed health care professional.",
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # 164.524(d)(4): the written notice of the reviewing official's determination.
+    review_letter = models.ForeignKey(
+        "intake.Letter", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -127,7 +127,10 @@ class ReviewDecideForm(forms.Form):
     chosen and again when they decide."""
 
     outcome = forms.ChoiceField(label="Outcome", choices=[("", "Choose…"), *DenialReviewOutcome.choices])
-    note = forms.CharField(label="Reviewer's reasons", widget=forms.Textarea(attrs={"rows": 3}))
+    note = forms.CharField(
+        label="Reviewer's reasons (kept with the denial; the letter gives the outcome)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
 
 class DenialActionMixin(RequestDetailView):

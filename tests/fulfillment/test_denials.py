@@ -1,7 +1,7 @@
 """Denials of access (45 CFR 164.524): in full (the deny transition, in the same transaction) and in part (the rest
 released, withheld pages excluded), the letter and its email; for the reviewable bases, the designated licensed
-professional who determined the denial (a)(3), and the review by another designated professional who took no part in
-it (a)(4)."""
+professional who determined the denial (a)(3), the review by another designated professional who took no part in it
+(a)(4), and the written notice of the review's outcome (d)(4)."""
 
 from __future__ import annotations
 
@@ -298,7 +298,9 @@ def test_164_524_a_4_a_designation_removed_before_the_decision_blocks_it(media, 
         denials.denial_review_decide(tenant=tenant, actor=reviewer, denial=denial, outcome="overturned", note="x")
     assert "no longer designated as a licensed health care professional" in error.value.message
     denial.refresh_from_db()
-    assert (denial.review_outcome, denial.reviewed_at) == ("", None)
+    assert (denial.review_outcome, denial.reviewed_at, denial.review_letter) == ("", None, None)
+    assert not Letter.objects.filter(kind=LetterKind.DENIAL_REVIEW).exists()
+    assert not Notification.objects.filter(kind="requestor_denial_reviewed").exists()
     # A supervisor designates another reviewer, who decides.
     other = factories.licensed_professional(tenant=tenant, username="okafor", credential="Psychiatrist, MD, CA B-2")
     denial = denials.denial_reviewer_assign(tenant=tenant, actor=sam, denial=denial, reviewer=other)
@@ -318,6 +320,7 @@ def test_only_the_designated_reviewer_decides_once(media, tenant, sam, alice, le
     denial, next_step = decide(tenant=tenant, actor=reviewer, denial=denial, outcome="upheld", note="Agree")
     assert denial.review_outcome == DenialReviewOutcome.UPHELD
     assert "upheld" in next_step.lower()
+    assert "review decision letter was generated" in next_step
     with pytest.raises(ServiceError, match="already decided"):
         decide(tenant=tenant, actor=reviewer, denial=denial, outcome="overturned", note="x")
     with pytest.raises(ServiceError, match="already decided"):
@@ -348,3 +351,99 @@ def test_an_overturned_full_denial_is_recorded_and_release_goes_through_a_follow
     assert denial.review_outcome == DenialReviewOutcome.OVERTURNED
     assert RecordRequest.objects.get(pk=rr.pk).state == S.DENIED
     assert "follow-up request" in next_step
+
+
+# --- The outcome in writing: 164.524(d)(4) --------------------------------------------------------------------------
+
+
+def test_164_524_d_4_the_review_outcome_is_sent_in_writing(media, tenant, sam, reviewer, mailoutbox):
+    rr = factories.RecordRequestFactory(tenant=tenant, requestor__email="jw@example.com")
+    denial = _in_review(_deny(rr, sam), sam, reviewer)
+    denial, _ = denials.denial_review_decide(
+        tenant=tenant, actor=reviewer, denial=denial, outcome="upheld", note="Dr. Rivera's private reasoning"
+    )
+    letter = denial.review_letter
+    assert (letter.kind, letter.request_id, letter.generated_by) == (LetterKind.DENIAL_REVIEW, rr.pk, reviewer)
+    assert letter.summary == {"denial": denial.pk, "partial": False, "outcome": "upheld"}
+    assert Letter.objects.filter(request=rr).count() == 2  # the denial letter, then this one
+    text = _letter_text(letter)
+    assert "The review of our decision: the denial stands" in text
+    assert "agreed with the original decision" in text
+    assert "Psychiatric progress notes of 2025" in text
+    assert "likely to endanger the life or physical safety" in text
+    assert "164.524(d)(4)" in text
+    assert "did not take part in the original decision" in text
+    assert "Dana Whitfield" in text  # the organisation's privacy officer, for a complaint
+    assert "Office for Civil Rights" in text
+    assert "200 Independence Avenue" in text
+    assert "1-800-368-1019" in text
+    assert rr.patient.last_name in text  # the letter is the place for the patient's name
+    assert str(reviewer) not in text  # neither the reviewer's name nor reasons: the office's record
+    assert "private reasoning" not in text
+    # The email: one outbox row, linked from the letter, saying a letter exists and nothing about the patient.
+    notice = Notification.objects.get(kind="requestor_denial_reviewed")
+    assert (notice.email_to, notice.dedupe_key) == (
+        "jw@example.com",
+        f"requestor:{rr.pk}:denial_reviewed:denial-review-{denial.pk}",
+    )
+    assert letter.notification == notice
+    assert notice.subject == f"The review of our decision on your records request {rr.tracking_number}"
+    assert "the reviewer agreed with our decision, so we still cannot release the records." in notice.body
+    assert "how to complain if you disagree" in notice.body
+    assert notifications_send_pending() == 2  # the denial's email and this one
+    body = mailoutbox[-1].body
+    assert rr.tracking_number in body
+    for private in (
+        rr.patient.first_name,
+        rr.patient.last_name,
+        "progress notes",
+        "endanger",
+        str(reviewer),
+        "reasoning",
+    ):
+        assert private.lower() not in body.lower()
+
+
+def test_164_524_d_4_an_overturned_review_says_the_records_will_be_released(
+    media, tenant, sam, reviewer, request_in_state
+):
+    rr = request_in_state(S.IN_FULFILLMENT, requestor__email="jw@example.com")
+    notes = ReleaseDocumentFactory(request=rr, page_count=6)
+    denial = _in_review(_deny(rr, sam, partial=True, withheld=[(notes.pk, 2, 4)]), sam, reviewer)
+    denial, _ = denials.denial_review_decide(
+        tenant=tenant, actor=reviewer, denial=denial, outcome="overturned", note="Safe now"
+    )
+    text = _letter_text(denial.review_letter)
+    assert "the records will be released to you" in text
+    assert "decided that you should have access" in text
+    assert "putting these records back" in text
+    assert "do not need to make a new request" in text
+    notice = Notification.objects.get(kind="requestor_denial_reviewed")
+    assert "should be released to you" in notice.body
+    assert "what happens next" in notice.body
+
+
+def test_164_524_d_4_an_overturned_full_denial_letter_promises_the_release_without_a_new_request(
+    media, tenant, sam, reviewer
+):
+    rr = factories.RecordRequestFactory(tenant=tenant)
+    denial = _in_review(_deny(rr, sam), sam, reviewer)
+    denial, _ = denials.denial_review_decide(
+        tenant=tenant, actor=reviewer, denial=denial, outcome="overturned", note="Release"
+    )
+    text = _letter_text(denial.review_letter)
+    assert "We will release these records to you" in text
+    assert "new tracking number" in text
+
+
+def test_164_524_d_4_a_spanish_speaking_requestor_is_told_in_spanish(media, tenant, sam, reviewer):
+    from tests.portal.test_translations import _english_left
+
+    rr = factories.RecordRequestFactory(tenant=tenant, requestor__email="jw@example.com", requestor__language="es")
+    denial = _in_review(_deny(rr, sam), sam, reviewer)
+    denials.denial_review_decide(tenant=tenant, actor=reviewer, denial=denial, outcome="upheld", note="Agree")
+    notice = Notification.objects.get(kind="requestor_denial_reviewed")
+    assert notice.subject == f"La revisión de nuestra decisión sobre su solicitud de expedientes {rr.tracking_number}"
+    assert notice.body.startswith("Hola:")
+    assert "el revisor estuvo de acuerdo con nuestra decisión" in notice.body
+    assert _english_left(f"{notice.subject}\n{notice.body}") == []

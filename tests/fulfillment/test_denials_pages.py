@@ -8,6 +8,7 @@ import re
 from django.urls import reverse
 
 from fulfillment.models import Denial, PageExclusion
+from intake.choices import LetterKind
 from roi.models import Membership
 from roi.services import licensed_professional_remove
 from tests import factories
@@ -80,7 +81,8 @@ def _select(page: str, name: str) -> str:
 
 def test_the_review_from_the_panel(media, client_for, sam, alice, tenant_a):
     """The review's steps from the request page. The reviewer no longer ticks "I am a licensed health care
-    professional": the tenant admin's designation is the proof."""
+    professional": the tenant admin's designation is the proof, and the decision records the outcome and writes the
+    letter."""
     lee = factories.licensed_professional(tenant=tenant_a, username="lee", last_name="Lee")
     rivera = factories.licensed_professional(tenant=tenant_a, username="rivera", last_name="Rivera")
     rr = factories.RecordRequestFactory(tenant=tenant_a)
@@ -112,7 +114,7 @@ def test_the_review_from_the_panel(media, client_for, sam, alice, tenant_a):
     assert 'name="attests_licensed"' not in client_for(rivera).get(_detail(rr)).content.decode()
     assert client_for(alice).post(outcome_url, body).status_code == 403
     response = client_for(rivera).post(outcome_url, body, follow=True)
-    assert "Denial upheld." in response.content.decode()
+    assert "Denial upheld. The review decision letter was generated" in response.content.decode()
     denial.refresh_from_db()
     assert (denial.review_outcome, denial.reviewer) == ("upheld", rivera)
 
@@ -198,6 +200,27 @@ def test_164_524_a_4_a_reviewer_whose_designation_was_removed_is_replaced_on_the
         == 302
     )
     assert client_for(okafor).post(outcome_url, {"outcome": "overturned", "note": "Release"}).status_code == 302
+
+
+def test_164_524_d_4_the_review_decision_letter_is_on_the_request_page(media, client_for, sam, tenant_a):
+    rivera = factories.licensed_professional(tenant=tenant_a, username="rivera")
+    lee = factories.licensed_professional(tenant=tenant_a, username="lee")
+    rr = factories.RecordRequestFactory(tenant=tenant_a, requestor__email="jw@example.com")
+    client_for(sam).post(reverse("fulfillment:deny", args=[rr.tracking_number]), {**DANGER, "determined_by": lee.pk})
+    denial = Denial.objects.get()
+    args = [rr.tracking_number, denial.pk]
+    client_for(sam).post(reverse("fulfillment:denial-review-request", args=args))
+    client_for(sam).post(reverse("fulfillment:denial-reviewer", args=args), {"reviewer": rivera.pk})
+    client_for(rivera).post(reverse("fulfillment:denial-review-outcome", args=args), {"outcome": "upheld", "note": "x"})
+    denial.refresh_from_db()
+    assert denial.review_letter.kind == LetterKind.DENIAL_REVIEW
+    letter_url = reverse("intake:letter-download", args=[rr.tracking_number, denial.review_letter_id])
+    page = client_for(sam).get(_detail(rr)).content.decode()
+    assert f'<a href="{letter_url}">Review decision letter</a>' in page
+    assert "email to jw@example.com queued" in page
+    response = client_for(sam).get(letter_url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
 
 
 def test_a_supervisor_is_told_when_nobody_can_review(media, client_for, sam, tenant_a):

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from fulfillment import delivery, denials
 from intake.api.views import IntakeRecordRequestViewSet
+from roi.errors import ServiceError
 from workflow.api.serializers import RecordRequestSerializer
 from workflow.choices import DeliveryMethod, DenialBasis
 
@@ -34,6 +35,12 @@ class DenyInputSerializer(serializers.Serializer):
     scope_denied = serializers.CharField(max_length=500)
     explanation = serializers.CharField()
     records_location = serializers.CharField(required=False, allow_blank=True, help_text="For records not held here.")
+    determined_by = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="For danger to life or safety or harm to a person (45 CFR 164.524(a)(3)): the user id of the "
+        "designated licensed health care professional who determined it. Omit for the other bases.",
+    )
     expected_state = serializers.CharField(required=False)
 
 
@@ -63,7 +70,8 @@ RELEASE_REFUSED = OpenApiResponse(
 
 class FulfillmentRecordRequestViewSet(IntakeRecordRequestViewSet):
     def _checker(self, user_id: int | None) -> Any:
-        """The staff member who checked the ID; anyone else is None, which the service refuses with a message."""
+        """The active staff member of this tenant with that id (who checked the ID at pickup, who determined a
+        denial); anyone else is None, which the service refuses with a message."""
         try:
             return self._staff_member(user_id)
         except Http404:
@@ -119,7 +127,20 @@ class FulfillmentRecordRequestViewSet(IntakeRecordRequestViewSet):
         denials.deny_permission_check(actor=request.user, tenant=self.tenant)  # 403 before any body check
         data = DenyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        fields: dict[str, Any] = dict(data.validated_data)
+        determiner = fields.pop("determined_by", None)
+        determined_by = self._checker(determiner)  # an active member of this tenant, else None
+        if determiner is not None and determined_by is None:
+            raise ServiceError(
+                "No staff member of this organisation has that id: give the user id of a designated licensed health "
+                "care professional.",
+                field="determined_by",
+            )
         denials.denial_create(
-            tenant=self.tenant, actor=request.user, record_request=record_request, **data.validated_data
+            tenant=self.tenant,
+            actor=request.user,
+            record_request=record_request,
+            determined_by=determined_by,
+            **fields,
         )
         return Response(RecordRequestSerializer(self._reload(record_request)).data)

@@ -3,109 +3,46 @@
 - `denial_create`: a supervisor denies a request in full (the `deny` transition, in the same transaction) or in part
   (the request stays open; the withheld documents or pages are left out of the release through PageExclusion and
   ReleaseDocument.excluded_reason = DENIED, which the packets part honours). Either way the denial letter is written
-  (basis in plain language, review rights where the basis allows a review, how to complain to us and to HHS, where
-  the records are when we do not hold them), kept as an intake Letter, and the requestor is emailed, without PHI,
-  that a letter exists (intake.notices, through the notification outbox).
-- Review (164.524(a)(4), (d)(4)): only for the reviewable bases; the reviewer is another staff member of the tenant,
-  not the one who denied, who attests being a licensed health care professional when recording the outcome. An
-  overturned partial denial lifts its exclusions; an overturned full denial is recorded, and the release is made
-  under a follow-up request, because `denied` is a final state of the request.
+  (fulfillment.denial_letters), kept as an intake Letter, and the requestor is emailed, without PHI, that a letter
+  exists (intake.notices, through the notification outbox).
+- Who determined it (164.524(a)(3)): a denial on a reviewable basis (danger to life or safety, harm to a person named,
+  harm through a personal representative) names the licensed health care professional who made the determination,
+  a member the tenant admin designated (roi.services.licensed_professional_designate); the other bases name nobody.
+- Review (164.524(a)(4)): only for the reviewable bases. The reviewing official is a designated licensed health care
+  professional who took no part in the original decision: neither the supervisor who recorded the denial nor the
+  professional who determined it. Checked when a supervisor designates the reviewer and again when the reviewer
+  decides (a designation removed meanwhile stops the decision). An overturned partial denial lifts its exclusions;
+  an overturned full denial is recorded, and the release is made under a follow-up request, because `denied` is a
+  final state of the request.
+- The outcome in writing (164.524(d)(4)): deciding the review writes the review decision letter
+  (fulfillment.denial_letters), kept as an intake Letter, and emails the requestor, without PHI, that it exists.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
 
+from fulfillment import denial_letters
 from fulfillment.choices import DenialReviewOutcome, ExclusionReason
 from fulfillment.models import Denial, PageExclusion, ReleaseDocument
-from intake import notices
-from intake.choices import LetterKind
-from intake.letters import LETTER_DATE_FORMAT, status_url
-from intake.models import Letter
 from roi import clock
 from roi.audit import history_stamp
 from roi.choices import SUPERVISING_ROLES
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Membership, Tenant
-from roi.pdf import render_pdf
+from roi.selectors import licensed_professional, licensed_professionals
 from roi.tenancy import has_role, role_in
 from workflow.choices import OPEN_STATES, REVIEWABLE_DENIALS, DenialBasis, RequestState
-from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 from workflow.transitions import request_deny
 
 logger = logging.getLogger(__name__)
 
 OWNS_TRANSITIONS = frozenset({"deny"})
-LETTER_TEMPLATE = "fulfillment/denials/letter.html"
-
-B = DenialBasis
-# What the letter says about the basis, in plain language (164.524(d)(2)(i)), with the rule behind it.
-BASIS_PLAIN: dict[str, tuple[str, str]] = {
-    B.PSYCHOTHERAPY_NOTES: (
-        "The records are psychotherapy notes: a therapist's separate notes of counselling sessions. The law does "
-        "not give a right of access to them.",
-        "45 CFR 164.524(a)(1)(i)",
-    ),
-    B.LITIGATION: (
-        "The information was compiled in reasonable anticipation of, or for use in, a legal proceeding.",
-        "45 CFR 164.524(a)(1)(ii)",
-    ),
-    B.INMATE: (
-        "We are acting under the direction of a correctional institution, and giving a copy would put at risk the "
-        "health or safety of people in the institution or those responsible for transporting inmates.",
-        "45 CFR 164.524(a)(2)(ii)",
-    ),
-    B.RESEARCH: (
-        "The information was created during research that includes treatment, and you agreed to suspend access "
-        "while the research is in progress. Access will be restored when the research ends.",
-        "45 CFR 164.524(a)(2)(iii)",
-    ),
-    B.PRIVACY_ACT: (
-        "The records are covered by the federal Privacy Act, which allows access to be denied in this case.",
-        "45 CFR 164.524(a)(2)(iv)",
-    ),
-    B.CONFIDENTIAL_SOURCE: (
-        "The information was given to us by someone other than a health care provider under a promise of "
-        "confidentiality, and access would likely reveal who that person is.",
-        "45 CFR 164.524(a)(2)(v)",
-    ),
-    B.ENDANGER_LIFE: (
-        "A licensed health care professional has decided that access is reasonably likely to endanger the life "
-        "or physical safety of the patient or another person.",
-        "45 CFR 164.524(a)(3)(i)",
-    ),
-    B.HARM_OTHER_PERSON: (
-        "The records refer to another person, and a licensed health care professional has decided that access is "
-        "reasonably likely to cause substantial harm to that person.",
-        "45 CFR 164.524(a)(3)(ii)",
-    ),
-    B.HARM_VIA_REPRESENTATIVE: (
-        "A licensed health care professional has decided that access by you, as the patient's personal "
-        "representative, is reasonably likely to cause substantial harm to the patient or another person.",
-        "45 CFR 164.524(a)(3)(iii)",
-    ),
-    B.NOT_HELD: (
-        "We do not hold the records you asked for.",
-        "45 CFR 164.524(d)(3)",
-    ),
-    B.INVALID_REQUEST: (
-        "The request does not come with a valid authorization or proof of the authority to receive the records, "
-        "so we cannot release them to you.",
-        "45 CFR 164.508, 164.514(h)",
-    ),
-}
-
-OCR = (
-    "U.S. Department of Health and Human Services, Office for Civil Rights, 200 Independence Avenue, S.W., "
-    "Washington, D.C. 20201; phone 1-800-368-1019; online at www.hhs.gov/ocr/complaints"
-)
 
 
 def is_reviewable(basis: str) -> bool:
@@ -203,52 +140,66 @@ def _lift(*, tenant: Tenant, actor: Any, denial: Denial) -> int:
     return lifted
 
 
-# --- The letter ------------------------------------------------------------------------------------------------
+# --- Licensed health care professionals (164.524(a)(3), (a)(4)) ----------------------------------------------------
 
 
-def _letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordRequest, denial: Denial) -> Letter:
-    plain, citation = BASIS_PLAIN[denial.basis]
-    context = {
-        "tenant": tenant,
-        "request": record_request,
-        "patient": record_request.patient,
-        "requestor": record_request.requestor,
-        "today": local_date(clock.now(), tenant),
-        "received_on": local_date(record_request.received_at, tenant),
-        "status_url": status_url(record_request),
-        "date_format": LETTER_DATE_FORMAT,
-        "denial": denial,
-        "basis_plain": plain,
-        "basis_citation": citation,
-        "reviewable": is_reviewable(denial.basis),
-        "not_held": denial.basis == DenialBasis.NOT_HELD,
-        "ocr": OCR,
-    }
-    pdf = render_pdf(LETTER_TEMPLATE, context)
-    letter = Letter(
-        tenant=tenant,
-        request=record_request,
-        kind=LetterKind.DENIAL,
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        generated_at=clock.now(),
-        generated_by=actor if getattr(actor, "is_authenticated", False) else None,
-        # No basis or explanation here: the summary is what the timeline and the portal may show.
-        summary={"denial": denial.pk, "partial": denial.partial, "reviewable": context["reviewable"]},
+def _not_designated(tenant: Tenant, person: Any, as_what: str) -> str:
+    """Why `person` cannot act `as_what`: not a designated licensed professional of this tenant. A member is named; a
+    stranger to the tenant is not (an id from elsewhere must not reveal whose it is)."""
+    member = person is not None and Membership.objects.for_tenant(tenant).filter(user_id=person.pk).exists()
+    who = str(person) if member else "That person"
+    return (
+        f"{who} is not designated as a licensed health care professional of this organisation, so cannot be "
+        f"{as_what}. A tenant admin designates licensed professionals on the Licensed reviewers page; choose one "
+        "of them."
     )
-    letter.file.save("denial.pdf", ContentFile(pdf), save=False)
-    try:
-        with transaction.atomic():
-            letter.save()
-    except BaseException:
-        letter.file.delete(save=False)
-        raise
-    notices.letter_notify(
-        tenant=tenant,
-        letter=letter,
-        facts={"partial": denial.partial, "decided_on": local_date(denial.decided_at, tenant)},
-        occurrence=f"denial-{denial.pk}",
-    )
-    return letter
+
+
+def _determination_check(*, tenant: Tenant, basis: str, determined_by: Any) -> None:
+    """164.524(a)(3): a reviewable basis rests on a designated licensed professional's determination; the other bases
+    rest on the rule itself, so naming a determination there would record one the law does not ask for."""
+    if not is_reviewable(basis):
+        if determined_by is not None:
+            label = DenialBasis(basis).label
+            raise ServiceError(
+                f"Leave 'Determined by' empty for this basis ({label}): a licensed health care professional's "
+                "determination is part of a denial for danger to life or safety or harm to a person only "
+                "(45 CFR 164.524(a)(3)).",
+                field="determined_by",
+            )
+        return
+    if determined_by is None:
+        raise ServiceError(
+            "Name the licensed health care professional who determined that access is likely to cause this harm: a "
+            "denial for danger to life or safety or harm to a person rests on that determination "
+            "(45 CFR 164.524(a)(3)).",
+            field="determined_by",
+        )
+    if licensed_professional(tenant=tenant, user=determined_by, lock=True) is None:
+        raise ServiceError(
+            _not_designated(tenant, determined_by, "named as determining a denial"), field="determined_by"
+        )
+
+
+def _reviewer_check(*, tenant: Tenant, denial: Denial, reviewer: Any) -> None:
+    """164.524(a)(4): the reviewing official is a designated licensed professional who did not participate in the
+    original decision: not the supervisor who recorded it, not the professional who determined it."""
+    if reviewer is None or not Membership.objects.for_tenant(tenant).filter(user=reviewer, is_active=True).exists():
+        raise ServiceError("Choose a staff member of this organisation as the reviewer.", field="reviewer")
+    if reviewer.pk == denial.decided_by_id:
+        raise ServiceError(
+            "The reviewer must be someone who did not take part in the denial (45 CFR 164.524(a)(4)): "
+            f"{reviewer} recorded it.",
+            field="reviewer",
+        )
+    if reviewer.pk == denial.determined_by_id:
+        raise ServiceError(
+            f"{reviewer} determined this denial: the reviewer must be another licensed health care professional, one "
+            "who took no part in the original decision (45 CFR 164.524(a)(4)).",
+            field="reviewer",
+        )
+    if licensed_professional(tenant=tenant, user=reviewer, lock=True) is None:
+        raise ServiceError(_not_designated(tenant, reviewer, "the reviewing official"), field="reviewer")
 
 
 # --- Services --------------------------------------------------------------------------------------------------
@@ -272,10 +223,12 @@ def denial_create(
     partial: bool = False,
     records_location: str = "",
     withheld: list[tuple[int, int, int]] | None = None,
+    determined_by: Any = None,
     expected_state: str | None = None,
 ) -> Denial:
     """Deny access in full (the request moves to `denied`) or in part (it stays open and the rest is released).
-    `withheld`: (document id, first page, last page) of a partial denial."""
+    `withheld`: (document id, first page, last page) of a partial denial. `determined_by`: for a reviewable basis,
+    the designated licensed health care professional who determined it (164.524(a)(3)); None for the others."""
     if record_request.tenant_id != tenant.pk:
         raise ServiceError("Request not found.")
     if basis not in DenialBasis.values:
@@ -290,6 +243,9 @@ def denial_create(
     if withheld and not partial:
         raise ServiceError("A full denial withholds everything: choose pages only for a denial in part.")
     with transaction.atomic():
+        # The designation is read with its row locked: a removal at the same moment either lands first and refuses
+        # this denial, or waits until it is recorded.
+        _determination_check(tenant=tenant, basis=basis, determined_by=determined_by)
         if partial:
             current = RecordRequest.objects.for_tenant(tenant).select_for_update().get(pk=record_request.pk)
             if expected_state and current.state != expected_state:
@@ -316,6 +272,7 @@ def denial_create(
             records_location=records_location[:300],
             decided_by=actor,
             decided_at=clock.now(),
+            determined_by=determined_by,
         )
         history_stamp(denial, actor)
         denial.save()
@@ -325,7 +282,9 @@ def denial_create(
             )
         current.patient = record_request.patient
         current.requestor = record_request.requestor
-        denial.letter = _letter_generate(tenant=tenant, actor=actor, record_request=current, denial=denial)
+        denial.letter = denial_letters.denial_letter_generate(
+            tenant=tenant, actor=actor, record_request=current, denial=denial
+        )
         history_stamp(denial, actor)
         denial.save(update_fields=["withheld", "letter"])
     return denial
@@ -353,8 +312,9 @@ def denial_review_request(*, tenant: Tenant, actor: Any, denial: Denial) -> Deni
 
 
 def denial_reviewer_assign(*, tenant: Tenant, actor: Any, denial: Denial, reviewer: Any) -> Denial:
-    """A supervisor designates the reviewing official: an active staff member of the tenant who did not take part in
-    the denial (164.524(a)(4))."""
+    """A supervisor designates the reviewing official: a designated licensed health care professional of the tenant
+    who took no part in the denial (164.524(a)(4)). A reviewer not yet decided can be replaced (a designation
+    removed, an absence)."""
     if not has_role(actor, tenant, SUPERVISING_ROLES):
         raise NotPermitted("A supervisor or admin designates the reviewer.")
     with transaction.atomic():
@@ -363,23 +323,16 @@ def denial_reviewer_assign(*, tenant: Tenant, actor: Any, denial: Denial, review
             raise ServiceError("Record that a review was requested first.")
         if current.review_outcome:
             raise ServiceError("This review is already decided.")
-        if reviewer is None or not Membership.objects.for_tenant(tenant).filter(user=reviewer, is_active=True).exists():
-            raise ServiceError("Choose a staff member of this organisation as the reviewer.", field="reviewer")
-        if reviewer.pk == current.decided_by_id:
-            raise ServiceError(
-                "The reviewer must be someone who did not take part in the denial (45 CFR 164.524(a)(4)).",
-                field="reviewer",
-            )
+        _reviewer_check(tenant=tenant, denial=current, reviewer=reviewer)
         current.reviewer = reviewer
         history_stamp(current, actor)
         current.save(update_fields=["reviewer"])
     return current
 
 
-def denial_review_decide(
-    *, tenant: Tenant, actor: Any, denial: Denial, outcome: str, note: str, attests_licensed: bool
-) -> tuple[Denial, str]:
-    """The reviewer records the outcome. Returns (denial, what staff do next)."""
+def denial_review_decide(*, tenant: Tenant, actor: Any, denial: Denial, outcome: str, note: str) -> tuple[Denial, str]:
+    """The reviewer records the outcome; the review decision letter is written and the requestor emailed that it
+    exists (164.524(d)(4)). Returns (denial, what staff do next)."""
     note = (note or "").strip()
     if outcome not in DenialReviewOutcome.values:
         raise ServiceError("Choose the outcome of the review.", field="outcome")
@@ -393,31 +346,42 @@ def denial_review_decide(
             raise ServiceError("This review is already decided.")
         if actor.pk != current.reviewer_id:
             raise NotPermitted("Only the designated reviewer records the outcome of the review.")
-        if actor.pk == current.decided_by_id:
-            raise NotPermitted("The reviewer must not have taken part in the denial.")
-        if not attests_licensed:
-            raise ServiceError(
-                "Confirm that you are a licensed health care professional and took no part in the denial.",
-                field="attests_licensed",
+        if actor.pk in (current.decided_by_id, current.determined_by_id):
+            raise NotPermitted(
+                "The reviewer must not have taken part in the denial (45 CFR 164.524(a)(4)): a supervisor designates "
+                "another reviewer."
+            )
+        # The designation counts when the decision is made, not only when the reviewer was chosen.
+        if licensed_professional(tenant=tenant, user=actor, lock=True) is None:
+            raise NotPermitted(
+                "You are no longer designated as a licensed health care professional of this organisation, so you "
+                "cannot decide this review (45 CFR 164.524(a)(4)). A supervisor designates another reviewer; a tenant "
+                "admin restores designations on the Licensed reviewers page."
             )
         current.review_outcome = outcome
         current.review_note = note
-        current.reviewer_attested_licensed = True
         current.reviewed_at = clock.now()
+        record_request = (
+            RecordRequest.objects.for_tenant(tenant).select_related("patient", "requestor").get(pk=current.request_id)
+        )
+        current.review_letter = denial_letters.review_letter_generate(
+            tenant=tenant, actor=actor, record_request=record_request, denial=current
+        )
         history_stamp(current, actor)
-        current.save(update_fields=["review_outcome", "review_note", "reviewer_attested_licensed", "reviewed_at"])
+        current.save(update_fields=["review_outcome", "review_note", "reviewed_at", "review_letter"])
+        written = "The review decision letter was generated and the requestor told that it exists"
         if outcome == DenialReviewOutcome.UPHELD:
-            return current, "Denial upheld. Tell the requestor the reviewer's decision in writing (164.524(a)(4))."
+            return current, f"Denial upheld. {written} (45 CFR 164.524(d)(4))."
         if current.partial:
             lifted = _lift(tenant=tenant, actor=actor, denial=current)
             return current, (
                 f"Denial overturned: {lifted} withheld item{'s' if lifted != 1 else ''} put back in the release. "
-                "Rebuild the packet; if the release was already delivered, send the pages as a resend with "
-                "'additional records'."
+                f"{written}. Rebuild the packet; if the release was already delivered, send the pages as a resend "
+                "with 'additional records'."
             )
         return current, (
-            "Denial overturned. This request stays denied (a final state): open a follow-up request for the same "
-            "patient and requestor and release the records under it, citing this review."
+            f"Denial overturned. {written}. This request stays denied (a final state): open a follow-up request for "
+            "the same patient and requestor and release the records under it, citing this review."
         )
 
 
@@ -425,7 +389,9 @@ def request_denials(*, tenant: Tenant, record_request: RecordRequest) -> QuerySe
     return (
         Denial.objects.for_tenant(tenant)
         .filter(request=record_request)
-        .select_related("decided_by", "reviewer", "letter__notification")
+        .select_related(
+            "decided_by", "determined_by", "reviewer", "letter__notification", "review_letter__notification"
+        )
         .order_by("decided_at", "id")
     )
 
@@ -435,7 +401,8 @@ def request_denials(*, tenant: Tenant, record_request: RecordRequest) -> QuerySe
 
 def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
     """The denials section of the fulfillment panel (keys under "denials"): the denials of the request with their
-    letters and review, and the deny form for a supervisor while the request can still be denied."""
+    letters and review, and the deny form for a supervisor while the request can still be denied. Only designated
+    licensed professionals are offered to determine a denial or review one."""
     from fulfillment.views.denials import DenialForm, ReviewDecideForm, ReviewerForm  # the views import this module
 
     denials = list(request_denials(tenant=tenant, record_request=record_request))
@@ -445,21 +412,30 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     # Retrieval starts after validation: a received request has no documents to withhold yet.
     if can_deny and record_request.state != RequestState.RECEIVED and forms.get("denial_form") is None:
         documents = list(ReleaseDocument.objects.for_tenant(tenant).filter(request=record_request, excluded_reason=""))
-    staff = None
-    if any(d.review_requested_at and not d.reviewer_id for d in denials):
-        staff = list(Membership.objects.for_tenant(tenant).filter(is_active=True).select_related("user"))
+    awaiting_review = [d for d in denials if d.review_requested_at and not d.review_outcome]
+    professionals: list[Membership] = []
+    if (can_deny and forms.get("denial_form") is None) or awaiting_review:
+        professionals = list(licensed_professionals(tenant=tenant))
+    designated = {m.user_id for m in professionals}
     rows = []
     bound_for = forms.get("denial_pk")  # a form with errors goes back to the denial it was posted for
     for denial in denials:
         mine = bound_for == denial.pk
+        # A reviewer whose designation was removed before deciding is replaced like a missing one.
+        needs_reviewer = bool(
+            denial.review_requested_at
+            and not denial.review_outcome
+            and (not denial.reviewer_id or denial.reviewer_id not in designated)
+        )
         reviewer_form = forms.get("reviewer_form") if mine else None
-        if reviewer_form is None and staff is not None and denial.review_requested_at and not denial.reviewer_id:
-            reviewer_form = ReviewerForm(staff=staff, denial=denial)
+        if reviewer_form is None and needs_reviewer:
+            reviewer_form = ReviewerForm(staff=professionals, denial=denial)
         rows.append(
             {
                 "denial": denial,
                 "reviewable": is_reviewable(denial.basis),
                 "reviewer_form": reviewer_form,
+                "reviewer_undesignated": bool(denial.reviewer_id and needs_reviewer),
                 "decide_form": (forms.get("decide_form") if mine else None) or ReviewDecideForm(),
             }
         )
@@ -470,7 +446,13 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
             "can_deny_full": can_deny_full,
             "form": forms.get("denial_form")
             or (
-                DenialForm(documents=documents, initial={"expected_state": record_request.state}) if can_deny else None
+                DenialForm(
+                    documents=documents,
+                    professionals=professionals,
+                    initial={"expected_state": record_request.state},
+                )
+                if can_deny
+                else None
             ),
         }
     }

@@ -554,6 +554,10 @@ class Denial(TenantOwned):
     explanation = models.TextField(help_text="The basis in plain language, for the letter.")
     decided_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField()
+    # 164.524(a)(3): for the reviewable bases, the licensed health care professional who determined that access is
+    # likely to cause the harm; a member the tenant admin designated (roi.Membership.is_licensed_professional).
+    # Empty for the other bases, and for denials recorded before the designation existed.
+    determined_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     records_location = models.CharField(
         max_length=300, blank=True, help_text="Not held here: where the records are, if known (164.524(d)(3))."
     )
@@ -566,11 +570,18 @@ class Denial(TenantOwned):
     reviewer = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     review_outcome = models.CharField(max_length=20, choices=DenialReviewOutcome.choices, blank=True)
     review_note = models.TextField(blank=True)
+    # Reviews decided before designations existed: the reviewer's own confirmation of being licensed, kept as what
+    # was recorded then. Since then the designation is the proof, checked when the reviewer is chosen and again at
+    # the decision, and this stays false.
     reviewer_attested_licensed = models.BooleanField(
         default=False,
-        help_text="The reviewer confirmed being a licensed health care professional who took no part in the denial.",
+        help_text="Before designations: the reviewer confirmed being a licensed health care professional.",
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # 164.524(d)(4): the written notice of the reviewing official's determination.
+    review_letter = models.ForeignKey(
+        "intake.Letter", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     history = HistoricalRecords()
 
     class Meta:

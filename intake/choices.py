@@ -51,6 +51,8 @@ class LetterKind(models.TextChoices):
     EXTENSION = "extension", "Extension notice"
     # Written by fulfillment.denials (164.524(d)(2)); emailed by that module, not by intake.letters.
     DENIAL = "denial", "Denial letter"
+    # Written by fulfillment.denials when a review is decided (164.524(d)(4)); emailed by that module too.
+    DENIAL_REVIEW = "denial_review", "Denial review decision"
 
 
 class DayKind(models.TextChoices):
@@ -66,6 +68,7 @@ class NoticeEvent(models.TextChoices):
     EXTENSION = "extension", "Extension of the due date"
     SENT = "sent", "Records sent"
     DENIED = "denied", "Request denied (in full or in part)"
+    DENIAL_REVIEWED = "denial_reviewed", "Review of a denial decided"
 
 
 class AuthorizationKind(models.TextChoices):

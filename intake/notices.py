@@ -1,9 +1,9 @@
 """Requestor notices: the short email a requestor gets when something happens to their request (received, action
-needed, extension, records sent, denied), written to the notification outbox (roi.notifications) in the transaction of
+needed, extension, records sent, denied, a denial's review decided), written to the notification outbox (roi.notifications) in the transaction of
 the event, so it exists exactly when the event does and is sent at least once, after commit.
 
-Callers: intake.services (received, action needed, extension), fulfillment.delivery (sent) and fulfillment.denials
-(denied). Each occurrence has its own dedupe key, so a retried job or a second call writes nothing new.
+Callers: intake.services (received, action needed, extension), fulfillment.delivery (sent) and
+fulfillment.denial_letters (denied, denial reviewed). Each occurrence has its own dedupe key, so a retried job or a second call writes nothing new.
 
 No PHI: an email leaves the hospital and may be read by anyone with the mailbox. The rendering context is fixed
 (EVENT_FACTS and the organisation's contact details): no patient, no requestor, no record content; deficiencies that
@@ -52,6 +52,7 @@ EVENT_FACTS: dict[str, frozenset[str]] = {
     NoticeEvent.EXTENSION: frozenset({"original_due_date", "new_due_date", "reason", "extension_citation"}),
     NoticeEvent.SENT: frozenset({"sent_on", "method_phrase", "is_download", "link_expires_on", "link_uses"}),
     NoticeEvent.DENIED: frozenset({"partial", "decided_on"}),
+    NoticeEvent.DENIAL_REVIEWED: frozenset({"upheld", "partial", "reviewed_on"}),
 }
 
 # Shown on the template editing page: every name a template may use.
@@ -68,6 +69,7 @@ CONTEXT_HELP: list[tuple[str, str]] = [
     ("original_due_date, new_due_date, reason, extension_citation", "Extension: the dates, the reason, the rule"),
     ("sent_on, method_phrase, is_download, link_expires_on, link_uses", "Records sent: how; for a download, until"),
     ("partial, decided_on", "Denied: whether in part, and the date of the decision"),
+    ("upheld, partial, reviewed_on", "Review of a denial decided: whether the denial stands, whether in part, when"),
 ]
 
 METHOD_PHRASES = {
@@ -223,6 +225,7 @@ LETTER_EVENTS = {
     LetterKind.DEFICIENCY: NoticeEvent.ACTION_NEEDED,
     LetterKind.EXTENSION: NoticeEvent.EXTENSION,
     LetterKind.DENIAL: NoticeEvent.DENIED,
+    LetterKind.DENIAL_REVIEW: NoticeEvent.DENIAL_REVIEWED,
 }
 
 
@@ -293,6 +296,7 @@ STARTER_SUBJECTS = {
     NoticeEvent.EXTENSION: "New completion date for your records request {{ tracking_number }}",
     NoticeEvent.SENT: "Your records request {{ tracking_number }}: records sent",
     NoticeEvent.DENIED: "A decision on your records request {{ tracking_number }}",
+    NoticeEvent.DENIAL_REVIEWED: "The review of our decision on your records request {{ tracking_number }}",
 }
 STARTER_LINES = {
     NoticeEvent.RECEIVED: '{{ organisation }} received your request for health records on {{ received_on|date:"F j, Y" }}.'
@@ -307,6 +311,9 @@ STARTER_LINES = {
     '{{ sent_on|date:"F j, Y" }} {{ method_phrase }}.{% endif %}',
     NoticeEvent.DENIED: "We have made a decision on your request: we cannot release {% if partial %}part of {% endif %}"
     "the records you asked for. Our letter explains why and what you can do.",
+    NoticeEvent.DENIAL_REVIEWED: "The review you asked for is complete: {% if upheld %}the reviewer agreed with our "
+    "decision not to release {% if partial %}part of {% endif %}the records{% else %}the reviewer decided that the "
+    "records we withheld will be released to you{% endif %}. Our letter explains what happens next.",
 }
 
 
@@ -338,6 +345,8 @@ def sample_facts(tenant: Tenant, event: str) -> dict[str, Any]:
         "link_uses": 3,
         "partial": False,
         "decided_on": today,
+        "upheld": True,
+        "reviewed_on": today,
     }
     return {key: samples[key] for key in EVENT_FACTS[event]}
 

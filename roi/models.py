@@ -144,6 +144,17 @@ class Membership(TenantOwned):
     role = models.CharField(max_length=20, choices=Role.choices)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A licensed health care professional, as a tenant admin designated (roi.services.membership_licensed_designate):
+    # who may determine a reviewable denial (45 CFR 164.524(a)(3)) and review one (164.524(a)(4)). A designation is
+    # someone else's word, never the member's own; the history keeps every designation and removal.
+    is_licensed_professional = models.BooleanField(default=False)
+    licensed_credential = models.CharField(
+        max_length=200, blank=True, help_text="Profession and licence, e.g. 'Psychiatrist, MD, California A-123456'."
+    )
+    licensed_designated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    licensed_designated_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:

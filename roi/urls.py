@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tenant/switch/", views.switch_tenant, name="switch-tenant"),
     path("staff/sessions/", views.StaffSessionsView.as_view(), name="staff-sessions"),
+    path("staff/licensed-reviewers/", views.LicensedReviewersView.as_view(), name="licensed-reviewers"),
     path("2fa/setup/", views.TwoFactorSetupView.as_view(), name="two-factor-setup"),
     path("2fa/verify/", views.TwoFactorVerifyView.as_view(), name="two-factor-verify"),
     path("account/recovery-codes/", views.RecoveryCodesView.as_view(), name="two-factor-recovery"),

@@ -28,7 +28,7 @@ from roi.choices import Role
 from roi.errors import ServiceError
 from roi.models import Membership, Notification
 from roi.notifications import notification_mark_read
-from roi.services import tenant_session_idle_set
+from roi.services import licensed_professional_designate, licensed_professional_remove, tenant_session_idle_set
 from roi.sessions import staff_sessions_end, staff_sessions_open
 from roi.tasks import HEARTBEAT_KEY
 from roi.tenancy import SESSION_TENANT_KEY, TenantViewMixin
@@ -235,6 +235,59 @@ class StaffSessionsView(TenantViewMixin, View):
             done += " Their authenticator and recovery codes are forgotten: they enrol again at their next sign-in."
         messages.success(request, done)
         return redirect("staff-sessions")
+
+
+class LicensedReviewersView(TenantViewMixin, View):
+    """Tenant admins designate which members are licensed health care professionals, with their licence: those who
+    may determine a denial for danger or harm (45 CFR 164.524(a)(3)) and review one (164.524(a)(4)). The denial
+    pages offer only them; a removed designation stops a review that person has not yet decided."""
+
+    required_roles = frozenset({Role.ADMIN})
+
+    def get(
+        self, request: HttpRequest, *, status: int = 200, error: str = "", error_user: int | None = None
+    ) -> HttpResponse:
+        members = list(
+            Membership.objects.for_tenant(self.tenant)
+            .filter(is_active=True)
+            .select_related("user", "licensed_designated_by")
+            .order_by("user__last_name", "user__first_name", "user__username")
+        )
+        context = {
+            "members": members,
+            "designated": sum(1 for m in members if m.is_licensed_professional),
+            "error": error,
+            "error_user": error_user,
+            "posted_credential": request.POST.get("credential", "") if error else "",
+        }
+        return render(request, "roi/licensed_reviewers.html", context, status=status)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user_id = str(request.POST.get("user", ""))
+        member = (
+            Membership.objects.for_tenant(self.tenant)
+            .filter(user_id=user_id if user_id.isdigit() else None)
+            .select_related("user")
+            .first()
+        )
+        if member is None:
+            raise Http404("No such member")
+        try:
+            if request.POST.get("action") == "remove":
+                licensed_professional_remove(tenant=self.tenant, actor=request.user, member_user=member.user)
+                done = f"{member.user} is no longer designated as a licensed health care professional."
+            else:
+                designated = licensed_professional_designate(
+                    tenant=self.tenant,
+                    actor=request.user,
+                    member_user=member.user,
+                    credential=request.POST.get("credential", ""),
+                )
+                done = f"{member.user} is designated as a licensed health care professional ({designated.licensed_credential})."
+        except ServiceError as error:
+            return self.get(request, status=error.status_code, error=error.message, error_user=member.user_id)
+        messages.success(request, done)
+        return redirect("licensed-reviewers")
 
 
 class TwoFactorSetupView(LoginRequiredMixin, View):

@@ -278,3 +278,18 @@ class RevocationFactory(factory.django.DjangoModelFactory):
     tenant = factory.SelfAttribute("authorization.tenant")
     received_on = factory.LazyFunction(timezone.localdate)
     recorded_at = factory.LazyFunction(timezone.now)
+def licensed_professional(
+    *, tenant: Tenant, username: str, credential: str = "Psychiatrist, MD, California A-123456", **user_fields
+) -> User:
+    """A member of `tenant` designated as a licensed health care professional through the real service, by the
+    tenant's admin "hoyt" (created on first use), as a tenant admin does on the Licensed reviewers page."""
+    from roi.services import licensed_professional_designate
+
+    admin_membership = Membership.objects.filter(tenant=tenant, user__username="hoyt").select_related("user").first()
+    admin = (admin_membership or MembershipFactory(tenant=tenant, user__username="hoyt", role=Role.ADMIN)).user
+    user_fields = {f"user__{name}": value for name, value in user_fields.items()}
+    member = Membership.objects.filter(tenant=tenant, user__username=username).select_related("user").first()
+    if member is None:
+        member = MembershipFactory(tenant=tenant, user__username=username, **user_fields)
+    licensed_professional_designate(tenant=tenant, actor=admin, member_user=member.user, credential=credential)
+    return member.user

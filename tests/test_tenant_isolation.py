@@ -298,6 +298,7 @@ LIST_QUERIES: dict[str, list[dict[str, str]]] = {
 # Actions that take tenant-owned ids in the form body rather than in the URL (POST).
 BODY_PROBES: dict[str, dict[str, str]] = {
     "staff-sessions": {"user": "{staff_id}"},  # end a member's sessions
+    "licensed-reviewers": {"user": "{staff_id}", "action": "designate", "credential": "MD"},  # designate a member
     "workflow:bulk_assign": {"requests": "{tracking_number}", "assignee": ""},
     "workflow:claim_next": {"queue": "{queue_id}"},
     "switch-tenant": {"tenant": "{tenant_id}"},
@@ -367,10 +368,11 @@ def b_work(tenant_b, b_request, b_objects, ada, client_for) -> TenantBWork:
 
 
 def _b_state(b_request: RecordRequest, b_objects: dict[str, Any], b_work: TenantBWork) -> Any:
-    from roi.models import StaffSession
+    from roi.models import Membership, StaffSession
 
     open_sessions = StaffSession.objects.filter(user_id=b_work.staff_id, ended_at__isnull=True).count()
-    return (_snapshot(b_request), _failed_snapshot(b_objects), open_sessions)
+    designated = list(Membership.objects.filter(is_licensed_professional=True).values_list("pk", flat=True))
+    return (_snapshot(b_request), _failed_snapshot(b_objects), open_sessions, designated)
 
 
 def _text(response: Any) -> str:

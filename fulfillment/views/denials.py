@@ -17,6 +17,7 @@ from fulfillment.choices import DenialReviewOutcome
 from fulfillment.models import Denial, ReleaseDocument
 from roi.errors import ServiceError
 from roi.models import Membership, User
+from roi.selectors import licensed_professionals
 from workflow.choices import DenialBasis
 from workflow.models import RecordRequest
 from workflow.views import RequestDetailView
@@ -41,9 +42,31 @@ class DenialForm(forms.Form):
         label="Explanation for the requestor (plain language)", widget=forms.Textarea(attrs={"rows": 3})
     )
     records_location = forms.CharField(label="Where the records are (not held here)", max_length=300, required=False)
+    # 164.524(a)(3): offered only the designated licensed professionals; the service checks it again.
+    determined_by = forms.TypedChoiceField(
+        label="Determined by (licensed health care professional; danger or harm bases only)",
+        coerce=int,
+        empty_value=None,
+        required=False,
+        error_messages={
+            "invalid_choice": "Choose a designated licensed health care professional from the list (a tenant admin "
+            "designates them on the Licensed reviewers page)."
+        },
+    )
 
-    def __init__(self, *args: Any, documents: list[ReleaseDocument] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        documents: list[ReleaseDocument] | None = None,
+        professionals: list[Membership] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.professionals = {m.user_id: m.user for m in professionals or []}
+        empty = "Nobody designated yet" if not self.professionals else "Not applicable / choose…"
+        self.fields["determined_by"].choices = [("", empty)] + [
+            (str(m.user_id), f"{m.user} ({m.licensed_credential})") for m in professionals or []
+        ]
         self.documents = documents or []
         for doc in self.documents:
             self.fields[f"withhold_{doc.pk}"] = forms.BooleanField(
@@ -84,20 +107,29 @@ class DenialForm(forms.Form):
 
 
 class ReviewerForm(forms.Form):
-    reviewer = forms.ChoiceField(label="Reviewer (a licensed health care professional)")
+    """164.524(a)(4): the designated licensed professionals who took no part in the denial (neither recorded nor
+    determined it); the service checks it again."""
+
+    reviewer = forms.ChoiceField(label="Reviewer (a designated licensed health care professional)")
 
     def __init__(self, *args: Any, staff: list[Membership], denial: Denial, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reviewer"].choices = [("", "Choose…")] + [
-            (str(m.user_id), str(m.user)) for m in staff if m.user_id != denial.decided_by_id
+        took_part = {denial.decided_by_id, denial.determined_by_id}
+        eligible = [m for m in staff if m.user_id not in took_part]
+        self.fields["reviewer"].choices = [("", "Choose…" if eligible else "Nobody eligible yet")] + [
+            (str(m.user_id), f"{m.user} ({m.licensed_credential})") for m in eligible
         ]
+        self.nobody_eligible = not eligible
 
 
 class ReviewDecideForm(forms.Form):
+    """No "I am licensed" box: the reviewer's designation by a tenant admin is the proof, checked when they were
+    chosen and again when they decide."""
+
     outcome = forms.ChoiceField(label="Outcome", choices=[("", "Choose…"), *DenialReviewOutcome.choices])
-    note = forms.CharField(label="Reviewer's reasons", widget=forms.Textarea(attrs={"rows": 3}))
-    attests_licensed = forms.BooleanField(
-        label="I am a licensed health care professional and took no part in the original denial.", required=False
+    note = forms.CharField(
+        label="Reviewer's reasons (kept with the denial; the letter gives the outcome)",
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
 
@@ -128,7 +160,9 @@ class DenyView(DenialActionMixin):
         documents = list(
             ReleaseDocument.objects.for_tenant(self.tenant).filter(request=record_request, excluded_reason="")
         )
-        form = DenialForm(request.POST, documents=documents)
+        form = DenialForm(
+            request.POST, documents=documents, professionals=list(licensed_professionals(tenant=self.tenant))
+        )
         if not form.is_valid():
             messages.error(request, "Check the highlighted fields.")
             return self.render_detail(request, record_request, panel_forms={"denial_form": form}, status=400)
@@ -144,6 +178,7 @@ class DenyView(DenialActionMixin):
                 partial=data["partial"],
                 records_location=data["records_location"],
                 withheld=data["withheld"],
+                determined_by=form.professionals.get(data["determined_by"]),
                 expected_state=data["expected_state"] or None,
             )
         except ServiceError as error:
@@ -173,10 +208,11 @@ class ReviewerAssignView(DenialActionMixin):
     def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         denial = self.get_denial(record_request, pk)
-        staff = list(Membership.objects.for_tenant(self.tenant).filter(is_active=True).select_related("user"))
-        form = ReviewerForm(request.POST, staff=staff, denial=denial)
+        form = ReviewerForm(request.POST, staff=list(licensed_professionals(tenant=self.tenant)), denial=denial)
         if not form.is_valid():
-            messages.error(request, "Choose a reviewer who did not take part in the denial.")
+            messages.error(
+                request, "Choose a designated licensed health care professional who took no part in the denial."
+            )
             return self.render_detail(
                 request, record_request, panel_forms={"reviewer_form": form, "denial_pk": denial.pk}, status=400
             )
@@ -206,7 +242,6 @@ class ReviewDecideView(DenialActionMixin):
                 denial=denial,
                 outcome=form.cleaned_data["outcome"],
                 note=form.cleaned_data["note"],
-                attests_licensed=form.cleaned_data["attests_licensed"],
             )
         except ServiceError as error:
             if error.field in form.fields:

@@ -113,3 +113,24 @@ def test_api_deny_without_a_basis_answers_400(media, client_for, sam, tenant_a):
     response = _post(client_for(sam), rr, "deny", {"scope_denied": "All", "explanation": "x"})
     assert response.status_code == 400
     assert not Denial.objects.filter(request=rr).exists()
+
+
+def test_164_524_a_3_api_deny_on_a_reviewable_basis_names_the_designated_professional(
+    media, client_for, sam, alice, charlie, tenant_a
+):
+    lee = factories.licensed_professional(tenant=tenant_a, username="lee")
+    rr = factories.RecordRequestFactory(tenant=tenant_a)
+    body = {"basis": "endanger_life", "scope_denied": "Psychiatric notes", "explanation": "Danger to life."}
+    response = _post(client_for(sam), rr, "deny", body)
+    assert response.status_code == 400
+    assert response.json()["field"] == "determined_by"
+    assert "164.524(a)(3)" in response.json()["detail"]
+    for not_designated, says in ((alice, "is not designated"), (charlie, "No staff member of this organisation")):
+        response = _post(client_for(sam), rr, "deny", {**body, "determined_by": not_designated.pk})
+        assert response.status_code == 400
+        assert says in response.json()["detail"]
+    assert str(charlie) not in response.json()["detail"]
+    assert not Denial.objects.filter(request=rr).exists()
+    response = _post(client_for(sam), rr, "deny", {**body, "determined_by": lee.pk})
+    assert response.status_code == 200, response.content
+    assert Denial.objects.get(request=rr).determined_by == lee

@@ -209,6 +209,43 @@ def test_a_template_that_cannot_work_is_refused_with_what_to_fix(tenant_a, ada, 
     assert not RequestorMessageTemplate.objects.exists()
 
 
+@pytest.mark.parametrize("upheld", [True, False], ids=["upheld", "overturned"])
+def test_a_denial_review_notice_says_whether_the_denial_stands_and_nothing_more(tenant_a, upheld):
+    """45 CFR 164.524(d)(4): the requestor is told that the review's written outcome exists; the facts are the
+    outcome, whether the denial was in part and the date, nothing about the records or who reviewed them."""
+    rr = factories.RecordRequestFactory(tenant=tenant_a, requestor__email="jw@example.com")
+    notice = notices.requestor_notify(
+        tenant=tenant_a,
+        record_request=rr,
+        event=NoticeEvent.DENIAL_REVIEWED,
+        facts={"upheld": upheld, "partial": True, "reviewed_on": date(2026, 3, 2)},
+        occurrence="denial-review-1",
+    )
+    _assert_safe(rr, notice)
+    assert notice.kind == "requestor_denial_reviewed"
+    assert "The review was completed on March 2, 2026" in notice.body
+    if upheld:
+        assert "we still cannot release that part of the records" in notice.body
+    else:
+        assert "should be released to you" in notice.body
+    with pytest.raises(ServiceError, match="does not carry reviewer"):
+        notices.requestor_notify(
+            tenant=tenant_a, record_request=rr, event=NoticeEvent.DENIAL_REVIEWED, facts={"reviewer": "Dr. Rivera"}
+        )
+
+
+@pytest.mark.parametrize("event", list(NoticeEvent))
+def test_every_event_has_a_default_wording_a_starter_and_a_preview(tenant_a, event):
+    """What the wording page needs for each event: a default in English and Spanish, a starting point for the
+    organisation's own, and sample facts for the preview."""
+    for language in ("en", "es"):
+        subject, body = notices.message_preview(tenant=tenant_a, event=event, language=language)
+        assert "ROI-7KQ2-M4XD-9PTA" in subject
+        assert "https://records.alpha.example.org/status/link/" in body
+    subject, body = notices.starter_text(event)
+    assert notices.template_problems(subject=subject, body=body) == {}
+
+
 def test_a_notice_refuses_facts_outside_its_fixed_context(tenant_a):
     rr = factories.RecordRequestFactory(tenant=tenant_a, requestor__email="jw@example.com")
     with pytest.raises(ServiceError, match="does not carry patient_name"):

@@ -177,6 +177,7 @@ def test_a_denial_shows_the_reasons_and_the_rights_from_the_letter(tenant_a, sam
         basis="endanger_life",
         scope_denied="The 2024 psychiatric evaluation",
         explanation="Reviewed by Dr. Lee.",
+        determined_by=factories.licensed_professional(tenant=tenant_a, username="lee"),
     )
     rr.refresh_from_db()
     page = _page(rr)

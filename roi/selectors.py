@@ -1,0 +1,37 @@
+"""Platform reads: the members a tenant admin designated as licensed health care professionals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from roi.models import Membership, Tenant
+
+
+def licensed_professionals(*, tenant: Tenant) -> QuerySet[Membership]:
+    """The tenant's active members designated as licensed health care professionals, by name: who may determine a
+    reviewable denial and review one (fulfillment.denials offers only them)."""
+    return (
+        Membership.objects.for_tenant(tenant)
+        .filter(is_active=True, is_licensed_professional=True, user__is_active=True)
+        .select_related("user", "licensed_designated_by")
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )
+
+
+def licensed_professional(*, tenant: Tenant, user: Any, lock: bool = False) -> Membership | None:
+    """`user`'s membership if they are a designated licensed professional of the tenant now, else None. With `lock`,
+    the row stays locked to the caller's transaction, so a designation removed at the same moment waits for the
+    caller's decision to commit, or wins before it and refuses it."""
+    if user is None or getattr(user, "pk", None) is None:
+        return None
+    rows = Membership.objects.for_tenant(tenant).filter(user_id=user.pk)
+    if lock:
+        rows = rows.select_for_update()
+    membership = rows.first()
+    if membership is None or not (membership.is_active and membership.is_licensed_professional):
+        return None
+    if not user.is_active:
+        return None
+    return membership

@@ -68,15 +68,23 @@ def authorization_facts(auth: Authorization | None) -> rules.AuthorizationFacts 
 
 
 def review_with_records(*, tenant: Tenant, record_request: RecordRequest) -> IntakeReview | None:
-    """The request's review with the records it links to, in one query."""
-    return (
+    """The request's review with the records it links to, in one query (marked as loaded so that callers handing it
+    on are not read again: intake.services.intake_facts)."""
+    review = (
         IntakeReview.objects.for_tenant(tenant)
         .select_related(
-            "authorization__representative", "authorization__revocation", "authorization__document", "representative"
+            "authorization__representative",
+            "authorization__revocation__document__request",
+            "authorization__document__request",
+            "representative__document__request",
+            "representative__verified_by",
         )
         .filter(request_id=record_request.pk)
         .first()
     )
+    if review is not None:
+        review.records_loaded = True  # type: ignore[attr-defined]
+    return review
 
 
 # --- Reads --------------------------------------------------------------------------------------------------------

@@ -116,6 +116,8 @@ def _clean_summary(kind: str, summary: dict[str, Any]) -> tuple[dict[str, Any], 
                 # Staff-only deficiencies (rules.Deficiency.staff_only) have no requestor message and no letter.
                 raise ServiceError(f"Deficiency {item.get('code')!r} has no message for the requestor.")
             entry = {"code": str(item.get("code", "")), "message": message, "citation": item.get("citation", "")}
+            if item.get("subject"):  # the document or basis at fault ("Authorization", "Court order"...)
+                entry["subject"] = str(item["subject"])
             if item.get("template"):  # for the requestor's language (requestor_text)
                 entry["template"] = str(item["template"])
                 entry["params"] = {str(k): str(v) for k, v in (item.get("params") or {}).items()}

@@ -18,12 +18,14 @@ from intake.forms.records import (
     RepresentativeLinkForm,
     RepresentativeRecordForm,
 )
+from intake.models import IntakeReview
 from intake.services import EXTENDABLE_TYPES, extension_rule
 from roi import clock
 from workflow.choices import RequestorKind, RequestState
 from workflow.deadlines import local_date
 from workflow.extensions import RequestPanel
 
+NOT_READ = object()  # basis_records_context: the caller has not read the review yet
 # The panel lists this many deficiencies; the checklist page has them all.
 PANEL_DEFICIENCIES = 4
 DOCUMENTS_TEMPLATE = "intake/_documents.html"
@@ -59,14 +61,15 @@ def extension_context(
 
 
 def basis_records_context(
-    *, tenant: Any, record_request: Any, forms: dict[str, Any], with_forms: bool = True
+    *, tenant: Any, record_request: Any, forms: dict[str, Any], with_forms: bool = True, review: Any = NOT_READ
 ) -> dict[str, Any]:
     """The records the request relies on, for the checklist page and the request page: the authorization or directive
     (with its revocation), the personal representative's authority, and the forms that record or link them while the
     request is open. Bound forms with errors come back in `forms`."""
     basis = rules.basis_for(record_request.request_type, record_request.requestor.kind)
     kind = authorizations.KIND_FOR_BASIS.get(basis)
-    review = authorizations.review_with_records(tenant=tenant, record_request=record_request)
+    if review is NOT_READ:
+        review = authorizations.review_with_records(tenant=tenant, record_request=record_request)
     auth = review.authorization if review is not None and review.authorization_id else None
     rep = review.representative if review is not None and review.representative_id else None
     wants_rep = record_request.requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE
@@ -112,7 +115,16 @@ def basis_records_context(
 
 def intake_panel_context(http_request: Any, record_request: Any, tenant: Any, **forms: Any) -> dict[str, Any]:
     received = record_request.state == RequestState.RECEIVED
-    deficiencies = selectors.current_deficiencies(tenant=tenant, record_request=record_request) if received else []
+    review = authorizations.review_with_records(tenant=tenant, record_request=record_request)
+    deficiencies = (
+        selectors.current_deficiencies(
+            tenant=tenant,
+            record_request=record_request,
+            review=review or IntakeReview(tenant=tenant, request=record_request),
+        )
+        if received
+        else []
+    )
     extension = selectors.extension_for(tenant=tenant, record_request=record_request)
     return {
         "rr": record_request,
@@ -124,7 +136,9 @@ def intake_panel_context(http_request: Any, record_request: Any, tenant: Any, **
         "has_documents_template": documents_template_exists(),
         "letters": selectors.letters_for(tenant=tenant, record_request=record_request),
         "extension": extension,
-        "records": basis_records_context(tenant=tenant, record_request=record_request, forms={}, with_forms=False),
+        "records": basis_records_context(
+            tenant=tenant, record_request=record_request, forms={}, with_forms=False, review=review
+        ),
         **extension_context(
             tenant=tenant, record_request=record_request, extension=extension, form=forms.get("extension_form")
         ),

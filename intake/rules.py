@@ -151,7 +151,9 @@ def _fmt(day: date) -> str:
 
 
 def _norm(text: str) -> str:
-    return " ".join("".join(c if c.isalnum() else " " for c in text.casefold()).split())
+    """Case and punctuation folded: "HARTLEY & MOSS, L.L.P." and "Hartley & Moss LLP" read the same."""
+    text = text.casefold().replace(".", "").replace("'", "").replace("\u2019", "")
+    return " ".join("".join(c if c.isalnum() else " " for c in text).split())
 
 
 def names_requestor(named: str, requestor_names: tuple[str, ...]) -> bool:

@@ -242,7 +242,7 @@ def intake_facts(
 ) -> rules.IntakeFacts:
     """Everything the checklist's rules look at, read now. `at_release`: for the release gate, which re-runs the rules
     at the moment records leave (duplicates were settled before validation and are not counted again)."""
-    if review is None or review.pk is None or (review.authorization_id or review.representative_id):
+    if review is None or (review.pk is not None and not getattr(review, "records_loaded", False)):
         review = review_with_records(tenant=tenant, record_request=record_request) or review
     review = review or IntakeReview(tenant=tenant, request=record_request)
     open_duplicates = (
@@ -270,6 +270,7 @@ def intake_facts(
         document_kinds=frozenset(
             IntakeDocument.objects.for_tenant(tenant)
             .filter(request_id=record_request.pk)
+            .order_by()
             .values_list("kind", flat=True)
             .distinct()
         ),

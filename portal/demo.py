@@ -26,7 +26,7 @@ from weasyprint import HTML
 from exceptions.choices import ExceptionReason
 from exceptions.escalations import escalation_rules_seed_defaults, escalations_evaluate
 from exceptions.services import exception_open
-from fulfillment import delivery, documents, packets, qc
+from fulfillment import delivery, disclosures, documents, packets, qc
 from fulfillment.choices import RetrievalSource
 from intake import authorizations, rules
 from intake import documents as intake_documents
@@ -342,19 +342,23 @@ def _demo_records(rr: RecordRequest, pages: int) -> bytes:
 def _fulfil(rng: random.Random, tenant: Tenant, rr: RecordRequest, worker: User, staff: list[User]) -> None:
     """What staff do from "in fulfillment" to "delivered" for a recent demo request, through the real services:
     upload the retrieved record, build the packet, QC by a second person, deliver with the method's evidence."""
-    record_type = next((t for t in rr.record_types if t != RecordType.COMPLETE), RecordType.DISCHARGE_SUMMARY)
-    seen = (rr.scope_date_to or rr.received_at.date()) - timedelta(days=rng.randint(1, 20))
-    documents.release_document_upload(
-        tenant=tenant,
-        actor=worker,
-        record_request=rr,
-        uploaded_file=SimpleUploadedFile("discharge-summary.pdf", _demo_records(rr, rng.randint(2, 4))),
-        source=RetrievalSource.EHR_HIM,
-        record_type=record_type,
-        service_date_from=seen,
-        service_date_to=seen,
-        patient_confirmed=True,
-    )
+    if rr.request_type == RequestType.ACCOUNTING:
+        # An accounting releases its report of disclosures, not records (45 CFR 164.528).
+        disclosures.accounting_report_generate(tenant=tenant, actor=worker, record_request=rr)
+    else:
+        record_type = next((t for t in rr.record_types if t != RecordType.COMPLETE), RecordType.DISCHARGE_SUMMARY)
+        seen = (rr.scope_date_to or rr.received_at.date()) - timedelta(days=rng.randint(1, 20))
+        documents.release_document_upload(
+            tenant=tenant,
+            actor=worker,
+            record_request=rr,
+            uploaded_file=SimpleUploadedFile("discharge-summary.pdf", _demo_records(rr, rng.randint(2, 4))),
+            source=RetrievalSource.EHR_HIM,
+            record_type=record_type,
+            service_date_from=seen,
+            service_date_to=seen,
+            patient_confirmed=True,
+        )
     packets.packet_build(tenant=tenant, actor=worker, record_request=rr)
     reviewer = next(user for user in staff if user != worker)  # the two-person rule: not the packet's builder
     review = qc.qc_review_record(tenant=tenant, actor=reviewer, record_request=rr, confirmed=qc.CHECK_ORDER)

@@ -278,6 +278,8 @@ class RevocationFactory(factory.django.DjangoModelFactory):
     tenant = factory.SelfAttribute("authorization.tenant")
     received_on = factory.LazyFunction(timezone.localdate)
     recorded_at = factory.LazyFunction(timezone.now)
+
+
 def licensed_professional(
     *, tenant: Tenant, username: str, credential: str = "Psychiatrist, MD, California A-123456", **user_fields
 ) -> User:

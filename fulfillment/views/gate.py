@@ -121,11 +121,11 @@ class PatientAuthorizationsView(TenantViewMixin, View):
 class PatientRevokeView(PatientAuthorizationsView):
     http_method_names = ["post"]
 
-    def post(self, request: HttpRequest, pk: int, authorization_id: int) -> HttpResponse:
-        patient = self.get_patient(pk)
-        auth = Authorization.objects.for_tenant(self.tenant).filter(pk=authorization_id, patient=patient).first()
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        auth = Authorization.objects.for_tenant(self.tenant).select_related("patient").filter(pk=pk).first()
         if auth is None:
             raise Http404("No such authorization")
+        patient = auth.patient
         form = RevocationForm(request.POST, request.FILES, auto_id=f"id_revoke{auth.pk}_%s")
         if not form.is_valid():
             messages.error(request, "Check the revocation's highlighted fields.")
@@ -151,10 +151,5 @@ class PatientRevokeView(PatientAuthorizationsView):
 urlpatterns: list[URLPattern] = [
     path("<str:tracking_number>/authorizations/<int:pk>/revoke/", RevokeView.as_view(), name="revoke"),
     path("patients/<int:pk>/authorizations/", PatientAuthorizationsView.as_view(), name="patient-authorizations"),
-    path(
-        "patients/<int:pk>/authorizations/<int:authorization_id>/revoke/",
-        PatientRevokeView.as_view(),
-        name="patient-revoke",
-    ),
+    path("authorizations/<int:pk>/revoke/", PatientRevokeView.as_view(), name="patient-revoke"),
 ]
-

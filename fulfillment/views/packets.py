@@ -289,8 +289,8 @@ class PacketDownloadView(RequestDownloadView):
         freely: looking at it is QC's work."""
         if gate.passing_review(tenant=self.tenant, packet=target) is None:
             return
-        record_request = RecordRequest.objects.for_tenant(self.tenant).select_related("requestor").get(
-            pk=target.request_id
+        record_request = (
+            RecordRequest.objects.for_tenant(self.tenant).select_related("requestor").get(pk=target.request_id)
         )
         first = not Delivery.objects.for_tenant(self.tenant).filter(packet=target).exists()
         verdict = gate.release_verdict(

@@ -11,9 +11,9 @@ from django.core.files.base import ContentFile
 from rest_framework import serializers
 
 from exceptions.choices import ExceptionReason
-from intake.choices import DocumentKind
+from intake.choices import AuthorityType, DocumentKind
 from intake.documents import human_size, max_upload_bytes
-from intake.models import Extension, IntakeReview, Letter
+from intake.models import Authorization, Extension, IntakeReview, Letter, RepresentativeAuthority
 from intake.services import REVIEW_FIELDS
 from workflow.api.serializers import PatientInputSerializer, RecordRequestCreateSerializer
 from workflow.choices import RequestState, SensitiveCategory
@@ -107,6 +107,7 @@ class IntakeReviewSerializer(serializers.ModelSerializer):
 
 class DeficiencySerializer(serializers.Serializer):
     code = serializers.CharField()
+    subject = serializers.CharField(help_text="The document or basis at fault (Authorization, Court order...).")
     staff_message = serializers.CharField()
     requestor_message = serializers.CharField()
     citation = serializers.CharField()
@@ -144,3 +145,50 @@ class NoticeSerializer(serializers.ModelSerializer):
         model = Letter
         fields = ["kind", "generated_at"]
         read_only_fields = fields
+
+
+class AuthorizationInputSerializer(serializers.Serializer):
+    """The signed form as it reads, recorded as the authorization (or directive) the request relies on."""
+
+    document = serializers.IntegerField(help_text="Id of the request's document the signed form is on.")
+    signer_name = serializers.CharField(max_length=200)
+    signed_on = serializers.DateField()
+    recipient = serializers.CharField(max_length=300, help_text="Who the form names as the recipient.")
+    expires_on = serializers.DateField(required=False, allow_null=True)
+    expiration_event = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    representative = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Id of the checked representative who signed it, if one did."
+    )
+    covers_psychotherapy_notes = serializers.BooleanField(required=False, default=False)
+
+
+class AuthorizationSerializer(serializers.ModelSerializer):
+    revoked_on = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Authorization
+        fields = [
+            "id", "kind", "signer_name", "signed_on", "expires_on", "expiration_event", "expiration_event_occurred_on",
+            "recipient", "covers_psychotherapy_notes", "representative", "document", "revoked_on",
+        ]  # fmt: skip
+
+    def get_revoked_on(self, obj: Authorization) -> str | None:
+        revocation = getattr(obj, "revocation", None)
+        return revocation.received_on.isoformat() if revocation is not None else None
+
+
+class RepresentativeInputSerializer(serializers.Serializer):
+    """A personal representative's authority, from its document, checked by the caller (164.502(g))."""
+
+    name = serializers.CharField(max_length=200)
+    authority_type = serializers.ChoiceField(choices=AuthorityType.choices)
+    document = serializers.IntegerField(help_text="Id of the request's document that proves the authority.")
+    ends_on = serializers.DateField(required=False, allow_null=True)
+
+
+class RepresentativeSerializer(serializers.ModelSerializer):
+    verified_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RepresentativeAuthority
+        fields = ["id", "name", "authority_type", "document", "ends_on", "verified_by", "verified_at"]

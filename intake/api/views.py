@@ -20,8 +20,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from exceptions import services as exception_services
+from intake import authorizations
 from intake import services as intake_services
 from intake.api.serializers import (
+    AuthorizationInputSerializer,
+    AuthorizationSerializer,
     DeficiencySerializer,
     DocumentInputSerializer,
     ExceptionOpenInputSerializer,
@@ -31,14 +34,18 @@ from intake.api.serializers import (
     IntakeRecordRequestCreateSerializer,
     IntakeReviewSerializer,
     NoticeSerializer,
+    RepresentativeInputSerializer,
+    RepresentativeSerializer,
     ValidateInputSerializer,
 )
 from intake.choices import DocumentSource, LetterKind
-from intake.models import IdempotencyKey, Letter
+from intake.models import IdempotencyKey, IntakeDocument, Letter, RepresentativeAuthority
 from intake.services import IncomingDocument
+from roi.errors import ServiceError
 from roi.models import Membership
 from workflow.api.serializers import RecordRequestSerializer
 from workflow.api.views import RecordRequestViewSet
+from workflow.choices import RequestorKind
 from workflow.models import RecordRequest
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -239,6 +246,110 @@ class IntakeRecordRequestViewSet(RecordRequestViewSet):
             tenant=self.tenant, actor=request.user, record_request=record_request, **data.validated_data
         )
         return Response(IntakeReviewSerializer(review).data)
+
+    # --- What the request relies on -------------------------------------------------------------------------------
+
+    def _document(self, record_request: RecordRequest, document_id: int) -> IntakeDocument | None:
+        """The request's document of that id (another request's or tenant's: None, which the service refuses)."""
+        return (
+            IntakeDocument.objects.for_tenant(self.tenant).filter(pk=document_id, request_id=record_request.pk).first()
+        )
+
+    @extend_schema(
+        request=AuthorizationInputSerializer,
+        responses={
+            200: inline_serializer(
+                "AuthorizationOutcome",
+                {
+                    **RecordRequestSerializer().get_fields(),
+                    "authorization": AuthorizationSerializer(),
+                    "resolved": serializers.BooleanField(help_text="An exception the rules opened was resolved."),
+                },
+            )
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="authorization")
+    def authorization(self, request: Request, tracking_number: str) -> Response:
+        """Record the authorization (164.508) or, for a patient's directive to a third party, the directive
+        (164.524(c)(3)(ii)) the request relies on, from the signed form among its documents. On a request waiting in
+        an exception the rules opened, the checks run again in the same call: fixed, the exception is resolved
+        (`resolved`). 400 says what to fix."""
+        record_request: RecordRequest = self.get_object()
+        data = AuthorizationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        document = self._document(record_request, fields.pop("document"))
+        rep_id = fields.pop("representative", None)
+        representative = (
+            RepresentativeAuthority.objects.for_tenant(self.tenant).filter(pk=rep_id).first() if rep_id else None
+        )
+        if rep_id and representative is None:
+            raise ServiceError("Choose a representative recorded for this patient.", field="representative")
+        auth, outcome = intake_services.basis_record_and_resume(
+            tenant=self.tenant,
+            actor=request.user,
+            record_request=record_request,
+            record=lambda: authorizations.authorization_record(
+                tenant=self.tenant,
+                actor=request.user,
+                record_request=record_request,
+                document=document,
+                representative=representative,
+                **fields,
+            ),
+        )
+        return Response(
+            {
+                **RecordRequestSerializer(self._reload(record_request)).data,
+                "authorization": AuthorizationSerializer(auth).data,
+                "resolved": bool(outcome and outcome.resolved),
+            }
+        )
+
+    @extend_schema(
+        request=RepresentativeInputSerializer,
+        responses={
+            200: inline_serializer(
+                "RepresentativeOutcome",
+                {
+                    **RecordRequestSerializer().get_fields(),
+                    "representative": RepresentativeSerializer(),
+                    "resolved": serializers.BooleanField(help_text="An exception the rules opened was resolved."),
+                },
+            )
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="representative")
+    def representative(self, request: Request, tracking_number: str) -> Response:
+        """Record a personal representative's authority from the document among the request's documents that proves
+        it, with the caller as the staff member who checked it (45 CFR 164.502(g)). The request relies on it when
+        its requestor is the representative. 400 says what to fix."""
+        record_request: RecordRequest = self.get_object()
+        data = RepresentativeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        document = self._document(record_request, fields.pop("document"))
+        link = record_request.requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE
+        rep, outcome = intake_services.basis_record_and_resume(
+            tenant=self.tenant,
+            actor=request.user,
+            record_request=record_request,
+            record=lambda: authorizations.representative_record(
+                tenant=self.tenant,
+                actor=request.user,
+                record_request=record_request,
+                document=document,
+                link=link,
+                **fields,
+            ),
+        )
+        return Response(
+            {
+                **RecordRequestSerializer(self._reload(record_request)).data,
+                "representative": RepresentativeSerializer(rep).data,
+                "resolved": bool(outcome and outcome.resolved),
+            }
+        )
 
     # --- The extension ---------------------------------------------------------------------------------------------
 

@@ -196,7 +196,11 @@ PART2_SECTION = Section(
             "42 CFR 2.31, 2.33",
         ),
         Q("part2_court_order", "Which Part 2 court order comes with the request, if any?", "42 CFR 2.61-2.66"),
-        Q("part2_order_findings", "Which findings does the order state?", "42 CFR 2.64(d)-(e), 2.65(d)-(e), 2.66(c)-(d)"),
+        Q(
+            "part2_order_findings",
+            "Which findings does the order state?",
+            "42 CFR 2.64(d)-(e), 2.65(d)-(e), 2.66(c)-(d)",
+        ),
         Q("part2_order_scope", "What does the order cover (records, dates, recipients)?", "42 CFR 2.64(e)"),
     ),
     intro="A subpoena alone never releases Part 2 records: the patient's Part 2 consent or a subpart E order with "
@@ -336,7 +340,11 @@ class ChecklistForm(forms.Form):
         data = super().clean()
         if data.get("identity_verified") and "identity_method" in self.fields and not data.get("identity_method"):
             self.add_error("identity_method", "Say how you verified the requestor's identity.")
-        if data.get("part2_order_findings") and "part2_court_order" in self.fields and not data.get("part2_court_order"):
+        if (
+            data.get("part2_order_findings")
+            and "part2_court_order" in self.fields
+            and not data.get("part2_court_order")
+        ):
             self.add_error("part2_court_order", "Findings belong to an order: say which Part 2 order came.")
         if data.get("part2_order_scope"):
             data["part2_order_scope"] = data["part2_order_scope"].strip()

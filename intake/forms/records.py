@@ -15,7 +15,10 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 
 def _document_choices(documents: list[IntakeDocument]) -> list[tuple[str, str]]:
-    return [("", "Choose the document"), *[(str(d.pk), f"{d.get_kind_display()}: {d.original_name}") for d in documents]]
+    return [
+        ("", "Choose the document"),
+        *[(str(d.pk), f"{d.get_kind_display()}: {d.original_name}") for d in documents],
+    ]
 
 
 class _RecordForm(forms.Form):
@@ -55,7 +58,10 @@ class AuthorizationRecordForm(_RecordForm):
         self.representatives = {str(r.pk): r for r in representatives}
         self.fields["representative"].choices = [
             ("", "No: the patient signed"),
-            *[(str(r.pk), f"{r} (checked {r.verified_at:%b %-d, %Y})" if r.verified_at else str(r)) for r in representatives],
+            *[
+                (str(r.pk), f"{r} (checked {r.verified_at:%b %-d, %Y})" if r.verified_at else str(r))
+                for r in representatives
+            ],
         ]
 
     def chosen_representative(self) -> RepresentativeAuthority | None:
@@ -93,7 +99,10 @@ class RepresentativeRecordForm(_RecordForm):
     authority_type = forms.ChoiceField(label="Authority", choices=[("", "Choose"), *AuthorityType.choices])
     document = forms.ChoiceField(label="The document that proves it")
     ends_on = forms.DateField(
-        label="Authority ends on", required=False, widget=DATE, help_text="If the document says (a minor's 18th birthday)."
+        label="Authority ends on",
+        required=False,
+        widget=DATE,
+        help_text="If the document says (a minor's 18th birthday).",
     )
     checked = forms.BooleanField(
         label="I looked at this document: it gives this person the authority to act for the patient",

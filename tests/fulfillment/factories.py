@@ -9,9 +9,10 @@ import factory
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from fulfillment.choices import RetrievalSource
-from fulfillment.models import Delivery, ReleaseDocument, ReleasePacket, RetrievalTask
-from tests.factories import RecordRequestFactory, UserFactory
+from fulfillment.choices import QcOutcome, RetrievalSource
+from fulfillment.models import Delivery, QcReview, ReleaseDocument, ReleasePacket, RetrievalTask
+from intake.models import IntakeReview
+from tests.factories import RecordRequestFactory, UserFactory, complete_review
 from tests.fulfillment.pdfs import make_pdf
 from workflow.choices import DeliveryMethod, RecordType
 
@@ -81,3 +82,29 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     delivered_by = factory.SubFactory(UserFactory)
     mail_tracking_number = "9400 1000 0000 0000 0000 00"
     evidence = factory.LazyAttribute(lambda d: f"Mailed, tracking {d.mail_tracking_number}")
+
+
+class QcReviewFactory(factory.django.DjangoModelFactory):
+    """A passing QC review of a packet (the release gate lets a delivered packet out only if its QC passed)."""
+
+    class Meta:
+        model = QcReview
+
+    packet = factory.SubFactory(ReleasePacketFactory)
+    request = factory.SelfAttribute("packet.request")
+    tenant = factory.SelfAttribute("packet.tenant")
+    reviewer = factory.SubFactory(UserFactory)
+    reviewed_at = factory.LazyFunction(timezone.now)
+    outcome = QcOutcome.PASSED
+    checks = factory.LazyFunction(dict)
+    failures = factory.LazyFunction(list)
+
+
+def released(packet: ReleasePacket) -> ReleasePacket:
+    """What a packet that went out has behind it: the request's complete intake review (with the authorization its
+    basis needs) and a passing QC of this version. A delivery built from factories gets these so that the release
+    gate judges it on what a test changes, not on what the factory left out."""
+    if not IntakeReview.objects.filter(request=packet.request).exists():
+        complete_review(packet.request)
+    QcReviewFactory(packet=packet, request=packet.request, tenant=packet.tenant)
+    return packet

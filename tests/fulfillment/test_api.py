@@ -56,7 +56,9 @@ def test_api_deliver_without_the_methods_evidence_answers_400_naming_the_field(r
     assert not Delivery.objects.filter(request=ready).exists()
 
 
-def test_api_deliver_before_qc_is_refused_by_the_release_gate_with_each_rule(media, request_in_state, client_for, alice):
+def test_api_deliver_before_qc_is_refused_by_the_release_gate_with_each_rule(
+    media, request_in_state, client_for, alice
+):
     rr = request_in_state(S.IN_FULFILLMENT, delivery_method=DeliveryMethod.FAX, delivery_destination="(312) 555-0199")
     RecordRequest.objects.filter(pk=rr.pk).update(qc_passed_at=None)  # no packet has passed QC
     body = {"method": "fax", "destination": "(312) 555-0199", "fax_confirmation": "JOB 1"}

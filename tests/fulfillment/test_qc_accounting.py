@@ -10,6 +10,7 @@ import pytest
 
 from fulfillment import disclosures, qc
 from fulfillment.models import ReleaseDocument
+from tests.factories import complete_review
 from tests.fulfillment.test_qc_helpers import document, packet
 from workflow.choices import RecordType, RequestorKind, RequestState, RequestType
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("media")
 @pytest.fixture
 def accounting(request_in_state):
     """An accounting request from the patient, in fulfillment, with no record types and no dates of service."""
-    return request_in_state(
+    rr = request_in_state(
         RequestState.IN_FULFILLMENT,
         request_type=RequestType.ACCOUNTING,
         requestor__kind=RequestorKind.PATIENT,
@@ -28,6 +29,8 @@ def accounting(request_in_state):
         scope_date_from=None,
         scope_date_to=None,
     )
+    complete_review(rr)  # the patient's identity verified at intake
+    return rr
 
 
 def _review(rr, actor):  # type: ignore[no-untyped-def]

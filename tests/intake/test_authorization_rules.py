@@ -1,8 +1,11 @@
 """The intake checklist's rules, table by table: every core element and required statement of 164.508(c), every
-defect of 164.508(b)(2)-(3), every requestor kind's basis, sensitive categories, scope and delivery."""
+defect of 164.508(b)(2)-(3), every requestor kind's basis, the records a request relies on (the authorization or
+directive, a representative's authority), psychotherapy notes, Part 2 records, sensitive categories, scope and
+delivery. The release gate runs the same rules at the moment of release (tests/fulfillment/test_gate.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -17,17 +20,27 @@ COMPLETE_AUTHORIZATION = {
     "auth_names_discloser": True,
     "auth_names_recipient": True,
     "auth_states_purpose": True,
-    "auth_expiration_date": date(2027, 1, 1),
-    "auth_signed": True,
-    "auth_signature_date": date(2026, 6, 1),
     "auth_right_to_revoke_statement": True,
     "auth_conditioning_statement": True,
     "auth_redisclosure_statement": True,
     "auth_plain_language": True,
 }
+# The authorization as recorded from the signed form: signed by the patient, naming the requestor's firm.
+SIGNED = rules.AuthorizationFacts(
+    kind="authorization", signed_on=date(2026, 6, 1), recipient="Hartley & Moss LLP", expires_on=date(2027, 1, 1)
+)
+NOT_GIVEN = object()
 
 
-def facts(request_type=RequestType.AUTHORIZATION, kind=RequestorKind.ATTORNEY, review=None, **overrides):
+def facts(
+    request_type=RequestType.AUTHORIZATION,
+    kind=RequestorKind.ATTORNEY,
+    review=None,
+    authorization=NOT_GIVEN,
+    **overrides,
+):
+    if authorization is NOT_GIVEN:
+        authorization = SIGNED if rules.basis_for(request_type, kind) == rules.AUTHORIZATION else None
     values = {
         "request_type": request_type,
         "requestor_kind": kind,
@@ -41,6 +54,9 @@ def facts(request_type=RequestType.AUTHORIZATION, kind=RequestorKind.ATTORNEY, r
         "open_duplicates": 0,
         "review": dict(COMPLETE_AUTHORIZATION if review is None else review),
         "today": TODAY,
+        "received_on": date(2026, 6, 10),
+        "requestor_names": ("Dana Moss", "Hartley & Moss LLP"),
+        "authorization": authorization,
     }
     values.update(overrides)
     return rules.IntakeFacts(**values)
@@ -61,87 +77,137 @@ def test_a_complete_authorization_has_no_deficiency():
         ("auth_names_discloser", "AUTH_NO_DISCLOSER", "164.508(c)(1)(ii)"),
         ("auth_names_recipient", "AUTH_NO_RECIPIENT", "164.508(c)(1)(iii)"),
         ("auth_states_purpose", "AUTH_NO_PURPOSE", "164.508(c)(1)(iv)"),
-        ("auth_signed", "AUTH_NO_SIGNATURE", "164.508(c)(1)(vi)"),
         ("auth_right_to_revoke_statement", "AUTH_NO_REVOCATION_STATEMENT", "164.508(c)(2)(i)"),
         ("auth_conditioning_statement", "AUTH_NO_CONDITIONING_STATEMENT", "164.508(c)(2)(ii)"),
         ("auth_redisclosure_statement", "AUTH_NO_REDISCLOSURE_STATEMENT", "164.508(c)(2)(iii)"),
         ("auth_plain_language", "AUTH_NOT_PLAIN_LANGUAGE", "164.508(c)(3)"),
     ],
 )
-def test_each_missing_element_or_statement_is_a_deficiency_with_its_citation(field, code, citation):
+def test_164_508_c_each_missing_element_or_statement_is_a_deficiency_with_its_citation(field, code, citation):
     review = {**COMPLETE_AUTHORIZATION, field: False}
     found = rules.evaluate(facts(review=review))
     assert [d.code for d in found] == [code]
     deficiency = found[0]
     assert citation in deficiency.citation
     assert deficiency.reason == "incomplete_authorization"
+    assert deficiency.subject == "Authorization"
     assert "authorization" in deficiency.requestor_message.lower()
     assert deficiency.next_step
 
 
-def test_no_expiration_date_or_event_is_a_deficiency():
-    review = {**COMPLETE_AUTHORIZATION, "auth_expiration_date": None}
-    assert codes(facts(review=review)) == ["AUTH_NO_EXPIRATION"]
-    review["auth_expiration_event"] = "End of the litigation"
-    assert codes(facts(review=review)) == []
+def test_164_508_c_1_vi_no_authorization_on_file_asks_for_a_signed_and_dated_one():
+    found = rules.evaluate(facts(authorization=None))
+    assert [d.code for d in found] == ["AUTH_NOT_ON_FILE"]
+    assert found[0].citation == "45 CFR 164.508(a)(1), (c)(1)(vi)"
+    assert "signed and dated" in found[0].requestor_message
 
 
-def test_an_expired_authorization_is_defective():
-    review = {**COMPLETE_AUTHORIZATION, "auth_expiration_date": date(2026, 6, 14)}
-    found = rules.evaluate(facts(review=review))
+def test_164_508_c_1_v_no_expiration_date_or_event_is_a_deficiency():
+    assert codes(facts(authorization=replace(SIGNED, expires_on=None))) == ["AUTH_NO_EXPIRATION"]
+    assert codes(facts(authorization=replace(SIGNED, expires_on=None, expiration_event="End of the litigation"))) == []
+
+
+def test_164_508_b_2_i_an_expired_authorization_is_defective():
+    found = rules.evaluate(facts(authorization=replace(SIGNED, expires_on=date(2026, 6, 14))))
     assert [d.code for d in found] == ["AUTH_EXPIRED"]
     assert found[0].reason == "expired_authorization"
     assert "164.508(b)(2)(i)" in found[0].citation
     assert "June 14, 2026" in found[0].requestor_message
 
 
+def test_164_508_b_2_i_expiry_is_compared_with_the_date_received_as_well_as_today():
+    found = rules.evaluate(
+        facts(authorization=replace(SIGNED, signed_on=date(2026, 1, 1), expires_on=date(2026, 6, 9)))
+    )
+    assert [d.code for d in found] == ["AUTH_EXPIRED_WHEN_RECEIVED"]
+    assert "before we received it" in found[0].requestor_message
+
+
+def test_164_508_b_2_i_an_expiration_event_known_to_have_occurred_makes_it_defective():
+    by_event = replace(SIGNED, expires_on=None, expiration_event="End of the lawsuit")
+    assert codes(facts(authorization=by_event)) == []
+    found = rules.evaluate(facts(authorization=replace(by_event, event_occurred_on=date(2026, 6, 12))))
+    assert [d.code for d in found] == ["AUTH_EXPIRATION_EVENT_OCCURRED"]
+    assert "164.508(b)(2)(i)" in found[0].citation
+
+
 def test_an_authorization_expiring_today_is_still_valid():
-    review = {**COMPLETE_AUTHORIZATION, "auth_expiration_date": TODAY}
-    assert codes(facts(review=review)) == []
+    assert codes(facts(authorization=replace(SIGNED, expires_on=TODAY))) == []
+
+
+def test_164_508_b_2_iii_a_revoked_authorization_is_defective_with_the_right_citation():
+    found = rules.evaluate(facts(authorization=replace(SIGNED, revoked_on=date(2026, 6, 12))))
+    assert [(d.code, d.reason) for d in found] == [("AUTH_REVOKED", "authorization_revoked")]
+    assert found[0].citation == "45 CFR 164.508(b)(2)(iii), (b)(5)"
 
 
 @pytest.mark.parametrize(
-    ("field", "code", "reason"),
+    ("field", "code", "reason", "citation"),
     [
-        ("auth_revoked", "AUTH_REVOKED", "expired_authorization"),
-        ("auth_improperly_combined", "AUTH_IMPROPERLY_COMBINED", "incomplete_authorization"),
-        ("auth_known_false", "AUTH_KNOWN_FALSE", "legal_review"),
+        ("auth_improperly_combined", "AUTH_IMPROPERLY_COMBINED", "incomplete_authorization", "164.508(b)(2)(iv)"),
+        ("auth_known_false", "AUTH_KNOWN_FALSE", "legal_review", "164.508(b)(2)(v)"),
     ],
 )
-def test_each_defect_of_164_508_b_2(field, code, reason):
+def test_164_508_b_2_each_defect_only_a_reader_sees(field, code, reason, citation):
     found = rules.evaluate(facts(review={**COMPLETE_AUTHORIZATION, field: True}))
     assert [(d.code, d.reason) for d in found] == [(code, reason)]
+    assert citation in found[0].citation
 
 
-def test_psychotherapy_notes_combined_with_another_authorization_is_defective():
-    review = {
-        **COMPLETE_AUTHORIZATION,
-        "auth_covers_psychotherapy_notes": True,
-        "auth_psychotherapy_combined_with_other": True,
-    }
-    assert codes(facts(review=review, sensitive_categories=[SensitiveCategory.PSYCHOTHERAPY_NOTES])) == [
+def test_164_508_c_1_iii_an_authorization_naming_someone_else_is_refused():
+    found = rules.evaluate(facts(authorization=replace(SIGNED, recipient="Acme Insurance")))
+    assert [d.code for d in found] == ["AUTH_RECIPIENT_NOT_REQUESTOR"]
+    assert "164.508(c)(1)(iii)" in found[0].citation
+    # The firm named, the attorney asking: the same recipient.
+    assert codes(facts(authorization=replace(SIGNED, recipient="HARTLEY & MOSS, L.L.P."))) == []
+
+
+def test_164_508_b_3_ii_psychotherapy_notes_asked_for_with_other_records_under_one_authorization_is_defective():
+    asked = facts(
+        record_types=[RecordType.PSYCHOTHERAPY_NOTES, RecordType.LAB],
+        authorization=replace(SIGNED, covers_psychotherapy_notes=True),
+    )
+    found = rules.evaluate(asked)
+    assert [d.code for d in found] == ["AUTH_PSYCHOTHERAPY_COMBINED"]
+    assert "164.508(b)(3)(ii)" in found[0].citation
+    # Derived from what is asked for, whatever the authorization says of itself.
+    assert codes(facts(record_types=[RecordType.PSYCHOTHERAPY_NOTES, RecordType.LAB])) == [
         "AUTH_PSYCHOTHERAPY_COMBINED"
     ]
 
 
-def test_a_representative_signature_needs_a_description_of_authority():
-    review = {**COMPLETE_AUTHORIZATION, "auth_signed_by_representative": True}
-    assert codes(facts(review=review)) == ["AUTH_REPRESENTATIVE_AUTHORITY_NOT_DESCRIBED"]
-    review["auth_representative_authority_described"] = True
-    assert codes(facts(review=review)) == []
+def test_164_508_a_2_psychotherapy_notes_alone_need_an_authorization_for_them():
+    alone = [RecordType.PSYCHOTHERAPY_NOTES]
+    assert codes(facts(record_types=alone)) == ["AUTH_PSYCHOTHERAPY_NOT_COVERED"]
+    assert codes(facts(record_types=alone, authorization=replace(SIGNED, covers_psychotherapy_notes=True))) == []
+    # A psychotherapy-notes authorization covers nothing else.
+    assert codes(facts(authorization=replace(SIGNED, covers_psychotherapy_notes=True))) == [
+        "AUTH_PSYCHOTHERAPY_COMBINED"
+    ]
+
+
+def test_164_508_c_1_vi_a_representative_signature_needs_a_description_and_proven_authority():
+    rep = rules.RepresentativeFacts(name="Ann Lee", authority_type="healthcare_poa", has_document=True, verified=True)
+    by_rep = replace(SIGNED, representative=rep)
+    assert codes(facts(authorization=by_rep, review={**COMPLETE_AUTHORIZATION})) == [
+        "AUTH_REPRESENTATIVE_AUTHORITY_NOT_DESCRIBED"
+    ]
+    described = {**COMPLETE_AUTHORIZATION, "auth_representative_authority_described": True}
+    assert codes(facts(authorization=by_rep, review=described)) == []
+    unproven = replace(SIGNED, representative=replace(rep, has_document=False, verified=False))
+    assert codes(facts(authorization=unproven, review=described)) == ["REPRESENTATIVE_AUTHORITY_MISSING"]
 
 
 def test_an_empty_review_lists_every_missing_piece_in_letter_order():
-    found = codes(facts(review={}))
+    found = codes(facts(review={}, authorization=None))
     assert found[:5] == [
+        "AUTH_NOT_ON_FILE",
         "AUTH_NO_DESCRIPTION",
         "AUTH_NO_DISCLOSER",
         "AUTH_NO_RECIPIENT",
         "AUTH_NO_PURPOSE",
-        "AUTH_NO_SIGNATURE",
     ]
-    assert "AUTH_NO_EXPIRATION" in found
-    assert rules.episode_reason(rules.evaluate(facts(review={}))) == "incomplete_authorization"
+    assert rules.episode_reason(rules.evaluate(facts(review={}, authorization=None))) == "incomplete_authorization"
 
 
 # --- Requestor kinds and bases -------------------------------------------------------------------------------
@@ -175,36 +241,75 @@ def test_the_basis_follows_request_type_and_requestor_kind(request_type, kind, b
         (RequestorKind.PATIENT, {}, ["IDENTITY_NOT_VERIFIED"]),
         (RequestorKind.PATIENT, {"identity_verified": True}, ["IDENTITY_NOT_VERIFIED"]),  # how it was verified, too
         (RequestorKind.PATIENT, {"identity_verified": True, "identity_method": "photo_id_copy"}, []),
-        (
-            RequestorKind.PERSONAL_REPRESENTATIVE,
-            {"identity_verified": True, "identity_method": "notarized"},
-            ["REPRESENTATIVE_AUTHORITY_MISSING"],
-        ),
-        (
-            RequestorKind.PERSONAL_REPRESENTATIVE,
-            {"identity_verified": True, "identity_method": "notarized", "authority_type": "healthcare_poa"},
-            ["REPRESENTATIVE_AUTHORITY_MISSING"],
-        ),
-        (
-            RequestorKind.PERSONAL_REPRESENTATIVE,
-            {
-                "identity_verified": True,
-                "identity_method": "notarized",
-                "authority_type": "executor",
-                "authority_document_received": True,
-            },
-            [],
-        ),
     ],
 )
-def test_individuals_need_identity_and_representatives_their_authority(kind, review, expected):
+def test_164_514_h_individuals_need_verified_identity(kind, review, expected):
     assert codes(facts(RequestType.RIGHT_OF_ACCESS, kind, review=review)) == expected
 
 
-def test_a_patient_directive_to_a_third_party_must_be_signed_and_name_the_recipient():
-    assert codes(facts(RequestType.RIGHT_OF_ACCESS, RequestorKind.ATTORNEY, review={})) == ["DIRECTIVE_INCOMPLETE"]
+VERIFIED = {"identity_verified": True, "identity_method": "notarized"}
+PROVEN = rules.RepresentativeFacts(name="Ann Lee", authority_type="executor", has_document=True, verified=True)
+
+
+@pytest.mark.parametrize(
+    ("representative", "documents", "expected"),
+    [
+        (None, frozenset(), ["REPRESENTATIVE_AUTHORITY_MISSING"]),  # nothing received: the requestor is asked
+        (None, frozenset({"authority"}), ["REPRESENTATIVE_AUTHORITY_NOT_RECORDED"]),  # received: staff record it
+        (replace(PROVEN, has_document=False, verified=False), frozenset(), ["REPRESENTATIVE_AUTHORITY_MISSING"]),
+        (replace(PROVEN, verified=False), frozenset({"authority"}), ["REPRESENTATIVE_AUTHORITY_NOT_VERIFIED"]),
+        (replace(PROVEN, ends_on=date(2026, 6, 1)), frozenset({"authority"}), ["REPRESENTATIVE_AUTHORITY_ENDED"]),
+        (PROVEN, frozenset({"authority"}), []),
+    ],
+)
+def test_164_502_g_a_representative_is_the_patient_only_with_a_document_a_named_staff_member_checked(
+    representative, documents, expected
+):
+    found = rules.evaluate(
+        facts(
+            RequestType.RIGHT_OF_ACCESS,
+            RequestorKind.PERSONAL_REPRESENTATIVE,
+            review=VERIFIED,
+            representative=representative,
+            document_kinds=documents,
+        )
+    )
+    assert [d.code for d in found] == expected
+    assert all("164.502(g)" in d.citation for d in found)
+    # Recording and checking the document is staff work: no letter for it.
+    assert all(
+        d.staff_only == (d.code in ("REPRESENTATIVE_AUTHORITY_NOT_RECORDED", "REPRESENTATIVE_AUTHORITY_NOT_VERIFIED"))
+        for d in found
+    )
+
+
+DIRECTIVE = replace(SIGNED, kind="directive", expires_on=None)
+
+
+def test_164_524_c_3_ii_a_patient_directive_to_a_third_party_must_be_signed_and_name_the_recipient():
+    assert codes(facts(RequestType.RIGHT_OF_ACCESS, RequestorKind.ATTORNEY, review={})) == [
+        "DIRECTIVE_NOT_ON_FILE",
+        "DIRECTIVE_INCOMPLETE",
+    ]
     ok = {"directive_in_writing_signed": True, "directive_names_recipient_and_destination": True}
-    assert codes(facts(RequestType.RIGHT_OF_ACCESS, RequestorKind.ATTORNEY, review=ok)) == []
+    assert codes(facts(RequestType.RIGHT_OF_ACCESS, RequestorKind.ATTORNEY, review=ok, authorization=DIRECTIVE)) == []
+    withdrawn = facts(
+        RequestType.RIGHT_OF_ACCESS,
+        RequestorKind.ATTORNEY,
+        review=ok,
+        authorization=replace(DIRECTIVE, revoked_on=date(2026, 6, 12)),
+    )
+    assert codes(withdrawn) == ["DIRECTIVE_REVOKED"]
+    elsewhere = facts(
+        RequestType.RIGHT_OF_ACCESS, RequestorKind.ATTORNEY, review=ok, authorization=replace(DIRECTIVE, recipient="X")
+    )
+    assert codes(elsewhere) == ["DIRECTIVE_RECIPIENT_NOT_REQUESTOR"]
+
+
+def test_a_directive_recorded_where_an_authorization_is_needed_is_staff_work():
+    found = rules.evaluate(facts(authorization=DIRECTIVE))
+    assert [d.code for d in found] == ["BASIS_RECORD_WRONG_KIND"]
+    assert found[0].staff_only
 
 
 def test_continuity_of_care_needs_a_confirmed_treating_provider():
@@ -236,40 +341,118 @@ def test_subpoenas_need_assurance_and_court_orders_a_judge(review, expected):
 
 @pytest.mark.parametrize("category", [c for c in SensitiveCategory if c != SensitiveCategory.PSYCHOTHERAPY_NOTES])
 def test_a_third_party_needs_specific_consent_for_each_sensitive_category(category):
-    found = codes(facts(sensitive_categories=[category]))
+    answered = {**COMPLETE_AUTHORIZATION, "part2_use_against_patient": "no"}
+    found = codes(facts(review=answered, sensitive_categories=[category]))
     assert found == [f"CONSENT_MISSING_{category.upper()}"]
-    review = {**COMPLETE_AUTHORIZATION, "consents_received": [category]}
+    review = {**answered, "consents_received": [category]}
     assert codes(facts(review=review, sensitive_categories=[category])) == []
 
 
-def test_part_2_records_cite_42_cfr_part_2():
-    found = rules.evaluate(facts(sensitive_categories=[SensitiveCategory.SUD_PART2]))
-    assert found[0].citation == "42 CFR 2.31"
+def test_42_cfr_2_31_part_2_records_cite_title_42_and_are_labelled_a_part_2_consent():
+    found = {d.code: d for d in rules.evaluate(facts(sensitive_categories=[SensitiveCategory.SUD_PART2]))}
+    assert found["CONSENT_MISSING_SUD_PART2"].citation == "42 CFR 2.31"
+    assert found["CONSENT_MISSING_SUD_PART2"].subject == "Part 2 consent"
+    assert found["PART2_USE_UNKNOWN"].citation == "42 CFR 2.12(d), 2.33"
 
 
-def test_psychotherapy_notes_need_their_own_authorization_for_a_third_party():
-    assert codes(facts(sensitive_categories=[SensitiveCategory.PSYCHOTHERAPY_NOTES])) == [
-        "CONSENT_MISSING_PSYCHOTHERAPY_NOTES"
-    ]
-    review = {**COMPLETE_AUTHORIZATION, "auth_covers_psychotherapy_notes": True}
-    assert codes(facts(review=review, sensitive_categories=[SensitiveCategory.PSYCHOTHERAPY_NOTES])) == []
+def test_psychotherapy_notes_for_treatment_need_an_authorization_of_their_own():
+    found = rules.evaluate(
+        facts(
+            RequestType.CONTINUITY_OF_CARE,
+            RequestorKind.PROVIDER,
+            review={"provider_treating_relationship_confirmed": True},
+            sensitive_categories=[SensitiveCategory.PSYCHOTHERAPY_NOTES],
+        )
+    )
+    assert [d.code for d in found] == ["PSYCHOTHERAPY_NOTES_NEED_AUTHORIZATION"]
+    assert "164.508(a)(2)" in found[0].citation
 
 
-def test_a_patient_gets_their_own_sensitive_records_but_not_psychotherapy_notes():
+def test_164_524_a_1_i_a_patient_gets_their_own_sensitive_records_and_psychotherapy_notes_are_denied_not_lettered():
     verified = {"identity_verified": True, "identity_method": "photo_id_in_person"}
     own = facts(
         RequestType.RIGHT_OF_ACCESS, RequestorKind.PATIENT, review=verified, sensitive_categories=["hiv", "sud_part2"]
     )
     assert codes(own) == []
+    # Psychotherapy notes are not part of the right of access: no deficiency letter asking for an authorization;
+    # a supervisor denies them (unreviewable) and the rest is released (the release gate holds the release until
+    # the denial is written: tests/fulfillment/test_gate.py).
     notes = facts(
         RequestType.RIGHT_OF_ACCESS,
         RequestorKind.PATIENT,
         review=verified,
-        sensitive_categories=["psychotherapy_notes"],
+        record_types=[RecordType.PSYCHOTHERAPY_NOTES, RecordType.LAB],
     )
-    found = rules.evaluate(notes)
-    assert [d.code for d in found] == ["PSYCHOTHERAPY_NOTES_NEED_AUTHORIZATION"]
-    assert "164.524(a)(1)(i)" in found[0].citation
+    assert codes(notes) == []
+
+
+# --- 42 CFR Part 2 records asked for by a court, an attorney or an agency --------------------------------------
+
+LEGAL_OK = {"legal_document_type": "subpoena", "satisfactory_assurance": True}
+
+
+def part2(review, kind=RequestorKind.ATTORNEY):  # type: ignore[no-untyped-def]
+    return codes(facts(RequestType.LEGAL, kind, review=review, sensitive_categories=[SensitiveCategory.SUD_PART2]))
+
+
+def test_42_cfr_2_12_d_whether_part2_records_would_be_used_against_the_patient_must_be_known():
+    assert "PART2_USE_UNKNOWN" in part2({**LEGAL_OK, "consents_received": ["sud_part2"]})
+    assert part2({**LEGAL_OK, "consents_received": ["sud_part2"], "part2_use_against_patient": "no"}) == []
+
+
+def test_42_cfr_2_61_a_subpoena_alone_never_releases_part2_records():
+    found = part2({**LEGAL_OK, "part2_use_against_patient": "no"})
+    assert found == ["PART2_NO_CONSENT_OR_ORDER"]
+
+
+@pytest.mark.parametrize(
+    ("order", "findings", "missing"),
+    [
+        ("2.64", ["other_means", "outweighs_harm", "limited"], False),
+        ("2.64", ["other_means", "outweighs_harm"], True),
+        (
+            "2.65",
+            ["serious_crime", "substantial_value", "other_means", "outweighs_harm", "holder_counsel", "limited"],
+            False,
+        ),
+        ("2.65", ["other_means", "outweighs_harm", "limited"], True),
+        ("2.66", ["other_means", "outweighs_harm", "limited", "not_against_patients"], False),
+    ],
+)
+def test_42_cfr_2_64_to_2_66_a_court_order_must_state_its_findings(order, findings, missing):
+    review = {
+        **LEGAL_OK,
+        "part2_use_against_patient": "no",
+        "part2_court_order": order,
+        "part2_order_findings": findings,
+    }
+    found = part2(review)
+    assert found == (["PART2_ORDER_FINDINGS_MISSING"] if missing else [])
+
+
+def test_42_cfr_2_33_use_against_the_patient_needs_a_2_64_or_2_65_order_or_the_patients_consent_to_that_use():
+    against = {**LEGAL_OK, "consents_received": ["sud_part2"], "part2_use_against_patient": "yes"}
+    assert part2(against) == ["PART2_USE_AGAINST_PATIENT"]
+    assert part2({**against, "part2_proceedings_consent": True}) == []
+    order = {
+        **against,
+        "part2_court_order": "2.65",
+        "part2_order_findings": [
+            "serious_crime",
+            "substantial_value",
+            "other_means",
+            "outweighs_harm",
+            "holder_counsel",
+            "limited",
+        ],
+    }
+    assert part2(order) == []
+    program = {
+        **against,
+        "part2_court_order": "2.66",
+        "part2_order_findings": ["other_means", "outweighs_harm", "limited", "not_against_patients"],
+    }
+    assert part2(program) == ["PART2_PROGRAM_ORDER_AGAINST_PATIENT"]
 
 
 def test_scope_needs_record_types_or_dates_and_other_needs_a_description():
@@ -295,25 +478,27 @@ def test_a_possible_duplicate_is_settled_by_staff_without_a_letter():
 def test_the_episode_reason_is_the_weightiest_deficiency():
     found = rules.evaluate(
         facts(
-            review={**COMPLETE_AUTHORIZATION, "auth_revoked": True},
+            authorization=replace(SIGNED, revoked_on=date(2026, 6, 12)),
             record_types=[],
             scope_date_from=None,
             scope_date_to=None,
         )
     )
     assert {d.code for d in found} == {"AUTH_REVOKED", "SCOPE_UNCLEAR"}
-    assert rules.episode_reason(found) == "expired_authorization"
+    assert rules.episode_reason(found) == "authorization_revoked"
 
 
 def test_every_deficiency_has_a_code_citation_and_next_step():
     worst = facts(
         review={},
+        authorization=None,
         record_types=[RecordType.OTHER],
         sensitive_categories=list(SensitiveCategory),
         delivery_gaps=["Delivery: x"],
         open_duplicates=1,
     )
     for deficiency in rules.evaluate(worst):
+        assert deficiency.subject
         assert deficiency.code.isupper()
         assert deficiency.citation
         assert deficiency.next_step

@@ -61,20 +61,31 @@ def _right_of_access(tenant: Any, kind: str = RequestorKind.PATIENT, **fields: A
 
 def _complete_authorization(tenant: Any) -> dict[str, str]:
     """Every 164.508(c) element and statement confirmed, as the checklist form posts them."""
-    today = _today(tenant)
     return {
         "auth_describes_information": "on",
         "auth_names_discloser": "on",
         "auth_names_recipient": "on",
         "auth_states_purpose": "on",
-        "auth_expiration_date": (today + timedelta(days=180)).isoformat(),
-        "auth_signed": "on",
-        "auth_signature_date": (today - timedelta(days=5)).isoformat(),
         "auth_right_to_revoke_statement": "on",
         "auth_conditioning_statement": "on",
         "auth_redisclosure_statement": "on",
         "auth_plain_language": "on",
     }
+
+
+def _record_authorization(client: Any, rr: RecordRequest, **fields: Any) -> Any:
+    """What the specialist types from the signed form into "Record it from the signed form" on the checklist page."""
+    document = factories.IntakeDocumentFactory(request=rr, tenant=rr.tenant)
+    today = _today(rr.tenant)
+    data = {
+        "document": str(document.pk),
+        "signer_name": rr.patient.full_name,
+        "signed_on": (today - timedelta(days=5)).isoformat(),
+        "expires_on": (today + timedelta(days=180)).isoformat(),
+        "recipient": rr.requestor.organization or rr.requestor.name,
+        **fields,
+    }
+    return client.post(reverse("intake:authorization-record", args=[rr.tracking_number]), data)
 
 
 def _post_checklist(client: Any, rr: RecordRequest, answers: dict[str, str], *, run: bool = False) -> Any:
@@ -114,12 +125,15 @@ def test_patient_right_of_access_shows_identity_and_not_the_authorization(client
     assert 'name="identity_verified"' in page
     assert "Individual&#x27;s right of access (45 CFR 164.524)" in page
     assert 'id="section-auth-elements"' not in page
-    assert 'name="auth_signed"' not in page
-    # A patient needs no proof of authority; a personal representative does.
-    assert 'name="authority_document_received"' not in page
+    assert 'name="auth_states_purpose"' not in page
+    # A patient needs no proof of authority; a personal representative does: a document, checked by a named staff
+    # member, recorded on the page (not a tick).
+    assert "Personal representative's authority" not in page
     representative = _right_of_access(tenant_a, kind=RequestorKind.PERSONAL_REPRESENTATIVE)
     page = client_for(alice).get(_checklist_url(representative)).content.decode()
-    assert 'name="authority_document_received"' in page
+    assert "Personal representative's authority" in page
+    assert 'name="checked"' in page
+    assert reverse("intake:representative-record", args=[representative.tracking_number]) in page
 
 
 @pytest.mark.parametrize(
@@ -168,7 +182,7 @@ def test_sensitive_categories_get_one_consent_question_each(client_for, alice, t
 def test_saving_stores_the_answers_and_lists_what_is_still_missing(client_for, alice, tenant_a):
     rr = _needs_checklist(tenant_a)
     answers = _complete_authorization(tenant_a)
-    del answers["auth_expiration_date"]
+    del answers["auth_plain_language"]
     client = client_for(alice)
 
     response = _post_checklist(client, rr, answers)
@@ -177,39 +191,42 @@ def test_saving_stores_the_answers_and_lists_what_is_still_missing(client_for, a
     assert response["Location"] == _checklist_url(rr)
     assert "Checklist saved." in _messages(response)
     review = IntakeReview.objects.get(request=rr)
-    assert review.auth_signed
-    assert review.auth_plain_language
+    assert not review.auth_plain_language
     assert review.auth_names_recipient
-    assert review.auth_expiration_date is None
     assert review.reviewed_by == alice
     rr.refresh_from_db()
     assert rr.state == RequestState.RECEIVED
     page = client.get(_checklist_url(rr)).content.decode()
-    assert 'data-code="AUTH_NO_EXPIRATION"' in page
-    assert "Authorization has no expiration date or expiration event." in page
-    assert 'data-code="AUTH_NO_SIGNATURE"' not in page
-    assert " checked" in _input(page, "auth_signed")
-    assert " checked" not in _input(page, "auth_revoked")
+    assert 'data-code="AUTH_NOT_ON_FILE"' in page
+    assert 'data-code="AUTH_NOT_PLAIN_LANGUAGE"' in page
+    assert 'data-code="AUTH_NO_PURPOSE"' not in page
+    assert " checked" in _input(page, "auth_states_purpose")
+    # A revocation is a record of its own, never a tick.
+    assert 'name="auth_revoked"' not in page
 
 
-def test_the_form_refuses_a_signature_date_in_the_future(client_for, alice, tenant_a):
+def test_the_authorization_form_refuses_a_signature_date_in_the_future_and_keeps_nothing(client_for, alice, tenant_a):
+    from intake.models import Authorization
+
     rr = _needs_checklist(tenant_a)
-    answers = {
-        **_complete_authorization(tenant_a),
-        "auth_signature_date": (_today(tenant_a) + timedelta(days=3)).isoformat(),
-    }
-
-    response = _post_checklist(client_for(alice), rr, answers, run=True)
+    response = _record_authorization(
+        client_for(alice), rr, signed_on=(_today(tenant_a) + timedelta(days=3)).isoformat()
+    )
 
     assert response.status_code == 400
     assert "The signature date is in the future" in response.content.decode()
-    assert not IntakeReview.objects.filter(request=rr).exists()
+    assert not Authorization.objects.filter(patient=rr.patient).exists()
 
 
 def test_run_on_a_complete_authorization_validates_the_request(client_for, alice, tenant_a):
     rr = _needs_checklist(tenant_a)
+    client = client_for(alice)
+    _post_checklist(client, rr, _complete_authorization(tenant_a))
+    recorded = _record_authorization(client, rr)
+    assert recorded.status_code == 302
+    assert IntakeReview.objects.get(request=rr).authorization.recorded_by == alice
 
-    response = _post_checklist(client_for(alice), rr, _complete_authorization(tenant_a), run=True)
+    response = _post_checklist(client, rr, _complete_authorization(tenant_a), run=True)
 
     assert response.status_code == 302
     assert response["Location"] == reverse("workflow:detail", args=[rr.tracking_number])
@@ -228,10 +245,10 @@ def test_run_on_a_complete_authorization_validates_the_request(client_for, alice
 
 def test_run_on_an_authorization_without_expiration_opens_an_exception_with_a_letter(client_for, alice, tenant_a):
     rr = _needs_checklist(tenant_a)
-    answers = _complete_authorization(tenant_a)
-    del answers["auth_expiration_date"]
+    client = client_for(alice)
+    _record_authorization(client, rr, expires_on="")
 
-    response = _post_checklist(client_for(alice), rr, answers, run=True)
+    response = _post_checklist(client, rr, _complete_authorization(tenant_a), run=True)
 
     assert response.status_code == 302
     assert "Exception opened: Incomplete authorization; deficiency letter generated." in _messages(response)
@@ -245,30 +262,40 @@ def test_run_on_an_authorization_without_expiration_opens_an_exception_with_a_le
     assert episode.next_action_due == _today(tenant_a) + timedelta(days=tenant_a.deficiency_follow_up_days)
     letter = Letter.objects.get(request=rr, kind=LetterKind.DEFICIENCY)
     assert [d["code"] for d in letter.summary["deficiencies"]] == ["AUTH_NO_EXPIRATION"]
+    assert [d["subject"] for d in letter.summary["deficiencies"]] == ["Authorization"]
 
 
-def test_in_exception_the_answers_can_be_saved_but_not_run(client_for, alice, tenant_a):
+def test_in_exception_recording_the_corrected_form_resolves_it_and_validates_in_one_action(client_for, alice, tenant_a):
     rr = _needs_checklist(tenant_a)
-    answers = _complete_authorization(tenant_a)
-    del answers["auth_expiration_date"]
     client = client_for(alice)
-    _post_checklist(client, rr, answers, run=True)
+    _record_authorization(client, rr, expires_on="")
+    _post_checklist(client, rr, _complete_authorization(tenant_a), run=True)
     rr.refresh_from_db()
+    assert rr.state == RequestState.EXCEPTION
 
     page = client.get(_checklist_url(rr)).content.decode()
     assert "Save checklist" in page
-    assert "Save and run checklist" not in page
+    assert "Save and check again" in page
 
-    response = _post_checklist(client, rr, {**answers, "auth_expiration_event": "End of the claim"})
+    # The corrected, signed form arrives with an expiration date: recording it is the whole fix.
+    response = _record_authorization(client, rr)
+
     assert response.status_code == 302
-    assert IntakeReview.objects.get(request=rr).auth_expiration_event == "End of the claim"
+    assert response["Location"] == reverse("workflow:detail", args=[rr.tracking_number])
+    assert any("the exception is resolved and the request is validated" in m for m in _messages(response))
+    rr.refresh_from_db()
+    assert rr.state == RequestState.VALIDATED
+    assert ExceptionEpisode.objects.get(request=rr).resolved_at is not None
+    assert Letter.objects.filter(request=rr, kind=LetterKind.DEFICIENCY).count() == 1
 
 
 def test_a_validated_request_shows_its_saved_answers_read_only(client_for, alice, tenant_a):
     rr = _needs_checklist(tenant_a)
     client = client_for(alice)
+    _record_authorization(client, rr)
     _post_checklist(client, rr, _complete_authorization(tenant_a), run=True)
     rr.refresh_from_db()
+    assert rr.state == RequestState.VALIDATED
 
     response = client.get(_checklist_url(rr))
 
@@ -276,11 +303,11 @@ def test_a_validated_request_shows_its_saved_answers_read_only(client_for, alice
     assert response.status_code == 200
     assert "Read only" in page
     assert "Save checklist" not in page
-    assert " checked" in _input(page, "auth_signed")
-    assert " disabled" in _input(page, "auth_signed")
+    assert " checked" in _input(page, "auth_plain_language")
+    assert " disabled" in _input(page, "auth_plain_language")
     response = _post_checklist(client, rr, {})
     assert response.status_code == 400
-    assert IntakeReview.objects.get(request=rr).auth_signed
+    assert IntakeReview.objects.get(request=rr).auth_plain_language
 
 
 # --- Possible duplicates ------------------------------------------------------------------------------------
@@ -304,12 +331,13 @@ def test_a_possible_duplicate_blocks_the_run_until_marked_distinct(client_for, a
     assert earlier.tracking_number in page
     assert "Link as duplicate of this one" in page
 
+    _record_authorization(client, rr)
     response = _post_checklist(client, rr, answers, run=True)
     assert response.status_code == 400
     assert "1 possible duplicate(s) found" in response.content.decode()
     rr.refresh_from_db()
     assert rr.state == RequestState.RECEIVED
-    assert IntakeReview.objects.get(request=rr).auth_signed  # the answers were kept
+    assert IntakeReview.objects.get(request=rr).auth_plain_language  # the answers were kept
 
     response = client.post(reverse("intake:duplicate-distinct", args=[rr.tracking_number]))
     assert response.status_code == 302
@@ -462,9 +490,9 @@ def test_a_california_right_of_access_request_cannot_be_extended(client_for, ali
 def deficient(client_for, alice, tenant_a):
     """A request in exception with its deficiency letter (the checklist found no expiration)."""
     rr = _needs_checklist(tenant_a)
-    answers = _complete_authorization(tenant_a)
-    del answers["auth_expiration_date"]
-    _post_checklist(client_for(alice), rr, answers, run=True)
+    client = client_for(alice)
+    _record_authorization(client, rr, expires_on="")
+    _post_checklist(client, rr, _complete_authorization(tenant_a), run=True)
     return rr, Letter.objects.get(request=rr)
 
 

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from exceptions.models import ExceptionEpisode
-from intake import services
+from intake import authorizations, services
 from intake.models import Extension, IntakeDocument, Letter
 from roi import clock
 from roi.errors import ServiceError
@@ -27,8 +27,6 @@ COMPLETE_AUTHORIZATION = {
     "auth_names_discloser": True,
     "auth_names_recipient": True,
     "auth_states_purpose": True,
-    "auth_expiration_date": date.today() + timedelta(days=200),
-    "auth_signed": True,
     "auth_right_to_revoke_statement": True,
     "auth_conditioning_statement": True,
     "auth_redisclosure_statement": True,
@@ -39,6 +37,27 @@ COMPLETE_AUTHORIZATION = {
 @pytest.fixture
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
+
+
+def _signed_form(tenant, actor, rr):  # type: ignore[no-untyped-def]
+    from intake.documents import document_add
+    from tests.fulfillment.pdfs import make_pdf
+
+    form = SimpleUploadedFile("authorization.pdf", make_pdf(1, "Authorization"), content_type="application/pdf")
+    return document_add(tenant=tenant, actor=actor, record_request=rr, uploaded_file=form, kind="authorization")
+
+
+def _record_authorization(tenant, actor, rr, **fields):  # type: ignore[no-untyped-def]
+    """The specialist records the authorization from the signed form received with the request."""
+    values = {
+        "document": _signed_form(tenant, actor, rr),
+        "signer_name": "Rosa Diaz",
+        "signed_on": timezone.localdate() - timedelta(days=5),
+        "recipient": "Hartley & Moss LLP",
+        "expires_on": timezone.localdate() + timedelta(days=200),
+        **fields,
+    }
+    return authorizations.authorization_record(tenant=tenant, actor=actor, record_request=rr, **values)
 
 
 def _receive(tenant, actor, **overrides):
@@ -106,6 +125,7 @@ def test_a_complete_checklist_validates_the_request(tenant_a, alice):
     rr = _receive(tenant_a, alice, acknowledge=False)
     assert rr.intake_completed_at is None
     services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
+    _record_authorization(tenant_a, alice, rr)
     outcome = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
     assert outcome.validated
     rr.refresh_from_db()
@@ -116,8 +136,8 @@ def test_a_complete_checklist_validates_the_request(tenant_a, alice):
 
 def test_a_deficient_authorization_opens_an_exception_with_next_step_and_letter(tenant_a, alice):
     rr = _receive(tenant_a, alice, acknowledge=False)
-    answers = {**COMPLETE_AUTHORIZATION, "auth_expiration_date": None}
-    services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **answers)
+    services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
+    _record_authorization(tenant_a, alice, rr, expires_on=None)
     outcome = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
     assert not outcome.validated
     assert [d.code for d in outcome.deficiencies] == ["AUTH_NO_EXPIRATION"]
@@ -140,10 +160,97 @@ def test_a_possible_duplicate_must_be_settled_before_the_checklist_runs(tenant_a
     repeat = _receive(tenant_a, alice, acknowledge=False)
     assert list(services.possible_duplicates(tenant=tenant_a, record_request=repeat)) == [original]
     services.intake_review_save(tenant=tenant_a, actor=alice, record_request=repeat, **COMPLETE_AUTHORIZATION)
+    _record_authorization(tenant_a, alice, repeat)
     with pytest.raises(ServiceError, match="possible duplicate"):
         services.intake_complete(tenant=tenant_a, actor=alice, record_request=repeat)
     services.duplicate_mark_distinct(tenant=tenant_a, actor=alice, record_request=repeat)
     assert services.intake_complete(tenant=tenant_a, actor=alice, record_request=repeat).validated
+
+
+def test_fixing_what_the_checklist_flagged_resolves_the_exception_and_validates_in_one_action(tenant_a, alice):
+    rr = _receive(tenant_a, alice, acknowledge=False)
+    services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
+    first = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
+    assert [d.code for d in first.deficiencies] == ["AUTH_NOT_ON_FILE"]
+    assert Letter.objects.filter(request=rr, kind="deficiency").count() == 1
+    # The signed form arrives; recording it checks the request again in the same action.
+    _, outcome = services.basis_record_and_resume(
+        tenant=tenant_a,
+        actor=alice,
+        record_request=rr,
+        record=lambda: _record_authorization(tenant_a, alice, rr),
+    )
+    assert outcome is not None
+    assert outcome.resolved
+    assert outcome.validated
+    rr.refresh_from_db()
+    assert rr.state == RequestState.VALIDATED
+    episode = ExceptionEpisode.objects.get(request=rr)
+    assert episode.resolved_at is not None
+    assert "AUTH_NOT_ON_FILE" in episode.resolution
+    assert Letter.objects.filter(request=rr, kind="deficiency").count() == 1  # no second deficiency letter
+    assert list(RequestTransition.objects.filter(request=rr).values_list("transition", flat=True)) == [
+        "raise_exception",
+        "resolve",
+        "validate",
+    ]
+
+
+def test_running_the_checklist_again_on_the_same_findings_sends_no_second_letter(tenant_a, alice):
+    rr = _receive(tenant_a, alice, acknowledge=False)
+    services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
+    services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
+    again = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
+    assert not again.validated
+    assert again.letter is None
+    assert Letter.objects.filter(request=rr, kind="deficiency").count() == 1
+    # A new finding is lettered alone: the purpose statement is missing too now.
+    services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, auth_states_purpose=False)
+    third = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
+    assert [d["code"] for d in third.letter.summary["deficiencies"]] == ["AUTH_NO_PURPOSE"]
+    episode = ExceptionEpisode.objects.get(request=rr, resolved_at__isnull=True)
+    assert episode.deficiency_codes == ["AUTH_NOT_ON_FILE", "AUTH_NO_PURPOSE"]
+
+
+def test_164_502_g_a_representatives_authority_is_recorded_from_its_document_and_names_who_checked_it(tenant_a, alice):
+    rr = _receive(
+        tenant_a,
+        alice,
+        acknowledge=False,
+        request_type=RequestType.RIGHT_OF_ACCESS,
+        requestor_data={"kind": "personal_representative", "name": "Ann Diaz", "email": "ann@example.com"},
+    )
+    services.intake_review_save(
+        tenant=tenant_a, actor=alice, record_request=rr, identity_verified=True, identity_method="notarized"
+    )
+    outcome = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
+    assert [d.code for d in outcome.deficiencies] == ["REPRESENTATIVE_AUTHORITY_MISSING"]
+    poa = _signed_form(tenant_a, alice, rr)
+    with pytest.raises(ServiceError, match="Choose the document"):
+        authorizations.representative_record(
+            tenant=tenant_a,
+            actor=alice,
+            record_request=rr,
+            name="Ann Diaz",
+            authority_type="healthcare_poa",
+            document=None,
+        )
+    rep, resumed = services.basis_record_and_resume(
+        tenant=tenant_a,
+        actor=alice,
+        record_request=rr,
+        record=lambda: authorizations.representative_record(
+            tenant=tenant_a,
+            actor=alice,
+            record_request=rr,
+            name="Ann Diaz",
+            authority_type="healthcare_poa",
+            document=poa,
+        ),
+    )
+    assert (rep.verified_by, rep.document) == (alice, poa)
+    assert resumed.resolved
+    assert resumed.validated
 
 
 def test_linking_a_duplicate_cancels_it_with_the_reference(tenant_a, alice):

@@ -93,7 +93,7 @@ def test_an_ingested_request_is_acknowledged_by_email_at_once_and_only_once(tena
 
 def test_a_deficiency_writes_one_action_needed_notice_per_letter(tenant_a, alice):
     rr = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor(), acknowledge=False)
-    answers = {**COMPLETE_AUTHORIZATION, "auth_expiration_date": None}
+    answers = {**COMPLETE_AUTHORIZATION, "auth_states_purpose": False}
     services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **answers)
     outcome = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
     notice = _only_notice(rr, NoticeEvent.ACTION_NEEDED)

@@ -22,7 +22,7 @@ from intake.status_links import status_link_path
 from portal.lookup import _keys
 from roi import clock
 from roi.models import AccessEvent
-from tests.fulfillment.factories import DeliveryFactory, ReleasePacketFactory
+from tests.fulfillment.factories import DeliveryFactory, ReleasePacketFactory, released
 from tests.fulfillment.pdfs import pdf_texts
 from tests.scoping import scoped_thread
 from workflow.choices import DeliveryMethod, RequestorKind, RequestState
@@ -56,7 +56,7 @@ def _link(tenant, *, uses=0, max_uses=3, expires_in=timedelta(days=5), revoked=F
             "request__patient__date_of_birth": date(1968, 4, 12),
         }
     )
-    packet = ReleasePacketFactory(**packet_kwargs)
+    packet = released(ReleasePacketFactory(**packet_kwargs))
     delivery = DeliveryFactory(
         packet=packet, method=DeliveryMethod.PORTAL_DOWNLOAD, destination=EMAIL, mail_tracking_number=""
     )

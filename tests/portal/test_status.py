@@ -22,7 +22,6 @@ from roi.models import AccessEvent, Notification
 from tests import factories
 from tests.fulfillment.factories import DeliveryFactory
 from tests.fulfillment.pdfs import make_pdf
-from tests.intake.test_intake_services import COMPLETE_AUTHORIZATION
 from workflow.choices import DeliveryMethod, RequestState
 
 pytestmark = pytest.mark.django_db
@@ -50,8 +49,7 @@ def _deficient(tenant, actor):
     """A third-party request whose authorization has no expiration date: the checklist opens the exception and the
     deficiency letter lists what to fix."""
     rr = factories.RecordRequestFactory(tenant=tenant, intake_completed_at=None)
-    answers = {**COMPLETE_AUTHORIZATION, "auth_expiration_date": None}
-    intake_services.intake_review_save(tenant=tenant, actor=actor, record_request=rr, **answers)
+    factories.complete_review(rr, auth={"expires_on": None})
     intake_services.intake_complete(tenant=tenant, actor=actor, record_request=rr)
     rr.refresh_from_db()
     assert rr.state == RequestState.EXCEPTION
@@ -121,12 +119,12 @@ def test_action_needed_says_exactly_what_to_send_from_the_deficiency_letter(tena
 
 def test_a_sensitive_deficiency_is_described_without_naming_the_category(tenant_a, alice, media):
     rr = factories.RecordRequestFactory(tenant=tenant_a, intake_completed_at=None, sensitive_categories=["hiv"])
-    intake_services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
+    factories.complete_review(rr, consents_received=[])
     intake_services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
     rr.refresh_from_db()
     page = _page(rr)
     assert "HIV" not in page
-    assert "needs the patient&#x27;s specific written consent" in page or "specific written consent" in page
+    assert "specific written consent" in page
 
 
 def test_an_extension_shows_delayed_with_reason_and_new_date(db, media):
@@ -231,12 +229,13 @@ def test_an_upload_joins_the_request_and_puts_the_next_step_back_with_staff(tena
 def test_a_file_that_is_not_a_document_is_refused_and_changes_nothing(tenant_a, alice, media):
     rr = _deficient(tenant_a, alice)
     episode = ExceptionEpisode.objects.get(request=rr, resolved_at__isnull=True)
+    documents = list(IntakeDocument.objects.filter(request=rr))  # the authorization form on file
     client = Client()
     _grant(client, rr)
     response = _upload(client, rr, content=b"MZ\x90\x00 not a pdf", name="form.pdf")
     assert response.status_code == 400
     assert "The document was not uploaded" in response.content.decode()
-    assert not IntakeDocument.objects.filter(request=rr).exists()
+    assert list(IntakeDocument.objects.filter(request=rr)) == documents
     assert ExceptionEpisode.objects.get(pk=episode.pk).next_step == episode.next_step
     assert not Notification.objects.filter(kind="portal_upload").exists()
 
@@ -253,13 +252,14 @@ def test_nothing_can_be_uploaded_when_nothing_is_asked(request_in_state, media):
 
 def test_an_upload_needs_a_grant_for_that_request(tenant_a, alice, media):
     rr = _deficient(tenant_a, alice)
+    documents = list(IntakeDocument.objects.filter(request=rr))  # the authorization form on file
     other = factories.RecordRequestFactory(tenant=tenant_a)
     client = Client()
     _grant(client, other)
     response = _upload(client, rr)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("portal:lookup"))
-    assert not IntakeDocument.objects.filter(request=rr).exists()
+    assert list(IntakeDocument.objects.filter(request=rr)) == documents
 
 
 def test_with_no_owner_the_supervisors_are_told(tenant_a, sam, alice, media):
@@ -340,24 +340,25 @@ def test_what_we_need_is_said_in_the_requestors_language(tenant_a, alice, media)
     """The checklist's deficiency wording is stored in English (letters, staff pages) and shown in Spanish on a
     Spanish page, a message with values (the missing element, the expiry date) included."""
     rr = factories.RecordRequestFactory(tenant=tenant_a, intake_completed_at=None)
-    answers = {**COMPLETE_AUTHORIZATION, "auth_signed": False, "auth_expiration_date": date(2020, 1, 31)}
-    intake_services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **answers)
+    factories.complete_review(
+        rr, auth={"signed_on": date(2019, 1, 31), "expires_on": date(2020, 1, 31)}, auth_states_purpose=False
+    )
     intake_services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
     client = Client()
     _grant(client, rr)
     url = reverse("portal:status", args=[rr.tracking_number])
     spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
-    assert "Al formulario de autorización le falta la firma del paciente y la fecha en que firmó." in spanish
-    assert "La autorización venció el 31 de enero de 2020." in spanish
+    assert "Al formulario de autorización le falta el propósito de la entrega" in spanish
+    assert "La autorización ya había vencido el 31 de enero de 2020, antes de que la recibiéramos." in spanish
     assert "is missing" not in spanish
     english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "The authorization form is missing the patient&#x27;s signature and the date it was signed." in english
-    assert "The authorization expired on January 31, 2020." in english
+    assert "The authorization form is missing the purpose of the release" in english
+    assert "The authorization had already expired on January 31, 2020, before we received it." in english
 
 
 def test_a_request_nobody_has_picked_up_reads_received(tenant_a, alice, media):
     rr = factories.RecordRequestFactory(tenant=tenant_a, assignee=None, intake_completed_at=None)
     assert portal_status(rr).phase == Phase.RECEIVED
     assert "Our staff will start reviewing it soon" in _page(rr)
-    intake_services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
+    factories.complete_review(rr)
     assert portal_status(rr).phase == Phase.UNDER_REVIEW

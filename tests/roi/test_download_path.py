@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.files.base import ContentFile
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 
 from fulfillment.models import Invoice
@@ -326,6 +327,9 @@ def test_a_refusal_before_serving_sends_nothing_and_leaves_no_access_event(route
         raise ServiceError("Held: no valid basis to release.")
 
     monkeypatch.setattr(PhiDownloadView, "before_serving", refuse)
+    # A view with a check of its own (the release packet asks the release gate) is refused the same way.
+    view_class = resolve(urlsplit(world["urls"][route]).path).func.view_class
+    monkeypatch.setattr(view_class, "before_serving", refuse)
 
     response = client_for(sam).get(world["urls"][route])
 

@@ -172,16 +172,23 @@ def test_create_refused_by_the_service_rolls_back_the_new_patient_and_requestor(
 # --- Transitions ------------------------------------------------------------------------------------------------
 
 
-def test_full_path_through_the_api_from_received_to_closed(client_for, alice, tenant_a):
+def test_full_path_through_the_api_from_received_to_closed(client_for, alice, tenant_a, media):
     rr = factories.RecordRequestFactory(tenant=tenant_a, intake_completed_at=None)
+    form = factories.IntakeDocumentFactory(request=rr, tenant=tenant_a)
     client = client_for(alice)
     complete_authorization = {
         "auth_describes_information": True, "auth_names_discloser": True, "auth_names_recipient": True,
-        "auth_states_purpose": True, "auth_expiration_date": "2099-01-01", "auth_signed": True,
-        "auth_right_to_revoke_statement": True, "auth_conditioning_statement": True,
+        "auth_states_purpose": True, "auth_right_to_revoke_statement": True, "auth_conditioning_statement": True,
         "auth_redisclosure_statement": True, "auth_plain_language": True,
     }  # fmt: skip
     assert _post(client, _action_url(rr, "intake_review"), complete_authorization).status_code == 200
+    signed = {
+        "document": form.pk, "signer_name": rr.patient.full_name, "signed_on": str(timezone.localdate(timezone=tenant_a.tzinfo)),
+        "expires_on": "2099-01-01", "recipient": rr.requestor.organization,
+    }  # fmt: skip
+    response = _post(client, _action_url(rr, "authorization"), signed)
+    assert response.status_code == 200, response.content
+    assert response.json()["authorization"]["expires_on"] == "2099-01-01"
     steps = [
         ("validate", {"expected_state": S.RECEIVED}, S.VALIDATED),
         ("start_fulfillment", {"expected_state": S.VALIDATED}, S.IN_FULFILLMENT),

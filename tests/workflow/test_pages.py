@@ -31,9 +31,11 @@ QUEUE_URL = "/requests/"
 QUEUE_QUERIES = 8
 # Detail: session, user, memberships, the request with its parties, access event insert, staff list (once for the
 # assign form and the panels), timeline (transitions, status calls), history, and the panels' own reads (the
-# exception episodes in one; the designated licensed professionals for the deny form and the reviewer list).
-DETAIL_QUERIES = 22
-# 12 of them come from the panels: intake (review, duplicate count, documents, letters, extension), exceptions
+# exception episodes in one; the designated licensed professionals for the deny form and the reviewer list); the
+# release gate's timeline events (the revocation of the authorization relied on, refused releases) and the kinds of
+# documents received, which the checklist's rules read.
+DETAIL_QUERIES = 25
+# 13 of them come from the panels: intake (review, duplicate count, document kinds, documents, letters, extension), exceptions
 # (staff, open episode, past episodes) and fulfillment (retrieval tasks, estimates and invoices, release packet
 # pages, denials).
 

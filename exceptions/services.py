@@ -33,9 +33,11 @@ def exception_open(
     owner: Any | None = None,
     deficiency_codes: list[str] | None = None,
     expected_state: str | None = None,
+    lettered: bool = False,
 ) -> ExceptionEpisode:
     """Put the request in exception and open its episode. The owner defaults to the request's assignee, then the
-    actor, so an exception is never without someone responsible for its next step."""
+    actor, so an exception is never without someone responsible for its next step. `lettered`: a deficiency letter
+    follows in the same transaction and tells the requestor itself (the checklist)."""
     if reason not in ExceptionReason.values:
         raise ServiceError("Choose the reason for the exception from the list.", field="reason")
     if not (next_step or "").strip():
@@ -72,7 +74,9 @@ def exception_open(
             exception_reason=reason, exception_since=episode.opened_at
         )
         # In this transaction: apps above (intake's requestor emails) act on it, or roll back with it.
-        exception_opened.send(sender=ExceptionEpisode, tenant=tenant, episode=episode, record_request=current)
+        exception_opened.send(
+            sender=ExceptionEpisode, tenant=tenant, episode=episode, record_request=current, lettered=lettered
+        )
     return episode
 
 

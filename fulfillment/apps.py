@@ -14,6 +14,10 @@ class FulfillmentConfig(AppConfig):
         from workflow.extensions import register_timeline_source
 
         register_timeline_source(gate_timeline)
+        from fulfillment.views.denials import psychotherapy_restricted_actions
+        from workflow.extensions import register_restricted_actions
+
+        register_restricted_actions(psychotherapy_restricted_actions)
         from fulfillment.activities import register as register_activities
 
         register_activities()

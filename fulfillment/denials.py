@@ -29,6 +29,7 @@ from django.db.models import QuerySet
 from fulfillment import denial_letters
 from fulfillment.choices import DenialReviewOutcome, ExclusionReason
 from fulfillment.models import Denial, PageExclusion, ReleaseDocument
+from intake import rules
 from roi import clock
 from roi.audit import history_stamp
 from roi.choices import SUPERVISING_ROLES
@@ -36,7 +37,14 @@ from roi.errors import NotPermitted, ServiceError
 from roi.models import Membership, Tenant
 from roi.selectors import licensed_professional, licensed_professionals
 from roi.tenancy import has_role, role_in
-from workflow.choices import OPEN_STATES, REVIEWABLE_DENIALS, DenialBasis, RequestState
+from workflow.choices import (
+    OPEN_STATES,
+    REVIEWABLE_DENIALS,
+    DenialBasis,
+    RecordType,
+    RequestState,
+    SensitiveCategory,
+)
 from workflow.models import RecordRequest
 from workflow.transitions import request_deny
 
@@ -290,6 +298,70 @@ def denial_create(
     return denial
 
 
+PSYCHOTHERAPY_SCOPE = "Psychotherapy notes"
+PSYCHOTHERAPY_EXPLANATION = (
+    "Psychotherapy notes are a therapist's separate notes of counselling sessions, kept apart from the medical record. "
+    "The right to see and get a copy of your records does not include them, and this decision cannot be reviewed. "
+    "The rest of the records you asked for is being released to you."
+)
+
+
+def psychotherapy_denial_due(*, tenant: Tenant, record_request: RecordRequest) -> bool:
+    """A right-of-access request (or a patient's directive) asks for psychotherapy notes and their denial is not
+    written yet (164.524(a)(1)(i), (d)(1)-(2)): the release gate holds the first release until it is."""
+    asks = (
+        RecordType.PSYCHOTHERAPY_NOTES in record_request.record_types
+        or SensitiveCategory.PSYCHOTHERAPY_NOTES in record_request.sensitive_categories
+    )
+    basis = rules.basis_for(record_request.request_type, record_request.requestor.kind)
+    return (
+        asks
+        and basis in (rules.INDIVIDUAL, rules.DIRECTIVE)
+        and record_request.state in OPEN_STATES
+        and not Denial.objects.for_tenant(tenant)
+        .filter(request_id=record_request.pk, basis=DenialBasis.PSYCHOTHERAPY_NOTES)
+        .exists()
+    )
+
+
+def psychotherapy_notes_deny(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> Denial:
+    """The routine denial of psychotherapy notes under the right of access: unreviewable (164.524(a)(1)(i), (a)(2)),
+    in part (the rest is released), with its letter. A supervisor makes it from the request page or, for a restricted
+    request, from the "Restricted request" page, without opening the records (no break-glass, no reassigning): the
+    decision turns on what was asked for, not on what the notes say. The psychotherapy notes already retrieved are
+    withheld; those retrieved later are left out as they arrive (fulfillment.documents)."""
+    deny_permission_check(actor=actor, tenant=tenant)
+    with transaction.atomic():
+        current = (
+            RecordRequest.objects.for_tenant(tenant)
+            .select_for_update(of=("self",))
+            .select_related("requestor", "patient")
+            .get(pk=record_request.pk)
+        )
+        if not psychotherapy_denial_due(tenant=tenant, record_request=current):
+            raise ServiceError(
+                "There are no psychotherapy notes to deny on this request: it does not ask for them under the right "
+                "of access, it is closed, or their denial is already written."
+            )
+        notes = ReleaseDocument.objects.for_tenant(tenant).filter(request=current, excluded_reason="")
+        withheld = [
+            (doc.pk, 1, doc.page_count)
+            for doc in notes
+            if doc.record_type == RecordType.PSYCHOTHERAPY_NOTES
+            or SensitiveCategory.PSYCHOTHERAPY_NOTES in doc.sensitive_categories
+        ]
+        return denial_create(
+            tenant=tenant,
+            actor=actor,
+            record_request=current,
+            basis=DenialBasis.PSYCHOTHERAPY_NOTES,
+            scope_denied=PSYCHOTHERAPY_SCOPE,
+            explanation=PSYCHOTHERAPY_EXPLANATION,
+            partial=True,
+            withheld=withheld,
+        )
+
+
 def _locked(tenant: Tenant, denial: Denial) -> Denial:
     try:
         return Denial.objects.for_tenant(tenant).select_for_update().get(pk=denial.pk)
@@ -442,6 +514,8 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     return {
         "denials": {
             "rows": rows,
+            # The routine denial of psychotherapy notes asked for under the right of access, one click.
+            "psychotherapy_due": can_deny and psychotherapy_denial_due(tenant=tenant, record_request=record_request),
             "can_deny": can_deny,
             "can_deny_full": can_deny_full,
             "form": forms.get("denial_form")

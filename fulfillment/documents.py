@@ -22,13 +22,13 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 
 from fulfillment.choices import ExclusionReason, RetrievalSource
-from fulfillment.models import PageExclusion, ReleaseDocument, RetrievalTask
+from fulfillment.models import Denial, PageExclusion, ReleaseDocument, RetrievalTask
 from intake.documents import inspect_upload, original_name_clean, stored_file_open
 from roi import clock
 from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
-from workflow.choices import RecordType, RequestState, SensitiveCategory, with_implied_categories
+from workflow.choices import DenialBasis, RecordType, RequestState, SensitiveCategory, with_implied_categories
 from workflow.models import RecordRequest
 
 NOTE_MAX = 300
@@ -172,6 +172,18 @@ def release_document_upload(
             uploaded_by=actor if getattr(actor, "is_authenticated", False) else None,
             uploaded_at=now,
         )
+        if SensitiveCategory.PSYCHOTHERAPY_NOTES in categories:
+            denial = (
+                Denial.objects.for_tenant(tenant)
+                .filter(request=current, basis=DenialBasis.PSYCHOTHERAPY_NOTES)
+                .only("pk")
+                .first()
+            )
+            if denial is not None:
+                # Psychotherapy notes retrieved after their denial under the right of access are withheld as they
+                # arrive (164.524(a)(1)(i)); the release gate refuses them in a packet anyway.
+                document.excluded_reason = ExclusionReason.DENIED
+                document.excluded_note = f"Denial {denial.pk}: psychotherapy notes (unreviewable)"
         history_stamp(document, actor)
         uploaded_file.seek(0)
         # upload_to (release_document_path) keeps only the suffix given here: the detected type's.

@@ -70,6 +70,24 @@ PART2_NOTICE = (
 )
 
 
+def _words(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.casefold()).split())
+
+
+def part2_notice_check(cover: PdfReader) -> None:
+    """The cover sheet of a packet with Part 2 records must carry the whole 42 CFR 2.32 notice: read back from the
+    rendered PDF (not assumed from the template), every sentence of it, or the packet is not built. A layout that
+    clipped or dropped a line of the notice would otherwise leave with the records."""
+    printed = _words(" ".join(page.extract_text() or "" for page in cover.pages))
+    intro, items, outro = PART2_NOTICE
+    missing = [part for part in (intro, *items, outro) if _words(part) not in printed]
+    if missing:
+        raise ServiceError(
+            "The cover sheet did not print the whole 42 CFR 2.32 redisclosure notice, so the packet was not built; "
+            "contact your administrator. Missing: " + missing[0][:80] + "..."
+        )
+
+
 # --- What the packet says -------------------------------------------------------------------------------------
 
 
@@ -369,6 +387,8 @@ def packet_build(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -
                 )
             )
         )
+        if includes_part2:
+            part2_notice_check(cover)
         placements: list[Placement] = []
         for item in contents:
             source = _source_pages(item.document)

@@ -123,6 +123,8 @@ def _clean_summary(kind: str, summary: dict[str, Any]) -> tuple[dict[str, Any], 
                 entry["params"] = {str(k): str(v) for k, v in (item.get("params") or {}).items()}
             cleaned.append(entry)
         stored["deficiencies"] = shown["deficiencies"] = cleaned
+        # The small print explains each title the items cite (45 CFR: HIPAA; 42 CFR: Part 2).
+        shown["cites_part2"] = any(str(entry["citation"]).startswith("42 CFR") for entry in cleaned)
     elif kind == LetterKind.EXTENSION:
         reason = str(summary.get("reason") or "").strip()
         if not reason:

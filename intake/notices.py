@@ -377,12 +377,18 @@ def extension_facts(record_request: RecordRequest, *, original: date, new: date,
 
 
 def on_exception_opened(
-    *, tenant: Tenant, episode: Any, record_request: RecordRequest, occurrence: str = "", **_: Any
+    *,
+    tenant: Tenant,
+    episode: Any,
+    record_request: RecordRequest,
+    occurrence: str = "",
+    lettered: bool = False,
+    **_: Any,
 ) -> None:
-    """An exception staff opened by hand that waits on the requestor (missing ID, unclear scope...) gets its "action
-    needed" email, in the same transaction. The checklist's exceptions (with deficiency codes) get theirs with the
-    deficiency letter instead, which lists each item."""
-    if episode.reason not in REQUESTOR_ACTION_REASONS or episode.deficiency_codes:
+    """An exception that waits on the requestor (missing ID, unclear scope, an authorization the patient revoked)
+    gets its "action needed" email, in the same transaction. The checklist's exceptions get theirs with the
+    deficiency letter instead (`lettered`), which lists each item."""
+    if episode.reason not in REQUESTOR_ACTION_REASONS or lettered:
         return
     requestor_notify(
         tenant=tenant,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
 from exceptions import services as exception_services
 from exceptions.choices import ExceptionReason
@@ -27,13 +28,21 @@ from intake.models import Extension, IntakeDocument, IntakeReview, JurisdictionR
 from intake.patients import is_unidentified_patient
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES
+from roi.choices import STAFF_ROLES, SUPERVISING_ROLES
 from roi.errors import NotPermitted, ServiceError
-from roi.models import Tenant
+from roi.models import Membership, Tenant
+from roi.notifications import notify
 from roi.tenancy import has_role
 from workflow import services as workflow_services
 from workflow import transitions
-from workflow.choices import OPEN_STATES, RequestState, RequestType, with_implied_categories
+from workflow.choices import (
+    OPEN_STATES,
+    RecordType,
+    RequestState,
+    RequestType,
+    SensitiveCategory,
+    with_implied_categories,
+)
 from workflow.deadlines import local_date
 from workflow.models import Patient, RecordRequest, Requestor
 
@@ -360,6 +369,7 @@ def intake_complete(
             next_step=next(d.next_step for d in deficiencies if d.reason == reason),
             next_action_due=respond_by,
             deficiency_codes=[d.code for d in deficiencies],
+            lettered=any(d.requestor_message for d in deficiencies),
         )
         letter = _deficiency_letter(
             tenant=tenant, actor=actor, record_request=current, deficiencies=deficiencies, respond_by=respond_by
@@ -377,7 +387,39 @@ def _validate(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> R
     record_request.needs_intake_completion = False
     history_stamp(record_request, actor)
     record_request.save(update_fields=["intake_completed_at", "needs_intake_completion", "updated_at"])
-    return transitions.request_validate(tenant=tenant, actor=actor, record_request=record_request)
+    validated = transitions.request_validate(tenant=tenant, actor=actor, record_request=record_request)
+    _psychotherapy_denial_notice(tenant=tenant, record_request=validated)
+    return validated
+
+
+def _psychotherapy_denial_notice(*, tenant: Tenant, record_request: RecordRequest) -> None:
+    """A right-of-access request (or a patient's directive) that asks for psychotherapy notes validates: the rest is
+    released, the notes are denied (164.524(a)(1)(i), unreviewable). Supervisors are told in the app at once, so the
+    denial is made before the release waits on it (the release gate holds the first release until it is)."""
+    asks = (
+        RecordType.PSYCHOTHERAPY_NOTES in record_request.record_types
+        or SensitiveCategory.PSYCHOTHERAPY_NOTES in record_request.sensitive_categories
+    )
+    if not asks or rules.basis_for(record_request.request_type, record_request.requestor.kind) not in (
+        rules.INDIVIDUAL,
+        rules.DIRECTIVE,
+    ):
+        return
+    link = reverse("workflow:detail", args=[record_request.tracking_number])
+    for membership in (
+        Membership.objects.for_tenant(tenant).filter(is_active=True, role__in=SUPERVISING_ROLES).select_related("user")
+    ):
+        notify(
+            tenant=tenant,
+            recipient=membership.user,
+            kind="psychotherapy_denial_due",
+            subject=f"Psychotherapy notes to deny on {record_request.tracking_number}",
+            body="A right-of-access request asks for psychotherapy notes, which the right of access does not cover "
+            "(45 CFR 164.524(a)(1)(i)). Deny them (unreviewable) from the request page, or from the restricted "
+            "request page without opening it; the rest is released once the denial is written.",
+            link=link,
+            dedupe_key=f"psychotherapy-denial-due:{record_request.pk}:{membership.user_id}",
+        )
 
 
 def _deficiency_letter(

@@ -149,3 +149,34 @@ def timeline_events(*, tenant: Tenant, record_request: Any) -> list[TimelineEven
     for source in _timeline_sources:
         events.extend(source(tenant=tenant, record_request=record_request))
     return events
+
+
+# --- Actions on a restricted request, without opening it ---------------------------------------------------------
+# The "Restricted request" page (workflow/restricted_views.py) shows no patient and no record, but some decisions need
+# neither: a supervisor denies the psychotherapy notes of a right-of-access request, which the law excludes whatever
+# they say (fulfillment). Each source returns the actions open to this user on this request; the view that performs
+# one lets the user in without opening the request (its `open_without_access`).
+
+
+@dataclass(frozen=True)
+class RestrictedAction:
+    label: str  # the button
+    url: str  # POST here
+    explanation: str  # why this needs no opening of the request
+    confirm: str = ""  # a confirmation the browser asks first
+
+
+RestrictedActionSource = Callable[..., list[RestrictedAction]]  # (*, tenant, record_request, user) -> actions
+_restricted_action_sources: list[RestrictedActionSource] = []
+
+
+def register_restricted_actions(source: RestrictedActionSource) -> None:
+    if source not in _restricted_action_sources:
+        _restricted_action_sources.append(source)
+
+
+def restricted_actions(*, tenant: Tenant, record_request: Any, user: Any) -> list[RestrictedAction]:
+    actions: list[RestrictedAction] = []
+    for source in _restricted_action_sources:
+        actions.extend(source(tenant=tenant, record_request=record_request, user=user))
+    return actions

@@ -29,6 +29,7 @@ from workflow.break_glass import (
     grant_expiry_label,
     request_access,
 )
+from workflow.extensions import restricted_actions
 from workflow.forms import BreakGlassForm, BulkAssignForm
 from workflow.models import RecordRequest
 
@@ -52,6 +53,7 @@ def restricted_page(
         "grant_minutes": BREAK_GLASS_MINUTES,
         "can_claim": record_request.assignee_id is None and record_request.is_open,
         "assign_form": BulkAssignForm(staff=staff) if staff and record_request.is_open else None,
+        "actions": restricted_actions(tenant=tenant, record_request=record_request, user=request.user),
     }
     return render(request, "workflow/restricted.html", context, status=status)
 

@@ -10,15 +10,18 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 
 from fulfillment import denials
 from fulfillment.choices import DenialReviewOutcome
 from fulfillment.models import Denial, ReleaseDocument
+from roi.choices import SUPERVISING_ROLES
 from roi.errors import ServiceError
 from roi.models import Membership, User
 from roi.selectors import licensed_professionals
+from roi.tenancy import has_role
 from workflow.choices import DenialBasis
+from workflow.extensions import RestrictedAction
 from workflow.models import RecordRequest
 from workflow.views import RequestDetailView
 
@@ -251,8 +254,54 @@ class ReviewDecideView(DenialActionMixin):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
+class PsychotherapyDenyView(DenialActionMixin):
+    """The routine, unreviewable denial of psychotherapy notes asked for under the right of access
+    (fulfillment.denials.psychotherapy_notes_deny). A supervisor makes it from the request page or from the
+    "Restricted request" page, without opening the request: it needs nothing of the records."""
+
+    def open_without_access(self, request: HttpRequest, record_request: RecordRequest) -> bool:
+        return True  # the service allows supervisors only; the answer is a message and a redirect, no PHI
+
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        try:
+            denials.psychotherapy_notes_deny(tenant=self.tenant, actor=request.user, record_request=record_request)
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return redirect("workflow:detail", tracking_number=tracking_number)
+        messages.success(
+            request,
+            f"Psychotherapy notes denied on {tracking_number} (unreviewable, 45 CFR 164.524(a)(1)(i)); the denial "
+            "letter was generated and the rest of the records can be released.",
+        )
+        return redirect("workflow:detail", tracking_number=tracking_number)
+
+
+def psychotherapy_restricted_actions(*, tenant: Any, record_request: Any, user: Any) -> list[RestrictedAction]:
+    """On the "Restricted request" page: a supervisor denies the psychotherapy notes without opening the request."""
+    if not has_role(user, tenant, SUPERVISING_ROLES):
+        return []
+    if not denials.psychotherapy_denial_due(tenant=tenant, record_request=record_request):
+        return []
+    return [
+        RestrictedAction(
+            label="Deny the psychotherapy notes (unreviewable)",
+            url=reverse("fulfillment:deny-psychotherapy", args=[record_request.tracking_number]),
+            explanation="This request asks for psychotherapy notes under the right of access, which does not cover "
+            "them (45 CFR 164.524(a)(1)(i)). Their denial is unreviewable and needs nothing of the records: "
+            "make it here without opening the request; the letter goes out and the rest is released.",
+            confirm="Deny the psychotherapy notes of this request? The denial letter is generated and sent.",
+        )
+    ]
+
+
 urlpatterns: list[URLPattern] = [
     path("<str:tracking_number>/deny/", DenyView.as_view(), name="deny"),
+    path(
+        "<str:tracking_number>/deny/psychotherapy-notes/",
+        PsychotherapyDenyView.as_view(),
+        name="deny-psychotherapy",
+    ),
     path(
         "<str:tracking_number>/denials/<int:pk>/review/request/",
         ReviewRequestView.as_view(),

@@ -43,7 +43,7 @@ def tracking_numbers(request_in_state, tenant_b) -> list[str]:
 
 
 def test_the_schema_has_the_request_api():
-    assert len(OPERATIONS) == 14
+    assert len(OPERATIONS) == 16
 
 
 @pytest.mark.usefixtures("media")

@@ -37,7 +37,7 @@ from django.urls import reverse
 from exceptions.choices import ExceptionReason
 from exceptions.services import exception_raise_or_update
 from fulfillment import documents as docs
-from fulfillment import fees
+from fulfillment import fees, packets
 from fulfillment.choices import QcOutcome, ReleaseAction
 from fulfillment.models import Delivery, Denial, QcReview, ReleaseDocument, ReleasePacket, ReleaseRefusal
 from intake import rules
@@ -45,6 +45,7 @@ from intake.authorizations import review_with_records
 from intake.models import IntakeReview
 from intake.services import REVIEW_FIELDS, intake_facts
 from roi import clock
+from roi.audit import history_stamp
 from roi.choices import SUPERVISING_ROLES
 from roi.errors import ServiceError
 from roi.models import Membership, Tenant
@@ -82,6 +83,13 @@ class Refusal:
     citation: str
     fix: str
     reason: str  # the ExceptionReason a refusal opens
+
+    @property
+    def labelled(self) -> str:
+        """The message with what it is about in front, unless it already starts with it."""
+        if not self.subject or self.message.lower().startswith(self.subject.lower()):
+            return self.message
+        return f"{self.subject}: {self.message}"
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -395,12 +403,14 @@ def release_verdict(
 def _first_release_refusals(*, tenant: Tenant, record_request: RecordRequest, packet: ReleasePacket) -> list[Refusal]:
     out = []
     contents = docs.release_contents(docs.documents_for(tenant=tenant, record_request=record_request))
-    if [{"document": item.document.pk, "pages": item.included} for item in contents] != packet.contents:
+    changes = packets.packet_changes(packet, contents, record_request)
+    if changes:
         out.append(
             Refusal(
                 "PACKET_STALE",
                 "Release packet",
-                f"The documents or excluded pages changed after packet v{packet.version} was built.",
+                f"Packet v{packet.version} no longer matches the request: {', '.join(changes)} changed since it was "
+                "built.",
                 QC_POLICY,
                 "Rebuild the packet and pass QC again.",
                 R.OTHER,
@@ -482,6 +492,7 @@ def release_refused(
         action_label = ReleaseAction(verdict.action).label.lower()
         open_state = current.state in EXCEPTION_SOURCES or current.state == RequestState.EXCEPTION
         if of_law and open_state:
+            void_qc(tenant=tenant, actor=actor, record_request=current)
             episode = exception_raise_or_update(
                 tenant=tenant,
                 actor=actor,
@@ -510,6 +521,18 @@ def release_refused(
         if episode is None and not open_state:
             _tell_owner(tenant=tenant, record_request=current, row=row, lead=lead)
     return row
+
+
+def void_qc(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> None:
+    """QC attested to a basis that no longer holds (revoked, expired, refused at release): the request's QC fact is
+    cleared, so "QC passed" is not shown beside it and the next release needs a new pass (a rebuilt packet's)."""
+    current = RecordRequest.objects.for_tenant(tenant).get(pk=record_request.pk)
+    if current.qc_passed_at is None or current.state not in (RequestState.IN_FULFILLMENT, RequestState.EXCEPTION):
+        return
+    current.qc_passed_at = None
+    current.qc_passed_by = None
+    history_stamp(current, actor)
+    current.save(update_fields=["qc_passed_at", "qc_passed_by", "updated_at"])
 
 
 def _tell_owner(*, tenant: Tenant, record_request: RecordRequest, row: ReleaseRefusal, lead: Refusal) -> None:

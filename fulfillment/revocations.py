@@ -23,6 +23,7 @@ from django.db import transaction
 
 from exceptions.choices import ExceptionReason
 from exceptions.services import exception_raise_or_update
+from fulfillment.gate import void_qc
 from fulfillment.models import DownloadLink
 from intake.authorizations import requests_relying_on
 from intake.choices import AuthorizationKind, DocumentKind, DocumentSource
@@ -97,8 +98,8 @@ def revocation_record(
             uploaded_file=uploaded_file,
             kind=DocumentKind.REVOCATION,
             source=DocumentSource.STAFF_UPLOAD,
-            note=f"Revocation of the {AuthorizationKind(auth.kind).label.split(' (')[0].lower()} signed "
-            f"{auth.signed_on:%b %-d, %Y}",
+            note=f"Revocation of the {'directive' if auth.kind == AuthorizationKind.DIRECTIVE else 'authorization'} "
+            f"signed {auth.signed_on:%b %-d, %Y}",
         )
         now = clock.now()
         revocation = Revocation(
@@ -156,6 +157,7 @@ def _stop(
     code = "DIRECTIVE_REVOKED" if directive else "AUTH_REVOKED"
     if record_request.state not in EXCEPTION_SOURCES and record_request.state != RequestState.EXCEPTION:
         return
+    void_qc(tenant=tenant, actor=actor, record_request=record_request)
     exception_raise_or_update(
         tenant=tenant,
         actor=actor,

@@ -77,6 +77,7 @@ def basis_records_context(
         "basis": basis,
         "kind": kind,
         "kind_label": AuthorizationKind(kind).label if kind else "",
+        "kind_word": "directive" if kind == AuthorizationKind.DIRECTIVE else "authorization",
         "authorization": auth,
         "revocation": getattr(auth, "revocation", None) if auth else None,
         "representative": rep,
@@ -94,7 +95,8 @@ def basis_records_context(
         context["auth_form"] = forms.get("auth_form") or AuthorizationRecordForm(
             documents=documents,
             representatives=reps,
-            initial={"recipient": requestor.organization or requestor.name, "signer_name": patient.full_name},
+            # The recipient is typed as the form names it, never filled in from the request: the rules compare the two.
+            initial={"signer_name": patient.full_name},
         )
         link_form = forms.get("auth_link_form") or AuthorizationLinkForm(
             authorizations=[a for a in others if auth is None or a.pk != auth.pk]

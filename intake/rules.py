@@ -38,6 +38,13 @@ class Deficiency:
     requestor_template: str = ""
     requestor_params: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def labelled(self) -> str:
+        """The staff message with what it is about in front, unless it already starts with it."""
+        if not self.subject or self.staff_message.lower().startswith(self.subject.lower()):
+            return self.staff_message
+        return f"{self.subject}: {self.staff_message}"
+
 
 @dataclass(frozen=True)
 class RepresentativeFacts:

@@ -379,7 +379,7 @@ def intake_complete(
 
 
 def _detail(deficiencies: list[rules.Deficiency]) -> str:
-    return " ".join(f"{d.subject}: {d.staff_message}" if d.subject else d.staff_message for d in deficiencies)
+    return " ".join(d.labelled for d in deficiencies)
 
 
 def _validate(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> RecordRequest:

@@ -13,6 +13,8 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Concat
 
+from fulfillment.models import ReleaseRefusal
+from intake.models import Revocation
 from roi.choices import AccessAction
 from roi.downloads import spreadsheet_safe
 from roi.models import AccessEvent, Membership, Tenant
@@ -148,7 +150,7 @@ class TrailEntry:
     """One line of a request's audit trail, whatever its source."""
 
     at: datetime
-    source: str  # "Access", "Transition" or "Change"
+    source: str  # "Access", "Transition", "Change", "Revocation" or "Release gate"
     who: str
     what: str
     detail: str = ""
@@ -166,7 +168,8 @@ def _change_text(change: Any) -> str:
 
 
 def request_trail(*, tenant: Tenant, record_request: RecordRequest) -> list[TrailEntry]:
-    """Access events, transitions and field changes of one request, oldest first: three queries."""
+    """Access events, transitions and field changes of one request, the revocation of the authorization it relies on
+    and the releases the gate refused, oldest first: five queries."""
     entries: list[TrailEntry] = []
     events = access_events(tenant=tenant, filters=AccessFilters(record_request=record_request))
     for event in events:
@@ -215,7 +218,47 @@ def request_trail(*, tenant: Tenant, record_request: RecordRequest) -> list[Trai
             )
         )
         previous = record
+    entries.extend(_release_events(tenant=tenant, record_request=record_request))
     entries.sort(key=lambda entry: entry.at)
+    return entries
+
+
+def _release_events(*, tenant: Tenant, record_request: RecordRequest) -> list[TrailEntry]:
+    """The revocation of the authorization the request relies on (with its written revocation) and every release the
+    gate refused: two more queries."""
+    entries = []
+    revocation = (
+        Revocation.objects.for_tenant(tenant)
+        .filter(authorization__reviews__request=record_request)
+        .select_related("authorization", "document", "recorded_by")
+        .first()
+    )
+    if revocation is not None:
+        kind = "Directive withdrawn" if revocation.authorization.kind == "directive" else "Authorization revoked"
+        document = revocation.document
+        entries.append(
+            TrailEntry(
+                at=revocation.recorded_at,
+                source="Revocation",
+                who=revocation.recorded_by.get_username() if revocation.recorded_by else "system",
+                what=kind,
+                detail=f"Written revocation received {revocation.received_on:%Y-%m-%d}"
+                + (f"; document {document.original_name} (document {document.pk})" if document else "")
+                + (f"; {revocation.note}" if revocation.note else ""),
+                reference=f"revocation {revocation.pk}",
+            )
+        )
+    for refusal in ReleaseRefusal.objects.for_tenant(tenant).filter(request=record_request).select_related("actor"):
+        entries.append(
+            TrailEntry(
+                at=refusal.at,
+                source="Release gate",
+                who=refusal.actor.get_username() if refusal.actor else refusal.actor_label or "system",
+                what=f"{refusal.get_action_display()} refused",
+                detail="; ".join(f"{r.get('message')} ({r.get('citation')})" for r in refusal.refusals),
+                reference=f"release refusal {refusal.pk}",
+            )
+        )
     return entries
 
 

@@ -32,9 +32,10 @@ def _outcome_message(outcome: revocations.RevocationOutcome) -> str:
     if outcome.links_revoked:
         parts.append(f"{outcome.links_revoked} download link{'s' if outcome.links_revoked != 1 else ''} stopped.")
     if outcome.delivered:
+        count = len(outcome.delivered)
         parts.append(
-            f"{len(outcome.delivered)} earlier release{'s' if len(outcome.delivered) != 1 else ''} under it "
-            "stand (45 CFR 164.508(b)(5))."
+            f"{count} earlier release{'s' if count != 1 else ''} under it "
+            f"stand{'s' if count == 1 else ''} (45 CFR 164.508(b)(5))."
         )
     return " ".join(parts)
 

@@ -45,7 +45,11 @@ class AuthorizationRecordForm(_RecordForm):
     expiration_event = forms.CharField(
         label="Or expires on an event", max_length=200, required=False, help_text='For example "end of the lawsuit".'
     )
-    recipient = forms.CharField(label="Names as recipient", max_length=300)
+    recipient = forms.CharField(
+        label="Names as recipient",
+        max_length=300,
+        help_text="As the form names them (a person or an organisation): it must be the requestor.",
+    )
     representative = forms.ChoiceField(label="Signed by a personal representative", required=False)
     covers_psychotherapy_notes = forms.BooleanField(
         label="It is an authorization for psychotherapy notes (and nothing else)", required=False

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from fulfillment import qc
 from fulfillment.models import ReleasePacket
+from fulfillment.packets import packet_recipient
 from intake.models import IntakeReview
 from tests.factories import complete_review
 from tests.fulfillment.factories import ReleaseDocumentFactory, ReleasePacketFactory
@@ -41,9 +42,8 @@ def packet(rr: RecordRequest, *, builder, documents=None, **fields) -> ReleasePa
     documents = [document(rr)] if documents is None else documents
     now = timezone.now()
     ReleasePacket.objects.filter(request=rr, superseded_at__isnull=True).update(superseded_at=now)
-    requestor = rr.requestor
     values = {
-        "recipient": f"{requestor.name}, {requestor.organization}" if requestor.organization else requestor.name,
+        "recipient": packet_recipient(rr),  # as the builder stamps it on every page
         "contents": [{"document": d.pk, "pages": list(range(1, d.page_count + 1))} for d in documents],
         "record_pages": sum(d.page_count for d in documents) or 1,
         "built_at": now,

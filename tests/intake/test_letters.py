@@ -125,6 +125,29 @@ def test_the_deficiency_letter_lists_every_requestor_message_with_its_citation(t
     assert letter.summary["deficiencies"][0]["code"] == "AUTH_NO_EXPIRATION"
 
 
+def test_the_deficiency_letter_names_what_each_item_is_about_and_explains_the_titles_it_cites(
+    tenant, alice, record_request
+):
+    part2 = {
+        "code": "PART2_NO_CONSENT_OR_ORDER",
+        "subject": "Part 2 consent or court order",
+        "message": "A subpoena alone cannot release substance use disorder treatment records.",
+        "citation": "42 CFR 2.31, 2.61, 2.64",
+    }
+    summary = {**SUMMARIES[LetterKind.DEFICIENCY], "deficiencies": [*DEFICIENCIES, part2]}
+    with transaction.atomic():
+        letter = letter_generate(
+            tenant=tenant, actor=alice, record_request=record_request, kind=LetterKind.DEFICIENCY, summary=summary
+        )
+    _, text = pdf_text(letter_open(letter))
+    assert "Part 2 consent or court order: A subpoena alone cannot release" in text
+    assert "Part 164 of Title 45 (45 CFR) is the HIPAA Privacy Rule" in text
+    assert "Part 2 of Title 42 (42 CFR) protects records of substance use disorder treatment" in text
+    # A letter citing only HIPAA does not mention Title 42.
+    _, hipaa_only = pdf_text(letter_open(generate(tenant, alice, record_request, LetterKind.DEFICIENCY)))
+    assert "Title 42" not in hipaa_only
+
+
 def test_the_extension_notice_gives_the_new_date_the_reason_and_the_rule(tenant, alice, record_request):
     letter = generate(tenant, alice, record_request, LetterKind.EXTENSION)
 

@@ -486,7 +486,7 @@ def test_pages_left_out_after_qc_stop_the_delivery_until_the_packet_is_rebuilt_a
     documents.page_exclusion_add(
         tenant=tenant_a, actor=sam, document=withheld, first_page=1, last_page=1, reason="denied"
     )
-    with pytest.raises(ServiceError, match="changed after packet v"):
+    with pytest.raises(ServiceError, match="no longer matches the request: documents or excluded pages changed"):
         _deliver(rr, alice, _evidence(DeliveryMethod.FAX, sam))
     rr.refresh_from_db()
     assert rr.state == S.IN_FULFILLMENT

@@ -310,6 +310,20 @@ def _record_on_file(f: IntakeFacts, kind: str) -> list[Deficiency]:
                 subject=subject,
             )
         ]
+    if not auth.has_document:
+        return [
+            _d(
+                "BASIS_RECORD_WITHOUT_DOCUMENT",
+                "",
+                f"The {subject.lower()} was recorded from checklist answers, before records named the document they "
+                "are on: record it again from the signed form among the request's documents.",
+                "45 CFR 164.508(c)(1), 164.530(j)",
+                R.INCOMPLETE_AUTHORIZATION,
+                "Record the authorization from its signed form.",
+                staff_only=True,
+                subject=subject,
+            )
+        ]
     if auth.kind != kind:
         recorded = KIND_SUBJECT.get(auth.kind, auth.kind).lower()
         return [

@@ -306,6 +306,13 @@ def test_164_524_c_3_ii_a_patient_directive_to_a_third_party_must_be_signed_and_
     assert codes(elsewhere) == ["DIRECTIVE_RECIPIENT_NOT_REQUESTOR"]
 
 
+def test_an_authorization_recorded_without_its_document_is_recorded_again_from_the_form():
+    """Authorizations carried over from the checklist's old ticks name no document: staff record them again."""
+    found = rules.evaluate(facts(authorization=replace(SIGNED, has_document=False)))
+    assert [d.code for d in found] == ["BASIS_RECORD_WITHOUT_DOCUMENT"]
+    assert found[0].staff_only
+
+
 def test_a_directive_recorded_where_an_authorization_is_needed_is_staff_work():
     found = rules.evaluate(facts(authorization=DIRECTIVE))
     assert [d.code for d in found] == ["BASIS_RECORD_WRONG_KIND"]

@@ -53,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     with rls.tenant_scope(tenant.pk):
         rows = RecordRequest.objects.for_tenant(tenant).count()
         tracking = RecordRequest.objects.for_tenant(tenant).order_by("-received_at").first().tracking_number
+        # A request the demo delivered through fulfillment for real: its page asks the release gate for a verdict
+        # on a download of the delivered packet (the checklist's rules, QC's facts, the packet's documents).
+        delivered = (
+            RecordRequest.objects.for_tenant(tenant)
+            .filter(deliveries__isnull=False)
+            .order_by("-delivered_at")
+            .values_list("tracking_number", flat=True)
+            .first()
+        )
 
     def queries(path: str) -> int:
         with CaptureQueriesContext(connection) as captured:
@@ -67,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         ("queue page, first page (50 rows)", "/requests/"),
         ("queue page, filtered to exception", "/requests/?state=exception"),
         ("request detail page", f"/requests/{tracking}/"),
+        *([("request detail page, delivered (gate verdict)", f"/requests/{delivered}/")] if delivered else []),
         ("API list (50 rows, cursor page)", "/api/v1/requests/"),
         ("API retrieve", f"/api/v1/requests/{tracking}/"),
     ]

@@ -240,11 +240,16 @@ def passing_review(*, tenant: Tenant, packet: ReleasePacket) -> QcReview | None:
 
 
 def basis_refusals(
-    *, tenant: Tenant, record_request: RecordRequest, documents: Iterable[ReleaseDocument] = ()
+    *,
+    tenant: Tenant,
+    record_request: RecordRequest,
+    documents: Iterable[ReleaseDocument] = (),
+    review: IntakeReview | None = None,
 ) -> list[Refusal]:
     """The law at the moment of release: intake's rules on today's facts, then what the documents about to leave
-    carry (sensitive categories, psychotherapy notes, Part 2 records). QC's basis and sensitive checks show these."""
-    facts = intake_facts(tenant=tenant, record_request=record_request, at_release=True)
+    carry (sensitive categories, psychotherapy notes, Part 2 records). QC's basis and sensitive checks show these.
+    `review`: the request's review as review_with_records read it, when the caller has it."""
+    facts = intake_facts(tenant=tenant, record_request=record_request, review=review, at_release=True)
     basis = rules.basis_for(facts.request_type, facts.requestor_kind)
     found = rules.evaluate(facts, at_release=True)
     documents = list(documents)
@@ -322,6 +327,7 @@ def release_verdict(
     packet: ReleasePacket | None,
     action: str,
     first_release: bool | None = None,
+    review: IntakeReview | None = None,
 ) -> Verdict:
     """Every rule, evaluated now, on releasing `packet` of the request by `action` (ReleaseAction). Reads only.
     `first_release`: the packet version has not been sent before (a delivery; a resend of a newer version); by
@@ -345,7 +351,8 @@ def release_verdict(
             ),
         )
     documents = packet_documents(tenant=tenant, record_request=record_request, packet=packet)
-    review = passing_review(tenant=tenant, packet=packet)
+    intake_review = review if review is not None else review_with_records(tenant=tenant, record_request=record_request)
+    review = passing_review(tenant=tenant, packet=packet)  # QC's
     if review is None:
         refusals.append(
             Refusal(
@@ -358,7 +365,9 @@ def release_verdict(
             )
         )
     elif review.release_facts:
-        now = release_facts(tenant=tenant, record_request=record_request, packet=packet, documents=documents)
+        now = release_facts(
+            tenant=tenant, record_request=record_request, packet=packet, documents=documents, review=intake_review
+        )
         compared = COMPARED_FIRST if first_release else COMPARED_AGAIN
         changed = [COMPONENT_LABELS[key] for key in compared if review.release_facts.get(key) != now.get(key)]
         if changed:
@@ -396,7 +405,7 @@ def release_verdict(
                 R.OTHER,
             )
         )
-    refusals += basis_refusals(tenant=tenant, record_request=record_request, documents=documents)
+    refusals += basis_refusals(tenant=tenant, record_request=record_request, documents=documents, review=intake_review)
     return Verdict(action, packet, tuple(refusals))
 
 

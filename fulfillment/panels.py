@@ -46,18 +46,18 @@ def gate_panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any
         action = ReleaseAction.DOWNLOAD
     else:
         return {"gate": context}
+    review = review_with_records(tenant=tenant, record_request=record_request)
     if packet is not None:
         context["verdict"] = gate.release_verdict(
-            tenant=tenant, record_request=record_request, packet=packet, action=action
+            tenant=tenant, record_request=record_request, packet=packet, action=action, review=review
         )
     else:
-        context["basis_refusals"] = gate.basis_refusals(tenant=tenant, record_request=record_request)
+        context["basis_refusals"] = gate.basis_refusals(tenant=tenant, record_request=record_request, review=review)
     context["action_label"] = (
         f"Delivery of packet v{packet.version}" if action == ReleaseAction.DELIVER and packet else
         f"Downloads and resends of packet v{packet.version}" if packet else "Release"
     )  # fmt: skip
     context["refusals"] = gate.refusals_for(tenant=tenant, record_request=record_request)
-    review = review_with_records(tenant=tenant, record_request=record_request)
     auth = review.authorization if review is not None and review.authorization_id else None
     context["authorization"] = auth
     context["authorization_word"] = "directive" if auth is not None and auth.kind == "directive" else "authorization"

@@ -28,7 +28,7 @@ from workflow.forms import (
     exception_reason_label,
     transition_form,
 )
-from workflow.models import RecordRequest, WorkQueue
+from workflow.models import Patient, RecordRequest, WorkQueue
 from workflow.restricted_views import RestrictedRequestMixin
 from workflow.selectors import DEFAULT_QUEUE_SORT
 from workflow.transitions import TRANSITIONS, request_transition, transition_options
@@ -417,3 +417,33 @@ class RequestAssignView(RequestDetailView):
             return self.render_detail(request, self.get_object(tracking_number), status=error.status_code)
         messages.success(request, f"Assigned to {assignee}." if assignee else "Request unassigned.")
         return redirect("workflow:detail", tracking_number=tracking_number)
+
+
+class PatientPageView(TenantViewMixin, View):
+    """A staff page about one patient (their accounting of disclosures, their authorizations): the patient is found
+    inside the tenant (another tenant's answers 404, like a missing one), and every view of the page is an access
+    event saying what it showed (`view_detail`). Subclasses render the page (`render_page`)."""
+
+    view_detail = ""
+
+    def get_patient(self, pk: int) -> Patient:
+        patient = Patient.objects.for_tenant(self.tenant).filter(pk=pk).first()
+        if patient is None:
+            raise Http404("No such patient")
+        return patient
+
+    def render_page(self, request: HttpRequest, patient: Patient) -> HttpResponse:
+        raise NotImplementedError
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patient = self.get_patient(pk)
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.VIEW_PATIENT,
+            request=request,
+            obj=patient,
+            patient_id=patient.pk,
+            detail=self.view_detail,
+        )
+        return self.render_page(request, patient)

@@ -33,7 +33,7 @@ from roi.tenancy import TenantViewMixin
 from workflow.deadlines import local_date
 from workflow.downloads import RequestDownloadView
 from workflow.models import Patient, Requestor
-from workflow.views import RequestDetailView
+from workflow.views import PatientPageView, RequestDetailView
 
 
 def _date_input() -> forms.DateInput:
@@ -140,16 +140,11 @@ class SuspensionForm(forms.Form):
         return {**data, "agency": name, "agency_requestor": requestor}
 
 
-class PatientAccountingView(TenantViewMixin, View):
+class PatientAccountingView(PatientPageView):
     """The accounting of disclosures of one patient, as staff see it."""
 
     template_name = "fulfillment/disclosures/patient.html"
-
-    def get_patient(self, pk: int) -> Patient:
-        patient = Patient.objects.for_tenant(self.tenant).filter(pk=pk).first()
-        if patient is None:
-            raise Http404("No such patient")
-        return patient
+    view_detail = "accounting of disclosures"
 
     def render_page(
         self,
@@ -180,19 +175,6 @@ class PatientAccountingView(TenantViewMixin, View):
     def suspension_form(self, patient: Patient, **kwargs: Any) -> SuspensionForm:
         recipients, government = disclosures.agency_candidates(tenant=self.tenant, patient=patient)
         return SuspensionForm(recipients=recipients, government=government, **kwargs)
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        patient = self.get_patient(pk)
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.VIEW_PATIENT,
-            request=request,
-            obj=patient,
-            patient_id=patient.pk,
-            detail="accounting of disclosures",
-        )
-        return self.render_page(request, patient)
 
 
 class DisclosureRecordView(PatientAccountingView):

@@ -10,18 +10,14 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
-from django.views import View
 
 from fulfillment import revocations
 from intake import authorizations
 from intake.forms.records import RevocationForm
 from intake.models import Authorization
-from roi.audit import access_record
-from roi.choices import AccessAction
 from roi.errors import ServiceError
-from roi.tenancy import TenantViewMixin
 from workflow.models import Patient
-from workflow.views import RequestDetailView
+from workflow.views import PatientPageView, RequestDetailView
 
 
 def _outcome_message(outcome: revocations.RevocationOutcome) -> str:
@@ -74,17 +70,12 @@ class RevokeView(RequestDetailView):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class PatientAuthorizationsView(TenantViewMixin, View):
+class PatientAuthorizationsView(PatientPageView):
     """Every authorization, directive and representative's authority recorded for one patient, which requests rely
     on each, and the form to record a written revocation. Viewing it is an access event (it shows PHI)."""
 
     template_name = "fulfillment/gate/patient_authorizations.html"
-
-    def get_patient(self, pk: int) -> Patient:
-        patient = Patient.objects.for_tenant(self.tenant).filter(pk=pk).first()
-        if patient is None:
-            raise Http404("No such patient")
-        return patient
+    view_detail = "authorizations and representatives"
 
     def render_page(
         self, request: HttpRequest, patient: Patient, *, forms: dict[int, Any] | None = None, status: int = 200
@@ -104,19 +95,6 @@ class PatientAuthorizationsView(TenantViewMixin, View):
             "representatives": list(authorizations.patient_representatives(tenant=self.tenant, patient=patient)),
         }
         return render(request, self.template_name, context, status=status)
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        patient = self.get_patient(pk)
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.VIEW_PATIENT,
-            request=request,
-            obj=patient,
-            patient_id=patient.pk,
-            detail="authorizations and representatives",
-        )
-        return self.render_page(request, patient)
 
 
 class PatientRevokeView(PatientAuthorizationsView):

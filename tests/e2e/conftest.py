@@ -1,6 +1,6 @@
 """Fixtures for the browser tests: Playwright (pytest-playwright's `page`) against pytest-django's `live_server`.
 
-The Chromium launch arguments and the skip-when-missing rule live in tests/conftest.py.
+The Chromium launch arguments, and the failure that names what to install when it is missing, live in tests/conftest.py.
 """
 
 from __future__ import annotations

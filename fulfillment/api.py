@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from fulfillment import delivery, denials
 from intake.api.views import IntakeRecordRequestViewSet
 from roi.errors import ServiceError
-from workflow.api.serializers import RecordRequestSerializer
+from workflow.api.serializers import RecordRequestSerializer, request_outcome
 from workflow.choices import DeliveryMethod, DenialBasis
 
 
@@ -80,13 +80,10 @@ class FulfillmentRecordRequestViewSet(IntakeRecordRequestViewSet):
     @extend_schema(
         request=DeliverInputSerializer,
         responses={
-            200: inline_serializer(
+            200: request_outcome(
                 "DeliveryOutcome",
-                {
-                    **RecordRequestSerializer().get_fields(),
-                    "packet_version": serializers.IntegerField(),
-                    "download_url": serializers.CharField(allow_null=True),
-                },
+                packet_version=serializers.IntegerField(),
+                download_url=serializers.CharField(allow_null=True),
             ),
             409: RELEASE_REFUSED,
         },

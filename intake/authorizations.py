@@ -26,7 +26,7 @@ from roi.choices import STAFF_ROLES
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.tenancy import has_role
-from workflow.choices import OPEN_STATES, RequestState
+from workflow.choices import OPEN_STATES, RequestorKind, RequestState
 from workflow.deadlines import local_date
 from workflow.models import Patient, RecordRequest
 
@@ -161,11 +161,11 @@ def representative_record(
     document: IntakeDocument | None,
     ends_on: date | None = None,
     note: str = "",
-    link: bool = True,
 ) -> RepresentativeAuthority:
     """Record a personal representative's authority from a document received with the request, checked by the
-    actor: the staff member recording it is the one named as having verified it (164.502(g), 164.514(h)). With
-    `link`, the request (a representative asking for the patient's records) relies on it from now on."""
+    actor: the staff member recording it is the one named as having verified it (164.502(g), 164.514(h)). When the
+    request's requestor is the representative (asking for the patient's records), the request relies on it from now
+    on; otherwise it is recorded for the patient (a representative who signed an authorization, say)."""
     _require_staff(actor, tenant)
     name = (name or "").strip()
     if not name:
@@ -195,7 +195,7 @@ def representative_record(
         )
         history_stamp(rep, actor)
         rep.save()
-        if link:
+        if current.requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE:
             _link(tenant=tenant, actor=actor, record_request=current, representative=rep)
     return rep
 

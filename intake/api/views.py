@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -43,10 +44,11 @@ from intake.models import IdempotencyKey, IntakeDocument, Letter, Representative
 from intake.services import IncomingDocument
 from roi.errors import ServiceError
 from roi.models import Membership
-from workflow.api.serializers import RecordRequestSerializer
+from workflow.api.serializers import RecordRequestSerializer, request_outcome
 from workflow.api.views import RecordRequestViewSet
-from workflow.choices import RequestorKind
 from workflow.models import RecordRequest
+
+RESOLVED = serializers.BooleanField(help_text="An exception the rules opened was resolved.")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -199,13 +201,8 @@ class IntakeRecordRequestViewSet(RecordRequestViewSet):
     @extend_schema(
         request=ValidateInputSerializer,
         responses={
-            200: inline_serializer(
-                "IntakeOutcome",
-                {
-                    **RecordRequestSerializer().get_fields(),
-                    "validated": serializers.BooleanField(),
-                    "deficiencies": DeficiencySerializer(many=True),
-                },
+            200: request_outcome(
+                "IntakeOutcome", validated=serializers.BooleanField(), deficiencies=DeficiencySerializer(many=True)
             )
         },
     )
@@ -255,17 +252,42 @@ class IntakeRecordRequestViewSet(RecordRequestViewSet):
             IntakeDocument.objects.for_tenant(self.tenant).filter(pk=document_id, request_id=record_request.pk).first()
         )
 
+    def _record_basis(
+        self,
+        request: Request,
+        input_serializer: type[serializers.Serializer],
+        record: Callable[..., Any],
+        name: str,
+        output_serializer: type[serializers.Serializer],
+    ) -> Response:
+        """Record what the request relies on from one of its documents (`record`: an intake.authorizations service)
+        and check it again when it waits in an exception the rules opened; the answer is the request, the record as
+        `name`, and whether the exception was `resolved`."""
+        record_request: RecordRequest = self.get_object()
+        data = input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        document = self._document(record_request, fields.pop("document"))
+        result, outcome = intake_services.basis_record_and_resume(
+            tenant=self.tenant,
+            actor=request.user,
+            record_request=record_request,
+            record=lambda: record(
+                tenant=self.tenant, actor=request.user, record_request=record_request, document=document, **fields
+            ),
+        )
+        return Response(
+            {
+                **RecordRequestSerializer(self._reload(record_request)).data,
+                name: output_serializer(result).data,
+                "resolved": bool(outcome and outcome.resolved),
+            }
+        )
+
     @extend_schema(
         request=AuthorizationInputSerializer,
         responses={
-            200: inline_serializer(
-                "AuthorizationOutcome",
-                {
-                    **RecordRequestSerializer().get_fields(),
-                    "authorization": AuthorizationSerializer(),
-                    "resolved": serializers.BooleanField(help_text="An exception the rules opened was resolved."),
-                },
-            )
+            200: request_outcome("AuthorizationOutcome", authorization=AuthorizationSerializer(), resolved=RESOLVED)
         },
     )
     @action(detail=True, methods=["post"], url_path="authorization")
@@ -274,49 +296,23 @@ class IntakeRecordRequestViewSet(RecordRequestViewSet):
         (164.524(c)(3)(ii)) the request relies on, from the signed form among its documents. On a request waiting in
         an exception the rules opened, the checks run again in the same call: fixed, the exception is resolved
         (`resolved`). 400 says what to fix."""
-        record_request: RecordRequest = self.get_object()
-        data = AuthorizationInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        document = self._document(record_request, fields.pop("document"))
-        rep_id = fields.pop("representative", None)
-        representative = (
-            RepresentativeAuthority.objects.for_tenant(self.tenant).filter(pk=rep_id).first() if rep_id else None
-        )
-        if rep_id and representative is None:
-            raise ServiceError("Choose a representative recorded for this patient.", field="representative")
-        auth, outcome = intake_services.basis_record_and_resume(
-            tenant=self.tenant,
-            actor=request.user,
-            record_request=record_request,
-            record=lambda: authorizations.authorization_record(
-                tenant=self.tenant,
-                actor=request.user,
-                record_request=record_request,
-                document=document,
-                representative=representative,
-                **fields,
-            ),
-        )
-        return Response(
-            {
-                **RecordRequestSerializer(self._reload(record_request)).data,
-                "authorization": AuthorizationSerializer(auth).data,
-                "resolved": bool(outcome and outcome.resolved),
-            }
+
+        def record(*, representative: int | None = None, **fields: Any) -> Any:
+            chosen = None
+            if representative:
+                chosen = RepresentativeAuthority.objects.for_tenant(self.tenant).filter(pk=representative).first()
+                if chosen is None:
+                    raise ServiceError("Choose a representative recorded for this patient.", field="representative")
+            return authorizations.authorization_record(representative=chosen, **fields)
+
+        return self._record_basis(
+            request, AuthorizationInputSerializer, record, "authorization", AuthorizationSerializer
         )
 
     @extend_schema(
         request=RepresentativeInputSerializer,
         responses={
-            200: inline_serializer(
-                "RepresentativeOutcome",
-                {
-                    **RecordRequestSerializer().get_fields(),
-                    "representative": RepresentativeSerializer(),
-                    "resolved": serializers.BooleanField(help_text="An exception the rules opened was resolved."),
-                },
-            )
+            200: request_outcome("RepresentativeOutcome", representative=RepresentativeSerializer(), resolved=RESOLVED)
         },
     )
     @action(detail=True, methods=["post"], url_path="representative")
@@ -324,31 +320,9 @@ class IntakeRecordRequestViewSet(RecordRequestViewSet):
         """Record a personal representative's authority from the document among the request's documents that proves
         it, with the caller as the staff member who checked it (45 CFR 164.502(g)). The request relies on it when
         its requestor is the representative. 400 says what to fix."""
-        record_request: RecordRequest = self.get_object()
-        data = RepresentativeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        document = self._document(record_request, fields.pop("document"))
-        link = record_request.requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE
-        rep, outcome = intake_services.basis_record_and_resume(
-            tenant=self.tenant,
-            actor=request.user,
-            record_request=record_request,
-            record=lambda: authorizations.representative_record(
-                tenant=self.tenant,
-                actor=request.user,
-                record_request=record_request,
-                document=document,
-                link=link,
-                **fields,
-            ),
-        )
-        return Response(
-            {
-                **RecordRequestSerializer(self._reload(record_request)).data,
-                "representative": RepresentativeSerializer(rep).data,
-                "resolved": bool(outcome and outcome.resolved),
-            }
+        record = authorizations.representative_record
+        return self._record_basis(
+            request, RepresentativeInputSerializer, record, "representative", RepresentativeSerializer
         )
 
     # --- The extension ---------------------------------------------------------------------------------------------
@@ -356,14 +330,7 @@ class IntakeRecordRequestViewSet(RecordRequestViewSet):
     @extend_schema(
         request=ExtensionInputSerializer,
         responses={
-            200: inline_serializer(
-                "ExtensionOutcome",
-                {
-                    **RecordRequestSerializer().get_fields(),
-                    "extension": ExtensionSerializer(),
-                    "notice": NoticeSerializer(),
-                },
-            )
+            200: request_outcome("ExtensionOutcome", extension=ExtensionSerializer(), notice=NoticeSerializer())
         },
     )
     @action(detail=True, methods=["post"], url_path="extend")

@@ -146,7 +146,6 @@ class RepresentativeRecordView(_RecordView):
         if not form.is_valid():
             return self.failed(request, rr, form, None)
         data = form.cleaned_data
-        link = rr.requestor.kind == "personal_representative"
         try:
             rep, outcome = self.record(
                 request,
@@ -159,7 +158,6 @@ class RepresentativeRecordView(_RecordView):
                     authority_type=data["authority_type"],
                     document=form.chosen_document(),
                     ends_on=data["ends_on"],
-                    link=link,
                 ),
             )
         except ServiceError as error:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from workflow.choices import Channel, DeliveryMethod, DenialBasis, RecordType, RequestorKind, RequestState, RequestType
@@ -49,6 +50,13 @@ class RecordRequestSerializer(serializers.ModelSerializer):
             "delivery_evidence", "denial_basis", "closed_at", "last_activity_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+def request_outcome(name: str, **fields: serializers.Field) -> serializers.Serializer:
+    """The schema of an action's answer: the request's representation and, after it, what the action adds (fields
+    are ordered by creation, so the added ones are copied afresh once the request's are made)."""
+    request_fields = RecordRequestSerializer().get_fields()
+    return inline_serializer(name, {**request_fields, **{key: copy.deepcopy(f) for key, f in fields.items()}})
 
 
 class PatientInputSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
@@ -108,7 +109,7 @@ def _close(content: bytes | IO[bytes]) -> None:
         content.close()
 
 
-class PhiDownloadView(TenantViewMixin):
+class PhiDownloadView(TenantViewMixin, ABC):
     """The base of every staff page that hands out a file with PHI: find the object inside the tenant, ask
     `before_serving`, open and check the file, write one access event, send it with `phi_file_response`.
 
@@ -124,17 +125,17 @@ class PhiDownloadView(TenantViewMixin):
     # What the event records: a stored file handed out, or (the monthly report) an export made on the spot.
     access_action: str = AccessAction.DOWNLOAD_DOCUMENT
 
+    @abstractmethod
     def find(self, **kwargs: Any) -> Any:
         """The object whose file the URL names, looked up inside `self.tenant`; Http404 for anything else."""
-        raise NotImplementedError
 
+    @abstractmethod
     def open_file(self, target: Any) -> ServedFile:
         """The file of `target`, opened and checked; a ServiceError says why it cannot be served."""
-        raise NotImplementedError
 
+    @abstractmethod
     def back(self, **kwargs: Any) -> HttpResponse:
         """The page a refused download returns to, where its message is shown."""
-        raise NotImplementedError
 
     def before_serving(self, request: HttpRequest, target: Any) -> None:
         """Released records ask the release gate first: a check that must pass before a file is opened, given the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from django.contrib import messages
@@ -419,10 +420,11 @@ class RequestAssignView(RequestDetailView):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class PatientPageView(TenantViewMixin, View):
+class PatientPageView(TenantViewMixin, View, ABC):
     """A staff page about one patient (their accounting of disclosures, their authorizations): the patient is found
     inside the tenant (another tenant's answers 404, like a missing one), and every view of the page is an access
-    event saying what it showed (`view_detail`). Subclasses render the page (`render_page`)."""
+    event saying what it showed (`view_detail`). Subclasses render the page (`render_page`, which their POST views
+    also call to show a form's errors)."""
 
     view_detail = ""
 
@@ -432,8 +434,9 @@ class PatientPageView(TenantViewMixin, View):
             raise Http404("No such patient")
         return patient
 
+    @abstractmethod
     def render_page(self, request: HttpRequest, patient: Patient) -> HttpResponse:
-        raise NotImplementedError
+        """The page about `patient`, already found inside the tenant and its view recorded."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         patient = self.get_patient(pk)

@@ -144,6 +144,7 @@ def test_every_download_route_is_a_case_here_and_a_request_file_passes_the_restr
     routes = _download_routes()
     assert set(routes) == set(CASES)
     for route, view in routes.values():
+        assert not view.__abstractmethods__, f"{route}: {view.__name__} does not say {sorted(view.__abstractmethods__)}"
         if "<str:tracking_number>" in route:
             assert issubclass(view, RequestDownloadView), route
 

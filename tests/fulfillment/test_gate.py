@@ -70,6 +70,20 @@ def _deliver(rr, actor, sam):  # type: ignore[no-untyped-def]
     return delivery.delivery_record(tenant=rr.tenant, actor=actor, record_request=rr, evidence=_fax(sam))
 
 
+def _by_link(request_in_state, alice, sam, method, **fields):  # type: ignore[no-untyped-def]
+    """A request ready for release (see _ready) delivered by a download link to the requestor's email: the request
+    and the delivery's result (its token)."""
+    rr = _ready(request_in_state, alice, sam, delivery_method=method, delivery_destination=EMAIL, **fields)
+    evidence = delivery.Evidence(method=method, destination=EMAIL)
+    return rr, delivery.delivery_record(tenant=rr.tenant, actor=alice, record_request=rr, evidence=evidence)
+
+
+def _verdict(rr) -> gate.Verdict:  # type: ignore[no-untyped-def]
+    """The gate's verdict on delivering the request's current packet now."""
+    current = qc.current_packet(tenant=rr.tenant, record_request=rr)
+    return gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=current, action=ReleaseAction.DELIVER)
+
+
 def _codes(verdict: gate.Verdict) -> set[str]:
     return {r.code for r in verdict.refusals}
 
@@ -130,17 +144,7 @@ def test_164_508_b_5_the_revocation_applies_at_once_to_every_open_request_relyin
 
 
 def test_164_508_b_5_links_already_issued_stop_and_disclosures_made_before_stand(request_in_state, alice, sam):
-    rr = request_in_state(S.IN_FULFILLMENT, delivery_method=DeliveryMethod.EMAIL_LINK,
-                          delivery_destination=EMAIL, request_type=RequestType.LEGAL, assignee=alice)  # fmt: skip
-    authorization_on_file(rr)
-    packet(rr, builder=alice)
-    pass_qc(rr, reviewer=sam)
-    result = delivery.delivery_record(
-        tenant=rr.tenant,
-        actor=alice,
-        record_request=rr,
-        evidence=delivery.Evidence(method=DeliveryMethod.EMAIL_LINK, destination=EMAIL),
-    )
+    rr, result = _by_link(request_in_state, alice, sam, DeliveryMethod.EMAIL_LINK, request_type=RequestType.LEGAL)
     disclosures_before = Disclosure.objects.filter(request=rr).count()
     assert disclosures_before == 1  # a subpoena's release is accountable
     # The authorization record on a legal request only serves this test's revocation.
@@ -159,17 +163,7 @@ def test_164_508_b_5_links_already_issued_stop_and_disclosures_made_before_stand
 
 
 def test_each_download_asks_the_gate_and_a_refused_one_takes_no_use_and_tells_the_owner(request_in_state, alice, sam):
-    rr = request_in_state(S.IN_FULFILLMENT, delivery_method=DeliveryMethod.PORTAL_DOWNLOAD, delivery_destination=EMAIL,
-                          assignee=alice)  # fmt: skip
-    authorization_on_file(rr)
-    packet(rr, builder=alice)
-    pass_qc(rr, reviewer=sam)
-    result = delivery.delivery_record(
-        tenant=rr.tenant,
-        actor=alice,
-        record_request=rr,
-        evidence=delivery.Evidence(method=DeliveryMethod.PORTAL_DOWNLOAD, destination=EMAIL),
-    )
+    rr, result = _by_link(request_in_state, alice, sam, DeliveryMethod.PORTAL_DOWNLOAD)
     assert delivery.download_link_use(token=result.token, http_request=None, actor_label="verified").content
     # The authorization expires by its event afterwards (the lawsuit settled), with the link still active.
     auth = IntakeReview.objects.get(request=rr).authorization
@@ -209,10 +203,7 @@ def test_164_508_b_2_i_an_authorization_that_expires_after_qc_refuses_the_releas
 def test_qc_passed_for_exactly_this_packet_version(request_in_state, alice, sam):
     rr = _ready(request_in_state, alice, sam)
     packet(rr, builder=alice)  # a new version, never reviewed
-    verdict = gate.release_verdict(
-        tenant=rr.tenant, record_request=rr, packet=qc.current_packet(tenant=rr.tenant, record_request=rr),
-        action=ReleaseAction.DELIVER,
-    )  # fmt: skip
+    verdict = _verdict(rr)
     assert "QC_NOT_PASSED" in _codes(verdict)
 
 
@@ -247,17 +238,7 @@ def test_a_consent_or_a_basis_changed_after_qc_voids_the_first_release(request_i
 
 
 def test_a_resend_and_a_new_link_ask_the_gate_too(request_in_state, alice, sam):
-    rr = request_in_state(S.IN_FULFILLMENT, delivery_method=DeliveryMethod.EMAIL_LINK, delivery_destination=EMAIL,
-                          assignee=alice)  # fmt: skip
-    authorization_on_file(rr)
-    packet(rr, builder=alice)
-    pass_qc(rr, reviewer=sam)
-    first = delivery.delivery_record(
-        tenant=rr.tenant,
-        actor=alice,
-        record_request=rr,
-        evidence=delivery.Evidence(method=DeliveryMethod.EMAIL_LINK, destination=EMAIL),
-    )
+    rr, first = _by_link(request_in_state, alice, sam, DeliveryMethod.EMAIL_LINK)
     _revoke(rr, sam)
     with pytest.raises(gate.ReleaseRefused):
         delivery.delivery_resend(
@@ -346,8 +327,7 @@ def test_164_524_a_1_i_supervisors_are_told_and_the_first_release_waits_for_the_
     assert Notification.objects.filter(kind="psychotherapy_denial_due", recipient=sam).exists()
     lab = document(rr, record_type=RecordType.LAB)
     packet(rr, builder=alice, documents=[lab])
-    verdict = gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=qc.current_packet(
-        tenant=rr.tenant, record_request=rr), action=ReleaseAction.DELIVER)  # fmt: skip
+    verdict = _verdict(rr)
     assert "PSYCHOTHERAPY_DENIAL_NOT_WRITTEN" in _codes(verdict)
 
     denial = denials.psychotherapy_notes_deny(tenant=rr.tenant, actor=sam, record_request=rr)
@@ -355,8 +335,7 @@ def test_164_524_a_1_i_supervisors_are_told_and_the_first_release_waits_for_the_
     assert (denial.basis, denial.partial, denial.determined_by) == ("psychotherapy_notes", True, None)
     assert denial.letter is not None
     assert not denials.is_reviewable(denial.basis)
-    verdict = gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=qc.current_packet(
-        tenant=rr.tenant, record_request=rr), action=ReleaseAction.DELIVER)  # fmt: skip
+    verdict = _verdict(rr)
     assert "PSYCHOTHERAPY_DENIAL_NOT_WRITTEN" not in _codes(verdict)
     with pytest.raises(ServiceError, match="no psychotherapy notes to deny"):
         denials.psychotherapy_notes_deny(tenant=rr.tenant, actor=sam, record_request=rr)
@@ -368,8 +347,7 @@ def test_164_524_a_1_i_psychotherapy_notes_never_leave_under_the_right_of_access
     notes = ReleaseDocumentFactory(request=rr, tenant=rr.tenant, record_type=RecordType.PSYCHOTHERAPY_NOTES,
                                    sensitive_categories=["psychotherapy_notes"], patient_confirmed=True)  # fmt: skip
     packet(rr, builder=alice, documents=[notes])
-    verdict = gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=qc.current_packet(
-        tenant=rr.tenant, record_request=rr), action=ReleaseAction.DELIVER)  # fmt: skip
+    verdict = _verdict(rr)
     assert "PSYCHOTHERAPY_NOTES_UNDER_RIGHT_OF_ACCESS" in _codes(verdict)
 
 
@@ -435,14 +413,12 @@ def test_42_cfr_2_61_part2_records_in_a_subpoena_release_need_consent_or_an_orde
     factories.complete_review(rr, legal_document_type="subpoena", consents_received=[])
     part2 = document(rr, sensitive_categories=[SensitiveCategory.SUD_PART2])
     packet(rr, builder=alice, documents=[part2], includes_part2=True)
-    verdict = gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=qc.current_packet(
-        tenant=rr.tenant, record_request=rr), action=ReleaseAction.DELIVER)  # fmt: skip
+    verdict = _verdict(rr)
     assert "PART2_NO_CONSENT_OR_ORDER" in _codes(verdict)
     IntakeReview.objects.filter(request=rr).update(
         part2_court_order="2.64", part2_order_findings=["other_means", "outweighs_harm", "limited"]
     )
-    verdict = gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=qc.current_packet(
-        tenant=rr.tenant, record_request=rr), action=ReleaseAction.DELIVER)  # fmt: skip
+    verdict = _verdict(rr)
     assert not {c for c in _codes(verdict) if c.startswith("PART2_")}
 
 
@@ -454,8 +430,7 @@ def test_164_502_g_a_representatives_unchecked_authority_refuses_the_release(req
                           requestor__kind=RequestorKind.PERSONAL_REPRESENTATIVE)  # fmt: skip
     factories.complete_review(rr, representative={"verified_by": None, "verified_at": None})
     packet(rr, builder=alice)
-    verdict = gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=qc.current_packet(
-        tenant=rr.tenant, record_request=rr), action=ReleaseAction.DELIVER)  # fmt: skip
+    verdict = _verdict(rr)
     assert "REPRESENTATIVE_AUTHORITY_NOT_VERIFIED" in _codes(verdict)
     assert any("164.502(g)" in r.citation for r in verdict.refusals)
 
@@ -469,8 +444,7 @@ def test_164_524_c_3_ii_a_withdrawn_directive_refuses_the_release(request_in_sta
     _revoke(rr, sam)
     rr.refresh_from_db()
     assert rr.exception_reason == "authorization_revoked"
-    verdict = gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=qc.current_packet(
-        tenant=rr.tenant, record_request=rr), action=ReleaseAction.DELIVER)  # fmt: skip
+    verdict = _verdict(rr)
     assert "DIRECTIVE_REVOKED" in _codes(verdict)
 
 

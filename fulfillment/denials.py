@@ -41,9 +41,8 @@ from workflow.choices import (
     OPEN_STATES,
     REVIEWABLE_DENIALS,
     DenialBasis,
-    RecordType,
     RequestState,
-    SensitiveCategory,
+    is_psychotherapy_notes,
 )
 from workflow.models import RecordRequest
 from workflow.transitions import request_deny
@@ -309,16 +308,16 @@ PSYCHOTHERAPY_EXPLANATION = (
 def psychotherapy_denial_due(*, tenant: Tenant, record_request: RecordRequest) -> bool:
     """A right-of-access request (or a patient's directive) asks for psychotherapy notes and their denial is not
     written yet (164.524(a)(1)(i), (d)(1)-(2)): the release gate holds the first release until it is."""
-    asks = (
-        RecordType.PSYCHOTHERAPY_NOTES in record_request.record_types
-        or SensitiveCategory.PSYCHOTHERAPY_NOTES in record_request.sensitive_categories
-    )
-    basis = rules.basis_for(record_request.request_type, record_request.requestor.kind)
     return (
-        asks
-        and basis in (rules.INDIVIDUAL, rules.DIRECTIVE)
+        rules.psychotherapy_notes_to_deny(record_request)
         and record_request.state in OPEN_STATES
-        and not Denial.objects.for_tenant(tenant)
+        and not psychotherapy_denial_written(tenant=tenant, record_request=record_request)
+    )
+
+
+def psychotherapy_denial_written(*, tenant: Tenant, record_request: RecordRequest) -> bool:
+    return (
+        Denial.objects.for_tenant(tenant)
         .filter(request_id=record_request.pk, basis=DenialBasis.PSYCHOTHERAPY_NOTES)
         .exists()
     )
@@ -347,8 +346,7 @@ def psychotherapy_notes_deny(*, tenant: Tenant, actor: Any, record_request: Reco
         withheld = [
             (doc.pk, 1, doc.page_count)
             for doc in notes
-            if doc.record_type == RecordType.PSYCHOTHERAPY_NOTES
-            or SensitiveCategory.PSYCHOTHERAPY_NOTES in doc.sensitive_categories
+            if is_psychotherapy_notes([doc.record_type], doc.sensitive_categories)
         ]
         return denial_create(
             tenant=tenant,

@@ -36,8 +36,8 @@ from django.urls import reverse
 
 from exceptions.choices import ExceptionReason
 from exceptions.services import exception_raise_or_update
+from fulfillment import denials, fees, packets
 from fulfillment import documents as docs
-from fulfillment import fees, packets
 from fulfillment.choices import QcOutcome, ReleaseAction
 from fulfillment.models import Delivery, Denial, QcReview, ReleaseDocument, ReleasePacket, ReleaseRefusal
 from intake import rules
@@ -51,7 +51,7 @@ from roi.errors import ServiceError
 from roi.models import Membership, Tenant
 from roi.notifications import notify
 from roi.tenancy import role_in
-from workflow.choices import EXCEPTION_SOURCES, DenialBasis, RecordType, RequestState, SensitiveCategory
+from workflow.choices import EXCEPTION_SOURCES, RequestState, SensitiveCategory, is_psychotherapy_notes
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 
@@ -172,7 +172,7 @@ def release_facts(
     auth_rep = auth.representative if auth is not None and auth.representative_id else None
     answers = {name: getattr(review, name) for name in REVIEW_FIELDS if name != "consents_received"} if review else {}
     requestor = record_request.requestor
-    denials = Denial.objects.for_tenant(tenant).filter(request_id=record_request.pk).order_by("id")
+    denied = Denial.objects.for_tenant(tenant).filter(request_id=record_request.pk).order_by("id")
     return {
         "documents": _digest(
             [
@@ -214,7 +214,7 @@ def release_facts(
         "categories": _digest(
             [sorted(record_request.sensitive_categories), sorted(review.consents_received if review else [])]
         ),
-        "denials": _digest([(d.pk, d.basis, d.partial, d.withheld) for d in denials]),
+        "denials": _digest([(d.pk, d.basis, d.partial, d.withheld) for d in denied]),
         "recipient": _digest(
             [
                 requestor.name,
@@ -268,10 +268,7 @@ def basis_refusals(
 
 
 def _is_psychotherapy(document: ReleaseDocument) -> bool:
-    return (
-        document.record_type == RecordType.PSYCHOTHERAPY_NOTES
-        or SensitiveCategory.PSYCHOTHERAPY_NOTES in document.sensitive_categories
-    )
+    return is_psychotherapy_notes([document.record_type], document.sensitive_categories)
 
 
 def _psychotherapy_refusals(facts: rules.IntakeFacts, basis: str, documents: list[ReleaseDocument]) -> list[Refusal]:
@@ -425,17 +422,8 @@ def _first_release_refusals(*, tenant: Tenant, record_request: RecordRequest, pa
                 R.OTHER,
             )
         )
-    basis = rules.basis_for(record_request.request_type, record_request.requestor.kind)
-    asks_notes = (
-        RecordType.PSYCHOTHERAPY_NOTES in record_request.record_types
-        or SensitiveCategory.PSYCHOTHERAPY_NOTES in record_request.sensitive_categories
-    )
-    if (
-        basis in (rules.INDIVIDUAL, rules.DIRECTIVE)
-        and asks_notes
-        and not Denial.objects.for_tenant(tenant)
-        .filter(request_id=record_request.pk, basis=DenialBasis.PSYCHOTHERAPY_NOTES)
-        .exists()
+    if rules.psychotherapy_notes_to_deny(record_request) and not denials.psychotherapy_denial_written(
+        tenant=tenant, record_request=record_request
     ):
         out.append(
             Refusal(

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_noop
 
 from exceptions.choices import ExceptionReason
 from intake.choices import PART2_ORDER_CITATIONS, PART2_REQUIRED_FINDINGS, Part2CourtOrder, Part2Finding, Part2Use
-from workflow.choices import RecordType, RequestorKind, RequestType, SensitiveCategory
+from workflow.choices import RecordType, RequestorKind, RequestType, SensitiveCategory, is_psychotherapy_notes
 
 R = ExceptionReason
 
@@ -100,10 +100,7 @@ class IntakeFacts:
 
     @property
     def asks_psychotherapy_notes(self) -> bool:
-        return (
-            RecordType.PSYCHOTHERAPY_NOTES in self.record_types
-            or SensitiveCategory.PSYCHOTHERAPY_NOTES in self.sensitive_categories
-        )
+        return is_psychotherapy_notes(self.record_types, self.sensitive_categories)
 
     @property
     def asks_other_records(self) -> bool:
@@ -133,6 +130,15 @@ def basis_for(request_type: str, requestor_kind: str) -> str:
     if request_type == RequestType.OTHER and requestor_kind in SELF_KINDS:
         return INDIVIDUAL
     return AUTHORIZATION
+
+
+def psychotherapy_notes_to_deny(record_request: Any) -> bool:
+    """The request (a RecordRequest) asks for psychotherapy notes under the right of access or a patient's directive,
+    which do not cover them (45 CFR 164.524(a)(1)(i)): the notes are denied in writing, unreviewable, and the rest is
+    released."""
+    basis = basis_for(record_request.request_type, record_request.requestor.kind)
+    asks = is_psychotherapy_notes(record_request.record_types, record_request.sensitive_categories)
+    return asks and basis in (INDIVIDUAL, DIRECTIVE)
 
 
 BASIS_LABELS = {

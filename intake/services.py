@@ -37,10 +37,8 @@ from workflow import services as workflow_services
 from workflow import transitions
 from workflow.choices import (
     OPEN_STATES,
-    RecordType,
     RequestState,
     RequestType,
-    SensitiveCategory,
     with_implied_categories,
 )
 from workflow.deadlines import local_date
@@ -396,14 +394,7 @@ def _psychotherapy_denial_notice(*, tenant: Tenant, record_request: RecordReques
     """A right-of-access request (or a patient's directive) that asks for psychotherapy notes validates: the rest is
     released, the notes are denied (164.524(a)(1)(i), unreviewable). Supervisors are told in the app at once, so the
     denial is made before the release waits on it (the release gate holds the first release until it is)."""
-    asks = (
-        RecordType.PSYCHOTHERAPY_NOTES in record_request.record_types
-        or SensitiveCategory.PSYCHOTHERAPY_NOTES in record_request.sensitive_categories
-    )
-    if not asks or rules.basis_for(record_request.request_type, record_request.requestor.kind) not in (
-        rules.INDIVIDUAL,
-        rules.DIRECTIVE,
-    ):
+    if not rules.psychotherapy_notes_to_deny(record_request):
         return
     link = reverse("workflow:detail", args=[record_request.tracking_number])
     for membership in (

@@ -1,5 +1,7 @@
 """Vocabularies of the request workflow. Labels are what HIM staff read; colours drive the badges."""
 
+from collections.abc import Iterable
+
 from django.db import models
 
 
@@ -128,6 +130,12 @@ class SensitiveCategory(models.TextChoices):
     MENTAL_HEALTH = "mental_health", "Mental health records"
     GENETIC = "genetic", "Genetic testing"
     REPRODUCTIVE = "reproductive", "Reproductive health care"
+
+
+def is_psychotherapy_notes(record_types: Iterable[str], categories: Iterable[str]) -> bool:
+    """Psychotherapy notes asked for or held (a request's or a document's record types and sensitive categories),
+    whichever way they were marked."""
+    return RecordType.PSYCHOTHERAPY_NOTES in record_types or SensitiveCategory.PSYCHOTHERAPY_NOTES in categories
 
 
 def with_implied_categories(record_types: list[str], categories: list[str]) -> list[str]:

@@ -46,10 +46,10 @@ from intake.models import IntakeReview
 from intake.services import REVIEW_FIELDS, intake_facts
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import SUPERVISING_ROLES
 from roi.errors import ServiceError
-from roi.models import Membership, Tenant
+from roi.models import Tenant
 from roi.notifications import notify
+from roi.selectors import supervisors
 from roi.tenancy import role_in
 from workflow.choices import EXCEPTION_SOURCES, RequestState, SensitiveCategory, is_psychotherapy_notes
 from workflow.deadlines import local_date
@@ -537,12 +537,7 @@ def _tell_owner(*, tenant: Tenant, record_request: RecordRequest, row: ReleaseRe
     (no email: the reasons may name records)."""
     recipients = [record_request.assignee] if record_request.assignee_id else []
     if not recipients or role_in(recipients[0], tenant) is None:
-        recipients = [
-            m.user
-            for m in Membership.objects.for_tenant(tenant)
-            .filter(is_active=True, role__in=SUPERVISING_ROLES)
-            .select_related("user")
-        ]
+        recipients = supervisors(tenant=tenant)
     for user in recipients:
         notify(
             tenant=tenant,

@@ -28,10 +28,11 @@ from intake.models import Extension, IntakeDocument, IntakeReview, JurisdictionR
 from intake.patients import is_unidentified_patient
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES, SUPERVISING_ROLES
+from roi.choices import STAFF_ROLES
 from roi.errors import NotPermitted, ServiceError
-from roi.models import Membership, Tenant
+from roi.models import Tenant
 from roi.notifications import notify
+from roi.selectors import supervisors
 from roi.tenancy import has_role
 from workflow import services as workflow_services
 from workflow import transitions
@@ -397,19 +398,17 @@ def _psychotherapy_denial_notice(*, tenant: Tenant, record_request: RecordReques
     if not rules.psychotherapy_notes_to_deny(record_request):
         return
     link = reverse("workflow:detail", args=[record_request.tracking_number])
-    for membership in (
-        Membership.objects.for_tenant(tenant).filter(is_active=True, role__in=SUPERVISING_ROLES).select_related("user")
-    ):
+    for user in supervisors(tenant=tenant):
         notify(
             tenant=tenant,
-            recipient=membership.user,
+            recipient=user,
             kind="psychotherapy_denial_due",
             subject=f"Psychotherapy notes to deny on {record_request.tracking_number}",
             body="A right-of-access request asks for psychotherapy notes, which the right of access does not cover "
             "(45 CFR 164.524(a)(1)(i)). Deny them (unreviewable) from the request page, or from the restricted "
             "request page without opening it; the rest is released once the denial is written.",
             link=link,
-            dedupe_key=f"psychotherapy-denial-due:{record_request.pk}:{membership.user_id}",
+            dedupe_key=f"psychotherapy-denial-due:{record_request.pk}:{user.pk}",
         )
 
 

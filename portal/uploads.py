@@ -24,10 +24,10 @@ from intake.documents import document_attach
 from intake.models import IntakeDocument
 from portal.verification import requestor_access_record
 from roi import clock
-from roi.choices import SUPERVISING_ROLES, AccessAction
+from roi.choices import AccessAction
 from roi.errors import ServiceError
-from roi.models import Membership
 from roi.notifications import notify
+from roi.selectors import supervisors
 from workflow.choices import RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
@@ -60,10 +60,7 @@ def _staff_to_tell(record_request: RecordRequest, episode: ExceptionEpisode) -> 
     owner = episode.owner or record_request.assignee
     if owner is not None:
         return [owner]
-    memberships = Membership.objects.for_tenant(record_request.tenant_id).filter(
-        role__in=SUPERVISING_ROLES, is_active=True, user__is_active=True
-    )
-    return [membership.user for membership in memberships.select_related("user")]
+    return supervisors(tenant=record_request.tenant_id)
 
 
 def portal_upload(

@@ -1,4 +1,5 @@
-"""Platform reads: the members a tenant admin designated as licensed health care professionals."""
+"""Platform reads: a tenant's supervisors, and the members a tenant admin designated as licensed health care
+professionals."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from roi.choices import SUPERVISING_ROLES
 from roi.models import Membership, Tenant
+
+
+def supervisors(*, tenant: Tenant | int) -> list[Any]:
+    """The users who supervise the tenant's work now (supervisors and admins, active members and active accounts):
+    who hears of what no one else owns."""
+    memberships = Membership.objects.for_tenant(tenant).filter(
+        role__in=SUPERVISING_ROLES, is_active=True, user__is_active=True
+    )
+    return [membership.user for membership in memberships.select_related("user").order_by("user_id")]
 
 
 def licensed_professionals(*, tenant: Tenant) -> QuerySet[Membership]:

@@ -51,7 +51,7 @@ from roi.models import Tenant
 from roi.notifications import notify
 from roi.selectors import supervisors
 from roi.tenancy import role_in
-from workflow.choices import EXCEPTION_SOURCES, RequestState, SensitiveCategory, is_psychotherapy_notes
+from workflow.choices import OPEN_STATES, RequestState, SensitiveCategory, is_psychotherapy_notes
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 
@@ -487,7 +487,7 @@ def release_refused(
         owner = current.assignee or staff_actor
         episode = None
         action_label = ReleaseAction(verdict.action).label.lower()
-        open_state = current.state in EXCEPTION_SOURCES or current.state == RequestState.EXCEPTION
+        open_state = current.state in OPEN_STATES
         if of_law and open_state:
             void_qc(tenant=tenant, actor=actor, record_request=current)
             episode = exception_raise_or_update(

@@ -60,7 +60,6 @@ def gate_panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any
     context["refusals"] = gate.refusals_for(tenant=tenant, record_request=record_request)
     auth = review.authorization if review is not None and review.authorization_id else None
     context["authorization"] = auth
-    context["authorization_word"] = "directive" if auth is not None and auth.kind == "directive" else "authorization"
     if auth is not None and getattr(auth, "revocation", None) is None:
         context["revoke_form"] = forms.get("revoke_form") or RevocationForm()
     return {"gate": context}

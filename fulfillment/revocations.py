@@ -35,7 +35,7 @@ from roi.choices import STAFF_ROLES
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.tenancy import has_role
-from workflow.choices import EXCEPTION_SOURCES, OPEN_STATES, RequestState
+from workflow.choices import OPEN_STATES, RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 
@@ -98,8 +98,7 @@ def revocation_record(
             uploaded_file=uploaded_file,
             kind=DocumentKind.REVOCATION,
             source=DocumentSource.STAFF_UPLOAD,
-            note=f"Revocation of the {'directive' if auth.kind == AuthorizationKind.DIRECTIVE else 'authorization'} "
-            f"signed {auth.signed_on:%b %-d, %Y}",
+            note=f"Revocation of the {auth.word} signed {auth.signed_on:%b %-d, %Y}",
         )
         now = clock.now()
         revocation = Revocation(
@@ -151,12 +150,9 @@ def _home_request(
 def _stop(
     *, tenant: Tenant, actor: Any, record_request: RecordRequest, auth: Authorization, revocation: Revocation
 ) -> None:
-    """The request waits in exception "Authorization revoked" with an owner, whatever it waited on before."""
-    directive = auth.kind == AuthorizationKind.DIRECTIVE
-    what = "directive" if directive else "authorization"
-    code = "DIRECTIVE_REVOKED" if directive else "AUTH_REVOKED"
-    if record_request.state not in EXCEPTION_SOURCES and record_request.state != RequestState.EXCEPTION:
-        return
+    """The open request waits in exception "Authorization revoked" with an owner, whatever it waited on before."""
+    what = auth.word
+    code = "DIRECTIVE_REVOKED" if auth.kind == AuthorizationKind.DIRECTIVE else "AUTH_REVOKED"
     void_qc(tenant=tenant, actor=actor, record_request=record_request)
     exception_raise_or_update(
         tenant=tenant,

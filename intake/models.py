@@ -157,9 +157,13 @@ class Authorization(TenantOwned):
             )
         ]
 
+    @property
+    def word(self) -> str:
+        """What staff and letters call it: "directive" or "authorization"."""
+        return "directive" if self.kind == AuthorizationKind.DIRECTIVE else "authorization"
+
     def __str__(self) -> str:
-        label = "Directive" if self.kind == AuthorizationKind.DIRECTIVE else "Authorization"
-        return f"{label} signed {self.signed_on:%b %-d, %Y} by {self.signer_name}, naming {self.recipient}"
+        return f"{self.word.capitalize()} signed {self.signed_on:%b %-d, %Y} by {self.signer_name}, naming {self.recipient}"
 
 
 class Revocation(TenantOwned):

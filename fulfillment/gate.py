@@ -137,18 +137,9 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def _packet_document_ids(packet: ReleasePacket) -> list[int]:
-    ids: list[int] = []
-    for item in packet.contents or []:
-        document = item.get("document") if isinstance(item, dict) else None
-        if document is not None and int(document) not in ids:
-            ids.append(int(document))
-    return ids
-
-
 def packet_documents(*, tenant: Tenant, record_request: RecordRequest, packet: ReleasePacket) -> list[ReleaseDocument]:
     """The packet's documents as they are now, in packet order, with their exclusions."""
-    ids = _packet_document_ids(packet)
+    ids = packet.document_ids
     found = {d.pk: d for d in docs.documents_for(tenant=tenant, record_request=record_request).filter(pk__in=ids)}
     return [found[i] for i in ids if i in found]
 

@@ -234,6 +234,16 @@ class ReleasePacket(TenantOwned):
     def __str__(self) -> str:
         return f"Packet v{self.version} of {self.request_id}"
 
+    @property
+    def document_ids(self) -> list[int]:
+        """The ids of the documents in the packet, in packet order, each once."""
+        ids: list[int] = []
+        for item in self.contents or []:
+            document = item.get("document") if isinstance(item, dict) else None
+            if document is not None and int(document) not in ids:
+                ids.append(int(document))
+        return ids
+
 
 # --- Quality control (qc.py) ----------------------------------------------------------------------------------
 

@@ -158,15 +158,6 @@ def qc_counts_by_period(
 # --- The checklist -------------------------------------------------------------------------------------------
 
 
-def _included_document_ids(packet: ReleasePacket) -> list[int]:
-    ids: list[int] = []
-    for item in packet.contents or []:
-        document = item.get("document") if isinstance(item, dict) else None
-        if document is not None and int(document) not in ids:
-            ids.append(int(document))
-    return ids
-
-
 def _fmt(day: date | None) -> str:
     return f"{day:%b %-d, %Y}" if day else "?"
 
@@ -252,12 +243,11 @@ def _line(refusal: gate.Refusal) -> str:
     return f"{refusal.message} ({refusal.citation}) {refusal.fix}"
 
 
-def _basis_check(tenant: Tenant, record_request: RecordRequest, refusals: list[gate.Refusal]) -> QcCheck:
+def _basis_check(record_request: RecordRequest, review: IntakeReview | None, refusals: list[gate.Refusal]) -> QcCheck:
     """The release gate's rules on today's facts (fulfillment.gate.basis_refusals): the same verdict the release
     itself will ask for, so this check never passes beside a revoked or expired authorization."""
     basis = _basis(record_request)
     findings = [rules.BASIS_LABELS[basis]]
-    review = review_with_records(tenant=tenant, record_request=record_request)
     auth = review.authorization if review is not None and review.authorization_id else None
     if auth is not None:
         findings.append(str(auth))
@@ -326,19 +316,14 @@ def _fee_check(tenant: Tenant, record_request: RecordRequest) -> QcCheck:
 
 def qc_checklist(*, tenant: Tenant, record_request: RecordRequest, packet: ReleasePacket) -> QcChecklist:
     """Every check of the checklist computed on one packet version."""
-    ids = _included_document_ids(packet)
-    found = {
-        doc.pk: doc
-        for doc in ReleaseDocument.objects.for_tenant(tenant).filter(request_id=record_request.pk, pk__in=ids)
-    }
-    documents = [found[i] for i in ids if i in found]
-    missing = [i for i in ids if i not in found]
-    review = IntakeReview.objects.for_tenant(tenant).filter(request_id=record_request.pk).first()
-    refusals = gate.basis_refusals(tenant=tenant, record_request=record_request, documents=documents)
+    documents = gate.packet_documents(tenant=tenant, record_request=record_request, packet=packet)
+    missing = sorted(set(packet.document_ids) - {doc.pk for doc in documents})
+    review = review_with_records(tenant=tenant, record_request=record_request)
+    refusals = gate.basis_refusals(tenant=tenant, record_request=record_request, documents=documents, review=review)
     checks = (
         _patient_check(documents, missing),
         _scope_check(tenant, record_request, documents),
-        _basis_check(tenant, record_request, refusals),
+        _basis_check(record_request, review, refusals),
         _sensitive_check(documents, review, packet, refusals),
         _recipient_check(record_request, packet),
         _fee_check(tenant, record_request),
@@ -419,7 +404,9 @@ def qc_review_record(
             checks={code: code in confirmed for code in CHECK_ORDER},
             failures=failures,
             note=note,
-            release_facts=gate.release_facts(tenant=tenant, record_request=current, packet=packet)
+            release_facts=gate.release_facts(
+                tenant=tenant, record_request=current, packet=packet, documents=list(checklist.documents)
+            )
             if outcome == QcOutcome.PASSED
             else {},
         )

@@ -150,10 +150,7 @@ def accountability_for(*, tenant: Tenant, record_request: RecordRequest) -> Acco
 def _packet_description(*, tenant: Tenant, delivery: Delivery) -> str:
     """What was disclosed, briefly: the record types released, their dates of service and the page count."""
     packet = delivery.packet
-    document_ids = [
-        item.get("document") for item in (packet.contents or []) if isinstance(item, dict) and item.get("document")
-    ]
-    documents = list(ReleaseDocument.objects.for_tenant(tenant).filter(pk__in=document_ids))
+    documents = list(ReleaseDocument.objects.for_tenant(tenant).filter(pk__in=packet.document_ids))
     types = sorted({doc.get_record_type_display() for doc in documents}) or delivery.request.record_type_labels
     starts = [d.service_date_from for d in documents if d.service_date_from]
     ends = [d.service_date_to or d.service_date_from for d in documents if d.service_date_to or d.service_date_from]

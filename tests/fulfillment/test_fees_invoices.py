@@ -43,7 +43,10 @@ def _today(tenant):
 
 
 def test_an_estimate_is_numbered_priced_and_printed(tenant_a, alice, media):
-    rr = factories.RecordRequestFactory(tenant=tenant_a, patient__first_name="Maria", patient__last_name="Lopez")
+    # The requestor's name is fixed: a generated one can carry the patient's surname ("Lopez") onto the estimate.
+    rr = factories.RecordRequestFactory(
+        tenant=tenant_a, patient__first_name="Maria", patient__last_name="Lopez", requestor__name="Dana Whitfield"
+    )
     estimate = _issue(tenant_a, alice, rr, kind=InvoiceKind.ESTIMATE, pages=100)
     assert estimate.number == "EST-000001"
     assert estimate.total_cents == 2500  # CA example schedule, $0.25 a page

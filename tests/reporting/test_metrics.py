@@ -61,7 +61,7 @@ def test_now_counts_open_work_by_state_band_due_date_and_owner(tenant_a, alice, 
     )  # fmt: skip
     make_request(
         tenant_a, state=RequestState.IN_FULFILLMENT, aging_band=4, legal_due_date=today + timedelta(days=8),
-        received_at=now - timedelta(days=45),
+        received_at=local(tenant_a, today - timedelta(days=45)),  # noon, 45 days back in the organisation's calendar
     )  # fmt: skip
     make_request(
         tenant_a, state=RequestState.EXCEPTION, aging_band=1, assignee=sam, exception_reason="legal_review",

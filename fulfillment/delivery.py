@@ -37,11 +37,10 @@ from intake import notices
 from intake.choices import NoticeEvent
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES
 from roi.downloads import ServedFile, download_record
-from roi.errors import NotPermitted, ServiceError
+from roi.errors import ServiceError
 from roi.models import Tenant
-from roi.tenancy import has_role, role_in
+from roi.tenancy import require_staff, role_in
 from workflow.choices import DeliveryMethod, RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
@@ -293,11 +292,6 @@ def link_email_send(*, tenant_id: int, link_id: int, token: str) -> bool:
 # --- Services ----------------------------------------------------------------------------------------------
 
 
-def _require_staff(actor: Any, tenant: Tenant) -> None:
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
-
-
 def _locked_request(tenant: Tenant, record_request: RecordRequest) -> RecordRequest:
     try:
         return (
@@ -322,7 +316,7 @@ def delivery_record(
     move the request to delivered. The release gate decides first, inside the same transaction (fulfillment.gate): a
     refusal rolls everything back, is recorded with an owner, and is raised with every rule that refused. The
     delivery keeps the exact packet version, date, method and destination."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     evidence = _check_evidence(tenant=tenant, evidence=evidence)
     with transaction.atomic():
         current = _locked_request(tenant, record_request)
@@ -468,7 +462,7 @@ def delivery_resend(
     """Send a delivered release again, with its reason and the new delivery's evidence, linked to the original
     delivery. "Missing records" and "additional records found" need a packet version built after the original
     delivery and passed by QC; the other reasons send the latest QC-passed version."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     if reason not in ResendReason.values:
         raise ServiceError("Choose why the records are sent again.", field="reason")
     note = (note or "").strip()
@@ -536,7 +530,7 @@ class LinkNotFound(ServiceError):
 
 def download_link_revoke(*, tenant: Tenant, actor: Any, record_request: RecordRequest, link_id: int) -> DownloadLink:
     """Stop a link from working (sent to the wrong address, the requestor asks, a new one replaces it)."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     with transaction.atomic():
         link = _link_of(tenant, record_request, link_id)
         if link.revoked_at is None:
@@ -551,7 +545,7 @@ def download_link_reissue(
 ) -> DeliveryResult:
     """A new link for a delivery by link (expired, used up, lost, never emailed): the delivery's other links stop
     working, and the new one goes to the delivery's address."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     with transaction.atomic():
         current = _locked_request(tenant, record_request)
         delivery = (

@@ -28,11 +28,10 @@ from intake.authorizations import review_with_records
 from intake.models import IntakeReview
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.notifications import notify
-from roi.tenancy import has_role, role_in
+from roi.tenancy import require_staff, role_in
 from workflow.choices import DeliveryMethod, RecordType, RequestState, RequestType, SensitiveCategory
 from workflow.models import RecordRequest
 
@@ -347,8 +346,7 @@ def qc_review_record(
     reviewer confirmed every check; otherwise it is recorded as failed with every reason, QC is cleared on the
     request and the packet's builder is notified. `packet_version` is the version the reviewer looked at: if a
     newer one was built meanwhile, nothing is recorded."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     confirmed = set(confirmed) & set(CHECK_ORDER)
     note = (note or "").strip()
     with transaction.atomic():

@@ -21,10 +21,9 @@ from fulfillment.models import RetrievalTask
 from fulfillment.policy import policy_for
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES
-from roi.errors import NotPermitted, ServiceError
+from roi.errors import ServiceError
 from roi.models import Tenant
-from roi.tenancy import has_role, role_in
+from roi.tenancy import require_staff, role_in
 from workflow import transitions
 from workflow.choices import RequestState
 from workflow.deadlines import local_date
@@ -45,11 +44,6 @@ class RetrievalTaskNotFound(ServiceError):
 
 
 # --- Services -----------------------------------------------------------------------------------------------------
-
-
-def _require_staff(actor: Any, tenant: Tenant) -> None:
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
 
 
 def _lock_request(tenant: Tenant, request_id: int | None) -> RecordRequest:
@@ -123,7 +117,7 @@ def retrieval_task_create(
 ) -> RetrievalTask:
     """Ask a department or place for the request's records. On a validated request this also starts fulfillment
     (retrieving the records is its first step), with its transition log row, in the same transaction."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     if source not in RetrievalSource.values:
         raise ServiceError("Choose where the records come from from the list.", field="source")
     source_detail = _clean_text(source_detail, field="source_detail", label="The department or place", max_length=200)
@@ -160,7 +154,7 @@ def retrieval_task_update(
     *, tenant: Tenant, actor: Any, task: RetrievalTask, owner: Any | None, notes: str
 ) -> RetrievalTask:
     """Change who follows up an open task, and its notes."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     notes = _clean_text(notes, field="notes", label="Notes")
     _check_owner(tenant, owner)
     with transaction.atomic():
@@ -190,7 +184,7 @@ def _close(*, tenant: Tenant, actor: Any, task: RetrievalTask, status: str, note
 
 def retrieval_task_mark_received(*, tenant: Tenant, actor: Any, task: RetrievalTask, note: str = "") -> RetrievalTask:
     """The records came back (the documents themselves are added to the request separately)."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     note = _clean_text(note, field="note", label="The note")
     return _close(
         tenant=tenant, actor=actor, task=task, status=RetrievalStatus.RECEIVED, note=note, doing="marked received"
@@ -199,7 +193,7 @@ def retrieval_task_mark_received(*, tenant: Tenant, actor: Any, task: RetrievalT
 
 def retrieval_task_mark_not_available(*, tenant: Tenant, actor: Any, task: RetrievalTask, note: str) -> RetrievalTask:
     """The department holds nothing for this request. What it answered is kept: QC and the requestor may ask."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     note = _clean_text(note, field="note", label="The note")
     if not note:
         raise ServiceError(
@@ -217,7 +211,7 @@ def retrieval_task_mark_not_available(*, tenant: Tenant, actor: Any, task: Retri
 
 def retrieval_task_cancel(*, tenant: Tenant, actor: Any, task: RetrievalTask, reason: str) -> RetrievalTask:
     """Stop waiting on a task asked in error or no longer needed; it stays on the request (no hard deletes)."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     reason = _clean_text(reason, field="reason", label="The reason")
     if not reason:
         raise ServiceError("Say why the task is cancelled (for example: asked the wrong department).", field="reason")

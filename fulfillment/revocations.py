@@ -31,10 +31,9 @@ from intake.documents import document_attach
 from intake.models import Authorization, Revocation
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES
-from roi.errors import NotPermitted, ServiceError
+from roi.errors import ServiceError
 from roi.models import Tenant
-from roi.tenancy import has_role
+from roi.tenancy import require_staff
 from workflow.choices import OPEN_STATES, RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
@@ -61,8 +60,7 @@ def revocation_record(
     """Record the written revocation of `authorization`, received on `received_on`, and stop every release under it
     (module docstring). The written revocation is kept as a document of `record_request` (the request it came
     with), or of the request whose document holds the authorization."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     if uploaded_file is None:
         raise ServiceError(
             "Attach the written revocation: a revocation must be in writing (45 CFR 164.508(b)(5)).", field="file"

@@ -22,10 +22,9 @@ from intake.choices import AuthorityType, AuthorizationKind
 from intake.models import Authorization, IntakeDocument, IntakeReview, RepresentativeAuthority
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES
-from roi.errors import NotPermitted, ServiceError
+from roi.errors import ServiceError
 from roi.models import Tenant
-from roi.tenancy import has_role
+from roi.tenancy import require_staff
 from workflow.choices import OPEN_STATES, RequestorKind, RequestState
 from workflow.deadlines import local_date
 from workflow.models import Patient, RecordRequest
@@ -116,11 +115,6 @@ def requests_relying_on(*, tenant: Tenant, authorization: Authorization) -> Quer
 # --- Writes -------------------------------------------------------------------------------------------------------
 
 
-def _require_staff(actor: Any, tenant: Tenant) -> None:
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
-
-
 def _locked_open_request(tenant: Tenant, record_request: RecordRequest) -> RecordRequest:
     try:
         current = (
@@ -166,7 +160,7 @@ def representative_record(
     actor: the staff member recording it is the one named as having verified it (164.502(g), 164.514(h)). When the
     request's requestor is the representative (asking for the patient's records), the request relies on it from now
     on; otherwise it is recorded for the patient (a representative who signed an authorization, say)."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     name = (name or "").strip()
     if not name:
         raise ServiceError("Give the representative's name as the document names them.", field="name")
@@ -205,7 +199,7 @@ def representative_link(
 ) -> RepresentativeAuthority:
     """The request relies on a representative's authority already recorded for the patient (another request of
     theirs)."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     with transaction.atomic():
         current = _locked_open_request(tenant, record_request)
         if representative.tenant_id != tenant.pk or representative.patient_id != current.patient_id:
@@ -259,7 +253,7 @@ def authorization_record(
     on, from the signed document received with it, and link the request to it. Its kind follows the request's basis.
     What makes it defective (expired, naming someone else, a representative without proven authority) is the
     checklist's and the release gate's to say; this refuses only what cannot be true of a signed form."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     signer_name, recipient = (signer_name or "").strip(), (recipient or "").strip()
     expiration_event = (expiration_event or "").strip()
     if not signer_name:
@@ -315,7 +309,7 @@ def authorization_link(
 ) -> Authorization:
     """The request relies on an authorization already recorded for the patient (one form covering several
     requests, say an attorney's follow-up). A revoked one cannot be chosen."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     with transaction.atomic():
         current = _locked_open_request(tenant, record_request)
         if authorization.tenant_id != tenant.pk or authorization.patient_id != current.patient_id:
@@ -340,7 +334,7 @@ def authorization_event_occurred(
 ) -> Authorization:
     """Record that an authorization's expiration event ("end of the lawsuit") is known to have occurred: from that day
     it is defective (164.508(b)(2)(i)), for every request relying on it."""
-    _require_staff(actor, tenant)
+    require_staff(actor, tenant)
     with transaction.atomic():
         try:
             current = Authorization.objects.for_tenant(tenant).select_for_update().get(pk=authorization.pk)

@@ -49,10 +49,9 @@ from intake.patients import (
 )
 from intake.services import IncomingDocument, intake_receive
 from roi import clock
-from roi.choices import STAFF_ROLES
-from roi.errors import NotPermitted, ServiceError
+from roi.errors import ServiceError
 from roi.models import Tenant
-from roi.tenancy import has_role
+from roi.tenancy import require_staff
 from workflow.choices import Channel, RequestorKind, RequestType
 from workflow.models import RecordRequest, Requestor
 
@@ -388,8 +387,7 @@ def _fail(
 def failed_intake_resolve(*, tenant: Tenant, actor: Any, failed_intake: FailedIntake, note: str) -> FailedIntake:
     """Mark a failed intake as handled (re-entered by hand, spam, sent back to the sender), with a note. The row
     and the raw message stay: they are the record of what was received."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     note = (note or "").strip()
     if not note:
         raise ServiceError("Say how it was handled (for example: entered as ROI-..., or spam).", field="note")

@@ -28,12 +28,11 @@ from intake.models import Extension, IntakeDocument, IntakeReview, JurisdictionR
 from intake.patients import is_unidentified_patient
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES
-from roi.errors import NotPermitted, ServiceError
+from roi.errors import ServiceError
 from roi.models import Tenant
 from roi.notifications import notify
 from roi.selectors import supervisors
-from roi.tenancy import has_role
+from roi.tenancy import require_staff
 from workflow import services as workflow_services
 from workflow import transitions
 from workflow.choices import (
@@ -293,8 +292,7 @@ def intake_evaluate(*, tenant: Tenant, record_request: RecordRequest) -> list[ru
 
 def intake_review_save(*, tenant: Tenant, actor: Any, record_request: RecordRequest, **confirmed: Any) -> IntakeReview:
     """Store what the specialist confirmed while looking at the documents. Unknown fields are refused."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     unknown = set(confirmed) - REVIEW_FIELDS
     if unknown:
         raise ServiceError(f"Unknown checklist fields: {', '.join(sorted(unknown))}.")
@@ -586,8 +584,7 @@ def intake_details_update(
     """Correct or complete a received request's details (the patient, type, scope, delivery): what a specialist does
     for a request that arrived by email or fax. The legal due date is recomputed from the receipt date for the
     (possibly new) type; the acknowledgment letter goes out now if the request had none yet."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     unknown = set(details) - DETAIL_FIELDS
     if unknown:
         raise ServiceError(f"Unknown request fields: {', '.join(sorted(unknown))}.")
@@ -644,8 +641,7 @@ def duplicate_link(
     *, tenant: Tenant, actor: Any, record_request: RecordRequest, original: RecordRequest
 ) -> RecordRequest:
     """Close a request as a duplicate of an earlier one (cancelled, with the reference). No hard delete, ever."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     if original.tenant_id != tenant.pk or original.pk == record_request.pk:
         raise ServiceError("Choose another request of this organisation as the original.")
     if original.duplicate_of_id is not None or original.state == RequestState.CANCELLED:
@@ -666,8 +662,7 @@ def duplicate_link(
 
 
 def duplicate_mark_distinct(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> RecordRequest:
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     with transaction.atomic():
         current = RecordRequest.objects.for_tenant(tenant).select_for_update().filter(pk=record_request.pk).first()
         if current is None:
@@ -702,8 +697,7 @@ def extension_grant(
     """The one extension: right of access or accounting only, before the original due date, with a written notice
     (164.524(b)(2)(ii), 164.528(c)(2)). Waiting on the requestor is not a reason the law accepts to stop the clock,
     so nothing else ever moves the due date."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError("Give the reason for the delay; it is printed on the notice.", field="reason")

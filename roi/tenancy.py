@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from roi import rls
 from roi.choices import STAFF_ROLES, Role
+from roi.errors import NotPermitted
 from roi.models import Membership, Tenant
 
 SESSION_TENANT_KEY = "roi_tenant_id"
@@ -40,6 +41,12 @@ def role_in(user: Any, tenant: Tenant | int) -> str | None:
 
 def has_role(user: Any, tenant: Tenant | int, roles: Iterable[str]) -> bool:
     return role_in(user, tenant) in set(roles)
+
+
+def require_staff(actor: Any, tenant: Tenant | int) -> None:
+    """A service's first check: the actor works for the tenant, in any staff role."""
+    if not has_role(actor, tenant, STAFF_ROLES):
+        raise NotPermitted("You have no role in this organisation.")
 
 
 class TenantMiddleware:

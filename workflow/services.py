@@ -11,11 +11,11 @@ from django.urls import reverse
 
 from roi import clock
 from roi.audit import history_stamp
-from roi.choices import STAFF_ROLES, SUPERVISING_ROLES, Role
+from roi.choices import SUPERVISING_ROLES, Role
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.notifications import notify
-from roi.tenancy import has_role, role_in
+from roi.tenancy import has_role, require_staff, role_in
 from workflow import deadlines, selectors
 from workflow.choices import OPEN_STATES, RequestState, RequestType, with_implied_categories
 from workflow.models import Patient, RecordRequest, Requestor, StatusCall, WorkQueue
@@ -117,8 +117,7 @@ def request_create(
 
 def request_assign(*, tenant: Tenant, actor: Any, record_request: RecordRequest, assignee: Any | None) -> RecordRequest:
     """Assign (or unassign) a request. Staff may claim for themselves; assigning others needs a supervisor."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     if assignee is not None and assignee.pk != actor.pk and not has_role(actor, tenant, SUPERVISING_ROLES):
         raise NotPermitted("Only a supervisor or admin can assign a request to someone else.")
     if assignee is not None and role_in(assignee, tenant) is None:
@@ -201,8 +200,7 @@ def request_claim_next(*, tenant: Tenant, actor: Any, queue: WorkQueue | None = 
     the same moment get different requests and neither blocks. The partial index request_claimable_idx (or its
     per-queue twin) serves the order, and claimed rows leave it. Pick, assignment and history row are one
     statement, one round trip: claiming is what a whole team does first thing in the morning."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     if queue is not None and queue.tenant_id != tenant.pk:
         raise RequestsNotFound("No such queue.")
     params = {"tenant": tenant.pk, "actor": actor.pk, "now": clock.now(), "queue": queue.pk if queue else None}
@@ -240,8 +238,7 @@ def status_call_log(
 ) -> StatusCall:
     """Log a phone call asking where a request stands. It counts as activity on the request (the stalled clock
     restarts): someone looked at it and spoke to the requestor."""
-    if not has_role(actor, tenant, STAFF_ROLES):
-        raise NotPermitted("You have no role in this organisation.")
+    require_staff(actor, tenant)
     if record_request.tenant_id != tenant.pk:
         raise RequestsNotFound("No such request.")
     if caller not in StatusCall.Caller.values:

@@ -12,17 +12,13 @@ BASIS_PLAIN and OCR are also what the requestor portal's status page says about 
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
-
-from django.core.files.base import ContentFile
-from django.db import transaction
 
 from fulfillment.choices import DenialReviewOutcome
 from fulfillment.models import Denial
 from intake import notices
 from intake.choices import LetterKind
-from intake.letters import LETTER_DATE_FORMAT, status_url
+from intake.letters import LETTER_DATE_FORMAT, letter_store, status_url
 from intake.models import Letter
 from roi import clock
 from roi.models import Tenant
@@ -134,22 +130,9 @@ def _letter_keep(
 ) -> Letter:
     """Render the letter to PDF, keep it with the request, and write the requestor's email that it exists."""
     pdf = render_pdf(template, context)
-    letter = Letter(
-        tenant=tenant,
-        request=record_request,
-        kind=kind,
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        generated_at=clock.now(),
-        generated_by=actor if getattr(actor, "is_authenticated", False) else None,
-        summary=summary,
+    letter = letter_store(
+        tenant=tenant, actor=actor, record_request=record_request, kind=kind, pdf=pdf, summary=summary
     )
-    letter.file.save(f"{kind}.pdf", ContentFile(pdf), save=False)
-    try:
-        with transaction.atomic():
-            letter.save()
-    except BaseException:
-        letter.file.delete(save=False)
-        raise
     notices.letter_notify(tenant=tenant, letter=letter, facts=facts, occurrence=occurrence)
     return letter
 

@@ -168,7 +168,14 @@ def letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordRequest
     stored, shown = _clean_summary(kind, summary)
     context = _letter_context(tenant=tenant, record_request=record_request, kind=kind, shown=shown)
     pdf = render_pdf(f"intake/letters/{kind}.html", context)
+    return letter_store(tenant=tenant, actor=actor, record_request=record_request, kind=kind, pdf=pdf, summary=stored)
 
+
+def letter_store(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, kind: str, pdf: bytes, summary: dict[str, Any]
+) -> Letter:
+    """Keep a rendered letter with the request: its file, its digest, who generated it and what it said. A row that
+    cannot be saved takes its file with it."""
     letter = Letter(
         tenant=tenant,
         request=record_request,
@@ -176,7 +183,7 @@ def letter_generate(*, tenant: Tenant, actor: Any, record_request: RecordRequest
         sha256=hashlib.sha256(pdf).hexdigest(),
         generated_at=clock.now(),
         generated_by=actor if getattr(actor, "is_authenticated", False) else None,
-        summary=stored,
+        summary=summary,
     )
     # upload_to (intake.models.letter_path) replaces the name with a server-generated one under the tenant's folder.
     letter.file.save(f"{kind}.pdf", ContentFile(pdf), save=False)

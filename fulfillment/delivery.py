@@ -44,6 +44,7 @@ from roi.tenancy import require_staff, role_in
 from workflow.choices import DeliveryMethod, RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
+from workflow.services import request_locked
 from workflow.transitions import request_deliver
 
 logger = logging.getLogger(__name__)
@@ -292,18 +293,6 @@ def link_email_send(*, tenant_id: int, link_id: int, token: str) -> bool:
 # --- Services ----------------------------------------------------------------------------------------------
 
 
-def _locked_request(tenant: Tenant, record_request: RecordRequest) -> RecordRequest:
-    try:
-        return (
-            RecordRequest.objects.for_tenant(tenant)
-            .select_for_update(of=("self",))
-            .select_related("requestor", "patient")
-            .get(pk=record_request.pk)
-        )
-    except RecordRequest.DoesNotExist:
-        raise ServiceError("That request does not exist.") from None
-
-
 def delivery_record(
     *,
     tenant: Tenant,
@@ -319,7 +308,7 @@ def delivery_record(
     require_staff(actor, tenant)
     evidence = _check_evidence(tenant=tenant, evidence=evidence)
     with transaction.atomic():
-        current = _locked_request(tenant, record_request)
+        current = request_locked(tenant=tenant, pk=record_request.pk)
         if current.state != RequestState.IN_FULFILLMENT:
             raise ServiceError(
                 f"Records are delivered while the request is in fulfillment; it is "
@@ -468,7 +457,7 @@ def delivery_resend(
     note = (note or "").strip()
     evidence = _check_evidence(tenant=tenant, evidence=evidence)
     with transaction.atomic():
-        current = _locked_request(tenant, record_request)
+        current = request_locked(tenant=tenant, pk=record_request.pk)
         if current.state not in RESEND_STATES:
             raise ServiceError("Only a delivered or closed request can be resent; deliver it first.")
         try:
@@ -547,7 +536,7 @@ def download_link_reissue(
     working, and the new one goes to the delivery's address."""
     require_staff(actor, tenant)
     with transaction.atomic():
-        current = _locked_request(tenant, record_request)
+        current = request_locked(tenant=tenant, pk=record_request.pk)
         delivery = (
             Delivery.objects.for_tenant(tenant).filter(pk=delivery_id, request_id=current.pk).select_related("packet")
         ).first()

@@ -37,6 +37,7 @@ from roi.pdf import render_pdf
 from roi.tenancy import role_in
 from workflow.choices import EXCEPTION_SOURCES, DeliveryMethod, RequestorKind, RequestState, RequestType
 from workflow.models import RecordRequest
+from workflow.services import request_locked
 
 FEDERAL = "US"
 # HHS access guidance: a flat fee for electronic copies of electronic records may not exceed $6.50, everything
@@ -512,15 +513,7 @@ def invoice_issue(
             "Choose the fee method from the list (flat fee, actual cost or average cost).", field="fee_method"
         )
     with transaction.atomic():
-        try:
-            current = (
-                RecordRequest.objects.for_tenant(tenant)
-                .select_for_update(of=("self",))
-                .select_related("patient", "requestor")
-                .get(pk=record_request.pk)
-            )
-        except RecordRequest.DoesNotExist:
-            raise ServiceError("That request does not exist.") from None
+        current = request_locked(tenant=tenant, pk=record_request.pk)
         if current.state in NO_INVOICE_STATES:
             raise ServiceError(f"A {RequestState(current.state).label.lower()} request gets no estimate or invoice.")
         packet_pages = release_pages(tenant=tenant, record_request=current)

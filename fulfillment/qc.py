@@ -34,6 +34,7 @@ from roi.notifications import notify
 from roi.tenancy import require_staff, role_in
 from workflow.choices import DeliveryMethod, RecordType, RequestState, RequestType, SensitiveCategory
 from workflow.models import RecordRequest
+from workflow.services import request_locked
 
 # Check codes, in the order the reviewer works through them. QcReview.checks and .failures use these codes.
 PATIENT = "patient"
@@ -350,15 +351,7 @@ def qc_review_record(
     confirmed = set(confirmed) & set(CHECK_ORDER)
     note = (note or "").strip()
     with transaction.atomic():
-        try:
-            current = (
-                RecordRequest.objects.for_tenant(tenant)
-                .select_for_update(of=("self",))
-                .select_related("requestor")
-                .get(pk=record_request.pk)
-            )
-        except RecordRequest.DoesNotExist:
-            raise ServiceError("That request does not exist.") from None
+        current = request_locked(tenant=tenant, pk=record_request.pk)
         if current.state not in REVIEW_STATES:
             raise ServiceError(
                 f"Quality control is done while the request is in fulfillment (or, for a resend, delivered); it is "

@@ -29,6 +29,7 @@ from workflow.choices import RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 from workflow.selectors import tenant_staff
+from workflow.services import request_locked
 
 # Records are retrieved once the request is validated and until it is delivered; a request in exception (often
 # waiting on a department) keeps its tasks moving.
@@ -47,9 +48,7 @@ class RetrievalTaskNotFound(ServiceError):
 
 
 def _lock_request(tenant: Tenant, request_id: int | None) -> RecordRequest:
-    current = RecordRequest.objects.for_tenant(tenant).select_for_update().filter(pk=request_id).first()
-    if current is None:
-        raise ServiceError("That request does not exist.")
+    current = request_locked(tenant=tenant, pk=request_id)
     if current.state not in RETRIEVAL_STATES:
         raise ServiceError(
             f"Records are retrieved while a request is validated, in fulfillment or in exception; this one is "

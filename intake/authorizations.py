@@ -28,6 +28,7 @@ from roi.tenancy import require_staff
 from workflow.choices import OPEN_STATES, RequestorKind, RequestState
 from workflow.deadlines import local_date
 from workflow.models import Patient, RecordRequest
+from workflow.services import request_locked
 
 # The kind of record each basis relies on.
 KIND_FOR_BASIS = {rules.AUTHORIZATION: AuthorizationKind.AUTHORIZATION, rules.DIRECTIVE: AuthorizationKind.DIRECTIVE}
@@ -116,15 +117,7 @@ def requests_relying_on(*, tenant: Tenant, authorization: Authorization) -> Quer
 
 
 def _locked_open_request(tenant: Tenant, record_request: RecordRequest) -> RecordRequest:
-    try:
-        current = (
-            RecordRequest.objects.for_tenant(tenant)
-            .select_for_update(of=("self",))
-            .select_related("patient", "requestor")
-            .get(pk=record_request.pk)
-        )
-    except RecordRequest.DoesNotExist:
-        raise ServiceError("That request does not exist.") from None
+    current = request_locked(tenant=tenant, pk=record_request.pk)
     if current.state not in OPEN_STATES:
         raise ServiceError(
             f"This request is {RequestState(current.state).label.lower()}: what it relies on can no longer change."

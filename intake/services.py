@@ -649,9 +649,7 @@ def duplicate_link(
             f"{original.tracking_number} is itself cancelled or a duplicate; link to the request that stands."
         )
     with transaction.atomic():
-        current = RecordRequest.objects.for_tenant(tenant).select_for_update().filter(pk=record_request.pk).first()
-        if current is None:
-            raise ServiceError("That request does not exist.")
+        current = workflow_services.request_locked(tenant=tenant, pk=record_request.pk)
         current.duplicate_of = original
         current.duplicate_reviewed_at = clock.now()
         history_stamp(current, actor)
@@ -664,9 +662,7 @@ def duplicate_link(
 def duplicate_mark_distinct(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> RecordRequest:
     require_staff(actor, tenant)
     with transaction.atomic():
-        current = RecordRequest.objects.for_tenant(tenant).select_for_update().filter(pk=record_request.pk).first()
-        if current is None:
-            raise ServiceError("That request does not exist.")
+        current = workflow_services.request_locked(tenant=tenant, pk=record_request.pk)
         if current.state not in OPEN_STATES:
             raise ServiceError("Only an open request can be marked distinct.")
         current.duplicate_reviewed_at = clock.now()

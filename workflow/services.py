@@ -115,6 +115,21 @@ def request_create(
     raise ServiceError("Could not allocate a tracking number; try again.")
 
 
+def request_locked(*, tenant: Tenant, pk: int | None) -> RecordRequest:
+    """The request, its row locked until the caller's transaction ends (its patient and requestor read with it, not
+    locked): what a service reads before it changes a request. Another tenant's, or none, is "does not exist"."""
+    current = (
+        RecordRequest.objects.for_tenant(tenant)
+        .select_for_update(of=("self",))
+        .select_related("patient", "requestor")
+        .filter(pk=pk)
+        .first()
+    )
+    if current is None:
+        raise ServiceError("That request does not exist.")
+    return current
+
+
 def request_assign(*, tenant: Tenant, actor: Any, record_request: RecordRequest, assignee: Any | None) -> RecordRequest:
     """Assign (or unassign) a request. Staff may claim for themselves; assigning others needs a supervisor."""
     require_staff(actor, tenant)

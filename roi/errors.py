@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ServiceError(Exception):
     """A rule stopped the action. `message` is written for the person who asked for it: it says what to fix."""
@@ -12,6 +14,14 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def on_form(self, form: Any) -> bool:
+        """Show the message on the form's field it names. False when it names none of the form's fields: the page
+        then shows it as a message."""
+        if self.field and self.field in form.fields:
+            form.add_error(self.field, self.message)
+            return True
+        return False
 
 
 class NotPermitted(ServiceError):

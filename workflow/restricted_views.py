@@ -171,9 +171,7 @@ class BreakGlassView(TenantViewMixin, View):
                 request=request,
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
-            else:
+            if not error.on_form(form):
                 messages.error(request, error.message)
             return restricted_page(request, record_request, access, form=form, status=error.status_code)
         messages.warning(request, f"Opened by break-glass for {BREAK_GLASS_MINUTES} minutes. This access is recorded.")

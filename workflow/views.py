@@ -276,8 +276,7 @@ class WorkQueueAdminView(TenantViewMixin, View):
             else:
                 saved = services.work_queue_update(tenant=self.tenant, actor=request.user, work_queue=editing, **data)
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
+            error.on_form(form)
             messages.error(request, error.message)
             return self.render_admin(request, editing, form, status=error.status_code)
         messages.success(request, f"Queue {saved.name} saved.")

@@ -78,11 +78,6 @@ class ResendForm(DeliveryForm):
         ]
 
 
-def _error_to_form(form: forms.Form, error: ServiceError) -> None:
-    if error.field and error.field in form.fields:
-        form.add_error(error.field, error.message)
-
-
 class DeliverView(RequestDetailView):
     http_method_names = ["post"]
 
@@ -102,7 +97,7 @@ class DeliverView(RequestDetailView):
             )
         except ServiceError as error:
             messages.error(request, error.message)
-            _error_to_form(form, error)
+            error.on_form(form)
             fresh = self.get_object(tracking_number)
             return self.render_detail(request, fresh, panel_forms={"delivery_form": form}, status=error.status_code)
         messages.success(request, f"Request {tracking_number} delivered: {result.delivery.evidence}.")
@@ -138,7 +133,7 @@ class ResendView(DeliverView):
             )
         except ServiceError as error:
             messages.error(request, error.message)
-            _error_to_form(form, error)
+            error.on_form(form)
             fresh = self.get_object(tracking_number)
             return self.render_detail(request, fresh, panel_forms={"resend_form": form}, status=error.status_code)
         messages.success(request, f"Resent: {result.delivery.evidence}.")

@@ -185,8 +185,7 @@ class DenyView(DenialActionMixin):
                 expected_state=data["expected_state"] or None,
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
+            error.on_form(form)
             return self.failed(request, tracking_number, error, denial_form=form)
         if denial.partial:
             messages.success(request, "Denied in part: the denial letter was generated; the rest is still released.")
@@ -247,8 +246,7 @@ class ReviewDecideView(DenialActionMixin):
                 note=form.cleaned_data["note"],
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
+            error.on_form(form)
             return self.failed(request, tracking_number, error, decide_form=form, denial_pk=denial.pk)
         messages.success(request, next_step)
         return redirect("workflow:detail", tracking_number=tracking_number)

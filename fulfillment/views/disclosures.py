@@ -189,9 +189,7 @@ class DisclosureRecordView(PatientAccountingView):
         try:
             disclosures.disclosure_record(tenant=self.tenant, actor=request.user, patient=patient, **form.cleaned_data)
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
-            else:
+            if not error.on_form(form):
                 messages.error(request, error.message)
             return self.render_page(request, patient, disclosure_form=form, status=error.status_code)
         messages.success(request, "Disclosure recorded in the patient's accounting.")
@@ -212,9 +210,7 @@ class SuspensionRecordView(PatientAccountingView):
                 tenant=self.tenant, actor=request.user, patient=patient, **form.suspension_fields()
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
-            else:
+            if not error.on_form(form):
                 messages.error(request, error.message)
             return self.render_page(request, patient, suspension_form=form, status=error.status_code)
         rows = list(disclosures.patient_disclosures(tenant=self.tenant, patient=patient))
@@ -279,9 +275,7 @@ class DisclosureCorrectView(TenantViewMixin, View):
                 **data,
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
-            else:
+            if not error.on_form(form):
                 messages.error(request, error.message)
             return self.render_page(request, disclosure, form, status=error.status_code)
         messages.success(request, "Entry marked entered in error." if entered_in_error else "Entry corrected.")

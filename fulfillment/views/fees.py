@@ -282,8 +282,7 @@ class InvoiceIssueView(FeeActionMixin):
                 fee_method=data.get("fee_method") or None,
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
+            error.on_form(form)
             return self.failed(request, tracking_number, error, fees_issue_form=form)
         messages.success(
             request, f"{invoice.get_kind_display()} {invoice.number} issued: {fees.dollars(invoice.total_cents)}."
@@ -310,8 +309,7 @@ class InvoicePaymentView(FeeActionMixin):
                 paid_on=form.cleaned_data["paid_on"],
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
+            error.on_form(form)
             return self.failed(request, tracking_number, error, fees_pay_form=form)
         messages.success(request, f"Payment of invoice {invoice.number} recorded.")
         return redirect("workflow:detail", tracking_number=tracking_number)

@@ -62,8 +62,7 @@ class RevokeView(RequestDetailView):
             )
         except ServiceError as error:
             messages.error(request, error.message)
-            if error.field and error.field in form.fields:
-                form.add_error(error.field, error.message)
+            error.on_form(form)
             fresh = self.get_object(tracking_number)
             return self.render_detail(request, fresh, panel_forms={"revoke_form": form}, status=error.status_code)
         messages.success(request, _outcome_message(outcome))
@@ -120,8 +119,7 @@ class PatientRevokeView(PatientAuthorizationsView):
             )
         except ServiceError as error:
             messages.error(request, error.message)
-            if error.field and error.field in form.fields:
-                form.add_error(error.field, error.message)
+            error.on_form(form)
             return self.render_page(request, patient, forms={auth.pk: form}, status=error.status_code)
         messages.success(request, _outcome_message(outcome))
         return redirect("fulfillment:patient-authorizations", pk=patient.pk)

@@ -66,9 +66,7 @@ class _PacketActionView(RequestDetailView):
     def failed(
         self, request: HttpRequest, tracking_number: str, error: ServiceError, form: Any = None, key: str = ""
     ) -> HttpResponse:
-        if form is not None and error.field in form.fields:
-            form.add_error(error.field, error.message)
-        else:
+        if form is None or not error.on_form(form):
             messages.error(request, error.message)
         panel_forms = {key: form} if form is not None else None
         return self.render_detail(

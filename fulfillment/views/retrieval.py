@@ -103,9 +103,7 @@ class RetrievalCreateView(RetrievalActionView):
                 notes=data["notes"],
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
-            else:
+            if not error.on_form(form):
                 messages.error(request, error.message)
             return self.answer(request, record_request, panel_forms={"retrieval_form": form}, status=error.status_code)
         started = " Fulfillment started." if was != task.request.state else ""
@@ -138,9 +136,7 @@ class RetrievalUpdateView(RetrievalActionView):
                 notes=form.cleaned_data["notes"],
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
-            else:
+            if not error.on_form(form):
                 messages.error(request, error.message)
             return self.answer(request, record_request, panel_forms=bound, status=error.status_code)
         messages.success(request, f"{task.get_source_display()} task saved.")

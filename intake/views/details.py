@@ -59,9 +59,7 @@ class RequestDetailsView(TenantViewMixin, RestrictedRequestMixin, View):
                 **form.details(),
             )
         except ServiceError as error:
-            if error.field in form.fields:
-                form.add_error(error.field, error.message)
-            else:
+            if not error.on_form(form):
                 messages.error(request, error.message)
             return self._render(request, rr, form, status=error.status_code)
         messages.success(request, "Request details saved; the legal due date was recomputed for the request type.")

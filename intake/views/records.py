@@ -38,8 +38,7 @@ class _RecordView(ChecklistView):
     ) -> HttpResponse:
         if error is not None:
             messages.error(request, error.message)
-            if error.field and error.field in form.fields:
-                form.add_error(error.field, error.message)
+            error.on_form(form)
         else:
             messages.error(request, "Check the highlighted fields.")
         status = error.status_code if error is not None else 400

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -335,5 +335,9 @@ def test_supervisor_cannot_assign_to_a_user_of_another_tenant(client_for, sam, c
 
 
 def test_received_at_in_the_past_shows_the_age(client_for, alice, tenant_a):
-    rr = factories.RecordRequestFactory(tenant=tenant_a, received_at=timezone.now() - timedelta(days=10, hours=1))
+    # Age counts the organisation's calendar days: received at noon ten days back, whatever the hour of the run (ten
+    # days and an hour of elapsed time are eleven calendar days in the first hour after local midnight).
+    day = timezone.localdate(timezone=tenant_a.tzinfo) - timedelta(days=10)
+    received = datetime.combine(day, time(12), tzinfo=tenant_a.tzinfo)
+    rr = factories.RecordRequestFactory(tenant=tenant_a, received_at=received)
     assert "10 days old" in client_for(alice).get(_detail_url(rr)).content.decode()

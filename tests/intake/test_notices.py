@@ -4,6 +4,7 @@ at least once, never twice for one row."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from smtplib import SMTPServerDisconnected
 
@@ -126,7 +127,8 @@ def test_a_sensitive_deficiency_is_said_generically(tenant_a):
         },
         occurrence="letter-1",
     )
-    body = notice.body.lower()
+    # The status link's random token is left out: it may spell "hiv" by chance.
+    body = re.sub(r"https?://\S+", "<link>", notice.body.lower())
     assert "hiv" not in body
     assert "substance" not in body
     assert body.count("specific written consent") == 1

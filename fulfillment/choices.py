@@ -95,6 +95,11 @@ class DisclosurePurpose(models.TextChoices):
     WORKERS_COMP = "workers_comp", "Workers' compensation"
     DISABILITY = "disability", "Disability determination (SSA)"
     RESEARCH = "research", "Research without authorization"
+    ABUSE_NEGLECT = "abuse_neglect", "Report of abuse, neglect or domestic violence"
+    DECEDENT = "decedent", "Coroner, medical examiner or funeral director"
+    ORGAN_DONATION = "organ_donation", "Organ, eye or tissue donation"
+    SERIOUS_THREAT = "serious_threat", "Averting a serious threat to health or safety"
+    GOVERNMENT_FUNCTION = "government_function", "Specialized government function"
     OTHER_REQUIRED_BY_LAW = "other_required_by_law", "Other disclosure required by law"
 
 

@@ -26,6 +26,7 @@ from pypdf import PdfReader
 
 from fulfillment.choices import DisclosurePurpose, ExclusionReason, ResendReason, RetrievalSource
 from fulfillment.models import Delivery, Disclosure, DisclosureSuspension, ReleaseDocument
+from intake import bases
 from intake.letters import LETTER_DATE_FORMAT, status_url
 from intake.models import IntakeReview
 from roi import clock
@@ -59,6 +60,7 @@ class AccountabilityRule:
     requestor_kinds: frozenset[str] = frozenset()  # empty: any requestor
     legal_document_type: str | None = None  # None: any (legal requests only)
     purpose: str = ""
+    answer: tuple[str, tuple[str, ...]] | None = None  # a 164.512 basis's answer it depends on (intake.bases)
 
 
 SELF = frozenset({RequestorKind.PATIENT, RequestorKind.PERSONAL_REPRESENTATIVE})
@@ -112,10 +114,25 @@ ACCOUNTABILITY_RULES: tuple[AccountabilityRule, ...] = (
     AccountabilityRule(
         T.OTHER, False, "45 CFR 164.528(a)(1)(iv)", "Third-party release validated as an authorization at intake."
     ),
+    # The 164.512 bases: each basis's own rows (intake.bases), accountable unless 164.528(a)(1) excludes them.
+    *(
+        AccountabilityRule(
+            code, row.accountable, row.citation, row.reason, purpose=row.purpose, answer=row.when
+        )
+        for code, b in bases.BASES.items()
+        for row in b.accounting
+    ),
 )  # fmt: skip
 
 
-def accountability_rule(*, request_type: str, requestor_kind: str, legal_document_type: str = "") -> AccountabilityRule:
+def accountability_rule(
+    *,
+    request_type: str,
+    requestor_kind: str,
+    legal_document_type: str = "",
+    basis_answers: dict[str, Any] | None = None,
+) -> AccountabilityRule:
+    answers = basis_answers or {}
     for rule in ACCOUNTABILITY_RULES:
         if rule.request_type != request_type:
             continue
@@ -123,24 +140,26 @@ def accountability_rule(*, request_type: str, requestor_kind: str, legal_documen
             continue
         if rule.legal_document_type is not None and rule.legal_document_type != legal_document_type:
             continue
+        if rule.answer is not None and answers.get(rule.answer[0]) not in rule.answer[1]:
+            continue
         return rule
     raise ValueError(f"No accountability rule for {request_type!r}")  # the table covers every RequestType
 
 
 def accountability_for(*, tenant: Tenant, record_request: RecordRequest) -> AccountabilityRule:
-    legal_document_type = ""
-    if record_request.request_type == RequestType.LEGAL:
-        legal_document_type = (
+    legal_document_type, answers = "", {}
+    if record_request.request_type == RequestType.LEGAL or record_request.request_type in bases.BASES:
+        legal_document_type, answers = (
             IntakeReview.objects.for_tenant(tenant)
             .filter(request_id=record_request.pk)
-            .values_list("legal_document_type", flat=True)
+            .values_list("legal_document_type", "basis_answers")
             .first()
-            or ""
-        )
+        ) or ("", {})
     return accountability_rule(
         request_type=record_request.request_type,
         requestor_kind=record_request.requestor.kind,
-        legal_document_type=legal_document_type,
+        legal_document_type=legal_document_type or "",
+        basis_answers=answers,
     )
 
 

@@ -27,6 +27,7 @@ from exceptions.services import exception_open, exception_resolve
 from fulfillment.choices import FeeMethod, InvoiceKind, InvoiceStatus, PaymentMethod
 from fulfillment.models import FeeRule, FulfillmentPolicy, Invoice, InvoiceSequence, ReleasePacket
 from fulfillment.policy import policy_for
+from intake import bases
 from intake.rules import DIRECTIVE, INDIVIDUAL, basis_for
 from roi import clock
 from roi.audit import history_stamp
@@ -261,6 +262,9 @@ def fee_quote(
     if rule is None:
         if request_type == RequestType.CONTINUITY_OF_CARE:
             basis = "Continuity of care between providers: no fee (organisation default)."
+        elif request_type in bases.BASES:
+            public = bases.BASES[request_type]
+            basis = f"{public.label} ({public.citation}): {public.fee}"
         elif directive:
             basis = f"{DIRECTIVE_PREFIX}no fee rule applies to it ({tenant.jurisdiction} or federal): no fee."
         else:

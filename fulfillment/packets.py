@@ -27,6 +27,7 @@ from weasyprint import HTML
 
 from fulfillment import documents as docs
 from fulfillment.models import ReleasePacket
+from intake import bases
 from intake.authorizations import review_with_records
 from intake.choices import LegalDocumentType
 from intake.documents import stored_file_open
@@ -173,6 +174,8 @@ def release_basis(record_request: RecordRequest, review: IntakeReview | None) ->
             lines.append("A subpoena or court order (45 CFR 164.512(e)).")
     elif kind == RequestType.ACCOUNTING:
         lines.append("The individual's accounting of disclosures (45 CFR 164.528).")
+    elif kind in bases.BASES:
+        lines += bases.release_lines(bases.BASES[kind], review.basis_answers if review else {})
     else:
         lines.append("Other: as described in the request.")
     if review and review.consents_received:

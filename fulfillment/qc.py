@@ -23,7 +23,7 @@ from fulfillment import disclosures, fees, gate
 from fulfillment.choices import QcOutcome
 from fulfillment.models import QcReview, ReleaseDocument, ReleasePacket
 from fulfillment.policy import policy_for
-from intake import rules
+from intake import bases, rules
 from intake.authorizations import review_with_records
 from intake.models import IntakeReview
 from roi import clock
@@ -209,7 +209,8 @@ def _scope_check(tenant: Tenant, record_request: RecordRequest, documents: list[
     findings = [
         "Requested: "
         + ("; ".join(record_request.record_type_labels) or "any record type")
-        + (f", dates of service {_fmt(start) if start else 'any'} to {_fmt(end) if end else 'present'}")
+        + (f", dates of service {_fmt(start) if start else 'any'} to {_fmt(end) if end else 'present'}"),
+        minimum_necessary(record_request),
     ]
     problems = []
     for doc in documents:
@@ -223,6 +224,27 @@ def _scope_check(tenant: Tenant, record_request: RecordRequest, documents: list[
     return QcCheck(SCOPE, CHECK_LABELS[SCOPE], CONFIRM_PROMPTS[SCOPE], tuple(findings), tuple(problems))
 
 
+def minimum_necessary(record_request: RecordRequest) -> str:
+    """Whether the release must be limited to the minimum necessary for its purpose (164.502(b)), said for the QC
+    reviewer who confirms it: it does not apply to the individual's own request, a disclosure they authorized, one for
+    treatment, or one required by law (164.502(b)(2))."""
+    basis = _basis(record_request)
+    public = bases.BASES.get(basis)
+    if public is not None:
+        verb = "applies" if public.minimum_necessary else "does not apply"
+        return f"Minimum necessary {verb}: {public.label.lower()} ({public.minimum_necessary_note})."
+    if basis == rules.LEGAL:
+        return (
+            "Minimum necessary applies to a subpoena (45 CFR 164.502(b)); a court order releases only what it "
+            "expressly covers (164.512(e)(1)(i))."
+        )
+    if basis == rules.TREATMENT:
+        return "Minimum necessary does not apply to a disclosure for treatment (45 CFR 164.502(b)(2)(i))."
+    if basis == rules.AUTHORIZATION:
+        return "Minimum necessary does not apply: release what the authorization describes (45 CFR 164.502(b)(2)(iii))."
+    return "Minimum necessary does not apply to the individual's own request (45 CFR 164.502(b)(2)(ii))."
+
+
 def _basis(record_request: RecordRequest) -> str:
     return rules.basis_for(record_request.request_type, record_request.requestor.kind)
 
@@ -232,7 +254,7 @@ def _basis(record_request: RecordRequest) -> str:
 SENSITIVE_SUBJECTS = frozenset(
     {"Sensitive-category consent", "Part 2 consent", "Psychotherapy notes", "Psychotherapy-notes authorization"}
 )
-SENSITIVE_CODES = ("CONSENT_MISSING_", "PSYCHOTHERAPY_", "PART2_", "AUTH_PSYCHOTHERAPY_")
+SENSITIVE_CODES = ("CONSENT_MISSING_", "PSYCHOTHERAPY_", "PART2_", "AUTH_PSYCHOTHERAPY_", "MINOR_CONSENTED_")
 
 
 def _is_sensitive(refusal: gate.Refusal) -> bool:

@@ -78,6 +78,14 @@ class AuthorizationKind(models.TextChoices):
     DIRECTIVE = "directive", "Patient's written directive to a third party (45 CFR 164.524(c)(3)(ii))"
 
 
+class AuthorizationPurpose(models.TextChoices):
+    """What an authorization is for, where the rule asks more of it (45 CFR 164.508(a)(3)-(4), (b)(3)(i))."""
+
+    MARKETING = "marketing", "Marketing (45 CFR 164.508(a)(3))"
+    SALE = "sale", "Sale of health information (45 CFR 164.508(a)(4))"
+    RESEARCH = "research", "Research (45 CFR 164.508(b)(3)(i), (b)(4)(i))"
+
+
 class Part2Use(models.TextChoices):
     """Whether 42 CFR Part 2 records would be used against the patient in a proceeding (42 CFR 2.12(d), 2.33)."""
 

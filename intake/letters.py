@@ -211,7 +211,7 @@ def letter_open(letter: Letter) -> bytes:
 
 # Deficiencies whose wording names a sensitive category (HIV, substance use, psychotherapy notes...): saying that in
 # an email would tell the reader something about the patient's health, so the email says it generically.
-SENSITIVE_CODE_PREFIXES = ("CONSENT_MISSING_", "PSYCHOTHERAPY_NOTES")
+SENSITIVE_CODE_PREFIXES = ("CONSENT_MISSING_", "PSYCHOTHERAPY_NOTES", "MINOR_CONSENTED_")
 GENERIC_SENSITIVE_MESSAGE = gettext_noop(
     "Part of the records you asked for needs the patient's specific written consent. The letter from our office "
     "explains which part and what to send; you can also call us."

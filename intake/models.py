@@ -15,6 +15,7 @@ from simple_history.models import HistoricalRecords
 from intake.choices import (
     AuthorityType,
     AuthorizationKind,
+    AuthorizationPurpose,
     DayKind,
     DocumentKind,
     DocumentSource,
@@ -260,6 +261,22 @@ class IntakeReview(TenantOwned):
     # Defects only a reader of the form can see, 164.508(b)(2)(iv)-(v).
     auth_improperly_combined = models.BooleanField(default=False)
     auth_known_false = models.BooleanField(default=False)
+    # Conditioning treatment, payment, enrollment or eligibility on signing, where (b)(4) does not allow it.
+    auth_conditions_benefits = models.BooleanField(default=False)
+    # Marketing and sale of PHI, 164.508(a)(3)-(4): what the authorization is for and its remuneration statement.
+    auth_purpose = models.CharField(max_length=20, choices=AuthorizationPurpose.choices, blank=True)
+    auth_remuneration_involved = models.BooleanField(
+        default=False, help_text="Marketing: the organisation is paid by a third party for it, 164.508(a)(3)(ii)."
+    )
+    auth_remuneration_statement = models.BooleanField(default=False)
+
+    # A 164.512 basis (intake.bases): each element's answer by its key ("met"/"not_met" for a supervisor's decision,
+    # the path chosen, True for a confirmation), and who last recorded a decision, when.
+    basis_answers = models.JSONField(default=dict, blank=True)
+    basis_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    basis_decided_at = models.DateTimeField(null=True, blank=True)
 
     # Sensitive categories requested whose specific consent is on file.
     consents_received = ArrayField(

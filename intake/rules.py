@@ -14,7 +14,16 @@ from typing import Any
 from django.utils.translation import gettext_noop
 
 from exceptions.choices import ExceptionReason
-from intake.choices import PART2_ORDER_CITATIONS, PART2_REQUIRED_FINDINGS, Part2CourtOrder, Part2Finding, Part2Use
+from intake import bases
+from intake.choices import (
+    PART2_ORDER_CITATIONS,
+    PART2_REQUIRED_FINDINGS,
+    AuthorityType,
+    AuthorizationPurpose,
+    Part2CourtOrder,
+    Part2Finding,
+    Part2Use,
+)
 from workflow.choices import RecordType, RequestorKind, RequestType, SensitiveCategory, is_psychotherapy_notes
 
 R = ExceptionReason
@@ -97,6 +106,17 @@ class IntakeFacts:
     document_kinds: frozenset[str] = frozenset()  # kinds of the documents received with the request
     authorization: AuthorizationFacts | None = None
     representative: RepresentativeFacts | None = None
+    patient_born_on: date | None = None
+    patient_died_on: date | None = None
+    age_of_majority: int = 18  # in the organisation's state (AGE_OF_MAJORITY)
+
+    @property
+    def patient_is_minor(self) -> bool:
+        born = self.patient_born_on
+        if born is None:
+            return False
+        age = self.today.year - born.year - ((self.today.month, self.today.day) < (born.month, born.day))
+        return age < self.age_of_majority
 
     @property
     def asks_psychotherapy_notes(self) -> bool:
@@ -127,6 +147,8 @@ def basis_for(request_type: str, requestor_kind: str) -> str:
         return TREATMENT if requestor_kind == RequestorKind.PROVIDER else AUTHORIZATION
     if request_type == RequestType.LEGAL:
         return LEGAL
+    if request_type in bases.BASES:
+        return request_type  # a 164.512 basis is named by its request type (intake.bases)
     if request_type == RequestType.OTHER and requestor_kind in SELF_KINDS:
         return INDIVIDUAL
     return AUTHORIZATION
@@ -147,6 +169,7 @@ BASIS_LABELS = {
     AUTHORIZATION: "HIPAA authorization (45 CFR 164.508)",
     TREATMENT: "Treatment / continuity of care (45 CFR 164.506(c))",
     LEGAL: "Subpoena or court order (45 CFR 164.512(e))",
+    **{code: f"{b.label} ({b.citation})" for code, b in bases.BASES.items()},
 }
 
 
@@ -218,7 +241,7 @@ def _representative(f: IntakeFacts, rep: RepresentativeFacts | None, *, acting: 
                 subject=REPRESENTATIVE,
             )
         ]
-    out = []
+    out = _authority_fits_patient(f, rep, acting=acting)
     if not rep.verified:
         out.append(
             _d(
@@ -248,6 +271,47 @@ def _representative(f: IntakeFacts, rep: RepresentativeFacts | None, *, acting: 
             )
         )
     return out
+
+
+# The age of majority where it is not 18 (state law); 164.502(g)(3) follows it.
+AGE_OF_MAJORITY = {"AL": 19, "NE": 19, "MS": 21}
+
+
+def _authority_fits_patient(f: IntakeFacts, rep: RepresentativeFacts, *, acting: str) -> list[Deficiency]:
+    """The authority recorded must be one that can exist for this patient: an executor or administrator acts for a
+    deceased patient only (164.502(g)(4)), so the date of death must be recorded; a parent acts as a parent only for a
+    minor (164.502(g)(3)); an adult's parent needs guardianship or a power of attorney like anyone else."""
+    if rep.authority_type == AuthorityType.EXECUTOR and f.patient_died_on is None:
+        return [
+            _d(
+                "REPRESENTATIVE_EXECUTOR_PATIENT_NOT_DECEASED",
+                "",
+                f"{rep.name} {acting} as executor or administrator of the estate, but the patient has no date of "
+                "death recorded: record it on the patient's page (from the death certificate or the letters), or "
+                "correct the authority.",
+                "45 CFR 164.502(g)(4)",
+                R.IDENTITY_NOT_VERIFIED,
+                "Record the patient's date of death, or correct the authority.",
+                staff_only=True,
+                subject=REPRESENTATIVE,
+            )
+        ]
+    if rep.authority_type == AuthorityType.PARENT_OF_MINOR and f.patient_born_on and not f.patient_is_minor:
+        return [
+            _d(
+                "REPRESENTATIVE_PARENT_OF_ADULT",
+                gettext_noop(
+                    "The patient is an adult, so a parent can act for them only as a court-appointed guardian or with "
+                    "a health care power of attorney. Please send one of them, or the patient's own signed request."
+                ),
+                f"{rep.name} {acting} as the parent of a minor, but the patient is {f.age_of_majority} or older.",
+                "45 CFR 164.502(g)(2)-(3)",
+                R.IDENTITY_NOT_VERIFIED,
+                "Ask for guardianship papers or a power of attorney.",
+                subject=REPRESENTATIVE,
+            )
+        ]
+    return []
 
 
 AUTHORITY_ENDED = gettext_noop(
@@ -565,6 +629,23 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
                 subject="Authorization",
             )
         )
+    if r.get("auth_conditions_benefits"):
+        out.append(
+            _d(
+                "AUTH_CONDITIONS_BENEFITS",
+                gettext_noop(
+                    "The authorization makes treatment, payment, enrollment or eligibility for benefits depend on "
+                    "signing it, which the law does not allow here. Please send a form without that condition."
+                ),
+                "Conditions treatment, payment, enrollment or eligibility on signing where 164.508(b)(4) does not "
+                "allow it: defective.",
+                "45 CFR 164.508(b)(2)(iv), (b)(4)",
+                R.INCOMPLETE_AUTHORIZATION,
+                LETTER_STEP,
+                subject="Authorization",
+            )
+        )
+    out += _remuneration(r)
     if r.get("auth_known_false"):
         out.append(
             _d(
@@ -579,6 +660,48 @@ def _authorization(f: IntakeFacts) -> list[Deficiency]:
         )
     out += _psychotherapy_authorization(f)
     return out
+
+
+def _remuneration(r: dict[str, object]) -> list[Deficiency]:
+    """An authorization for marketing paid for by a third party must say that the organisation is paid
+    (164.508(a)(3)(ii)); one for a sale of health information must say that the disclosure will result in remuneration
+    (164.508(a)(4)(i)). Which it is for is recorded on the checklist, so the statement is asked whenever it is needed."""
+    purpose = r.get("auth_purpose")
+    if r.get("auth_remuneration_statement"):
+        return []
+    if purpose == AuthorizationPurpose.SALE:
+        return [
+            _d(
+                "AUTH_SALE_NO_REMUNERATION_STATEMENT",
+                gettext_noop(
+                    "An authorization to sell health information must state that the disclosure will result in "
+                    "payment to us. Please send a corrected, signed form with that statement."
+                ),
+                "Authorization for a sale of PHI without the statement that the disclosure will result in "
+                "remuneration.",
+                "45 CFR 164.508(a)(4)(i)",
+                R.INCOMPLETE_AUTHORIZATION,
+                LETTER_STEP,
+                subject="Authorization",
+            )
+        ]
+    if purpose == AuthorizationPurpose.MARKETING and r.get("auth_remuneration_involved"):
+        return [
+            _d(
+                "AUTH_MARKETING_NO_REMUNERATION_STATEMENT",
+                gettext_noop(
+                    "An authorization for marketing paid for by a third party must state that we are paid for it. "
+                    "Please send a corrected, signed form with that statement."
+                ),
+                "Authorization for marketing involving remuneration from a third party, without the statement that "
+                "it does.",
+                "45 CFR 164.508(a)(3)(ii)",
+                R.INCOMPLETE_AUTHORIZATION,
+                LETTER_STEP,
+                subject="Authorization",
+            )
+        ]
+    return []
 
 
 def _psychotherapy_authorization(f: IntakeFacts) -> list[Deficiency]:
@@ -689,15 +812,110 @@ def _legal(f: IntakeFacts) -> list[Deficiency]:
         ]
     return [
         _d(
-            "ADMINISTRATIVE_REQUEST_REVIEW",
-            gettext_noop("Your request is with our privacy office for review."),
-            "Administrative request or agency demand: privacy officer to confirm the basis (164.512(e), (f)).",
-            "45 CFR 164.512(e), (f)",
+            "ADMINISTRATIVE_REQUEST_NOT_A_SUBPOENA",
+            "",
+            "An administrative request or agency demand is neither a subpoena nor a court order: change the request "
+            "type, on the request details page, to the basis it relies on (law enforcement 164.512(f), health "
+            "oversight (d), public health (b), required by law (a), workers' compensation (l)...), whose checklist "
+            "asks what that basis needs.",
+            "45 CFR 164.512(a)-(l)",
             R.LEGAL_REVIEW,
-            "Refer to the privacy officer.",
+            "Change the request type to the basis the request relies on.",
+            staff_only=True,
             subject="Administrative request",
         )
     ]
+
+
+def _basis_code(b: bases.PublicInterestBasis, key: str, suffix: str = "") -> str:
+    return f"{b.request_type}_{key}{suffix}".upper()
+
+
+def public_interest_deficiencies(f: IntakeFacts, b: bases.PublicInterestBasis) -> list[Deficiency]:
+    """A request resting on a 164.512 basis (intake.bases): the requestor is one the rule names, each element it
+    requires is confirmed, its path is recorded, and each decision is recorded met. An undecided decision opens the
+    exception for a supervisor with no letter; a decision recorded not met tells the requestor what would be needed."""
+    answers: dict[str, Any] = dict(f.review.get("basis_answers") or {})
+    subject = b.subject or b.label
+    out = []
+    if f.requestor_kind not in b.requestor_kinds:
+        kind = RequestorKind(f.requestor_kind).label.lower() if f.requestor_kind in RequestorKind.values else "other"
+        out.append(
+            _d(
+                _basis_code(b, "requestor_not_eligible"),
+                REQUESTOR_NOT_ELIGIBLE % {"who": b.who[:1].lower() + b.who[1:]},
+                f"{b.label} ({b.citation}) permits a disclosure to {b.who[:1].lower() + b.who[1:]}; the requestor is "
+                f"recorded as {kind}. Correct the requestor, or the request type if it rests on another basis.",
+                b.citation,
+                R.LEGAL_REVIEW,
+                "Correct the requestor or the request type, or ask for the patient's authorization.",
+                subject=subject,
+                requestor_template=REQUESTOR_NOT_ELIGIBLE,
+                requestor_params=(("who", b.who[:1].lower() + b.who[1:]),),
+            )
+        )
+    for element in b.elements_for(answers):
+        value = answers.get(element.key)
+        if element.kind == bases.CHOICE:
+            if not value:
+                out.append(
+                    _d(
+                        _basis_code(b, element.key, "_not_recorded"),
+                        "",
+                        f"Record on the checklist: {element.question}",
+                        element.citation,
+                        R.LEGAL_REVIEW,
+                        "Answer the checklist question.",
+                        staff_only=True,
+                        subject=subject,
+                    )
+                )
+        elif element.kind == bases.DECISION:
+            if value == bases.MET:
+                continue
+            if value == bases.NOT_MET:
+                out.append(
+                    _d(
+                        _basis_code(b, element.key, "_not_met"),
+                        element.requestor_message,
+                        f"Decided not met: {element.question[:1].lower() + element.question[1:]}",
+                        element.citation,
+                        R.LEGAL_REVIEW,
+                        "Send the deficiency letter; deny the request if nothing more comes.",
+                        subject=subject,
+                    )
+                )
+            else:
+                out.append(
+                    _d(
+                        _basis_code(b, element.key, "_undecided"),
+                        "",
+                        f"A supervisor decides whether this is met, on the checklist: {element.question}",
+                        element.citation,
+                        R.LEGAL_REVIEW,
+                        "A supervisor (privacy officer) records the decision on the checklist, then checks again.",
+                        subject=subject,
+                    )
+                )
+        elif not value:
+            out.append(
+                _d(
+                    _basis_code(b, element.key),
+                    element.requestor_message,
+                    f"Not confirmed: {element.question}",
+                    element.citation,
+                    R.LEGAL_REVIEW if not element.requestor_message else R.AWAITING_REQUESTOR,
+                    LETTER_STEP if element.requestor_message else "Confirm it on the checklist.",
+                    subject=subject,
+                )
+            )
+    return out
+
+
+REQUESTOR_NOT_ELIGIBLE = gettext_noop(
+    "Records can be disclosed on the basis you rely on only to %(who)s. Please send the patient's signed "
+    "authorization, or show that you are such a recipient."
+)
 
 
 # Requestors whose use of Part 2 records may be against the patient in a proceeding (42 CFR 2.12(d)).
@@ -821,6 +1039,7 @@ SENSITIVE_PHRASES = {
     SensitiveCategory.MENTAL_HEALTH: "mental health records",
     SensitiveCategory.GENETIC: "genetic testing results",
     SensitiveCategory.REPRODUCTIVE: "reproductive health care records",
+    SensitiveCategory.MINOR_CONSENTED: "care the patient consented to on their own as a minor",
 }
 
 SENSITIVE_RULES = {
@@ -830,6 +1049,7 @@ SENSITIVE_RULES = {
     SensitiveCategory.MENTAL_HEALTH: "State law (organisation policy)",
     SensitiveCategory.GENETIC: "State law (organisation policy)",
     SensitiveCategory.REPRODUCTIVE: "State law (organisation policy)",
+    SensitiveCategory.MINOR_CONSENTED: "45 CFR 164.502(g)(3)",
 }
 
 
@@ -843,6 +1063,10 @@ def sensitive_deficiencies(f: IntakeFacts, basis: str, categories: list[str] | N
     consents = set(f.review.get("consents_received") or [])
     for category in f.sensitive_categories if categories is None else categories:
         label = SensitiveCategory(category).label
+        if category == SensitiveCategory.MINOR_CONSENTED:
+            if category not in consents:
+                out += _minor_consented_care(f, basis)
+            continue
         if category == SensitiveCategory.PSYCHOTHERAPY_NOTES:
             if basis in (INDIVIDUAL, DIRECTIVE, AUTHORIZATION) or category in consents:
                 continue
@@ -879,6 +1103,47 @@ def sensitive_deficiencies(f: IntakeFacts, basis: str, categories: list[str] | N
             )
         )
     return out
+
+
+def _parent_acting(f: IntakeFacts, basis: str) -> str:
+    """Who acts as the patient's parent: "asks" (the parent asks as the personal representative), "signed" (the
+    authorization or directive relied on was signed by the parent as representative), or ""."""
+    parent = AuthorityType.PARENT_OF_MINOR
+    rep = f.representative
+    if basis == INDIVIDUAL and f.requestor_kind == RequestorKind.PERSONAL_REPRESENTATIVE:
+        return "asks" if rep is not None and rep.authority_type == parent else ""
+    signer = f.authorization.representative if f.authorization is not None else None
+    if basis in (DIRECTIVE, AUTHORIZATION) and signer is not None and signer.authority_type == parent:
+        return "signed"
+    return ""
+
+
+def _minor_consented_care(f: IntakeFacts, basis: str) -> list[Deficiency]:
+    """A parent is not the personal representative for care the minor lawfully consented to on their own (or that a
+    court or the parent agreed to keep confidential), 164.502(g)(3): whatever the basis, that care goes to the
+    patient, or on the patient's own authorization (recorded as this category's consent), never on the parent's word.
+    Everyone else (the patient, a third party on the patient's own authorization, a court) is not asked for more."""
+    acting = _parent_acting(f, basis)
+    if not acting:
+        return []
+    how = "asks as the patient's parent" if acting == "asks" else "signed the authorization as the patient's parent"
+    return [
+        _d(
+            "MINOR_CONSENTED_CARE_TO_PARENT",
+            gettext_noop(
+                "Part of the records is care the patient consented to on their own as a minor. A parent cannot "
+                "receive it as the patient's representative; it is released to the patient, or with the patient's own "
+                "signed authorization. The rest of the records is not affected."
+            ),
+            f"The requestor {how}, but the records include care the minor consented to on their own: the parent is "
+            "not the representative for it. Leave those records out, or record the patient's own authorization as "
+            "this category's consent.",
+            "45 CFR 164.502(g)(3)(i)-(ii)",
+            R.IDENTITY_NOT_VERIFIED,
+            "Leave out the minor-consented records (or get the patient's own authorization) and release the rest.",
+            subject="Minor's own care",
+        )
+    ]
 
 
 def _scope(f: IntakeFacts) -> list[Deficiency]:
@@ -990,6 +1255,8 @@ def evaluate(f: IntakeFacts, *, at_release: bool = False) -> list[Deficiency]:
         found += _treatment(f)
     elif basis == LEGAL:
         found += _legal(f)
+    elif basis in bases.BASES:
+        found += public_interest_deficiencies(f, bases.BASES[basis])
     found += part2_deficiencies(f, basis)
     found += sensitive_deficiencies(f, basis)
     found += _scope(f)

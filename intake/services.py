@@ -21,18 +21,19 @@ from django.urls import reverse
 from exceptions import services as exception_services
 from exceptions.choices import ExceptionReason
 from exceptions.models import ExceptionEpisode
-from intake import deadlines, letters, notices, rules
+from intake import bases, deadlines, letters, notices, rules
 from intake.authorizations import authorization_facts, representative_facts, review_with_records
 from intake.choices import LetterKind, NoticeEvent
 from intake.models import Extension, IntakeDocument, IntakeReview, JurisdictionRule, Letter
 from intake.patients import is_unidentified_patient
 from roi import clock
 from roi.audit import history_stamp
-from roi.errors import ServiceError
+from roi.choices import SUPERVISING_ROLES
+from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
 from roi.notifications import notify
 from roi.selectors import supervisors
-from roi.tenancy import require_staff
+from roi.tenancy import has_role, require_staff
 from workflow import services as workflow_services
 from workflow import transitions
 from workflow.choices import (
@@ -231,7 +232,18 @@ REVIEW_FIELDS = frozenset(
     f.name
     for f in IntakeReview._meta.get_fields()
     if f.concrete
-    and f.name not in {"id", "tenant", "request", "reviewed_by", "reviewed_at", "authorization", "representative"}
+    and f.name
+    not in {
+        "id",
+        "tenant",
+        "request",
+        "reviewed_by",
+        "reviewed_at",
+        "authorization",
+        "representative",
+        "basis_decided_by",
+        "basis_decided_at",
+    }
 )
 
 
@@ -283,6 +295,11 @@ def intake_facts(
         ),
         authorization=authorization_facts(review.authorization if review.authorization_id else None),
         representative=representative_facts(review.representative if review.representative_id else None),
+        patient_born_on=None
+        if is_unidentified_patient(record_request.patient)
+        else record_request.patient.date_of_birth,
+        patient_died_on=record_request.patient.date_of_death,
+        age_of_majority=rules.AGE_OF_MAJORITY.get(tenant.jurisdiction, 18),
     )
 
 
@@ -301,6 +318,10 @@ def intake_review_save(*, tenant: Tenant, actor: Any, record_request: RecordRequ
         if current.state not in (RequestState.RECEIVED, RequestState.EXCEPTION):
             raise ServiceError("The intake checklist can be changed while the request is received or in exception.")
         review = intake_review_for(tenant=tenant, record_request=current)
+        if "basis_answers" in confirmed:
+            confirmed["basis_answers"] = _basis_answers(
+                tenant=tenant, actor=actor, record_request=current, review=review, answers=confirmed["basis_answers"]
+            )
         for name, value in confirmed.items():
             setattr(review, name, value)
         review.reviewed_by = actor
@@ -311,6 +332,43 @@ def intake_review_save(*, tenant: Tenant, actor: Any, record_request: RecordRequ
         history_stamp(current, actor)
         current.save(update_fields=["last_activity_at", "updated_at"])
     return review
+
+
+def _basis_answers(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, review: IntakeReview, answers: Any
+) -> dict[str, Any]:
+    """The answers about the request's 164.512 basis (intake.bases), checked: each a known element with an allowed
+    value. A decision (met or not met) is a supervisor's: a specialist who changes one is refused, and the review
+    records who decided, when. Answers about another basis (the request type was corrected) are kept as they were."""
+    if not isinstance(answers, dict):
+        raise ServiceError("The basis answers must be a set of answers by question.", field="basis_answers")
+    before = dict(review.basis_answers or {})
+    basis = bases.basis(record_request.request_type)
+    elements = {e.key: e for e in basis.elements} if basis else {}
+    for key, value in answers.items():
+        element = elements.get(key)
+        if element is None:
+            if before.get(key) == value:
+                continue  # kept from another basis
+            raise ServiceError(f"'{key}' is not a question of this request's basis.", field="basis_answers")
+        allowed: tuple[Any, ...] = (True,)
+        if element.kind == bases.CHOICE:
+            allowed = tuple(code for code, _ in element.choices)
+        elif element.kind == bases.DECISION:
+            allowed = (bases.MET, bases.NOT_MET)
+        if value not in allowed:
+            raise ServiceError(f"Answer '{element.question}' with one of the choices offered.", field="basis_answers")
+    changed = {k for k in elements if elements[k].kind == bases.DECISION and before.get(k) != answers.get(k)}
+    if changed:
+        if not has_role(actor, tenant, SUPERVISING_ROLES):
+            raise NotPermitted(
+                "Only a supervisor records whether the rule is met ("
+                + "; ".join(elements[k].question.rstrip(".") for k in sorted(changed))
+                + "). Leave it for them: the request waits in its exception until they decide."
+            )
+        review.basis_decided_by = actor
+        review.basis_decided_at = clock.now()
+    return dict(answers)
 
 
 @dataclass

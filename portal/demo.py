@@ -28,7 +28,7 @@ from exceptions.escalations import escalation_rules_seed_defaults, escalations_e
 from exceptions.services import exception_open
 from fulfillment import delivery, disclosures, documents, packets, qc
 from fulfillment.choices import RetrievalSource
-from intake import authorizations, rules
+from intake import authorizations, bases, rules
 from intake import documents as intake_documents
 from intake import services as intake_services
 from intake.choices import AuthorityType, DocumentKind
@@ -91,6 +91,20 @@ DEMO_TENANTS = [
         "(585) 555-0170",
         "(585) 555-0171",
     ),
+    # No state clock is seeded for Kansas, so this organisation runs on the federal rules alone: 30 days for the right
+    # of access and 60 for an accounting, each with its one 30-day extension and its notice (164.524(b)(2),
+    # 164.528(c)(2)).
+    DemoTenant(
+        "prairie",
+        "Prairie View Community Hospital",
+        "KS",
+        "America/Chicago",
+        90,
+        37,
+        "1800 Prairie Avenue, Salina, KS 67401",
+        "(785) 555-0120",
+        "(785) 555-0121",
+    ),
 ]
 
 # (username, first, last, {tenant slug: role}, superuser)
@@ -101,6 +115,8 @@ DEMO_USERS = [
     ("alex.admin", "Alex", "Moreno", {"riverside": Role.ADMIN}, False),
     ("lee.specialist", "Lee", "Chen", {"lakeshore": Role.SPECIALIST}, False),
     ("pat.supervisor", "Pat", "Kowalski", {"lakeshore": Role.SUPERVISOR}, False),
+    ("kim.specialist", "Kim", "Lindqvist", {"prairie": Role.SPECIALIST}, False),
+    ("robin.supervisor", "Robin", "Achebe", {"prairie": Role.SUPERVISOR}, False),
     ("operator", "Platform", "Operator", {}, True),
 ]
 
@@ -110,7 +126,12 @@ TYPE_WEIGHTS = [
     (RequestType.CONTINUITY_OF_CARE, 12),
     (RequestType.LEGAL, 12),
     (RequestType.ACCOUNTING, 3),
-    (RequestType.OTHER, 7),
+    (RequestType.OTHER, 4),
+    # Disclosures 164.512 permits without an authorization (intake.bases).
+    (RequestType.WORKERS_COMP, 2),
+    (RequestType.LAW_ENFORCEMENT, 1),
+    (RequestType.PUBLIC_HEALTH, 1),
+    (RequestType.HEALTH_OVERSIGHT, 1),
 ]
 CHANNEL_WEIGHTS = [
     (Channel.FAX, 34),
@@ -138,15 +159,29 @@ DEMO_QUEUES = [
     ("Legal and subpoenas", [RequestType.LEGAL]),
     ("Continuity of care", [RequestType.CONTINUITY_OF_CARE]),
     ("Patient access", [RequestType.RIGHT_OF_ACCESS, RequestType.ACCOUNTING]),
-    ("Third parties", [RequestType.AUTHORIZATION, RequestType.OTHER]),
+    ("Third parties", [RequestType.AUTHORIZATION, RequestType.OTHER, RequestType.WORKERS_COMP]),
+    ("Agencies and law enforcement", [t for t in bases.BASES if t != RequestType.WORKERS_COMP]),
 ]
 
-# Every checklist answer a complete review gives; defects stay unticked.
-DEFECT_FIELDS = {"auth_improperly_combined", "auth_known_false"}
+# Every checklist answer a complete review gives; defects, and what only some authorizations are (paid marketing),
+# stay unticked.
+DEFECT_FIELDS = {
+    "auth_improperly_combined",
+    "auth_known_false",
+    "auth_conditions_benefits",
+    "auth_remuneration_involved",
+    "auth_remuneration_statement",
+}
 LAW_FIRMS = ["Hartley & Moss LLP", "Brennan Injury Law", "Castillo Reyes Attorneys", "Northgate Legal Group"]
 INSURERS = ["Pacific Mutual Life", "Keystone Disability Insurance", "Summit Health Plan"]
 AGENCIES = ["Social Security Administration, DDS", "State Workers' Compensation Board", "County Superior Court"]
 PROVIDERS = ["Valley Orthopedic Associates", "Bayview Cardiology", "Cedar Family Medicine"]
+WORKERS_COMP_CARRIERS = ["Granite State Workers' Comp Mutual", "Heartland Employers Insurance"]
+PUBLIC_AGENCIES = {
+    RequestType.LAW_ENFORCEMENT: "County Sheriff's Office, Investigations",
+    RequestType.PUBLIC_HEALTH: "State Department of Health, Epidemiology",
+    RequestType.HEALTH_OVERSIGHT: "State Board of Nursing",
+}
 
 
 def _weighted(rng: random.Random, pairs: list[tuple[Any, int]]) -> Any:
@@ -209,6 +244,10 @@ def _requestor_for(rng: random.Random, fake: Faker, tenant: Tenant, request_type
     elif request_type == RequestType.LEGAL:
         kind = RequestorKind.GOVERNMENT if rng.random() < 0.5 else RequestorKind.ATTORNEY
         org = rng.choice(AGENCIES if kind == RequestorKind.GOVERNMENT else LAW_FIRMS)
+    elif request_type == RequestType.WORKERS_COMP:
+        kind, org = RequestorKind.INSURER, rng.choice(WORKERS_COMP_CARRIERS)
+    elif request_type in bases.BASES:
+        kind, org = RequestorKind.GOVERNMENT, PUBLIC_AGENCIES[request_type]
     else:
         kind, org = RequestorKind.OTHER, fake.company()
     domain = org.lower().replace("&", "").replace(",", "").replace("'", "").split()[0] + ".example.com"
@@ -236,7 +275,7 @@ def _demo_form(title: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(f"{title.lower().replace(' ', '-')}.pdf", _DEMO_FORM[title])
 
 
-def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest) -> None:
+def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest, supervisor: User) -> None:
     """What a specialist does for a good request: confirm every checklist item, record the authorization and the
     representative's authority from their documents, then run the checklist."""
     answers: dict[str, Any] = {}
@@ -252,7 +291,18 @@ def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest) -> None:
         consents_received=list(rr.sensitive_categories),
         part2_use_against_patient="no",
     )
+    public = bases.BASES.get(rr.request_type)
+    if public is not None:
+        # The basis met on its first path; the decisions a rule leaves to judgment are the supervisor's.
+        chosen = {e.key: e.choices[0][0] for e in public.elements if e.kind == bases.CHOICE}
+        confirmed = {e.key: True for e in public.elements_for(chosen) if e.kind == bases.CONFIRM}
+        answers["basis_answers"] = chosen | confirmed
     intake_services.intake_review_save(tenant=tenant, actor=actor, record_request=rr, **answers)
+    if public is not None and bases.decision_keys(rr.request_type):
+        decided = {e.key: bases.MET for e in public.elements_for(answers["basis_answers"]) if e.kind == bases.DECISION}
+        intake_services.intake_review_save(
+            tenant=tenant, actor=supervisor, record_request=rr, basis_answers=answers["basis_answers"] | decided
+        )
     requestor = rr.requestor
     representative = None
     if requestor.kind == RequestorKind.PERSONAL_REPRESENTATIVE:
@@ -406,7 +456,7 @@ def _apply_path(
     for step_name in path:
         with clock.frozen(tick()):
             if step_name == "validate":
-                _complete_intake(tenant, worker, rr)
+                _complete_intake(tenant, worker, rr, supervisor)
             elif step_name == "start":
                 transitions.request_start_fulfillment(tenant=tenant, actor=worker, record_request=rr)
             elif step_name == "exception":

@@ -222,7 +222,7 @@ class AuthorizationFactory(factory.django.DjangoModelFactory):
 
 
 # Every answer of a complete checklist, defects unticked.
-DEFECTS = {"auth_improperly_combined", "auth_known_false", "part2_proceedings_consent"}
+DEFECTS = {"auth_improperly_combined", "auth_known_false", "auth_conditions_benefits", "part2_proceedings_consent"}
 
 
 def complete_review(rr: RecordRequest, *, auth: dict | None = None, representative: dict | None = None, **fields):
@@ -230,7 +230,7 @@ def complete_review(rr: RecordRequest, *, auth: dict | None = None, representati
     confirmed; the authorization or directive recorded from its document (`auth`: its fields to change, or
     auth=False for none); a personal representative's authority recorded and checked (`representative`: its fields).
     `fields` override the answers."""
-    from intake import rules
+    from intake import bases, rules
     from intake.models import IntakeReview
     from intake.services import REVIEW_FIELDS
 
@@ -255,6 +255,14 @@ def complete_review(rr: RecordRequest, *, auth: dict | None = None, representati
         )
         answers["representative"] = rep
     basis = rules.basis_for(rr.request_type, requestor.kind)
+    public = bases.BASES.get(basis)
+    if public is not None and "basis_answers" not in fields:
+        # A 164.512 basis met: its first path, every element confirmed and every decision met.
+        chosen = {e.key: e.choices[0][0] for e in public.elements if e.kind == bases.CHOICE}
+        met = {bases.CONFIRM: True, bases.DECISION: bases.MET}
+        answers["basis_answers"] = chosen | {
+            e.key: met[e.kind] for e in public.elements_for(chosen) if e.kind != bases.CHOICE
+        }
     if basis in (rules.AUTHORIZATION, rules.DIRECTIVE) and auth is not False:
         document = IntakeDocumentFactory(request=rr, tenant=rr.tenant, kind="authorization")
         values = {

@@ -45,6 +45,18 @@ class RequestType(models.TextChoices):
     CONTINUITY_OF_CARE = "continuity_of_care", "Continuity of care"
     LEGAL = "legal", "Subpoena or court order"
     ACCOUNTING = "accounting", "Accounting of disclosures"
+    # The disclosures 45 CFR 164.512 permits without an authorization, each a basis of its own (intake.bases).
+    REQUIRED_BY_LAW = "required_by_law", "Required by law"
+    PUBLIC_HEALTH = "public_health", "Public health authority"
+    ABUSE_NEGLECT = "abuse_neglect", "Abuse, neglect or domestic violence report"
+    HEALTH_OVERSIGHT = "health_oversight", "Health oversight agency"
+    LAW_ENFORCEMENT = "law_enforcement", "Law enforcement"
+    DECEDENT = "decedent", "Coroner, medical examiner or funeral director"
+    ORGAN_DONATION = "organ_donation", "Organ, eye or tissue donation"
+    RESEARCH = "research", "Research under an IRB or privacy board waiver"
+    SERIOUS_THREAT = "serious_threat", "Serious threat to health or safety"
+    GOVERNMENT_FUNCTIONS = "government_functions", "Specialized government functions"
+    WORKERS_COMP = "workers_comp", "Workers' compensation"
     OTHER = "other", "Other"
 
 
@@ -130,6 +142,9 @@ class SensitiveCategory(models.TextChoices):
     MENTAL_HEALTH = "mental_health", "Mental health records"
     GENETIC = "genetic", "Genetic testing"
     REPRODUCTIVE = "reproductive", "Reproductive health care"
+    # Care a minor lawfully obtained on their own consent (or under a confidentiality agreement): the parent is not
+    # the personal representative for it, 45 CFR 164.502(g)(3)(i)-(iii).
+    MINOR_CONSENTED = "minor_consented", "Care the minor consented to on their own"
 
 
 def is_psychotherapy_notes(record_types: Iterable[str], categories: Iterable[str]) -> bool:

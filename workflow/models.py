@@ -56,6 +56,10 @@ class Patient(TenantOwned):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
+    # Recorded from a death certificate or an estate's letters (intake.patients.patient_death_record): an executor or
+    # administrator acts for the patient only after it (45 CFR 164.502(g)(4)), and fifty years after it the records
+    # are no longer PHI (160.103).
+    date_of_death = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -70,6 +74,17 @@ class Patient(TenantOwned):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def phi_until(self) -> date | None:
+        """The day the records stop being PHI: fifty years after death (45 CFR 160.103, "protected health
+        information"), or None while the patient is not recorded as deceased."""
+        if self.date_of_death is None:
+            return None
+        try:
+            return self.date_of_death.replace(year=self.date_of_death.year + 50)
+        except ValueError:  # February 29
+            return self.date_of_death.replace(year=self.date_of_death.year + 50, day=28)
 
 
 class Requestor(TenantOwned):

@@ -13,9 +13,12 @@ from django.urls import URLPattern, path
 
 from fulfillment import revocations
 from intake import authorizations
-from intake.forms.records import RevocationForm
+from intake.forms.records import PatientDeathForm, RevocationForm
 from intake.models import Authorization
+from intake.patients import patient_death_record
+from roi import clock
 from roi.errors import ServiceError
+from workflow.deadlines import local_date
 from workflow.models import Patient
 from workflow.views import PatientPageView, RequestDetailView
 
@@ -77,7 +80,13 @@ class PatientAuthorizationsView(PatientPageView):
     view_detail = "authorizations and representatives"
 
     def render_page(
-        self, request: HttpRequest, patient: Patient, *, forms: dict[int, Any] | None = None, status: int = 200
+        self,
+        request: HttpRequest,
+        patient: Patient,
+        *,
+        forms: dict[int, Any] | None = None,
+        death_form: PatientDeathForm | None = None,
+        status: int = 200,
     ) -> HttpResponse:
         rows = []
         for auth in authorizations.patient_authorizations(tenant=self.tenant, patient=patient):
@@ -92,6 +101,7 @@ class PatientAuthorizationsView(PatientPageView):
             "patient": patient,
             "rows": rows,
             "representatives": list(authorizations.patient_representatives(tenant=self.tenant, patient=patient)),
+            "death_form": death_form or PatientDeathForm(initial={"date_of_death": patient.date_of_death}),
         }
         return render(request, self.template_name, context, status=status)
 
@@ -125,7 +135,38 @@ class PatientRevokeView(PatientAuthorizationsView):
         return redirect("fulfillment:patient-authorizations", pk=patient.pk)
 
 
+class PatientDeathView(PatientAuthorizationsView):
+    """Record, correct or clear the patient's date of death (an executor acts only after it, 164.502(g)(4))."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patient = self.get_patient(pk)
+        form = PatientDeathForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Check the date of death.")
+            return self.render_page(request, patient, death_form=form, status=400)
+        try:
+            patient = patient_death_record(
+                tenant=self.tenant,
+                actor=request.user,
+                patient=patient,
+                date_of_death=form.cleaned_data["date_of_death"],
+                today=local_date(clock.now(), self.tenant),
+            )
+        except ServiceError as error:
+            if not error.on_form(form):
+                messages.error(request, error.message)
+            return self.render_page(request, patient, death_form=form, status=error.status_code)
+        if patient.date_of_death:
+            messages.success(request, f"Date of death recorded: {patient.date_of_death:%b %-d, %Y}.")
+        else:
+            messages.success(request, "Date of death cleared.")
+        return redirect("fulfillment:patient-authorizations", pk=patient.pk)
+
+
 urlpatterns: list[URLPattern] = [
+    path("patients/<int:pk>/death/", PatientDeathView.as_view(), name="patient-death"),
     path("<str:tracking_number>/authorizations/<int:pk>/revoke/", RevokeView.as_view(), name="revoke"),
     path("patients/<int:pk>/authorizations/", PatientAuthorizationsView.as_view(), name="patient-authorizations"),
     path("authorizations/<int:pk>/revoke/", PatientRevokeView.as_view(), name="patient-revoke"),

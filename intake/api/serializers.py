@@ -98,11 +98,17 @@ class IntakeReviewSerializer(serializers.ModelSerializer):
     """The checklist answers. Only the fields sent are changed; reviewed_by and reviewed_at are set by the service."""
 
     reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    basis_answers = serializers.JSONField(
+        required=False,
+        help_text="A 164.512 basis's answers by element (intake.bases): true for a confirmation, the path's code for "
+        "a choice, 'met' or 'not_met' for a decision (supervisors only).",
+    )
+    basis_decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = IntakeReview
-        fields = [*sorted(REVIEW_FIELDS), "reviewed_by", "reviewed_at"]
-        read_only_fields = ["reviewed_by", "reviewed_at"]
+        fields = [*sorted(REVIEW_FIELDS), "reviewed_by", "reviewed_at", "basis_decided_by", "basis_decided_at"]
+        read_only_fields = ["reviewed_by", "reviewed_at", "basis_decided_by", "basis_decided_at"]
 
 
 class DeficiencySerializer(serializers.Serializer):

@@ -14,7 +14,7 @@ from typing import Any
 
 from django import forms
 
-from intake import rules
+from intake import bases, rules
 from intake.choices import Part2Finding
 from intake.models import IntakeReview
 from workflow.choices import RequestState, SensitiveCategory
@@ -132,10 +132,34 @@ AUTH_DEFECTS = Section(
             "45 CFR 164.508(b)(2)(iv), (b)(3)",
         ),
         Q("auth_known_false", "Is any material information in it known to be false?", "45 CFR 164.508(b)(2)(v)"),
+        Q(
+            "auth_conditions_benefits",
+            "Does it make treatment, payment, enrollment or eligibility depend on signing it (allowed only for "
+            "research-related treatment, a health plan's enrollment decisions, or care given only to produce "
+            "information for a third party)?",
+            "45 CFR 164.508(b)(2)(iv), (b)(4)",
+        ),
     ),
     intro="Tick only what is true: each ticked box here is a defect. A revocation, an expiry and psychotherapy notes "
     "combined with other records are found by the rules from the records, not ticked.",
 )
+
+AUTH_PURPOSE = Section(
+    "auth-purpose",
+    "Marketing, sale of information, research",
+    "45 CFR 164.508(a)(3)-(4), (b)(3)-(4)",
+    (
+        Q("auth_purpose", "Is the authorization for marketing, a sale of health information, or research?",
+          "45 CFR 164.508(a)(3), (a)(4), (b)(3)(i)"),
+        Q("auth_remuneration_involved",
+          "Marketing: does our organisation receive payment from a third party for it?", "45 CFR 164.508(a)(3)(ii)"),
+        Q("auth_remuneration_statement",
+          "Does the form state that payment is involved (marketing paid for by a third party; for a sale, that the "
+          "disclosure will result in payment to us)?", "45 CFR 164.508(a)(3)(ii), (a)(4)(i)"),
+    ),
+    intro="Leave the first answer empty for an ordinary release. A research authorization may be combined with "
+    "another authorization for the same study (164.508(b)(3)(i)).",
+)  # fmt: skip
 
 TREATMENT = Section(
     "treatment",
@@ -171,13 +195,59 @@ LEGAL = Section(
     ),
 )
 
+BASIS_PREFIX = "basis_"  # a question about a 164.512 basis: "basis_<element key>", one entry of basis_answers
+
+
+def public_interest_section(b: bases.PublicInterestBasis) -> Section:
+    """The elements of a 164.512 basis (intake.bases), in the rule's order: confirmations are ticked, the path is
+    chosen, and decisions are recorded met or not met by a supervisor."""
+    return Section(
+        "basis",
+        b.label,
+        b.citation,
+        tuple(Q(BASIS_PREFIX + e.key, e.question, e.citation) for e in b.elements),
+        intro=f"Who may ask: {b.who}. "
+        + (
+            "Decisions (met or not met) are recorded by a supervisor, with their name; the checklist never asks "
+            "them again. "
+            if any(e.kind == bases.DECISION for e in b.elements)
+            else ""
+        )
+        + f"Minimum necessary: {'applies' if b.minimum_necessary else 'does not apply'} "
+        f"({b.minimum_necessary_note}).",
+    )
+
+
 SECTIONS_BY_BASIS: dict[str, tuple[Section, ...]] = {
     rules.INDIVIDUAL: (IDENTITY,),
     rules.DIRECTIVE: (DIRECTIVE,),
-    rules.AUTHORIZATION: (AUTH_ELEMENTS, AUTH_STATEMENTS, AUTH_DEFECTS),
+    rules.AUTHORIZATION: (AUTH_ELEMENTS, AUTH_STATEMENTS, AUTH_PURPOSE, AUTH_DEFECTS),
     rules.TREATMENT: (TREATMENT,),
     rules.LEGAL: (LEGAL,),
+    **{code: (public_interest_section(b),) for code, b in bases.BASES.items()},
 }
+
+
+def _basis_formfield(element: bases.Element) -> forms.Field:
+    notes = [element.citation]
+    if element.kind == bases.CONFIRM:
+        field: forms.Field = forms.BooleanField(required=False)
+    elif element.kind == bases.CHOICE:
+        field = forms.ChoiceField(required=False, choices=[("", "Not recorded"), *element.choices])
+    else:
+        field = forms.ChoiceField(required=False, choices=[("", "Not decided"), *bases.DECISION_CHOICES])
+        notes.append("a supervisor's decision")
+    if element.when is not None:
+        owner = next(e for b in bases.BASES.values() for e in b.elements if e.key == element.when[0])
+        labels = dict(owner.choices)
+        notes.append(
+            "asked only for "
+            + " or ".join(labels.get(v, v)[:1].lower() + labels.get(v, v)[1:] for v in element.when[1])
+        )
+    field.label = element.question
+    field.help_text = " · ".join(notes)
+    return field
+
 
 PART2_SECTION = Section(
     "part2",
@@ -227,12 +297,19 @@ def sensitive_section(*, basis: str, categories: list[str]) -> Section | None:
         )
     else:
         psychotherapy_intro = ""
+    minor = SensitiveCategory.MINOR_CONSENTED
+    minor_question = Q(
+        CONSENT_PREFIX + minor,
+        "Is the patient's own signed authorization on file for the care they consented to as a minor? (Needed only "
+        "when a parent asks, or signed, as the patient's representative.)",
+        rules.SENSITIVE_RULES[minor],
+    )
     if basis == rules.INDIVIDUAL:
         return Section(
             "sensitive",
             "Sensitive categories",
             "45 CFR 164.524(a)(1)",
-            (),
+            (minor_question,) if minor in categories else (),
             intro="The patient's own request covers their sensitive records (Part 2 too, 42 CFR 2.23)."
             + psychotherapy_intro,
         )
@@ -246,7 +323,9 @@ def sensitive_section(*, basis: str, categories: list[str]) -> Section | None:
         "Sensitive-category consents",
         "45 CFR 164.508(a)(2), 42 CFR 2.31, state law",
         tuple(
-            Q(
+            minor_question
+            if category == minor
+            else Q(
                 CONSENT_PREFIX + category,
                 f"Is the patient's specific consent for {_in_sentence(SensitiveCategory(category).label)} on file?",
                 rules.SENSITIVE_RULES[SensitiveCategory(category)],
@@ -289,7 +368,8 @@ def _review_formfield(name: str, question: Question) -> forms.Field:
     else:
         field = model_field.formfield(required=False)
         if isinstance(field, forms.ChoiceField):
-            field.choices = [("", "Not confirmed"), *[c for c in field.choices if c[0]]]
+            empty = "Neither: an ordinary release" if name == "auth_purpose" else "Not confirmed"
+            field.choices = [("", empty), *[c for c in field.choices if c[0]]]
     field.label = question.label
     field.help_text = question.citation
     return field
@@ -317,9 +397,15 @@ class ChecklistForm(forms.Form):
         self.today = today
         self.section_list = checklist_sections(basis=basis, requestor_kind=requestor_kind, categories=categories)
         consents = set(review.consents_received or [])
+        answers = dict(review.basis_answers or {})
+        elements = {e.key: e for e in bases.BASES[basis].elements} if basis in bases.BASES else {}
         for section in self.section_list:
             for question in section.questions:
-                if question.field.startswith(CONSENT_PREFIX):
+                if question.field.startswith(BASIS_PREFIX) and question.field.removeprefix(BASIS_PREFIX) in elements:
+                    key = question.field.removeprefix(BASIS_PREFIX)
+                    field = _basis_formfield(elements[key])
+                    initial = answers.get(key, False if elements[key].kind == bases.CONFIRM else "")
+                elif question.field.startswith(CONSENT_PREFIX):
                     field: forms.Field = forms.BooleanField(
                         required=False, label=question.label, help_text=question.citation
                     )
@@ -354,10 +440,21 @@ class ChecklistForm(forms.Form):
         """What intake_review_save stores: the answers on this form only, consents folded back into one list."""
         values: dict[str, Any] = {}
         consent_fields = [name for name in self.fields if name.startswith(CONSENT_PREFIX)]
+        basis_fields = [name for name in self.fields if name.startswith(BASIS_PREFIX)]
         for name, value in self.cleaned_data.items():
-            if name == "expected_state" or name in consent_fields:
+            if name == "expected_state" or name in consent_fields or name in basis_fields:
                 continue
             values[name] = value
+        if basis_fields:
+            # Answers of another basis (a request whose type was corrected) are kept; an empty answer is none.
+            answers = dict(self.review.basis_answers or {})
+            for name in basis_fields:
+                key, value = name.removeprefix(BASIS_PREFIX), self.cleaned_data.get(name)
+                if value:
+                    answers[key] = value
+                else:
+                    answers.pop(key, None)
+            values["basis_answers"] = answers
         if consent_fields:
             asked = {name.removeprefix(CONSENT_PREFIX) for name in consent_fields}
             # Consents for categories not asked about here (a category since removed from the request) are kept.

@@ -146,3 +146,13 @@ class RevocationForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "id_revoke_%s")
         super().__init__(*args, **kwargs)
+
+
+class PatientDeathForm(forms.Form):
+    """The patient's date of death, from a death certificate or an estate's letters; empty clears it."""
+
+    date_of_death = forms.DateField(label="Date of death", widget=DATE, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_death_%s")
+        super().__init__(*args, **kwargs)

@@ -127,8 +127,9 @@ class ChecklistView(RequestPageMixin, View):
                 tenant=self.tenant, actor=request.user, record_request=record_request, **form.review_values()
             )
         except ServiceError as error:
-            messages.error(request, error.message)
-            return self.render_page(request, self.get_object(tracking_number), status=error.status_code)
+            # Nothing was saved: the page shows the answers as they were sent, to correct and send again.
+            messages.error(request, f"Nothing saved: {error.message}")
+            return self.render_page(request, self.get_object(tracking_number), form, status=error.status_code)
         if "run" not in request.POST:
             messages.success(request, "Checklist saved.")
             return redirect("intake:checklist", tracking_number=tracking_number)

@@ -19,6 +19,7 @@ from exceptions.models import ExceptionEpisode
 from exceptions.services import exception_resolve
 from fulfillment import delivery, denials, gate, packets, qc
 from fulfillment.choices import ReleaseAction, ResendReason
+from fulfillment.documents import release_document_exclude
 from fulfillment.models import Delivery, Denial, Disclosure, DownloadLink, ReleaseRefusal
 from fulfillment.revocations import revocation_record
 from intake.models import IntakeReview
@@ -433,6 +434,43 @@ def test_164_502_g_a_representatives_unchecked_authority_refuses_the_release(req
     verdict = _verdict(rr)
     assert "REPRESENTATIVE_AUTHORITY_NOT_VERIFIED" in _codes(verdict)
     assert any("164.502(g)" in r.citation for r in verdict.refusals)
+
+
+def test_164_502_g_3_a_parent_is_refused_the_minors_own_care_and_gets_the_rest_once_it_is_left_out(
+    request_in_state, alice, sam
+):
+    """QC and the gate do not skip a category on the individual's own request when a parent asks for it: care the
+    teenager consented to on their own leaves only with the patient's own authorization; left out, the rest goes."""
+    rr = request_in_state(S.IN_FULFILLMENT, delivery_destination=FAX, request_type=RequestType.RIGHT_OF_ACCESS,
+                          requestor__kind=RequestorKind.PERSONAL_REPRESENTATIVE, assignee=alice,
+                          patient__date_of_birth=timezone.localdate() - timedelta(days=365 * 15))  # fmt: skip
+    factories.complete_review(rr, representative={"authority_type": "parent_of_minor"})
+    chart = document(rr)
+    clinic = document(rr, sensitive_categories=[SensitiveCategory.MINOR_CONSENTED], original_name="teen-clinic.pdf")
+    packet(rr, builder=alice, documents=[chart, clinic])
+    verdict = _verdict(rr)
+    assert "MINOR_CONSENTED_CARE_TO_PARENT" in _codes(verdict)
+    refusal = next(r for r in verdict.refusals if r.code == "MINOR_CONSENTED_CARE_TO_PARENT")
+    assert refusal.citation == "45 CFR 164.502(g)(3)(i)-(ii)"
+    review = qc.qc_review_record(tenant=rr.tenant, actor=sam, record_request=rr, confirmed=qc.CHECK_ORDER)
+    assert review.outcome == "failed"
+    assert any("consented to on their own" in f["message"] for f in review.failures)
+
+    # The minor's own care left out, for that reason, and the packet built again without it.
+    release_document_exclude(tenant=rr.tenant, actor=alice, document=clinic, reason="sensitive_without_consent")
+    packet(rr, builder=alice, documents=[chart])
+    pass_qc(rr, reviewer=sam)
+    assert _verdict(rr).allowed
+
+
+def test_164_502_g_3_the_patient_asking_for_their_own_minor_consented_care_gets_it(request_in_state, alice, sam):
+    rr = request_in_state(S.IN_FULFILLMENT, delivery_destination=FAX, request_type=RequestType.RIGHT_OF_ACCESS,
+                          requestor__kind=RequestorKind.PATIENT, assignee=alice)  # fmt: skip
+    factories.complete_review(rr)
+    clinic = document(rr, sensitive_categories=[SensitiveCategory.MINOR_CONSENTED])
+    packet(rr, builder=alice, documents=[clinic])
+    pass_qc(rr, reviewer=sam)
+    assert _verdict(rr).allowed
 
 
 def test_164_524_c_3_ii_a_withdrawn_directive_refuses_the_release(request_in_state, alice, sam):

@@ -1,6 +1,6 @@
 """Tenant B's objects for the routes of what a request relies on (tests/test_tenant_isolation.py): its patient's
-authorizations page, an authorization's revocation (from a request page and from the patient's page) and its
-expiration event."""
+authorizations page and date of death, an authorization's revocation (from a request page and from the patient's
+page) and its expiration event."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ def b_objects(tenant_b, b_request) -> dict[str, int]:
     )
     return {
         "fulfillment:patient-authorizations": b_request.patient.pk,
+        "fulfillment:patient-death": b_request.patient.pk,
         "fulfillment:revoke": authorization.pk,
         "fulfillment:patient-revoke": authorization.pk,
         "intake:authorization-event": authorization.pk,

@@ -248,7 +248,7 @@ def test_164_514_h_individuals_need_verified_identity(kind, review, expected):
 
 
 VERIFIED = {"identity_verified": True, "identity_method": "notarized"}
-PROVEN = rules.RepresentativeFacts(name="Ann Lee", authority_type="executor", has_document=True, verified=True)
+PROVEN = rules.RepresentativeFacts(name="Ann Lee", authority_type="healthcare_poa", has_document=True, verified=True)
 
 
 @pytest.mark.parametrize(
@@ -334,7 +334,7 @@ def test_continuity_of_care_needs_a_confirmed_treating_provider():
         ({"legal_document_type": "subpoena", "qualified_protective_order": True}, []),
         ({"legal_document_type": "court_order"}, ["COURT_ORDER_NOT_SIGNED"]),
         ({"legal_document_type": "court_order", "court_order_signed_by_judge": True}, []),
-        ({"legal_document_type": "administrative"}, ["ADMINISTRATIVE_REQUEST_REVIEW"]),
+        ({"legal_document_type": "administrative"}, ["ADMINISTRATIVE_REQUEST_NOT_A_SUBPOENA"]),
     ],
 )
 def test_subpoenas_need_assurance_and_court_orders_a_judge(review, expected):
@@ -346,7 +346,14 @@ def test_subpoenas_need_assurance_and_court_orders_a_judge(review, expected):
 # --- Sensitive categories, scope, delivery, duplicates --------------------------------------------------------
 
 
-@pytest.mark.parametrize("category", [c for c in SensitiveCategory if c != SensitiveCategory.PSYCHOTHERAPY_NOTES])
+# Psychotherapy notes have rules of their own; so does a minor's own care, which needs nothing more on the patient's
+# own authorization (the minor is the individual) and is tested with the parents' rules below.
+CONSENTED_CATEGORIES = [
+    c for c in SensitiveCategory if c not in (SensitiveCategory.PSYCHOTHERAPY_NOTES, SensitiveCategory.MINOR_CONSENTED)
+]
+
+
+@pytest.mark.parametrize("category", CONSENTED_CATEGORIES)
 def test_a_third_party_needs_specific_consent_for_each_sensitive_category(category):
     answered = {**COMPLETE_AUTHORIZATION, "part2_use_against_patient": "no"}
     found = codes(facts(review=answered, sensitive_categories=[category]))
@@ -510,3 +517,94 @@ def test_every_deficiency_has_a_code_citation_and_next_step():
         assert deficiency.citation
         assert deficiency.next_step
         assert deficiency.staff_only or deficiency.requestor_message
+
+
+# --- Marketing, sale of health information, conditioning (164.508(a)(3)-(4), (b)(4)) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ({"auth_purpose": "marketing"}, []),  # marketing nobody pays us for: no statement needed
+        ({"auth_purpose": "marketing", "auth_remuneration_involved": True}, ["AUTH_MARKETING_NO_REMUNERATION_STATEMENT"]),
+        ({"auth_purpose": "marketing", "auth_remuneration_involved": True, "auth_remuneration_statement": True}, []),
+        ({"auth_purpose": "sale"}, ["AUTH_SALE_NO_REMUNERATION_STATEMENT"]),
+        ({"auth_purpose": "sale", "auth_remuneration_statement": True}, []),
+        ({"auth_purpose": "research"}, []),
+    ],
+)  # fmt: skip
+def test_164_508_a_3_and_a_4_marketing_paid_by_a_third_party_and_a_sale_need_the_remuneration_statement(
+    answers, expected
+):
+    found = rules.evaluate(facts(kind=RequestorKind.OTHER, review={**COMPLETE_AUTHORIZATION, **answers}))
+    assert [d.code for d in found] == expected
+    citations = {"AUTH_MARKETING_NO_REMUNERATION_STATEMENT": "45 CFR 164.508(a)(3)(ii)",
+                 "AUTH_SALE_NO_REMUNERATION_STATEMENT": "45 CFR 164.508(a)(4)(i)"}  # fmt: skip
+    assert [d.citation for d in found] == [citations[code] for code in expected]
+    assert all(d.requestor_message for d in found)  # the drug company is told what to send
+
+
+def test_164_508_b_4_an_authorization_conditioning_treatment_on_signing_is_defective():
+    found = rules.evaluate(facts(review={**COMPLETE_AUTHORIZATION, "auth_conditions_benefits": True}))
+    assert [(d.code, d.citation) for d in found] == [("AUTH_CONDITIONS_BENEFITS", "45 CFR 164.508(b)(2)(iv), (b)(4)")]
+
+
+# --- A minor's own care (164.502(g)(3)) --------------------------------------------------------------------------
+
+PARENT = rules.RepresentativeFacts(name="Lee Park", authority_type="parent_of_minor", has_document=True, verified=True)
+MINOR = [SensitiveCategory.MINOR_CONSENTED]
+
+
+def test_164_502_g_3_a_parent_asking_as_representative_is_not_given_the_minors_own_care():
+    f = facts(RequestType.RIGHT_OF_ACCESS, RequestorKind.PERSONAL_REPRESENTATIVE, representative=PARENT,
+              review={"identity_verified": True, "identity_method": "photo_id_copy"}, sensitive_categories=MINOR)  # fmt: skip
+    assert codes(f) == ["MINOR_CONSENTED_CARE_TO_PARENT"]
+    # The patient's own authorization for it, recorded as the category's consent, lets it go to the parent.
+    consented = replace(f, review={**f.review, "consents_received": MINOR})
+    assert codes(consented) == []
+    # Another kind of representative (a guardian appointed by a court) is not the rule's parent.
+    guardian = replace(f, representative=replace(PARENT, authority_type="guardian"))
+    assert codes(guardian) == []
+
+
+def test_164_502_g_3_an_authorization_signed_by_the_parent_does_not_cover_the_minors_own_care():
+    signed_by_parent = replace(SIGNED, representative=PARENT)
+    review = {**COMPLETE_AUTHORIZATION, "auth_representative_authority_described": True}
+    f = facts(authorization=signed_by_parent, review=review, sensitive_categories=MINOR)
+    assert codes(f) == ["MINOR_CONSENTED_CARE_TO_PARENT"]
+    # Signed by the patient: nothing more is needed for that category.
+    assert codes(facts(sensitive_categories=MINOR)) == []
+
+
+# --- Decedents and parents: the authority must fit the patient (164.502(g)(3)-(4)) -------------------------------
+
+EXECUTOR = replace(PROVEN, authority_type="executor")
+
+
+def test_164_502_g_4_an_executor_acts_only_for_a_patient_recorded_as_deceased():
+    alive = facts(RequestType.RIGHT_OF_ACCESS, RequestorKind.PERSONAL_REPRESENTATIVE, review=VERIFIED,
+                  representative=EXECUTOR, document_kinds=frozenset({"authority"}))  # fmt: skip
+    found = rules.evaluate(alive)
+    assert [(d.code, d.citation, d.staff_only) for d in found] == [
+        ("REPRESENTATIVE_EXECUTOR_PATIENT_NOT_DECEASED", "45 CFR 164.502(g)(4)", True)
+    ]
+    assert codes(replace(alive, patient_died_on=date(2025, 11, 2))) == []
+
+
+@pytest.mark.parametrize(
+    ("born", "age_of_majority", "expected"),
+    [
+        (date(2010, 3, 1), 18, []),  # 16: a minor
+        (date(2008, 6, 16), 18, []),  # 18 tomorrow
+        (date(2008, 6, 15), 18, ["REPRESENTATIVE_PARENT_OF_ADULT"]),  # 18 today
+        (date(2008, 6, 15), 19, []),  # 18 in Alabama or Nebraska: still a minor
+    ],
+)
+def test_164_502_g_3_a_parent_acts_as_parent_only_for_a_minor(born, age_of_majority, expected):
+    parent = replace(PROVEN, authority_type="parent_of_minor")
+    f = facts(RequestType.RIGHT_OF_ACCESS, RequestorKind.PERSONAL_REPRESENTATIVE, review=VERIFIED,
+              representative=parent, document_kinds=frozenset({"authority"}), patient_born_on=born,
+              age_of_majority=age_of_majority)  # fmt: skip
+    found = rules.evaluate(f)
+    assert [d.code for d in found] == expected
+    assert all(d.requestor_message and d.citation == "45 CFR 164.502(g)(2)-(3)" for d in found)

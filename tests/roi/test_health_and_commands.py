@@ -40,7 +40,7 @@ def test_seed_demo_is_realistic_and_idempotent(capsys, media):
     first = capsys.readouterr().out
     assert "Created demo data" in first
     assert "maria.specialist" in first
-    assert Tenant.objects.filter(slug__in=[t.slug for t in DEMO_TENANTS]).count() == 2
+    assert Tenant.objects.filter(slug__in=[t.slug for t in DEMO_TENANTS]).count() == 3
     requests = RecordRequest.objects.count()
     assert requests >= 60
     states = set(RecordRequest.objects.values_list("state", flat=True))

@@ -356,6 +356,72 @@ def included_pages(document: ReleaseDocument) -> list[int]:
     return [page for page in range(1, document.page_count + 1) if page not in out]
 
 
+def released_categories(document: ReleaseDocument, pages: Iterable[int] | None = None) -> list[str]:
+    """The sensitive categories of what leaves of `document` when `pages` of it go (its included pages by default):
+    the whole document's categories, and those of its tagged pages among them. No page leaves: none."""
+    pages = set(included_pages(document) if pages is None else pages)
+    if not pages:
+        return []
+    out = set(document.sensitive_categories)
+    for tag in document.page_categories or []:
+        if pages & set(range(int(tag["first"]), int(tag["last"]) + 1)):
+            out.add(str(tag["category"]))
+    return sorted(out)
+
+
+def release_document_pages_tag(
+    *, tenant: Tenant, actor: Any, document: ReleaseDocument, first_page: int, last_page: int | None, category: str
+) -> ReleaseDocument:
+    """Mark pages first..last of a document as carrying a sensitive category (an HIV result inside a discharge
+    summary): the release gate then asks for that category's consent only while those pages go out."""
+    if category not in SensitiveCategory.values:
+        raise ServiceError("Choose the sensitive category from the list.", field="category")
+    last_page = first_page if last_page is None else last_page
+    with transaction.atomic():
+        current, fresh = _locked_document(tenant=tenant, document=document)
+        pages = fresh.page_count
+        if first_page < 1 or first_page > pages:
+            raise ServiceError(
+                f"Page {first_page} is not in this document: it has {pages_phrase(pages)} (1 to {pages}).",
+                field="first_page",
+            )
+        if last_page < first_page:
+            raise ServiceError("The last page must be the first page or after it.", field="last_page")
+        if last_page > pages:
+            raise ServiceError(
+                f"This document has {pages_phrase(pages)}: the last page can be {pages} at most.", field="last_page"
+            )
+        if category in fresh.sensitive_categories:
+            raise ServiceError(
+                f"The whole document is already marked {SensitiveCategory(category).label.lower()}.", field="category"
+            )
+        tag = {"first": first_page, "last": last_page, "category": category}
+        if tag in (fresh.page_categories or []):
+            raise ServiceError("Those pages are already marked with that category.", field="first_page")
+        fresh.page_categories = [*(fresh.page_categories or []), tag]
+        history_stamp(fresh, actor)
+        fresh.save(update_fields=["page_categories"])
+        record_activity(current, actor, clock.now())
+    return fresh
+
+
+def release_document_pages_untag(
+    *, tenant: Tenant, actor: Any, document: ReleaseDocument, first_page: int, last_page: int, category: str
+) -> ReleaseDocument:
+    """Remove a page category marked by mistake (the document's history keeps that it was there, and who removed
+    it)."""
+    with transaction.atomic():
+        current, fresh = _locked_document(tenant=tenant, document=document)
+        tag = {"first": first_page, "last": last_page, "category": category}
+        if tag not in (fresh.page_categories or []):
+            raise ServiceError("Those pages are not marked with that category (it may have been removed already).")
+        fresh.page_categories = [t for t in fresh.page_categories if t != tag]
+        history_stamp(fresh, actor)
+        fresh.save(update_fields=["page_categories"])
+        record_activity(current, actor, clock.now())
+    return fresh
+
+
 def pages_label(pages: list[int], total: int) -> str:
     """'all 4 pages', 'pages 1-2, 5 of 6', 'no pages'."""
     if not pages:

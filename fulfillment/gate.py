@@ -170,7 +170,7 @@ def release_facts(
                 (
                     d.pk,
                     d.sha256,
-                    sorted(d.sensitive_categories),
+                    docs.released_categories(d, pages.get(d.pk, set())),
                     d.record_type,
                     sorted(pages.get(d.pk, set()) - set(docs.included_pages(d))),
                 )
@@ -230,21 +230,36 @@ def passing_review(*, tenant: Tenant, packet: ReleasePacket) -> QcReview | None:
     return review if review is not None and review.outcome == QcOutcome.PASSED else None
 
 
+def packet_pages(packet: ReleasePacket) -> dict[int, list[int]]:
+    """The pages of each document that the packet carries, by document id."""
+    return {int(item["document"]): list(item.get("pages") or []) for item in packet.contents or []}
+
+
+def leaving_categories(documents: Iterable[ReleaseDocument], packet: ReleasePacket | None) -> dict[int, list[str]]:
+    """The sensitive categories of what leaves of each document: the packet's pages of it (its included pages when
+    no packet is given), so a tagged page left out takes its category with it."""
+    pages = packet_pages(packet) if packet is not None else {}
+    return {d.pk: docs.released_categories(d, pages.get(d.pk) if packet is not None else None) for d in documents}
+
+
 def basis_refusals(
     *,
     tenant: Tenant,
     record_request: RecordRequest,
     documents: Iterable[ReleaseDocument] = (),
     review: IntakeReview | None = None,
+    packet: ReleasePacket | None = None,
 ) -> list[Refusal]:
     """The law at the moment of release: intake's rules on today's facts, then what the documents about to leave
-    carry (sensitive categories, psychotherapy notes, Part 2 records). QC's basis and sensitive checks show these.
-    `review`: the request's review as review_with_records read it, when the caller has it."""
+    carry (sensitive categories, psychotherapy notes, Part 2 records), page by page when `packet` says which pages
+    leave. QC's basis and sensitive checks show these. `review`: the request's review as review_with_records read
+    it, when the caller has it."""
     facts = intake_facts(tenant=tenant, record_request=record_request, review=review, at_release=True)
     basis = rules.basis_for(facts.request_type, facts.requestor_kind)
     found = rules.evaluate(facts, at_release=True)
     documents = list(documents)
-    in_packet = sorted({c for d in documents for c in d.sensitive_categories} - set(facts.sensitive_categories))
+    leaving = leaving_categories(documents, packet)
+    in_packet = sorted({c for d in documents for c in leaving[d.pk]} - set(facts.sensitive_categories))
     found += rules.sensitive_deficiencies(facts, basis, in_packet)
     if SensitiveCategory.SUD_PART2 in in_packet:
         found += rules.part2_deficiencies(facts, basis, part2_in_release=True)
@@ -254,17 +269,18 @@ def basis_refusals(
         if d.code not in seen:
             seen.add(d.code)
             refusals.append(_refusal_from(d))
-    refusals += _psychotherapy_refusals(facts, basis, documents)
+    refusals += _psychotherapy_refusals(facts, basis, documents, leaving)
     return refusals
 
 
-def _is_psychotherapy(document: ReleaseDocument) -> bool:
-    return is_psychotherapy_notes([document.record_type], document.sensitive_categories)
+def _psychotherapy_refusals(
+    facts: rules.IntakeFacts, basis: str, documents: list[ReleaseDocument], leaving: dict[int, list[str]]
+) -> list[Refusal]:
+    def is_notes(d: ReleaseDocument) -> bool:
+        return is_psychotherapy_notes([d.record_type], leaving[d.pk])
 
-
-def _psychotherapy_refusals(facts: rules.IntakeFacts, basis: str, documents: list[ReleaseDocument]) -> list[Refusal]:
-    notes = [d.original_name for d in documents if _is_psychotherapy(d)]
-    others = [d for d in documents if not _is_psychotherapy(d)]
+    notes = [d.original_name for d in documents if is_notes(d)]
+    others = [d for d in documents if not is_notes(d)]
     if not notes:
         return []
     where = ", ".join(notes)
@@ -382,7 +398,8 @@ def release_verdict(
         )
     if first_release:
         refusals += _first_release_refusals(tenant=tenant, record_request=record_request, packet=packet)
-    if any(SensitiveCategory.SUD_PART2 in d.sensitive_categories for d in documents) and not packet.includes_part2:
+    leaving = leaving_categories(documents, packet)
+    if any(SensitiveCategory.SUD_PART2 in leaving[d.pk] for d in documents) and not packet.includes_part2:
         refusals.append(
             Refusal(
                 "PART2_NOTICE_MISSING",
@@ -393,7 +410,9 @@ def release_verdict(
                 R.OTHER,
             )
         )
-    refusals += basis_refusals(tenant=tenant, record_request=record_request, documents=documents, review=intake_review)
+    refusals += basis_refusals(
+        tenant=tenant, record_request=record_request, documents=documents, review=intake_review, packet=packet
+    )
     return Verdict(action, packet, tuple(refusals))
 
 

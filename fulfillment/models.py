@@ -149,6 +149,9 @@ class ReleaseDocument(TenantOwned):
     sensitive_categories = ArrayField(
         models.CharField(max_length=30, choices=SensitiveCategory.choices), default=list, blank=True
     )
+    # Pages that carry a sensitive category the rest of the document does not ({"first", "last", "category"}, 1-based
+    # and inclusive; fulfillment.documents.release_document_pages_tag): leaving those pages out releases the rest.
+    page_categories = models.JSONField(default=list, blank=True)
     file = models.FileField(upload_to=release_document_path, max_length=300)
     original_name = models.CharField(max_length=255)
     content_type = models.CharField(max_length=100, help_text="Detected from the content, not the name.")

@@ -149,3 +149,34 @@ class DocumentExcludeForm(_DocumentForm):
         error_messages={"required": "Choose why the document is left out."},
     )
     note = forms.CharField(label="Note", required=False, max_length=300)
+
+
+class PageCategoryForm(_DocumentForm):
+    """Pages of a document that carry a sensitive category (an HIV result in a discharge summary)."""
+
+    prefix_name = "pc"
+    first_page = forms.IntegerField(
+        label="From page", min_value=1, error_messages={"required": "Give the first page that carries it."}
+    )
+    last_page = forms.IntegerField(label="to page", min_value=1, required=False, help_text="Empty: just that page.")
+    category = forms.ChoiceField(
+        label="Sensitive category",
+        choices=_blank("Choose the category", SensitiveCategory.choices),
+        error_messages={"required": "Choose the sensitive category these pages carry."},
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, last = data.get("first_page"), data.get("last_page")
+        if first and first > self.page_count:
+            self.add_error(
+                "first_page", f"This document has {pages_phrase(self.page_count)}: page {first} is not in it."
+            )
+        if first and last and last < first:
+            self.add_error("last_page", "The last page must be the first page or after it.")
+        elif last and last > self.page_count:
+            self.add_error(
+                "last_page",
+                f"This document has {pages_phrase(self.page_count)}: the last page can be {self.page_count} at most.",
+            )
+        return data

@@ -369,7 +369,9 @@ def packet_build(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -
         now = clock.now()
         built_on = local_date(now, tenant)
         recipient = packet_recipient(current)
-        includes_part2 = any(SensitiveCategory.SUD_PART2 in item.document.sensitive_categories for item in contents)
+        includes_part2 = any(
+            SensitiveCategory.SUD_PART2 in docs.released_categories(item.document, item.included) for item in contents
+        )
         review = review_with_records(tenant=tenant, record_request=current)
 
         cover = PdfReader(
@@ -489,7 +491,9 @@ def packet_changes(
     now = [{"document": item.document.pk, "pages": item.included} for item in contents]
     if now != packet.contents:
         changes.append("documents or excluded pages")
-    part2 = any(SensitiveCategory.SUD_PART2 in item.document.sensitive_categories for item in contents)
+    part2 = any(
+        SensitiveCategory.SUD_PART2 in docs.released_categories(item.document, item.included) for item in contents
+    )
     if part2 != packet.includes_part2:
         changes.append("the 42 CFR Part 2 notice")
     if packet_recipient(record_request) != packet.recipient:
@@ -502,6 +506,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     context can shadow it. A fixed number of queries whatever the number of documents."""
     from fulfillment.packet_forms import (
         DocumentExcludeForm,
+        PageCategoryForm,
         PageExclusionForm,
         ReleaseDocumentUploadForm,
         retrieval_task_choices,
@@ -519,6 +524,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     can_upload = open_for_work or record_request.state == RequestState.VALIDATED
     bound_exclusion = forms.get("page_exclusion_form")
     bound_exclude = forms.get("document_exclude_form")
+    bound_category = forms.get("page_category_form")
     rows = []
     for document in documents:
         pages = docs.included_pages(document)
@@ -535,6 +541,12 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
                 "exclude_form": bound_exclude
                 if getattr(bound_exclude, "document_pk", None) == document.pk
                 else DocumentExcludeForm(document=document),
+                "page_categories": [
+                    {**tag, "label": SensitiveCategory(tag["category"]).label} for tag in document.page_categories or []
+                ],
+                "page_category_form": bound_category
+                if getattr(bound_category, "document_pk", None) == document.pk
+                else PageCategoryForm(document=document),
             }
         )
     upload_form = forms.get("release_document_form")

@@ -57,6 +57,9 @@ def gate_panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any
         f"Delivery of packet v{packet.version}" if action == ReleaseAction.DELIVER and packet else
         f"Downloads and resends of packet v{packet.version}" if packet else "Release"
     )  # fmt: skip
+    found = context["verdict"].refusals if packet is not None else context["basis_refusals"]
+    # A consent received since validation is recorded on the checklist page, in "What this request relies on".
+    context["consent_missing"] = any(r.code.startswith(("CONSENT_MISSING_", "MINOR_CONSENTED_")) for r in found)
     context["refusals"] = gate.refusals_for(tenant=tenant, record_request=record_request)
     auth = review.authorization if review is not None and review.authorization_id else None
     context["authorization"] = auth

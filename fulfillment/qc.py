@@ -290,8 +290,9 @@ def _sensitive_check(
     are the release gate's (fulfillment.gate)."""
     consents = set(review.consents_received) if review is not None else set()
     present: dict[str, list[str]] = {}
+    leaving = gate.leaving_categories(documents, packet)
     for doc in documents:
-        for category in doc.sensitive_categories:
+        for category in leaving[doc.pk]:
             present.setdefault(category, []).append(doc.original_name)
     problems = [_line(r) for r in refusals if _is_sensitive(r)]
     if SensitiveCategory.SUD_PART2 in present and not packet.includes_part2:
@@ -341,7 +342,9 @@ def qc_checklist(*, tenant: Tenant, record_request: RecordRequest, packet: Relea
     documents = gate.packet_documents(tenant=tenant, record_request=record_request, packet=packet)
     missing = sorted(set(packet.document_ids) - {doc.pk for doc in documents})
     review = review_with_records(tenant=tenant, record_request=record_request)
-    refusals = gate.basis_refusals(tenant=tenant, record_request=record_request, documents=documents, review=review)
+    refusals = gate.basis_refusals(
+        tenant=tenant, record_request=record_request, documents=documents, review=review, packet=packet
+    )
     checks = (
         _patient_check(documents, missing),
         _scope_check(tenant, record_request, documents),

@@ -25,7 +25,7 @@ from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
 from roi.tenancy import require_staff
-from workflow.choices import OPEN_STATES, RequestorKind, RequestState
+from workflow.choices import OPEN_STATES, RequestorKind, RequestState, SensitiveCategory
 from workflow.deadlines import local_date
 from workflow.models import Patient, RecordRequest
 from workflow.services import request_locked
@@ -343,3 +343,35 @@ def authorization_event_occurred(
         history_stamp(current, actor)
         current.save(update_fields=["expiration_event_occurred_on"])
     return current
+
+
+def consent_record(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, category: str, document: IntakeDocument | None
+) -> IntakeReview:
+    """Record a sensitive category's specific consent from the signed consent received with the request, at any time
+    while the request is open: a category found in the retrieved records after validation gets its consent here, and
+    the release gate stops asking for it. The consent is a document checked by the actor, who is recorded as having
+    reviewed it (the review's history keeps the change). Psychotherapy notes need an authorization of their own
+    instead (164.508(a)(2))."""
+    require_staff(actor, tenant)
+    if category not in SensitiveCategory.values:
+        raise ServiceError("Choose the sensitive category the consent covers.", field="category")
+    if category == SensitiveCategory.PSYCHOTHERAPY_NOTES:
+        raise ServiceError(
+            "Psychotherapy notes are released only on an authorization of their own (45 CFR 164.508(a)(2)): record "
+            "it as the request's authorization, on a request for them alone.",
+            field="category",
+        )
+    with transaction.atomic():
+        current = _locked_open_request(tenant, record_request)
+        document = _document_of(tenant, current, document, "the consent")
+        review = _review(tenant, current)
+        if category in (review.consents_received or []):
+            raise ServiceError(f"A consent for {SensitiveCategory(category).label.lower()} is already on file.")
+        review.consents_received = [*(review.consents_received or []), category]
+        review.reviewed_by = actor
+        review.reviewed_at = clock.now()
+        review._change_reason = f"consent on file: {document.original_name}"[:100]
+        history_stamp(review, actor)
+        review.save()
+    return review

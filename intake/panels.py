@@ -14,6 +14,7 @@ from intake.forms.checklist import ExtensionForm
 from intake.forms.records import (
     AuthorizationLinkForm,
     AuthorizationRecordForm,
+    ConsentRecordForm,
     EventOccurredForm,
     RepresentativeLinkForm,
     RepresentativeRecordForm,
@@ -21,7 +22,7 @@ from intake.forms.records import (
 from intake.models import IntakeReview
 from intake.services import EXTENDABLE_TYPES, extension_rule
 from roi import clock
-from workflow.choices import RequestorKind, RequestState
+from workflow.choices import RequestorKind, RequestState, SensitiveCategory
 from workflow.deadlines import local_date
 from workflow.extensions import RequestPanel
 
@@ -60,6 +61,13 @@ def extension_context(
     }
 
 
+def consent_categories(review: Any = None) -> list[str]:
+    """The categories a consent can be recorded for (psychotherapy notes need an authorization of their own), less
+    those already on file."""
+    held = set(review.consents_received or []) if review is not None else set()
+    return [c for c in SensitiveCategory.values if c != SensitiveCategory.PSYCHOTHERAPY_NOTES and c not in held]
+
+
 def basis_records_context(
     *, tenant: Any, record_request: Any, forms: dict[str, Any], with_forms: bool = True, review: Any = NOT_READ
 ) -> dict[str, Any]:
@@ -84,9 +92,15 @@ def basis_records_context(
         "wants_representative": wants_rep and basis == rules.INDIVIDUAL,
         "can_record": record_request.is_open,
     }
-    if not with_forms or not context["can_record"] or (kind is None and not context["wants_representative"]):
+    context["consents"] = [SensitiveCategory(c).label for c in (review.consents_received if review else [])]
+    if not with_forms or not context["can_record"]:
         return context
     documents = list(selectors.documents_for(tenant=tenant, record_request=record_request))
+    context["consent_form"] = forms.get("consent_form") or ConsentRecordForm(
+        documents=documents, categories=consent_categories(review)
+    )
+    if kind is None and not context["wants_representative"]:
+        return context
     patient = record_request.patient
     reps = list(authorizations.patient_representatives(tenant=tenant, patient=patient))
     requestor = record_request.requestor

@@ -21,6 +21,7 @@ from fulfillment.choices import ReleaseAction
 from fulfillment.models import Delivery, PageExclusion, ReleaseDocument, ReleasePacket, RetrievalTask
 from fulfillment.packet_forms import (
     DocumentExcludeForm,
+    PageCategoryForm,
     PageExclusionForm,
     ReleaseDocumentUploadForm,
     retrieval_task_choices,
@@ -28,7 +29,7 @@ from fulfillment.packet_forms import (
 from intake.documents import download_name, human_size
 from roi.downloads import ServedFile
 from roi.errors import ServiceError
-from workflow.choices import RequestState
+from workflow.choices import RequestState, SensitiveCategory
 from workflow.downloads import RequestDownloadView
 from workflow.models import RecordRequest
 from workflow.views import RequestDetailView
@@ -226,6 +227,65 @@ class PageExclusionAddView(_PacketActionView):
         return _back(tracking_number)
 
 
+class PageCategoryAddView(_PacketActionView):
+    """Mark pages of a document as carrying a sensitive category."""
+
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        document = self.document(record_request, pk)
+        form = PageCategoryForm(request.POST, document=document)
+        key = "page_category_form"
+        if not form.is_valid():
+            return self.invalid(request, record_request, form, key, "Pages not marked.")
+        data = form.cleaned_data
+        try:
+            docs.release_document_pages_tag(
+                tenant=self.tenant,
+                actor=request.user,
+                document=document,
+                first_page=data["first_page"],
+                last_page=data["last_page"],
+                category=data["category"],
+            )
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error, form, key)
+        last = data["last_page"] or data["first_page"]
+        label = SensitiveCategory(data["category"]).label.lower()
+        messages.success(
+            request,
+            f"{docs.range_label(data['first_page'], last).capitalize()} of '{document.original_name}': {label}.",
+        )
+        return _back(tracking_number)
+
+
+class PageCategoryRemoveView(_PacketActionView):
+    """Remove a page category marked by mistake."""
+
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        document = self.document(record_request, pk)
+        try:
+            first, last = int(request.POST.get("first", "")), int(request.POST.get("last", ""))
+        except ValueError:
+            messages.error(request, "Say which pages to unmark.")
+            return _back(tracking_number)
+        try:
+            docs.release_document_pages_untag(
+                tenant=self.tenant,
+                actor=request.user,
+                document=document,
+                first_page=first,
+                last_page=last,
+                category=request.POST.get("category", ""),
+            )
+        except ServiceError as error:
+            return self.failed(request, tracking_number, error)
+        messages.success(
+            request, f"Category removed from {docs.range_label(first, last)} of '{document.original_name}'."
+        )
+        return _back(tracking_number)
+
+
 class PageExclusionRemoveView(_PacketActionView):
     def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -346,6 +406,16 @@ urlpatterns = [
         "<str:tracking_number>/release-documents/<int:pk>/exclusions/",
         PageExclusionAddView.as_view(),
         name="page-exclusion-add",
+    ),
+    path(
+        "<str:tracking_number>/release-documents/<int:pk>/page-categories/",
+        PageCategoryAddView.as_view(),
+        name="page-category-add",
+    ),
+    path(
+        "<str:tracking_number>/release-documents/<int:pk>/page-categories/remove/",
+        PageCategoryRemoveView.as_view(),
+        name="page-category-remove",
     ),
     path(
         "<str:tracking_number>/page-exclusions/<int:pk>/remove/",

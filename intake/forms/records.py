@@ -10,6 +10,7 @@ from django import forms
 
 from intake.choices import AuthorityType
 from intake.models import Authorization, IntakeDocument, RepresentativeAuthority
+from workflow.choices import SensitiveCategory
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -112,6 +113,21 @@ class RepresentativeRecordForm(_RecordForm):
         label="I looked at this document: it gives this person the authority to act for the patient",
         error_messages={"required": "Confirm that you checked the document: you are recorded as the one who did."},
     )
+
+
+class ConsentRecordForm(_RecordForm):
+    """A sensitive category's specific consent, from the signed consent received with the request: at any time while
+    the request is open (a category found in the records after validation)."""
+
+    prefix_id = "consent"
+    category = forms.ChoiceField(label="Consent for")
+    document = forms.ChoiceField(label="The signed consent")
+
+    def __init__(self, *args: Any, categories: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", "Choose the category"), *[
+            (c, SensitiveCategory(c).label) for c in categories
+        ]]  # fmt: skip
 
 
 class RepresentativeLinkForm(forms.Form):

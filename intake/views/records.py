@@ -16,14 +16,17 @@ from intake import authorizations, services
 from intake.forms.records import (
     AuthorizationLinkForm,
     AuthorizationRecordForm,
+    ConsentRecordForm,
     EventOccurredForm,
     RepresentativeLinkForm,
     RepresentativeRecordForm,
 )
 from intake.models import Authorization
+from intake.panels import consent_categories
 from intake.selectors import documents_for
 from intake.views.checklist import ChecklistView
 from roi.errors import ServiceError
+from workflow.choices import SensitiveCategory
 from workflow.models import RecordRequest
 
 
@@ -164,6 +167,40 @@ class RepresentativeRecordView(_RecordView):
         return self.done(request, rr, f"Recorded and checked by you: {rep}.", outcome)
 
 
+class ConsentRecordView(_RecordView):
+    """A sensitive category's consent, from its signed form among the request's documents: also after validation (a
+    category found in the retrieved records), when the release gate asks for it."""
+
+    form_key = "consent_form"
+
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        rr = self.get_object(tracking_number)
+        form = ConsentRecordForm(
+            request.POST,
+            documents=list(documents_for(tenant=self.tenant, record_request=rr)),
+            categories=consent_categories(),
+        )
+        if not form.is_valid():
+            return self.failed(request, rr, form, None)
+        category = form.cleaned_data["category"]
+        try:
+            _review, outcome = self.record(
+                request,
+                rr,
+                lambda: authorizations.consent_record(
+                    tenant=self.tenant,
+                    actor=request.user,
+                    record_request=rr,
+                    category=category,
+                    document=form.chosen_document(),
+                ),
+            )
+        except ServiceError as error:
+            return self.failed(request, rr, form, error)
+        label = SensitiveCategory(category).label
+        return self.done(request, rr, f"Consent on file for {label[:1].lower() + label[1:]}.", outcome)
+
+
 class RepresentativeLinkView(_RecordView):
     form_key = "rep_link_form"
 
@@ -212,6 +249,7 @@ class EventOccurredView(_RecordView):
 
 urlpatterns: list[URLPattern] = [
     path("<str:tracking_number>/intake/authorization/", AuthorizationRecordView.as_view(), name="authorization-record"),
+    path("<str:tracking_number>/intake/consent/", ConsentRecordView.as_view(), name="consent-record"),
     path(
         "<str:tracking_number>/intake/authorization/link/", AuthorizationLinkView.as_view(), name="authorization-link"
     ),

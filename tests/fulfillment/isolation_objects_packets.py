@@ -21,6 +21,8 @@ def b_objects(tenant_b, b_request) -> dict[str, int]:  # type: ignore[no-untyped
         "fulfillment:release-document-exclude": document.pk,
         "fulfillment:release-document-include": document.pk,
         "fulfillment:page-exclusion-add": document.pk,
+        "fulfillment:page-category-add": document.pk,
+        "fulfillment:page-category-remove": document.pk,
         "fulfillment:page-exclusion-remove": exclusion.pk,
         "fulfillment:packet-download": packet.pk,
     }

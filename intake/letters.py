@@ -74,11 +74,11 @@ def status_url(record_request: RecordRequest) -> str:
 
 
 def extension_citation(record_request: RecordRequest) -> str:
-    """The rule that allows the one extension: 164.528(c)(2) for an accounting of disclosures, 164.524(b)(2)(ii)
+    """The rule that allows the one extension: 164.528(c)(1)(ii) for an accounting of disclosures, 164.524(b)(2)(ii)
     for a patient's access to their records. Other requests (authorizations, subpoenas) run on state-law clocks
     held in JurisdictionRule, so the letter cites no federal rule for them."""
     if record_request.request_type == RequestType.ACCOUNTING:
-        return "45 CFR 164.528(c)(2)"
+        return "45 CFR 164.528(c)(1)(ii)"
     if record_request.request_type == RequestType.RIGHT_OF_ACCESS:
         return "45 CFR 164.524(b)(2)(ii)"
     return ""

@@ -328,7 +328,7 @@ class JurisdictionRule(models.Model):
 
 
 class Extension(TenantOwned):
-    """The one extension a request may have (164.524(b)(2)(ii), 164.528(c)(2)), with the notice that announced it."""
+    """The one extension a request may have (164.524(b)(2)(ii), 164.528(c)(1)(ii)), with the notice that announced it."""
 
     request = models.OneToOneField(RecordRequest, on_delete=models.PROTECT, related_name="extension")
     original_due_date = models.DateField()

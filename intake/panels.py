@@ -46,7 +46,7 @@ def extension_context(
     *, tenant: Any, record_request: Any, extension: Any, form: ExtensionForm | None = None
 ) -> dict[str, Any]:
     """Whether the panel offers an extension: right of access or accounting, open, not yet extended, and on or
-    before the due date (164.524(b)(2)(ii), 164.528(c)(2)). A rule that allows none is named instead of a form."""
+    before the due date (164.524(b)(2)(ii), 164.528(c)(1)(ii)). A rule that allows none is named instead of a form."""
     if extension is not None or record_request.request_type not in EXTENDABLE_TYPES or not record_request.is_open:
         return {}
     if local_date(clock.now(), tenant) > record_request.legal_due_date:

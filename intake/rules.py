@@ -1138,7 +1138,7 @@ def _minor_consented_care(f: IntakeFacts, basis: str) -> list[Deficiency]:
             f"The requestor {how}, but the records include care the minor consented to on their own: the parent is "
             "not the representative for it. Leave those records out, or record the patient's own authorization as "
             "this category's consent.",
-            "45 CFR 164.502(g)(3)(i)-(ii)",
+            "45 CFR 164.502(g)(3)(i)(A)-(C)",
             R.IDENTITY_NOT_VERIFIED,
             "Leave out the minor-consented records (or get the patient's own authorization) and release the rest.",
             subject="Minor's own care",

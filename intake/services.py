@@ -749,7 +749,7 @@ def extension_grant(
     *, tenant: Tenant, actor: Any, record_request: RecordRequest, reason: str, days: int | None = None
 ) -> Extension:
     """The one extension: right of access or accounting only, before the original due date, with a written notice
-    (164.524(b)(2)(ii), 164.528(c)(2)). Waiting on the requestor is not a reason the law accepts to stop the clock,
+    (164.524(b)(2)(ii), 164.528(c)(1)(ii)). Waiting on the requestor is not a reason the law accepts to stop the clock,
     so nothing else ever moves the due date."""
     require_staff(actor, tenant)
     reason = (reason or "").strip()

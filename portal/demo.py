@@ -93,7 +93,7 @@ DEMO_TENANTS = [
     ),
     # No state clock is seeded for Kansas, so this organisation runs on the federal rules alone: 30 days for the right
     # of access and 60 for an accounting, each with its one 30-day extension and its notice (164.524(b)(2),
-    # 164.528(c)(2)).
+    # 164.528(c)(1)(ii)).
     DemoTenant(
         "prairie",
         "Prairie View Community Hospital",

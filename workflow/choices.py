@@ -143,7 +143,7 @@ class SensitiveCategory(models.TextChoices):
     GENETIC = "genetic", "Genetic testing"
     REPRODUCTIVE = "reproductive", "Reproductive health care"
     # Care a minor lawfully obtained on their own consent (or under a confidentiality agreement): the parent is not
-    # the personal representative for it, 45 CFR 164.502(g)(3)(i)-(iii).
+    # the personal representative for it, 45 CFR 164.502(g)(3)(i)(A)-(C).
     MINOR_CONSENTED = "minor_consented", "Care the minor consented to on their own"
 
 

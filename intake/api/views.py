@@ -336,7 +336,7 @@ class IntakeRecordRequestViewSet(RecordRequestViewSet):
     @action(detail=True, methods=["post"], url_path="extend")
     def extend(self, request: Request, tracking_number: str) -> Response:
         """Grant the one extension of a right-of-access or accounting request (45 CFR 164.524(b)(2),
-        164.528(c)(2)): before the due date, with a reason, and with the written notice to the requestor, which is
+        164.528(c)(1)(ii)): before the due date, with a reason, and with the written notice to the requestor, which is
         generated and sent. Answers the request with its new `legal_due_date`, the extension and the notice. 400 says
         what stops it (another type, a second extension, a due date already passed, no reason, too many days)."""
         record_request = self.get_object()

@@ -451,7 +451,7 @@ def test_164_502_g_3_a_parent_is_refused_the_minors_own_care_and_gets_the_rest_o
     verdict = _verdict(rr)
     assert "MINOR_CONSENTED_CARE_TO_PARENT" in _codes(verdict)
     refusal = next(r for r in verdict.refusals if r.code == "MINOR_CONSENTED_CARE_TO_PARENT")
-    assert refusal.citation == "45 CFR 164.502(g)(3)(i)-(ii)"
+    assert refusal.citation == "45 CFR 164.502(g)(3)(i)(A)-(C)"
     review = qc.qc_review_record(tenant=rr.tenant, actor=sam, record_request=rr, confirmed=qc.CHECK_ORDER)
     assert review.outcome == "failed"
     assert any("consented to on their own" in f["message"] for f in review.failures)

@@ -1,5 +1,5 @@
 """POST /api/v1/requests/<tracking_number>/extend/: the one extension of a right-of-access or accounting request
-(45 CFR 164.524(b)(2), 164.528(c)(2)) through intake.services.extension_grant, with its written notice. Each refusal
+(45 CFR 164.524(b)(2), 164.528(c)(1)(ii)) through intake.services.extension_grant, with its written notice. Each refusal
 says why; another organisation's request answers 404 and an anonymous call 401 (tests/security checks the answers
 against the schema)."""
 

@@ -163,7 +163,8 @@ def test_an_accounting_extension_cites_164_528(tenant, alice):
     letter = generate(tenant, alice, rr, LetterKind.EXTENSION)
 
     _, text = pdf_text(letter_open(letter))
-    assert "164.528(c)(2)" in text
+    assert "164.528(c)(1)(ii)" in text
+    assert "164.528(c)(2)" not in text  # that is the fee rule, not the extension
     assert "164.524" not in text
 
 

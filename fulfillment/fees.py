@@ -37,6 +37,7 @@ from roi.models import Tenant
 from roi.pdf import render_pdf
 from roi.tenancy import role_in
 from workflow.choices import EXCEPTION_SOURCES, DeliveryMethod, RequestorKind, RequestState, RequestType
+from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 from workflow.services import request_locked
 
@@ -251,6 +252,15 @@ def fee_quote(
     requestor_kind = record_request.requestor.kind
     patient_rate = patient_rate_applies(request_type=request_type, requestor_kind=requestor_kind)
     directive = is_directive(request_type=request_type, requestor_kind=requestor_kind)
+    if request_type == RequestType.ACCOUNTING:
+        if fee_method:
+            raise ServiceError(
+                "An accounting of disclosures has its own fee rule (45 CFR 164.528(c)(2)): leave the fee method out.",
+                field="fee_method",
+            )
+        return _accounting_quote(
+            tenant=tenant, record_request=record_request, pages=pages, delivery_method=delivery_method, purpose=purpose
+        )
     if fee_method and not patient_rate:
         raise ServiceError(
             "A fee method applies only to the patient's own copy (45 CFR 164.524(c)(4)): this request follows the fee "
@@ -336,6 +346,62 @@ def _access_quote(
         delivery_method=delivery_method,
         purpose=purpose,
     )
+
+
+ACCOUNTING_FEE = "45 CFR 164.528(c)(2)"
+
+
+def earlier_accounting(*, tenant: Tenant, record_request: RecordRequest) -> RecordRequest | None:
+    """The patient's latest other accounting request received in the twelve months before this one (not cancelled):
+    this one is then a second accounting in twelve months, which may carry a fee (164.528(c)(2))."""
+    since = record_request.received_at - timedelta(days=365)
+    return (
+        RecordRequest.objects.for_tenant(tenant)
+        .filter(
+            patient_id=record_request.patient_id,
+            request_type=RequestType.ACCOUNTING,
+            received_at__gte=since,
+            received_at__lt=record_request.received_at,
+        )
+        .exclude(pk=record_request.pk)
+        .exclude(state=RequestState.CANCELLED)
+        .order_by("-received_at")
+        .first()
+    )
+
+
+def _accounting_quote(
+    *, tenant: Tenant, record_request: RecordRequest, pages: int, delivery_method: str, purpose: str
+) -> FeeQuote:
+    """The first accounting in any twelve months is free; a later one may carry the organisation's cost-based fee,
+    charged only after the individual was told of it in advance (an estimate) and could withdraw or modify the
+    request (invoice_issue checks that the estimate came first)."""
+    common = {"rule": None, "pages": pages, "delivery_method": delivery_method, "purpose": purpose}
+    earlier = earlier_accounting(tenant=tenant, record_request=record_request)
+    if earlier is None:
+        return FeeQuote(
+            lines=[],
+            total_cents=0,
+            basis=_basis("The first accounting in twelve months is free", ACCOUNTING_FEE),
+            **common,
+        )
+    when = local_date(earlier.received_at, tenant)
+    another = f"Another accounting within twelve months (request {earlier.tracking_number}, received {when:%b %-d, %Y})"
+    fee = policy_for(tenant).accounting_fee_cents
+    if not fee:
+        return FeeQuote(
+            lines=[],
+            total_cents=0,
+            basis=_basis(f"{another}: this organisation charges no fee", ACCOUNTING_FEE),
+            **common,
+        )
+    lines = [_line("Accounting of disclosures (another within twelve months)", 1, fee)]
+    basis = _basis(
+        f"{another}: a cost-based fee, told in advance; the requestor may withdraw or modify the request to avoid or "
+        "reduce it",
+        ACCOUNTING_FEE,
+    )
+    return FeeQuote(lines=lines, total_cents=fee, basis=basis, **common)
 
 
 def _basis(text: str, citation: str) -> str:
@@ -551,6 +617,13 @@ def invoice_issue(
                 )
             if quote.total_cents == 0:
                 raise ServiceError(f"Nothing to invoice: {quote.basis}")
+            told = Invoice.objects.for_tenant(tenant).filter(request=current, kind=InvoiceKind.ESTIMATE)
+            if current.request_type == RequestType.ACCOUNTING and not told.exclude(status=InvoiceStatus.VOID).exists():
+                raise ServiceError(
+                    "A second accounting within twelve months is charged only after the requestor is told of the fee "
+                    "in advance and may withdraw or modify the request (45 CFR 164.528(c)(2)): issue the fee estimate "
+                    "first, and the invoice once they go ahead."
+                )
         now = clock.now()
         invoice = Invoice(
             tenant=tenant,

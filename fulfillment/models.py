@@ -83,6 +83,12 @@ class FulfillmentPolicy(models.Model):
         default=0, help_text="Average-cost method: the standard amount per electronic copy."
     )
     postage_cents = models.PositiveIntegerField(default=0, help_text="Added when records go by mail.")
+    accounting_fee_cents = models.PositiveIntegerField(
+        default=0,
+        help_text="A reasonable, cost-based fee for a second or later accounting of disclosures within 12 months, "
+        "charged only after the individual is told of it in advance (a fee estimate) and may withdraw or modify the "
+        "request (45 CFR 164.528(c)(2)). 0: never charged. The first accounting in 12 months is always free.",
+    )
     require_prepayment_third_party = models.BooleanField(
         default=False, help_text="Third-party releases wait in 'payment pending' until the invoice is paid."
     )

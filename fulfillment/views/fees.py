@@ -116,6 +116,7 @@ MONEY_FIELDS = {
     "access_labour_cents_per_page": "access_labour_per_page",
     "access_labour_cents_electronic": "access_labour_electronic",
     "postage_cents": "postage",
+    "accounting_fee_cents": "accounting_fee",
 }
 
 
@@ -145,6 +146,11 @@ class FulfillmentPolicyForm(forms.ModelForm):
         "Actual-cost method: preparing an electronic copy (download or email link), per request, never per page.",
     )
     postage = _money("Postage ($)", "Added when records go by mail (the flat fee includes it).")
+    accounting_fee = _money(
+        "Second accounting within 12 months ($)",
+        "Cost-based; charged only after the fee estimate tells the requestor of it (45 CFR 164.528(c)(2)). "
+        "0: never charged. The first accounting in 12 months is always free.",
+    )
 
     class Meta:
         model = FulfillmentPolicy

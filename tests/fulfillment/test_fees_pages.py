@@ -273,6 +273,7 @@ SETTINGS = {
     "access_labour_per_page": "0.12",
     "access_labour_electronic": "4.25",
     "postage": "1.50",
+    "accounting_fee": "15.00",
     "require_prepayment_third_party": "on",
     "payment_instructions": "Checks payable to Alpha General Hospital.",
 }
@@ -296,6 +297,7 @@ def test_settings_are_saved_in_cents_with_history(client_for, ada, tenant_a):
     assert policy.access_fee_method == FeeMethod.ACTUAL
     assert (policy.access_supplies_cents, policy.access_labour_cents_per_page, policy.postage_cents) == (200, 12, 150)
     assert policy.access_labour_cents_electronic == 425
+    assert policy.accounting_fee_cents == 1500
     assert policy.require_prepayment_third_party
     assert policy.retrieval_overdue_days == 7
     assert policy.history.first().history_user == ada

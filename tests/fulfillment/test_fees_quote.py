@@ -269,9 +269,9 @@ def test_an_unknown_fee_method_is_refused(bad):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("request_type", "requestor"),
-    [(RoA, RequestorKind.ATTORNEY), (AUTH, RequestorKind.INSURER), (RequestType.ACCOUNTING, RequestorKind.PATIENT)],
-    ids=["directive", "authorization", "accounting"],
-)
+    [(RoA, RequestorKind.ATTORNEY), (AUTH, RequestorKind.INSURER)],
+    ids=["directive", "authorization"],
+)  # an accounting has a fee rule of its own: tests/fulfillment/test_accounting_fee.py
 def test_a_fee_method_is_refused_where_the_patient_rate_does_not_apply(request_type, requestor):
     tenant, rr = _request("CA", request_type, requestor, {})
     with pytest.raises(ServiceError, match="only to the patient's own copy") as error:

@@ -33,7 +33,7 @@ from fulfillment import disclosures, gate, qc
 from fulfillment.choices import ReleaseAction, ResendReason
 from fulfillment.models import Delivery, DownloadLink, ReleasePacket
 from fulfillment.policy import policy_for
-from intake import notices
+from intake import notices, rules
 from intake.choices import NoticeEvent
 from roi import clock
 from roi.audit import history_stamp
@@ -41,7 +41,7 @@ from roi.downloads import ServedFile, download_record
 from roi.errors import ServiceError
 from roi.models import Tenant
 from roi.tenancy import require_staff, role_in
-from workflow.choices import DeliveryMethod, RequestState
+from workflow.choices import OPEN_STATES, DeliveryMethod, RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 from workflow.services import request_locked
@@ -179,6 +179,11 @@ def _check_evidence(*, tenant: Tenant, evidence: Evidence) -> Evidence:
             validate_email(destination)
         except ValidationError:
             raise ServiceError("Give the email address the link goes to.", field="destination") from None
+    elif method == DeliveryMethod.UNENCRYPTED_EMAIL:
+        try:
+            validate_email(destination)
+        except ValidationError:
+            raise ServiceError("Give the email address the records were sent to.", field="destination") from None
     elif method == DeliveryMethod.FAX:
         if len(FAX_DIGITS.findall(destination)) < 10:
             raise ServiceError("Give the fax number the records went to (10 digits or more).", field="destination")
@@ -213,6 +218,8 @@ def _evidence_line(evidence: Evidence, packet: ReleasePacket, expires_on: Any = 
         line = f"Faxed to {evidence.destination}, confirmation {evidence.fax_confirmation}"
     elif method == DeliveryMethod.MAIL:
         line = f"Mailed to {evidence.destination}, tracking {evidence.mail_tracking_number}"
+    elif method == DeliveryMethod.UNENCRYPTED_EMAIL:
+        line = f"Emailed without encryption to {evidence.destination}, the individual's choice after the warning"
     else:
         line = (
             f"Collected in person by {evidence.destination}; {evidence.pickup_id_description} checked by "
@@ -664,6 +671,61 @@ def link_for_download(token: str) -> DownloadLink | None:
     )
 
 
+# --- Unencrypted email, the individual's choice -------------------------------------------------------------
+
+# What staff tell the individual before they choose (HHS access guidance): read out or sent, then their choice recorded.
+UNENCRYPTED_EMAIL_WARNING = (
+    "Ordinary email is not encrypted: your records could be read or changed by others while the email travels and "
+    "while it sits in mailboxes, and we cannot take them back once sent. We can send them instead as a secure "
+    "download, at no extra cost. If you still want them by ordinary email, we will send them that way."
+)
+CHOICE_WAYS = (
+    ("phone", "On the phone"),
+    ("in_person", "In person"),
+    ("in_writing", "In writing (letter, form or email)"),
+)
+
+
+def unencrypted_email_choice_record(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, how: str
+) -> RecordRequest:
+    """Record that the individual, told the risk (UNENCRYPTED_EMAIL_WARNING), chose unencrypted email for their own
+    copy: when, how they said so, and who explained it. Refused for anyone else's request, or for another method."""
+    require_staff(actor, tenant)
+    if how not in dict(CHOICE_WAYS):
+        raise ServiceError("Say how the individual made the choice (phone, in person or in writing).", field="how")
+    with transaction.atomic():
+        current = request_locked(tenant=tenant, pk=record_request.pk)
+        if current.state not in OPEN_STATES:
+            raise ServiceError(
+                f"This request is {RequestState(current.state).label.lower()}: nothing is sent any more."
+            )
+        if current.delivery_method != DeliveryMethod.UNENCRYPTED_EMAIL:
+            raise ServiceError(
+                "The request's delivery method is not unencrypted email: change it first on the details."
+            )
+        if rules.basis_for(current.request_type, current.requestor.kind) != rules.INDIVIDUAL:
+            raise ServiceError(
+                "Only the individual may choose unencrypted email, for their own copy: this request is a third "
+                "party's. Choose a secure method instead."
+            )
+        current.unencrypted_email_accepted_at = clock.now()
+        current.unencrypted_email_accepted_how = how
+        current.unencrypted_email_explained_by = actor
+        current.last_activity_at = current.unencrypted_email_accepted_at
+        history_stamp(current, actor)
+        current.save(
+            update_fields=[
+                "unencrypted_email_accepted_at",
+                "unencrypted_email_accepted_how",
+                "unencrypted_email_explained_by",
+                "last_activity_at",
+                "updated_at",
+            ]
+        )
+    return current
+
+
 # --- The panel -----------------------------------------------------------------------------------------------
 
 
@@ -672,8 +734,17 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     from fulfillment.views.delivery import DeliveryForm, ResendForm, staff_choices
 
     state = record_request.state
+    unencrypted = None
+    if record_request.delivery_method == DeliveryMethod.UNENCRYPTED_EMAIL:
+        unencrypted = {
+            "warning": UNENCRYPTED_EMAIL_WARNING,
+            "ways": CHOICE_WAYS,
+            "how": dict(CHOICE_WAYS).get(record_request.unencrypted_email_accepted_how, ""),
+            "open": state in OPEN_STATES,
+        }
     if state not in (RequestState.IN_FULFILLMENT, RequestState.DELIVERED, RequestState.CLOSED):
-        return {}
+        # Before fulfillment only the individual's choice of unencrypted email is recorded here.
+        return {"delivery_show": unencrypted is not None and state in OPEN_STATES, "unencrypted": unencrypted}
     now = clock.now()
     deliveries = list(deliveries_for(tenant=tenant, record_request=record_request))
     for delivery in deliveries:
@@ -684,6 +755,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
         "issued_link": forms.get("issued_link"),
         "link_methods": [m.value for m in LINK_METHODS],
     }
+    context["unencrypted"] = unencrypted
     staff = staff_choices(tenant)
     if state == RequestState.IN_FULFILLMENT:
         packet = deliverable_packet(tenant=tenant, record_request=record_request)

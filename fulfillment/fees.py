@@ -47,7 +47,9 @@ FEDERAL = "US"
 FLAT_FEE_CAP_CENTS = 650
 # The individual's copies that HHS access guidance treats as electronic: no per-page fee under any method. Fax, mail
 # and pickup are paper copies here (printed, or printed at the other end), where per-page amounts stay allowed.
-ELECTRONIC_DELIVERY = frozenset({DeliveryMethod.PORTAL_DOWNLOAD, DeliveryMethod.EMAIL_LINK})
+ELECTRONIC_DELIVERY = frozenset(
+    {DeliveryMethod.PORTAL_DOWNLOAD, DeliveryMethod.EMAIL_LINK, DeliveryMethod.UNENCRYPTED_EMAIL}
+)
 ACCESS_CITATION = "45 CFR 164.524(c)(4); HHS access guidance"
 DIRECTIVE_PREFIX = "Directive to a third party, not the patient rate (Ciox v. Azar, 2020): "
 # The purposes a fee waiver can depend on (FeeRule.waiver_purpose); staff mark one when they issue.

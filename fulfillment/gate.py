@@ -51,7 +51,7 @@ from roi.models import Tenant
 from roi.notifications import notify
 from roi.selectors import supervisors
 from roi.tenancy import role_in
-from workflow.choices import OPEN_STATES, RequestState, SensitiveCategory, is_psychotherapy_notes
+from workflow.choices import OPEN_STATES, DeliveryMethod, RequestState, SensitiveCategory, is_psychotherapy_notes
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 
@@ -413,7 +413,43 @@ def release_verdict(
     refusals += basis_refusals(
         tenant=tenant, record_request=record_request, documents=documents, review=intake_review, packet=packet
     )
+    refusals += delivery_refusals(record_request)
     return Verdict(action, packet, tuple(refusals))
+
+
+UNENCRYPTED_CITATION = "45 CFR 164.524(c)(2)(ii), (c)(3); HHS access guidance"
+
+
+def delivery_refusals(record_request: RecordRequest) -> list[Refusal]:
+    """Unencrypted email only for the individual's own copy, and only once the individual, told of the risk, chose
+    it (recorded with who explained it): never by a tick on the delivery form."""
+    if record_request.delivery_method != DeliveryMethod.UNENCRYPTED_EMAIL:
+        return []
+    basis = rules.basis_for(record_request.request_type, record_request.requestor.kind)
+    if basis != rules.INDIVIDUAL:
+        return [
+            Refusal(
+                "UNENCRYPTED_EMAIL_NOT_THE_INDIVIDUAL",
+                "Delivery",
+                "Unencrypted email is the individual's own choice for their own copy; this request is not theirs.",
+                "45 CFR 164.312(e)(1), 164.530(c)",
+                "Choose a secure method (download link, fax, mail or pickup) on the request details.",
+                R.OTHER,
+            )
+        ]
+    if record_request.unencrypted_email_accepted_at is None:
+        return [
+            Refusal(
+                "UNENCRYPTED_EMAIL_NOT_CHOSEN",
+                "Delivery",
+                "No record that the individual was told the risk of unencrypted email and still chose it.",
+                UNENCRYPTED_CITATION,
+                "Explain the risk to the individual and record their choice in the delivery section, or send a secure "
+                "link instead.",
+                R.OTHER,
+            )
+        ]
+    return []
 
 
 def _first_release_refusals(*, tenant: Tenant, record_request: RecordRequest, packet: ReleasePacket) -> list[Refusal]:

@@ -64,6 +64,7 @@ DELIVERY_PHRASES = {
     DeliveryMethod.FAX: "by fax",
     DeliveryMethod.MAIL: "by mail",
     DeliveryMethod.PICKUP: "for pickup at our office",
+    DeliveryMethod.UNENCRYPTED_EMAIL: "by email, without encryption, as you asked",
 }
 
 

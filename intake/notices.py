@@ -78,6 +78,7 @@ METHOD_PHRASES = {
     DeliveryMethod.FAX: _("by fax"),
     DeliveryMethod.MAIL: _("by mail"),
     DeliveryMethod.PICKUP: _("for pickup at our office"),
+    DeliveryMethod.UNENCRYPTED_EMAIL: _("by email, without encryption, as you asked"),
 }
 
 # Organisations' templates: plain text (no HTML escaping), no loaders (nothing to include or extend), and only the

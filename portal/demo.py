@@ -559,7 +559,8 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
         request_type = _weighted(rng, TYPE_WEIGHTS)
         patient = rng.choice(patients)
         requestor = _requestor_for(rng, fake, tenant, request_type, patient)
-        method = rng.choice(list(DeliveryMethod))
+        # Unencrypted email is the individual's own choice after a warning (fulfillment.delivery): never random.
+        method = rng.choice([m for m in DeliveryMethod if m != DeliveryMethod.UNENCRYPTED_EMAIL])
         path = _target_path(rng, age_days)
         incomplete = not path and rng.random() < 0.35  # half-finished intake, as fax and mail requests often are
         scope_from = (received_at - timedelta(days=rng.randint(60, 1500))).date()

@@ -65,6 +65,7 @@ METHOD_PHRASES = {
     DeliveryMethod.FAX: gettext_lazy("by fax"),
     DeliveryMethod.MAIL: gettext_lazy("by mail"),
     DeliveryMethod.PICKUP: gettext_lazy("for pickup at our office"),
+    DeliveryMethod.UNENCRYPTED_EMAIL: gettext_lazy("by email, without encryption, as you asked"),
 }
 
 
@@ -80,7 +81,7 @@ def mask_destination(method: str, destination: str) -> str:
     """Enough for the requestor to recognise where records went, not enough to learn it: j***@e***.com,
     fax ending 4321, the postal code of a mailing address."""
     destination = destination.strip()
-    if method in (DeliveryMethod.EMAIL_LINK, DeliveryMethod.PORTAL_DOWNLOAD):
+    if method in (DeliveryMethod.EMAIL_LINK, DeliveryMethod.PORTAL_DOWNLOAD, DeliveryMethod.UNENCRYPTED_EMAIL):
         return mask_email(destination)
     if method == DeliveryMethod.FAX:
         digits = "".join(ch for ch in destination if ch.isdigit())

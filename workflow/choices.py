@@ -104,6 +104,9 @@ class DeliveryMethod(models.TextChoices):
     FAX = "fax", "Fax"
     MAIL = "mail", "Mail"
     PICKUP = "pickup", "Pickup in person"
+    # Only at the individual's own request, after the risk is explained and their choice recorded (HHS access
+    # guidance on 164.524(c)(2)-(3)); the release gate refuses it otherwise (fulfillment.delivery).
+    UNENCRYPTED_EMAIL = "unencrypted_email", "Unencrypted email (the individual's choice)"
 
 
 class DenialBasis(models.TextChoices):

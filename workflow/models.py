@@ -244,6 +244,13 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     delivery_destination = models.CharField(
         max_length=300, blank=True, help_text="Email address, fax number or postal address, as the method needs."
     )
+    # The individual's choice of unencrypted email, after staff explained the risk (fulfillment.delivery
+    # .unencrypted_email_choice_record): when, how they said so, and who explained it.
+    unencrypted_email_accepted_at = models.DateTimeField(null=True, blank=True)
+    unencrypted_email_accepted_how = models.CharField(max_length=20, blank=True)
+    unencrypted_email_explained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     # Facts recorded by the services of later phases and read by the guards.
     intake_completed_at = models.DateTimeField(
@@ -395,7 +402,7 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
         method = self.delivery_method
         if not destination:
             return [f"Delivery: give the destination for {DeliveryMethod(method).label.lower()}."]
-        if method in (DeliveryMethod.EMAIL_LINK, DeliveryMethod.PORTAL_DOWNLOAD):
+        if method in (DeliveryMethod.EMAIL_LINK, DeliveryMethod.PORTAL_DOWNLOAD, DeliveryMethod.UNENCRYPTED_EMAIL):
             try:
                 validate_email(destination)
             except ValidationError:

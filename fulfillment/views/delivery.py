@@ -112,6 +112,27 @@ class DeliverView(RequestDetailView):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
+class UnencryptedEmailChoiceView(RequestDetailView):
+    """The individual, told the risk, chose unencrypted email for their own copy: recorded with who explained it."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        if request.POST.get("explained") != "1":
+            messages.error(request, "Confirm that you explained the risk of unencrypted email to the individual.")
+            return self.render_detail(request, record_request, status=400)
+        try:
+            service.unencrypted_email_choice_record(
+                tenant=self.tenant, actor=request.user, record_request=record_request, how=request.POST.get("how", "")
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return self.render_detail(request, self.get_object(tracking_number), status=error.status_code)
+        messages.success(request, "Recorded: the individual chose unencrypted email after the warning.")
+        return redirect("workflow:detail", tracking_number=tracking_number)
+
+
 class ResendView(DeliverView):
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -179,6 +200,11 @@ class LinkReissueView(DeliverView):
 urlpatterns: list[URLPattern] = [
     path("<str:tracking_number>/deliver/", DeliverView.as_view(), name="deliver"),
     path("<str:tracking_number>/resend/", ResendView.as_view(), name="resend"),
+    path(
+        "<str:tracking_number>/unencrypted-email/",
+        UnencryptedEmailChoiceView.as_view(),
+        name="unencrypted-email-choice",
+    ),
     path("<str:tracking_number>/links/<int:pk>/revoke/", LinkRevokeView.as_view(), name="link-revoke"),
     path("<str:tracking_number>/deliveries/<int:pk>/new-link/", LinkReissueView.as_view(), name="link-reissue"),
 ]

@@ -46,6 +46,7 @@ CFR: dict[str, str] = {
     "164.502(g)(3)(i)(B)": "except where the minor may lawfully obtain the service without the parent's consent",
     "164.502(g)(3)(i)(C)": "except where the parent assents to an agreement of confidentiality",
     "164.502(g)(4)": "Deceased individuals: an executor, administrator or other person with authority",
+    "164.502(g)(5)": "Abuse, neglect, endangerment: the covered entity may elect not to treat a person as the representative",
     "164.506(c)": "Treatment, payment and health care operations: disclosure for treatment",
     # 164.508 Authorizations
     "164.508": "Uses and disclosures for which an authorization is required",
@@ -155,6 +156,7 @@ CFR: dict[str, str] = {
     "164.524(b)(2)": "Timely action by the covered entity",
     "164.524(b)(2)(ii)": "one extension of no more than 30 days, with a written statement of reasons",
     "164.524(c)(2)": "Form and format",
+    "164.524(c)(2)(ii)": "an electronic copy in the electronic form and format requested, if readily producible",
     "164.524(c)(3)": "Time and manner of access",
     "164.524(c)(3)(ii)": "a copy transmitted to a person the individual designates in a signed writing",
     "164.524(c)(4)": "Fees",

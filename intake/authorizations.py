@@ -22,9 +22,10 @@ from intake.choices import AuthorityType, AuthorizationKind
 from intake.models import Authorization, IntakeDocument, IntakeReview, RepresentativeAuthority
 from roi import clock
 from roi.audit import history_stamp
-from roi.errors import ServiceError
+from roi.choices import SUPERVISING_ROLES
+from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
-from roi.tenancy import require_staff
+from roi.tenancy import has_role, require_staff
 from workflow.choices import OPEN_STATES, RequestorKind, RequestState, SensitiveCategory
 from workflow.deadlines import local_date
 from workflow.models import Patient, RecordRequest
@@ -46,6 +47,7 @@ def representative_facts(rep: RepresentativeAuthority | None) -> rules.Represent
         has_document=rep.document_id is not None,
         verified=rep.is_verified,
         ends_on=rep.ends_on,
+        declined=rep.declined_at is not None,
     )
 
 
@@ -104,7 +106,7 @@ def patient_representatives(*, tenant: Tenant, patient: Patient) -> QuerySet[Rep
     return (
         RepresentativeAuthority.objects.for_tenant(tenant)
         .filter(patient=patient)
-        .select_related("document", "verified_by")
+        .select_related("document", "verified_by", "declined_by")
         .order_by("-verified_at", "-id")
     )
 
@@ -187,6 +189,36 @@ def representative_record(
     return rep
 
 
+def representative_decline(
+    *, tenant: Tenant, actor: Any, representative: RepresentativeAuthority, reason: str
+) -> RepresentativeAuthority:
+    """A supervisor's professional judgment not to treat this person as the patient's personal representative: a
+    reasonable belief that the patient has been or may be subjected to domestic violence, abuse or neglect by them, or
+    that treating them as the representative could endanger the patient (164.502(g)(5)). Recorded with who decided,
+    when and why; every request relying on them is refused by the checklist and the release gate from then on."""
+    if not has_role(actor, tenant, SUPERVISING_ROLES):
+        raise NotPermitted("Only a supervisor decides not to treat someone as the patient's representative.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(
+            "Say why (the belief of abuse, neglect or danger, briefly): it is kept with the decision.", field="reason"
+        )
+    with transaction.atomic():
+        current = (
+            RepresentativeAuthority.objects.for_tenant(tenant).select_for_update().filter(pk=representative.pk).first()
+        )
+        if current is None:
+            raise ServiceError("That representative does not exist.")
+        if current.declined_at is not None:
+            raise ServiceError(f"{current.name} is already not treated as the representative.")
+        current.declined_at = clock.now()
+        current.declined_by = actor
+        current.declined_reason = reason[:300]
+        history_stamp(current, actor)
+        current.save(update_fields=["declined_at", "declined_by", "declined_reason"])
+    return current
+
+
 def representative_link(
     *, tenant: Tenant, actor: Any, record_request: RecordRequest, representative: RepresentativeAuthority
 ) -> RepresentativeAuthority:
@@ -197,6 +229,11 @@ def representative_link(
         current = _locked_open_request(tenant, record_request)
         if representative.tenant_id != tenant.pk or representative.patient_id != current.patient_id:
             raise ServiceError("Choose a representative recorded for this patient.", field="representative")
+        if representative.declined_at is not None:
+            raise ServiceError(
+                f"{representative.name} is not treated as the patient's representative (45 CFR 164.502(g)(5)).",
+                field="representative",
+            )
         if not representative.is_verified:
             raise ServiceError(
                 "That representative's authority was never checked against a document: record it again from its "

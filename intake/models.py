@@ -98,6 +98,13 @@ class RepresentativeAuthority(TenantOwned):
     )
     verified_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
+    # A supervisor's decision not to treat this person as the representative (164.502(g)(5)): a reasonable belief of
+    # abuse, neglect or endangerment by them. Every request relying on them is refused from then on.
+    declined_at = models.DateTimeField(null=True, blank=True)
+    declined_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    declined_reason = models.CharField(max_length=300, blank=True)
     history = HistoricalRecords()
 
     class Meta:

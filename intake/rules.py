@@ -64,6 +64,7 @@ class RepresentativeFacts:
     has_document: bool
     verified: bool
     ends_on: date | None = None
+    declined: bool = False  # not treated as the representative, 164.502(g)(5)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,24 @@ def _representative(f: IntakeFacts, rep: RepresentativeFacts | None, *, acting: 
                 "45 CFR 164.502(g)",
                 R.IDENTITY_NOT_VERIFIED,
                 "Ask for the authority document.",
+                subject=REPRESENTATIVE,
+            )
+        ]
+    if rep.declined:
+        return [
+            _d(
+                "REPRESENTATIVE_NOT_TREATED_AS_SUCH",
+                # Said without the reason: the person asking may be the one the patient needs protecting from.
+                gettext_noop(
+                    "We cannot release the patient's records to you as the patient's personal representative. "
+                    "Please contact our office."
+                ),
+                f"A supervisor decided not to treat {rep.name} as the patient's personal representative (a belief of "
+                "abuse, neglect or danger): release to the patient, or on another basis, never to them as the "
+                "representative.",
+                "45 CFR 164.502(g)(5)",
+                R.LEGAL_REVIEW,
+                "Do not release to the representative; a supervisor decides what to tell them.",
                 subject=REPRESENTATIVE,
             )
         ]

@@ -14,10 +14,12 @@ from django.urls import URLPattern, path
 from fulfillment import revocations
 from intake import authorizations
 from intake.forms.records import PatientDeathForm, RevocationForm
-from intake.models import Authorization
+from intake.models import Authorization, RepresentativeAuthority
 from intake.patients import patient_death_record
 from roi import clock
+from roi.choices import SUPERVISING_ROLES
 from roi.errors import ServiceError
+from roi.tenancy import has_role
 from workflow.deadlines import local_date
 from workflow.models import Patient
 from workflow.views import PatientPageView, RequestDetailView
@@ -102,6 +104,7 @@ class PatientAuthorizationsView(PatientPageView):
             "rows": rows,
             "representatives": list(authorizations.patient_representatives(tenant=self.tenant, patient=patient)),
             "death_form": death_form or PatientDeathForm(initial={"date_of_death": patient.date_of_death}),
+            "can_decline": has_role(request.user, self.tenant, SUPERVISING_ROLES),
         }
         return render(request, self.template_name, context, status=status)
 
@@ -133,6 +136,29 @@ class PatientRevokeView(PatientAuthorizationsView):
             return self.render_page(request, patient, forms={auth.pk: form}, status=error.status_code)
         messages.success(request, _outcome_message(outcome))
         return redirect("fulfillment:patient-authorizations", pk=patient.pk)
+
+
+class RepresentativeDeclineView(PatientAuthorizationsView):
+    """A supervisor's decision not to treat someone as the patient's representative (164.502(g)(5))."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        rep = RepresentativeAuthority.objects.for_tenant(self.tenant).select_related("patient").filter(pk=pk).first()
+        if rep is None:
+            raise Http404("No such representative")
+        if request.POST.get("confirmed") != "1":
+            messages.error(request, "Confirm the decision: it stops every release to them as the representative.")
+            return self.render_page(request, rep.patient, status=400)
+        try:
+            authorizations.representative_decline(
+                tenant=self.tenant, actor=request.user, representative=rep, reason=request.POST.get("reason", "")
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return self.render_page(request, rep.patient, status=error.status_code)
+        messages.success(request, f"{rep.name} is no longer treated as the patient's representative.")
+        return redirect("fulfillment:patient-authorizations", pk=rep.patient_id)
 
 
 class PatientDeathView(PatientAuthorizationsView):
@@ -167,6 +193,7 @@ class PatientDeathView(PatientAuthorizationsView):
 
 urlpatterns: list[URLPattern] = [
     path("patients/<int:pk>/death/", PatientDeathView.as_view(), name="patient-death"),
+    path("representatives/<int:pk>/decline/", RepresentativeDeclineView.as_view(), name="representative-decline"),
     path("<str:tracking_number>/authorizations/<int:pk>/revoke/", RevokeView.as_view(), name="revoke"),
     path("patients/<int:pk>/authorizations/", PatientAuthorizationsView.as_view(), name="patient-authorizations"),
     path("authorizations/<int:pk>/revoke/", PatientRevokeView.as_view(), name="patient-revoke"),

@@ -146,3 +146,41 @@ def test_164_502_g_3_a_parent_gets_the_chart_without_the_care_the_teenager_conse
     page.get_by_role("button", name=re.compile(r"Rebuild the packet \(2 record pages\)")).click()
     expect(gate).not_to_contain_text("consented to on their own")
     expect(gate.locator('[data-code="MINOR_CONSENTED_CARE_TO_PARENT"]')).to_have_count(0)
+
+
+def test_164_502_g_4_an_executors_request_waits_for_the_date_of_death_then_validates(
+    live_server, login, alice, tenant_a, tmp_path
+):
+    """An executor asks for a deceased patient's records: the checklist will not validate until the patient's date of
+    death is recorded (from the death certificate or the letters), on the patient's page, with who recorded it."""
+    rr = factories.RecordRequestFactory(
+        tenant=tenant_a, request_type=RequestType.RIGHT_OF_ACCESS, intake_completed_at=None, assignee=alice,
+        requestor__kind=RequestorKind.PERSONAL_REPRESENTATIVE, requestor__name="Owen Park",
+        requestor__organization="", patient__date_of_birth=timezone.localdate() - timedelta(days=365 * 80),
+    )  # fmt: skip
+    factories.complete_review(rr, representative={"authority_type": "executor"})
+    died = timezone.localdate() - timedelta(days=40)
+
+    page = login(alice)
+    _checklist(page, live_server, rr)
+    page.get_by_role("button", name="Save and run checklist").click()
+    expect(page.get_by_role("status")).to_contain_text("no date of death recorded")
+
+    page.locator("#basis-records").get_by_role("link", name="The patient's page").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Authorizations and representatives")
+    death = page.get_by_role("form", name="Date of death")
+    death.get_by_label("Date of death").fill((timezone.localdate() + timedelta(days=3)).isoformat())
+    death.get_by_role("button", name="Save").click()
+    expect(death.locator(".field-error")).to_contain_text("cannot be in the future")
+    death.get_by_label("Date of death").fill(died.isoformat())
+    death.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Date of death recorded")
+    expect(page.locator(".page-head")).to_contain_text(f"died {died:%b} {died.day}, {died.year}")
+    page.screenshot(path=str(_shots(tmp_path) / "patient-date-of-death.png"), full_page=True)
+
+    _checklist(page, live_server, rr)
+    page.get_by_role("button", name="Save and run checklist").click()
+    expect(page.get_by_role("status")).to_contain_text("Validated")
+    rr.refresh_from_db()
+    assert rr.state == RequestState.VALIDATED
+    assert rr.patient.history.first().history_user == alice

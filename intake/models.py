@@ -334,6 +334,41 @@ class JurisdictionRule(models.Model):
         )
 
 
+class ConsentRule(models.Model):
+    """A state's rule for a sensitive category (HIV, mental health, genetic, reproductive): the bases on which its law
+    lets records of that category go without the patient's specific consent. Every other basis needs the consent on
+    file (intake.rules.sensitive_deficiencies), and the checklist, letters and the release gate cite this rule.
+
+    Platform data (no tenant), like JurisdictionRule: the rule is the state's. Seeded rules are examples marked
+    unverified until someone checks the statute."""
+
+    jurisdiction = models.CharField(max_length=2)
+    category = models.CharField(max_length=30, choices=SensitiveCategory.choices)
+    not_needed_for = ArrayField(
+        models.CharField(max_length=30),
+        default=list,
+        blank=True,
+        help_text="Bases (intake.rules basis codes: treatment, legal, public_health...) that need no specific consent.",
+    )
+    description = models.CharField(max_length=300)
+    citation = models.CharField(max_length=200)
+    verified = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["jurisdiction", "category"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["jurisdiction", "category"],
+                condition=models.Q(is_active=True),
+                name="consent_rule_one_active_per_category",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jurisdiction} {self.get_category_display()}: {self.citation}"
+
+
 class Extension(TenantOwned):
     """The one extension a request may have (164.524(b)(2)(ii), 164.528(c)(1)(ii)), with the notice that announced it."""
 

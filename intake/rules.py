@@ -68,6 +68,19 @@ class RepresentativeFacts:
 
 
 @dataclass(frozen=True)
+class ConsentRuleFacts:
+    """The organisation's state rule for a sensitive category (intake.models.ConsentRule)."""
+
+    citation: str
+    not_needed_for: frozenset[str]
+    verified: bool = False
+
+    @property
+    def cited(self) -> str:
+        return self.citation if self.verified else f"{self.citation} (example rule, unverified)"
+
+
+@dataclass(frozen=True)
 class AuthorizationFacts:
     """The authorization or directive a request relies on, as recorded (intake.models.Authorization)."""
 
@@ -109,6 +122,8 @@ class IntakeFacts:
     representative: RepresentativeFacts | None = None
     patient_born_on: date | None = None
     patient_died_on: date | None = None
+    # The state's rule for a sensitive category, read only when one is in play (intake.services.consent_rule_lookup).
+    consent_rule: Any = None  # Callable[[str], ConsentRuleFacts | None] | None
     age_of_majority: int = 18  # in the organisation's state (AGE_OF_MAJORITY)
 
     @property
@@ -1072,6 +1087,12 @@ SENSITIVE_RULES = {
 }
 
 
+# Categories whose consent rule is the state's (ConsentRule); Part 2 and psychotherapy notes are federal.
+STATE_CATEGORIES = frozenset(
+    {SensitiveCategory.HIV, SensitiveCategory.MENTAL_HEALTH, SensitiveCategory.GENETIC, SensitiveCategory.REPRODUCTIVE}
+)
+
+
 def sensitive_deficiencies(f: IntakeFacts, basis: str, categories: list[str] | None = None) -> list[Deficiency]:
     """Each sensitive category in `categories` (the request's by default; the release gate passes the categories of
     the documents in the packet) needs its specific consent, except on the individual's own request (Part 2 included,
@@ -1108,6 +1129,9 @@ def sensitive_deficiencies(f: IntakeFacts, basis: str, categories: list[str] | N
             continue
         if category == SensitiveCategory.SUD_PART2 and basis == LEGAL:
             continue  # _part2: consent or a subpart E order
+        state_rule = f.consent_rule(category) if f.consent_rule is not None and category in STATE_CATEGORIES else None
+        if state_rule is not None and basis in state_rule.not_needed_for:
+            continue  # the state's law lets it go on this basis without the specific consent
         out.append(
             _d(
                 f"CONSENT_MISSING_{category.upper()}",
@@ -1115,7 +1139,7 @@ def sensitive_deficiencies(f: IntakeFacts, basis: str, categories: list[str] | N
                 "specific written consent. Please "
                 "send a signed consent that covers them, or tell us to leave them out.",
                 f"{label} without the specific consent on file.",
-                SENSITIVE_RULES[SensitiveCategory(category)],
+                state_rule.cited if state_rule is not None else SENSITIVE_RULES[SensitiveCategory(category)],
                 R.INCOMPLETE_AUTHORIZATION,
                 LETTER_STEP,
                 subject="Part 2 consent" if category == SensitiveCategory.SUD_PART2 else "Sensitive-category consent",

@@ -24,7 +24,7 @@ from exceptions.models import ExceptionEpisode
 from intake import bases, deadlines, letters, notices, rules
 from intake.authorizations import authorization_facts, representative_facts, review_with_records
 from intake.choices import LetterKind, NoticeEvent
-from intake.models import Extension, IntakeDocument, IntakeReview, JurisdictionRule, Letter
+from intake.models import ConsentRule, Extension, IntakeDocument, IntakeReview, JurisdictionRule, Letter
 from intake.patients import is_unidentified_patient
 from roi import clock
 from roi.audit import history_stamp
@@ -295,12 +295,29 @@ def intake_facts(
         ),
         authorization=authorization_facts(review.authorization if review.authorization_id else None),
         representative=representative_facts(review.representative if review.representative_id else None),
+        consent_rule=consent_rule_lookup(tenant.jurisdiction),
         patient_born_on=None
         if is_unidentified_patient(record_request.patient)
         else record_request.patient.date_of_birth,
         patient_died_on=record_request.patient.date_of_death,
         age_of_majority=rules.AGE_OF_MAJORITY.get(tenant.jurisdiction, 18),
     )
+
+
+def consent_rule_lookup(jurisdiction: str) -> Callable[[str], rules.ConsentRuleFacts | None]:
+    """The state's consent rule for a sensitive category, read from the database the first time a category asks for
+    it (most requests carry none, and their pages make no query for it)."""
+    found: dict[str, rules.ConsentRuleFacts | None] = {}
+
+    def lookup(category: str) -> rules.ConsentRuleFacts | None:
+        if category not in found:
+            rule = ConsentRule.objects.filter(jurisdiction=jurisdiction, category=category, is_active=True).first()
+            found[category] = (
+                rules.ConsentRuleFacts(rule.citation, frozenset(rule.not_needed_for), rule.verified) if rule else None
+            )
+        return found[category]
+
+    return lookup
 
 
 def intake_evaluate(*, tenant: Tenant, record_request: RecordRequest) -> list[rules.Deficiency]:

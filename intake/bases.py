@@ -124,6 +124,19 @@ LE_WARRANT = "warrant"
 LE_GRAND_JURY = "grand_jury"
 LE_ADMINISTRATIVE = "administrative"
 LE_REPORTING_LAW = "reporting_law"
+LE_IDENTIFICATION = "identification"
+LE_VICTIM = "victim"
+LE_DEATH = "death"
+LE_PREMISES = "premises"
+
+PH_AUTHORITY = "authority"
+PH_CHILD_ABUSE = "child_abuse"
+PH_FDA = "fda"
+PH_EXPOSURE = "exposure"
+PH_EMPLOYER = "employer"
+
+RS_WAIVER = "waiver"
+RS_DECEDENTS = "decedents"
 
 GOV_MILITARY = "military"
 GOV_VETERANS = "veterans"
@@ -170,18 +183,72 @@ BASES: dict[str, PublicInterestBasis] = {
             T.PUBLIC_HEALTH,
             "Public health activity",
             "45 CFR 164.512(b)",
-            "A public health authority authorized by law to collect the information",
-            GOVERNMENT,
+            "A public health authority; an authority receiving child abuse reports; a person subject to the FDA about "
+            "a product; a person at risk of a communicable disease, where the law allows; an employer, for workplace "
+            "medical surveillance",
+            frozenset({K.GOVERNMENT, K.OTHER, K.PROVIDER, K.INSURER}),
             (
+                Element(
+                    "path",
+                    "Which public health disclosure is it?",
+                    "45 CFR 164.512(b)(1)",
+                    kind=CHOICE,
+                    choices=(
+                        (PH_AUTHORITY, "To a public health authority authorized by law to collect it"),
+                        (PH_CHILD_ABUSE, "A report of child abuse or neglect to an authority authorized to receive it"),
+                        (PH_FDA, "To a person subject to the FDA, about an FDA-regulated product or activity"),
+                        (PH_EXPOSURE, "To a person exposed to, or at risk of, a communicable disease"),
+                        (PH_EMPLOYER, "To an employer, about workplace medical surveillance or a work-related injury"),
+                    ),
+                ),
                 Element(
                     "public_health_authority",
                     "Is the requestor a public health authority authorized by law to collect the information (to "
                     "prevent or control disease, injury or disability; vital events; surveillance, investigations "
                     "and interventions)?",
                     "45 CFR 164.512(b)(1)(i), 164.501",
+                    when=("path", (PH_AUTHORITY,)),
                     requestor_message=gettext_noop(
                         "Please show that your agency is a public health authority authorized by law to collect this "
                         "information (the law or the official mandate you act under)."
+                    ),
+                ),
+                Element(
+                    "child_abuse_authority",
+                    "Is the recipient a public health authority or other government authority authorized by law to "
+                    "receive reports of child abuse or neglect?",
+                    "45 CFR 164.512(b)(1)(ii)",
+                    when=("path", (PH_CHILD_ABUSE,)),
+                ),
+                Element(
+                    "fda_product",
+                    "Is the recipient subject to the FDA's jurisdiction, and the information about the quality, "
+                    "safety or effectiveness of a product or activity the FDA regulates (adverse events, recalls, "
+                    "tracking, post-marketing surveillance)?",
+                    "45 CFR 164.512(b)(1)(iii)",
+                    when=("path", (PH_FDA,)),
+                    requestor_message=gettext_noop(
+                        "Please tell us which product regulated by the FDA the request concerns and why you need the "
+                        "records (adverse event, recall, tracking or surveillance)."
+                    ),
+                ),
+                Element(
+                    "exposure_law",
+                    "Does a law authorize notifying this person, who may have been exposed to or be at risk of "
+                    "contracting or spreading the disease, as part of a public health intervention?",
+                    "45 CFR 164.512(b)(1)(iv)",
+                    when=("path", (PH_EXPOSURE,)),
+                ),
+                Element(
+                    "employer_conditions",
+                    "Was the care given at the employer's request, for workplace medical surveillance or a "
+                    "work-related illness or injury; does the employer need the findings to meet OSHA or a similar "
+                    "law; and was the patient told in writing that they would go to the employer?",
+                    "45 CFR 164.512(b)(1)(v)",
+                    when=("path", (PH_EMPLOYER,)),
+                    requestor_message=gettext_noop(
+                        "Please tell us which workplace health law requires the findings, and for which evaluation "
+                        "you asked us to see the employee."
                     ),
                 ),
             ),
@@ -279,6 +346,58 @@ BASES: dict[str, PublicInterestBasis] = {
                             "demand)",
                         ),
                         (LE_REPORTING_LAW, "A law that requires reporting (wounds, injuries)"),
+                        (LE_IDENTIFICATION, "Identifying or locating a suspect, fugitive, material witness or missing "
+                         "person"),
+                        (LE_VICTIM, "About a victim of a crime"),
+                        (LE_DEATH, "About a death that may have resulted from criminal conduct"),
+                        (LE_PREMISES, "Evidence of a crime on our premises"),
+                    ),
+                ),
+                Element(
+                    "identification_limited",
+                    "Is only what the rule lists released (name and address, date and place of birth, social security "
+                    "number, blood type and rh factor, type of injury, date and time of treatment or death, "
+                    "distinguishing physical characteristics), with no DNA, dental records or typing of body fluids "
+                    "or tissue?",
+                    "45 CFR 164.512(f)(2)(i)-(ii)",
+                    when=("process", (LE_IDENTIFICATION,)),
+                ),
+                Element(
+                    "victim_agrees_or_cannot",
+                    "The victim agrees; or, unable to agree, the official says the information is needed, not to be "
+                    "used against the victim, and waiting would hurt the enforcement, and the disclosure is in the "
+                    "victim's best interest.",
+                    "45 CFR 164.512(f)(3)(i)-(ii)",
+                    kind=DECISION,
+                    when=("process", (LE_VICTIM,)),
+                    requestor_message=gettext_noop(
+                        "We can release information about a victim of a crime only with their agreement, or when they "
+                        "cannot agree and the conditions of the law are met. Please send the victim's signed "
+                        "authorization."
+                    ),
+                ),
+                Element(
+                    "death_suspected_criminal",
+                    "The organisation suspects the death may have resulted from criminal conduct.",
+                    "45 CFR 164.512(f)(4)",
+                    kind=DECISION,
+                    when=("process", (LE_DEATH,)),
+                    requestor_message=gettext_noop(
+                        "We cannot release the records on this basis. A court-ordered warrant, a subpoena or summons "
+                        "issued by a judicial officer, or the authorization of the estate's representative would be "
+                        "needed."
+                    ),
+                ),
+                Element(
+                    "premises_crime",
+                    "The organisation believes in good faith that the information is evidence of a crime that "
+                    "occurred on its premises.",
+                    "45 CFR 164.512(f)(5)",
+                    kind=DECISION,
+                    when=("process", (LE_PREMISES,)),
+                    requestor_message=gettext_noop(
+                        "We cannot release the records on this basis. A court-ordered warrant or a subpoena or summons "
+                        "issued by a judicial officer would be needed."
                     ),
                 ),
                 Element(
@@ -384,16 +503,39 @@ BASES: dict[str, PublicInterestBasis] = {
         ),
         PublicInterestBasis(
             T.RESEARCH,
-            "Research under a waiver of authorization",
+            "Research without an authorization",
             "45 CFR 164.512(i)",
-            "A researcher with an IRB's or privacy board's documented waiver of authorization",
+            "A researcher with an IRB's or privacy board's documented waiver of authorization, or with the "
+            "representations the rule requires for research on decedents",
             frozenset({K.OTHER, K.PROVIDER}),
             (
+                Element(
+                    "path",
+                    "On what does the researcher rely?",
+                    "45 CFR 164.512(i)(1)",
+                    kind=CHOICE,
+                    choices=(
+                        (RS_WAIVER, "An IRB's or privacy board's waiver of authorization"),
+                        (RS_DECEDENTS, "Research on decedents' information"),
+                    ),
+                ),
+                Element(
+                    "decedent_representations",
+                    "Does the researcher represent in writing that the use is solely for research on decedents' "
+                    "information and necessary for it, with documentation of the deaths if we ask?",
+                    "45 CFR 164.512(i)(1)(iii)(A)-(C)",
+                    when=("path", (RS_DECEDENTS,)),
+                    requestor_message=gettext_noop(
+                        "Please send your written representation that the information is used solely for research on "
+                        "deceased persons and is necessary for it, and documentation of their deaths."
+                    ),
+                ),
                 Element(
                     "waiver_documented",
                     "Is the IRB's or privacy board's waiver on file, naming the board, dated, and signed by its chair "
                     "or a designee?",
                     "45 CFR 164.512(i)(1)(i), (i)(2)(i), (i)(2)(v)",
+                    when=("path", (RS_WAIVER,)),
                     requestor_message=gettext_noop(
                         "Please send the IRB's or privacy board's written waiver of authorization, dated and signed "
                         "by its chair or a designee."
@@ -405,6 +547,7 @@ BASES: dict[str, PublicInterestBasis] = {
                     "impracticable without the waiver and the information) and describe the information needed, "
                     "and is the request within that description?",
                     "45 CFR 164.512(i)(2)(ii)-(iv)",
+                    when=("path", (RS_WAIVER,)),
                     requestor_message=gettext_noop(
                         "The waiver must state that the board found the criteria of 45 CFR 164.512(i)(2)(ii) met and "
                         "describe the information approved; your request must stay within it."

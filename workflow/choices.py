@@ -53,7 +53,7 @@ class RequestType(models.TextChoices):
     LAW_ENFORCEMENT = "law_enforcement", "Law enforcement"
     DECEDENT = "decedent", "Coroner, medical examiner or funeral director"
     ORGAN_DONATION = "organ_donation", "Organ, eye or tissue donation"
-    RESEARCH = "research", "Research under an IRB or privacy board waiver"
+    RESEARCH = "research", "Research (IRB waiver, or decedents)"
     SERIOUS_THREAT = "serious_threat", "Serious threat to health or safety"
     GOVERNMENT_FUNCTIONS = "government_functions", "Specialized government functions"
     WORKERS_COMP = "workers_comp", "Workers' compensation"

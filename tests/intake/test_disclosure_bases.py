@@ -81,15 +81,27 @@ def _release(rr, alice, sam):  # type: ignore[no-untyped-def]
 BASIS_CASES = [
     pytest.param(T.REQUIRED_BY_LAW, K.GOVERNMENT, {}, DisclosurePurpose.OTHER_REQUIRED_BY_LAW, id="164_512_a"),
     pytest.param(T.PUBLIC_HEALTH, K.GOVERNMENT, {}, DisclosurePurpose.PUBLIC_HEALTH, id="164_512_b"),
+    pytest.param(T.PUBLIC_HEALTH, K.OTHER, {"path": bases.PH_FDA}, DisclosurePurpose.PUBLIC_HEALTH,
+                 id="164_512_b_1_iii"),
+    pytest.param(T.PUBLIC_HEALTH, K.OTHER, {"path": bases.PH_EMPLOYER}, DisclosurePurpose.PUBLIC_HEALTH,
+                 id="164_512_b_1_v"),
     pytest.param(T.ABUSE_NEGLECT, K.GOVERNMENT, {}, DisclosurePurpose.ABUSE_NEGLECT, id="164_512_c"),
     pytest.param(T.HEALTH_OVERSIGHT, K.GOVERNMENT, {}, DisclosurePurpose.HEALTH_OVERSIGHT, id="164_512_d"),
     pytest.param(T.LAW_ENFORCEMENT, K.GOVERNMENT, {"process": bases.LE_ADMINISTRATIVE},
                  DisclosurePurpose.LAW_ENFORCEMENT, id="164_512_f_1_ii_C"),
     pytest.param(T.LAW_ENFORCEMENT, K.GOVERNMENT, {"process": bases.LE_WARRANT},
                  DisclosurePurpose.LAW_ENFORCEMENT, id="164_512_f_1_ii_A"),
+    pytest.param(T.LAW_ENFORCEMENT, K.GOVERNMENT, {"process": bases.LE_IDENTIFICATION},
+                 DisclosurePurpose.LAW_ENFORCEMENT, id="164_512_f_2"),
+    pytest.param(T.LAW_ENFORCEMENT, K.GOVERNMENT, {"process": bases.LE_VICTIM},
+                 DisclosurePurpose.LAW_ENFORCEMENT, id="164_512_f_3"),
+    pytest.param(T.LAW_ENFORCEMENT, K.GOVERNMENT, {"process": bases.LE_PREMISES},
+                 DisclosurePurpose.LAW_ENFORCEMENT, id="164_512_f_5"),
     pytest.param(T.DECEDENT, K.GOVERNMENT, {}, DisclosurePurpose.DECEDENT, id="164_512_g"),
     pytest.param(T.ORGAN_DONATION, K.OTHER, {}, DisclosurePurpose.ORGAN_DONATION, id="164_512_h"),
     pytest.param(T.RESEARCH, K.OTHER, {}, DisclosurePurpose.RESEARCH, id="164_512_i"),
+    pytest.param(T.RESEARCH, K.OTHER, {"path": bases.RS_DECEDENTS}, DisclosurePurpose.RESEARCH,
+                 id="164_512_i_1_iii"),
     pytest.param(T.SERIOUS_THREAT, K.GOVERNMENT, {}, DisclosurePurpose.SERIOUS_THREAT, id="164_512_j"),
     pytest.param(T.GOVERNMENT_FUNCTIONS, K.GOVERNMENT, {"function": bases.GOV_MILITARY},
                  DisclosurePurpose.GOVERNMENT_FUNCTION, id="164_512_k_1"),
@@ -175,6 +187,19 @@ def test_164_512_f_1_ii_C_a_request_decided_not_to_meet_the_test_tells_the_polic
     assert [d["code"] for d in letter.summary["deficiencies"]] == ["LAW_ENFORCEMENT_DEIDENTIFIED_INSUFFICIENT_NOT_MET"]
     assert "de-identified" in letter.summary["deficiencies"][0]["message"]
     assert letter.summary["deficiencies"][0]["citation"] == "45 CFR 164.512(f)(1)(ii)(C)(3)"
+
+
+def test_164_512_f_3_a_victims_information_is_a_supervisors_decision_and_not_met_asks_for_the_authorization(
+    tenant_a, alice, sam
+):
+    rr = _receive(tenant_a, alice, T.LAW_ENFORCEMENT)
+    _answer(rr, alice, {"process": bases.LE_VICTIM})
+    _answer(rr, sam, {"victim_agrees_or_cannot": bases.NOT_MET})
+    outcome = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
+    assert [(d.code, d.citation) for d in outcome.deficiencies] == [
+        ("LAW_ENFORCEMENT_VICTIM_AGREES_OR_CANNOT_NOT_MET", "45 CFR 164.512(f)(3)(i)-(ii)")
+    ]
+    assert "authorization" in outcome.deficiencies[0].requestor_message
 
 
 def test_164_512_f_1_ii_A_a_warrant_needs_no_three_part_test_but_must_be_on_file(tenant_a, alice):

@@ -77,7 +77,7 @@ class PublicInterestBasis:
     request_type: str
     label: str  # how the basis is named on the checklist, the cover sheet and the accounting
     citation: str
-    who: str  # who may ask, as the rule says it
+    who: str  # who may ask, as the rule says it, to follow "only to" in a sentence (translated in letters)
     requestor_kinds: frozenset[str]
     elements: tuple[Element, ...]
     accounting: tuple[Accounting, ...]  # first matching row wins; the last row has no `when`
@@ -153,7 +153,9 @@ BASES: dict[str, PublicInterestBasis] = {
             T.REQUIRED_BY_LAW,
             "Required by law",
             "45 CFR 164.512(a)",
-            "Whoever a statute, regulation or court rule entitles to the information",
+            gettext_noop(
+                "whoever a statute, regulation or court rule entitles to the information"
+            ),
             frozenset({K.GOVERNMENT, K.ATTORNEY, K.OTHER, K.INSURER, K.PROVIDER}),
             (
                 Element(
@@ -183,9 +185,11 @@ BASES: dict[str, PublicInterestBasis] = {
             T.PUBLIC_HEALTH,
             "Public health activity",
             "45 CFR 164.512(b)",
-            "A public health authority; an authority receiving child abuse reports; a person subject to the FDA about "
-            "a product; a person at risk of a communicable disease, where the law allows; an employer, for workplace "
-            "medical surveillance",
+            gettext_noop(
+                "a public health authority; an authority receiving child abuse reports; a person subject to the FDA about "
+                "a product; a person at risk of a communicable disease, where the law allows; an employer, for workplace "
+                "medical surveillance"
+            ),
             frozenset({K.GOVERNMENT, K.OTHER, K.PROVIDER, K.INSURER}),
             (
                 Element(
@@ -259,7 +263,9 @@ BASES: dict[str, PublicInterestBasis] = {
             T.ABUSE_NEGLECT,
             "Report of abuse, neglect or domestic violence",
             "45 CFR 164.512(c)",
-            "A government authority authorized by law to receive such reports (social or protective services)",
+            gettext_noop(
+                "a government authority authorized by law to receive such reports (social or protective services)"
+            ),
             GOVERNMENT,
             (
                 Element(
@@ -298,7 +304,9 @@ BASES: dict[str, PublicInterestBasis] = {
             T.HEALTH_OVERSIGHT,
             "Health oversight activity",
             "45 CFR 164.512(d)",
-            "A health oversight agency (licensing board, CMS, an inspector general, a state survey agency)",
+            gettext_noop(
+                "a health oversight agency (licensing board, CMS, an inspector general, a state survey agency)"
+            ),
             GOVERNMENT,
             (
                 Element(
@@ -329,7 +337,9 @@ BASES: dict[str, PublicInterestBasis] = {
             T.LAW_ENFORCEMENT,
             "Law enforcement purpose",
             "45 CFR 164.512(f)",
-            "A law enforcement official, with legal process or an administrative request",
+            gettext_noop(
+                "a law enforcement official, with legal process or an administrative request"
+            ),
             GOVERNMENT,
             (
                 Element(
@@ -463,7 +473,9 @@ BASES: dict[str, PublicInterestBasis] = {
             T.DECEDENT,
             "Coroner, medical examiner or funeral director",
             "45 CFR 164.512(g)",
-            "A coroner or medical examiner; a funeral director, as needed for their duties about the deceased",
+            gettext_noop(
+                "a coroner or medical examiner; a funeral director, as needed for their duties about the deceased"
+            ),
             frozenset({K.GOVERNMENT, K.OTHER}),
             (
                 Element(
@@ -484,7 +496,9 @@ BASES: dict[str, PublicInterestBasis] = {
             T.ORGAN_DONATION,
             "Organ, eye or tissue donation",
             "45 CFR 164.512(h)",
-            "An organ procurement organisation, or an entity procuring, banking or transplanting organs, eyes or tissue",
+            gettext_noop(
+                "an organ procurement organisation, or an entity procuring, banking or transplanting organs, eyes or tissue"
+            ),
             frozenset({K.OTHER, K.PROVIDER}),
             (
                 Element(
@@ -505,8 +519,10 @@ BASES: dict[str, PublicInterestBasis] = {
             T.RESEARCH,
             "Research without an authorization",
             "45 CFR 164.512(i)",
-            "A researcher with an IRB's or privacy board's documented waiver of authorization, or with the "
-            "representations the rule requires for research on decedents",
+            gettext_noop(
+                "a researcher with an IRB's or privacy board's documented waiver of authorization, or with the "
+                "representations the rule requires for research on decedents"
+            ),
             frozenset({K.OTHER, K.PROVIDER}),
             (
                 Element(
@@ -563,7 +579,9 @@ BASES: dict[str, PublicInterestBasis] = {
             T.SERIOUS_THREAT,
             "Averting a serious threat to health or safety",
             "45 CFR 164.512(j)",
-            "A person reasonably able to prevent or lessen the threat (the target included), or law enforcement",
+            gettext_noop(
+                "a person reasonably able to prevent or lessen the threat (the target included), or law enforcement"
+            ),
             frozenset({K.GOVERNMENT, K.PROVIDER, K.OTHER}),
             (
                 Element(
@@ -591,8 +609,10 @@ BASES: dict[str, PublicInterestBasis] = {
             T.GOVERNMENT_FUNCTIONS,
             "Specialized government function",
             "45 CFR 164.512(k)",
-            "Military command authorities, national security officials, protective services, the State Department, "
-            "a correctional institution, or a government benefits program",
+            gettext_noop(
+                "military command authorities, national security officials, protective services, the State Department, "
+                "a correctional institution, or a government benefits program"
+            ),
             GOVERNMENT,
             (
                 Element(
@@ -643,8 +663,10 @@ BASES: dict[str, PublicInterestBasis] = {
             T.WORKERS_COMP,
             "Workers' compensation",
             "45 CFR 164.512(l)",
-            "The employer, its workers' compensation carrier, or the state board, about a claim for a work-related "
-            "injury or illness",
+            gettext_noop(
+                "the employer, its workers' compensation carrier, or the state board, about a claim for a work-related "
+                "injury or illness"
+            ),
             frozenset({K.INSURER, K.GOVERNMENT, K.OTHER, K.ATTORNEY}),
             (
                 Element(

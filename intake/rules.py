@@ -877,15 +877,15 @@ def public_interest_deficiencies(f: IntakeFacts, b: bases.PublicInterestBasis) -
         out.append(
             _d(
                 _basis_code(b, "requestor_not_eligible"),
-                REQUESTOR_NOT_ELIGIBLE % {"who": b.who[:1].lower() + b.who[1:]},
-                f"{b.label} ({b.citation}) permits a disclosure to {b.who[:1].lower() + b.who[1:]}; the requestor is "
+                REQUESTOR_NOT_ELIGIBLE % {"who": b.who},
+                f"{b.label} ({b.citation}) permits a disclosure to {b.who}; the requestor is "
                 f"recorded as {kind}. Correct the requestor, or the request type if it rests on another basis.",
                 b.citation,
                 R.LEGAL_REVIEW,
                 "Correct the requestor or the request type, or ask for the patient's authorization.",
                 subject=subject,
                 requestor_template=REQUESTOR_NOT_ELIGIBLE,
-                requestor_params=(("who", b.who[:1].lower() + b.who[1:]),),
+                requestor_params=(("who", b.who),),
             )
         )
     for element in b.elements_for(answers):

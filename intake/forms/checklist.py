@@ -206,7 +206,7 @@ def public_interest_section(b: bases.PublicInterestBasis) -> Section:
         b.label,
         b.citation,
         tuple(Q(BASIS_PREFIX + e.key, e.question, e.citation) for e in b.elements),
-        intro=f"Who may ask: {b.who}. "
+        intro=f"Who may ask: {b.who[:1].upper()}{b.who[1:]}. "
         + (
             "Decisions (met or not met) are recorded by a supervisor, with their name; the checklist never asks "
             "them again. "

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import translation
 
 from exceptions.models import ExceptionEpisode
 from fulfillment import delivery, disclosures, fees, gate, qc
 from fulfillment.choices import DisclosurePurpose, ReleaseAction
 from fulfillment.models import Disclosure
 from fulfillment.packets import release_basis
-from intake import bases, rules, services
+from intake import bases, letters, rules, services
 from intake.models import IntakeReview, Letter
 from roi.errors import NotPermitted, ServiceError
 from tests.fulfillment.test_qc_helpers import packet, pass_qc
@@ -311,3 +312,16 @@ def test_164_512_f_1_ii_C_through_the_api_the_decision_is_a_supervisors(tenant_a
     assert decided.status_code == 200, decided.content
     assert decided.json()["basis_decided_by"] == sam.username
     assert decided.json()["basis_answers"] == staff | decisions
+
+
+def test_who_may_ask_reads_in_the_requestors_language(tenant_a, alice):
+    rr = _receive(tenant_a, alice, T.WORKERS_COMP, K.PATIENT)
+    found = rules.evaluate(services.intake_facts(tenant=tenant_a, record_request=rr))
+    ineligible = next(d for d in found if d.code == "WORKERS_COMP_REQUESTOR_NOT_ELIGIBLE")
+    item = {"message": ineligible.requestor_message, "template": ineligible.requestor_template,
+            "params": dict(ineligible.requestor_params)}  # fmt: skip
+    assert "the employer, its workers' compensation carrier" in letters.requestor_text(item)
+    with translation.override("es"):
+        spanish = letters.requestor_text(item)
+    assert spanish.startswith("Con el fundamento en que se basa, los registros solo pueden divulgarse a: el empleador")
+    assert "workers" not in spanish

@@ -101,6 +101,22 @@ def _clean_note(note: str | None, reason: str) -> str:
     return note
 
 
+def _check_page_range(document: ReleaseDocument, first_page: int, last_page: int) -> None:
+    """Pages first..last (1-based, inclusive) must be pages of the document, in order."""
+    pages = document.page_count
+    if first_page < 1 or first_page > pages:
+        raise ServiceError(
+            f"Page {first_page} is not in this document: it has {pages_phrase(pages)} (1 to {pages}).",
+            field="first_page",
+        )
+    if last_page < first_page:
+        raise ServiceError("The last page must be the first page or after it.", field="last_page")
+    if last_page > pages:
+        raise ServiceError(
+            f"This document has {pages_phrase(pages)}: the last page can be {pages} at most.", field="last_page"
+        )
+
+
 def _check_reason(reason: str) -> None:
     if reason not in ExclusionReason.values:
         raise ServiceError("Choose why these pages are left out.", field="reason")
@@ -269,18 +285,7 @@ def page_exclusion_add(
     last_page = first_page if last_page is None else last_page
     with transaction.atomic():
         current, fresh = _locked_document(tenant=tenant, document=document)
-        pages = fresh.page_count
-        if first_page < 1 or first_page > pages:
-            raise ServiceError(
-                f"Page {first_page} is not in this document: it has {pages_phrase(pages)} (1 to {pages}).",
-                field="first_page",
-            )
-        if last_page < first_page:
-            raise ServiceError("The last page must be the first page or after it.", field="last_page")
-        if last_page > pages:
-            raise ServiceError(
-                f"This document has {pages_phrase(pages)}: the last page can be {pages} at most.", field="last_page"
-            )
+        _check_page_range(fresh, first_page, last_page)
         for existing in PageExclusion.objects.for_tenant(tenant).filter(document=fresh):
             if first_page <= existing.last_page and existing.first_page <= last_page:
                 raise ServiceError(
@@ -379,18 +384,7 @@ def release_document_pages_tag(
     last_page = first_page if last_page is None else last_page
     with transaction.atomic():
         current, fresh = _locked_document(tenant=tenant, document=document)
-        pages = fresh.page_count
-        if first_page < 1 or first_page > pages:
-            raise ServiceError(
-                f"Page {first_page} is not in this document: it has {pages_phrase(pages)} (1 to {pages}).",
-                field="first_page",
-            )
-        if last_page < first_page:
-            raise ServiceError("The last page must be the first page or after it.", field="last_page")
-        if last_page > pages:
-            raise ServiceError(
-                f"This document has {pages_phrase(pages)}: the last page can be {pages} at most.", field="last_page"
-            )
+        _check_page_range(fresh, first_page, last_page)
         if category in fresh.sensitive_categories:
             raise ServiceError(
                 f"The whole document is already marked {SensitiveCategory(category).label.lower()}.", field="category"

@@ -111,7 +111,27 @@ class _DocumentForm(forms.Form):
         return data
 
 
-class PageExclusionForm(_DocumentForm):
+class _PageRangeForm(_DocumentForm):
+    """A form about pages first..last of one document: the range is checked against the document's page count."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, last = data.get("first_page"), data.get("last_page")
+        if first and first > self.page_count:
+            self.add_error(
+                "first_page", f"This document has {pages_phrase(self.page_count)}: page {first} is not in it."
+            )
+        if first and last and last < first:
+            self.add_error("last_page", "The last page must be the first page or after it.")
+        elif last and last > self.page_count:
+            self.add_error(
+                "last_page",
+                f"This document has {pages_phrase(self.page_count)}: the last page can be {self.page_count} at most.",
+            )
+        return data
+
+
+class PageExclusionForm(_PageRangeForm):
     prefix_name = "px"
     first_page = forms.IntegerField(
         label="From page", min_value=1, error_messages={"required": "Give the first page to leave out."}
@@ -124,22 +144,6 @@ class PageExclusionForm(_DocumentForm):
     )
     note = forms.CharField(label="Note", required=False, max_length=300)
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        first, last = data.get("first_page"), data.get("last_page")
-        if first and first > self.page_count:
-            self.add_error(
-                "first_page", f"This document has {pages_phrase(self.page_count)}: page {first} is not in it."
-            )
-        if first and last and last < first:
-            self.add_error("last_page", "The last page must be the first page or after it.")
-        elif last and last > self.page_count:
-            self.add_error(
-                "last_page",
-                f"This document has {pages_phrase(self.page_count)}: the last page can be {self.page_count} at most.",
-            )
-        return data
-
 
 class DocumentExcludeForm(_DocumentForm):
     prefix_name = "dx"
@@ -151,7 +155,7 @@ class DocumentExcludeForm(_DocumentForm):
     note = forms.CharField(label="Note", required=False, max_length=300)
 
 
-class PageCategoryForm(_DocumentForm):
+class PageCategoryForm(_PageRangeForm):
     """Pages of a document that carry a sensitive category (an HIV result in a discharge summary)."""
 
     prefix_name = "pc"
@@ -164,19 +168,3 @@ class PageCategoryForm(_DocumentForm):
         choices=_blank("Choose the category", SensitiveCategory.choices),
         error_messages={"required": "Choose the sensitive category these pages carry."},
     )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        first, last = data.get("first_page"), data.get("last_page")
-        if first and first > self.page_count:
-            self.add_error(
-                "first_page", f"This document has {pages_phrase(self.page_count)}: page {first} is not in it."
-            )
-        if first and last and last < first:
-            self.add_error("last_page", "The last page must be the first page or after it.")
-        elif last and last > self.page_count:
-            self.add_error(
-                "last_page",
-                f"This document has {pages_phrase(self.page_count)}: the last page can be {self.page_count} at most.",
-            )
-        return data

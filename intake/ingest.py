@@ -3,9 +3,15 @@
 Called by the `ingest_maildir` command (cron) and the signed inbound-email webhook (intake/views/channels.py). Every
 message ends in exactly one of three outcomes, each committed before the caller acknowledges the message:
 
-- created: a request through `intake.services.intake_receive`, flagged `needs_intake_completion`;
-- duplicate: the message was taken in before (same Message-ID, or same bytes); nothing is created;
-- failed: the message is kept whole in FailedIntake with the reason, for staff to handle by hand.
+- created: a request through `intake.services.intake_receive`, flagged `needs_intake_completion`, the raw message
+  kept with it (InboundMessage.raw); a message reusing an earlier Message-ID with other content is taken in and
+  flagged in the request's notes;
+- duplicate: the message was taken in before (same Message-ID and same content, or same bytes); nothing is created;
+- failed: the message is kept whole in FailedIntake with the reason, for staff to handle by hand. Automatic messages
+  (delivery reports, auto-replies, bounces) always end here: they are never requests.
+
+Every text part is read (forwarded messages included); signature and contact parts (S/MIME, PGP, vCards) stay in the
+raw message and are never documents or a reason to refuse it.
 
 Nothing received is dropped: a malformed message, a refused attachment and an unexpected error all end in FailedIntake.
 """
@@ -108,6 +114,18 @@ class ParsedMessage:
     body_text: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     problem: str = ""  # set when the message cannot become a request
+    automatic: str = ""  # why it is an automatic message (a bounce, an auto-reply), which never becomes a request
+    kept_parts: list[str] = field(default_factory=list)  # signature and contact parts: kept in the raw, not documents
+
+    def content_digest(self) -> str:
+        """What the message says, without its transport headers: the sender, subject, text and every attachment.
+        A provider's retry has the same; another message that reuses the Message-ID does not."""
+        digest = hashlib.sha256()
+        for piece in (self.sender_address, self.subject, self.body_text):
+            digest.update(piece.encode("utf-8", "replace") + b"\0")
+        for attachment in self.attachments:
+            digest.update(attachment.filename.encode("utf-8", "replace") + b"\0" + attachment.content + b"\0")
+        return digest.hexdigest()
 
     @property
     def sender_label(self) -> str:
@@ -132,10 +150,67 @@ class IngestResult:
 
 
 def message_key(parsed: ParsedMessage, raw: bytes) -> str:
-    """The idempotency key: the Message-ID when there is one (a provider's retry re-sends the same message with new
-    transport headers), else the exact bytes."""
-    source = parsed.message_id.strip().encode() if parsed.message_id.strip() else raw
-    return hashlib.sha256(source).hexdigest()
+    """The idempotency key: the Message-ID with what the message says (a provider's retry re-sends the same message
+    under new transport headers; a sender reusing a Message-ID for another message is a new message), else the
+    exact bytes."""
+    message_id = parsed.message_id.strip().encode()
+    if not message_id:
+        return hashlib.sha256(raw).hexdigest()
+    if parsed.problem:  # what it says could not be read: its Message-ID alone recognises a retry
+        return hashlib.sha256(message_id).hexdigest()
+    return hashlib.sha256(message_id + b"\0" + parsed.content_digest().encode()).hexdigest()
+
+
+def message_id_digest(parsed: ParsedMessage) -> str:
+    return hashlib.sha256(parsed.message_id.strip().encode()).hexdigest() if parsed.message_id.strip() else ""
+
+
+# Parts that sign or describe the message rather than carry a document: kept in the raw message, never a document
+# and never a reason to refuse the message.
+KEPT_PART_TYPES = frozenset(
+    {
+        "application/pkcs7-signature",
+        "application/x-pkcs7-signature",
+        "application/pgp-signature",
+        "application/pgp-keys",
+        "text/vcard",
+        "text/x-vcard",
+        "text/directory",
+    }
+)
+AUTOMATIC_SENDERS = re.compile(r"(?i)^(mailer-daemon|postmaster|mail-daemon)@")
+
+
+def _automatic(message: EmailMessage, sender_address: str) -> str:
+    """Why the message is automatic (RFC 3464 delivery report, RFC 3834 auto-reply, a mail system's bounce), or ""."""
+    submitted = _header(message, "Auto-Submitted").lower()
+    if submitted and submitted != "no":
+        return f"an automatic reply (Auto-Submitted: {submitted})"
+    if message.get_content_type() == "multipart/report" or any(
+        part.get_content_type() in ("message/delivery-status", "message/disposition-notification")
+        for part in message.walk()
+    ):
+        return "a delivery or read report"
+    if AUTOMATIC_SENDERS.search(sender_address):
+        return f"a mail system's bounce ({sender_address})"
+    if _header(message, "X-Autoreply") or _header(message, "X-Autorespond"):
+        return "an automatic reply"
+    return ""
+
+
+def _texts(message: EmailMessage) -> list[str]:
+    """Every text the message carries for a reader, forwarded messages included: plain text parts, or the HTML ones
+    when a part has no plain alternative. Attachments are documents, not text."""
+    plain, html = [], []
+    for part in message.walk():
+        if part.is_multipart() or part.is_attachment() or part.get_filename():
+            continue
+        if part.get_content_type() == "text/plain":
+            plain.append(part)
+        elif part.get_content_type() == "text/html":
+            html.append(part)
+    chosen = plain or html
+    return [text for text in (_text_of(part).strip() for part in chosen) if text]
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -195,13 +270,18 @@ def _parse_into(parsed: ParsedMessage, raw: bytes) -> ParsedMessage:
         parsed.problem = f"The message is truncated or its MIME structure is broken ({names})."
         return parsed
 
-    body = message.get_body(preferencelist=("plain", "html"))
-    if body is not None:
-        parsed.body_text = _text_of(body).strip()  # type: ignore[arg-type]
+    parsed.automatic = _automatic(message, parsed.sender_address)
+    texts = _texts(message)
+    parsed.body_text = "\n\n".join(texts)
     for index, part in enumerate(message.walk(), start=1):
-        if part is body or part.is_multipart():
+        if part.is_multipart():
             continue
         filename = part.get_filename() or ""
+        if part.get_content_type() in KEPT_PART_TYPES:
+            parsed.kept_parts.append(filename or part.get_content_type())
+            continue
+        if part.get_content_maintype() == "text" and not (part.is_attachment() or filename):
+            continue  # read as text above
         if not part.is_attachment() and part.get("Content-ID"):
             continue  # an image the HTML body shows inline (a logo in a signature), not a document sent to us
         if not (part.is_attachment() or filename or part.get_content_maintype() != "text"):
@@ -247,13 +327,27 @@ def _requestor_for(*, tenant: Tenant, parsed: ParsedMessage) -> dict[str, Any]:
     }
 
 
-def _scope_notes(parsed: ParsedMessage) -> str:
+def _scope_notes(parsed: ParsedMessage, reused: InboundMessage | None = None) -> str:
     excerpt = f"Subject: {parsed.subject}\n\n{parsed.body_text}" if parsed.subject else parsed.body_text
-    return "From the email: " + excerpt[:SCOPE_EXCERPT_CHARS]
+    notes = []
+    if reused is not None:
+        notes.append(
+            f"Flag: this message reuses the Message-ID of another with different content, taken in on "
+            f"{reused.received_at:%Y-%m-%d %H:%M} UTC: check it is not an altered copy."
+        )
+    if parsed.kept_parts:
+        notes.append("Kept with the message (not documents): " + ", ".join(parsed.kept_parts)[:300] + ".")
+    return "\n".join([*notes, "From the email: " + excerpt[:SCOPE_EXCERPT_CHARS]])
 
 
 def _create_request(
-    *, tenant: Tenant, parsed: ParsedMessage, key: str, channel: str, received_at: datetime
+    *,
+    tenant: Tenant,
+    parsed: ParsedMessage,
+    key: str,
+    channel: str,
+    received_at: datetime,
+    reused: InboundMessage | None = None,
 ) -> RecordRequest:
     source = DocumentSource.FAX if channel == Channel.FAX else DocumentSource.EMAIL
     documents = [
@@ -284,7 +378,7 @@ def _create_request(
         # The acknowledgment letter prints the patient's name and date of birth: with the placeholder patient it
         # would tell the requestor "Unidentified, born January 1, 1900". It goes out once staff identify the patient.
         acknowledge=False,
-        scope_notes=_scope_notes(parsed),
+        scope_notes=_scope_notes(parsed, reused),
     )
 
 
@@ -295,11 +389,26 @@ def _claim(*, tenant: Tenant, key: str, channel: str, parsed: ParsedMessage, rec
         return InboundMessage.objects.create(
             tenant=tenant,
             message_key=key,
+            message_id_digest=message_id_digest(parsed),
             channel=channel,
             sender=parsed.sender_label,
             subject=parsed.subject[:300],
             received_at=received_at,
         )
+
+
+def _reused_message_id(*, tenant: Tenant, parsed: ParsedMessage, key: str) -> InboundMessage | None:
+    """An earlier message with the same Message-ID and other content: taken in, and flagged for staff."""
+    digest = message_id_digest(parsed)
+    if not digest:
+        return None
+    return (
+        InboundMessage.objects.for_tenant(tenant)
+        .filter(message_id_digest=digest)
+        .exclude(message_key=key)
+        .order_by("received_at")
+        .first()
+    )
 
 
 def _duplicate(*, tenant: Tenant, key: str) -> IngestResult | None:
@@ -330,18 +439,22 @@ def ingest_message(
         return known
 
     reason = parsed.problem
+    if not reason and parsed.automatic:
+        reason = f"Automatic message ({parsed.automatic}): not a request. Kept for the record."
     if not reason:
         try:
             with transaction.atomic():
+                reused = _reused_message_id(tenant=tenant, parsed=parsed, key=key)
                 try:
                     inbound = _claim(tenant=tenant, key=key, channel=channel, parsed=parsed, received_at=received_at)
                 except IntegrityError:
                     return _duplicate(tenant=tenant, key=key) or IngestResult(DUPLICATE)
                 record_request = _create_request(
-                    tenant=tenant, parsed=parsed, key=key, channel=channel, received_at=received_at
+                    tenant=tenant, parsed=parsed, key=key, channel=channel, received_at=received_at, reused=reused
                 )
                 inbound.request = record_request
-                inbound.save(update_fields=["request"])
+                inbound.raw.save("message.eml", ContentFile(raw), save=False)
+                inbound.save(update_fields=["request", "raw"])
             logger.info(
                 "Ingested %s message as %s (tenant %s)", source_label, record_request.tracking_number, tenant.pk
             )

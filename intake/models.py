@@ -426,18 +426,30 @@ class IdempotencyKey(TenantOwned):
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_unique_per_tenant")]
 
 
+def inbound_message_path(instance: InboundMessage, filename: str) -> str:
+    return _private_path("inbound", instance, filename)
+
+
 class InboundMessage(TenantOwned):
     """An email or fax-to-email message already taken in, so a re-run of the ingestion never doubles a request."""
 
-    message_key = models.CharField(max_length=64, help_text="SHA-256 of the Message-ID, or of the raw bytes.")
+    message_key = models.CharField(
+        max_length=64, help_text="SHA-256 of the Message-ID with the message's content, or of the raw bytes."
+    )
+    message_id_digest = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the Message-ID alone: another message reusing it is flagged."
+    )
     channel = models.CharField(max_length=10)
     sender = models.CharField(max_length=300, blank=True)
     subject = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField()
     request = models.ForeignKey(RecordRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The message as received, for a message that became a request (a failed one keeps it in FailedIntake.raw).
+    raw = models.FileField(upload_to=inbound_message_path, max_length=300, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "message_key"], name="inbound_message_once")]
+        indexes = [models.Index(fields=["tenant", "message_id_digest"], name="inbound_message_id_idx")]
 
 
 def failed_intake_path(instance: FailedIntake, filename: str) -> str:

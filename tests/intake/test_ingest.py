@@ -385,3 +385,94 @@ def test_anonymous_users_are_sent_to_login_and_non_members_refused(client, tenan
     outsider = factories.UserFactory(username="outsider")
     client.force_login(outsider)
     assert client.get(LIST_URL).status_code == 403
+
+
+# --- What a message says, and what is not a request -------------------------------------------------------------
+
+
+def _with_headers(raw: bytes, headers: str) -> bytes:
+    return headers.encode() + raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (_with_headers(messages.build(subject="Out of office"), "Auto-Submitted: auto-replied\r\n"), "automatic reply"),
+        (messages.build(sender="MAILER-DAEMON@mail.example", subject="Undelivered Mail Returned to Sender"),
+         "bounce"),
+        (_with_headers(messages.build(subject="Re: records"), "X-Autoreply: yes\r\n"), "automatic reply"),
+    ],
+    ids=["auto-submitted", "mailer-daemon", "x-autoreply"],
+)  # fmt: skip
+def test_an_automatic_message_is_kept_as_failed_intake_never_a_request(tenant_a, raw, why):
+    result = ingest.ingest_message(tenant=tenant_a, raw=raw)
+    assert result.status == ingest.FAILED
+    assert result.reason.startswith("Automatic message (")
+    assert why in result.reason
+    assert not RecordRequest.objects.exists()
+    assert FailedIntake.objects.get().raw.read() == raw
+
+
+def test_a_delivery_status_report_is_an_automatic_message(tenant_a):
+    from email.message import EmailMessage
+
+    report = EmailMessage()
+    report["From"] = "Mail Delivery System <bounces@relay.example>"
+    report["Subject"] = "Delivery Status Notification (Failure)"
+    report["Message-ID"] = "<dsn-1@relay.example>"
+    report.set_content("Your message could not be delivered.")
+    status = EmailMessage()
+    status.set_content("Reporting-MTA: dns; relay.example\n", subtype="plain")
+    report.add_attachment(status)
+    raw = bytes(report).replace(b"multipart/mixed", b'multipart/report; report-type="delivery-status"', 1)
+    result = ingest.ingest_message(tenant=tenant_a, raw=raw)
+    assert (result.status, "delivery or read report" in result.reason) == (ingest.FAILED, True)
+
+
+def test_a_signed_message_keeps_its_signature_and_becomes_a_request(tenant_a):
+    raw = messages.build(
+        attachments=[
+            (messages.pdf_bytes(1), "application", "pdf", "authorization.pdf"),
+            (b"-----BEGIN PGP SIGNATURE-----\nxyz\n-----END PGP SIGNATURE-----\n", "application", "pgp-signature",
+             "signature.asc"),
+            (b"BEGIN:VCARD\nVERSION:3.0\nFN:Jane Hartley\nEND:VCARD\n", "text", "vcard", "jane.vcf"),
+        ]
+    )  # fmt: skip
+    result = ingest.ingest_message(tenant=tenant_a, raw=raw)
+    assert result.status == ingest.CREATED
+    assert [d.original_name for d in IntakeDocument.objects.filter(request=result.record_request)] == [
+        "authorization.pdf"
+    ]
+    assert "Kept with the message (not documents): signature.asc, jane.vcf." in result.record_request.scope_notes
+    assert InboundMessage.objects.get(request=result.record_request).raw.read() == raw
+
+
+def test_every_text_part_is_read_forwarded_messages_included(tenant_a):
+    from email.message import EmailMessage
+
+    forwarded = EmailMessage()
+    forwarded["From"] = "Rosa Diaz <rosa@example.com>"
+    forwarded["Subject"] = "My records"
+    forwarded.set_content("Please send my lab results from March to my lawyer.")
+    outer = EmailMessage()
+    outer["From"] = "Jane Hartley <jhartley@hartleymoss.example>"
+    outer["Subject"] = "Fwd: My records"
+    outer["Message-ID"] = "<fwd-1@hartleymoss.example>"
+    outer.set_content("Forwarding our client's request below.")
+    outer.add_attachment(forwarded)
+    result = ingest.ingest_message(tenant=tenant_a, raw=bytes(outer))
+    notes = result.record_request.scope_notes
+    assert "Forwarding our client's request below." in notes
+    assert "Please send my lab results from March to my lawyer." in notes
+
+
+def test_the_same_message_id_with_other_content_is_taken_in_and_flagged(tenant_a):
+    first = ingest.ingest_message(tenant=tenant_a, raw=messages.build(message_id="<reused@mail.example>"))
+    other = messages.build(message_id="<reused@mail.example>", body="A different request, for other records.")
+    second = ingest.ingest_message(tenant=tenant_a, raw=other)
+    assert (first.status, second.status) == (ingest.CREATED, ingest.CREATED)
+    assert second.record_request != first.record_request
+    assert second.record_request.scope_notes.startswith("Flag: this message reuses the Message-ID of another")
+    assert "Flag:" not in first.record_request.scope_notes
+    # The same message again (a retry) is still a duplicate of the one it repeats.
+    assert ingest.ingest_message(tenant=tenant_a, raw=other).record_request == second.record_request

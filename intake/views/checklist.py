@@ -17,7 +17,7 @@ from django.views import View
 from exceptions.choices import ExceptionReason
 from intake import letters, rules, selectors, services
 from intake.forms.checklist import ChecklistForm, DuplicateLinkForm, ExtensionForm
-from intake.models import Letter
+from intake.models import InboundMessage, Letter
 from intake.panels import basis_records_context, documents_template_exists
 from roi import clock
 from roi.audit import access_record
@@ -261,8 +261,37 @@ class LetterDownloadView(RequestDownloadView):
         )
 
 
+class InboundMessageDownloadView(RequestDownloadView):
+    """The email or fax-to-email message a request came from, exactly as received (.eml): its text, its attachments,
+    its signature parts. Every download is an access event."""
+
+    def find(self, *, tracking_number: str) -> InboundMessage:
+        message = (
+            InboundMessage.objects.for_tenant(self.tenant)
+            .select_related("request")
+            .filter(request__tracking_number=tracking_number)
+            .exclude(raw="")
+            .first()
+        )
+        if message is None:
+            raise Http404("No message kept for this request")
+        return message
+
+    def open_file(self, message: InboundMessage) -> ServedFile:
+        return ServedFile(
+            content=message.raw.open("rb"),
+            filename=f"{message.request.tracking_number}-message.eml",
+            content_type="message/rfc822",
+            obj=message,
+            request_id=message.request_id,
+            patient_id=message.request.patient_id,
+            detail=f"Message as received, from {message.sender or 'unknown sender'}",
+        )
+
+
 urlpatterns: list[URLPattern] = [
     path("<str:tracking_number>/intake/", ChecklistView.as_view(), name="checklist"),
+    path("<str:tracking_number>/intake/message/", InboundMessageDownloadView.as_view(), name="inbound-message"),
     path("<str:tracking_number>/intake/duplicate/link/", DuplicateLinkView.as_view(), name="duplicate-link"),
     path(
         "<str:tracking_number>/intake/duplicate/distinct/", DuplicateDistinctView.as_view(), name="duplicate-distinct"

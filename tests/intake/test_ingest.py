@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from intake import ingest, patients
 from intake.choices import DocumentKind, DocumentSource
@@ -476,3 +477,16 @@ def test_the_same_message_id_with_other_content_is_taken_in_and_flagged(tenant_a
     assert "Flag:" not in first.record_request.scope_notes
     # The same message again (a retry) is still a duplicate of the one it repeats.
     assert ingest.ingest_message(tenant=tenant_a, raw=other).record_request == second.record_request
+
+
+def test_staff_open_the_message_a_request_came_from_and_it_is_audited(client_for, alice, charlie, tenant_a):
+    raw = messages.fax_message()
+    rr = ingest.ingest_message(tenant=tenant_a, raw=raw).record_request
+    url = reverse("intake:inbound-message", args=[rr.tracking_number])
+    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    assert url in page
+    response = client_for(alice).get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == raw
+    assert AccessEvent.objects.filter(actor=alice, request_id=rr.pk, action=AccessAction.DOWNLOAD_DOCUMENT).exists()
+    assert client_for(charlie).get(url).status_code == 404

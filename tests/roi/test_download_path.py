@@ -23,7 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 
 from fulfillment.models import Invoice
-from intake.models import FailedIntake, IntakeDocument, Letter
+from intake.models import FailedIntake, InboundMessage, IntakeDocument, Letter
 from roi import clock
 from roi.choices import AccessAction
 from roi.downloads import PhiDownloadView
@@ -172,6 +172,9 @@ CASES: dict[str, Case] = {
         back="intake:failed-intake",
         stored="raw",
     ),
+    "intake:inbound-message": Case(
+        "intake.InboundMessage", "Message as received, from fax-gateway@example.org", stored="raw"
+    ),
     "fulfillment:release-document-download": Case(
         "fulfillment.ReleaseDocument", "Retrieved record, Laboratory results: labs.pdf", back="documents"
     ),
@@ -210,11 +213,17 @@ def world(tenant_a, media) -> dict[str, Any]:
         tenant=tenant_a, source="email", reason="unreadable", received_at=now, sender="fax-gateway@example.org"
     )
     failed.raw.save("raw.eml", ContentFile(b"From: fax-gateway@example.org"), save=True)
+    inbound = InboundMessage(
+        tenant=tenant_a, message_key="k" * 64, channel="fax", sender="fax-gateway@example.org", received_at=now,
+        request=rr,
+    )  # fmt: skip
+    inbound.raw.save("message.eml", ContentFile(b"From: fax-gateway@example.org"), save=True)
     number = rr.tracking_number
     objects = {
         "intake:document-download": document,
         "intake:letter-download": letter,
         "intake:failed-intake-raw": failed,
+        "intake:inbound-message": inbound,
         "fulfillment:release-document-download": ReleaseDocumentFactory(
             request=rr, original_name="labs.pdf", record_type="lab"
         ),
@@ -229,6 +238,7 @@ def world(tenant_a, media) -> dict[str, Any]:
         "intake:document-download": reverse("intake:document-download", args=[number, document.pk]),
         "intake:letter-download": reverse("intake:letter-download", args=[number, letter.pk]),
         "intake:failed-intake-raw": reverse("intake:failed-intake-raw", args=[failed.pk]),
+        "intake:inbound-message": reverse("intake:inbound-message", args=[number]),
         "reporting:monthly": f"{reverse('reporting:monthly')}?month={month}",
         **{
             route: reverse(route, args=[number, objects[route].pk])

@@ -228,7 +228,9 @@ SECTIONS_BY_BASIS: dict[str, tuple[Section, ...]] = {
 }
 
 
-def _basis_formfield(element: bases.Element) -> forms.Field:
+def _basis_formfield(element: bases.Element, elements: dict[str, bases.Element]) -> forms.Field:
+    """The form field of one element of a basis; `elements`: that basis's elements by key (a condition names the
+    choice it depends on, whose labels say when the question is asked)."""
     notes = [element.citation]
     if element.kind == bases.CONFIRM:
         field: forms.Field = forms.BooleanField(required=False)
@@ -238,8 +240,7 @@ def _basis_formfield(element: bases.Element) -> forms.Field:
         field = forms.ChoiceField(required=False, choices=[("", "Not decided"), *bases.DECISION_CHOICES])
         notes.append("a supervisor's decision")
     if element.when is not None:
-        owner = next(e for b in bases.BASES.values() for e in b.elements if e.key == element.when[0])
-        labels = dict(owner.choices)
+        labels = dict(elements[element.when[0]].choices)
         notes.append(
             "asked only for "
             + " or ".join(labels.get(v, v)[:1].lower() + labels.get(v, v)[1:] for v in element.when[1])
@@ -403,7 +404,7 @@ class ChecklistForm(forms.Form):
             for question in section.questions:
                 if question.field.startswith(BASIS_PREFIX) and question.field.removeprefix(BASIS_PREFIX) in elements:
                     key = question.field.removeprefix(BASIS_PREFIX)
-                    field = _basis_formfield(elements[key])
+                    field = _basis_formfield(elements[key], elements)
                     initial = answers.get(key, False if elements[key].kind == bases.CONFIRM else "")
                 elif question.field.startswith(CONSENT_PREFIX):
                     field: forms.Field = forms.BooleanField(

@@ -18,6 +18,7 @@ from fulfillment.choices import DisclosurePurpose, ReleaseAction
 from fulfillment.models import Disclosure
 from fulfillment.packets import release_basis
 from intake import bases, letters, rules, services
+from intake.forms.checklist import ChecklistForm
 from intake.models import IntakeReview, Letter
 from roi.errors import NotPermitted, ServiceError
 from tests.fulfillment.test_qc_helpers import packet, pass_qc
@@ -325,3 +326,24 @@ def test_who_may_ask_reads_in_the_requestors_language(tenant_a, alice):
         spanish = letters.requestor_text(item)
     assert spanish.startswith("Con el fundamento en que se basa, los registros solo pueden divulgarse a: el empleador")
     assert "workers" not in spanish
+
+
+@pytest.mark.parametrize(
+    ("request_type", "field", "when"),
+    [
+        (T.RESEARCH, "basis_waiver_documented", "asked only for an IRB's or privacy board's waiver of authorization"),
+        (T.PUBLIC_HEALTH, "basis_fda_product", "asked only for to a person subject to the FDA"),
+        (T.LAW_ENFORCEMENT, "basis_relevant_and_material", "asked only for an administrative request"),
+    ],
+)
+def test_the_checklist_says_which_path_a_question_belongs_to(tenant_a, alice, request_type, field, when):
+    """Several bases have a "path" question: each conditional question names its own basis's path."""
+    rr = _receive(tenant_a, alice, request_type, K.OTHER if request_type == T.RESEARCH else K.GOVERNMENT)
+    form = ChecklistForm(
+        review=services.intake_review_for(tenant=tenant_a, record_request=rr),
+        basis=rules.basis_for(rr.request_type, rr.requestor.kind),
+        requestor_kind=rr.requestor.kind,
+        categories=[],
+        today=date(2026, 6, 15),
+    )
+    assert when in form.fields[field].help_text

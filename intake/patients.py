@@ -1,9 +1,17 @@
-"""Placeholder patients of requests that arrived by email or fax before anyone identified the patient."""
+"""Patients' facts intake relies on: the placeholder patient of a request that arrived by email or fax before anyone
+identified the patient, and the date of death an executor's authority depends on."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
+
+from django.db import transaction
+
+from roi.audit import history_stamp
+from roi.errors import ServiceError
+from roi.tenancy import require_staff
+from workflow.models import Patient
 
 # Placeholder patients. An emailed or faxed request names its patient somewhere in a letter or a scanned form that
 # only a person can read reliably, so ingestion cannot pick a Patient row. RecordRequest.patient is non-null, so each
@@ -29,13 +37,6 @@ def patient_death_record(*, tenant: Any, actor: Any, patient: Any, date_of_death
     """Record (or correct, or clear) the patient's date of death, from a death certificate or an estate's letters.
     An executor or administrator acts for the patient only once it is recorded (45 CFR 164.502(g)(4)). The patient's
     history keeps who changed it and when. `today`: the organisation's date."""
-    from django.db import transaction
-
-    from roi.audit import history_stamp
-    from roi.errors import ServiceError
-    from roi.tenancy import require_staff
-    from workflow.models import Patient
-
     require_staff(actor, tenant)
     if date_of_death is not None and date_of_death > today:
         raise ServiceError("The date of death cannot be in the future.", field="date_of_death")

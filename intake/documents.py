@@ -2,7 +2,7 @@
 
 Every channel (the staff intake form, the upload on a request's page, email and fax ingestion, the API, the portal)
 stores documents through `document_attach`, which runs `inspect_upload` first: a file is accepted only if its
-content is a PDF, TIFF, PNG or JPEG that really opens. The name and the browser's content type are never trusted: a
+content is a PDF, TIFF, PNG or JPEG whose every page is drawn once (roi.pages). The name and the browser's content type are never trusted: a
 renamed program or web page saved as "scan.pdf" is refused, and the stored file gets a server-generated name
 (intake.models.document_path) so nothing a sender chose ends up in a path.
 
@@ -28,7 +28,7 @@ from django.db import transaction
 
 from intake.choices import DocumentKind, DocumentSource
 from intake.models import IntakeDocument
-from roi import clock
+from roi import clock, pages
 from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
@@ -216,71 +216,23 @@ def _detect(head: bytes) -> FileType | None:
     return next((file_type for magic, file_type in ACCEPTED if head.startswith(magic)), None)
 
 
-def _pdf_page_count(stream: IO[bytes], shown: str) -> int:
-    from pypdf import PdfReader  # imported here: only uploads need it
-
-    unreadable = (
-        f"{shown} looks like a PDF but cannot be opened: it is damaged or incomplete. "
-        "Scan or save it again and attach the new file."
-    )
-    stream.seek(0)
+def _page_count(file: File, file_type: FileType, shown: str) -> int:
+    """Every page prepared and drawn exactly as a release packet will (roi.pages), or a refusal that says why."""
+    file.seek(0)
+    data = file.read()
     try:
-        reader = PdfReader(stream, strict=False)
-        encrypted = reader.is_encrypted
-        if not encrypted:
-            pages = len(reader.pages)
-    # pypdf raises many kinds of error on malformed input (PdfReadError, ValueError, KeyError, RecursionError...);
-    # whatever it raises, the upload is unreadable and the sender is told so.
-    except Exception:  # noqa: BLE001
-        raise ServiceError(unreadable) from None
-    if encrypted:
-        # Later steps (page review, redaction, the release packet) must read every page; a protected file cannot be.
-        raise ServiceError(
-            f"{shown} is a password-protected (encrypted) PDF. Ask the sender for an unprotected copy, or open it "
-            "and print it to a new PDF, and attach that."
+        return pages.document_check(
+            data, is_pdf=file_type is PDF, label=file_type.label, pillow_format=PILLOW_FORMATS.get(file_type)
         )
-    if pages < 1:
-        raise ServiceError(f"{shown} is a PDF with no pages. Scan or save it again and attach the new file.")
-    return pages
-
-
-def _image_page_count(stream: IO[bytes], file_type: FileType, shown: str) -> int:
-    from PIL import Image, UnidentifiedImageError
-
-    unreadable = (
-        f"{shown} looks like a {file_type.label} but cannot be opened: it is damaged or incomplete. "
-        "Scan or save it again and attach the new file."
-    )
-    try:
-        stream.seek(0)
-        with Image.open(stream) as image:
-            if image.format != PILLOW_FORMATS[file_type]:
-                raise ServiceError(unreadable)
-            image.verify()
-        if file_type is not TIFF:
-            return 1
-        # verify() leaves the image unusable; open it again to count the pages of a multi-page TIFF (fax servers
-        # send one TIFF with a frame per page).
-        stream.seek(0)
-        with Image.open(stream) as image:
-            return max(int(getattr(image, "n_frames", 1)), 1)
-    except Image.DecompressionBombError:
-        raise ServiceError(
-            f"{shown} is an image too large in pixels to open safely. Scan it at 300 dpi or less and attach it again."
-        ) from None
-    except ServiceError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError):
-        raise ServiceError(unreadable) from None
-    # As with PDFs: a broken image can raise almost anything from a decoder; all of it means "unreadable".
-    except Exception:  # noqa: BLE001
-        raise ServiceError(unreadable) from None
+    except pages.PagesUnreadable as error:
+        raise ServiceError(f"{shown} {error.reason}") from None
 
 
 def inspect_upload(uploaded: Any) -> DetectedFile:
     """Check an uploaded document and describe it, or refuse it with a ServiceError that says what to fix.
 
-    The type comes from the content's first bytes and is then confirmed by opening the file (pypdf, Pillow).
+    The type comes from the content's first bytes and is then confirmed by preparing every page as a packet will and
+    drawing it with PDFium (roi.pages): a file is accepted only if every page of it can be shown.
     """
     file = _as_file(uploaded)
     shown = _display(getattr(file, "name", None))
@@ -306,7 +258,7 @@ def inspect_upload(uploaded: Any) -> DetectedFile:
     digest = hashlib.sha256()
     for chunk in file.chunks():
         digest.update(chunk)
-    page_count = _pdf_page_count(file, shown) if file_type is PDF else _image_page_count(file, file_type, shown)
+    page_count = _page_count(file, file_type, shown)
     file.seek(0)
     return DetectedFile(
         content_type=file_type.content_type,

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import IO, Any
 
-from django.core.files.base import ContentFile
-from django.db import transaction
+from django.core.files import File
+from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.template.loader import render_to_string
-from pypdf import PageObject, PdfReader, PdfWriter, Transformation
-from weasyprint import HTML
+from pypdf import PdfReader
 
 from fulfillment import documents as docs
+from fulfillment import packet_pdf
 from fulfillment.models import ReleasePacket
 from intake import bases
 from intake.authorizations import review_with_records
@@ -36,17 +37,10 @@ from roi import clock
 from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
-from roi.pdf import LocalOnlyURLFetcher, render_pdf, static_source_dir
+from roi.pdf import render_pdf
 from workflow.choices import DeliveryMethod, RequestorKind, RequestState, RequestType, SensitiveCategory
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
-
-PDF_CONTENT_TYPE = "application/pdf"
-# US Letter, in points: images (scans, photos) are placed on letter pages, portrait or landscape as they fit.
-LETTER = (612.0, 792.0)
-IMAGE_MARGIN = 36.0
-# The clear band at the foot of every record page that holds the stamp (0.45 in).
-STAMP_BAND = 32.4
 
 # 42 CFR 2.32(a)(1) as amended by the final rule of February 16, 2024 (89 FR 12472; compliance February 16, 2026):
 # the statement that must accompany each disclosure of Part 2 records made with the patient's consent.
@@ -206,103 +200,8 @@ def _service_dates(document: Any) -> str:
 
 # --- Building ---------------------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Stamp:
-    width: float
-    height: float
-    text: str  # "Released to ... on ... - page n of N"
-
-
-def _image_as_pdf(data: bytes) -> bytes:
-    """An image (every frame of a TIFF) as a PDF, one page per frame, one pixel per point; _place fits it."""
-    from PIL import Image, ImageSequence
-
-    frames = []
-    with Image.open(io.BytesIO(data)) as image:
-        for frame in ImageSequence.Iterator(image):
-            mode = frame.mode if frame.mode in ("1", "L", "RGB", "CMYK") else "RGB"
-            frames.append(frame.convert(mode))
-    out = io.BytesIO()
-    frames[0].save(out, "PDF", save_all=True, append_images=frames[1:], resolution=72.0)
-    return out.getvalue()
-
-
-def _source_pages(document: Any) -> list[PageObject]:
-    """Every page of a stored document, as pypdf pages with their rotation applied to the content."""
-    handle = stored_file_open(document, what="document", received="uploaded")
-    with handle:
-        data = handle.read()
-    if document.content_type != PDF_CONTENT_TYPE:
-        data = _image_as_pdf(data)
-    # Pages belong to a writer so that their content can be transformed (pypdf changes them in place).
-    pages = list(PdfWriter(clone_from=io.BytesIO(data)).pages)
-    if len(pages) != document.page_count:
-        raise ServiceError(
-            f"'{document.original_name}' now reads as {len(pages)} pages, not the {document.page_count} counted when "
-            "it was uploaded; contact your administrator."
-        )
-    for page in pages:
-        if page.rotation:
-            page.transfer_rotation_to_content()
-    return pages
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a record page goes on its packet page: the packet page's size and the transformation of the
-    content. PDF pages keep their size and shrink by the stamp band's height; images are fitted on a letter page."""
-
-    source: PageObject
-    width: float
-    height: float
-    transform: Transformation
-
-
-def _placement(source: PageObject, *, is_image: bool) -> Placement:
-    box = source.mediabox
-    src_w, src_h = float(box.width), float(box.height)
-    if is_image:
-        width, height = LETTER if src_h >= src_w else (LETTER[1], LETTER[0])
-        avail_w, avail_h = width - 2 * IMAGE_MARGIN, height - STAMP_BAND - IMAGE_MARGIN
-    else:
-        width, height = src_w, src_h
-        avail_w, avail_h = width, height - STAMP_BAND
-    scale = min(avail_w / src_w, avail_h / src_h)
-    offset_x = (width - src_w * scale) / 2
-    offset_y = STAMP_BAND + (avail_h - src_h * scale) / (2 if is_image else 1)
-    transform = (
-        Transformation()
-        .translate(-float(box.left), -float(box.bottom))
-        .scale(scale, scale)
-        .translate(offset_x, offset_y)
-    )
-    return Placement(source=source, width=width, height=height, transform=transform)
-
-
-def _render_stamps(stamps: list[Stamp], tracking_number: str) -> list[PageObject]:
-    """One stamp page per record page, each exactly that page's size: rendered in one pass by WeasyPrint (named
-    pages per size), to be laid over the record pages."""
-    sizes: dict[tuple[float, float], str] = {}
-    for stamp in stamps:
-        sizes.setdefault((stamp.width, stamp.height), f"size{len(sizes)}")
-    html = render_to_string(
-        "fulfillment/pdf/stamp.html",
-        {
-            "sizes": [{"name": name, "width": w, "height": h} for (w, h), name in sizes.items()],
-            "stamps": [
-                {"page": sizes[(s.width, s.height)], "sheet_height": s.height - 1, "text": s.text} for s in stamps
-            ],
-            "band_inner": STAMP_BAND - 8,
-            "tracking_number": tracking_number,
-        },
-    )
-    base_url = static_source_dir().as_uri() + "/"
-    pdf = HTML(string=html, base_url=base_url, url_fetcher=LocalOnlyURLFetcher()).write_pdf()
-    pages = list(PdfReader(io.BytesIO(pdf)).pages)
-    if len(pages) != len(stamps):
-        raise ServiceError("The page stamps could not be laid out; contact your administrator.")
-    return pages
+# The advisory-lock class of packet builds (pg_advisory_lock(class, request id)): "ROI" in ASCII.
+BUILD_LOCK_CLASS = 0x524F49
 
 
 def _cover_context(
@@ -349,93 +248,153 @@ def _cover_context(
     }
 
 
-def packet_build(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> ReleasePacket:
+def _snapshot(contents: list[docs.DocumentPages], record_request: RecordRequest) -> dict[str, Any]:
+    """What a packet is built from, to tell whether it changed while the packet was being built."""
+    return {
+        "contents": [{"document": item.document.pk, "pages": item.included} for item in contents],
+        "part2": any(
+            SensitiveCategory.SUD_PART2 in docs.released_categories(item.document, item.included) for item in contents
+        ),
+        "recipient": packet_recipient(record_request),
+    }
+
+
+@contextmanager
+def _one_build_at_a_time(record_request: RecordRequest) -> Iterator[None]:
+    """Builds of one request run one after the other (consecutive versions, each from the state the previous one
+    left) without holding the request's row lock while pages are laid out: staff keep working on the request, and a
+    change made meanwhile is caught before the packet is kept. A PostgreSQL advisory lock on the request's id, for
+    the session (released at the end) or, inside a caller's transaction, for that transaction."""
+    in_transaction = connection.in_atomic_block
+    lock = "pg_advisory_xact_lock" if in_transaction else "pg_advisory_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {lock}(%s, %s)", [BUILD_LOCK_CLASS, record_request.pk])
+    try:
+        yield
+    finally:
+        if not in_transaction:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BUILD_LOCK_CLASS, record_request.pk])
+
+
+def packet_build(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, progress: packet_pdf.Progress | None = None
+) -> ReleasePacket:
     """Build the next version of the request's release packet from its documents and exclusions as they are now.
 
-    The request row is locked for the whole build: two builds of one request get consecutive versions, and no
-    exclusion can change between reading the contents and storing the packet. The previous version is marked
-    superseded, and QC recorded on the request is cleared (it was for the previous version)."""
+    The pages are laid out outside any transaction (packet_pdf writes them to disk a chunk at a time and calls
+    `progress(done, total)` as it goes); then, with the request's row locked, the packet is kept only if nothing it
+    was built from changed meanwhile. The previous version is marked superseded, and QC recorded on the request is
+    cleared (it was for the previous version)."""
+    with _one_build_at_a_time(record_request):
+        with transaction.atomic():
+            current = docs.lock_request_for_work(tenant=tenant, record_request=record_request)
+            contents = docs.release_contents(docs.documents_for(tenant=tenant, record_request=current))
+            record_pages = sum(len(item.included) for item in contents)
+            if not record_pages:
+                raise ServiceError(
+                    "Nothing to release: upload the retrieved records, or put back pages excluded by mistake, "
+                    "before building the packet."
+                )
+            previous = ReleasePacket.objects.for_tenant(tenant).filter(request=current).order_by("-version").first()
+            version = (previous.version if previous else 0) + 1
+            built_on = local_date(clock.now(), tenant)
+            snapshot = _snapshot(contents, current)
+            review = review_with_records(tenant=tenant, record_request=current)
+        cover_pdf = render_pdf(
+            "fulfillment/pdf/cover.html",
+            _cover_context(
+                tenant=tenant,
+                record_request=current,
+                review=review,
+                contents=contents,
+                version=version,
+                recipient=snapshot["recipient"],
+                record_pages=record_pages,
+                includes_part2=snapshot["part2"],
+                built_on=built_on,
+            ),
+        )
+        cover = PdfReader(io.BytesIO(cover_pdf))
+        if snapshot["part2"]:
+            part2_notice_check(cover)
+        with packet_pdf.packet_file(
+            cover=cover_pdf,
+            items=[packet_pdf.Item(n, item.document, item.included) for n, item in enumerate(contents, start=1)],
+            total=record_pages,
+            title=f"Release of information {current.tracking_number} v{version}",
+            stamp_text={
+                "tracking_number": current.tracking_number,
+                "recipient": snapshot["recipient"],
+                "when": _short_date(built_on),
+            },
+            progress=progress,
+        ) as path:
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            return _packet_keep(
+                tenant=tenant,
+                actor=actor,
+                record_request=current,
+                snapshot=snapshot,
+                version=version,
+                path=path,
+                sha256=digest.hexdigest(),
+                cover_pages=len(cover.pages),
+                record_pages=record_pages,
+            )
+
+
+def _packet_keep(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    record_request: RecordRequest,
+    snapshot: dict[str, Any],
+    version: int,
+    path: Path,
+    sha256: str,
+    cover_pages: int,
+    record_pages: int,
+) -> ReleasePacket:
     with transaction.atomic():
         current = docs.lock_request_for_work(tenant=tenant, record_request=record_request)
-        contents = docs.release_contents(docs.documents_for(tenant=tenant, record_request=current))
-        record_pages = sum(len(item.included) for item in contents)
-        if not record_pages:
-            raise ServiceError(
-                "Nothing to release: upload the retrieved records, or put back pages excluded by mistake, "
-                "before building the packet."
-            )
-        previous = ReleasePacket.objects.for_tenant(tenant).filter(request=current).order_by("-version").first()
-        version = (previous.version if previous else 0) + 1
-        now = clock.now()
-        built_on = local_date(now, tenant)
-        recipient = packet_recipient(current)
-        includes_part2 = any(
-            SensitiveCategory.SUD_PART2 in docs.released_categories(item.document, item.included) for item in contents
+        now_snapshot = _snapshot(
+            docs.release_contents(docs.documents_for(tenant=tenant, record_request=current)), current
         )
-        review = review_with_records(tenant=tenant, record_request=current)
-
-        cover = PdfReader(
-            io.BytesIO(
-                render_pdf(
-                    "fulfillment/pdf/cover.html",
-                    _cover_context(
-                        tenant=tenant,
-                        record_request=current,
-                        review=review,
-                        contents=contents,
-                        version=version,
-                        recipient=recipient,
-                        record_pages=record_pages,
-                        includes_part2=includes_part2,
-                        built_on=built_on,
-                    ),
-                )
+        changed = [
+            what
+            for key, what in (
+                ("contents", "documents or excluded pages"),
+                ("part2", "the 42 CFR Part 2 notice"),
+                ("recipient", "the recipient or delivery destination"),
             )
-        )
-        if includes_part2:
-            part2_notice_check(cover)
-        placements: list[Placement] = []
-        for item in contents:
-            source = _source_pages(item.document)
-            is_image = item.document.content_type != PDF_CONTENT_TYPE
-            placements.extend(_placement(source[n - 1], is_image=is_image) for n in item.included)
-        when = _short_date(built_on)
-        stamps = [
-            Stamp(
-                width=placement.width,
-                height=placement.height,
-                text=f"Released to {recipient} on {when} - page {n} of {record_pages}",
-            )
-            for n, placement in enumerate(placements, start=1)
+            if now_snapshot[key] != snapshot[key]
         ]
-        writer = PdfWriter()
-        for page in cover.pages:
-            writer.add_page(page)
-        for placement, stamp in zip(placements, _render_stamps(stamps, current.tracking_number), strict=True):
-            page = writer.add_blank_page(width=placement.width, height=placement.height)
-            page.merge_transformed_page(placement.source, placement.transform)
-            page.merge_page(stamp)
-        writer.add_metadata({"/Title": f"Release of information {current.tracking_number} v{version}"})
-        writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
-        out = io.BytesIO()
-        writer.write(out)
-        pdf = out.getvalue()
-
+        if changed:
+            raise ServiceError(
+                f"The {' and '.join(changed)} changed while the packet was being built, so it was not kept: build it "
+                "again."
+            )
+        now = clock.now()
         packet = ReleasePacket(
             tenant=tenant,
             request=current,
             version=version,
-            sha256=hashlib.sha256(pdf).hexdigest(),
-            page_count=len(cover.pages) + record_pages,
+            sha256=sha256,
+            page_count=cover_pages + record_pages,
             record_pages=record_pages,
-            recipient=recipient,
-            contents=[{"document": item.document.pk, "pages": item.included} for item in contents],
-            includes_part2=includes_part2,
+            recipient=snapshot["recipient"],
+            contents=snapshot["contents"],
+            includes_part2=snapshot["part2"],
             built_by=actor if getattr(actor, "is_authenticated", False) else None,
             built_at=now,
         )
         history_stamp(packet, actor)
-        packet.file.save(f"packet-v{version}.pdf", ContentFile(pdf), save=False)
+        with path.open("rb") as handle:
+            packet.file.save(f"packet-v{version}.pdf", File(handle), save=False)
         try:
             with transaction.atomic():
                 packet.save()

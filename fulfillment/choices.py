@@ -32,6 +32,13 @@ class ExclusionReason(models.TextChoices):
     OTHER = "other", "Other (see note)"
 
 
+class PacketBuildState(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Building"
+    BUILT = "built", "Built"
+    FAILED = "failed", "Failed"
+
+
 class QcOutcome(models.TextChoices):
     PASSED = "passed", "Passed"
     FAILED = "failed", "Failed"

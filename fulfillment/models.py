@@ -20,6 +20,7 @@ from fulfillment.choices import (
     FeeMethod,
     InvoiceKind,
     InvoiceStatus,
+    PacketBuildState,
     PaymentMethod,
     QcOutcome,
     ReleaseAction,
@@ -252,6 +253,44 @@ class ReleasePacket(TenantOwned):
             if document is not None and int(document) not in ids:
                 ids.append(int(document))
         return ids
+
+
+class PacketBuild(TenantOwned):
+    """A packet built in the background (fulfillment/packet_builds.py): a chart too big to lay out within a page
+    load goes to a worker, and the request page shows its progress. At most one waits or runs per request."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="packet_builds")
+    state = models.CharField(max_length=10, choices=PacketBuildState.choices, default=PacketBuildState.QUEUED)
+    record_pages = models.PositiveIntegerField(help_text="Record pages to lay out, counted when it was asked for.")
+    pages_done = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last progress from the worker.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    packet = models.ForeignKey(ReleasePacket, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    error = models.TextField(blank=True, help_text="Why it failed, as the requester is told.")
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="packet_build_one_at_a_time",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Packet build {self.pk} of {self.request_id} ({self.state})"
+
+    @property
+    def active(self) -> bool:
+        return self.state in (PacketBuildState.QUEUED, PacketBuildState.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        return min(100, int(100 * self.pages_done / self.record_pages)) if self.record_pages else 0
 
 
 # --- Quality control (qc.py) ----------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from pypdf import PdfReader
 
 from fulfillment import documents as docs
 from fulfillment import packet_pdf
-from fulfillment.models import ReleasePacket
+from fulfillment.choices import PacketBuildState
+from fulfillment.models import PacketBuild, ReleasePacket
 from intake import bases
 from intake.authorizations import review_with_records
 from intake.choices import LegalDocumentType
@@ -479,6 +480,13 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     contents = docs.release_contents(documents)
     packets = list(packets_for(tenant=tenant, record_request=record_request))
     latest = packets[0] if packets else None
+    build = PacketBuild.objects.for_tenant(tenant).filter(request_id=record_request.pk).order_by("-pk").first()
+    if (
+        build is not None
+        and not build.active
+        and (build.state == PacketBuildState.BUILT or (latest and latest.built_at > build.requested_at))
+    ):
+        build = None  # a finished build's packet is the latest version shown; a failure stays until a later packet
     open_for_work = docs.records_open_for_work(record_request)
     can_upload = open_for_work or record_request.state == RequestState.VALIDATED
     bound_exclusion = forms.get("page_exclusion_form")
@@ -524,6 +532,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
             "upload_form": upload_form,
             "record_pages_now": sum(len(item.included) for item in contents),
             "latest": latest,
+            "build": build,
             "older": packets[1:],
             "changes": packet_changes(latest, contents, record_request) if latest else [],
         }

@@ -262,6 +262,10 @@ MEDIA_URL = "/private-media-not-served/"
 
 # Largest document accepted from any channel (staff upload, email attachment, API, portal).
 INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_MB", 25, minimum=1) * 1024 * 1024
+# Release packets of more record pages than this are built by a worker, with progress on the request page
+# (fulfillment/packet_builds.py); PACKET_BUILD_QUEUE names a Celery queue of their own (empty: the default queue).
+PACKET_INLINE_PAGES = env_int("PACKET_INLINE_PAGES", 50, minimum=0)
+PACKET_BUILD_QUEUE = env_str("PACKET_BUILD_QUEUE", "")
 # The request body may carry a document (webhook, API); allow it past Django's in-memory default.
 DATA_UPLOAD_MAX_MEMORY_SIZE = INTAKE_MAX_UPLOAD_BYTES + 1024 * 1024
 # Inbound-email webhook: "slug=secret,slug2=secret2", one HMAC secret per tenant (shared with the email provider).

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -346,6 +347,7 @@ def celery_worker(*, database_name: str | None = None):
     queue = f"test-{uuid.uuid4().hex[:10]}"
     env = os.environ.copy()
     env.pop("DATABASE_OWNER_URL", None)  # the worker is the app: the app role only, as in production
+    env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)  # the test's files (the `media` fixture, when it ran first)
     if database_name:
         from urllib.parse import quote
 

@@ -12,13 +12,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import path
 
 from fulfillment import documents as docs
-from fulfillment import gate, packets
+from fulfillment import gate, packet_builds, packets
 from fulfillment.choices import ReleaseAction
-from fulfillment.models import Delivery, PageExclusion, ReleaseDocument, ReleasePacket, RetrievalTask
+from fulfillment.models import Delivery, PacketBuild, PageExclusion, ReleaseDocument, ReleasePacket, RetrievalTask
 from fulfillment.packet_forms import (
     DocumentExcludeForm,
     PageCategoryForm,
@@ -310,12 +310,32 @@ class PageExclusionRemoveView(_PacketActionView):
 
 
 class PacketBuildView(_PacketActionView):
+    """A packet of up to PACKET_INLINE_PAGES record pages is built within the page load; a bigger one goes to a
+    worker (fulfillment/packet_builds.py) and the panel shows its progress."""
+
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
+        contents = docs.release_contents(docs.documents_for(tenant=self.tenant, record_request=record_request))
+        pages = sum(len(item.included) for item in contents)
         try:
-            packet = packets.packet_build(tenant=self.tenant, actor=request.user, record_request=record_request)
+            if packet_builds.builds_in_background(pages) or packet_builds.active_build(
+                tenant=self.tenant, record_request=record_request
+            ):
+                build = packet_builds.packet_build_start(
+                    tenant=self.tenant, actor=request.user, record_request=record_request
+                )
+            else:
+                build = None
+                packet = packets.packet_build(tenant=self.tenant, actor=request.user, record_request=record_request)
         except ServiceError as error:
             return self.failed(request, tracking_number, error)
+        if build is not None:
+            messages.info(
+                request,
+                f"The packet ({build.record_pages} record pages) is being built in the background. Its progress shows "
+                "under Release packet; you can keep working, and you will be told when it is ready.",
+            )
+            return _back(tracking_number)
         messages.success(
             request,
             f"Release packet version {packet.version} built: {packet.record_pages} record "
@@ -323,6 +343,20 @@ class PacketBuildView(_PacketActionView):
             "cover sheet. It needs quality control before delivery.",
         )
         return _back(tracking_number)
+
+
+class PacketBuildStatusView(RequestDetailView):
+    """The progress of a background build, polled by the panel (htmx) until it ends. Counts only: no record content,
+    and the request page that shows it was the audited view."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]
+        record_request = self.get_object(tracking_number)
+        build = PacketBuild.objects.for_tenant(self.tenant).filter(pk=pk, request_id=record_request.pk).first()
+        if build is None:
+            raise Http404("No such build")
+        return render(request, "fulfillment/_packet_build.html", {"build": build, "rr": record_request})
 
 
 class PacketDownloadView(RequestDownloadView):
@@ -423,5 +457,10 @@ urlpatterns = [
         name="page-exclusion-remove",
     ),
     path("<str:tracking_number>/packets/", PacketBuildView.as_view(), name="packet-build"),
+    path(
+        "<str:tracking_number>/packets/builds/<int:pk>/",
+        PacketBuildStatusView.as_view(),
+        name="packet-build-status",
+    ),
     path("<str:tracking_number>/packets/<int:pk>/download/", PacketDownloadView.as_view(), name="packet-download"),
 ]

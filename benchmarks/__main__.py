@@ -7,6 +7,7 @@
     make bench ARGS="escalations"       # escalation evaluation over the same data set
     make bench ARGS="queue"             # queue pages (first and 1,000 pages deep) and claim-next concurrency
     make bench ARGS="dashboard"         # the supervisor dashboard and the daily snapshot job, beside their raw SQL
+    make bench ARGS="packets"           # release packets of 100, 1,000 and 5,000 pages beside qpdf copying them
 
 Each uses its own database (the configured one with a `_bench` suffix), never the data of `make run`.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue", "dashboard"]
+BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue", "dashboard", "packets"]
 
 
 def main(argv: list[str]) -> int:

@@ -47,6 +47,8 @@ STAMP_BAND = 32.4
 STAMP_MIN_WIDTH = 288.0
 STAMP_MIN_HEIGHT = 216.0
 STAMP_MAX_SCALE = 4.0
+STAMP_MARGIN = 18.0  # left and right of the stamp, at scale 1
+KEY_LINE_LEADING = 9.5  # the key line's height at the top of the band, at scale 1
 CHUNK_PAGES = 100
 
 Progress = Callable[[int, int], None]
@@ -100,43 +102,118 @@ def placement(width: float, height: float, *, fit_on_letter: bool) -> Placement:
 
 # --- Stamps -----------------------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Stamp:
-    placement: Placement
-    number: int  # the record page's number in the packet, 1-based
-
-
-def render_stamps(stamps: list[Stamp], *, total: int, tracking_number: str, recipient: str, when: str) -> bytes:
-    """One stamp page per record page, each exactly its packet page's size, in one WeasyPrint pass (a named page
-    per size), to be laid over the placed record pages."""
-    sizes: dict[tuple[float, float], str] = {}
-    for stamp in stamps:
-        sizes.setdefault((stamp.placement.width, stamp.placement.height), f"size{len(sizes)}")
-    html = render_to_string(
-        "fulfillment/pdf/stamp.html",
-        {
-            "sizes": [{"name": name, "width": w, "height": h} for (w, h), name in sizes.items()],
-            "stamps": [
-                {
-                    "page": sizes[(s.placement.width, s.placement.height)],
-                    "sheet_height": s.placement.height - 1,
-                    "band": STAMP_BAND * s.placement.stamp_scale,
-                    "font": 7 * s.placement.stamp_scale,
-                    "small": 6 * s.placement.stamp_scale,
-                    "margin": 18 * s.placement.stamp_scale,
-                    "number": s.number,
-                }
-                for s in stamps
-            ],
-            "total": total,
-            "tracking_number": tracking_number,
-            "recipient": recipient,
-            "when": when,
-        },
+# Helvetica-Bold's advance widths (Adobe's AFM, per 1000 em) for what the key line can hold: tracking numbers,
+# digits, month abbreviations and separators. Any other character counts as the widest.
+_HELVETICA_BOLD = dict(
+    zip(
+        " ,-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\u00b7",
+        [278, 278, 333, 278, *[556] * 10, 722, 722, 722, 722, 667, 611, 778, 722, 278, 556, 722, 611, 833, 722, 778,
+         667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 556, 611, 556, 611, 556, 333, 611, 611, 278, 278,
+         556, 278, 889, 611, 611, 611, 611, 389, 556, 333, 611, 556, 778, 556, 556, 500, 278],
+        strict=True,
     )
-    base_url = static_source_dir().as_uri() + "/"
-    return HTML(string=html, base_url=base_url, url_fetcher=LocalOnlyURLFetcher()).write_pdf()
+)  # fmt: skip
+
+
+def _key_line_font() -> pikepdf.Dictionary:
+    """A standard font every PDF reader has: nothing embedded. A new object per part (an object belongs to one
+    PDF)."""
+    return pikepdf.Dictionary(
+        Type=pikepdf.Name.Font,
+        Subtype=pikepdf.Name.Type1,
+        BaseFont=pikepdf.Name("/Helvetica-Bold"),
+        Encoding=pikepdf.Name.WinAnsiEncoding,
+    )
+
+
+def key_line(*, tracking_number: str, number: int, total: int, when: str) -> str:
+    """The stamp's first line, the part that must survive on any page: which release, which page, when."""
+    return f"{tracking_number} \u00b7 page {number} of {total} \u00b7 {when}"
+
+
+def _text_width(text: str, size: float) -> float:
+    return sum(_HELVETICA_BOLD.get(char, 1000) for char in text) * size / 1000
+
+
+def _pdf_string(text: str) -> bytes:
+    raw = text.encode("cp1252", errors="replace")
+    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+
+class StampSheets:
+    """The stamp of a packet. What is the same on every page (the rule, "Released to <recipient> on <date>", the
+    confidentiality line) is drawn once per page size by WeasyPrint (fonts with every script a recipient's name may
+    use) and reused on every page of that size; the key line that changes per page (tracking number, page n of N,
+    date: ASCII by construction) is written straight into each page in Helvetica-Bold, sized to fit its width.
+    WeasyPrint laying out one stamp per page was nine tenths of a packet's build time."""
+
+    def __init__(self, *, tracking_number: str, recipient: str, when: str, total: int) -> None:
+        self.tracking_number, self.recipient, self.when, self.total = tracking_number, recipient, when, total
+        self._forms: dict[tuple[float, float, float], pikepdf.Object] = {}
+        self._pdfs: list[pikepdf.Pdf] = []
+
+    def close(self) -> None:
+        for pdf in self._pdfs:
+            pdf.close()
+
+    def prepare(self, placements: list[Placement]) -> None:
+        """Draw the constant part for the sizes not drawn yet, in one WeasyPrint pass."""
+        missing: list[tuple[float, float, float]] = []
+        for where in placements:
+            key = (where.width, where.height, where.stamp_scale)
+            if key not in self._forms and key not in missing:
+                missing.append(key)
+        if not missing:
+            return
+        html = render_to_string(
+            "fulfillment/pdf/stamp.html",
+            {
+                "sheets": [
+                    {
+                        "name": f"size{n}",
+                        "width": width,
+                        "height": height,
+                        "sheet_height": height - 1,
+                        "band": STAMP_BAND * scale,
+                        "key_space": KEY_LINE_LEADING * scale,
+                        "font": 7 * scale,
+                        "small": 6 * scale,
+                        "margin": STAMP_MARGIN * scale,
+                    }
+                    for n, (width, height, scale) in enumerate(missing)
+                ],
+                "recipient": self.recipient,
+                "when": self.when,
+            },
+        )
+        base_url = static_source_dir().as_uri() + "/"
+        pdf = pikepdf.open(
+            io.BytesIO(HTML(string=html, base_url=base_url, url_fetcher=LocalOnlyURLFetcher()).write_pdf())
+        )
+        self._pdfs.append(pdf)
+        if len(pdf.pages) != len(missing):
+            raise ServiceError("The page stamps could not be laid out; contact your administrator.")
+        for key, page in zip(missing, pdf.pages, strict=True):
+            self._forms[key] = page.as_form_xobject()
+
+    def stamp(self, part: pikepdf.Pdf, out: pikepdf.Page, where: Placement, number: int, copied: dict) -> None:
+        """Lay the stamp over packet page `out` (of `part`); `copied` keeps this part's copy of each sheet."""
+        key = (where.width, where.height, where.stamp_scale)
+        if key not in copied:
+            copied[key] = part.copy_foreign(self._forms[key])
+            copied.setdefault("font", part.make_indirect(_key_line_font()))
+        out.add_overlay(copied[key], pikepdf.Rectangle(0, 0, where.width, where.height))
+        scale = where.stamp_scale
+        text = key_line(tracking_number=self.tracking_number, number=number, total=self.total, when=self.when)
+        room = where.width - 2 * STAMP_MARGIN * scale
+        size = min(7 * scale, 7 * scale * room / max(_text_width(text, 7 * scale), 1))
+        font = out.add_resource(copied["font"], pikepdf.Name.Font, prefix="Key")
+        baseline = (STAMP_BAND - 8.0) * scale  # just under the rule at the top of the band
+        out.contents_add(
+            b"q 0.067 g BT %s %.2f Tf %.2f %.2f Td %s Tj ET Q"
+            % (str(font).encode(), size, STAMP_MARGIN * scale, baseline, _pdf_string(text)),
+            prepend=False,
+        )
 
 
 # --- Record pages, a chunk at a time ----------------------------------------------------------------------------
@@ -202,33 +279,31 @@ def _chunks(items: list[Item]) -> Iterator[tuple[list[_Slot], list[pages.Pages]]
         yield chunk, finished
 
 
-def _write_chunk(slots: list[_Slot], first_number: int, path: Path, *, stamp_text: dict[str, Any]) -> None:
+def _write_chunk(slots: list[_Slot], first_number: int, path: Path, stamps: StampSheets) -> None:
     placed: list[tuple[_Slot, Placement]] = []
     for slot in slots:
         try:
             page = slot.source.pdf.pages[slot.page - 1]
             width, height = shown_size(page)
             placed.append((slot, placement(width, height, fit_on_letter=slot.source.fit_on_letter[slot.page - 1])))
+        # A page's objects may be broken in ways qpdf only finds when they are read.
         except Exception:
             logger.warning("packet page unreadable", exc_info=True)
             raise _unreadable(slot.item, slot.page, "cannot be read.") from None
-    stamps = [Stamp(p, first_number + i) for i, (_, p) in enumerate(placed)]
-    with (
-        pikepdf.open(io.BytesIO(render_stamps(stamps, **stamp_text))) as stamp_pdf,
-        pikepdf.new() as part,
-    ):
-        if len(stamp_pdf.pages) != len(stamps):
-            raise ServiceError("The page stamps could not be laid out; contact your administrator.")
-        for (slot, where), stamp_page in zip(placed, stamp_pdf.pages, strict=True):
+    stamps.prepare([where for _, where in placed])
+    copied: dict = {}
+    with pikepdf.new() as part:
+        for number, (slot, where) in enumerate(placed, start=first_number):
             out = part.add_blank_page(page_size=(where.width, where.height))
             try:
                 out.add_overlay(slot.source.pdf.pages[slot.page - 1], pikepdf.Rectangle(*where.rect))
             except Exception:
                 logger.warning("packet page unreadable", exc_info=True)
                 raise _unreadable(slot.item, slot.page, "cannot be read.") from None
-            out.add_overlay(stamp_page, pikepdf.Rectangle(0, 0, where.width, where.height))
+            stamps.stamp(part, out, where, number, copied)
         try:
             part.save(path)
+        # qpdf reads the sources' page data only now, as it writes.
         except Exception:
             logger.warning("packet chunk unreadable", exc_info=True)
             raise ServiceError(
@@ -258,15 +333,19 @@ def packet_file(
         done = 0
         if progress:
             progress(0, total)
-        for slots, finished in _chunks(items):
-            if slots:
-                parts.append(folder / f"part-{len(parts):04d}.pdf")
-                _write_chunk(slots, done + 1, parts[-1], stamp_text={"total": total, **stamp_text})
-                done += len(slots)
-            for source in finished:
-                source.pdf.close()
-            if progress and slots:
-                progress(done, total)
+        stamps = StampSheets(total=total, **stamp_text)
+        try:
+            for slots, finished in _chunks(items):
+                if slots:
+                    parts.append(folder / f"part-{len(parts):04d}.pdf")
+                    _write_chunk(slots, done + 1, parts[-1], stamps)
+                    done += len(slots)
+                for source in finished:
+                    source.pdf.close()
+                if progress and slots:
+                    progress(done, total)
+        finally:
+            stamps.close()
         out = folder / "packet.pdf"
         opened = [pikepdf.open(part) for part in parts]
         try:

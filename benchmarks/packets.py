@@ -179,9 +179,9 @@ def main(argv: list[str]) -> int:
                   f"{packet_bytes / 1e6:>9.1f} {qpdf_s:>7.2f} {qpdf_kib / 1024:>8.0f} {ratio:>7.1f}", flush=True)  # fmt: skip
     if not has_qpdf:
         print("qpdf is not installed (apt-get install qpdf): its column is empty.")
-    print("\nlayout: placing, stamping (WeasyPrint, one pass per 100 pages) and writing every page, then joining the "
-          "parts; qpdf: copying the same pages, nothing placed or stamped. Peak MB: maximum resident set size of "
-          "the process (Python, Django and WeasyPrint loaded: about 100 MB before any page).")  # fmt: skip
+    print("\nlayout: placing and stamping every page, written to disk 100 pages at a time, then the parts joined by "
+          "qpdf; qpdf: copying the same pages, nothing placed or stamped. Peak MB: maximum resident set size of the "
+          "process (Python, Django and WeasyPrint loaded: about 130 MB before any page; qpdf's own ~30 MB).")  # fmt: skip
     return 0
 
 

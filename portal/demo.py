@@ -21,18 +21,19 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
-from weasyprint import HTML
 
 from exceptions.choices import ExceptionReason
 from exceptions.escalations import escalation_rules_seed_defaults, escalations_evaluate
 from exceptions.services import exception_open
 from fulfillment import delivery, disclosures, documents, packets, qc
-from fulfillment.choices import RetrievalSource
+from fulfillment.choices import ExclusionReason, RetrievalSource
 from intake import authorizations, bases, rules
 from intake import documents as intake_documents
 from intake import services as intake_services
-from intake.choices import AuthorityType, DocumentKind
-from intake.models import IntakeReview
+from intake.choices import AuthorityType, DocumentKind, DocumentSource
+from intake.models import IntakeDocument, IntakeReview
+from portal import demo_documents
+from portal.demo_documents import Case
 from portal.demo_two_factor import DEMO_TOTP_KEY_HEX, demo_totp_key
 from roi import clock, rls
 from roi.audit import access_record
@@ -263,21 +264,14 @@ def _requestor_for(rng: random.Random, fake: Faker, tenant: Tenant, request_type
     )
 
 
-_DEMO_FORM: dict[str, bytes] = {}
+def _pdf_upload(name: str, content: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="application/pdf")
 
 
-def _demo_form(title: str) -> SimpleUploadedFile:
-    """A one-page scanned form for the demo (an authorization, a power of attorney), rendered once per title."""
-    if title not in _DEMO_FORM:
-        _DEMO_FORM[title] = HTML(
-            string=f"<html><body><h1>{title}</h1><p>Demo document, not a real signed form.</p></body></html>"
-        ).write_pdf()
-    return SimpleUploadedFile(f"{title.lower().replace(' ', '-')}.pdf", _DEMO_FORM[title])
-
-
-def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest, supervisor: User) -> None:
+def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest, supervisor: User, case: Case) -> None:
     """What a specialist does for a good request: confirm every checklist item, record the authorization and the
-    representative's authority from their documents, then run the checklist."""
+    representative's authority from their documents, then run the checklist. The signed forms are the synthetic
+    documents of `case` (portal.demo_documents): a faxed request's authorization is the one that came with the fax."""
     answers: dict[str, Any] = {}
     for model_field in IntakeReview._meta.get_fields():
         name = model_field.name
@@ -310,7 +304,9 @@ def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest, supervisor:
             tenant=tenant,
             actor=actor,
             record_request=rr,
-            uploaded_file=_demo_form("Health care power of attorney"),
+            uploaded_file=_pdf_upload(
+                "health-care-power-of-attorney.pdf", demo_documents.power_of_attorney_pdf(case, agent=requestor)
+            ),
             kind=DocumentKind.AUTHORITY,
         )
         representative = authorizations.representative_record(
@@ -322,23 +318,34 @@ def _complete_intake(tenant: Tenant, actor: User, rr: RecordRequest, supervisor:
             document=authority,
         )
     if rules.basis_for(rr.request_type, requestor.kind) in authorizations.KIND_FOR_BASIS:
-        form = intake_documents.document_add(
-            tenant=tenant,
-            actor=actor,
-            record_request=rr,
-            uploaded_file=_demo_form("Authorization to release health information"),
-            kind=DocumentKind.AUTHORIZATION,
+        signer = representative.name if representative else rr.patient.full_name
+        # The form that came with a faxed request (its page 2, signed by the patient), or the one the requestor sent
+        # by other means.
+        faxed = IntakeDocument.objects.for_tenant(tenant).filter(
+            request=rr, source=DocumentSource.FAX, kind=DocumentKind.AUTHORIZATION
         )
-        signed_on = clock.now().date() - timedelta(days=3)
+        form = None if representative else faxed.order_by("pk").first()
+        if form is None:
+            authority = "Health care agent (power of attorney)" if representative else ""
+            form = intake_documents.document_add(
+                tenant=tenant,
+                actor=actor,
+                record_request=rr,
+                uploaded_file=_pdf_upload(
+                    "authorization-to-release-health-information.pdf",
+                    demo_documents.authorization_pdf(case, signer=signer, authority=authority),
+                ),
+                kind=DocumentKind.AUTHORIZATION,
+            )
         authorizations.authorization_record(
             tenant=tenant,
             actor=actor,
             record_request=rr,
             document=form,
-            signer_name=representative.name if representative else rr.patient.full_name,
-            signed_on=signed_on,
-            recipient=requestor.organization or requestor.name,
-            expires_on=signed_on + timedelta(days=365),
+            signer_name=signer,
+            signed_on=case.signed_on,
+            recipient=case.recipient,
+            expires_on=case.expires_on,
             representative=representative,
         )
     if intake_services.possible_duplicates(tenant=tenant, record_request=rr).exists():
@@ -378,37 +385,55 @@ def _target_path(rng: random.Random, age_days: int) -> list[str]:
     return options[-1][0]
 
 
-def _demo_records(rr: RecordRequest, pages: int) -> bytes:
-    """A few pages that look like a retrieved record, marked as demo content."""
-    body = "".join(
-        f'<section style="page-break-after: {"always" if n < pages else "auto"}; font-family: serif">'
-        f"<h1>Discharge summary</h1><p>Patient: {rr.patient.first_name} {rr.patient.last_name} (demo data, not a "
-        f"real patient)</p><p>Page {n} of the record.</p></section>"
-        for n in range(1, pages + 1)
-    )
-    return HTML(string=f"<html><body>{body}</body></html>").write_pdf()
-
-
-def _fulfil(rng: random.Random, tenant: Tenant, rr: RecordRequest, worker: User, staff: list[User]) -> None:
+def _fulfil(rng: random.Random, tenant: Tenant, rr: RecordRequest, worker: User, staff: list[User], case: Case) -> None:
     """What staff do from "in fulfillment" to "delivered" for a recent demo request, through the real services:
-    upload the retrieved record, build the packet, QC by a second person, deliver with the method's evidence."""
+    upload the retrieved records (the hospital's chart; for some, an outside clinic's fax too, its cover sheet left
+    out), build the packet, QC by a second person, deliver with the method's evidence."""
     if rr.request_type == RequestType.ACCOUNTING:
         # An accounting releases its report of disclosures, not records (45 CFR 164.528).
         disclosures.accounting_report_generate(tenant=tenant, actor=worker, record_request=rr)
     else:
         record_type = next((t for t in rr.record_types if t != RecordType.COMPLETE), RecordType.DISCHARGE_SUMMARY)
         seen = (rr.scope_date_to or rr.received_at.date()) - timedelta(days=rng.randint(1, 20))
+        rng.randint(2, 4)  # the placeholder record's page count once: still drawn, so the rest of the demo is unchanged
+        chart, admitted_on, _pages = demo_documents.chart_pdf(case, discharged_on=seen, printed_at=clock.now())
         documents.release_document_upload(
             tenant=tenant,
             actor=worker,
             record_request=rr,
-            uploaded_file=SimpleUploadedFile("discharge-summary.pdf", _demo_records(rr, rng.randint(2, 4))),
+            uploaded_file=_pdf_upload(f"{rr.patient.mrn}-inpatient-record.pdf", chart),
             source=RetrievalSource.EHR_HIM,
             record_type=record_type,
-            service_date_from=seen,
+            service_date_from=admitted_on,
             service_date_to=seen,
             patient_confirmed=True,
         )
+        outside = case.rng("outside-records")
+        if outside.random() < 0.5:
+            visit_on = min(seen + timedelta(days=outside.randint(7, 14)), rr.scope_date_to or seen)
+            faxed = documents.release_document_upload(
+                tenant=tenant,
+                actor=worker,
+                record_request=rr,
+                uploaded_file=SimpleUploadedFile(
+                    "fax-outside-records.tif",
+                    demo_documents.outside_records_fax(case, visit_on=visit_on, rng=outside),
+                    content_type="image/tiff",
+                ),
+                source=RetrievalSource.OTHER_FACILITY,
+                record_type=record_type,
+                service_date_from=visit_on,
+                service_date_to=visit_on,
+                patient_confirmed=True,
+            )
+            documents.page_exclusion_add(
+                tenant=tenant,
+                actor=worker,
+                document=faxed,
+                first_page=1,
+                reason=ExclusionReason.OTHER,
+                note="Fax cover sheet of the sending clinic, not part of the record.",
+            )
     packets.packet_build(tenant=tenant, actor=worker, record_request=rr)
     reviewer = next(user for user in staff if user != worker)  # the two-person rule: not the packet's builder
     review = qc.qc_review_record(tenant=tenant, actor=reviewer, record_request=rr, confirmed=qc.CHECK_ORDER)
@@ -436,6 +461,7 @@ def _apply_path(
     path: list[str],
     staff: list[User],
     supervisor: User,
+    case: Case,
     *,
     fulfil_for_real: bool = False,
 ) -> None:
@@ -456,7 +482,7 @@ def _apply_path(
     for step_name in path:
         with clock.frozen(tick()):
             if step_name == "validate":
-                _complete_intake(tenant, worker, rr, supervisor)
+                _complete_intake(tenant, worker, rr, supervisor, case)
             elif step_name == "start":
                 transitions.request_start_fulfillment(tenant=tenant, actor=worker, record_request=rr)
             elif step_name == "exception":
@@ -471,7 +497,7 @@ def _apply_path(
                     next_action_due=clock.now().date() + timedelta(days=rng.randint(2, 10)),
                 )
             elif step_name == "deliver" and fulfil_for_real:
-                _fulfil(rng, tenant, rr, worker, staff)
+                _fulfil(rng, tenant, rr, worker, staff, case)
             elif step_name == "deliver":
                 # Older demo history is recorded without packets (building one for every request only slows
                 # seeding): the fact QC records on a pass, and the delivery's one-line evidence.
@@ -499,6 +525,22 @@ def _apply_path(
                     tenant=tenant, actor=worker, record_request=rr, reason="Requestor withdrew the request by phone."
                 )
         rr.refresh_from_db()
+
+
+def _received_documents(case: Case, channel: str) -> list[intake_services.IncomingDocument]:
+    """What arrived with the request: a faxed request comes as the fax server delivers it, one multi-page TIFF (a
+    cover sheet, then the signed authorization or the requestor's letter)."""
+    if channel != Channel.FAX:
+        return []
+    fax = demo_documents.intake_fax(case)
+    return [
+        intake_services.IncomingDocument(
+            uploaded_file=SimpleUploadedFile("fax.tif", fax.content, content_type="image/tiff"),
+            kind=DocumentKind.AUTHORIZATION if fax.carries_authorization else DocumentKind.REQUEST_LETTER,
+            source=DocumentSource.FAX,
+            note=f"Fax from {fax.sender} ({fax.sender_fax}), {fax.pages} pages"[:300],
+        )
+    ]
 
 
 def demo_email(name: str) -> str:
@@ -564,6 +606,39 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
         path = _target_path(rng, age_days)
         incomplete = not path and rng.random() < 0.35  # half-finished intake, as fax and mail requests often are
         scope_from = (received_at - timedelta(days=rng.randint(60, 1500))).date()
+        # Drawn in the order the demo always drew them, so that the same seed gives the same demo.
+        channel = _weighted(rng, CHANNEL_WEIGHTS)
+        fields = {
+            # Psychotherapy notes have rules of their own (an authorization of their own, a denial under the right
+            # of access): not among the random demo requests.
+            "sensitive_categories": rng.sample(
+                [c.value for c in SensitiveCategory if c != SensitiveCategory.PSYCHOTHERAPY_NOTES], k=1
+            )
+            if rng.random() < 0.08
+            else [],
+            "scope_date_from": None if incomplete and rng.random() < 0.5 else scope_from,
+            "scope_date_to": None if incomplete else received_at.date(),
+            "record_types": rng.sample(
+                [t.value for t in RecordType if t not in (RecordType.OTHER, RecordType.PSYCHOTHERAPY_NOTES)],
+                k=rng.randint(1, 4),
+            ),
+            "delivery_method": "" if incomplete and rng.random() < 0.5 else method,
+            "delivery_destination": "" if incomplete else _destination(rng, fake, method, requestor),
+        }
+        # What the request's documents say (portal.demo_documents), from a seed of its own: the main sequence above
+        # is not disturbed by how many random choices a document makes.
+        case = Case(
+            tenant=tenant,
+            patient=patient,
+            requestor=requestor,
+            request_type=request_type,
+            received_at=received_at,
+            record_types=tuple(fields["record_types"]),
+            scope_from=fields["scope_date_from"],
+            scope_to=fields["scope_date_to"],
+            sensitive_categories=tuple(fields["sensitive_categories"]),
+            seed=spec.seed * 100_003 + index,
+        )
         with clock.frozen(received_at):
             rr = intake_services.intake_receive(
                 tenant=tenant,
@@ -571,30 +646,17 @@ def seed_tenant(spec: DemoTenant, users: dict[str, User], *, scale: float = 1.0)
                 patient=patient,
                 requestor=requestor,
                 request_type=request_type,
-                channel=_weighted(rng, CHANNEL_WEIGHTS),
+                channel=channel,
                 received_at=received_at,
+                documents=_received_documents(case, channel),
                 # A few acknowledgment letters for the demo; generating one for every request only slows seeding.
                 acknowledge=index < 5,
-                # Psychotherapy notes have rules of their own (an authorization of their own, a denial under the
-                # right of access): not among the random demo requests.
-                sensitive_categories=rng.sample(
-                    [c.value for c in SensitiveCategory if c != SensitiveCategory.PSYCHOTHERAPY_NOTES], k=1
-                )
-                if rng.random() < 0.08
-                else [],
-                scope_date_from=None if incomplete and rng.random() < 0.5 else scope_from,
-                scope_date_to=None if incomplete else received_at.date(),
-                record_types=rng.sample(
-                    [t.value for t in RecordType if t not in (RecordType.OTHER, RecordType.PSYCHOTHERAPY_NOTES)],
-                    k=rng.randint(1, 4),
-                ),
-                delivery_method="" if incomplete and rng.random() < 0.5 else method,
-                delivery_destination="" if incomplete else _destination(rng, fake, method, requestor),
+                **fields,
             )
         # The most recent deliveries go through fulfillment for real (packet, QC, delivery), so the demo shows it.
         real = "deliver" in path and age_days <= 30 and real_fulfillments > 0
         real_fulfillments -= real
-        _apply_path(rng, tenant, rr, path, staff, supervisor, fulfil_for_real=real)
+        _apply_path(rng, tenant, rr, path, staff, supervisor, case, fulfil_for_real=real)
     _status_calls_and_portal_views(random.Random(spec.seed + 7), tenant, staff)
     return tenant
 

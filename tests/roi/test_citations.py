@@ -68,6 +68,7 @@ CFR: dict[str, str] = {
     "164.508(b)(4)": "Prohibition on conditioning of authorizations",
     "164.508(b)(4)(i)": "research-related treatment may be conditioned on a research authorization",
     "164.508(b)(5)": "Revocation of authorizations: in writing, except where relied on",
+    "164.508(c)": "Implementation specifications: core elements and requirements",
     "164.508(c)(1)": "Core elements",
     "164.508(c)(1)(i)": "a specific and meaningful description of the information",
     "164.508(c)(1)(ii)": "the name of the persons authorized to make the disclosure",

@@ -70,13 +70,7 @@ def packet_build_start(*, tenant: Tenant, actor: Any, record_request: RecordRequ
     """Ask a worker to build the next packet version; the task is queued when the transaction commits."""
     with transaction.atomic():
         current = docs.lock_request_for_work(tenant=tenant, record_request=record_request)
-        contents = docs.release_contents(docs.documents_for(tenant=tenant, record_request=current))
-        record_pages = sum(len(item.included) for item in contents)
-        if not record_pages:
-            raise ServiceError(
-                "Nothing to release: upload the retrieved records, or put back pages excluded by mistake, "
-                "before building the packet."
-            )
+        _, record_pages = packets.contents_to_release(tenant=tenant, record_request=current)
         now = clock.now()
         running = active_build(tenant=tenant, record_request=current)
         if running is not None:

@@ -278,6 +278,18 @@ def _one_build_at_a_time(record_request: RecordRequest) -> Iterator[None]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BUILD_LOCK_CLASS, record_request.pk])
 
 
+def contents_to_release(*, tenant: Tenant, record_request: RecordRequest) -> tuple[list[docs.DocumentPages], int]:
+    """What a packet built now would hold, and its number of record pages; refused when nothing would leave."""
+    contents = docs.release_contents(docs.documents_for(tenant=tenant, record_request=record_request))
+    record_pages = sum(len(item.included) for item in contents)
+    if not record_pages:
+        raise ServiceError(
+            "Nothing to release: upload the retrieved records, or put back pages excluded by mistake, "
+            "before building the packet."
+        )
+    return contents, record_pages
+
+
 def packet_build(
     *, tenant: Tenant, actor: Any, record_request: RecordRequest, progress: packet_pdf.Progress | None = None
 ) -> ReleasePacket:
@@ -290,13 +302,7 @@ def packet_build(
     with _one_build_at_a_time(record_request):
         with transaction.atomic():
             current = docs.lock_request_for_work(tenant=tenant, record_request=record_request)
-            contents = docs.release_contents(docs.documents_for(tenant=tenant, record_request=current))
-            record_pages = sum(len(item.included) for item in contents)
-            if not record_pages:
-                raise ServiceError(
-                    "Nothing to release: upload the retrieved records, or put back pages excluded by mistake, "
-                    "before building the packet."
-                )
+            contents, record_pages = contents_to_release(tenant=tenant, record_request=current)
             previous = ReleasePacket.objects.for_tenant(tenant).filter(request=current).order_by("-version").first()
             version = (previous.version if previous else 0) + 1
             built_on = local_date(clock.now(), tenant)

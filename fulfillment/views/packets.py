@@ -315,9 +315,8 @@ class PacketBuildView(_PacketActionView):
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
-        contents = docs.release_contents(docs.documents_for(tenant=self.tenant, record_request=record_request))
-        pages = sum(len(item.included) for item in contents)
         try:
+            _, pages = packets.contents_to_release(tenant=self.tenant, record_request=record_request)
             if packet_builds.builds_in_background(pages) or packet_builds.active_build(
                 tenant=self.tenant, record_request=record_request
             ):

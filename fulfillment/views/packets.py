@@ -75,7 +75,11 @@ class _PacketActionView(RequestDetailView):
         )
 
     def invalid(self, request: HttpRequest, record_request: RecordRequest, form: Any, key: str, what: str) -> Any:
-        messages.error(request, f"{what} Check the highlighted fields.")
+        file_errors = form.errors.get("file") if "file" in form.fields else None
+        # A refused file's reason (damaged, password-protected, which page) is the whole story: say it at the top,
+        # where the eye lands after the page reloads, not only beside the file field further down.
+        detail = file_errors[0] if file_errors else "Check the highlighted fields."
+        messages.error(request, f"{what} {detail}")
         return self.render_detail(request, record_request, panel_forms={key: form}, status=400)
 
 

@@ -266,6 +266,9 @@ def test_a_refused_upload_keeps_what_was_entered_and_says_what_to_fix(rr, alice,
     )
     page = response.content.decode()
     assert response.status_code == 400
+    # The reason heads the page, in the message after the reload, as well as beside the file field.
+    [message] = [str(m) for m in response.context["messages"]]
+    assert message.startswith("Document not uploaded. 'notes.pdf' is not a PDF")
     assert "its content looks like a web page (HTML)" in page
     assert 'value="imaging" selected' in page
     assert 'value="imaging_reports" selected' in page

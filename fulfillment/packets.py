@@ -250,7 +250,7 @@ def _cover_context(
 
 
 def _snapshot(contents: list[docs.DocumentPages], record_request: RecordRequest) -> dict[str, Any]:
-    """What a packet is built from, to tell whether it changed while the packet was being built."""
+    """What a packet is built from: the documents and pages, whether the Part 2 notice is due, the recipient."""
     return {
         "contents": [{"document": item.document.pk, "pages": item.included} for item in contents],
         "part2": any(
@@ -258,6 +258,18 @@ def _snapshot(contents: list[docs.DocumentPages], record_request: RecordRequest)
         ),
         "recipient": packet_recipient(record_request),
     }
+
+
+_SNAPSHOT_PARTS = (
+    ("contents", "documents or excluded pages"),
+    ("part2", "the 42 CFR Part 2 notice"),
+    ("recipient", "the recipient or delivery destination"),
+)
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What differs between two snapshots, in words."""
+    return [what for key, what in _SNAPSHOT_PARTS if before[key] != after[key]]
 
 
 @contextmanager
@@ -368,18 +380,8 @@ def _packet_keep(
 ) -> ReleasePacket:
     with transaction.atomic():
         current = docs.lock_request_for_work(tenant=tenant, record_request=record_request)
-        now_snapshot = _snapshot(
-            docs.release_contents(docs.documents_for(tenant=tenant, record_request=current)), current
-        )
-        changed = [
-            what
-            for key, what in (
-                ("contents", "documents or excluded pages"),
-                ("part2", "the 42 CFR Part 2 notice"),
-                ("recipient", "the recipient or delivery destination"),
-            )
-            if now_snapshot[key] != snapshot[key]
-        ]
+        now_contents = docs.release_contents(docs.documents_for(tenant=tenant, record_request=current))
+        changed = _changes(snapshot, _snapshot(now_contents, current))
         if changed:
             raise ServiceError(
                 f"The {' and '.join(changed)} changed while the packet was being built, so it was not kept: build it "
@@ -453,18 +455,8 @@ def packet_changes(
     packet: ReleasePacket, contents: list[docs.DocumentPages], record_request: RecordRequest
 ) -> list[str]:
     """What a rebuild would change about `packet`: empty when it still matches the documents and the request."""
-    changes: list[str] = []
-    now = [{"document": item.document.pk, "pages": item.included} for item in contents]
-    if now != packet.contents:
-        changes.append("documents or excluded pages")
-    part2 = any(
-        SensitiveCategory.SUD_PART2 in docs.released_categories(item.document, item.included) for item in contents
-    )
-    if part2 != packet.includes_part2:
-        changes.append("the 42 CFR Part 2 notice")
-    if packet_recipient(record_request) != packet.recipient:
-        changes.append("the recipient or delivery destination")
-    return changes
+    built = {"contents": packet.contents, "part2": packet.includes_part2, "recipient": packet.recipient}
+    return _changes(built, _snapshot(contents, record_request))
 
 
 def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:

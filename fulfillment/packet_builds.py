@@ -1,12 +1,12 @@
-"""Packets built in the background: a chart too big to lay out within a page load (a thousand pages take about a
-minute) is built by a worker, and the request page shows its progress while staff keep working.
+"""Packets built in the background: a chart too big to lay out within a page load is built by a worker, and the
+request page shows its progress while staff keep working.
 
 `packet_build_start` records the wish (a PacketBuild row, at most one waiting or running per request) and queues the
 task once the transaction commits; `packet_build_run` is what the worker does: it claims the row with a conditional
 UPDATE (a message delivered twice builds once), calls fulfillment.packets.packet_build with a progress callback, and
 records the outcome: the packet, or the reason it was not built, naming the document and page at fault. Whoever
-asked gets an in-app notice either way. A small packet is built within the page load as before
-(`builds_in_background` decides).
+asked gets an in-app notice either way. `packet_build_or_start` is what the build button asks: a small packet is built
+within the page load as before, a big one (or any while another build is on its way) goes to the worker.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from django.urls import reverse
 from fulfillment import documents as docs
 from fulfillment import packets
 from fulfillment.choices import PacketBuildState
-from fulfillment.models import PacketBuild
+from fulfillment.models import PacketBuild, ReleasePacket
 from roi import clock
 from roi.errors import ServiceError
 from roi.models import Tenant, User
@@ -32,7 +32,9 @@ from workflow.models import RecordRequest
 
 logger = logging.getLogger(__name__)
 
-# Packets of more record pages than this go to a worker (PACKET_INLINE_PAGES): about three seconds of layout.
+# Packets of more record pages than this go to a worker (PACKET_INLINE_PAGES). Laying out 50 pages takes well under a
+# second (benchmarks/packets.py); scans heavier than the benchmark's, the cover sheet and the request's other work
+# come on top, and a page load should stay short whatever the chart.
 DEFAULT_INLINE_PAGES = 50
 # A running build whose worker has said nothing for this long is taken as dead (the worker was killed or the
 # machine restarted): the request can be built again.
@@ -55,10 +57,6 @@ def active_build(*, tenant: Tenant, record_request: RecordRequest) -> PacketBuil
         .filter(request_id=record_request.pk, state__in=[PacketBuildState.QUEUED, PacketBuildState.RUNNING])
         .first()
     )
-
-
-def last_build(*, tenant: Tenant, record_request: RecordRequest) -> PacketBuild | None:
-    return PacketBuild.objects.for_tenant(tenant).filter(request_id=record_request.pk).order_by("-pk").first()
 
 
 def _stale(build: PacketBuild, now: Any) -> bool:
@@ -89,6 +87,14 @@ def packet_build_start(*, tenant: Tenant, actor: Any, record_request: RecordRequ
         )
         transaction.on_commit(lambda: _enqueue(build))
     return build
+
+
+def packet_build_or_start(*, tenant: Tenant, actor: Any, record_request: RecordRequest) -> ReleasePacket | PacketBuild:
+    """Build the packet now (a ReleasePacket) or hand it to a worker (a PacketBuild), by its size."""
+    _, pages = packets.contents_to_release(tenant=tenant, record_request=record_request)
+    if builds_in_background(pages) or active_build(tenant=tenant, record_request=record_request):
+        return packet_build_start(tenant=tenant, actor=actor, record_request=record_request)
+    return packets.packet_build(tenant=tenant, actor=actor, record_request=record_request)
 
 
 STOPPED = "The build stopped before it finished (the background worker was restarted). Build the packet again."

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 import pikepdf
 import pypdfium2
@@ -321,14 +321,5 @@ def render_every_page(pdf_bytes: bytes, *, expected: int | None = None) -> None:
                     f"is damaged: page {index + 1} cannot be drawn. {AGAIN}",
                     page=index + 1,
                 ) from None
-    finally:
-        document.close()
-
-
-def render_page(pdf_bytes: bytes, index: int, *, scale: float = 1.0) -> Any:
-    """Page `index` (0-based) as a Pillow image: what tests and previews compare with the source."""
-    document = pypdfium2.PdfDocument(pdf_bytes)
-    try:
-        return document[index].render(scale=scale).to_pil()
     finally:
         document.close()

@@ -320,25 +320,19 @@ class PacketBuildView(_PacketActionView):
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         try:
-            _, pages = packets.contents_to_release(tenant=self.tenant, record_request=record_request)
-            if packet_builds.builds_in_background(pages) or packet_builds.active_build(
-                tenant=self.tenant, record_request=record_request
-            ):
-                build = packet_builds.packet_build_start(
-                    tenant=self.tenant, actor=request.user, record_request=record_request
-                )
-            else:
-                build = None
-                packet = packets.packet_build(tenant=self.tenant, actor=request.user, record_request=record_request)
+            result = packet_builds.packet_build_or_start(
+                tenant=self.tenant, actor=request.user, record_request=record_request
+            )
         except ServiceError as error:
             return self.failed(request, tracking_number, error)
-        if build is not None:
+        if isinstance(result, PacketBuild):
             messages.info(
                 request,
-                f"The packet ({build.record_pages} record pages) is being built in the background. Its progress shows "
+                f"The packet ({result.record_pages} record pages) is being built in the background. Its progress shows "
                 "under Release packet; you can keep working, and you will be told when it is ready.",
             )
             return _back(tracking_number)
+        packet = result
         messages.success(
             request,
             f"Release packet version {packet.version} built: {packet.record_pages} record "

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from pypdf import PdfReader
 
 from fulfillment.choices import DisclosurePurpose, ExclusionReason, ResendReason, RetrievalSource
@@ -270,8 +270,10 @@ def disclosure_record(*, tenant: Tenant, actor: Any, patient: Patient, **values:
 def disclosure_correct(
     *, tenant: Tenant, actor: Any, disclosure: Disclosure, reason: str, entered_in_error: bool = False, **values: Any
 ) -> Disclosure:
-    """Correct an entry (the previous version stays in its history with who changed it and why), or mark it entered
-    in error, which takes it out of the accounting without deleting it."""
+    """Correct an entry, or mark it entered in error, which takes it out of the accounting. Disclosures are records
+    of fact (roi/records.py): a correction is a new entry that points at the one it corrects (the accounting lists
+    the newest), and marking an entry in error fills in its two write-once columns. Returns the entry as it now
+    stands."""
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError("Say why the entry is corrected.", field="reason")
@@ -282,16 +284,37 @@ def disclosure_correct(
             raise ServiceError("Disclosure not found.") from None
         if current.entered_in_error_at is not None:
             raise ServiceError("This entry was marked entered in error; record a new disclosure instead.")
+        if Disclosure.objects.for_tenant(tenant).filter(corrects=current).exists():
+            raise ServiceError("This entry was corrected already; correct its newest version.")
         if entered_in_error:
             current.entered_in_error_at = clock.now()
             current.entered_in_error_reason = reason[:300]
-        else:
-            for name, value in _clean_disclosure_fields(values, tenant=tenant).items():
-                setattr(current, name, value)
-        history_stamp(current, actor)
-        current._change_reason = reason[:100]  # django-simple-history: shown with the version
-        current.save()
-    return current
+            history_stamp(current, actor)
+            current._change_reason = reason[:100]  # django-simple-history: shown with the version
+            current.save(update_fields=["entered_in_error_at", "entered_in_error_reason"])
+            return current
+        corrected = Disclosure(
+            tenant=tenant,
+            patient=current.patient,
+            request=current.request,
+            delivery=None,  # the delivery stays with the entry it wrote
+            disclosed_on=current.disclosed_on,
+            recipient_name=current.recipient_name,
+            recipient_address=current.recipient_address,
+            description=current.description,
+            purpose=current.purpose,
+            purpose_statement=current.purpose_statement,
+            recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+            recorded_at=clock.now(),
+            corrects=current,
+            correction_reason=reason[:300],
+        )
+        for name, value in _clean_disclosure_fields(values, tenant=tenant).items():
+            setattr(corrected, name, value)
+        history_stamp(corrected, actor)
+        corrected._change_reason = reason[:100]
+        corrected.save()
+    return corrected
 
 
 # --- Suspensions ---------------------------------------------------------------------------------------------
@@ -413,10 +436,12 @@ class AccountingEntry:
 
 
 def patient_disclosures(*, tenant: Tenant, patient: Patient) -> QuerySet[Disclosure]:
-    """Every disclosure row of the patient, newest first, for the staff page (entered-in-error ones included)."""
+    """Every disclosure row of the patient, newest first, for the staff page (entered-in-error and corrected ones
+    included; `superseded` marks an entry a newer one corrects)."""
     return (
         Disclosure.objects.for_tenant(tenant)
         .filter(patient=patient)
+        .annotate(superseded=Exists(Disclosure.objects.for_tenant(tenant).filter(corrects=OuterRef("pk"))))
         .select_related("request__requestor", "recorded_by")
         .order_by("-disclosed_on", "-id")
     )
@@ -434,7 +459,9 @@ def patient_suspensions(*, tenant: Tenant, patient: Patient) -> QuerySet[Disclos
 def suspended_count(suspension: DisclosureSuspension, rows: list[Disclosure]) -> int:
     """How many of the patient's entries (`patient_disclosures`) the suspension leaves out while it runs: the
     accounting page shows it beside each suspension, so a name that matches nobody is seen, not trusted."""
-    return sum(1 for row in rows if row.entered_in_error_at is None and suspends(suspension, row))
+    return sum(
+        1 for row in rows if row.entered_in_error_at is None and not row.superseded and suspends(suspension, row)
+    )
 
 
 # The suspension form lists at most this many government requestors; any other agency's name can be typed.
@@ -448,7 +475,9 @@ def agency_candidates(*, tenant: Tenant, patient: Patient) -> tuple[list[Request
     recipients: list[Requestor | str] = []
     seen_requestors: set[int] = set()
     seen_names: set[str] = set()
-    for row in patient_disclosures(tenant=tenant, patient=patient).filter(entered_in_error_at__isnull=True):
+    for row in patient_disclosures(tenant=tenant, patient=patient).filter(
+        entered_in_error_at__isnull=True, corrected_by__isnull=True
+    ):
         requestor = row.request.requestor if row.request_id is not None else None
         if requestor is not None and requestor.pk not in seen_requestors:
             seen_requestors.add(requestor.pk)
@@ -474,6 +503,7 @@ def accounting_entries(*, tenant: Tenant, patient: Patient, period_end: date, as
         .filter(
             patient=patient,
             entered_in_error_at__isnull=True,
+            corrected_by__isnull=True,  # a corrected entry counts as its newest version
             purpose__in=DisclosurePurpose.values,  # the exclusions of 164.528(a)(1) have no row; check anyway
             disclosed_on__gte=window_start(period_end),
             disclosed_on__lte=period_end,

@@ -553,6 +553,12 @@ class Disclosure(TenantOwned):
     # out and the history shows who marked it and why.
     entered_in_error_at = models.DateTimeField(null=True, blank=True)
     entered_in_error_reason = models.CharField(max_length=300, blank=True)
+    # A disclosure is a record of fact (roi/records.py): a correction is a new entry pointing at the one it corrects,
+    # which the accounting then leaves out.
+    corrects = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrected_by"
+    )
+    correction_reason = models.CharField(max_length=300, blank=True)
     history = HistoricalRecords()
 
     class Meta:

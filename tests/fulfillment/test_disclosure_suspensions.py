@@ -35,13 +35,13 @@ def _disclosure(patient, recipient: str, *, on: date = date(2025, 7, 1), request
     )  # fmt: skip
 
 
-def _via_request(patient, requestor, *, recipient: str | None = None) -> Disclosure:  # type: ignore[no-untyped-def]
+def _via_request(patient, requestor, *, recipient: str | None = None, on: date = date(2025, 7, 1)) -> Disclosure:  # type: ignore[no-untyped-def]
     """A disclosure written by the delivery of a request made by `requestor` (recipient: the requestor, as delivery
     writes it, unless a correction changed the text)."""
     rr = factories.RecordRequestFactory(
         tenant=patient.tenant, patient=patient, requestor=requestor, request_type=RequestType.OTHER
     )
-    return _disclosure(patient, recipient if recipient is not None else str(requestor), request=rr)
+    return _disclosure(patient, recipient if recipient is not None else str(requestor), request=rr, on=on)
 
 
 def _government(tenant, name: str, organization: str = ""):  # type: ignore[no-untyped-def]
@@ -262,8 +262,7 @@ def test_164_528_a_2_the_report_pdf_and_the_staff_page_leave_out_the_same_disclo
     patient = rr.patient
     detective = _government(tenant_a, "Det. Jane Smith", POLICE)
     recently = timezone.localdate(timezone.now(), tenant_a.tzinfo) - timedelta(days=200)
-    _via_request(patient, detective, recipient="SPD records unit")
-    Disclosure.objects.filter(patient=patient).update(disclosed_on=recently)
+    _via_request(patient, detective, recipient="SPD records unit", on=recently)
     _disclosure(patient, "springfield police", on=recently + timedelta(days=1))
     _disclosure(patient, LEAGUE, on=recently + timedelta(days=2))
     _disclosure(patient, "State Cancer Registry", on=recently + timedelta(days=3))

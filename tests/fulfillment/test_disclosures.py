@@ -143,7 +143,9 @@ def _disclosure(patient, on, recipient="State Department of Health", purpose=P.P
     )
 
 
-def test_staff_record_a_public_health_report_and_correct_it_with_history(tenant_a, alice):
+def test_staff_record_a_public_health_report_and_correct_it_as_a_new_entry(tenant_a, alice, sam):
+    """A disclosure is a record of fact (roi/records.py): the correction is a new entry pointing at the one it
+    corrects, which stays as it was and leaves the accounting."""
     patient = factories.PatientFactory(tenant=tenant_a)
     values = {
         "disclosed_on": date(2025, 3, 1),
@@ -156,27 +158,33 @@ def test_staff_record_a_public_health_report_and_correct_it_with_history(tenant_
     disclosure = disclosures.disclosure_record(tenant=tenant_a, actor=alice, patient=patient, **values)
     corrected = disclosures.disclosure_correct(
         tenant=tenant_a,
-        actor=alice,
+        actor=sam,
         disclosure=disclosure,
         reason="Wrong date",
         **{**values, "disclosed_on": date(2025, 3, 2)},
     )
-    assert corrected.disclosed_on == date(2025, 3, 2)
-    versions = list(corrected.history.order_by("history_date"))
-    assert [v.disclosed_on for v in versions] == [date(2025, 3, 1), date(2025, 3, 2)]
-    assert versions[-1].history_user == alice
-    assert versions[-1].history_change_reason == "Wrong date"
+    assert corrected.pk != disclosure.pk
+    assert (corrected.disclosed_on, corrected.corrects, corrected.correction_reason) == (
+        date(2025, 3, 2),
+        disclosure,
+        "Wrong date",
+    )
+    assert corrected.recorded_by == sam
+    assert corrected.history.get().history_change_reason == "Wrong date"
+    disclosure.refresh_from_db()
+    assert disclosure.disclosed_on == date(2025, 3, 1)  # the original stays as recorded
+    period = {"period_end": date(2025, 12, 1), "as_of": date(2025, 12, 1)}
+    entries = disclosures.accounting_entries(tenant=tenant_a, patient=patient, **period)
+    assert [entry.first.pk for entry in entries] == [corrected.pk]  # only the newest version counts
+
+    with pytest.raises(ServiceError, match="corrected already"):
+        disclosures.disclosure_correct(tenant=tenant_a, actor=alice, disclosure=disclosure, reason="Again", **values)
 
     disclosures.disclosure_correct(
         tenant=tenant_a, actor=alice, disclosure=corrected, reason="Wrong patient", entered_in_error=True
     )
     assert Disclosure.objects.filter(pk=disclosure.pk).exists()  # kept, not deleted
-    assert (
-        disclosures.accounting_entries(
-            tenant=tenant_a, patient=patient, period_end=date(2025, 12, 1), as_of=date(2025, 12, 1)
-        )
-        == []
-    )
+    assert disclosures.accounting_entries(tenant=tenant_a, patient=patient, **period) == []
 
 
 def test_a_disclosure_for_treatment_cannot_be_recorded(tenant_a, alice):

@@ -135,9 +135,14 @@ def role_summary() -> str:
 
 def bypass(where: str) -> Any:
     """The tenant wall lifted, recorded (a PlatformAccess row), for building and resetting benchmark data across
-    tenants: never around what is measured."""
+    tenants: never around what is measured. Only the platform credential can (DATABASE_OWNER_URL): from the first
+    bypass on, this process logs in with it, and runs everything else as the app role all the same (roi/rls.py)."""
+    from django.db import connection
+
     from roi import rls
 
+    if not rls.is_platform_login(connection) and os.environ.get("DATABASE_OWNER_URL"):
+        rls.use_platform_credential()
     return rls.bypass("benchmark data set", where=f"benchmarks/{where}")
 
 

@@ -74,9 +74,14 @@ def django_setup(topology: Topology) -> None:
 
 @contextlib.contextmanager
 def everywhere(what: str) -> Iterator[None]:
-    """Set-up and checks read across the wall: recorded like every bypass (roi/rls.py)."""
+    """Set-up and checks read across the wall: recorded like every bypass, with the platform credential the drill
+    holds (DATABASE_OWNER_URL; roi/rls.py)."""
+    from django.db import connection
+
     from roi import rls
 
+    if not rls.is_platform_login(connection):
+        rls.use_platform_credential()
     with rls.bypass(f"fault drill: {what}", where="ops/faults.py"):
         yield
 

@@ -1,11 +1,12 @@
 """Django admin for platform operators (superusers): tenants, users, memberships, API tokens, access events, and the
 record of tenant-wall bypasses."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from roi.models import AccessEvent, ApiToken, Membership, PlatformAccess, Tenant, User
+from roi.tenancy import PLATFORM_TENANT_KEY
 
 admin.site.site_header = "OpenROI platform administration"
 
@@ -39,6 +40,22 @@ class RoiUserAdmin(UserAdmin):
 class TenantAdmin(SimpleHistoryAdmin):
     list_display = ["name", "slug", "jurisdiction", "timezone", "is_active"]
     prepopulated_fields = {"slug": ["name"]}
+    actions = ["act_for"]
+
+    @admin.action(description="Act for this organisation (the lists here show its rows)")
+    def act_for(self, request, queryset):  # type: ignore[no-untyped-def]
+        """The platform admin sees one organisation's rows at a time, the one chosen here; every page it opens is
+        recorded as platform access (roi/tenancy.py)."""
+        tenants = list(queryset[:2])
+        if len(tenants) != 1:
+            self.message_user(request, "Choose exactly one organisation to act for.", level=messages.ERROR)
+            return
+        request.session[PLATFORM_TENANT_KEY] = tenants[0].pk
+        self.message_user(
+            request,
+            f"Acting for {tenants[0].name}: the lists of requests, patients and records show its rows only, and "
+            "every page you open is recorded.",
+        )
 
 
 @admin.register(Membership)

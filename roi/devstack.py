@@ -804,7 +804,8 @@ def command_run(stopper: Stopper, extra: list[str]) -> int:
         stack.up()
         run_step(stopper, stack, "migrate", manage("migrate", "--noinput"))
         seed = run_step(stopper, stack, "seed", manage("seed_demo", "--if-empty"), capture=True)
-        env = stack.env
+        # Web, worker and beat are the app: the app role's credential only, never the owner's (roi/rls.py).
+        env = {key: value for key, value in stack.env.items() if key != "DATABASE_OWNER_URL"}
         children = [
             Child("web", manage("runserver", f"127.0.0.1:{port}", "--noreload", *extra), env),
             Child(

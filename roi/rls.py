@@ -17,8 +17,21 @@ Who sets the scope:
   the download token in the URL);
 - Celery tasks: the tenant of whoever queued them (a task header), and beat's jobs go through `each_tenant()`;
 - management commands: each takes its tenant or goes through `each_tenant()`.
-Platform work that must see every tenant at once (the platform admin) uses `bypass()`, which writes a
-`PlatformAccess` record first.
+Platform work that must see every tenant at once (benchmarks' data set, fault drills, migrations) uses `bypass()`,
+which writes a `PlatformAccess` record first and works only on a connection logged in with the platform credential
+(DATABASE_OWNER_URL), which the web, worker and beat processes are not given.
+
+The wall holds against the app role itself (SQL injection, a stolen DATABASE_URL), not only against a view that forgets
+its filter:
+- The settings are *signed*: `roi.scope_mac` is an HMAC of the backend's pid and the tenant, user and lookup, with a
+  key derived from SECRET_KEY. The policies' functions recompute it with the key's copy in `roi_private`, a schema the
+  app role cannot read (owned by the owner, written by `migrate`), and answer NULL (no tenant, no rows) when it does
+  not match. So `set_config('roi.tenant_id', '2', false)` alone shows nothing, and a MAC seen in one session (a log,
+  pg_stat_activity) is worthless in another.
+- There is no setting that lifts the wall. Every tenant's rows are visible only to the platform role, by a policy
+  `TO` that role (`roi_platform`); the app role is not a member of it. A process logged in with the platform
+  credential runs its ordinary scopes as the app role (`SET ROLE`), so the app's code meets the same wall there too,
+  and only `bypass()` returns to the platform role.
 
 Besides the tenant, a scope may carry a user (a signed-in member sees their own memberships, to know which tenants
 they belong to) and a lookup key (the one API token, request or download link whose secret or tracking number the
@@ -28,6 +41,10 @@ caller holds, read-only, to learn its tenant).
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import hmac
+import json
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, replace
@@ -39,7 +56,9 @@ from django.db import connection as default_connection
 SETTING_TENANT = "roi.tenant_id"
 SETTING_USER = "roi.user_id"
 SETTING_LOOKUP = "roi.lookup"
-SETTING_BYPASS = "roi.bypass"
+SETTING_MAC = "roi.scope_mac"
+# The schema the app role cannot see: the scope key and the functions that check a scope's MAC.
+PRIVATE_SCHEMA = "roi_private"
 
 # Tables whose rows a lookup key may reveal (read-only) before the tenant is known: column compared with the key.
 LOOKUP_COLUMNS = {
@@ -49,8 +68,6 @@ LOOKUP_COLUMNS = {
 }
 # Tables a signed-in member may read their own rows of, before the tenant is chosen.
 USER_COLUMNS = {"roi_membership": "user_id"}
-# Append-only tables: the app role may read and add rows, never change or remove them.
-APPEND_ONLY = ("roi_accessevent", "roi_platformaccess", "workflow_requesttransition", "django_migrations")
 
 
 @dataclass(frozen=True)
@@ -65,7 +82,6 @@ class Scope:
             SETTING_TENANT: "" if self.tenant_id is None else str(int(self.tenant_id)),
             SETTING_USER: "" if self.user_id is None else str(int(self.user_id)),
             SETTING_LOOKUP: self.lookup,
-            SETTING_BYPASS: "on" if self.bypass else "",
         }
 
 
@@ -77,18 +93,83 @@ def current() -> Scope:
     return _scope.get()
 
 
+class PlatformCredentialRequired(RuntimeError):
+    """A bypass of the wall on a connection logged in as the app role: only the platform credential may see every
+    tenant (DATABASE_OWNER_URL, `use_platform_credential()`)."""
+
+
+@functools.cache
+def _scope_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"openroi row-level security scope", hashlib.sha256).digest()
+
+
+def scope_key() -> bytes:
+    """The key that signs scopes: derived from SECRET_KEY; `migrate` gives PostgreSQL its copy (policies_install)."""
+    from django.conf import settings
+
+    return _scope_key(settings.SECRET_KEY)
+
+
+def scope_mac(backend_pid: int, values: dict[str, str]) -> str:
+    """The MAC PostgreSQL recomputes (roi_private.scope_verified): pid|tenant|user|lookup, only the last free text."""
+    message = "|".join([str(backend_pid), values[SETTING_TENANT], values[SETTING_USER], values[SETTING_LOOKUP]])
+    return hmac.new(scope_key(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def is_platform_login(connection: Any) -> bool:
+    """Whether the connection logged in as another role than the app's (the owner: migrate, the tests, benchmarks,
+    fault drills). Such a connection runs every scope but a bypass as the app role."""
+    from django.conf import settings
+
+    return connection.settings_dict.get("USER") != settings.DATABASE_APP_ROLE
+
+
+def backend_pid(connection: Any) -> int:
+    """The server process of the connection, as PostgreSQL itself sees it (a pooler's own pid would not do)."""
+    pid = getattr(connection, "backend_pid", None)
+    if pid is None:
+        with connection.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = connection.backend_pid = cursor.fetchone()[0]
+    return pid
+
+
 def send(connection: Any, scope: Scope) -> None:
-    """Hand `scope` to PostgreSQL as the connection's session settings. Called by the database backend before a
-    statement, when the connection's last sent scope differs from the caller's."""
+    """Hand `scope` to PostgreSQL as the connection's session settings, signed. Called by the database backend before
+    a statement, when the connection's last sent scope differs from the caller's."""
+    from django.conf import settings
+
     values = scope.settings()
+    platform = is_platform_login(connection)
+    if scope.bypass and not platform:
+        raise PlatformCredentialRequired(
+            f"Seeing every tenant ({scope.bypass}) needs the platform credential (DATABASE_OWNER_URL); the app role "
+            "cannot lift the tenant wall."
+        )
+    values[SETTING_MAC] = "" if scope.bypass else scope_mac(backend_pid(connection), values)
+    if platform:
+        values["role"] = "none" if scope.bypass else settings.DATABASE_APP_ROLE
     connection.scope_sent = None  # unknown until the statement has succeeded
     with connection.connection.cursor() as cursor:  # the driver's own cursor: no wrapper, no recursion
         cursor.execute(
-            "SELECT set_config(%s, %s, false), set_config(%s, %s, false), set_config(%s, %s, false), "
-            "set_config(%s, %s, false)",
+            "SELECT " + ", ".join(["set_config(%s, %s, false)"] * len(values)),
             [item for pair in values.items() for item in pair],
         )
     connection.scope_sent = scope
+
+
+def use_platform_credential(connection: Any = None) -> None:
+    """Log this process's connection in with the platform credential (DATABASE_OWNER_URL) from now on, for a process
+    that must see every tenant (benchmarks, fault drills). The web, worker and beat processes never do."""
+    import dj_database_url
+    from django.conf import settings
+
+    connection = connection or default_connection
+    if not settings.DATABASE_OWNER_URL:
+        raise PlatformCredentialRequired("DATABASE_OWNER_URL is not set: there is no platform credential to use.")
+    owner = dj_database_url.parse(settings.DATABASE_OWNER_URL)
+    connection.close()
+    connection.settings_dict.update({"USER": owner["USER"], "PASSWORD": owner["PASSWORD"]})
 
 
 def activate(scope: Scope) -> Token[Scope]:
@@ -135,7 +216,10 @@ def record_bypass(*, reason: str, actor: Any = None, where: str = "") -> None:
 
 @contextlib.contextmanager
 def bypass(reason: str, *, actor: Any = None, where: str = "") -> Iterator[Scope]:
-    """See every tenant, for platform work that must. Recorded (PlatformAccess) before it takes effect."""
+    """See every tenant, for platform work that must. Recorded (PlatformAccess) before it takes effect. Only on a
+    connection logged in with the platform credential (PlatformCredentialRequired otherwise)."""
+    if not is_platform_login(default_connection):
+        raise PlatformCredentialRequired(f"Seeing every tenant ({reason}) needs the platform credential.")
     record_bypass(reason=reason, actor=actor, where=where)
     with scope(Scope(bypass=reason)) as active:
         yield active
@@ -169,7 +253,38 @@ def resolve_tenant(model: Any, key: str) -> int | None:
 
 # --- The policies ------------------------------------------------------------------------------------------------
 
-_TENANT_CHECK = "tenant_id = (SELECT roi_current_tenant()) OR (SELECT roi_rls_bypassed())"
+_TENANT_CHECK = "tenant_id = (SELECT roi_current_tenant())"
+_OLD_BYPASS = "roi_rls_bypassed"  # the setting that once lifted the wall: policies still naming it are replaced
+
+# The scope's MAC, recomputed by PostgreSQL (HMAC-SHA256 from the key's inner and outer pads, so that no extension is
+# needed). SECURITY DEFINER, owned by the owner: the only way the app role reaches the key. PARALLEL RESTRICTED:
+# pg_backend_pid() is the leader's only there; the policies' initplans run in the leader and reach workers as values.
+_SCOPE_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION {private}.scope_verified() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce((
+    SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(
+             pg_backend_pid()::text
+             || '|' || coalesce(current_setting('roi.tenant_id', true), '')
+             || '|' || coalesce(current_setting('roi.user_id', true), '')
+             || '|' || coalesce(current_setting('roi.lookup', true), ''), 'UTF8'))), 'hex')
+           = current_setting('roi.scope_mac', true)
+    FROM {private}.scope_key k WHERE k.id = 1), false)
+$$;
+REVOKE ALL ON FUNCTION {private}.scope_verified() FROM PUBLIC;
+CREATE OR REPLACE FUNCTION {schema}.roi_current_tenant() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN {private}.scope_verified() THEN nullif(current_setting('roi.tenant_id', true), '')::bigint END
+$$;
+CREATE OR REPLACE FUNCTION {schema}.roi_current_user_id() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN {private}.scope_verified() THEN nullif(current_setting('roi.user_id', true), '')::bigint END
+$$;
+CREATE OR REPLACE FUNCTION {schema}.roi_current_lookup() RETURNS text
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN {private}.scope_verified() THEN nullif(current_setting('roi.lookup', true), '') END
+$$;
+"""
 
 
 def tenant_tables(cursor: Any) -> list[str]:
@@ -185,42 +300,88 @@ def tenant_tables(cursor: Any) -> list[str]:
     return [row[0] for row in cursor.fetchall()]
 
 
+def _pads(key: bytes) -> tuple[bytes, bytes]:
+    block = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
+
+
+def scope_key_install(connection: Any) -> None:
+    """The private schema, the key's copy (updated when SECRET_KEY changed) and the functions that check a scope."""
+    quote = connection.ops.quote_name
+    private = quote(PRIVATE_SCHEMA)
+    inner, outer = _pads(scope_key())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        schema = quote(cursor.fetchone()[0])
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {private}")
+        cursor.execute(f"REVOKE ALL ON SCHEMA {private} FROM PUBLIC")
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {private}.scope_key "
+            "(id integer PRIMARY KEY CHECK (id = 1), inner_pad bytea NOT NULL, outer_pad bytea NOT NULL)"
+        )
+        upsert = (
+            f"INSERT INTO {private}.scope_key (id, inner_pad, outer_pad) VALUES (1, %s, %s) "  # noqa: S608 - a constant
+            "ON CONFLICT (id) DO UPDATE SET inner_pad = EXCLUDED.inner_pad, outer_pad = EXCLUDED.outer_pad "
+            "WHERE scope_key.inner_pad IS DISTINCT FROM EXCLUDED.inner_pad"
+        )
+        cursor.execute(upsert, [inner, outer])
+        cursor.execute(_SCOPE_FUNCTIONS.format(private=private, schema=schema))
+
+
 def policies_install(connection: Any, app_role: str | None) -> list[str]:
     """Row-level security on every tenant table, and the app role's privileges. Idempotent, and quiet when there is
     nothing to do (no lock is taken on a table that already has its policies). Returns the tables it changed.
 
     Runs after every `migrate` (roi/apps.py), so a table added tomorrow is covered without anyone remembering."""
+    from roi import records
+
+    scope_key_install(connection)
     changed: list[str] = []
+    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        platform = quote(cursor.fetchone()[0])
         cursor.execute(
             """
-            SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, array_remove(array_agg(p.polname), NULL)
+            SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+                   coalesce(jsonb_object_agg(p.polname, pg_get_expr(p.polqual, p.polrelid))
+                            FILTER (WHERE p.polname IS NOT NULL), '{}')
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             LEFT JOIN pg_policy p ON p.polrelid = c.oid
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
             GROUP BY c.relname, c.relrowsecurity, c.relforcerowsecurity
             """
         )
-        state = {name: (enabled, forced, set(policies)) for name, enabled, forced, policies in cursor.fetchall()}
+        state = {  # Django's connection leaves jsonb undecoded
+            name: (enabled, forced, json.loads(policies) if isinstance(policies, str) else policies)
+            for name, enabled, forced, policies in cursor.fetchall()
+        }
         for table in tenant_tables(cursor):
             enabled, forced, policies = state[table]
-            quoted = connection.ops.quote_name(table)
+            quoted = quote(table)
             statements = []
             if not enabled:
                 statements.append(f"ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY")
             if not forced:
                 statements.append(f"ALTER TABLE {quoted} FORCE ROW LEVEL SECURITY")
+            if _OLD_BYPASS in (policies.get("roi_tenant") or ""):
+                statements.append(f"DROP POLICY roi_tenant ON {quoted}")
+                policies.pop("roi_tenant")
             if "roi_tenant" not in policies:
                 statements.append(
                     f"CREATE POLICY roi_tenant ON {quoted} USING ({_TENANT_CHECK}) WITH CHECK ({_TENANT_CHECK})"
                 )
+            if "roi_platform" not in policies:
+                statements.append(
+                    f"CREATE POLICY roi_platform ON {quoted} TO {platform} USING (true) WITH CHECK (true)"
+                )
             if table in LOOKUP_COLUMNS and "roi_lookup" not in policies:
-                column = connection.ops.quote_name(LOOKUP_COLUMNS[table])
+                column = quote(LOOKUP_COLUMNS[table])
                 statements.append(
                     f"CREATE POLICY roi_lookup ON {quoted} FOR SELECT USING ({column} = (SELECT roi_current_lookup()))"
                 )
             if table in USER_COLUMNS and "roi_own_user" not in policies:
-                column = connection.ops.quote_name(USER_COLUMNS[table])
+                column = quote(USER_COLUMNS[table])
                 statements.append(
                     f"CREATE POLICY roi_own_user ON {quoted} FOR SELECT USING ({column} = (SELECT roi_current_user_id()))"
                 )
@@ -228,15 +389,23 @@ def policies_install(connection: Any, app_role: str | None) -> list[str]:
                 cursor.execute(statement)
             if statements:
                 changed.append(table)
-        if app_role:
+        cursor.execute(f"DROP FUNCTION IF EXISTS {_OLD_BYPASS}()")
+    records.append_only_install(connection)
+    if app_role:
+        with connection.cursor() as cursor:
             _grant(cursor, connection, app_role)
     return changed
 
 
 def _grant(cursor: Any, connection: Any, app_role: str) -> None:
-    """What the app role may do: read and write rows, nothing else (no DDL, no TRUNCATE, no ownership)."""
-    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app_role])
-    if cursor.fetchone() is None:
+    """What the app role may do: read and write rows, nothing else (no DDL, no TRUNCATE, no ownership, nothing in the
+    private schema), and never change or remove a record of fact (roi/records.py). The platform role may act as the
+    app role (SET ROLE), so that its processes run the app's code under the app's wall."""
+    from roi import records
+
+    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [app_role])
+    row = cursor.fetchone()
+    if row is None:
         return
     quote = connection.ops.quote_name
     role = quote(app_role)
@@ -246,38 +415,86 @@ def _grant(cursor: Any, connection: Any, app_role: str) -> None:
     cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
     cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
     cursor.execute(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {role}")
-    for table in APPEND_ONLY:
-        cursor.execute("SELECT to_regclass(%s)", [table])
-        if cursor.fetchone()[0] is not None:
-            cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {quote(table)} FROM {role}")
-    cursor.execute(f"REVOKE INSERT ON django_migrations FROM {role}")
+    cursor.execute(f"REVOKE TRUNCATE ON ALL TABLES IN SCHEMA {schema} FROM {role}")
+    cursor.execute(f"REVOKE ALL ON SCHEMA {quote(PRIVATE_SCHEMA)} FROM {role}")
+    for table, write_once in records.tables(cursor):
+        privileges = "DELETE" if write_once else "UPDATE, DELETE"
+        cursor.execute(f"REVOKE {privileges} ON {quote(table)} FROM {role}")
+    cursor.execute(f"REVOKE INSERT, UPDATE, DELETE ON django_migrations FROM {role}")
+    cursor.execute(
+        "SELECT rolsuper, pg_has_role(current_user, %s, 'MEMBER') FROM pg_roles WHERE rolname = current_user",
+        [app_role],
+    )
+    superuser, member = cursor.fetchone()
+    if not superuser and not member:
+        cursor.execute(f"GRANT {role} TO CURRENT_USER")
 
 
-def role_report(connection: Any = None) -> dict[str, Any]:
-    """What the connected role can do about the wall: for `manage.py rls_status`, /healthz/ and the tests."""
+def role_report(connection: Any = None, role: str | None = None) -> dict[str, Any]:
+    """What the app role (DATABASE_APP_ROLE, or `role`) can do about the wall, whoever is connected: for
+    `manage.py rls_status`, /healthz/ and the tests."""
+    from django.conf import settings
+
+    from roi import records
+
     connection = connection or default_connection
+    role = role or settings.DATABASE_APP_ROLE
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-        user, superuser, bypassrls = cursor.fetchone()
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", [role])
+        found = cursor.fetchone()
+        superuser, bypassrls = found if found else (False, False)
         tables = tenant_tables(cursor)
         cursor.execute(
             """
-            SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) = current_user,
-                   EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'roi_tenant')
+            SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) = %s,
+                   EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'roi_tenant'
+                           AND pg_get_expr(p.polqual, p.polrelid) NOT LIKE %s)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relname = ANY(%s)
             """,
-            [tables],
+            [role, f"%{_OLD_BYPASS}%", tables],
         )
         rows = cursor.fetchall()
+        # Roles whose privileges the app role has: any that may see every tenant or own a table is a way round.
+        cursor.execute(
+            """
+            SELECT r.rolname FROM pg_roles r
+            WHERE r.rolname <> %s AND pg_has_role(%s, r.oid, 'USAGE')
+              AND (r.rolsuper OR r.rolbypassrls OR EXISTS (
+                   SELECT 1 FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace = current_schema()::regnamespace))
+            """,
+            [role, role],
+        )
+        inherited = sorted(name for (name,) in cursor.fetchall()) if found else []
+        private_readable = bool(found) and _private_readable(cursor, role)
+        rewritable = records.rewritable_by(cursor, role) if found else []
     unprotected = sorted(name for name, enabled, forced, _owned, policy in rows if not (enabled and forced and policy))
     owned = sorted(name for name, _enabled, _forced, owned, _policy in rows if owned)
     return {
-        "role": user,
+        "role": role,
+        "exists": bool(found),
         "superuser": superuser,
         "bypassrls": bypassrls,
         "tenant_tables": len(tables),
         "unprotected": unprotected,
         "owned_by_role": owned,
-        "enforced": not superuser and not bypassrls and not unprotected and not owned,
+        "member_of": inherited,
+        "private_schema_readable": private_readable,
+        "records_rewritable": rewritable,
+        "enforced": bool(found)
+        and not superuser
+        and not bypassrls
+        and not unprotected
+        and not owned
+        and not inherited
+        and not private_readable
+        and not rewritable,
     }
+
+
+def _private_readable(cursor: Any, role: str) -> bool:
+    cursor.execute(
+        "SELECT CASE WHEN to_regnamespace(%s) IS NULL THEN false ELSE has_schema_privilege(%s, %s, 'USAGE') END",
+        [PRIVATE_SCHEMA, role, PRIVATE_SCHEMA],
+    )
+    return bool(cursor.fetchone()[0])

@@ -22,6 +22,8 @@ from roi.models import Membership, Tenant
 
 SESSION_TENANT_KEY = "roi_tenant_id"
 PLATFORM_ADMIN_PREFIX = "/platform-admin/"
+# The organisation the platform admin acts for (its rows in the lists), chosen by the operator.
+PLATFORM_TENANT_KEY = "platform_admin_tenant"
 
 
 def role_in(user: Any, tenant: Tenant | int) -> str | None:
@@ -101,13 +103,16 @@ class TenantMiddleware:
             timezone.deactivate()
 
     def process_view(self, request: HttpRequest, view_func: Any, args: Any, kwargs: Any) -> None:
-        """The platform admin (/platform-admin/, Django superusers past their second factor) sees every tenant: a
-        recorded bypass of the wall, for this request only."""
+        """The platform admin (/platform-admin/, Django superusers past their second factor) acts for the one
+        organisation the operator chose there (PLATFORM_TENANT_KEY, the Tenant list's action), recorded on every
+        request. It never sees every tenant at once: the web processes hold no credential that could (roi/rls.py)."""
         if request.path.startswith(PLATFORM_ADMIN_PREFIX) and request.user.is_superuser:
+            chosen = request.session.get(PLATFORM_TENANT_KEY)
             where = f"{request.method} {request.path}"[:300]
+            reason = f"platform admin, acting for tenant {chosen}" if chosen else "platform admin"
             with rls.scope(rls.NOTHING):
-                rls.record_bypass(reason="platform admin", actor=request.user, where=where)
-            rls.activate(rls.Scope(bypass="platform admin"))
+                rls.record_bypass(reason=reason, actor=request.user, where=where)
+            rls.activate(rls.Scope(tenant_id=chosen, user_id=request.user.pk))
 
 
 def tenant_context(request: HttpRequest) -> dict[str, Any]:

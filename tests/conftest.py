@@ -71,10 +71,14 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, d
     """Before the test database is created: log in as the owner, and make sure the app role exists."""
     from django.db import DatabaseError, connections
 
+    from roi import rls
     from roi.management.commands.migrate import app_role_ensure
 
     CREDENTIALS.update(_credentials())
     _log_in_as("owner")
+    # Creating, migrating and flushing the test database is the platform role's work (a scope that is not a bypass
+    # would run as the app role, which may create nothing). Each test then starts in its own scope.
+    rls.activate(rls.Scope(bypass="test database set-up"))
     user, password = CREDENTIALS["app"]
     if user != CREDENTIALS["owner"][0]:
         with django_db_blocker.unblock():
@@ -86,18 +90,49 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, d
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """After the owner created and migrated the test database: the app role may also empty tables (transactional
-    tests flush between tests, with TRUNCATE), then the tests log in as the app role. The owner drops the
-    database at the end."""
-    from django.db import connection
+    """After the owner created and migrated the test database, the tests stay logged in as the owner, the platform
+    role, as a benchmark or a fault drill is: what the app does runs as the app role all the same, because the
+    backend sends every scope but a bypass with `SET ROLE` to it (roi/rls.py), so the app's code meets the app
+    role's privileges, policies and triggers. Tests of the wall from outside connect as the app role themselves
+    (tests/security/test_app_role_sql.py). The owner drops the database at the end."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
 
-    app_role = CREDENTIALS["app"][0]
-    if app_role != CREDENTIALS["owner"][0]:
-        with django_db_blocker.unblock(), connection.cursor() as cursor:
-            cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {connection.ops.quote_name(app_role)}")
-        _log_in_as("app")
+    from roi import records, rls
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        """Transactional tests empty every table between tests, records of fact included: the one TRUNCATE their
+        trigger lets through, as the platform role (roi/records.py)."""
+        with rls.scope(rls.Scope(bypass="test suite flush")):
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, 'test suite', false)", [records.SETTING_ERASE])
+            try:
+                return original(self, sql_list)
+            finally:
+                with self.connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config(%s, '', false)", [records.SETTING_ERASE])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
     yield
+    DatabaseOperations.execute_sql_flush = original
     _log_in_as("owner")
+
+
+@pytest.fixture(scope="session")
+def _anchor_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("audit-anchors")
+
+
+@pytest.fixture(autouse=True)
+def _audit_anchors_of_this_test(_anchor_root):
+    """Each test writes and reads the audit chain's anchors (roi/anchors.py) in a folder of its own, never var/'s."""
+    from django.conf import settings
+
+    saved = settings.AUDIT_ANCHOR_DIR
+    settings.AUDIT_ANCHOR_DIR = _anchor_root / uuid.uuid4().hex
+    yield
+    settings.AUDIT_ANCHOR_DIR = saved
 
 
 @pytest.fixture(autouse=True)
@@ -353,8 +388,9 @@ def celery_worker(*, database_name: str | None = None):
 
         from django.db import connection
 
-        db = connection.settings_dict  # the app role's credentials (django_db_setup)
-        userinfo = quote(db["USER"], safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+        db = connection.settings_dict
+        user, password = CREDENTIALS["app"]  # the app role's credentials, as production's worker has
+        userinfo = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
         env["DATABASE_URL"] = f"postgres://{userinfo}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{database_name}"
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "roi", "worker", "-Q", queue, "--pool", "solo",

@@ -26,13 +26,12 @@ def _events(tenant, n: int, actor=None) -> list[AccessEvent]:
 
 
 def _as_attacker(sql: str, params: list) -> None:
-    """What the table owner can do despite the append-only trigger: switch it off for one statement (the app role
+    """What the table owner can do despite the append-only triggers: switch them off for one statement (the app role
     may neither change nor delete access events, nor alter the table)."""
     with owner_cursor() as cursor, cursor.connection.transaction():
-        cursor.execute("SELECT set_config('roi.bypass', 'on', true)")  # an owner is held by the tenant wall too
-        cursor.execute("ALTER TABLE roi_accessevent DISABLE TRIGGER roi_accessevent_append_only")
+        cursor.execute("ALTER TABLE roi_accessevent DISABLE TRIGGER USER")  # the append-only triggers, and the chain's
         cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE roi_accessevent ENABLE TRIGGER roi_accessevent_append_only")
+        cursor.execute("ALTER TABLE roi_accessevent ENABLE TRIGGER USER")
 
 
 def _verify(*args: str) -> tuple[str, str | None]:
@@ -62,8 +61,8 @@ def test_an_intact_chain_verifies(tenant_a, tenant_b, alice, rf):
     _events(tenant_b, 2)
     output, error = _verify()
     assert error is None
-    assert "alpha: 2 rows checked, OK" in output
-    assert "beta: 2 rows checked, OK" in output
+    assert "alpha: 2 rows checked, 0 anchors checked, OK" in output
+    assert "beta: 2 rows checked, 0 anchors checked, OK" in output
 
 
 def test_the_app_cannot_choose_the_hashes_or_the_id(tenant_a):
@@ -88,7 +87,7 @@ def test_an_edited_row_is_caught(tenant_a, tenant_b, alice):
     output, error = _verify()
     assert error == "Access event chain broken for: alpha"
     assert f"alpha: 4 rows checked, BROKEN at access event {events[1].pk}: content does not match" in output
-    assert "beta: 2 rows checked, OK" in output
+    assert "beta: 2 rows checked, 0 anchors checked, OK" in output
 
 
 @pytest.mark.django_db(transaction=True)  # the attacker's connection sees committed rows
@@ -171,3 +170,91 @@ def test_concurrent_writers_keep_one_chain_per_tenant():
     assert errors == []
     reports = [access_chain_verify(tenant=tenant) for tenant in tenants]
     assert [(r.rows_checked, r.ok) for r in reports] == [(80, True), (80, True)]
+
+
+# --- Anchors outside the database (roi/anchors.py) --------------------------------------------------------------
+
+
+def _anchor_now() -> int:
+    from roi.tasks import anchor_audit_chains
+
+    return anchor_audit_chains()
+
+
+def test_beat_anchors_each_chain_head_once_until_something_new_happens(tenant_a, tenant_b, alice):
+    from roi.anchors import anchor_file, anchors_read
+
+    _events(tenant_a, 3, alice)
+    assert _anchor_now() == 1  # tenant B has no events yet: nothing to anchor
+    assert _anchor_now() == 0  # nothing new
+    last = _events(tenant_a, 1, alice)[0]
+    _events(tenant_b, 1)
+    assert _anchor_now() == 2
+    anchors, problems = anchors_read(tenant_id=tenant_a.pk)
+    assert problems == []
+    assert [anchor.event_id for anchor in anchors][-1] == last.pk
+    assert anchor_file(tenant_a.pk).read_text().count("\n") == 2
+    output, error = _verify()
+    assert error is None
+    assert "alpha: 4 rows checked, 2 anchors checked, OK" in output
+
+
+@pytest.mark.django_db(transaction=True)  # the attacker's connection sees committed rows
+def test_a_tail_cut_off_leaves_a_valid_chain_but_the_anchor_catches_it(tenant_a, alice):
+    events = _events(tenant_a, 5, alice)
+    _anchor_now()
+    _as_attacker("DELETE FROM roi_accessevent WHERE id >= %s", [events[3].pk])
+
+    report = access_chain_verify(tenant=tenant_a)
+    assert report.first_break is None  # what is left is a perfect chain
+    assert report.rows_checked == 3
+    assert report.anchor_problems == [
+        f"access event {events[4].pk}, anchored at {_anchored_at(tenant_a)}, is gone: the chain was cut back "
+        "(its tail removed or the table emptied)"
+    ]
+    output, error = _verify()
+    assert error == "Access event chain broken for: alpha"
+    assert "alpha: 3 rows checked, BROKEN against its anchors: access event" in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_table_emptied_and_refilled_is_caught(tenant_a, alice):
+    events = _events(tenant_a, 2, alice)
+    _anchor_now()
+    with owner_cursor() as cursor, cursor.connection.transaction():
+        cursor.execute("ALTER TABLE roi_accessevent DISABLE TRIGGER USER")
+        cursor.execute("TRUNCATE roi_accessevent")
+        cursor.execute("ALTER TABLE roi_accessevent ENABLE TRIGGER USER")
+    _events(tenant_a, 2, alice)  # a fresh, valid chain from genesis
+    report = access_chain_verify(tenant=tenant_a)
+    assert report.first_break is None
+    assert f"access event {events[1].pk}" in report.anchor_problems[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_owner_cannot_truncate_with_the_trigger_in_place(tenant_a, alice):
+    import psycopg
+
+    _events(tenant_a, 1, alice)
+    with owner_cursor() as cursor, pytest.raises(psycopg.Error, match="record of fact"):
+        cursor.execute("TRUNCATE roi_accessevent")
+    assert AccessEvent.objects.count() == 1
+
+
+def test_an_altered_anchor_file_is_reported_not_trusted(tenant_a, alice):
+    from roi.anchors import anchor_file
+
+    _events(tenant_a, 2, alice)
+    _anchor_now()
+    path = anchor_file(tenant_a.pk)
+    path.write_text(path.read_text().replace('"event": ', '"event": 1', 1))  # an anchor moved back
+    report = access_chain_verify(tenant=tenant_a)
+    assert report.anchors_checked == 0
+    assert report.anchor_problems == ["anchor line 1 has a signature that does not match: the file was altered"]
+    assert not report.ok
+
+
+def _anchored_at(tenant) -> str:
+    from roi.anchors import anchors_read
+
+    return anchors_read(tenant_id=tenant.pk)[0][-1].at

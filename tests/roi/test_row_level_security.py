@@ -7,6 +7,7 @@ Test code runs with the wall lifted (`_test_code_sees_every_tenant`); each test 
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
@@ -62,7 +63,8 @@ def test_the_catalog_itself_agrees_table_by_table():
         )
         rows = cursor.fetchall()
         cursor.execute(
-            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = %s",
+            [settings.DATABASE_APP_ROLE],
         )
         attributes = cursor.fetchone()
     assert {"workflow_recordrequest", "workflow_patient", "roi_accessevent", "fulfillment_releasedocument"} <= {
@@ -74,13 +76,16 @@ def test_the_catalog_itself_agrees_table_by_table():
 
 @pytest.mark.django_db
 def test_the_app_role_may_not_change_or_remove_audit_rows(two_tenants):
+    a, _b = two_tenants
     with (
+        rls.tenant_scope(a.tenant_id),
         connection.cursor() as cursor,
         pytest.raises(DatabaseError, match="permission denied"),
         transaction.atomic(),
     ):
         cursor.execute("UPDATE roi_accessevent SET detail = 'rewritten'")
     with (
+        rls.tenant_scope(a.tenant_id),
         connection.cursor() as cursor,
         pytest.raises(DatabaseError, match="permission denied"),
         transaction.atomic(),
@@ -127,11 +132,14 @@ def test_writing_a_row_of_another_tenant_fails(two_tenants):
 def test_postgresql_sees_the_scope_as_the_connections_settings(two_tenants):
     a, _b = two_tenants
     with rls.tenant_scope(a.tenant_id, user_id=7), connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('roi.tenant_id'), current_setting('roi.user_id')")
-        assert cursor.fetchone() == (str(a.tenant_id), "7")
+        cursor.execute(
+            "SELECT current_setting('roi.tenant_id'), current_setting('roi.user_id'), roi_current_tenant(), "
+            "length(current_setting('roi.scope_mac')), current_user"
+        )
+        assert cursor.fetchone() == (str(a.tenant_id), "7", a.tenant_id, 64, settings.DATABASE_APP_ROLE)
     with rls.scope(rls.NOTHING), connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('roi.tenant_id'), current_setting('roi.bypass')")
-        assert cursor.fetchone() == ("", "")
+        cursor.execute("SELECT current_setting('roi.tenant_id'), roi_current_tenant(), current_user")
+        assert cursor.fetchone() == ("", None, settings.DATABASE_APP_ROLE)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -273,21 +281,41 @@ def test_the_scope_of_a_request_ends_with_it(two_tenants, alice, client_for):
     client_for(alice).get(reverse("workflow:queue"))
     assert rls.current() == rls.Scope(bypass="test code")  # the test's own scope is back
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('roi.bypass'), current_setting('roi.tenant_id')")
-        assert cursor.fetchone() == ("on", "")
+        cursor.execute("SELECT current_user = session_user, current_setting('roi.tenant_id')")
+        assert cursor.fetchone() == (True, "")  # the platform role again, acting for no tenant
 
 
 @pytest.mark.django_db
-def test_the_platform_admin_sees_every_tenant_through_a_recorded_bypass(two_tenants, client_for):
+def test_the_platform_admin_acts_for_one_chosen_tenant_and_every_page_is_recorded(two_tenants, client_for):
     a, b = two_tenants
     operator = factories.UserFactory(username="operator", is_superuser=True, is_staff=True)
-    page = client_for(operator).get("/platform-admin/workflow/recordrequest/")
-    assert page.status_code == 200
-    assert a.tracking_number in page.content.decode()
-    assert b.tracking_number in page.content.decode()
-    record = PlatformAccess.objects.get()
-    assert (record.actor, record.reason) == (operator, "platform admin")
+    client = client_for(operator)
+    page = client.get("/platform-admin/workflow/recordrequest/").content.decode()
+    assert a.tracking_number not in page  # no tenant chosen: none seen
+    assert b.tracking_number not in page
+    chosen = client.post(
+        "/platform-admin/roi/tenant/", {"action": "act_for", "_selected_action": [a.tenant_id]}, follow=True
+    )
+    assert "Acting for Alpha General Hospital" in chosen.content.decode()
+    page = client.get("/platform-admin/workflow/recordrequest/").content.decode()
+    assert a.tracking_number in page
+    assert b.tracking_number not in page  # never two tenants at once
+    record = PlatformAccess.objects.order_by("-id").first()
+    assert (record.actor, record.reason) == (operator, f"platform admin, acting for tenant {a.tenant_id}")
     assert record.where == "GET /platform-admin/workflow/recordrequest/"
+
+
+@pytest.mark.django_db
+def test_the_platform_admin_acts_for_one_tenant_at_a_time(two_tenants, client_for):
+    a, b = two_tenants
+    operator = factories.UserFactory(username="operator", is_superuser=True, is_staff=True)
+    client = client_for(operator)
+    answer = client.post(
+        "/platform-admin/roi/tenant/",
+        {"action": "act_for", "_selected_action": [a.tenant_id, b.tenant_id]},
+        follow=True,
+    )
+    assert "Choose exactly one organisation" in answer.content.decode()
 
 
 @pytest.mark.django_db

@@ -11,9 +11,10 @@ from roi import rls
 
 class Command(BaseCommand):
     help = (
-        "Check the tenant wall for the role the app connects as (DATABASE_URL): every tenant table has its "
-        "row-level security policy enabled and forced, and the role is no superuser, has no BYPASSRLS and owns "
-        "none of them. Exits non-zero if not."
+        "Check the tenant wall for the app role (DATABASE_URL's): every tenant table has its row-level security "
+        "policy enabled and forced; the role is no superuser, has no BYPASSRLS, owns no table, is a member of no "
+        "role that could, cannot read the scope key; and no record of fact can be changed or removed by it. "
+        "Exits non-zero if not."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -26,7 +27,20 @@ class Command(BaseCommand):
             f"{report['tenant_tables']} tenant tables, {len(report['unprotected'])} without an enabled and forced "
             "policy"
         )
+        self.stdout.write(
+            f"member of a role that could see every tenant: {', '.join(report['member_of']) or 'none'}; "
+            f"scope key readable: {report['private_schema_readable']}; "
+            f"records of fact it could rewrite: {', '.join(report['records_rewritable']) or 'none'}"
+        )
         problems = []
+        if not report.get("exists", True):
+            problems.append("the role does not exist (run manage.py migrate)")
+        if report.get("member_of"):
+            problems.append("the role inherits " + ", ".join(report["member_of"]))
+        if report.get("private_schema_readable"):
+            problems.append("the role can read the scope key (roi_private)")
+        if report.get("records_rewritable"):
+            problems.append("records of fact it could change or remove: " + ", ".join(report["records_rewritable"]))
         if report["superuser"] or report["bypassrls"]:
             problems.append("the role bypasses row-level security (superuser or BYPASSRLS)")
         if report["owned_by_role"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,10 +109,13 @@ class ChainReport:
     rows_checked: int = 0
     breaks: int = 0
     first_break: ChainBreak | None = None
+    anchors_checked: int = 0
+    # What the anchors outside the database (roi/anchors.py) say is missing or altered.
+    anchor_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.breaks == 0
+        return self.breaks == 0 and not self.anchor_problems
 
 
 def _chain_rows(tenant: Tenant, chunk_size: int) -> Iterator[dict[str, Any]]:
@@ -129,12 +132,21 @@ def _chain_rows(tenant: Tenant, chunk_size: int) -> Iterator[dict[str, Any]]:
 def access_chain_verify(*, tenant: Tenant, chunk_size: int = 2000) -> ChainReport:
     """Walk the tenant's access events in chain (id) order and recompute every hash. A row whose content no longer
     matches its hash was edited; a row whose prev_hash is not the hash of the row before it follows a removed or
-    inserted row (or a rewritten one). After a break the walk goes on from the stored hash, to count the others."""
+    inserted row (or a rewritten one). After a break the walk goes on from the stored hash, to count the others.
+    Then the anchors outside the database (roi/anchors.py): an anchored event gone or with another hash means the
+    chain was cut back or rebuilt, which the chain alone cannot show."""
+    from roi import anchors as chain_anchors
+
     report = ChainReport()
+    anchors, report.anchor_problems = chain_anchors.anchors_read(tenant_id=tenant.pk)
+    anchored = {anchor.event_id for anchor in anchors}
+    found: dict[int, str] = {}
     expected_prev = GENESIS_HASH
     for row in _chain_rows(tenant, chunk_size):
         row["ip_address"] = row.pop("ip_text")
         report.rows_checked += 1
+        if row["id"] in anchored:
+            found[row["id"]] = row["row_hash"]
         problem = ""
         if row["prev_hash"] != expected_prev:
             problem = "prev_hash does not match the row before it: a row was removed, inserted or rewritten before it"
@@ -145,4 +157,6 @@ def access_chain_verify(*, tenant: Tenant, chunk_size: int = 2000) -> ChainRepor
             if report.first_break is None:
                 report.first_break = ChainBreak(event_id=row["id"], problem=problem)
         expected_prev = row["row_hash"]
+    report.anchors_checked = len(anchors)
+    report.anchor_problems += chain_anchors.anchors_check(tenant=tenant, anchors=anchors, found=found)
     return report

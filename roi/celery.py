@@ -35,6 +35,12 @@ app.conf.beat_schedule = {
         "schedule": 60 * 60.0,
         "options": {"expires": 3600},
     },
+    # The access events' chain heads, anchored outside the database (roi/anchors.py).
+    "anchor-audit-chains": {
+        "task": "roi.tasks.anchor_audit_chains",
+        "schedule": 10 * 60.0,
+        "options": {"expires": 600},
+    },
     # The notification outbox: anything not yet emailed (a crash, a mail server outage) goes out here.
     "send-notifications": {"task": "roi.tasks.send_notifications", "schedule": 60.0, "options": {"expires": 60}},
 }

@@ -257,6 +257,12 @@ STORAGES = {
 # Documents with PHI live outside the web root: they are served only by views that check the tenant and write an
 # access event.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+
+# The access events' chain heads, written by beat every few minutes outside the database and signed with a key the
+# database does not hold (roi/anchors.py): `verify_audit_chain` detects a chain cut back or rebuilt against them.
+# Production puts this directory on storage the app host cannot rewrite (docs/operations.md).
+AUDIT_ANCHOR_DIR = Path(env_str("AUDIT_ANCHOR_DIR", str(BASE_DIR / "var" / "audit-anchors")))
+AUDIT_ANCHOR_KEY = env_str("AUDIT_ANCHOR_KEY", "")  # default: derived from SECRET_KEY
 # No URL pattern serves this prefix; Django only needs MEDIA_URL to be a string distinct from STATIC_URL.
 MEDIA_URL = "/private-media-not-served/"
 

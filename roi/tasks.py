@@ -30,3 +30,13 @@ def send_notifications() -> int:
     from roi.notifications import notifications_send_pending
 
     return sum(notifications_send_pending() for _tenant in rls.each_tenant())
+
+
+@shared_task
+def anchor_audit_chains() -> int:
+    """Write each organisation's access-event chain head outside the database (roi/anchors.py), in its own scope.
+    Scheduled by beat; returns how many anchors were written (an organisation with nothing new gets none)."""
+    from roi import rls
+    from roi.anchors import anchor_write
+
+    return sum(anchor_write(tenant=tenant) is not None for tenant in rls.each_tenant())

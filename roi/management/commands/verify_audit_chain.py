@@ -11,8 +11,9 @@ from roi.models import Tenant
 
 class Command(BaseCommand):
     help = (
-        "Recompute every tenant's chain of access events and report, per tenant, the rows checked and OK or the "
-        "first broken row. Exits non-zero when any chain is broken (run it from monitoring)."
+        "Recompute every tenant's chain of access events and check it against its anchors outside the database "
+        "(AUDIT_ANCHOR_DIR); report, per tenant, the rows and anchors checked and OK, or the first broken row and "
+        "every anchor problem. Exits non-zero when any chain is broken (run it from monitoring)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,15 +28,18 @@ class Command(BaseCommand):
         broken = []
         for tenant in rls.each_tenant(tenants):  # each in its own row-level security scope
             report = access_chain_verify(tenant=tenant)
+            checked = f"{report.rows_checked} rows checked"
             if report.ok:
-                self.stdout.write(f"{tenant.slug}: {report.rows_checked} rows checked, OK")
+                self.stdout.write(f"{tenant.slug}: {checked}, {report.anchors_checked} anchors checked, OK")
                 continue
             broken.append(tenant.slug)
             first = report.first_break
-            assert first is not None
-            self.stdout.write(
-                f"{tenant.slug}: {report.rows_checked} rows checked, BROKEN at access event {first.event_id}: "
-                f"{first.problem} ({report.breaks} broken rows in all)"
-            )
+            if first is not None:
+                self.stdout.write(
+                    f"{tenant.slug}: {checked}, BROKEN at access event {first.event_id}: "
+                    f"{first.problem} ({report.breaks} broken rows in all)"
+                )
+            for problem in report.anchor_problems:
+                self.stdout.write(f"{tenant.slug}: {checked}, BROKEN against its anchors: {problem}")
         if broken:
             raise CommandError(f"Access event chain broken for: {', '.join(broken)}")

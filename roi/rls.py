@@ -111,7 +111,8 @@ def scope_key() -> bytes:
 
 
 def scope_mac(backend_pid: int, values: dict[str, str]) -> str:
-    """The MAC PostgreSQL recomputes (roi_private.scope_verified): pid|tenant|user|lookup, only the last free text."""
+    """The MAC PostgreSQL recomputes (roi_current_tenant() and its siblings): pid|tenant|user|lookup, only the last
+    free text."""
     message = "|".join([str(backend_pid), values[SETTING_TENANT], values[SETTING_USER], values[SETTING_LOOKUP]])
     return hmac.new(scope_key(), message.encode(), hashlib.sha256).hexdigest()
 
@@ -257,34 +258,35 @@ _TENANT_CHECK = "tenant_id = (SELECT roi_current_tenant())"
 _OLD_BYPASS = "roi_rls_bypassed"  # the setting that once lifted the wall: policies still naming it are replaced
 
 # The scope's MAC, recomputed by PostgreSQL (HMAC-SHA256 from the key's inner and outer pads, so that no extension is
-# needed). SECURITY DEFINER, owned by the owner: the only way the app role reaches the key. PARALLEL RESTRICTED:
-# pg_backend_pid() is the leader's only there; the policies' initplans run in the leader and reach workers as values.
-_SCOPE_FUNCTIONS = """
-CREATE OR REPLACE FUNCTION {private}.scope_verified() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce((
-    SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(
-             pg_backend_pid()::text
-             || '|' || coalesce(current_setting('roi.tenant_id', true), '')
-             || '|' || coalesce(current_setting('roi.user_id', true), '')
-             || '|' || coalesce(current_setting('roi.lookup', true), ''), 'UTF8'))), 'hex')
-           = current_setting('roi.scope_mac', true)
-    FROM {private}.scope_key k WHERE k.id = 1), false)
-$$;
-REVOKE ALL ON FUNCTION {private}.scope_verified() FROM PUBLIC;
-CREATE OR REPLACE FUNCTION {schema}.roi_current_tenant() RETURNS bigint
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN {private}.scope_verified() THEN nullif(current_setting('roi.tenant_id', true), '')::bigint END
-$$;
-CREATE OR REPLACE FUNCTION {schema}.roi_current_user_id() RETURNS bigint
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN {private}.scope_verified() THEN nullif(current_setting('roi.user_id', true), '')::bigint END
-$$;
-CREATE OR REPLACE FUNCTION {schema}.roi_current_lookup() RETURNS text
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN {private}.scope_verified() THEN nullif(current_setting('roi.lookup', true), '') END
+# needed). SECURITY DEFINER, owned by the owner: the only way the app role reaches the key. PL/pgSQL, whose plans are
+# kept for the session (a SQL function's body would be planned at every call, four times the cost). PARALLEL
+# RESTRICTED: pg_backend_pid() is the leader's only there; the policies' initplans run in the leader and reach
+# workers as values.
+_SCOPE_FUNCTION = """
+CREATE OR REPLACE FUNCTION {schema}.{name}() RETURNS {returns}
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  tenant text := coalesce(current_setting('roi.tenant_id', true), '');
+  member text := coalesce(current_setting('roi.user_id', true), '');
+  lookup text := coalesce(current_setting('roi.lookup', true), '');
+  k record;
+BEGIN
+  SELECT inner_pad, outer_pad INTO k FROM {private}.scope_key WHERE id = 1;
+  IF NOT FOUND OR encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(
+       pg_backend_pid()::text || '|' || tenant || '|' || member || '|' || lookup, 'UTF8'))), 'hex')
+     IS DISTINCT FROM current_setting('roi.scope_mac', true) THEN
+    RETURN NULL;
+  END IF;
+  RETURN nullif({value}, '')::{returns};
+END
 $$;
 """
+# name: (what it returns, which setting)
+_SCOPE_READERS = {
+    "roi_current_tenant": ("bigint", "tenant"),
+    "roi_current_user_id": ("bigint", "member"),
+    "roi_current_lookup": ("text", "lookup"),
+}
 
 
 def tenant_tables(cursor: Any) -> list[str]:
@@ -325,7 +327,10 @@ def scope_key_install(connection: Any) -> None:
             "WHERE scope_key.inner_pad IS DISTINCT FROM EXCLUDED.inner_pad"
         )
         cursor.execute(upsert, [inner, outer])
-        cursor.execute(_SCOPE_FUNCTIONS.format(private=private, schema=schema))
+        for name, (returns, value) in _SCOPE_READERS.items():
+            cursor.execute(
+                _SCOPE_FUNCTION.format(schema=schema, private=private, name=name, returns=returns, value=value)
+            )
 
 
 def policies_install(connection: Any, app_role: str | None) -> list[str]:

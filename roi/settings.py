@@ -280,11 +280,12 @@ INBOUND_FAX_GATEWAY_PATTERN = env_str("INBOUND_FAX_GATEWAY_PATTERN", "")
 OPS_FLOOR_VIEWS = env_bool("OPS_FLOOR_VIEWS", False)
 
 # --- Requestor portal --------------------------------------------------------------------------------
-# Failed status lookups allowed per client address and per tracking number (as typed) within the window; past
-# either, lookups answer "try again later" until the window ends (portal/lookup.py).
-PORTAL_LOOKUP_FAILURES_PER_ADDRESS = env_int("PORTAL_LOOKUP_FAILURES_PER_ADDRESS", 20, minimum=1)
-PORTAL_LOOKUP_FAILURES_PER_NUMBER = env_int("PORTAL_LOOKUP_FAILURES_PER_NUMBER", 5, minimum=1)
-PORTAL_LOOKUP_WINDOW_SECONDS = env_int("PORTAL_LOOKUP_WINDOW_SECONDS", 15 * 60, minimum=60)
+# Failed status lookups are slowed, never locked (portal/lookup.py): past the free failures from a client address
+# (across numbers), or from this many different addresses on one tracking number (as typed), each further lookup
+# waits a growing interval, 10 seconds doubling up to the longest wait.
+PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = env_int("PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS", 20, minimum=1)
+PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER = env_int("PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER", 5, minimum=1)
+PORTAL_LOOKUP_MAX_WAIT_SECONDS = env_int("PORTAL_LOOKUP_MAX_WAIT_SECONDS", 5 * 60, minimum=10)
 # Every failed lookup takes at least this long, whether the number exists or not.
 PORTAL_LOOKUP_FAILURE_MS = env_int("PORTAL_LOOKUP_FAILURE_MS", 400, minimum=0)
 # Requestor accounts (portal/accounts.py): sign-in lifetime, and failed sign-ins allowed per email and per address

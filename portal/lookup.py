@@ -81,7 +81,8 @@ def count_in_window(key: str, seconds: int) -> int:
 
 
 def lookup_subjects(*, address: str, number: str) -> list[Subject]:
-    """What a lookup (or a download page's verifier) counts against: the address, and the number once per address."""
+    """What a lookup (or a download page's verifier) counts against: the address, and the number once per address
+    and hour (Subject.once_seconds)."""
     cap = settings.PORTAL_LOOKUP_MAX_WAIT_SECONDS
     by_address = Policy("portal-lookup:address", free=settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS, max_wait=cap)
     by_number = Policy("portal-lookup:number", free=settings.PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER, max_wait=cap)

@@ -53,7 +53,6 @@ DEVICE_DUE_KEY = "roi_known_device_due"
 _ATTEMPT = "_roi_sign_in_attempt"
 _REFUSED = "_roi_sign_in_refused"
 
-
 ACCOUNT, ADDRESS, DEVICE = "account", "address", "device"
 
 
@@ -137,9 +136,9 @@ def device_remember(request: HttpRequest, response: HttpResponse) -> HttpRespons
 # --- Password attempts -------------------------------------------------------------------------------------------
 
 
-def password_subjects(request: HttpRequest | None, username: str) -> list[Subject]:
-    """What a password attempt for `username` counts against: the remembered browser alone, or the address (when
-    there is a request) and the account."""
+def password_subjects(request: HttpRequest, username: str) -> list[Subject]:
+    """What a password attempt for `username` counts against: the remembered browser alone, or the client's address
+    and the account."""
     policies = password_policies()
     nonce = known_device(request, username)
     if nonce is not None:

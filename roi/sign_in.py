@@ -211,7 +211,7 @@ def failure_record(*, request: HttpRequest | None, username: str, attempt: Attem
         return
     counts = ", ".join(f"{attempt.failures_of(s)} {_per(s)}" for s in attempt.subjects)
     if any(subject_kind(s) == ADDRESS and attempt.past_free(s) for s in attempt.subjects):
-        logger.warning("Sign-in attempts from %s are slowed: %s failed %s", client_address(request), counts, what)
+        logger.warning("Sign-in attempts from %s are slowed (failed %s: %s)", client_address(request), what, counts)
     detail = f"sign-in slowed: failed {what} {counts}; next try waits {wait_text(attempt.wait_if_failed)}"
     staff_lockout_record(request=request, username=username, detail=detail)
 

@@ -22,7 +22,7 @@ from fulfillment.models import DownloadLink
 from portal import verification
 from portal.forms import LookupForm
 from portal.http import portal_page
-from portal.lookup import verifier_check
+from portal.lookup import verifier_check, wait_phrase
 from roi import clock, rls
 from roi.downloads import phi_file_response
 from roi.models import Tenant
@@ -70,7 +70,7 @@ def _download(request: HttpRequest, token: str) -> HttpResponse:
     record_request = link.delivery.request
     granted = verification.has_access(request, record_request.pk)
     form = None if granted else DownloadVerifyForm(request.POST or None)
-    failure, status = "", 200
+    failure, status, wait = "", 200, 0
     if request.method == "POST":
         label = BY_GRANT if granted else ""
         if form is not None and form.is_valid():
@@ -81,16 +81,20 @@ def _download(request: HttpRequest, token: str) -> HttpResponse:
                 verification.grant(request, record_request.pk)
                 label = BY_VERIFIER
             else:
-                failure, status = ("locked", 429) if result.locked else ("no_match", 200)
+                failure, status, wait = ("wait", 429, result.wait_seconds) if result.must_wait else ("no_match", 200, 0)
         if label:
             try:
                 return _serve(request, delivery.download_link_use(token=token, http_request=request, actor_label=label))
             except delivery.LinkUnavailable as unavailable:  # the last use went to another download meanwhile
                 return _gone(request, unavailable.tenant)
     context = {
-        "form": form, "failure": failure, "tenant": link.tenant, "portal_org_name": link.tenant.name, **_limits(link)
+        "form": form, "failure": failure, "retry_wait": wait_phrase(wait) if wait else "", "tenant": link.tenant,
+        "portal_org_name": link.tenant.name, **_limits(link),
     }  # fmt: skip
-    return verification.keep_grants(request, render(request, "portal/download.html", context, status=status))
+    response = render(request, "portal/download.html", context, status=status)
+    if wait:
+        response["Retry-After"] = str(wait)
+    return verification.keep_grants(request, response)
 
 
 def _limits(link: DownloadLink) -> dict[str, object]:

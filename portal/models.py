@@ -10,7 +10,8 @@ from roi.models import TenantOwned
 
 
 class LookupLockout(models.Model):
-    """A status lookup lockout: too many failed lookups from one address, or for one tracking number as typed.
+    """The start of a status lookup slowdown (portal/lookup.py; once named a lockout): an address past its free
+    failures, or a tracking number as typed failed from too many addresses.
 
     A platform table rather than a tenant's: a lockout may be for a number that exists nowhere (someone guessing),
     and saying which tenant a number belongs to would be the leak the lockout exists to prevent. When the number is a

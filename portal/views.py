@@ -15,6 +15,7 @@ from portal import verification
 from portal.forms import LookupForm, UploadForm
 from portal.http import LANGUAGE_CODES, portal_page
 from portal.lookup import lookup as lookup_check
+from portal.lookup import wait_phrase
 from portal.status import PortalStatus, portal_status, status_facts, status_from_facts
 from portal.uploads import portal_upload
 from roi import rls
@@ -37,8 +38,7 @@ def _granted_request(request: HttpRequest, tracking_number: str) -> RecordReques
 def lookup(request: HttpRequest) -> HttpResponse:
     """Tracking number and verifier. Every failure gets the same answer (portal.lookup)."""
     form = LookupForm(request.POST or None, initial={"tracking_number": request.GET.get("number", "")[:40]})
-    failure = ""
-    status_code = 200
+    failure, wait = "", 0
     if request.method == "POST" and form.is_valid():
         result = lookup_check(
             tracking_number=form.cleaned_data["tracking_number"],
@@ -49,9 +49,12 @@ def lookup(request: HttpRequest) -> HttpResponse:
             verification.grant(request, result.record_request.pk)
             response = redirect("portal:status", tracking_number=result.record_request.tracking_number)
             return verification.keep_grants(request, response)
-        failure = "locked" if result.locked else "no_match"
-        status_code = 429 if result.locked else 200
-    return render(request, "portal/lookup.html", {"form": form, "failure": failure}, status=status_code)
+        failure, wait = ("wait", result.wait_seconds) if result.must_wait else ("no_match", 0)
+    context = {"form": form, "failure": failure, "retry_wait": wait_phrase(wait) if wait else ""}
+    response = render(request, "portal/lookup.html", context, status=429 if wait else 200)
+    if wait:
+        response["Retry-After"] = str(wait)
+    return response
 
 
 @portal_page

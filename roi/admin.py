@@ -6,9 +6,12 @@ from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from roi.models import AccessEvent, ApiToken, Membership, PlatformAccess, Tenant, User
+from roi.sign_in import AdminSignInForm
 from roi.tenancy import PLATFORM_TENANT_KEY
 
 admin.site.site_header = "OpenROI platform administration"
+# The same slowing of failed sign-ins as the staff sign-in page, with the same message (roi/sign_in.py).
+admin.site.login_form = AdminSignInForm
 
 
 class ReadOnlyAdminMixin:

@@ -19,10 +19,12 @@ class RoiConfig(AppConfig):
     verbose_name = "OpenROI platform"
 
     def ready(self) -> None:
-        # Sign-in and sign-out record staff sessions (roi/sessions.py).
+        # Sign-in and sign-out record staff sessions (roi/sessions.py); a sign-in's outcome settles its throttled
+        # attempt (roi/sign_in.py).
         # Celery tasks run in the tenant scope of whoever queued them (roi/rls.py).
         from roi import (
             sessions,  # noqa: F401
+            sign_in,  # noqa: F401
             task_scope,  # noqa: F401
         )
 

@@ -13,23 +13,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model, logout
+from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
 
-from roi import rls
-from roi.audit import access_record, client_address
-from roi.choices import AccessAction
-from roi.models import Membership, StaffSession
+from roi.audit import client_address
+from roi.models import StaffSession
 
 LOGIN_AT = "roi_login_at"
 SEEN_AT = "roi_seen_at"
@@ -162,33 +159,3 @@ def away_to(request: HttpRequest, target: str, *, come_back: bool) -> HttpRespon
         htmx["HX-Redirect"] = response["Location"]
         return htmx
     return response
-
-
-# --- Sign-in lockout (django-axes) --------------------------------------------------------------------------
-
-
-def lockout_response(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> HttpResponse:
-    """What a locked-out sign-in sees (settings.AXES_LOCKOUT_CALLABLE): how long, and whom to tell."""
-    minutes = round(settings.AXES_COOLOFF_TIME * 60)
-    return render(request, "registration/locked_out.html", {"cooloff_minutes": minutes}, status=429)
-
-
-@receiver(user_locked_out, dispatch_uid="roi.sessions.locked-out")
-def _record_lockout(sender: Any, request: HttpRequest, username: str, ip_address: str, **kwargs: Any) -> None:
-    """A lockout is an access event in every organisation the account belongs to, so their admins see it on the
-    audit pages (axes keeps its own record of every attempt too). Unknown user names leave only axes' record."""
-    user = get_user_model().objects.filter(username=username or "").first()
-    if user is None:
-        return
-    with rls.user_scope(user.pk):  # the account's own memberships, in every tenant
-        memberships = list(Membership.objects.filter(user=user, is_active=True).select_related("tenant"))
-    for membership in memberships:
-        with rls.tenant_scope(membership.tenant_id):
-            access_record(
-                tenant=membership.tenant,
-                actor=None,
-                action=AccessAction.STAFF_LOCKOUT,
-                request=request,
-                detail=f"sign-in paused after {settings.AXES_FAILURE_LIMIT} failed attempts",
-                actor_label=f"sign-in as {username}"[:200],
-            )

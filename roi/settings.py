@@ -41,7 +41,6 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "simple_history",
-    "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -72,8 +71,6 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # Next to the views, so it sees every view's response: no-store for signed-in staff.
     "roi.security.StaffNoStoreMiddleware",
-    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
-    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "roi.urls"
@@ -150,17 +147,22 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 3600
 
 # --- Auth -------------------------------------------------------------------------------------
-# Staff sign-in: django-axes counts failures per user name and address and refuses further attempts for a while
-# (OWASP ASVS 2.2.1); the backend must come first. API tokens do not go through these backends.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Staff sign-in is slowed, never locked, against guessing (OWASP ASVS 2.2.1; roi/sign_in.py, roi/throttle.py): past
+# the free failures per account, or per client address (across accounts: spraying), each further attempt waits a
+# growing interval, 10 seconds doubling up to the longest wait. The throttle's backend comes first, so every sign-in
+# form goes through it; API tokens do not go through these backends.
+AUTHENTICATION_BACKENDS = ["roi.sign_in.ThrottledSignIn", "django.contrib.auth.backends.ModelBackend"]
+SIGN_IN_FREE_FAILURES_PER_ACCOUNT = env_int("SIGN_IN_FREE_FAILURES_PER_ACCOUNT", 5, minimum=1)
+SIGN_IN_FREE_FAILURES_PER_ADDRESS = env_int("SIGN_IN_FREE_FAILURES_PER_ADDRESS", 10, minimum=1)
+SIGN_IN_MAX_WAIT_SECONDS = env_int("SIGN_IN_MAX_WAIT_SECONDS", 5 * 60, minimum=10)
+# Two-factor codes: per account (or per browser that signed in as the user before), with a longer longest wait.
+TWO_FACTOR_FREE_FAILURES = env_int("TWO_FACTOR_FREE_FAILURES", 5, minimum=1)
+TWO_FACTOR_MAX_WAIT_SECONDS = env_int("TWO_FACTOR_MAX_WAIT_SECONDS", 15 * 60, minimum=10)
+# django-otp's own backoff per device doubles without a ceiling (a lockout in all but name): the throttle above
+# takes its place.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 OTP_TOTP_ISSUER = "OpenROI"  # what authenticator apps show beside the account
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "roi.audit.client_address"  # honours TRUSTED_PROXY_COUNT, like every access event
-AXES_LOCKOUT_CALLABLE = "roi.sessions.lockout_response"
-AXES_VERBOSE = False
 # Argon2id first (OWASP ASVS 5.0 V11.4.2, memory-hard); the others stay after it only so that a password stored
 # under one of them still verifies and is re-hashed with Argon2 at that user's next sign-in.
 PASSWORD_HASHERS = [
@@ -284,11 +286,12 @@ INBOUND_FAX_GATEWAY_PATTERN = env_str("INBOUND_FAX_GATEWAY_PATTERN", "")
 OPS_FLOOR_VIEWS = env_bool("OPS_FLOOR_VIEWS", False)
 
 # --- Requestor portal --------------------------------------------------------------------------------
-# Failed status lookups allowed per client address and per tracking number (as typed) within the window; past
-# either, lookups answer "try again later" until the window ends (portal/lookup.py).
-PORTAL_LOOKUP_FAILURES_PER_ADDRESS = env_int("PORTAL_LOOKUP_FAILURES_PER_ADDRESS", 20, minimum=1)
-PORTAL_LOOKUP_FAILURES_PER_NUMBER = env_int("PORTAL_LOOKUP_FAILURES_PER_NUMBER", 5, minimum=1)
-PORTAL_LOOKUP_WINDOW_SECONDS = env_int("PORTAL_LOOKUP_WINDOW_SECONDS", 15 * 60, minimum=60)
+# Failed status lookups are slowed, never locked (portal/lookup.py): past the free failures from a client address
+# (across numbers), or from this many different addresses on one tracking number (as typed), each further lookup
+# waits a growing interval, 10 seconds doubling up to the longest wait.
+PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = env_int("PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS", 20, minimum=1)
+PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER = env_int("PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER", 5, minimum=1)
+PORTAL_LOOKUP_MAX_WAIT_SECONDS = env_int("PORTAL_LOOKUP_MAX_WAIT_SECONDS", 5 * 60, minimum=10)
 # Every failed lookup takes at least this long, whether the number exists or not.
 PORTAL_LOOKUP_FAILURE_MS = env_int("PORTAL_LOOKUP_FAILURE_MS", 400, minimum=0)
 # Requestor accounts (portal/accounts.py): sign-in lifetime, and failed sign-ins allowed per email and per address

@@ -7,6 +7,11 @@ operator; for specialists and supervisors unless their organisation turns it off
 
 The session remembers the verification (VERIFIED_KEY) instead of loading the device on every request (no query per
 page); ending a user's sessions or resetting their two-factor removes that.
+
+Wrong codes are slowed like passwords (roi/sign_in.py): past TWO_FACTOR_FREE_FAILURES for the account (or for a
+browser that signed in as the user before), each try waits a growing interval, at most TWO_FACTOR_MAX_WAIT_SECONDS.
+django-otp's own backoff per device is off (OTP_*_THROTTLE_FACTOR = 0): it doubles without a ceiling, so someone
+holding the password could keep the user out for days.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from roi.choices import Role
 from roi.sessions import away_to, staff_session_rekey
+from roi.sign_in import device_remember, failure_record, two_factor_subjects
+from roi.throttle import attempt_admit, attempt_succeed
 
 VERIFIED_KEY = "roi_two_factor_device"
 RECOVERY_CODES = 10
@@ -103,13 +110,16 @@ def recovery_codes_left(user: Any) -> int:
     return StaticToken.objects.filter(device__user=user, device__name=RECOVERY_DEVICE_NAME).count()
 
 
-def two_factor_recovery_renew(*, user: Any, token: str) -> list[str] | None:
+def two_factor_recovery_renew(*, user: Any, token: str, http_request: HttpRequest) -> list[str] | None:
     """New recovery codes in place of the old ones (used up, or written down somewhere unsafe), shown once. Needs a
     code from the authenticator app itself, not a recovery code: whoever holds only the old codes cannot renew
-    them. None when there is no app or the code does not match."""
+    them. None when there is no app or the code does not match; roi.throttle.Throttled (nothing checked) while
+    codes for the account must wait."""
     device = app_device(user)
     token = "".join(ch for ch in token if ch.isdigit())
-    if device is None or not token or not device.verify_token(token):
+    if device is None or not token:
+        return None
+    if _code_checked(user=user, http_request=http_request, matches=lambda: device.verify_token(token)) is None:
         return None
     codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
     with transaction.atomic():
@@ -119,11 +129,24 @@ def two_factor_recovery_renew(*, user: Any, token: str) -> list[str] | None:
     return codes
 
 
-def two_factor_check(*, user: Any, token: str) -> Any:
-    """The device that accepts `token` (a code from the app, or a recovery code, which is then used up), or None.
-    django-otp slows down repeated failures per device."""
+def two_factor_check(*, user: Any, token: str, http_request: HttpRequest) -> Any:
+    """The device that accepts `token` (a code from the app, or a recovery code, which is then used up), or None;
+    roi.throttle.Throttled (nothing checked) while codes for the account must wait."""
     token = token.strip().replace(" ", "")
-    return match_token(user, token) if token else None
+    if not token:
+        return None
+    return _code_checked(user=user, http_request=http_request, matches=lambda: match_token(user, token))
+
+
+def _code_checked(*, user: Any, http_request: HttpRequest, matches: Callable[[], Any]) -> Any:
+    """Ask `matches` (the device, or something true, when the code is right) within the account's throttle."""
+    attempt = attempt_admit(two_factor_subjects(http_request, user))
+    matched = matches()
+    if matched:
+        attempt_succeed(attempt, forget=attempt.subjects)
+        return matched
+    failure_record(request=http_request, username=user.get_username(), attempt=attempt, what="two-factor codes")
+    return None
 
 
 def two_factor_reset(*, user: Any) -> None:
@@ -143,13 +166,12 @@ class TwoFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if (
-            user is None
-            or not user.is_authenticated
-            or is_verified(request)
-            or request.path.startswith(OPEN_PREFIXES)
-            or not two_factor_required(user, getattr(request, "membership", None))
-        ):
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        if is_verified(request) or not two_factor_required(user, getattr(request, "membership", None)):
+            # Signed in completely: the browser is remembered for this user on the first page after it.
+            return device_remember(request, self.get_response(request))
+        if request.path.startswith(OPEN_PREFIXES):
             return self.get_response(request)
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": "Finish two-factor sign-in first."}, status=403)

@@ -5,13 +5,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from roi import views
+from roi.sign_in import SignInView
 
 handler500 = "roi.views.server_error"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz/", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tenant/switch/", views.switch_tenant, name="switch-tenant"),
     path("staff/sessions/", views.StaffSessionsView.as_view(), name="staff-sessions"),

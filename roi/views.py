@@ -30,8 +30,10 @@ from roi.models import Membership, Notification
 from roi.notifications import notification_mark_read
 from roi.services import licensed_professional_designate, licensed_professional_remove, tenant_session_idle_set
 from roi.sessions import staff_sessions_end, staff_sessions_open
+from roi.sign_in import refusal_message
 from roi.tasks import HEARTBEAT_KEY
 from roi.tenancy import SESSION_TENANT_KEY, TenantViewMixin
+from roi.throttle import Throttled
 
 NOTIFICATIONS_PAGE_SIZE = 50
 
@@ -336,7 +338,12 @@ class RecoveryCodesView(LoginRequiredMixin, View):
         return render(request, "registration/two_factor_recovery.html", context, status=status)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        codes = two_factor.two_factor_recovery_renew(user=request.user, token=request.POST.get("token", ""))
+        try:
+            codes = two_factor.two_factor_recovery_renew(
+                user=request.user, token=request.POST.get("token", ""), http_request=request
+            )
+        except Throttled as refused:
+            return _code_refused(self.get(request, error=refusal_message(refused, what="two-factor")), refused)
         if codes is None:
             return self.get(
                 request,
@@ -358,7 +365,12 @@ class TwoFactorVerifyView(LoginRequiredMixin, View):
         return render(request, "registration/two_factor_verify.html", context, status=status)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        device = two_factor.two_factor_check(user=request.user, token=request.POST.get("token", ""))
+        try:
+            device = two_factor.two_factor_check(
+                user=request.user, token=request.POST.get("token", ""), http_request=request
+            )
+        except Throttled as refused:
+            return _code_refused(self.get(request, error=refusal_message(refused, what="two-factor")), refused)
         if device is None:
             return self.get(
                 request,
@@ -368,3 +380,10 @@ class TwoFactorVerifyView(LoginRequiredMixin, View):
             )
         two_factor.mark_verified(request, device)
         return redirect(two_factor.safe_next(request))
+
+
+def _code_refused(response: HttpResponse, refused: Throttled) -> HttpResponse:
+    """A code that came before its turn: 429, and when to come back."""
+    response.status_code = refused.status_code
+    response["Retry-After"] = str(refused.wait_seconds)
+    return response

@@ -11,7 +11,6 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -19,7 +18,6 @@ from django.urls import reverse
 from fulfillment import delivery as service
 from fulfillment.models import DownloadLink
 from intake.status_links import status_link_path
-from portal.lookup import _keys
 from roi import clock
 from roi.models import AccessEvent
 from tests.fulfillment.factories import DeliveryFactory, ReleasePacketFactory, released
@@ -122,7 +120,8 @@ def test_the_right_verifier_downloads_the_delivered_packet_and_writes_the_access
     assert "use 1 of 3" in event.detail
 
 
-def test_a_wrong_verifier_gets_one_answer_takes_no_use_and_counts_as_a_failed_lookup(tenant_a, address):
+def test_a_wrong_verifier_gets_one_answer_takes_no_use_and_counts_as_a_failed_lookup(tenant_a, address, settings):
+    settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = 2
     link, token = _link(tenant_a)
     other, other_token = _link(tenant_a)
     first = Client().post(service.download_path(token), {"verifier": WRONG}, REMOTE_ADDR=address)
@@ -135,22 +134,32 @@ def test_a_wrong_verifier_gets_one_answer_takes_no_use_and_counts_as_a_failed_lo
     for each in (link, other):
         each.refresh_from_db()
         assert each.uses == 0
-    assert not AccessEvent.objects.exists()
-    address_key, number_key = _keys(address, link.delivery.request.tracking_number)
-    assert cache.get(address_key) == 2
-    assert cache.get(number_key) == 1
+    assert not AccessEvent.objects.filter(action="download_document").exists()
+    # The two failures count towards the address's lookups too: the status lookup from there now waits.
+    lookup = Client().post(
+        reverse("portal:lookup"),
+        {"tracking_number": link.delivery.request.tracking_number, "verifier": EMAIL},
+        REMOTE_ADDR=address,
+    )
+    assert lookup.status_code == 429
 
 
-def test_too_many_wrong_verifiers_lock_the_download_like_a_lookup(tenant_a, address, settings):
-    settings.PORTAL_LOOKUP_FAILURES_PER_NUMBER = 2
+def test_too_many_wrong_verifiers_slow_the_download_like_a_lookup(tenant_a, address, settings):
+    settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = 2
     link, token = _link(tenant_a)
     client = Client()
     for _ in range(2):
         client.post(service.download_path(token), {"verifier": WRONG}, REMOTE_ADDR=address)
     response = client.post(service.download_path(token), {"verifier": EMAIL}, REMOTE_ADDR=address)
     assert response.status_code == 429
+    assert response["Retry-After"] == "10"
+    assert "please try again in 10 seconds" in response.content.decode()
     link.refresh_from_db()
     assert link.uses == 0
+    # Its turn comes: the right verifier downloads.
+    with clock.frozen(clock.now() + timedelta(seconds=10)):
+        response = client.post(service.download_path(token), {"verifier": EMAIL}, REMOTE_ADDR=address)
+    assert response["Content-Type"] == "application/pdf"
 
 
 def test_a_browser_verified_for_the_request_only_presses_download(tenant_a, address):

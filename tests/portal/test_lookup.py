@@ -1,18 +1,20 @@
-"""Status lookup: success with each verifier, one identical answer for every failure, padding, rate limits,
-lockouts and their audit, the signed link, and what a browser without a grant sees."""
+"""Status lookup: success with each verifier, one identical answer for every failure, padding, slowing down failures
+(never a lockout a stranger could cause) and its audit, the signed link, and what a browser without a grant sees."""
 
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from intake.status_links import status_link_path, status_link_token
 from portal.lookup import tracking_number_normalise
 from portal.models import LookupLockout
+from roi import clock
 from roi.choices import AccessAction
 from roi.models import AccessEvent
 from tests import factories
@@ -21,6 +23,7 @@ from workflow.choices import RequestorKind
 pytestmark = pytest.mark.django_db
 
 LOOKUP = reverse("portal:lookup")
+EMAIL = "paralegal@hartley.example.com"
 
 
 @pytest.fixture
@@ -33,8 +36,8 @@ def record_request(tenant_a):
     )
 
 
-def _post(client: Client, number: str, verifier: str):
-    return client.post(LOOKUP, {"tracking_number": number, "verifier": verifier})
+def _post(client: Client, number: str, verifier: str, **extra):
+    return client.post(LOOKUP, {"tracking_number": number, "verifier": verifier}, **extra)
 
 
 def _failure_text(response) -> str:
@@ -101,48 +104,104 @@ def test_failures_take_at_least_the_configured_time_whether_or_not_the_number_ex
         assert time.perf_counter() - started >= 0.15
 
 
-def test_a_tracking_number_locks_after_its_failures_from_any_address(settings, record_request):
-    settings.PORTAL_LOOKUP_FAILURES_PER_NUMBER = 3
-    for index in range(3):
-        assert (
-            _post(Client(REMOTE_ADDR=f"10.0.0.{index}"), record_request.tracking_number, "x@y.example").status_code
-            == 200
-        )
-    # Locked now: even the right verifier, from a new address, gets "try again later", without a database check.
-    locked = _post(Client(REMOTE_ADDR="10.0.0.99"), record_request.tracking_number, "paralegal@hartley.example.com")
-    assert locked.status_code == 429
-    assert "Too many unsuccessful tries" in locked.content.decode()
+def test_a_number_failed_from_many_addresses_slows_every_lookup_of_it_for_a_while(settings, record_request):
+    settings.PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER = 3
+    start = timezone.now()
+    with clock.frozen(start):
+        for index in range(3):
+            stranger = Client(REMOTE_ADDR=f"10.0.0.{index}")
+            assert _post(stranger, record_request.tracking_number, "x@y.example").status_code == 200
+        # Slowed now: even the right verifier, from a new address, waits its turn, without a database check.
+        slowed = _post(Client(REMOTE_ADDR="10.0.0.99"), record_request.tracking_number, EMAIL)
+        assert slowed.status_code == 429
+        assert slowed["Retry-After"] == "10"
+        assert "please try again in 10 seconds" in slowed.content.decode()
+        # A number typed in another form is the same number.
+        again = _post(Client(REMOTE_ADDR="10.0.0.98"), record_request.tracking_number.replace("-", ""), "x")
+        assert again.status_code == 429
     lockout = LookupLockout.objects.get()
     assert (lockout.scope, lockout.subject, lockout.failures) == ("tracking_number", record_request.tracking_number, 3)
     event = AccessEvent.objects.get(action=AccessAction.PORTAL_LOCKOUT)
     assert (event.tenant_id, event.request_id) == (record_request.tenant_id, record_request.pk)
-    # A number typed in another form is the same number.
-    assert (
-        _post(Client(REMOTE_ADDR="10.0.0.98"), record_request.tracking_number.replace("-", ""), "x").status_code == 429
-    )
+    # Slowed, not locked: when its turn comes, the requestor gets in.
+    with clock.frozen(start + timedelta(seconds=10)):
+        assert _post(Client(REMOTE_ADDR="10.0.0.99"), record_request.tracking_number, EMAIL).status_code == 302
 
 
-def test_an_address_locks_after_its_failures_on_any_numbers(client, settings, record_request):
-    settings.PORTAL_LOOKUP_FAILURES_PER_ADDRESS = 4
+def test_a_strangers_failures_from_one_address_do_not_stop_the_requestor_at_another(record_request):
+    stranger = Client(REMOTE_ADDR="203.0.113.9")
+    answers = [_post(stranger, record_request.tracking_number, f"guess{n}@y.example").status_code for n in range(60)]
+    assert answers[:20] == [200] * 20  # PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS
+    assert set(answers[20:]) == {429}
+    requestor = Client(REMOTE_ADDR="198.51.100.20")
+    assert _post(requestor, record_request.tracking_number, EMAIL).status_code == 302
+    # The requestor's own typo on the way costs them nothing either.
+    other = Client(REMOTE_ADDR="198.51.100.21")
+    assert _post(other, record_request.tracking_number, "paralegal@hartley.example.org").status_code == 200
+    assert _post(other, record_request.tracking_number, EMAIL).status_code == 302
+
+
+def test_the_emailed_link_works_while_the_number_and_the_address_are_slowed(settings, record_request):
+    settings.PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER = 2
+    settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = 2
+    for index in range(4):
+        _post(Client(REMOTE_ADDR=f"10.3.0.{index}"), record_request.tracking_number, "x@y.example")
+    _post(Client(REMOTE_ADDR="10.3.0.1"), "ROI-2222-3333-4444", "x@y.example")
+    office = Client(REMOTE_ADDR="10.3.0.1")  # the requestor shares an address the attack came from
+    slowed = _post(office, record_request.tracking_number, EMAIL)
+    assert slowed.status_code == 429
+    assert "use the link in the email we sent you" in slowed.content.decode()
+    opened = office.get(status_link_path(record_request.tracking_number))
+    assert opened.status_code == 302
+    page = office.get(opened["Location"])
+    assert page.status_code == 200
+    assert record_request.tracking_number in page.content.decode()
+
+
+def test_one_address_hammering_is_slowed_more_each_time_up_to_the_ceiling(settings, record_request):
+    assert (settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS, settings.PORTAL_LOOKUP_MAX_WAIT_SECONDS) == (20, 300)
+    hammer = Client(REMOTE_ADDR="203.0.113.10")
+    start = timezone.now()
+    with clock.frozen(start):
+        for index in range(20):
+            _post(hammer, f"ROI-2222-3333-{index % 8 + 2}{index % 8 + 2}{index % 8 + 2}{index % 8 + 2}", "x@y.example")
+    waits, moment = [], 0
+    for _ in range(8):
+        with clock.frozen(start + timedelta(seconds=moment)):
+            slowed = _post(hammer, record_request.tracking_number, EMAIL)
+            assert slowed.status_code == 429
+            waits.append(int(slowed["Retry-After"]))
+        moment += waits[-1]
+        with clock.frozen(start + timedelta(seconds=moment)):
+            assert _post(hammer, "ROI-2222-3333-4444", "x@y.example").status_code == 200
+            spanish = _post(hammer, "ROI-2222-3333-4444", "x@y.example", HTTP_ACCEPT_LANGUAGE="es")
+    assert waits == [10, 20, 40, 80, 160, 300, 300, 300]
+    assert "please try again in 5 minutes, or use the link in the email we sent you" in slowed.content.decode()
+    assert "5 minutos" in spanish.content.decode()
+
+
+def test_an_address_slows_after_its_failures_on_any_numbers(client, settings, record_request):
+    settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = 4
     for index in range(4):
         _post(client, f"ROI-2222-3333-{index + 2}{index + 2}{index + 2}{index + 2}", "x@y.example")
-    assert _post(client, record_request.tracking_number, "paralegal@hartley.example.com").status_code == 429
+    assert _post(client, record_request.tracking_number, EMAIL).status_code == 429
     other_browser = Client(REMOTE_ADDR="10.1.1.1")
-    assert _post(other_browser, record_request.tracking_number, "paralegal@hartley.example.com").status_code == 302
+    assert _post(other_browser, record_request.tracking_number, EMAIL).status_code == 302
     lockout = LookupLockout.objects.get()
     assert (lockout.scope, lockout.subject) == ("address", "127.0.0.1")
     # The guessed numbers belong to no tenant: no tenant's audit trail gets a row for them.
     assert not AccessEvent.objects.filter(action=AccessAction.PORTAL_LOCKOUT).exists()
 
 
-def test_a_lockout_for_a_number_that_does_not_exist_looks_the_same(settings, record_request):
-    settings.PORTAL_LOOKUP_FAILURES_PER_NUMBER = 2
+def test_a_slowdown_for_a_number_that_does_not_exist_looks_the_same(settings, record_request):
+    settings.PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER = 2
     answers = {}
     for number in ("ROI-2222-3333-4444", record_request.tracking_number):
         for index in range(2):
             _post(Client(REMOTE_ADDR=f"10.2.{index}.1"), number, "x@y.example")
         answers[number] = _post(Client(REMOTE_ADDR="10.2.9.9"), number, "x@y.example")
     assert {answer.status_code for answer in answers.values()} == {429}
+    assert {answer["Retry-After"] for answer in answers.values()} == {"10"}
     texts = {a.content.decode().split('role="alert">')[1].split("<")[0] for a in answers.values()}
     assert len(texts) == 1
 
@@ -240,7 +299,7 @@ def test_behind_a_proxy_the_limit_is_per_client_not_per_proxy(settings, record_r
     """With TRUSTED_PROXY_COUNT=1 the client is the address the proxy appended; one client's failures do not lock
     another client out, and a client cannot pick its address by sending the header itself."""
     settings.TRUSTED_PROXY_COUNT = 1
-    settings.PORTAL_LOOKUP_FAILURES_PER_ADDRESS = 2
+    settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = 2
     proxy = "10.9.9.9"
     for _ in range(2):
         Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7").post(

@@ -1,18 +1,22 @@
 """Tracking-number enumeration on the portal's status lookup (portal/lookup.py), from outside: whatever is guessed,
 a failure reads the same and takes the same time. Already covered in tests/portal/test_lookup.py and not repeated
-here: a few fixed failures giving one answer, the padding floor, the per-address and per-number lockouts and their
-identical 429. Added here: generated numbers and verifiers, and the timing of a real number against an unknown one.
+here: a few fixed failures giving one answer, the padding floor, the per-address and per-number slowdowns and their
+identical 429. Added here: generated numbers and verifiers, the database work of a real number against an unknown
+one, and their timing.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 import uuid
 from datetime import date
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -67,8 +71,8 @@ def _failure(client: Client, number: str, verifier: str) -> tuple[int, str]:
 
 
 def test_guessed_numbers_and_wrong_verifiers_all_get_the_same_answer(settings, record_request):
-    settings.PORTAL_LOOKUP_FAILURES_PER_ADDRESS = 10_000
-    settings.PORTAL_LOOKUP_FAILURES_PER_NUMBER = 10_000
+    settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = 10_000
+    settings.PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER = 10_000
     reference = _failure(_visitor(), "ROI-2222-3333-4444", EMAIL)
     assert reference[0] == 200
     assert "could not find a request with these details" in reference[1]
@@ -82,12 +86,29 @@ def test_guessed_numbers_and_wrong_verifiers_all_get_the_same_answer(settings, r
     assert not AccessEvent.objects.filter(action=AccessAction.PORTAL_LOOKUP).exists()
 
 
+def _statements(number: str, verifier: str) -> list[str]:
+    """The SQL a failed lookup runs, its values left out."""
+    with CaptureQueriesContext(connection) as queries:
+        status, _text = _failure(_visitor(), number, verifier)
+    assert status == 200
+    return [re.sub(r"'[^']*'|\b\d+\b", "?", query["sql"]) for query in queries.captured_queries]
+
+
+def test_a_real_number_with_a_wrong_verifier_does_the_same_database_work_as_an_unknown_number(record_request):
+    """Timing without a clock: the same statements, in the same order, whether the number exists or not (a model
+    field left deferred once cost a real number one query more)."""
+    unknown = _statements("ROI-2222-3333-4444", "wrong@example.com")
+    real = _statements(record_request.tracking_number, "wrong@example.com")
+    assert real == unknown
+    assert len(real) == 2  # the number's organisation (roi/rls.py), then the request with its parties
+
+
 def test_a_real_number_with_a_wrong_verifier_takes_as_long_as_an_unknown_number(settings, record_request):
     """Both are padded to PORTAL_LOOKUP_FAILURE_MS, and neither is measurably faster: medians over TRIES each,
     interleaved, within half the floor of each other (a generous margin for a busy CI machine)."""
     settings.PORTAL_LOOKUP_FAILURE_MS = FLOOR_MS
-    settings.PORTAL_LOOKUP_FAILURES_PER_ADDRESS = 10_000
-    settings.PORTAL_LOOKUP_FAILURES_PER_NUMBER = 10_000
+    settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = 10_000
+    settings.PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER = 10_000
     client = _visitor()
     timings: dict[str, list[float]] = {"real": [], "unknown": []}
     for index in range(TRIES):

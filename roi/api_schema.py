@@ -36,14 +36,24 @@ ERROR_BODY = inline_serializer(
     },
 )
 # What every endpoint can answer besides its success (roi.api.exception_handler, DRF's authentication and
-# validation). A 400 is either a service's {"detail", "field"} or DRF's {field: [messages]}: an object either way.
+# validation, roi.security.InputHygieneMiddleware). A 400 is either a service's {"detail", "field"}, DRF's
+# {field: [messages]} or the middleware's {"detail"}: an object either way.
 ERRORS_ANY = {
+    "400": OpenApiResponse(
+        ERROR_BODY,
+        description="A control character (U+0000 to U+001F, U+007F) in the path or a query parameter: remove it.",
+    ),
     "401": OpenApiResponse(ERROR_BODY, description="No token, or a revoked one."),
     "403": OpenApiResponse(ERROR_BODY, description="The caller's role may not do this here."),
     "404": OpenApiResponse(ERROR_BODY, description="No such request in the caller's organisation."),
 }
 ERRORS_WRITE = {
-    "400": OpenApiResponse(OpenApiTypes.OBJECT, description="The input, or the request's state, says what to fix."),
+    "400": OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="The input, or the request's state, says what to fix (a control character in the path, a query "
+        "parameter or a JSON string other than tab, line feed and carriage return included).",
+    ),
+    "413": OpenApiResponse(ERROR_BODY, description="A body larger than the site reads in one request."),
     "415": OpenApiResponse(ERROR_BODY, description="A body in a format the API does not read (send JSON)."),
 }
 ERRORS_ACTION = {

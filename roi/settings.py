@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Control characters in a path, query string, form or JSON body: 400 before anything reads them.
+    "roi.security.InputHygieneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -266,8 +268,10 @@ INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_MB", 25, minimum=1) * 1024 
 # (fulfillment/packet_builds.py); PACKET_BUILD_QUEUE names a Celery queue of their own (empty: the default queue).
 PACKET_INLINE_PAGES = env_int("PACKET_INLINE_PAGES", 50, minimum=0)
 PACKET_BUILD_QUEUE = env_str("PACKET_BUILD_QUEUE", "")
-# The request body may carry a document (webhook, API); allow it past Django's in-memory default.
-DATA_UPLOAD_MAX_MEMORY_SIZE = INTAKE_MAX_UPLOAD_BYTES + 1024 * 1024
+# A body read into memory: a form's fields, or an API call's JSON, which carries its documents in base64 (a third
+# larger than the file). One document at the upload limit must fit; roi.security.InputHygieneMiddleware reads a JSON
+# body before the caller is authenticated and answers 413 over this. (The email webhook reads its own, larger limit.)
+DATA_UPLOAD_MAX_MEMORY_SIZE = INTAKE_MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024
 # Inbound-email webhook: "slug=secret,slug2=secret2", one HMAC secret per tenant (shared with the email provider).
 INBOUND_EMAIL_WEBHOOK_SECRETS = env_pairs("INBOUND_EMAIL_WEBHOOK_SECRETS", {})
 # Optional regex, searched in the sender address and the subject, that marks fax-to-email gateways (channel fax).

@@ -1,4 +1,5 @@
-"""The API's OpenAPI schema beyond what drf-spectacular infers: the token scheme and the error answers.
+"""The API's OpenAPI schema beyond what drf-spectacular infers: the token scheme and the error answers; and the
+views that serve it and its docs page to signed-in callers only (roi.api_auth.CanReadApiSchema).
 
 Kept apart from roi/api.py because DRF's settings import that module (pagination, exception handler) while DRF is
 still loading, and drf-spectacular's inspector imports DRF's generic views. The request API's base view
@@ -14,7 +15,14 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from roi.api_auth import CanReadApiSchema
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -77,3 +85,33 @@ class ApiSchema(AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(response, code, direction=direction)
         return responses
+
+
+class _RefusedInJson:
+    """A refusal answers like the rest of the API, `{"detail": ...}` in JSON, not in the view's own format (YAML for
+    the schema, the HTML template for the docs page)."""
+
+    request: Request
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+        if request.authenticators and not request.successful_authenticator:
+            raise NotAuthenticated(
+                "Sign in, or send your API token (Authorization: Token <key>), to read the API's description."
+            )
+        super().permission_denied(request, message, code)  # type: ignore[misc]
+
+
+class ApiSchemaView(_RefusedInJson, SpectacularAPIView):
+    permission_classes = [CanReadApiSchema]
+
+
+class ApiDocsView(_RefusedInJson, SpectacularSwaggerSplitView):
+    """Swagger UI within the site's content security policy: the split view serves its start-up script from a URL
+    (/api/docs/?script), and roi/api_docs.html links a stylesheet instead of an inline <style>."""
+
+    permission_classes = [CanReadApiSchema]

@@ -1,5 +1,5 @@
 """Request, response and log hygiene for pages with PHI: input with control characters is refused before any view
-reads it, nothing a signed-in staff member sees is kept in a cache, and no
+reads it, every page carries one Permissions-Policy, nothing a signed-in staff member sees is kept in a cache, and no
 query string (a patient search, the audit filter's MRN) reaches the request logs.
 
 The settings that go with these (HSTS, secure cookies, the content security policy, password hashers) are in
@@ -22,6 +22,56 @@ from django.template import loader
 from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
+
+# --- Permissions-Policy ------------------------------------------------------------------------------------------
+
+# Browser features no page of OpenROI uses, staff or portal, denied to the page and to anything it might frame: a
+# page about a patient has no business turning on a camera, a microphone, the location, a payment sheet or a USB
+# device, and a script injected despite the content security policy cannot either. Only features Chromium knows are
+# listed (an unknown one is a console error on every page; tests/e2e/test_content_security_policy.py checks).
+# Left at the browser's default (this origin only): fullscreen, for a PDF opened in the browser's own viewer.
+# Staff sign in with TOTP, not WebAuthn, so publickey-credentials-get is denied as well; two-factor by security key
+# would have to allow it for `self`.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-create",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+
+
+class PermissionsPolicyMiddleware:
+    """The one Permissions-Policy of the site, on every response that has none yet: staff pages, the portal (whose
+    other headers are its own, portal/http.py), the API and the error pages. Listed right after SecurityMiddleware,
+    so the refusals of `InputHygieneMiddleware` carry it too."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
 
 # --- Input hygiene -------------------------------------------------------------------------------------------------
 

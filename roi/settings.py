@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # One Permissions-Policy for every response, the refusals of the next line included.
+    "roi.security.PermissionsPolicyMiddleware",
     # Control characters in a path, query string, form or JSON body: 400 before anything reads them.
     "roi.security.InputHygieneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -318,6 +320,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "roi.api.exception_handler",
 }
+# Publish the API's schema and docs page to anonymous visitors (a public developer portal); off: callers sign in or
+# send their token.
+API_SCHEMA_PUBLIC = env_bool("API_SCHEMA_PUBLIC", False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenROI API",
     "DESCRIPTION": "Release-of-information requests for hospital HIM departments. Every call is scoped to one tenant.",
@@ -327,8 +332,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # The schema describes endpoints, not data; integrators read it before they hold a token.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The schema holds no rows but maps every endpoint: signed-in staff and API tokens only, unless API_SCHEMA_PUBLIC
+    # (roi.api_auth.CanReadApiSchema; the views in roi/api_schema.py name it too).
+    "SERVE_PERMISSIONS": ["roi.api_auth.CanReadApiSchema"],
     # One schema name per choice set that several fields share (`state` and `expected_state`, `kind` of a requestor
     # and of a document, ...). Without these, drf-spectacular guesses names and warns, and `check --deploy` (CI)
     # refuses warnings.

@@ -13,6 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from roi.security import PERMISSIONS_POLICY
 from workflow.choices import RequestState
 
 FORM = "application/x-www-form-urlencoded"
@@ -34,6 +35,7 @@ def assert_refused_page(response, *fragments: str) -> None:
     assert "\x00" not in page
     assert response["Cache-Control"].startswith("max-age=0")
     assert "no-store" in response["Cache-Control"]
+    assert response["Permissions-Policy"] == PERMISSIONS_POLICY
 
 
 def assert_refused_json(response, *fragments: str) -> dict:

@@ -297,8 +297,8 @@ def test_assigning_a_user_of_another_tenant_answers_404(client_for, sam, charlie
 # --- Schema and docs ----------------------------------------------------------------------------------------
 
 
-def test_schema_is_an_openapi_document_with_every_transition_path(client):
-    response = client.get("/api/schema/", {"format": "json"})
+def test_schema_is_an_openapi_document_with_every_transition_path(client_for, alice):
+    response = client_for(alice).get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
@@ -309,8 +309,8 @@ def test_schema_is_an_openapi_document_with_every_transition_path(client):
     assert {"get", "post"} <= set(paths["/api/v1/requests/"])
 
 
-def test_docs_page_renders_with_local_swagger_assets(client):
-    response = client.get("/api/docs/")
+def test_docs_page_renders_with_local_swagger_assets(client_for, alice):
+    response = client_for(alice).get("/api/docs/")
     assert response.status_code == 200
     page = response.content.decode()
     # Served from our own static files (hashed names under the manifest storage), never from a CDN.

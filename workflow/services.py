@@ -24,13 +24,27 @@ TRACKING_NUMBER_ATTEMPTS = 5
 
 
 def patient_create(
-    *, tenant: Tenant, actor: Any, mrn: str, first_name: str, last_name: str, date_of_birth: date
+    *,
+    tenant: Tenant,
+    actor: Any,
+    mrn: str,
+    first_name: str,
+    last_name: str,
+    date_of_birth: date,
+    placeholder: bool = False,
 ) -> Patient:
+    """A new patient. `placeholder`: the stand-in of a request whose patient nobody identified yet
+    (intake.patients.placeholder_patient_create)."""
     mrn = mrn.strip()
     if Patient.objects.for_tenant(tenant).filter(mrn=mrn).exists():
         raise ServiceError(f"A patient with MRN {mrn} already exists; search for them instead.", field="mrn")
     patient = Patient(
-        tenant=tenant, mrn=mrn, first_name=first_name.strip(), last_name=last_name.strip(), date_of_birth=date_of_birth
+        tenant=tenant,
+        mrn=mrn,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        date_of_birth=date_of_birth,
+        is_placeholder=placeholder,
     )
     history_stamp(patient, actor)
     patient.save()

@@ -232,7 +232,8 @@ class IntakeForm(forms.Form):
         # bound form's choice is checked against this tenant's rows, and nothing else is rendered.
         picked_patient = _picked_id(self.data if self.is_bound else None, "patient_id")
         picked_requestor = _picked_id(self.data if self.is_bound else None, "requestor_id")
-        patients = Patient.objects.for_tenant(tenant)
+        # A placeholder patient (intake/patients.py) is nobody to pick, even by a crafted post.
+        patients = Patient.objects.for_tenant(tenant).filter(is_placeholder=False)
         requestors = Requestor.objects.for_tenant(tenant)
         self.fields["patient_id"] = patient_choice_field(
             patients.filter(pk=picked_patient) if picked_patient else patients.none()

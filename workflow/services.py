@@ -88,8 +88,9 @@ def request_create(
         raise ServiceError("The patient and the requestor must belong to this organisation.")
     now = clock.now()
     received_at = received_at or now
-    if received_at > now:
-        raise ServiceError("The receipt time cannot be in the future.", field="received_at")
+    problem = deadlines.received_at_problem(received_at, now=now)
+    if problem is not None:
+        raise ServiceError(problem, field="received_at")
     if scope_date_from and scope_date_to and scope_date_from > scope_date_to:
         raise ServiceError("The scope's start date is after its end date.", field="scope_date_from")
     for _ in range(TRACKING_NUMBER_ATTEMPTS):

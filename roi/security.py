@@ -110,12 +110,14 @@ def _code_name(code: int) -> str:
     return f"U+{code:04X}"
 
 
-def _shown_name(name: str) -> str:
-    """A parameter or field name, quoted for a message: names are the form's own, but whoever sent the input chose
-    them, so one with a control character of its own is not repeated."""
-    if _ANY_CONTROL.search(name) or not name:
-        return "a field with a control character in its name"
-    return f'"{name[:60]}"'
+def _subject(kind: str, name: str) -> str:
+    """The start of a message about one parameter or field: its name is the form's own, but whoever sent the input
+    chose it, so a name with a control character of its own is not repeated."""
+    if not name:
+        return f"A {kind} without a name"
+    if _ANY_CONTROL.search(name):
+        return f"The name of a {kind}"
+    return f'The {kind} "{name[:60]}"'
 
 
 def _path_refusal(path: str) -> RefusedInput | None:
@@ -138,7 +140,7 @@ def _query_refusal(request: HttpRequest) -> RefusedInput | None:
             if found is not None:
                 code = ord(found.group())
                 return RefusedInput(
-                    f"The query parameter {_shown_name(name)} contains a control character ({_code_name(code)}). "
+                    f"{_subject('query parameter', name)} contains a control character ({_code_name(code)}). "
                     "Remove it from the search or the link and try again.",
                     "query string",
                     code,
@@ -156,7 +158,7 @@ def _form_refusal(request: HttpRequest) -> RefusedInput | None:
         if found is not None:
             code = ord(found.group())
             return RefusedInput(
-                f"The form field {_shown_name(name)} contains a control character ({_code_name(code)}). Text may "
+                f"{_subject('form field', name)} contains a control character ({_code_name(code)}). Text may "
                 "hold tabs and line breaks, nothing else of the kind: remove it (retyping the text is the surest "
                 "way) and send the form again.",
                 "form field",
@@ -204,7 +206,7 @@ def _json_refusal(body: bytes) -> RefusedInput | None:
         data = None  # not JSON at all (a raw NUL byte between the values, say): the body as a whole is named
     for path, text in _json_strings(data):
         if _CONTROL_IN_TEXT.search(text):
-            where = f"the field {_shown_name(path)}"
+            where = "a field's name" if _ANY_CONTROL.search(path) else f'the field "{path[:60]}"'
             break
     return RefusedInput(
         f"The JSON body has a control character ({_code_name(code)}) in {where}. Strings may hold tabs and line "

@@ -50,10 +50,11 @@ def internal_target_date(*, tenant: Tenant, received_at: datetime) -> date:
 
 # How far back a receipt time may be entered. A request is received when any part of the organisation has it, and its
 # clock runs from then: mail found weeks late in a clinic's tray is entered with the day it arrived, and is overdue on
-# the day it is logged. The longest federal clock is an accounting's 60 days plus its one 30-day extension (164.528(c)
-# (1)(ii); right of access: 30 plus 30, 164.524(b)(2)(ii)), and state clocks are shorter or equal, so a request
-# received 180 days ago is past every deadline twice over; a date further back is a typo (the year, most often: a
-# year-old date is 365 days back) or a request from before the organisation used OpenROI, which is not received now.
+# the day it is logged. The longest federal clock is an accounting's 60 days plus its one 30-day extension
+# (164.528(c)(1)(ii); right of access: 30 plus 30, 164.524(b)(2)(ii)), and state clocks are shorter or equal, so a
+# request received 180 days ago is past every deadline twice over; a date further back is a typo (the year, most
+# often: a year-old date is 365 days back) or a request from before the organisation used OpenROI, which is not
+# received now.
 RECEIPT_LOOKBACK_DAYS = 180
 # The staff form shows minutes, and "now" typed there is already a few seconds old; clocks of integrations drift.
 RECEIPT_FUTURE_GRACE = timedelta(minutes=1)

@@ -48,11 +48,7 @@ from django.utils.html import strip_tags
 
 from intake.choices import DocumentKind, DocumentSource
 from intake.models import FailedIntake, InboundMessage
-from intake.patients import (
-    UNIDENTIFIED_BIRTH_DATE,
-    UNIDENTIFIED_LAST_NAME,
-    UNIDENTIFIED_MRN_PREFIX,
-)
+from intake.patients import placeholder_patient_create
 from intake.services import IncomingDocument, intake_receive
 from roi import clock
 from roi.errors import ServiceError
@@ -363,12 +359,12 @@ def _create_request(
         tenant=tenant,
         actor=None,
         channel=channel,
-        patient_data={
-            "mrn": f"{UNIDENTIFIED_MRN_PREFIX}{key[:12].upper()}",
-            "first_name": f"({'fax' if channel == Channel.FAX else 'email'} intake)",
-            "last_name": UNIDENTIFIED_LAST_NAME,
-            "date_of_birth": UNIDENTIFIED_BIRTH_DATE,
-        },
+        patient=placeholder_patient_create(
+            tenant=tenant,
+            actor=None,
+            reference=key[:12],
+            source=f"{'fax' if channel == Channel.FAX else 'email'} intake",
+        ),
         **_requestor_for(tenant=tenant, parsed=parsed),
         # The type is unknown until someone reads the letter; staff set it while completing the intake.
         request_type=RequestType.OTHER,

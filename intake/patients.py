@@ -1,5 +1,5 @@
-"""Patients' facts intake relies on: the placeholder patient of a request that arrived by email or fax before anyone
-identified the patient, and the date of death an executor's authority depends on."""
+"""Patients' facts intake relies on: the placeholder patient of a request that arrived by email, fax or the portal
+before anyone identified the patient, and the date of death an executor's authority depends on."""
 
 from __future__ import annotations
 
@@ -10,27 +10,45 @@ from django.db import transaction
 
 from roi.audit import history_stamp
 from roi.errors import ServiceError
+from roi.models import Tenant
 from roi.tenancy import require_staff
+from workflow import services as workflow_services
 from workflow.models import Patient
 
-# Placeholder patients. An emailed or faxed request names its patient somewhere in a letter or a scanned form that
-# only a person can read reliably, so ingestion cannot pick a Patient row. RecordRequest.patient is non-null, so each
-# ingested request gets its OWN placeholder patient: "Unidentified, (email intake)" with MRN UNIDENTIFIED-<key>.
+# Placeholder patients. An emailed, faxed or portal request names its patient somewhere in a letter, a scanned form
+# or typed text that only a person can check reliably, so intake cannot pick a Patient row. RecordRequest.patient is
+# non-null, so each such request gets its OWN placeholder patient (Patient.is_placeholder), named "Unidentified,
+# (email intake)" with MRN UNIDENTIFIED-<key>, until a specialist points it at the real patient.
 # - Not a shared per-tenant placeholder: correcting it (renaming it into the real patient) would silently move every
 #   other unidentified request to that patient, and the access log (AccessEvent.patient_id) would lump them together.
 # - Not a guess from the text (patient_data from the subject): a wrong match attaches PHI to the wrong person.
-# - The MRN prefix is what the intake checklist and pages look for (`is_unidentified_patient`): the request keeps
-#   needs_intake_completion=True until a specialist points it at the real patient.
-# - The date of birth is a sentinel no real patient has (1900-01-01), so the placeholder never matches a real patient
-#   by name and date of birth.
+# - `is_placeholder` is what everything asks: the intake checklist and pages (`is_unidentified_patient`: the request
+#   keeps needs_intake_completion=True), the patient match and the duplicate check, which leave placeholders out
+#   (intake.services), and the portal's status page. The name, MRN prefix and sentinel date of birth (1900-01-01) are
+#   only what a person reads; no check relies on them.
 UNIDENTIFIED_MRN_PREFIX = "UNIDENTIFIED-"
 UNIDENTIFIED_LAST_NAME = "Unidentified"
 UNIDENTIFIED_BIRTH_DATE = date(1900, 1, 1)
 
 
+def placeholder_patient_create(*, tenant: Tenant, actor: Any, reference: str, source: str) -> Patient:
+    """The placeholder patient of one request (see above). `reference`: unique to the request within the tenant
+    (the message key, the portal form's token); `source`: how it arrived, shown as the first name ("email intake").
+    Called inside the transaction that records the request."""
+    return workflow_services.patient_create(
+        tenant=tenant,
+        actor=actor,
+        mrn=f"{UNIDENTIFIED_MRN_PREFIX}{reference.upper()}",
+        first_name=f"({source})",
+        last_name=UNIDENTIFIED_LAST_NAME,
+        date_of_birth=UNIDENTIFIED_BIRTH_DATE,
+        placeholder=True,
+    )
+
+
 def is_unidentified_patient(patient: Any) -> bool:
-    """True for the placeholder patient of an ingested request (see UNIDENTIFIED_MRN_PREFIX)."""
-    return str(getattr(patient, "mrn", "")).startswith(UNIDENTIFIED_MRN_PREFIX)
+    """True for the placeholder patient of a request nobody has identified the patient of yet."""
+    return bool(getattr(patient, "is_placeholder", False))
 
 
 def patient_death_record(*, tenant: Any, actor: Any, patient: Any, date_of_death: date | None, today: date) -> Any:

@@ -66,9 +66,10 @@ def patient_match_or_create(
     """Find the patient by MRN, or by last name, first initial and date of birth; create one if none matches.
 
     An MRN that exists with other demographics is refused rather than silently attached to the wrong patient.
+    Placeholder patients are nobody in particular (intake/patients.py): details that look like one never match it.
     """
     mrn = (mrn or "").strip()
-    patients = Patient.objects.for_tenant(tenant)
+    patients = Patient.objects.for_tenant(tenant).filter(is_placeholder=False)
     if mrn:
         existing = patients.filter(mrn=mrn).first()
         if existing is not None:
@@ -103,10 +104,17 @@ def patient_match_or_create(
 
 def possible_duplicates(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[RecordRequest]:
     """Same requestor (by identity, not row) and same patient (MRN, or last name + first initial + date of birth)
-    within the tenant's window before this request's receipt (DOMAIN.md)."""
+    within the tenant's window before this request's receipt (DOMAIN.md).
+
+    A request whose patient is a placeholder (arrived by email, fax or the portal, patient not identified yet) has
+    no possible duplicates and is nobody's: every placeholder has the same name and date of birth, so two letters
+    from one law firm about two different patients would otherwise be offered as one request twice. The check runs
+    again once staff identify the patient (the checklist counts it then)."""
+    patient = record_request.patient
+    if patient.is_placeholder:
+        return RecordRequest.objects.none()
     window_start = record_request.received_at - timedelta(days=tenant.duplicate_window_days)
     requestor = record_request.requestor
-    patient = record_request.patient
     same_requestor = Q(requestor_id=requestor.pk)
     if requestor.email:
         same_requestor |= Q(requestor__email__iexact=requestor.email)
@@ -125,6 +133,7 @@ def possible_duplicates(*, tenant: Tenant, record_request: RecordRequest) -> Que
             same_requestor, same_patient, received_at__gte=window_start, received_at__lte=record_request.received_at
         )
         .exclude(pk=record_request.pk)
+        .exclude(patient__is_placeholder=True)
         .exclude(state=RequestState.CANCELLED, duplicate_of__isnull=False)
         .select_related("patient", "requestor")
         .order_by("-received_at")

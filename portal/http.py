@@ -5,7 +5,7 @@ relying on the staff site's: nothing cached (a shared computer's back button mus
 visitor left), no referrer to other sites (signed status links and download tokens sit in URLs; "same-origin", not
 "no-referrer": under "no-referrer" browsers send `Origin: null` with a form post, which Django's CSRF check refuses
 for every portal form), no framing, and a content security policy that allows only our own stylesheet and images
-(portal templates have no scripts at all).
+(portal templates have no scripts at all). Its Permissions-Policy is the whole site's (roi.security).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ def portal_headers(response: HttpResponse, language: str) -> HttpResponse:
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     response.headers["Content-Language"] = language
     patch_vary_headers(response, ("Accept-Language", "Cookie"))
     return response

@@ -28,7 +28,6 @@ from fulfillment.models import Delivery, Denial, DownloadLink
 from intake.choices import DocumentSource, LetterKind
 from intake.letters import requestor_safe_deficiencies
 from intake.models import Extension, IntakeDocument, IntakeReview, Letter
-from intake.patients import UNIDENTIFIED_MRN_PREFIX
 from portal.models import PortalSubmission
 from roi import clock
 from roi.models import Tenant
@@ -214,7 +213,7 @@ STATUS_SQL = f"""
 SELECT r.id, r.tenant_id, r.tracking_number, r.state, r.state_before_exception, r.received_at, r.legal_due_date,
        r.patient_id, p.first_name, p.last_name,
        (r.assignee_id IS NOT NULL OR EXISTS (SELECT 1 FROM {IntakeReview._meta.db_table} ir WHERE ir.request_id = r.id))
-          AS review_started, p.mrn LIKE %(unidentified)s AS unidentified,
+          AS review_started, p.is_placeholder AS unidentified,
        s.patient_first_name AS typed_first_name, s.patient_last_name AS typed_last_name,
        t.name, t.timezone, t.him_department_name, t.him_phone, t.him_email, t.him_fax,
        (SELECT json_agg(json_build_array(x.to_state, x.at) ORDER BY x.at, x.id)
@@ -261,7 +260,6 @@ def status_facts(tracking_number: str) -> dict[str, Any] | None:
             {
                 "tracking_number": tracking_number,
                 "reasons": [str(r) for r in REQUESTOR_ACTION_REASONS],
-                "unidentified": UNIDENTIFIED_MRN_PREFIX + "%",
                 "link_methods": [str(method) for method in LINK_METHODS],
             },
         )

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from intake.choices import DocumentKind, DocumentSource
-from intake.patients import UNIDENTIFIED_BIRTH_DATE, UNIDENTIFIED_LAST_NAME, UNIDENTIFIED_MRN_PREFIX
+from intake.patients import placeholder_patient_create
 from intake.services import IncomingDocument, intake_receive
 from portal.models import PortalSubmission, RequestorAccount
 from roi import clock
@@ -186,12 +186,9 @@ def portal_request_submit(
                 tenant=tenant,
                 actor=None,
                 channel=Channel.PORTAL,
-                patient_data={
-                    "mrn": f"{UNIDENTIFIED_MRN_PREFIX}P{form_nonce.upper()}",
-                    "first_name": "(portal request)",
-                    "last_name": UNIDENTIFIED_LAST_NAME,
-                    "date_of_birth": UNIDENTIFIED_BIRTH_DATE,
-                },
+                patient=placeholder_patient_create(
+                    tenant=tenant, actor=None, reference=f"P{form_nonce}", source="portal request"
+                ),
                 requestor_data={
                     "kind": kind,
                     "name": data["requestor_name"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
@@ -64,3 +65,13 @@ class IsTenantMember(permissions.BasePermission):
         if tenant is None or not request.user or not request.user.is_authenticated:
             return False
         return role_in(request.user, tenant) in getattr(view, "required_roles", STAFF_ROLES)
+
+
+class CanReadApiSchema(IsTenantMember):
+    """The API's description (/api/schema/) and its docs page (/api/docs/): for whoever may call the API, staff
+    signed in or an API token, unless the deployment publishes them (API_SCHEMA_PUBLIC, docs/running.md). The
+    schema holds no rows, but it maps every endpoint, parameter and error of a system with PHI for whoever asks;
+    integrators read it with the token they are given."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return settings.API_SCHEMA_PUBLIC or super().has_permission(request, view)

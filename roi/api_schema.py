@@ -1,4 +1,5 @@
-"""The API's OpenAPI schema beyond what drf-spectacular infers: the token scheme and the error answers.
+"""The API's OpenAPI schema beyond what drf-spectacular infers: the token scheme and the error answers; and the
+views that serve it and its docs page to signed-in callers only (roi.api_auth.CanReadApiSchema).
 
 Kept apart from roi/api.py because DRF's settings import that module (pagination, exception handler) while DRF is
 still loading, and drf-spectacular's inspector imports DRF's generic views. The request API's base view
@@ -14,7 +15,14 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from roi.api_auth import CanReadApiSchema
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -36,14 +44,24 @@ ERROR_BODY = inline_serializer(
     },
 )
 # What every endpoint can answer besides its success (roi.api.exception_handler, DRF's authentication and
-# validation). A 400 is either a service's {"detail", "field"} or DRF's {field: [messages]}: an object either way.
+# validation, roi.security.InputHygieneMiddleware). A 400 is either a service's {"detail", "field"}, DRF's
+# {field: [messages]} or the middleware's {"detail"}: an object either way.
 ERRORS_ANY = {
+    "400": OpenApiResponse(
+        ERROR_BODY,
+        description="A control character (U+0000 to U+001F, U+007F) in the path or a query parameter: remove it.",
+    ),
     "401": OpenApiResponse(ERROR_BODY, description="No token, or a revoked one."),
     "403": OpenApiResponse(ERROR_BODY, description="The caller's role may not do this here."),
     "404": OpenApiResponse(ERROR_BODY, description="No such request in the caller's organisation."),
 }
 ERRORS_WRITE = {
-    "400": OpenApiResponse(OpenApiTypes.OBJECT, description="The input, or the request's state, says what to fix."),
+    "400": OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="The input, or the request's state, says what to fix (a control character in the path, a query "
+        "parameter or a JSON string other than tab, line feed and carriage return included).",
+    ),
+    "413": OpenApiResponse(ERROR_BODY, description="A body larger than the site reads in one request."),
     "415": OpenApiResponse(ERROR_BODY, description="A body in a format the API does not read (send JSON)."),
 }
 ERRORS_ACTION = {
@@ -67,3 +85,33 @@ class ApiSchema(AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(response, code, direction=direction)
         return responses
+
+
+class _RefusedInJson:
+    """A refusal answers like the rest of the API, `{"detail": ...}` in JSON, not in the view's own format (YAML for
+    the schema, the HTML template for the docs page)."""
+
+    request: Request
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+        if request.authenticators and not request.successful_authenticator:
+            raise NotAuthenticated(
+                "Sign in, or send your API token (Authorization: Token <key>), to read the API's description."
+            )
+        super().permission_denied(request, message, code)  # type: ignore[misc]
+
+
+class ApiSchemaView(_RefusedInJson, SpectacularAPIView):
+    permission_classes = [CanReadApiSchema]
+
+
+class ApiDocsView(_RefusedInJson, SpectacularSwaggerSplitView):
+    """Swagger UI within the site's content security policy: the split view serves its start-up script from a URL
+    (/api/docs/?script), and roi/api_docs.html links a stylesheet instead of an inline <style>."""
+
+    permission_classes = [CanReadApiSchema]

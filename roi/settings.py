@@ -55,6 +55,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # One Permissions-Policy for every response, the refusals of the next line included.
+    "roi.security.PermissionsPolicyMiddleware",
+    # Control characters in a path, query string, form or JSON body: 400 before anything reads them.
+    "roi.security.InputHygieneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -274,8 +278,10 @@ INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_MB", 25, minimum=1) * 1024 
 # (fulfillment/packet_builds.py); PACKET_BUILD_QUEUE names a Celery queue of their own (empty: the default queue).
 PACKET_INLINE_PAGES = env_int("PACKET_INLINE_PAGES", 50, minimum=0)
 PACKET_BUILD_QUEUE = env_str("PACKET_BUILD_QUEUE", "")
-# The request body may carry a document (webhook, API); allow it past Django's in-memory default.
-DATA_UPLOAD_MAX_MEMORY_SIZE = INTAKE_MAX_UPLOAD_BYTES + 1024 * 1024
+# A body read into memory: a form's fields, or an API call's JSON, which carries its documents in base64 (a third
+# larger than the file). One document at the upload limit must fit; roi.security.InputHygieneMiddleware reads a JSON
+# body before the caller is authenticated and answers 413 over this. (The email webhook reads its own, larger limit.)
+DATA_UPLOAD_MAX_MEMORY_SIZE = INTAKE_MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024
 # Inbound-email webhook: "slug=secret,slug2=secret2", one HMAC secret per tenant (shared with the email provider).
 INBOUND_EMAIL_WEBHOOK_SECRETS = env_pairs("INBOUND_EMAIL_WEBHOOK_SECRETS", {})
 # Optional regex, searched in the sender address and the subject, that marks fax-to-email gateways (channel fax).
@@ -323,6 +329,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "roi.api.exception_handler",
 }
+# Publish the API's schema and docs page to anonymous visitors (a public developer portal); off: callers sign in or
+# send their token.
+API_SCHEMA_PUBLIC = env_bool("API_SCHEMA_PUBLIC", False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenROI API",
     "DESCRIPTION": "Release-of-information requests for hospital HIM departments. Every call is scoped to one tenant.",
@@ -332,8 +341,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # The schema describes endpoints, not data; integrators read it before they hold a token.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The schema holds no rows but maps every endpoint: signed-in staff and API tokens only, unless API_SCHEMA_PUBLIC
+    # (roi.api_auth.CanReadApiSchema; the views in roi/api_schema.py name it too).
+    "SERVE_PERMISSIONS": ["roi.api_auth.CanReadApiSchema"],
     # One schema name per choice set that several fields share (`state` and `expected_state`, `kind` of a requestor
     # and of a document, ...). Without these, drf-spectacular guesses names and warns, and `check --deploy` (CI)
     # refuses warnings.

@@ -2,9 +2,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from roi import views
+from roi.api_schema import ApiDocsView, ApiSchemaView
 from roi.sign_in import SignInView
 
 handler500 = "roi.views.server_error"
@@ -33,14 +33,9 @@ urlpatterns = [
     path("reports/", include("reporting.urls")),
     # The requestor portal: public pages (status, submission, downloads) outside /requests/.
     path("", include("portal.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # Swagger UI within the site's content security policy: the split view serves its start-up script from a URL
-    # (/api/docs/?script) and our template links a stylesheet instead of an inline <style>.
-    path(
-        "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="roi/api_docs.html"),
-        name="api-docs",
-    ),
+    # For signed-in staff and API tokens, unless API_SCHEMA_PUBLIC (roi.api_auth.CanReadApiSchema).
+    path("api/schema/", ApiSchemaView.as_view(), name="api-schema"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema", template_name="roi/api_docs.html"), name="api-docs"),
     path("platform-admin/", admin.site.urls),
 ]
 

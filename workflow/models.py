@@ -60,6 +60,10 @@ class Patient(TenantOwned):
     # administrator acts for the patient only after it (45 CFR 164.502(g)(4)), and fifty years after it the records
     # are no longer PHI (160.103).
     date_of_death = models.DateField(null=True, blank=True)
+    # A stand-in for a patient nobody has identified yet: each request that arrives by email, fax or the portal gets
+    # its own (intake.patients.placeholder_patient_create) until staff point it at the real patient. It is nobody in
+    # particular, so it never matches a patient nor makes a request a possible duplicate (intake.services).
+    is_placeholder = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

@@ -24,13 +24,27 @@ TRACKING_NUMBER_ATTEMPTS = 5
 
 
 def patient_create(
-    *, tenant: Tenant, actor: Any, mrn: str, first_name: str, last_name: str, date_of_birth: date
+    *,
+    tenant: Tenant,
+    actor: Any,
+    mrn: str,
+    first_name: str,
+    last_name: str,
+    date_of_birth: date,
+    placeholder: bool = False,
 ) -> Patient:
+    """A new patient. `placeholder`: the stand-in of a request whose patient nobody identified yet
+    (intake.patients.placeholder_patient_create)."""
     mrn = mrn.strip()
     if Patient.objects.for_tenant(tenant).filter(mrn=mrn).exists():
         raise ServiceError(f"A patient with MRN {mrn} already exists; search for them instead.", field="mrn")
     patient = Patient(
-        tenant=tenant, mrn=mrn, first_name=first_name.strip(), last_name=last_name.strip(), date_of_birth=date_of_birth
+        tenant=tenant,
+        mrn=mrn,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        date_of_birth=date_of_birth,
+        is_placeholder=placeholder,
     )
     history_stamp(patient, actor)
     patient.save()
@@ -74,8 +88,9 @@ def request_create(
         raise ServiceError("The patient and the requestor must belong to this organisation.")
     now = clock.now()
     received_at = received_at or now
-    if received_at > now:
-        raise ServiceError("The receipt time cannot be in the future.", field="received_at")
+    problem = deadlines.received_at_problem(received_at, now=now)
+    if problem is not None:
+        raise ServiceError(problem, field="received_at")
     if scope_date_from and scope_date_to and scope_date_from > scope_date_to:
         raise ServiceError("The scope's start date is after its end date.", field="scope_date_from")
     for _ in range(TRACKING_NUMBER_ATTEMPTS):

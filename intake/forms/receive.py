@@ -4,7 +4,6 @@ must always hold, and its ServiceErrors come back onto the same fields (`service
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -18,6 +17,7 @@ from roi.choices import US_STATES
 from roi.errors import ServiceError
 from roi.models import Tenant
 from workflow.choices import Channel, DeliveryMethod, RecordType, RequestorKind, RequestType, SensitiveCategory
+from workflow.deadlines import RECEIPT_LOOKBACK_DAYS, validate_received_at
 from workflow.models import Patient, RecordRequest, Requestor
 
 # Channels staff key in by hand. Portal, API and email ingestion create requests through their own code paths.
@@ -127,11 +127,14 @@ class IntakeForm(forms.Form):
     received_at = forms.DateTimeField(
         label="Received at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="When the request reached the organisation (your local time). The legal clock starts here.",
+        help_text="When the request reached the organisation (your local time), at most "
+        f"{RECEIPT_LOOKBACK_DAYS} days ago. The legal clock starts here.",
         error_messages={
             "required": "Enter when the request was received.",
             "invalid": "Enter the receipt date and time, for example 2025-03-14 09:30.",
         },
+        # The same check as the API's and request_create's (workflow/deadlines.py).
+        validators=[validate_received_at],
     )
     request_type = forms.ChoiceField(
         label="Request type",
@@ -232,7 +235,8 @@ class IntakeForm(forms.Form):
         # bound form's choice is checked against this tenant's rows, and nothing else is rendered.
         picked_patient = _picked_id(self.data if self.is_bound else None, "patient_id")
         picked_requestor = _picked_id(self.data if self.is_bound else None, "requestor_id")
-        patients = Patient.objects.for_tenant(tenant)
+        # A placeholder patient (intake/patients.py) is nobody to pick, even by a crafted post.
+        patients = Patient.objects.for_tenant(tenant).filter(is_placeholder=False)
         requestors = Requestor.objects.for_tenant(tenant)
         self.fields["patient_id"] = patient_choice_field(
             patients.filter(pk=picked_patient) if picked_patient else patients.none()
@@ -259,13 +263,6 @@ class IntakeForm(forms.Form):
         return self.is_bound and any(self.files.get(name) for name, _, _ in DOCUMENT_SLOTS)
 
     # --- Field checks ------------------------------------------------------------------------------------------
-
-    def clean_received_at(self) -> datetime:
-        received_at = self.cleaned_data["received_at"]
-        # A minute's grace: the form shows minutes, and "now" typed in the field is already a few seconds old.
-        if received_at > clock.now() + timedelta(minutes=1):
-            raise forms.ValidationError("The receipt time cannot be in the future. Check the date and the time.")
-        return received_at
 
     def _clean_document(self, name: str) -> UploadedFile | None:
         uploaded = self.cleaned_data.get(name)

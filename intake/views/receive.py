@@ -131,7 +131,12 @@ class PatientLookupView(TenantViewMixin, View):
         dob_text = request.GET.get("patient_q_dob", "").strip()
         if not query:
             return HttpResponse(_note("Enter an MRN, or a last name and a date of birth, then search."))
-        patients = Patient.objects.for_tenant(self.tenant).order_by("last_name", "first_name", "date_of_birth")
+        # Placeholder patients (intake/patients.py) are nobody to pick: never listed.
+        patients = (
+            Patient.objects.for_tenant(self.tenant)
+            .filter(is_placeholder=False)
+            .order_by("last_name", "first_name", "date_of_birth")
+        )
         # A search shows patients' names, MRNs and dates of birth: it is an access to PHI, audited like a view.
         access_record(
             tenant=self.tenant,

@@ -65,3 +65,18 @@ def test_staff_pages_run_under_the_policy_without_a_violation(
     expect(page.locator(".opblock").first).to_be_visible()
     assert violations(page) == []
     expect(page).to_have_url(re.compile(r"/api/docs/$"))
+
+
+def test_the_browser_knows_every_feature_of_the_permissions_policy(live_server, login, page: Page, alice):
+    """Chromium reports a feature it does not know as a console error on every page: the policy names only features
+    it applies (roi.security.PERMISSIONS_POLICY), on staff pages and portal pages alike."""
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    page = login(alice)
+    page.goto(f"{live_server.url}/requests/")
+    page.goto(f"{live_server.url}/status/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    # The policy is in force: the page may not even ask for the camera.
+    assert page.evaluate("() => document.featurePolicy.allowsFeature('camera')") is False
+    problems = [text for text in messages if "Permissions-Policy" in text or "feature" in text.lower()]
+    assert problems == [], "\n".join(problems)

@@ -322,13 +322,10 @@ def test_the_status_page_costs_one_query_and_the_access_event(
 
 
 def test_before_staff_identify_the_patient_the_page_shows_the_typed_initials_not_the_placeholder(tenant_a, media):
-    from intake.patients import UNIDENTIFIED_BIRTH_DATE, UNIDENTIFIED_LAST_NAME, UNIDENTIFIED_MRN_PREFIX
+    from intake.patients import placeholder_patient_create
     from portal.models import PortalSubmission
 
-    placeholder = factories.PatientFactory(
-        tenant=tenant_a, mrn=f"{UNIDENTIFIED_MRN_PREFIX}X1", first_name="(email intake)",
-        last_name=UNIDENTIFIED_LAST_NAME, date_of_birth=UNIDENTIFIED_BIRTH_DATE,
-    )  # fmt: skip
+    placeholder = placeholder_patient_create(tenant=tenant_a, actor=None, reference="X1", source="email intake")
     rr = factories.RecordRequestFactory(tenant=tenant_a, patient=placeholder)
     assert portal_status(rr).patient_initials == ""
     assert "Being confirmed by our staff" in _page(rr)

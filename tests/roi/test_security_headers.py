@@ -1,7 +1,8 @@
 """Production security settings and headers: `check --deploy` is clean with production's environment, HTTPS is
 enforced, staff pages carry a content security policy without inline scripts or styles (portal pages keep their
-own), nothing a signed-in user sees is cached, passwords are hashed with Argon2, and query strings with PHI do not
-reach the request logs or error pages."""
+own), every page the one Permissions-Policy, the API's schema needs a signed-in caller, nothing a signed-in user
+sees is cached, passwords are hashed with Argon2, and query strings with PHI do not reach the request logs or error
+pages."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory, override_settings
 
 from portal.http import CONTENT_SECURITY_POLICY as PORTAL_POLICY
-from roi.security import StaffNoStoreMiddleware
+from roi.security import PERMISSIONS_POLICY, StaffNoStoreMiddleware
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,6 +128,82 @@ def test_the_api_docs_page_needs_no_inline_script_or_style(client_for, alice):
     script = client.get("/api/docs/", {"script": ""})
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")
+
+
+def test_every_page_staff_portal_and_api_carries_the_one_permissions_policy(client_for, alice, tenant_a, api_token_for):
+    staff = client_for(alice)
+    answers = {
+        "staff page": staff.get("/requests/"),
+        "staff error page": staff.get("/requests/NO-SUCH-1/"),
+        "sign-in page": Client().get("/login/"),
+        "portal page": Client().get("/status/"),
+        "portal submission page": Client().get(f"/submit/{tenant_a.slug}/"),
+        "api": Client().get("/api/v1/requests/", HTTP_AUTHORIZATION=f"Token {api_token_for(alice, tenant_a)[1]}"),
+    }
+    assert {name: answer["Permissions-Policy"] for name, answer in answers.items()} == dict.fromkeys(
+        answers, PERMISSIONS_POLICY
+    )
+    assert answers["portal page"].status_code == answers["staff page"].status_code == 200
+
+
+def test_the_permissions_policy_denies_the_devices_and_payments_no_page_uses():
+    policy = dict(part.strip().split("=", 1) for part in PERMISSIONS_POLICY.split(","))
+    for feature in ("camera", "microphone", "geolocation", "payment", "usb", "serial", "hid"):
+        assert policy[feature] == "()", feature
+    assert set(policy.values()) == {"()"}
+
+
+# --- The API's schema and docs page: signed-in callers only, unless published ----------------------------------
+
+
+SCHEMA_URLS = ["/api/schema/?format=json", "/api/schema/", "/api/docs/", "/api/docs/?script="]
+
+
+def test_an_anonymous_visitor_gets_no_schema_nor_docs_page_but_a_json_401(db):
+    for url in SCHEMA_URLS:
+        response = Client().get(url)
+        assert response.status_code == 401, url
+        assert response["Content-Type"] == "application/json", url
+        assert "Sign in, or send your API token" in response.json()["detail"], url
+        assert response["WWW-Authenticate"] == "Token", url
+
+
+def test_a_revoked_token_gets_a_json_401_from_the_docs_page(alice, tenant_a, api_token_for):
+    token, key = api_token_for(alice, tenant_a)
+    token.revoked_at = token.created_at
+    token.save()
+    response = Client().get("/api/docs/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid or revoked token."}
+
+
+def test_a_signed_in_user_of_no_organisation_gets_a_json_403(client_for, db):
+    outsider = factories.UserFactory()
+    response = client_for(outsider).get("/api/schema/", {"format": "json"})
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"detail"}
+
+
+def test_staff_signed_in_and_api_tokens_read_the_schema_and_the_docs(client_for, alice, tenant_a, api_token_for):
+    staff = client_for(alice)
+    token = Client(HTTP_AUTHORIZATION=f"Token {api_token_for(alice, tenant_a)[1]}")
+    for client in (staff, token):
+        schema = client.get("/api/schema/", {"format": "json"})
+        assert schema.status_code == 200
+        assert "/api/v1/requests/" in schema.json()["paths"]
+        assert client.get("/api/docs/").status_code == 200
+        assert client.get("/api/docs/", {"script": ""}).status_code == 200
+
+
+def test_a_deployment_may_publish_the_schema_and_docs(settings, db):
+    settings.API_SCHEMA_PUBLIC = True
+    assert Client().get("/api/schema/", {"format": "json"}).json()["info"]["title"] == "OpenROI API"
+    assert Client().get("/api/docs/").status_code == 200
+
+
+def test_the_schema_is_private_unless_the_environment_publishes_it():
+    assert importlib.import_module("roi.settings").API_SCHEMA_PUBLIC is False
 
 
 # Templates rendered to PDF by WeasyPrint, never served to a browser: their inline styles are not under the CSP.

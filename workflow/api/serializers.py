@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from workflow.choices import Channel, DeliveryMethod, DenialBasis, RecordType, RequestorKind, RequestState, RequestType
+from workflow.deadlines import RECEIPT_LOOKBACK_DAYS, validate_received_at
 from workflow.models import Patient, RecordRequest, Requestor
 
 
@@ -87,7 +88,12 @@ class RecordRequestCreateSerializer(serializers.Serializer):
     requestor = RequestorInputSerializer()
     request_type = serializers.ChoiceField(choices=RequestType.choices)
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
-    received_at = serializers.DateTimeField(required=False)
+    received_at = serializers.DateTimeField(
+        required=False,
+        validators=[validate_received_at],
+        help_text=f"When the request reached the organisation (default: now): not in the future, at most "
+        f"{RECEIPT_LOOKBACK_DAYS} days ago. Every legal clock starts here.",
+    )
     scope_date_from = serializers.DateField(required=False, allow_null=True)
     scope_date_to = serializers.DateField(required=False, allow_null=True)
     record_types = serializers.ListField(

@@ -16,6 +16,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from roi.api_auth import required_scope
+
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
     """roi.api_auth's `Authorization: Token <key>` in the schema, so integrators and schema-driven clients see it."""
@@ -38,8 +40,12 @@ ERROR_BODY = inline_serializer(
 # What every endpoint can answer besides its success (roi.api.exception_handler, DRF's authentication and
 # validation). A 400 is either a service's {"detail", "field"} or DRF's {field: [messages]}: an object either way.
 ERRORS_ANY = {
-    "401": OpenApiResponse(ERROR_BODY, description="No token, or a revoked one."),
-    "403": OpenApiResponse(ERROR_BODY, description="The caller's role may not do this here."),
+    "401": OpenApiResponse(
+        ERROR_BODY, description="No token, or an unknown, expired or revoked one, or one of a deactivated client."
+    ),
+    "403": OpenApiResponse(
+        ERROR_BODY, description="The token lacks the operation's scope (the message names it), or the role may not."
+    ),
     "404": OpenApiResponse(ERROR_BODY, description="No such request in the caller's organisation."),
 }
 ERRORS_WRITE = {
@@ -55,6 +61,14 @@ class ApiSchema(AutoSchema):
     """drf-spectacular documents each operation's success answer; this adds the error answers above to every
     operation that does not declare them itself, so the schema lists every status a client can receive
     (tests/security checks each answer against it)."""
+
+    def get_description(self) -> str:
+        """The operation's docstring, and the scope an integration client's token needs for it."""
+        description = super().get_description()
+        scope = required_scope(self.view)
+        if scope is None:
+            return description
+        return f"{description}\n\nIntegration tokens need the `{scope}` scope.".strip()
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)

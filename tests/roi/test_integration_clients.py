@@ -304,3 +304,22 @@ def test_another_organisations_client_and_tokens_answer_404_and_stay_unchanged(t
 def test_the_admin_navigation_links_the_integrations_page(ada, sam, client_for):
     assert f'href="{LIST_URL}"' in client_for(ada).get(reverse("workflow:queue")).content.decode()
     assert f'href="{LIST_URL}"' not in client_for(sam).get(reverse("workflow:queue")).content.decode()
+
+
+def test_a_platform_operator_revokes_a_token_from_the_platform_admin_through_the_same_service(
+    tenant_b, interface, client_for
+):
+    ours = factories.ApiTokenFactory(client=interface)
+    theirs = factories.ApiTokenFactory(client=factories.IntegrationClientFactory(tenant=tenant_b))
+    operator = factories.UserFactory(username="operator", is_superuser=True, is_staff=True)
+    http = client_for(operator)
+    changelist = reverse("admin:roi_apitoken_changelist")
+    assert http.get(changelist).status_code == 200
+    response = http.post(changelist, {"action": "revoke", "_selected_action": [ours.pk, theirs.pk]})
+    assert response.status_code == 302
+    for token in (ours, theirs):
+        token.refresh_from_db()
+        assert token.revoked_by == operator
+        event = AccessEvent.objects.get(tenant=token.tenant, action=AccessAction.INTEGRATION_CHANGE)
+        assert (event.actor, event.detail) == (operator, f"revoked token {token.prefix} of '{token.client.name}'")
+    assert http.post(reverse("admin:roi_apitoken_add")).status_code == 403

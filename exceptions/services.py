@@ -15,7 +15,7 @@ from roi import clock
 from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
-from roi.tenancy import role_in
+from roi.tenancy import is_person, role_in
 from workflow import transitions
 from workflow.choices import TERMINAL_STATES, RequestState
 from workflow.models import RecordRequest
@@ -36,7 +36,8 @@ def exception_open(
     lettered: bool = False,
 ) -> ExceptionEpisode:
     """Put the request in exception and open its episode. The owner defaults to the request's assignee, then the
-    actor, so an exception is never without someone responsible for its next step. `lettered`: a deficiency letter
+    actor, so an exception is never without someone responsible for its next step; an integration client is never
+    that someone (it cannot sign in): without an assignee its exception is unowned, which supervisors hear of. `lettered`: a deficiency letter
     follows in the same transaction and tells the requestor itself (the checklist)."""
     if reason not in ExceptionReason.values:
         raise ServiceError("Choose the reason for the exception from the list.", field="reason")
@@ -55,7 +56,7 @@ def exception_open(
             expected_state=expected_state,
         )
         if owner is None:
-            owner = current.assignee or (actor if getattr(actor, "is_authenticated", False) else None)
+            owner = current.assignee or (actor if is_person(actor) else None)
         episode = ExceptionEpisode(
             tenant=tenant,
             request=current,
@@ -128,7 +129,7 @@ def exception_raise_or_update(
         episode.next_step = next_step.strip()[:300]
         episode.next_action_due = max(next_action_due, clock.now().date())
         if episode.owner_id is None:
-            episode.owner = owner or current.assignee or (actor if getattr(actor, "is_authenticated", False) else None)
+            episode.owner = owner or current.assignee or (actor if is_person(actor) else None)
         history_stamp(episode, actor)
         episode.save()
         RecordRequest.objects.for_tenant(tenant).filter(pk=current.pk).update(

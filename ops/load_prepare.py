@@ -20,6 +20,8 @@ import os
 from typing import Any
 
 LOAD_PREFIX = "load."
+# The interface clients of the load test (ops/load/locustfile.py ApiIntake): one integration client per organisation.
+LOAD_CLIENT = "Load test interface"
 OWN_REQUESTS = 2
 
 
@@ -46,9 +48,9 @@ def prepare(env: dict[str, str], *, users: int) -> dict[str, Any]:
     from portal.demo import DEMO_PASSWORD, DEMO_TENANTS
     from portal.demo_two_factor import DEMO_TOTP_KEY_HEX
     from roi import rls
-    from roi.choices import Role
-    from roi.models import Membership, Tenant, User
-    from roi.services import api_token_create
+    from roi.choices import ApiScope, Role
+    from roi.models import IntegrationClient, Membership, Tenant, User
+    from roi.services import api_token_issue, integration_client_create
 
     password_hash = make_password(DEMO_PASSWORD)  # once: hashing is slow on purpose
     slugs = [spec.slug for spec in DEMO_TENANTS]
@@ -89,7 +91,12 @@ def prepare(env: dict[str, str], *, users: int) -> dict[str, Any]:
                 fixture["supervisors"].append(_login(user, slug, DEMO_PASSWORD, DEMO_TOTP_KEY_HEX, []))
             fixture["openable"][slug] = _openable(tenant)
             fixture["portal"].extend(_portal_pairs(tenant))
-            _token, key = api_token_create(tenant=tenant, user=supervisors[0], name="Load test interface")
+            client = IntegrationClient.objects.for_tenant(tenant).filter(name=LOAD_CLIENT).first()
+            if client is None:
+                client = integration_client_create(tenant=tenant, actor=None, name=LOAD_CLIENT)
+            _token, key = api_token_issue(
+                tenant=tenant, actor=None, client=client, scopes=[ApiScope.READ, ApiScope.INTAKE], days=1
+            )
             fixture["api_tokens"].append({"tenant": slug, "key": key})
             request = _any_request(tenant)
             fixture.setdefault("floor_ids", {"user": supervisors[0].pk, "tenant": tenant.pk, "request": request})

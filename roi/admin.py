@@ -1,11 +1,13 @@
-"""Django admin for platform operators (superusers): tenants, users, memberships, API tokens, access events, and the
-record of tenant-wall bypasses."""
+"""Django admin for platform operators (superusers): tenants, users, memberships, integration clients and their API
+tokens, access events, and the record of tenant-wall bypasses."""
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from roi.models import AccessEvent, ApiToken, Membership, PlatformAccess, Tenant, User
+from roi.errors import ServiceError
+from roi.models import AccessEvent, ApiToken, IntegrationClient, Membership, PlatformAccess, Tenant, User
+from roi.services import api_token_revoke
 from roi.sign_in import AdminSignInForm
 from roi.tenancy import PLATFORM_TENANT_KEY
 
@@ -67,15 +69,32 @@ class MembershipAdmin(SimpleHistoryAdmin):
     list_filter = ["tenant", "role", "is_active"]
 
 
+@admin.register(IntegrationClient)
+class IntegrationClientAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """Tenant admins create and manage their integration clients on their Integrations page (/staff/integrations/);
+    operators look here, and issue a token from the shell (`manage.py create_api_token`)."""
+
+    list_display = ["name", "tenant", "role", "service_user", "is_active", "created_at"]
+    list_filter = ["tenant", "is_active"]
+
+
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Keys are created with `manage.py create_api_token` (shown once); here they can only be revoked."""
+class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Keys are issued on the Integrations page or with `manage.py create_api_token` (shown once); here an operator
+    can only revoke them, through the same service (an access event records it)."""
 
-    list_display = ["name", "tenant", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["tenant", "user", "name", "prefix", "key_digest", "created_at", "last_used_at"]
+    list_display = ["prefix", "client", "tenant", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["tenant"]
+    actions = ["revoke"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
+    @admin.action(description="Revoke the selected tokens now")
+    def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
+        for token in queryset.select_related("tenant").filter(revoked_at__isnull=True):
+            try:
+                api_token_revoke(tenant=token.tenant, actor=request.user, token=token, request=request)
+            except ServiceError as error:
+                self.message_user(request, f"{token.prefix}...: {error.message}", messages.ERROR)
+        self.message_user(request, "Revoked.")
 
 
 @admin.register(AccessEvent)

@@ -22,7 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from roi.api_auth import CanReadApiSchema
+from roi.api_auth import CanReadApiSchema, required_scope
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -51,8 +51,12 @@ ERRORS_ANY = {
         ERROR_BODY,
         description="A control character (U+0000 to U+001F, U+007F) in the path or a query parameter: remove it.",
     ),
-    "401": OpenApiResponse(ERROR_BODY, description="No token, or a revoked one."),
-    "403": OpenApiResponse(ERROR_BODY, description="The caller's role may not do this here."),
+    "401": OpenApiResponse(
+        ERROR_BODY, description="No token, or an unknown, expired or revoked one, or one of a deactivated client."
+    ),
+    "403": OpenApiResponse(
+        ERROR_BODY, description="The token lacks the operation's scope (the message names it), or the role may not."
+    ),
     "404": OpenApiResponse(ERROR_BODY, description="No such request in the caller's organisation."),
 }
 ERRORS_WRITE = {
@@ -73,6 +77,14 @@ class ApiSchema(AutoSchema):
     """drf-spectacular documents each operation's success answer; this adds the error answers above to every
     operation that does not declare them itself, so the schema lists every status a client can receive
     (tests/security checks each answer against it)."""
+
+    def get_description(self) -> str:
+        """The operation's docstring, and the scope an integration client's token needs for it."""
+        description = super().get_description()
+        scope = required_scope(self.view)
+        if scope is None:
+            return description
+        return f"{description}\n\nIntegration tokens need the `{scope}` scope.".strip()
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)

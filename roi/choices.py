@@ -32,6 +32,29 @@ class AccessAction(models.TextChoices):
     # Emergency access to a restricted request outside one's assignment (workflow/break_glass.py); the detail
     # holds the reason the user gave.
     BREAK_GLASS = "break_glass", "Break-glass access to a restricted request"
+    # Integration clients (roi/api_auth.py): every call with a token, refused ones included (the detail names the
+    # token's prefix, the method and the path); and every change a tenant admin or an operator makes to a client or
+    # its tokens (roi/services.py).
+    API_CALL = "api_call", "API call by an integration client"
+    INTEGRATION_CHANGE = "integration_change", "Integration client or token changed"
+
+
+class ApiScope(models.TextChoices):
+    """What an integration client's token may do. Each API operation declares the one scope it needs
+    (`token_scopes` on the API views, checked by roi.api_auth.HasTokenScope); staff signed in through the browser
+    have no scopes, their role decides."""
+
+    READ = "read", "Read requests"
+    INTAKE = "intake", "Record new requests and their intake"
+    TRANSITIONS = "transitions", "Move, assign and extend requests"
+    # Requests with a sensitive category open only for their assignee (workflow/break_glass.py); an integration has
+    # no assignment, so without this scope they are missing from every answer it gets.
+    RESTRICTED = "restricted", "See restricted requests (sensitive categories)"
+
+
+# The roles an integration client may act with in the services: never a tenant admin's, which configures the
+# organisation rather than working its requests.
+INTEGRATION_ROLES = [(Role.SPECIALIST.value, Role.SPECIALIST.label), (Role.SUPERVISOR.value, Role.SUPERVISOR.label)]
 
 
 US_STATES = [

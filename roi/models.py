@@ -1,4 +1,5 @@
-"""Platform models shared by every app: users, tenants and memberships, API tokens, access events.
+"""Platform models shared by every app: users, tenants and memberships, integration clients and their API tokens,
+access events.
 
 Tenant-owned models in the apps inherit `TenantOwned`, which gives them the non-null tenant foreign key and the
 `for_tenant()` queryset that the base view and API classes apply.
@@ -9,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import zoneinfo
+from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -18,7 +21,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from roi.choices import US_STATES, AccessAction, Role
+from roi.choices import INTEGRATION_ROLES, US_STATES, AccessAction, ApiScope, Role
 
 
 def validate_timezone(value: str) -> None:
@@ -34,12 +37,34 @@ def default_aging_band_limits() -> list[int]:
 
 
 class User(AbstractUser):
-    """A staff member or platform operator. What they may do in a tenant comes from their Membership."""
+    """A staff member or platform operator. What they may do in a tenant comes from their Membership.
+
+    Or an integration client's service account (`is_service_account`): the actor its API calls are recorded as, in
+    the transition log, the history and the access events, like any other actor. It is no person: it has no
+    usable password and is neither staff nor superuser (a constraint), never gets a membership (a trigger,
+    roi/migrations/0017), so it can neither sign in nor open a staff page; what it may do comes from its
+    IntegrationClient and its token's scopes."""
+
+    is_service_account = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["last_name", "first_name", "username"]
+        constraints = [
+            models.CheckConstraint(
+                # make_password(None) starts with "!": a hash no password matches.
+                condition=models.Q(is_service_account=False)
+                | (
+                    models.Q(password__startswith=UNUSABLE_PASSWORD_PREFIX)
+                    & models.Q(is_staff=False)
+                    & models.Q(is_superuser=False)
+                ),
+                name="service_account_never_signs_in",
+            )
+        ]
 
     def __str__(self) -> str:
+        if self.is_service_account:
+            return f"{self.first_name} (integration)"
         return self.get_full_name() or self.username
 
 
@@ -165,25 +190,80 @@ class Membership(TenantOwned):
         return f"{self.user} - {self.get_role_display()} at {self.tenant}"
 
 
+class IntegrationClient(TenantOwned):
+    """A system that calls the API for the organisation (an EHR interface, a vendor's portal): not a person. A tenant
+    admin creates it on the Integrations page and issues it tokens; its calls act as its service account with
+    `role` in the services, and only where a token's scopes allow (roi/api_auth.py). Deactivating it stops every
+    token it holds at once. Clients are never deleted: access events and history point at their service account."""
+
+    name = models.CharField(max_length=100, help_text="What it is, e.g. 'Epic interface' or 'Vendor portal'.")
+    description = models.CharField(max_length=300, blank=True, help_text="Who runs it and whom to call about it.")
+    role = models.CharField(
+        max_length=20,
+        choices=INTEGRATION_ROLES,
+        default=Role.SPECIALIST,
+        help_text="Whose permissions its calls have in the services: a specialist's, or a supervisor's (deny, "
+        "assign to others).",
+    )
+    service_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="integration_client", editable=False
+    )
+    # Empty for clients an operator created with `manage.py create_api_token`, or the migration from user tokens.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint("tenant", models.functions.Lower("name"), name="integration_client_name_once"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=[value for value, _ in INTEGRATION_ROLES]),
+                name="integration_client_role_not_admin",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ApiToken(TenantOwned):
-    """A credential for one integration client, scoped to one tenant and acting as one service user.
+    """A credential of one integration client in one tenant: what it may do (`scopes`), until when (`expires_at`,
+    always set), and whether it was revoked or rotated. Only a SHA-256 digest of the key is stored; the key is shown
+    once when the token is issued.
 
-    Only a SHA-256 digest of the key is stored; the key itself is shown once when the token is created.
-    """
+    `user` repeats the client's service account: the token is read before its tenant is known (a lookup scope,
+    roi/rls.py), where the client's own row is not visible yet."""
 
-    name = models.CharField(max_length=100)
+    client = models.ForeignKey(IntegrationClient, on_delete=models.PROTECT, related_name="tokens")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_tokens")
     prefix = models.CharField(max_length=12, help_text="First characters of the key, to recognise it in lists.")
     key_digest = models.CharField(max_length=64, unique=True)
+    scopes = ArrayField(models.CharField(max_length=20, choices=ApiScope.choices))
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Rotation: the token issued in this one's place; this one then works only until its shortened expires_at.
+    replaced_by = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces")
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(scopes__len__gt=0), name="api_token_has_a_scope"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}...)"
+        return f"{self.prefix}... ({self.client_id})"
 
     @staticmethod
     def digest(key: str) -> str:
@@ -192,6 +272,20 @@ class ApiToken(TenantOwned):
     @staticmethod
     def generate_key() -> str:
         return "roi_" + secrets.token_urlsafe(32)
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def status(self, now: datetime) -> str:
+        """active, rotated (still working until expires_at), expired or revoked: for the Integrations page."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "rotated" if self.replaced_by_id is not None else "active"
+
+    def scope_labels(self) -> list[str]:
+        return [ApiScope(scope).label for scope in self.scopes]
 
 
 class AccessEvent(TenantOwned):

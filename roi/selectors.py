@@ -1,14 +1,14 @@
-"""Platform reads: a tenant's supervisors, and the members a tenant admin designated as licensed health care
-professionals."""
+"""Platform reads: a tenant's supervisors, the members a tenant admin designated as licensed health care
+professionals, and the organisation's integration clients with their tokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from roi.choices import SUPERVISING_ROLES
-from roi.models import Membership, Tenant
+from roi.models import ApiToken, IntegrationClient, Membership, Tenant
 
 
 def supervisors(*, tenant: Tenant | int) -> list[Any]:
@@ -46,3 +46,23 @@ def licensed_professional(*, tenant: Tenant, user: Any, lock: bool = False) -> M
     if not user.is_active:
         return None
     return membership
+
+
+def api_tokens(*, tenant: Tenant) -> QuerySet[ApiToken]:
+    """The tenant's tokens, newest first, with what the Integrations page shows of each."""
+    return (
+        ApiToken.objects.for_tenant(tenant)
+        .select_related("client", "created_by", "revoked_by", "replaced_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def integration_clients(*, tenant: Tenant) -> QuerySet[IntegrationClient]:
+    """The tenant's integration clients by name, each with its tokens (`tokens.all()`, newest first): two queries
+    whatever their number (the Integrations page)."""
+    return (
+        IntegrationClient.objects.for_tenant(tenant)
+        .select_related("created_by")
+        .prefetch_related(Prefetch("tokens", queryset=api_tokens(tenant=tenant)))
+        .order_by("name", "id")
+    )

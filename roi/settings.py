@@ -323,7 +323,8 @@ REST_FRAMEWORK = {
         "roi.api_auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["roi.api_auth.IsTenantMember"],
+    # A token also needs the scope its operation declares (`token_scopes` on the view); staff sessions, their role.
+    "DEFAULT_PERMISSION_CLASSES": ["roi.api_auth.IsTenantMember", "roi.api_auth.HasTokenScope"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "roi.api.CursorPagination",
     "PAGE_SIZE": 50,

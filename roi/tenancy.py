@@ -18,7 +18,7 @@ from django.utils import timezone
 from roi import rls
 from roi.choices import STAFF_ROLES, Role
 from roi.errors import NotPermitted
-from roi.models import Membership, Tenant
+from roi.models import IntegrationClient, Membership, Tenant
 
 SESSION_TENANT_KEY = "roi_tenant_id"
 PLATFORM_ADMIN_PREFIX = "/platform-admin/"
@@ -27,18 +27,29 @@ PLATFORM_TENANT_KEY = "platform_admin_tenant"
 
 
 def role_in(user: Any, tenant: Tenant | int) -> str | None:
-    """The user's active role in the tenant, or None. Cached on the user object for the life of the request."""
+    """The user's active role in the tenant, or None. Cached on the user object for the life of the request.
+
+    An integration client's service account has no membership: its role is its active client's, in the client's
+    own tenant only (roi.models.IntegrationClient.role; its token's scopes are checked before, at the API)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     cache: dict[int, str | None] = user.__dict__.setdefault("_roi_roles", {})
     if tenant_id not in cache:
-        cache[tenant_id] = (
-            Membership.objects.filter(user=user, tenant_id=tenant_id, is_active=True, tenant__is_active=True)
-            .values_list("role", flat=True)
-            .first()
-        )
+        if getattr(user, "is_service_account", False):
+            rows = IntegrationClient.objects.filter(
+                service_user=user, tenant_id=tenant_id, is_active=True, tenant__is_active=True
+            )
+        else:
+            rows = Membership.objects.filter(user=user, tenant_id=tenant_id, is_active=True, tenant__is_active=True)
+        cache[tenant_id] = rows.values_list("role", flat=True).first()
     return cache[tenant_id]
+
+
+def is_person(user: Any) -> bool:
+    """A signed-in person, not an integration client's service account: who may be left responsible for work (an
+    exception's owner), since they can sign in to do it."""
+    return bool(getattr(user, "is_authenticated", False) and not getattr(user, "is_service_account", False))
 
 
 def has_role(user: Any, tenant: Tenant | int, roles: Iterable[str]) -> bool:

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from roi import views
+from roi import views, views_integrations
 from roi.api_schema import ApiDocsView, ApiSchemaView
 from roi.sign_in import SignInView
 
@@ -17,6 +17,24 @@ urlpatterns = [
     path("tenant/switch/", views.switch_tenant, name="switch-tenant"),
     path("staff/sessions/", views.StaffSessionsView.as_view(), name="staff-sessions"),
     path("staff/licensed-reviewers/", views.LicensedReviewersView.as_view(), name="licensed-reviewers"),
+    # Tenant admins: integration clients and their API tokens.
+    path("staff/integrations/", views_integrations.IntegrationListView.as_view(), name="integrations"),
+    path("staff/integrations/<int:pk>/", views_integrations.IntegrationClientView.as_view(), name="integration-client"),
+    path(
+        "staff/integrations/<int:pk>/active/",
+        views_integrations.IntegrationClientActiveView.as_view(),
+        name="integration-client-active",
+    ),
+    path(
+        "staff/integrations/tokens/<int:pk>/rotate/",
+        views_integrations.IntegrationTokenRotateView.as_view(),
+        name="integration-token-rotate",
+    ),
+    path(
+        "staff/integrations/tokens/<int:pk>/revoke/",
+        views_integrations.IntegrationTokenRevokeView.as_view(),
+        name="integration-token-revoke",
+    ),
     path("2fa/setup/", views.TwoFactorSetupView.as_view(), name="two-factor-setup"),
     path("2fa/verify/", views.TwoFactorVerifyView.as_view(), name="two-factor-verify"),
     path("account/recovery-codes/", views.RecoveryCodesView.as_view(), name="two-factor-recovery"),

@@ -19,8 +19,8 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from exceptions.services import exception_open
-from roi.choices import Role
-from roi.models import ApiToken
+from roi.choices import SUPERVISING_ROLES, ApiScope, Role
+from roi.models import ApiToken, IntegrationClient, Membership
 from roi.staticfiles import collect_static_if_stale
 from tests import factories
 from tests.scoping import CREDENTIALS
@@ -274,11 +274,23 @@ def client_for() -> Callable[..., Client]:
 
 @pytest.fixture
 def api_token_for():
-    """An API token for a user's tenant; returns (token, key) where key is the secret shown once."""
+    """A token of an integration client of `tenant` that works with `user`'s permissions there (a specialist's, or a
+    supervisor's for supervisors and admins; a specialist's without a membership), with every scope unless
+    `scopes` says otherwise. Returns (token, key), the key being the secret shown once. Its calls act as the
+    client's service account, not as `user`."""
 
-    def make(user, tenant) -> tuple[ApiToken, str]:
+    def make(user, tenant, scopes: tuple[str, ...] = tuple(ApiScope.values)) -> tuple[ApiToken, str]:
+        role = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+        name = f"{user.username} interface"
+        client = IntegrationClient.objects.filter(tenant=tenant, name=name).first() or (
+            factories.IntegrationClientFactory(
+                tenant=tenant, name=name, role=Role.SUPERVISOR if role in SUPERVISING_ROLES else Role.SPECIALIST
+            )
+        )
         key = ApiToken.generate_key()
-        token = factories.ApiTokenFactory(tenant=tenant, user=user, prefix=key[:8], key_digest=ApiToken.digest(key))
+        token = factories.ApiTokenFactory(
+            client=client, prefix=key[:8], key_digest=ApiToken.digest(key), scopes=list(scopes)
+        )
         return token, key
 
     return make

@@ -7,12 +7,13 @@ import hashlib
 from datetime import timedelta
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.utils import timezone
 from faker import Faker as FakerGenerator
 
-from roi.choices import Role
-from roi.models import AccessEvent, ApiToken, Membership, Tenant, User
+from roi.choices import ApiScope, Role
+from roi.models import AccessEvent, ApiToken, IntegrationClient, Membership, Tenant, User
 from workflow import deadlines
 from workflow.choices import Channel, DeliveryMethod, RecordType, RequestorKind, RequestType
 from workflow.models import Patient, RecordRequest, Requestor, RequestTransition
@@ -127,15 +128,41 @@ class RequestTransitionFactory(factory.django.DjangoModelFactory):
         model = RequestTransition
 
 
+class ServiceAccountFactory(factory.django.DjangoModelFactory):
+    """An integration client's service account: no usable password (the database insists), never staff."""
+
+    class Meta:
+        model = User
+
+    username = factory.Sequence(lambda n: f"api.test.client-{n}")
+    first_name = "Interface"
+    is_service_account = True
+    password = factory.LazyFunction(lambda: make_password(None))
+
+
+class IntegrationClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IntegrationClient
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"EHR interface {n}")
+    role = Role.SPECIALIST
+    service_user = factory.SubFactory(ServiceAccountFactory, first_name=factory.SelfAttribute("..name"))
+
+
 class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """A working token of an integration client, with every scope unless a test says otherwise."""
+
     class Meta:
         model = ApiToken
 
-    tenant = factory.SubFactory(TenantFactory)
-    user = factory.SubFactory(UserFactory)
-    name = "EHR integration"
+    client = factory.SubFactory(IntegrationClientFactory)
+    tenant = factory.SelfAttribute("client.tenant")
+    user = factory.SelfAttribute("client.service_user")
     prefix = "roi_test"
     key_digest = factory.Sequence(lambda n: ApiToken.digest(f"key-{n}"))
+    scopes = factory.LazyFunction(lambda: list(ApiScope.values))
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=90))
 
 
 class AccessEventFactory(factory.django.DjangoModelFactory):

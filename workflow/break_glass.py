@@ -8,7 +8,8 @@ written in one transaction, and the break-glass report (reporting/break_glass.py
 
 Who uses this: `RestrictedRequestMixin` (workflow/restricted_views.py) on every staff page under
 /requests/<tracking_number>/..., the queue (to mask names of rows the user cannot open) and the request API for
-staff sessions. API tokens are exempt: an integration acts as a service user with no assignment.
+staff sessions. An integration client has no assignment: its tokens see restricted requests only with the explicit
+`restricted` scope, and without it those requests are missing from every answer (`without_restricted`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from roi import clock
@@ -38,6 +40,14 @@ BREAK_GLASS_REASON_MIN_LENGTH = 20
 
 def request_is_restricted(*, tenant: Tenant, record_request: RecordRequest) -> bool:
     return bool(tenant.restricted_requests_need_break_glass and record_request.sensitive_categories)
+
+
+def without_restricted(queryset: QuerySet[RecordRequest], *, tenant: Tenant) -> QuerySet[RecordRequest]:
+    """The same requests less the restricted ones (`request_is_restricted`, as a filter): what an integration
+    client's token without the `restricted` scope may see (workflow/api/views.py)."""
+    if not tenant.restricted_requests_need_break_glass:
+        return queryset
+    return queryset.filter(sensitive_categories=[])
 
 
 @dataclass(frozen=True)

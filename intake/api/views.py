@@ -42,6 +42,7 @@ from intake.api.serializers import (
 from intake.choices import DocumentSource, LetterKind
 from intake.models import IdempotencyKey, IntakeDocument, Letter, RepresentativeAuthority
 from intake.services import IncomingDocument
+from roi.choices import ApiScope
 from roi.errors import ServiceError
 from roi.models import Membership
 from workflow.api.serializers import RecordRequestSerializer, request_outcome
@@ -75,6 +76,13 @@ def body_digest(data: Any) -> str:
 
 
 class IntakeRecordRequestViewSet(RecordRequestViewSet):
+    token_scopes = RecordRequestViewSet.token_scopes | {
+        "intake_review": ApiScope.INTAKE,
+        "authorization": ApiScope.INTAKE,
+        "representative": ApiScope.INTAKE,
+        "extend": ApiScope.TRANSITIONS,
+    }
+
     def get_serializer_class(self) -> Any:
         return IntakeRecordRequestCreateSerializer if self.action == "create" else RecordRequestSerializer
 

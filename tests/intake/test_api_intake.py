@@ -68,8 +68,14 @@ def _counts() -> tuple[int, int, int, int]:
 
 
 @pytest.fixture
-def alice_api(alice, tenant_a, api_token_for) -> Client:
-    return _api(api_token_for(alice, tenant_a)[1])
+def alice_token(alice, tenant_a, api_token_for):  # type: ignore[no-untyped-def]
+    """A token of tenant A's interface with Alice's (a specialist's) permissions; it acts as its own account."""
+    return api_token_for(alice, tenant_a)
+
+
+@pytest.fixture
+def alice_api(alice_token) -> Client:
+    return _api(alice_token[1])
 
 
 # --- Create -----------------------------------------------------------------------------------------------------
@@ -209,7 +215,7 @@ def test_anonymous_and_other_tenant_callers_get_nothing(client, charlie, tenant_
 # --- Exceptions with their episode ----------------------------------------------------------------------------
 
 
-def test_raise_exception_opens_an_episode(alice_api, alice, tenant_a):
+def test_raise_exception_opens_an_episode(alice_api, tenant_a):
     rr = factories.RecordRequestFactory(tenant=tenant_a)
     body = {
         "reason": "scope_unclear",
@@ -224,10 +230,11 @@ def test_raise_exception_opens_an_episode(alice_api, alice, tenant_a):
     assert response.status_code == 200, response.content
     assert response.json()["state"] == S.EXCEPTION
     episode = ExceptionEpisode.objects.get(request=rr)
+    # An integration owns no work (it cannot sign in): unassigned, the episode waits unowned, which supervisors see.
     assert (episode.reason, episode.next_step, episode.owner, episode.resolved_at) == (
         "scope_unclear",
         "Call the requestor to narrow the scope.",
-        alice,
+        None,
         None,
     )
 
@@ -286,7 +293,7 @@ def test_validate_runs_the_checklist_and_reports_deficiencies(alice_api, tenant_
     assert Letter.objects.filter(request=rr, kind="deficiency").exists()
 
 
-def test_checklist_answers_then_validate_validates(alice_api, alice, tenant_a):
+def test_checklist_answers_then_validate_validates(alice_api, alice_token, tenant_a):
     rr = _own_request(tenant_a)
     review = _post(
         alice_api,
@@ -294,7 +301,7 @@ def test_checklist_answers_then_validate_validates(alice_api, alice, tenant_a):
         {"identity_verified": True, "identity_method": "photo_id_copy"},
     )
     assert review.status_code == 200, review.content
-    assert (review.json()["identity_verified"], review.json()["reviewed_by"]) == (True, "alice")
+    assert (review.json()["identity_verified"], review.json()["reviewed_by"]) == (True, alice_token[0].user.username)
 
     response = _post(alice_api, f"{LIST_URL}{rr.tracking_number}/validate/", {})
 

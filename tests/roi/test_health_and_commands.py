@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from portal.demo import DEMO_TENANTS
-from roi.models import ApiToken, Membership, Tenant
+from roi.choices import AccessAction
+from roi.models import AccessEvent, ApiToken, IntegrationClient, Membership, Tenant
 from roi.tasks import HEARTBEAT_KEY, beat_heartbeat
 from workflow.models import RecordRequest, RequestTransition
 
@@ -21,17 +25,48 @@ def test_healthz_reports_database_redis_and_beat(client, db):
     assert client.get("/healthz/").json()["beat_heartbeat_age_seconds"] <= 5
 
 
-def test_create_api_token_prints_the_key_once_and_stores_only_its_digest(capsys, tenant_a, alice):
-    call_command("create_api_token", tenant="alpha", user="alice", name="EHR interface")
-    key = capsys.readouterr().out.splitlines()[1]
-    token = ApiToken.objects.get()
+def test_create_api_token_issues_a_client_token_printing_the_key_once_and_storing_only_its_digest(capsys, tenant_a):
+    call_command("create_api_token", tenant="alpha", client="EHR interface")
+    key = capsys.readouterr().out.splitlines()[1]  # ops/faults.py reads the key on this line
+    token = ApiToken.objects.select_related("client").get()
     assert token.key_digest == ApiToken.digest(key)
     assert key not in (token.key_digest, token.prefix)
+    assert (token.client.name, token.client.role, token.scopes) == (
+        "EHR interface",
+        "specialist",
+        ["read", "intake", "transitions"],
+    )
+    assert token.user == token.client.service_user
+    assert token.expires_at - timezone.now() > timedelta(days=89)
+
+    call_command("create_api_token", tenant="alpha", client="ehr interface", scopes="read", days=7)
+    assert ApiToken.objects.count() == 2
+    assert IntegrationClient.objects.count() == 1  # the same client, by name
+    assert AccessEvent.objects.filter(action=AccessAction.INTEGRATION_CHANGE, actor=None).count() == 3
 
 
-def test_create_api_token_refuses_a_user_without_membership(tenant_a, charlie):
-    with pytest.raises(CommandError, match="no active membership"):
-        call_command("create_api_token", tenant="alpha", user="charlie", name="x")
+def test_create_api_token_refuses_a_persons_account(tenant_a, alice):
+    with pytest.raises(CommandError, match="never to a person's account"):
+        call_command("create_api_token", tenant="alpha", user="alice", client="x")
+    assert not ApiToken.objects.exists()
+    assert not IntegrationClient.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"scopes": "read,write"}, "Unknown scope 'write'"),
+        ({"days": 400}, "1 to 365 days"),
+        ({"days": 0}, "1 to 365 days"),
+        ({}, "Name the integration client"),
+    ],
+)
+def test_create_api_token_says_what_to_fix(options, message, tenant_a):
+    arguments = {"tenant": "alpha", **({"client": "EHR interface"} if options else {}), **options}
+    with pytest.raises(CommandError, match=message):
+        call_command("create_api_token", **arguments)
+    assert not ApiToken.objects.exists()
+    assert not IntegrationClient.objects.exists()
 
 
 @pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from roi import clock
-from roi.choices import AccessAction, Role
+from roi.choices import AccessAction, ApiScope, Role
 from roi.models import AccessEvent
 from tests import factories
 from tests.fulfillment.factories import ReleasePacketFactory
@@ -226,15 +226,17 @@ def test_the_queue_masks_the_patient_of_a_request_the_user_cannot_open(restricte
     assert "Quartermaine" in client_for(bob).get(queue).content.decode()
 
 
-def test_the_api_follows_the_rule_for_staff_sessions_but_not_for_tokens(
+def test_the_api_follows_the_rule_for_staff_sessions_and_the_restricted_scope_for_tokens(
     restricted, alice, bob, client_for, api_token_for, tenant_a
 ):
     url = reverse("request-detail", args=[restricted.tracking_number])
     assert client_for(alice).get(url).status_code == 403
     assert client_for(bob).get(url).status_code == 200
-    integration = factories.MembershipFactory(tenant=tenant_a, user__username="ehr", role=Role.SPECIALIST).user
-    _, key = api_token_for(integration, tenant_a)
-    assert Client().get(url, HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    # An integration has no assignment: its token needs the explicit scope, and without it the request is missing.
+    _, without = api_token_for(alice, tenant_a, scopes=(ApiScope.READ,))
+    assert Client().get(url, HTTP_AUTHORIZATION=f"Token {without}").status_code == 404
+    _, with_scope = api_token_for(alice, tenant_a, scopes=(ApiScope.READ, ApiScope.RESTRICTED))
+    assert Client().get(url, HTTP_AUTHORIZATION=f"Token {with_scope}").status_code == 200
 
 
 def test_the_report_lists_the_grant_and_its_csv_has_it(restricted, sam, client_for):

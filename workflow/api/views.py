@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from roi.api import TenantAPIMixin
 from roi.api_schema import ApiSchema
 from roi.audit import access_record
-from roi.choices import AccessAction
+from roi.choices import AccessAction, ApiScope
 from roi.models import ApiToken, Membership
 from workflow import services
 from workflow.api.serializers import (
@@ -25,7 +25,7 @@ from workflow.api.serializers import (
     RecordRequestSerializer,
     TransitionInputSerializer,
 )
-from workflow.break_glass import request_access
+from workflow.break_glass import request_access, without_restricted
 from workflow.models import Patient, RecordRequest
 from workflow.transitions import TRANSITIONS, request_transition
 
@@ -54,17 +54,38 @@ class RecordRequestViewSet(
     queryset = RecordRequest.objects.select_related("patient", "requestor", "assignee")
     lookup_field = "tracking_number"
     schema = ApiSchema()
+    # The scope an integration client's token needs for each operation (roi.api_auth.HasTokenScope); an operation
+    # missing here is closed to tokens. Subclasses add their own actions.
+    token_scopes: dict[str, str] = {
+        "list": ApiScope.READ,
+        "retrieve": ApiScope.READ,
+        "create": ApiScope.INTAKE,
+        "assign": ApiScope.TRANSITIONS,
+        **{name: ApiScope.TRANSITIONS for name in TRANSITIONS},
+    }
 
     def get_serializer_class(self) -> Any:
         return RecordRequestCreateSerializer if self.action == "create" else RecordRequestSerializer
 
+    def get_queryset(self) -> Any:
+        """The tenant's requests; for a token without the `restricted` scope, less the restricted ones, which then
+        answer 404 and are missing from lists like requests of another organisation."""
+        queryset = super().get_queryset()
+        token = self.request.auth
+        if isinstance(token, ApiToken) and not token.allows(ApiScope.RESTRICTED):
+            queryset = without_restricted(queryset, tenant=self.tenant)
+        return queryset
+
     def _reload(self, record_request: RecordRequest) -> RecordRequest:
-        return self.get_queryset().get(pk=record_request.pk)
+        """The request a write just made or acted on, for its answer: found past the restricted filter, because a
+        request that the call itself made restricted (its sensitive categories) is still the caller's own answer;
+        it is missing from the caller's later reads."""
+        return self.queryset.for_tenant(self.tenant).get(pk=record_request.pk)
 
     def get_object(self) -> RecordRequest:
         """The request, for staff signed in through the browser only if the pages would open it for them (a
-        restricted request: its assignee, or a break-glass grant; workflow/break_glass.py). An API token is an
-        integration's service user, which has no assignment: it is exempt, and its calls are audited as its user."""
+        restricted request: its assignee, or a break-glass grant; workflow/break_glass.py). An integration client has
+        no assignment: its token's `restricted` scope decides instead (get_queryset)."""
         record_request: RecordRequest = super().get_object()
         if isinstance(self.request.auth, ApiToken):
             return record_request

@@ -8,6 +8,7 @@
     make bench ARGS="queue"             # queue pages (first and 1,000 pages deep) and claim-next concurrency
     make bench ARGS="dashboard"         # the supervisor dashboard and the daily snapshot job, beside their raw SQL
     make bench ARGS="packets"           # release packets of 100, 1,000 and 5,000 pages beside qpdf copying them
+    make bench ARGS="scope"             # the signed tenant scope's check, beside the unsigned setting it replaced
 
 Each uses its own database (the configured one with a `_bench` suffix), never the data of `make run`.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue", "dashboard", "packets"]
+BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue", "dashboard", "packets", "scope"]
 
 
 def main(argv: list[str]) -> int:

@@ -174,7 +174,9 @@ def test_a_revoked_token_gets_a_json_401_from_the_docs_page(alice, tenant_a, api
     token.save()
     response = Client().get("/api/docs/", HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 401
-    assert response.json() == {"detail": "Invalid or revoked token."}
+    assert response.json() == {
+        "detail": f"This token was revoked on {token.revoked_at:%Y-%m-%d}. Ask your organisation's admin for a new one."
+    }
 
 
 def test_a_signed_in_user_of_no_organisation_gets_a_json_403(client_for, db):

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from portal import accounts, verification
 from portal.account_forms import NewPasswordForm, ResetRequestForm, SignInForm, SignUpForm
 from portal.http import portal_page
+from portal.lookup import wait_phrase
 from portal.submission_views import active_tenant
 from roi.errors import ServiceError
 from workflow.models import RecordRequest
@@ -57,22 +58,32 @@ def confirm(request: HttpRequest, slug: str, token: str) -> HttpResponse:
 @portal_page
 @require_http_methods(["GET", "POST"])
 def sign_in(request: HttpRequest, slug: str) -> HttpResponse:
+    """A refused attempt answers 429 with Retry-After and says when to try again; so does the failure that makes
+    the next attempt wait."""
     tenant = active_tenant(slug)
     form = SignInForm(request.POST or None)
-    outcome = ""
-    status_code = 200
+    context = {"form": form, "tenant": tenant, "portal_org_name": tenant.name, "outcome": ""}
     if request.method == "POST" and form.is_valid():
-        outcome, account = accounts.account_authenticate(
+        result = accounts.account_authenticate(
             tenant=tenant,
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password"],
             http_request=request,
         )
-        if account is not None:
-            return accounts.sign_in(redirect("portal:account", slug=tenant.slug), tenant, account)
-        status_code = 429 if outcome == accounts.SignIn.LOCKED else 200
-    context = {"form": form, "tenant": tenant, "portal_org_name": tenant.name, "outcome": outcome}
-    return render(request, "portal/account_signin.html", context, status=status_code)
+        if result.account is not None:
+            response = redirect("portal:account", slug=tenant.slug)
+            return accounts.sign_in(response, tenant, result.account, http_request=request)
+        wait = result.retry_after or result.next_wait
+        context |= {
+            "outcome": result.outcome,
+            "waits_for": result.waits_for,
+            "retry_wait": wait_phrase(wait) if wait else "",
+        }
+        if result.outcome == accounts.SignIn.WAIT:
+            response = render(request, "portal/account_signin.html", context, status=429)
+            response["Retry-After"] = str(result.retry_after)
+            return response
+    return render(request, "portal/account_signin.html", context)
 
 
 @portal_page

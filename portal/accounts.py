@@ -7,13 +7,18 @@ request of that organisation sent with its confirmed email address.
   the list is keyed on that address, so an unconfirmed account could otherwise read someone else's requests.
 - Sign-in is a signed cookie scoped to the organisation's /submit/<slug>/ pages, holding the account id and its
   session nonce; signing out changes the nonce, which ends the account's sessions everywhere.
-- Failed sign-ins are counted in Redis per client address and per email as typed, like status lookups
-  (portal/lookup.py): an unknown email and a wrong password give the same answer and do the same hashing work.
+- Failed sign-ins are slowed, never locked, on the progressive delays of staff sign-in (roi/throttle.py, counters
+  in Redis): per account (the email as typed at this organisation, whether or not it has an account) and per client
+  address (across accounts: spraying), or, for a browser that signed in to the account before, per that browser
+  alone (roi/known_browsers.py), so a stranger who knows a requestor's email cannot keep them out. An attempt before
+  its turn is refused before the password is checked, the right one included. An unknown email and a wrong
+  password give the same answer and do the same hashing work.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,7 +27,6 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
@@ -39,8 +43,10 @@ from roi import clock
 from roi.audit import client_address
 from roi.choices import AccessAction
 from roi.errors import ServiceError
+from roi.known_browsers import KnownBrowsers
 from roi.models import AccessEvent, Tenant
 from roi.notifications import notify
+from roi.throttle import Policy, Subject, Throttled, attempt_admit, attempt_succeed, subjects_forget
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
 
@@ -49,13 +55,13 @@ COOKIE_SALT = "openroi.portal.account-session"
 CONFIRM_SALT = "openroi.portal.account-confirm"
 CONFIRM_DAYS = 3
 SESSION_HOURS = getattr(settings, "PORTAL_ACCOUNT_SESSION_HOURS", 8)
-FAILURES_PER_EMAIL = getattr(settings, "PORTAL_LOGIN_FAILURES_PER_EMAIL", 5)
-FAILURES_PER_ADDRESS = getattr(settings, "PORTAL_LOGIN_FAILURES_PER_ADDRESS", 20)
-WINDOW_SECONDS = getattr(settings, "PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60)
-# Confirmation emails one address can be sent in a window: signing up again must not become a way to flood a mailbox.
+# Confirmation emails one address can be sent in an hour: signing up again must not become a way to flood a mailbox.
 CONFIRMATIONS_PER_EMAIL = 3
+CONFIRMATIONS_WINDOW_SECONDS = 3600
 
 NOTIFICATION_KIND = "portal_account"
+
+logger = logging.getLogger(__name__)
 
 
 def email_normalise(email: str) -> str:
@@ -94,7 +100,7 @@ def _confirmations_allowed(tenant: Tenant, email: str, purpose: str = "confirm")
     """The number of this email (a confirmation, a password reset) in the window, or 0 past the limit (then nothing
     is sent)."""
     key = f"portal:account:{purpose}:{tenant.pk}:{email}"
-    count = count_in_window(key, WINDOW_SECONDS * 4)
+    count = count_in_window(key, CONFIRMATIONS_WINDOW_SECONDS)
     return count if count <= CONFIRMATIONS_PER_EMAIL else 0
 
 
@@ -154,7 +160,53 @@ class SignIn:
     OK = "ok"
     FAILED = "failed"  # unknown email or wrong password: one answer
     UNCONFIRMED = "unconfirmed"  # right password, address not confirmed yet
-    LOCKED = "locked"
+    WAIT = "wait"  # too soon after failures: refused before the password is checked
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    outcome: str
+    account: RequestorAccount | None = None
+    retry_after: int = 0  # WAIT: seconds from now
+    waits_for: str = ""  # WAIT: the counter that makes it wait longest (ACCOUNT, ADDRESS or DEVICE)
+    next_wait: int = 0  # FAILED: seconds the next attempt waits (0 while within the free failures)
+
+
+ACCOUNT, ADDRESS, DEVICE = "account", "address", "device"
+
+# Scoped to the organisation's pages like the session cookie: the account is one email at one organisation.
+KNOWN_BROWSERS = KnownBrowsers(cookie="roi_portal_known_browser", salt="openroi.portal.known-browser")
+
+
+def sign_in_policies() -> dict[str, Policy]:
+    """Per account, per address, per remembered browser (read at each attempt: tests and operators change them)."""
+    cap = settings.PORTAL_LOGIN_MAX_WAIT_SECONDS
+    per_account = settings.PORTAL_LOGIN_FREE_FAILURES_PER_ACCOUNT
+    per_address = settings.PORTAL_LOGIN_FREE_FAILURES_PER_ADDRESS
+    return {
+        ACCOUNT: Policy(f"portal-sign-in:{ACCOUNT}", free=per_account, max_wait=cap),
+        ADDRESS: Policy(f"portal-sign-in:{ADDRESS}", free=per_address, max_wait=cap),
+        DEVICE: Policy(f"portal-sign-in:{DEVICE}", free=per_account, max_wait=cap),
+    }
+
+
+def _identity(tenant: Tenant, email: str) -> str:
+    return f"{tenant.pk}:{email}"
+
+
+def sign_in_subjects(*, tenant: Tenant, email: str, http_request: HttpRequest) -> list[Subject]:
+    """What an attempt counts against: the browser alone when it signed in to this account before, else the client's
+    address (every organisation's accounts: spraying) and the account."""
+    policies = sign_in_policies()
+    identity = _identity(tenant, email)
+    nonce = KNOWN_BROWSERS.nonce(http_request, identity)
+    if nonce is not None:
+        return [Subject(policies[DEVICE], nonce)]
+    subjects = [Subject(policies[ACCOUNT], identity)]
+    where = client_address(http_request)
+    if where:
+        subjects.insert(0, Subject(policies[ADDRESS], where))
+    return subjects
 
 
 _DUMMY_HASH: dict[str, str] = {}
@@ -168,38 +220,35 @@ def _dummy_hash() -> str:
     return _DUMMY_HASH[hasher]
 
 
-def _keys(tenant: Tenant, email: str, http_request: HttpRequest) -> tuple[str, str]:
-    address = client_address(http_request) or "unknown"
-    return f"portal:login:addr:{address}", _keys_for_email(tenant, email)
-
-
-def _count(key: str) -> int:
-    return count_in_window(key, WINDOW_SECONDS)
-
-
-def account_authenticate(
-    *, tenant: Tenant, email: str, password: str, http_request: HttpRequest
-) -> tuple[str, RequestorAccount | None]:
+def account_authenticate(*, tenant: Tenant, email: str, password: str, http_request: HttpRequest) -> SignInResult:
+    """Check an email and password within the throttle. Refused unchecked (WAIT) before its turn; a failure is
+    counted from the moment the attempt is admitted, and a right password takes it back."""
     email = email_normalise(email)
-    address_key, email_key = _keys(tenant, email, http_request)
-    counts = cache.get_many([address_key, email_key])
-    if counts.get(address_key, 0) >= FAILURES_PER_ADDRESS or counts.get(email_key, 0) >= FAILURES_PER_EMAIL:
-        return SignIn.LOCKED, None
+    try:
+        attempt = attempt_admit(sign_in_subjects(tenant=tenant, email=email, http_request=http_request))
+    except Throttled as refused:
+        return SignInResult(SignIn.WAIT, retry_after=refused.wait_seconds, waits_for=refused.subject.policy.kind)
     account = RequestorAccount.objects.for_tenant(tenant).filter(email=email).first()
     matched = check_password(password, account.password if account else _dummy_hash())
     if account is None or not matched:
-        _count(address_key)
-        _count(email_key)
-        return SignIn.FAILED, None
+        slowed = [s for s in attempt.subjects if s.policy.kind == ADDRESS and attempt.past_free(s)]
+        if slowed:  # spraying shows here: the emails tried need not have accounts, and the log has the address
+            failures = attempt.failures_of(slowed[0])
+            logger.warning(
+                "Requestor sign-ins from %s are slowed (%d failures)", client_address(http_request), failures
+            )
+        return SignInResult(SignIn.FAILED, next_wait=attempt.wait_if_failed)
+    # The account (or this browser) forgets its failures; the address only takes this attempt back, so a sprayer
+    # signing in to its own account now and then does not clear it.
+    attempt_succeed(attempt, forget=[s for s in attempt.subjects if s.policy.kind != ADDRESS])
     if not account.is_confirmed:
         sequence = _confirmations_allowed(tenant, email)
         if sequence:
             _send_confirmation(tenant=tenant, account=account, sequence=sequence)
-        return SignIn.UNCONFIRMED, None
-    cache.delete(email_key)
+        return SignInResult(SignIn.UNCONFIRMED)
     account.last_login_at = clock.now()
     account.save(update_fields=["last_login_at"])
-    return SignIn.OK, account
+    return SignInResult(SignIn.OK, account=account)
 
 
 # --- The session cookie ------------------------------------------------------------------------------------------
@@ -209,7 +258,11 @@ def _cookie_path(tenant: Tenant) -> str:
     return reverse("portal:submit", kwargs={"slug": tenant.slug})
 
 
-def sign_in(response: HttpResponse, tenant: Tenant, account: RequestorAccount) -> HttpResponse:
+def sign_in(
+    response: HttpResponse, tenant: Tenant, account: RequestorAccount, *, http_request: HttpRequest
+) -> HttpResponse:
+    """Sign the browser in, and remember it for the account: its next attempts count on their own."""
+    KNOWN_BROWSERS.remember(http_request, response, _identity(tenant, account.email), path=_cookie_path(tenant))
     response.set_signed_cookie(
         COOKIE_NAME,
         f"{tenant.pk}:{account.pk}:{account.session_nonce}",
@@ -319,12 +372,9 @@ def account_password_reset(*, tenant: Tenant, token: str, password: str) -> Requ
         account.password = make_password(password)
         account.session_nonce = secrets.token_hex(8)
         account.save(update_fields=["password", "session_nonce"])
-    cache.delete(_keys_for_email(tenant, account.email))
+    # Whoever chose it holds the mailbox: the guesses at the old password no longer make the account wait.
+    subjects_forget([Subject(sign_in_policies()[ACCOUNT], _identity(tenant, account.email))])
     return account
-
-
-def _keys_for_email(tenant: Tenant, email: str) -> str:
-    return f"portal:login:email:{tenant.pk}:{email}"
 
 
 def account_password_problem(password: str, account: RequestorAccount) -> list[str]:

@@ -71,7 +71,7 @@ class LookupResult:
 
 def count_in_window(key: str, seconds: int) -> int:
     """Add one to a counter that lives `seconds` from its first count (a fixed window); the new count. The portal's
-    other limits use it: failed account sign-ins, emails sent to one address."""
+    account emails use it: confirmations and password-reset links sent to one address."""
     cache.add(key, 0, timeout=seconds)
     try:
         return cache.incr(key)

@@ -300,12 +300,14 @@ PORTAL_LOOKUP_FREE_ADDRESSES_PER_NUMBER = env_int("PORTAL_LOOKUP_FREE_ADDRESSES_
 PORTAL_LOOKUP_MAX_WAIT_SECONDS = env_int("PORTAL_LOOKUP_MAX_WAIT_SECONDS", 5 * 60, minimum=10)
 # Every failed lookup takes at least this long, whether the number exists or not.
 PORTAL_LOOKUP_FAILURE_MS = env_int("PORTAL_LOOKUP_FAILURE_MS", 400, minimum=0)
-# Requestor accounts (portal/accounts.py): sign-in lifetime, and failed sign-ins allowed per email and per address
-# within the window.
+# Requestor accounts (portal/accounts.py): sign-in lifetime. Failed sign-ins are slowed, never locked, like staff
+# sign-in: past the free failures for an account (an email at one organisation, as typed) or from a client address
+# (across accounts and organisations: spraying), each further attempt waits a growing interval, 10 seconds doubling
+# up to the longest wait; a browser that signed in to the account before counts on its own.
 PORTAL_ACCOUNT_SESSION_HOURS = env_int("PORTAL_ACCOUNT_SESSION_HOURS", 8, minimum=1)
-PORTAL_LOGIN_FAILURES_PER_EMAIL = env_int("PORTAL_LOGIN_FAILURES_PER_EMAIL", 5, minimum=1)
-PORTAL_LOGIN_FAILURES_PER_ADDRESS = env_int("PORTAL_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
-PORTAL_LOGIN_WINDOW_SECONDS = env_int("PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60, minimum=60)
+PORTAL_LOGIN_FREE_FAILURES_PER_ACCOUNT = env_int("PORTAL_LOGIN_FREE_FAILURES_PER_ACCOUNT", 5, minimum=1)
+PORTAL_LOGIN_FREE_FAILURES_PER_ADDRESS = env_int("PORTAL_LOGIN_FREE_FAILURES_PER_ADDRESS", 20, minimum=1)
+PORTAL_LOGIN_MAX_WAIT_SECONDS = env_int("PORTAL_LOGIN_MAX_WAIT_SECONDS", 5 * 60, minimum=10)
 
 # --- Email -------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

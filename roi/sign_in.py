@@ -6,9 +6,10 @@ per account, per client address and per remembered browser, and the audit of the
   attempt waits a growing interval, at most SIGN_IN_MAX_WAIT_SECONDS; an attempt before its turn is refused without
   checking the password, so during a wait the right password is refused the same way (no oracle).
 - A browser that completed a sign-in as the user (two-factor included, where required) is remembered for it (a
-  signed cookie, KNOWN_DEVICE_DAYS). Its attempts for that user are counted against that browser alone, not the
-  account or the address: a stranger guessing a user's password, or spraying from the hospital's own network,
-  does not make the user wait on their usual computer. Two-factor codes (roi/two_factor.py) follow the same rule.
+  signed cookie, KNOWN_DEVICE_DAYS; roi/known_browsers.py). Its attempts for that user are counted against that
+  browser alone, not the account or the address: a stranger guessing a user's password, or spraying from the
+  hospital's own network, does not make the user wait on their usual computer. Two-factor codes
+  (roi/two_factor.py) follow the same rule.
 - The check sits in an authentication backend placed first in AUTHENTICATION_BACKENDS, so every sign-in form (this
   site's and the platform admin's) goes through it. Tests that are not about signing in use `force_login`.
 - A failure past the free ones, for an account that exists, is an access event (`staff_lockout`) in each of the
@@ -19,7 +20,6 @@ per account, per client address and per remembered browser, and the audit of the
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 from django.conf import settings
@@ -28,25 +28,22 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.contrib.auth.views import LoginView
-from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.utils.crypto import salted_hmac
 
 from roi import rls
 from roi.audit import access_record, client_address
 from roi.choices import AccessAction
+from roi.known_browsers import KnownBrowsers
 from roi.models import Membership
 from roi.throttle import Attempt, Policy, Subject, Throttled, attempt_admit, attempt_succeed, wait_text
 
 logger = logging.getLogger(__name__)
 
 KNOWN_DEVICE_COOKIE = "roi_known_device"
-KNOWN_DEVICE_SALT = "openroi.sign-in.known-device"
 KNOWN_DEVICE_DAYS = 90
-# A shared workstation remembers this many users; a new one pushes out the longest unused.
-KNOWN_DEVICE_USERS = 10
+STAFF_BROWSERS = KnownBrowsers(cookie=KNOWN_DEVICE_COOKIE, salt="openroi.sign-in.known-device", days=KNOWN_DEVICE_DAYS)
 # The session waits for the sign-in to be complete (second factor included) before its browser is remembered.
 DEVICE_DUE_KEY = "roi_known_device_due"
 
@@ -80,57 +77,24 @@ def two_factor_policies() -> dict[str, Policy]:
 
 def subject_kind(subject: Subject) -> str:
     """account, address or device."""
-    return subject.policy.name.rsplit(":", 1)[1]
+    return subject.policy.kind
 
 
 # --- Remembered browsers ---------------------------------------------------------------------------------------
 
 
-def _user_mark(username: str) -> str:
-    """How the cookie names a user: not the user name itself (a shared computer's cookie lists who signed in)."""
-    return salted_hmac(KNOWN_DEVICE_SALT, username.casefold()).hexdigest()[:20]
-
-
-def _known_devices(request: HttpRequest) -> dict[str, str]:
-    """{user mark: browser nonce} from a valid cookie; {} for none, an old or a tampered one."""
-    try:
-        value = request.get_signed_cookie(
-            KNOWN_DEVICE_COOKIE, salt=KNOWN_DEVICE_SALT, max_age=KNOWN_DEVICE_DAYS * 86400
-        )
-    except (KeyError, signing.BadSignature):  # none, or tampered with, or older than KNOWN_DEVICE_DAYS
-        return {}
-    pairs = (item.partition(":") for item in value.split(",") if item)
-    return {mark: nonce for mark, _sep, nonce in pairs if mark and nonce}
-
-
 def known_device(request: HttpRequest | None, username: str) -> str | None:
     """This browser's nonce for `username`, when it completed a sign-in as them before."""
-    if request is None or not username:
-        return None
-    return _known_devices(request).get(_user_mark(username))
+    return STAFF_BROWSERS.nonce(request, username)
 
 
 def device_remember(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """Remember this browser for the user who just completed signing in (roi.two_factor.TwoFactorMiddleware calls
-    this on the first response after it): a new nonce, so whatever was counted against the old one is gone."""
+    this on the first response after it)."""
     username = request.session.pop(DEVICE_DUE_KEY, None)
     if not username:
         return response
-    devices = _known_devices(request)
-    mark = _user_mark(username)
-    devices.pop(mark, None)
-    devices[mark] = secrets.token_hex(12)
-    kept = list(devices.items())[-KNOWN_DEVICE_USERS:]
-    response.set_signed_cookie(
-        KNOWN_DEVICE_COOKIE,
-        ",".join(f"{m}:{n}" for m, n in kept),
-        salt=KNOWN_DEVICE_SALT,
-        max_age=KNOWN_DEVICE_DAYS * 86400,
-        secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True,
-        samesite="Lax",
-    )
-    return response
+    return STAFF_BROWSERS.remember(request, response, username)
 
 
 # --- Password attempts -------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Progressive delays against guessing, shared by staff sign-in and two-factor codes (roi/sign_in.py,
-roi/two_factor.py) and the portal's status lookups (portal/lookup.py).
+roi/two_factor.py), the portal's status lookups (portal/lookup.py) and requestor account sign-in
+(portal/accounts.py).
 
 Failures are counted against *subjects*: an account, a client address, a remembered browser, a tracking number.
 Each subject has a few free failures; past them, every further attempt for it waits a growing interval after the
@@ -116,6 +117,11 @@ class Policy:
     first_wait: int = 10
 
     @property
+    def kind(self) -> str:
+        """The last part of the name ("account" of "sign-in:account"): what the callers' messages tell apart."""
+        return self.name.rsplit(":", 1)[-1]
+
+    @property
     def forget_seconds(self) -> int:
         """One failure is forgotten this often: slower than a capped guesser fails, so one never cools down."""
         return 2 * self.max_wait
@@ -229,10 +235,19 @@ def attempt_admit(subjects: Sequence[Subject]) -> Attempt:
 def attempt_succeed(attempt: Attempt, *, forget: Sequence[Subject] = ()) -> None:
     """The attempt succeeded: it was no failure. Subjects in `forget` drop every failure and wait (an account whose
     password was right); the others only take this attempt's count back and keep their next turn."""
-    keys = [subject.key for subject in attempt.subjects]
     args = [
         "forget" if subject in forget else str(counted)
         for subject, counted in zip(attempt.subjects, attempt.counted, strict=True)
     ]
+    _succeed(attempt.subjects, args)
+
+
+def subjects_forget(subjects: Sequence[Subject]) -> None:
+    """Drop every failure and wait of these subjects, outside any attempt: a requestor who chose a new password
+    through the emailed link (portal/accounts.py) is not kept waiting by the guesses at the old one."""
+    _succeed(subjects, ["forget"] * len(subjects))
+
+
+def _succeed(subjects: Sequence[Subject], args: list[str]) -> None:
     client = _redis()
-    client.register_script(_SUCCEED)(keys=keys, args=args, client=client)
+    client.register_script(_SUCCEED)(keys=[subject.key for subject in subjects], args=args, client=client)

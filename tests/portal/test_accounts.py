@@ -1,15 +1,23 @@
-"""Requestor accounts: sign up, confirm by email, sign in (rate-limited, one answer for every failure), the list of the
-account's own requests at one organisation, sign out."""
+"""Requestor accounts: sign up, confirm by email, sign in (slowed, never locked; one answer for every failure), the list
+of the account's own requests at one organisation, sign out. Waits are stepped through with `clock.frozen`, never
+slept."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from portal import accounts
 from portal.models import RequestorAccount
+from roi import clock
 from roi.choices import AccessAction
 from roi.models import AccessEvent, Notification
 from tests import factories
@@ -156,15 +164,6 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(visitor, conf
     assert "The email address or the password is not right" in alert(wrong)
 
 
-def test_sign_in_locks_after_repeated_failures_even_with_the_right_password(visitor, confirmed, tenant_a):
-    for _ in range(accounts.FAILURES_PER_EMAIL):
-        sign_in(visitor, tenant_a, confirmed.email, password="guess guess guess")
-    locked = sign_in(visitor, tenant_a, confirmed.email)
-    assert locked.status_code == 429
-    assert "Too many unsuccessful tries" in locked.content.decode()
-    assert visitor.get(url("account", tenant_a)).status_code == 302
-
-
 def test_signing_out_ends_the_session_even_for_a_copied_cookie(visitor, confirmed, tenant_a):
     sign_in(visitor, tenant_a, confirmed.email)
     copied = visitor.cookies[accounts.COOKIE_NAME].value
@@ -187,6 +186,232 @@ def test_account_pages_of_an_inactive_organisation_are_404(visitor, tenant_a):
     tenant_a.save()
     for name in ("account", "account-signin", "account-signup"):
         assert visitor.get(url(name, tenant_a)).status_code == 404
+
+
+# --- Sign-in: slowed, never locked ------------------------------------------------------------------------------
+
+WRONG = "guess guess guess"
+STRANGER = "203.0.113.66"
+REQUESTOR_OFFICE = "198.51.100.20"
+
+
+class Timeline:
+    """The test's own clock: `at(seconds)` runs what follows that many seconds after the start."""
+
+    def __init__(self) -> None:
+        self.start = timezone.now()
+
+    @contextmanager
+    def at(self, seconds: float) -> Iterator[None]:
+        with clock.frozen(self.start + timedelta(seconds=seconds)):
+            yield
+
+
+@pytest.fixture
+def timeline() -> Timeline:
+    return Timeline()
+
+
+def attempt(tenant, email: str, password: str, address: str, client: Client | None = None, **extra):
+    """A sign-in from `address`, in a new browser unless `client` is given."""
+    client = client or Client()
+    return client.post(
+        url("account-signin", tenant), {"email": email, "password": password}, REMOTE_ADDR=address, **extra
+    )
+
+
+def alert(response) -> str:
+    """The page's message, its lines joined."""
+    return " ".join(re.search(r'<div class="alert[^>]*>(.*?)</div>', response.content.decode(), re.S).group(1).split())
+
+
+def test_the_allowances_are_those_of_the_documentation(settings):
+    assert settings.PORTAL_LOGIN_FREE_FAILURES_PER_ACCOUNT == 5
+    assert settings.PORTAL_LOGIN_FREE_FAILURES_PER_ADDRESS == 20
+    assert settings.PORTAL_LOGIN_MAX_WAIT_SECONDS == 300
+
+
+def test_during_a_wait_the_right_password_is_refused_like_a_wrong_one_and_works_after_it(timeline, confirmed, tenant_a):
+    with timeline.at(0):
+        for _ in range(5):
+            assert attempt(tenant_a, confirmed.email, WRONG, STRANGER).status_code == 200
+        right = attempt(tenant_a, confirmed.email, PASSWORD, STRANGER)
+        wrong = attempt(tenant_a, confirmed.email, WRONG, STRANGER)
+    assert (right.status_code, right["Retry-After"], alert(right)) == (429, "10", alert(wrong))
+    assert wrong.status_code == 429
+    assert alert(right) == (
+        "Too many unsuccessful sign-in tries for this account. For your security, please try again in 10 seconds."
+    )
+    assert accounts.COOKIE_NAME not in right.cookies
+    with timeline.at(9):  # a second early: still refused, and told how long is left
+        early = attempt(tenant_a, confirmed.email, PASSWORD, STRANGER)
+    assert (early.status_code, early["Retry-After"]) == (429, "1")
+    assert "try again in 1 second." in alert(early)
+    with timeline.at(10):
+        browser = Client()
+        assert attempt(tenant_a, confirmed.email, PASSWORD, STRANGER, browser).status_code == 302
+        assert browser.get(url("account", tenant_a)).status_code == 200
+    with timeline.at(11):  # the account forgot its failures: the next mistake is an ordinary one
+        assert attempt(tenant_a, confirmed.email, WRONG, STRANGER).status_code == 200
+
+
+def test_an_email_without_an_account_is_slowed_exactly_like_one_with_an_account(timeline, confirmed, tenant_a):
+    nobody = "nobody-" + confirmed.email
+    with timeline.at(0):
+        answers = {
+            email: [alert(attempt(tenant_a, email, WRONG, f"192.0.2.{n}")) for n in range(7)]
+            for email in (confirmed.email, nobody)
+        }
+    assert answers[confirmed.email] == answers[nobody]
+    assert "the next one has to wait 10 seconds" in answers[nobody][4]
+    assert "please try again" not in answers[nobody][4]
+    assert "please try again in 10 seconds" in answers[nobody][5]
+
+
+def test_a_failure_that_starts_a_wait_says_so(timeline, confirmed, tenant_a):
+    with timeline.at(0):
+        for _ in range(4):
+            assert "has to wait" not in alert(attempt(tenant_a, confirmed.email, WRONG, STRANGER))
+        fifth = attempt(tenant_a, confirmed.email, WRONG, STRANGER)
+    assert fifth.status_code == 200
+    assert alert(fifth) == (
+        "The email address or the password is not right. Check both and try again. "
+        "After several unsuccessful tries, the next one has to wait 10 seconds."
+    )
+
+
+def test_the_wait_doubles_up_to_the_ceiling(settings, timeline, confirmed, tenant_a):
+    with timeline.at(0):
+        for _ in range(5):
+            attempt(tenant_a, confirmed.email, WRONG, STRANGER)
+    waits, moment = [], 0
+    for _ in range(8):
+        with timeline.at(moment):
+            wait = int(attempt(tenant_a, confirmed.email, WRONG, STRANGER)["Retry-After"])
+        waits.append(wait)
+        moment += wait
+        with timeline.at(moment - 1):
+            assert attempt(tenant_a, confirmed.email, WRONG, STRANGER).status_code == 429
+        with timeline.at(moment):
+            assert attempt(tenant_a, confirmed.email, WRONG, STRANGER).status_code == 200
+    assert waits == [10, 20, 40, 80, 160, 300, 300, 300]
+    with timeline.at(moment):
+        assert "please try again in 5 minutes." in alert(attempt(tenant_a, confirmed.email, WRONG, STRANGER))
+
+
+def test_a_stranger_at_one_address_keeps_the_requestor_at_another_waiting_at_most_the_ceiling(
+    settings, timeline, confirmed, tenant_a
+):
+    """The stranger knows the requestor's email, takes every turn first and hammers in between; the requestor, in a
+    browser that never signed in, waits no more than the ceiling (refused attempts neither count nor move the
+    wait), and signs in once the stranger stops."""
+    with timeline.at(0):
+        for _ in range(5):
+            attempt(tenant_a, confirmed.email, WRONG, STRANGER)
+    moment = 0
+    for _ in range(12):
+        with timeline.at(moment):
+            real = attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE)
+            assert real.status_code == 429
+            wait = int(real["Retry-After"])
+            assert wait <= settings.PORTAL_LOGIN_MAX_WAIT_SECONDS
+            for _ in range(5):
+                assert attempt(tenant_a, confirmed.email, WRONG, STRANGER).status_code == 429
+        moment += wait
+        with timeline.at(moment):
+            assert attempt(tenant_a, confirmed.email, WRONG, STRANGER).status_code == 200
+    assert wait == settings.PORTAL_LOGIN_MAX_WAIT_SECONDS
+    with timeline.at(moment + 1):
+        wait = int(attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE)["Retry-After"])
+    assert wait < settings.PORTAL_LOGIN_MAX_WAIT_SECONDS
+    with timeline.at(moment + 1 + wait):
+        assert attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE).status_code == 302
+
+
+def test_a_browser_that_signed_in_before_is_not_slowed_by_a_stranger(timeline, confirmed, tenant_a):
+    laptop = Client()
+    with timeline.at(0):
+        assert attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE, laptop).status_code == 302
+        assert accounts.KNOWN_BROWSERS.cookie in laptop.cookies
+        laptop.post(url("account-signout", tenant_a))
+        # A stranger on the firm's own network guesses the password and sprays other emails.
+        for n in range(25):
+            attempt(tenant_a, confirmed.email if n < 6 else f"clerk{n}@lawfirm.example.com", WRONG, REQUESTOR_OFFICE)
+        assert attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE).status_code == 429  # a new browser
+        assert attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE, laptop).status_code == 302
+        laptop.post(url("account-signout", tenant_a))
+        # The browser has its own allowance: its failures slow it, not the account.
+        for _ in range(5):
+            assert attempt(tenant_a, confirmed.email, WRONG, REQUESTOR_OFFICE, laptop).status_code == 200
+        refused = attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE, laptop)
+    assert refused.status_code == 429
+    assert "from this browser" in alert(refused)
+
+
+def test_a_browser_is_remembered_for_one_account_at_one_organisation(timeline, confirmed, tenant_a, tenant_b):
+    laptop = Client()
+    with timeline.at(0):
+        assert attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE, laptop).status_code == 302
+        for n in range(5):  # the same email at another organisation is another account
+            attempt(tenant_b, confirmed.email, WRONG, f"192.0.2.{n}")
+        assert attempt(tenant_b, confirmed.email, PASSWORD, REQUESTOR_OFFICE, laptop).status_code == 429
+        # A forged cookie is no cookie.
+        cookie = accounts.KNOWN_BROWSERS.cookie
+        laptop.cookies[cookie] = laptop.cookies[cookie].value[:-3] + "AAA"
+        for n in range(5):
+            attempt(tenant_a, confirmed.email, WRONG, f"192.0.2.{n + 10}")
+        assert attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE, laptop).status_code == 429
+
+
+def test_spraying_many_emails_from_one_address_is_slowed(timeline, confirmed, tenant_a, tenant_b, caplog):
+    with timeline.at(0), caplog.at_level(logging.WARNING, logger="portal.accounts"):
+        for n in range(20):  # one guess per email, at both organisations: no account reaches its own allowance
+            tenant = tenant_a if n % 2 else tenant_b
+            assert attempt(tenant, f"clerk{n}@lawfirm.example.com", WRONG, STRANGER).status_code == 200
+        refused = attempt(tenant_a, confirmed.email, PASSWORD, STRANGER)
+        assert (refused.status_code, refused["Retry-After"]) == (429, "10")
+        assert alert(refused) == (
+            "Too many unsuccessful sign-in tries from your network. For your security, please try again in 10 seconds."
+        )
+        # The accounts themselves are not slowed: from another address, the requestor signs in.
+        assert attempt(tenant_a, confirmed.email, PASSWORD, REQUESTOR_OFFICE).status_code == 302
+    assert f"Requestor sign-ins from {STRANGER} are slowed (20 failures)" in caplog.text
+    with timeline.at(10):
+        assert attempt(tenant_a, "clerk99@lawfirm.example.com", WRONG, STRANGER).status_code == 200
+        assert attempt(tenant_a, "clerk98@lawfirm.example.com", WRONG, STRANGER)["Retry-After"] == "20"
+
+
+def test_a_sprayers_own_account_does_not_clear_its_address(timeline, confirmed, tenant_a):
+    with timeline.at(0):
+        for n in range(20):
+            attempt(tenant_a, f"clerk{n}@lawfirm.example.com", WRONG, STRANGER)
+    with timeline.at(10):
+        assert attempt(tenant_a, confirmed.email, PASSWORD, STRANGER).status_code == 302
+        after = attempt(tenant_a, "clerk3@lawfirm.example.com", WRONG, STRANGER)
+    assert (after.status_code, after["Retry-After"]) == (429, "20")  # the success took its turn and cleared nothing
+
+
+def test_the_wait_is_said_in_the_visitors_language(timeline, confirmed, tenant_a):
+    spanish = {"HTTP_ACCEPT_LANGUAGE": "es-US,es;q=0.9"}
+    with timeline.at(0):
+        for _ in range(5):
+            attempt(tenant_a, confirmed.email, WRONG, STRANGER, **spanish)
+        refused = attempt(tenant_a, confirmed.email, PASSWORD, STRANGER, **spanish)
+    assert refused.status_code == 429
+    assert alert(refused) == (
+        "Demasiados intentos fallidos de inicio de sesión para esta cuenta. Por su seguridad, inténtelo de nuevo "
+        "dentro de 10 segundos."
+    )
+
+
+def test_choosing_a_new_password_ends_the_wait_of_the_account(timeline, confirmed, tenant_a):
+    with timeline.at(0):
+        for _ in range(6):
+            attempt(tenant_a, confirmed.email, WRONG, STRANGER)
+        requestor = Client(REMOTE_ADDR=REQUESTOR_OFFICE)
+        requestor.post(url("account-reset-request", tenant_a), {"email": confirmed.email})
+        assert _set(requestor, _reset_link(tenant_a, confirmed.email)).status_code == 302
+        assert attempt(tenant_a, confirmed.email, NEW_PASSWORD, REQUESTOR_OFFICE, requestor).status_code == 302
 
 
 # --- Forgotten password ------------------------------------------------------------------------------------------
@@ -223,8 +448,6 @@ def test_a_forgotten_password_is_replaced_through_an_emailed_link_that_works_onc
 def test_a_reset_ends_every_session_of_the_account(visitor, confirmed, tenant_a):
     sign_in(visitor, tenant_a, confirmed.email)
     assert visitor.get(url("account", tenant_a)).status_code == 200
-    from django.test import Client
-
     second = Client(REMOTE_ADDR="10.77.0.1")  # the requestor, on another device
     second.post(url("account-reset-request", tenant_a), {"email": confirmed.email})
     _set(second, _reset_link(tenant_a, confirmed.email))

@@ -117,39 +117,63 @@ def scope_mac(backend_pid: int, values: dict[str, str]) -> str:
     return hmac.new(scope_key(), message.encode(), hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True)
+class SessionFacts:
+    """What a connection's session is, read once per connection: its server process, as PostgreSQL itself sees it (a
+    pooler's own pid would not do); whether it logged in with the platform credential (a role other than the app's:
+    the owner, for migrate, the tests, benchmarks and fault drills); and the role its ordinary scopes run as."""
+
+    backend_pid: int
+    platform: bool
+    app_role: str  # set for a platform login that may act as the app role (SET ROLE); "" otherwise
+
+
+def session_facts(connection: Any) -> SessionFacts:
+    facts = getattr(connection, "session_facts", None)
+    if facts is None:
+        from django.conf import settings
+
+        if connection.connection is None:
+            connection.ensure_connection()
+        role = settings.DATABASE_APP_ROLE
+        with connection.connection.cursor() as cursor:  # the driver's own cursor: no scope needed for the catalog
+            cursor.execute(
+                "SELECT pg_backend_pid(), session_user <> %s, CASE WHEN EXISTS "
+                "(SELECT 1 FROM pg_roles WHERE rolname = %s) THEN pg_has_role(session_user, %s, 'MEMBER') END",
+                [role, role, role],
+            )
+            pid, other_login, member = cursor.fetchone()
+        # A login that is not the app role is the platform's, unless the app role exists and it may not act as it
+        # (a deployment's app role of another name: that login is the app). Before the app role exists (a first
+        # migrate with one URL), the owner's scopes run as itself.
+        platform = bool(other_login) and member is not False
+        facts = SessionFacts(backend_pid=pid, platform=platform, app_role=role if platform and member else "")
+        connection.session_facts = facts
+    return facts
+
+
 def is_platform_login(connection: Any) -> bool:
-    """Whether the connection logged in as another role than the app's (the owner: migrate, the tests, benchmarks,
-    fault drills). Such a connection runs every scope but a bypass as the app role."""
-    from django.conf import settings
-
-    return connection.settings_dict.get("USER") != settings.DATABASE_APP_ROLE
-
-
-def backend_pid(connection: Any) -> int:
-    """The server process of the connection, as PostgreSQL itself sees it (a pooler's own pid would not do)."""
-    pid = getattr(connection, "backend_pid", None)
-    if pid is None:
-        with connection.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pid = connection.backend_pid = cursor.fetchone()[0]
-    return pid
+    """Whether the connection logged in with the platform credential. Such a connection runs every scope but a
+    bypass as the app role. Any other login (the app role, or a deployment's own app role of another name) is the
+    app: no role switching, and a bypass is refused."""
+    return session_facts(connection).platform
 
 
 def send(connection: Any, scope: Scope) -> None:
     """Hand `scope` to PostgreSQL as the connection's session settings, signed. Called by the database backend before
     a statement, when the connection's last sent scope differs from the caller's."""
-    from django.conf import settings
-
     values = scope.settings()
-    platform = is_platform_login(connection)
-    if scope.bypass and not platform:
+    facts = session_facts(connection)
+    if scope.bypass and not facts.platform:
         raise PlatformCredentialRequired(
             f"Seeing every tenant ({scope.bypass}) needs the platform credential (DATABASE_OWNER_URL); the app role "
             "cannot lift the tenant wall."
         )
-    values[SETTING_MAC] = "" if scope.bypass else scope_mac(backend_pid(connection), values)
-    if platform:
-        values["role"] = "none" if scope.bypass else settings.DATABASE_APP_ROLE
+    values[SETTING_MAC] = "" if scope.bypass else scope_mac(facts.backend_pid, values)
+    if scope.bypass:
+        values["role"] = "none"
+    elif facts.app_role:
+        values["role"] = facts.app_role
     connection.scope_sent = None  # unknown until the statement has succeeded
     with connection.connection.cursor() as cursor:  # the driver's own cursor: no wrapper, no recursion
         cursor.execute(

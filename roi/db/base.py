@@ -60,8 +60,8 @@ class ScopedCursorDebugWrapper(_ScopedStatements, CursorDebugWrapper):
 class DatabaseWrapper(base.DatabaseWrapper):
     # The scope whose settings this connection's session holds; None when unknown (a new connection, a rollback).
     scope_sent: rls.Scope | None = None
-    # The server process behind the connection (PostgreSQL's own pg_backend_pid()): a scope's MAC names it.
-    backend_pid: int | None = None
+    # The session's server process (a scope's MAC names it) and login kind, read once per connection (roi/rls.py).
+    session_facts: rls.SessionFacts | None = None
 
     def make_cursor(self, cursor: Any) -> CursorWrapper:
         return ScopedCursorWrapper(cursor, self)
@@ -71,7 +71,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def get_new_connection(self, conn_params: Any) -> Any:
         self.scope_sent = None
-        self.backend_pid = None
+        self.session_facts = None
         return super().get_new_connection(conn_params)
 
     # After the rollback, not before: ROLLBACK TO SAVEPOINT is itself a statement (through a cursor), and in an
@@ -90,5 +90,5 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _close(self) -> None:
         self.scope_sent = None
-        self.backend_pid = None
+        self.session_facts = None
         super()._close()

@@ -16,7 +16,7 @@ from django.db import connection as django_connection
 
 from fulfillment.models import Delivery, Disclosure, QcReview
 from roi import records, rls
-from roi.models import AccessEvent, PlatformAccess
+from roi.models import AccessEvent
 from tests import factories
 from tests.fulfillment.factories import DeliveryFactory, QcReviewFactory
 from tests.scoping import CREDENTIALS, owner_cursor
@@ -268,13 +268,37 @@ def test_even_the_owner_cannot_truncate_or_rewrite_the_access_events(facts):
     assert AccessEvent.objects.filter(pk=facts["event"].pk).exists()
 
 
-def test_a_bypass_is_refused_on_the_app_roles_own_login(tenant_a):
+def test_a_bypass_is_refused_on_the_app_roles_own_login(app_sql, tenant_a):
     """The web, worker and beat processes log in as the app role: no code path there can see every tenant."""
-    from roi.db.base import DatabaseWrapper
+    import types
 
-    user, password = CREDENTIALS["app"]
-    app_connection = DatabaseWrapper({**django_connection.settings_dict, "USER": user, "PASSWORD": password}, "app")
+    app_connection = types.SimpleNamespace(connection=app_sql, session_facts=None, scope_sent=None)
     assert not rls.is_platform_login(app_connection)
     with pytest.raises(rls.PlatformCredentialRequired):
         rls.send(app_connection, rls.Scope(bypass="curiosity"))
-    assert not PlatformAccess.objects.filter(reason="curiosity").exists()
+    rls.send(app_connection, rls.Scope(tenant_id=tenant_a.pk))  # an ordinary scope: signed, no role switched
+    assert _one(app_sql, "SELECT current_user") == CREDENTIALS["app"][0]
+    assert _one(app_sql, "SELECT roi_current_tenant()") == tenant_a.pk
+    assert rls.is_platform_login(django_connection)  # the suite's own login, the owner's, may
+
+
+def test_a_deployment_app_role_of_another_name_is_the_app_not_the_platform(tenant_a):
+    """A web process whose DATABASE_URL names its own app role (not DATABASE_APP_ROLE, which only migrate reads)
+    runs as that role: no role switching, no bypass."""
+    import types
+    import uuid
+
+    name = f"roi_web_{uuid.uuid4().hex[:8]}"
+    with owner_cursor() as cursor:
+        cursor.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD 'web-role-password'")
+    try:
+        db = django_connection.settings_dict
+        with psycopg.connect(
+            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, dbname=db["NAME"], user=name,
+            password="web-role-password", autocommit=True,
+        ) as conn:  # fmt: skip
+            facts = rls.session_facts(types.SimpleNamespace(connection=conn, session_facts=None))
+            assert (facts.platform, facts.app_role) == (False, "")
+    finally:
+        with owner_cursor() as cursor:
+            cursor.execute(f'DROP ROLE "{name}"')

@@ -26,9 +26,9 @@ class AccessAction(models.TextChoices):
     # The requestor portal: actors are requestors, not staff (actor_label says how they were verified).
     PORTAL_LOOKUP = "portal_lookup", "Portal: verified status lookup"
     PORTAL_STATUS_VIEW = "portal_status_view", "Portal: viewed status"
-    PORTAL_LOCKOUT = "portal_lockout", "Portal: lookups locked after failures"
+    PORTAL_LOCKOUT = "portal_lockout", "Portal: lookups slowed after failures"
     PORTAL_UPLOAD = "portal_upload", "Portal: uploaded a document"
-    STAFF_LOCKOUT = "staff_lockout", "Staff sign-in paused after failures"
+    STAFF_LOCKOUT = "staff_lockout", "Staff sign-in slowed after failures"
     # Emergency access to a restricted request outside one's assignment (workflow/break_glass.py); the detail
     # holds the reason the user gave.
     BREAK_GLASS = "break_glass", "Break-glass access to a restricted request"

@@ -81,8 +81,13 @@ for i = 1, subjects do
   if failures >= free then
     wait = math.min(first * 2 ^ (failures - free), cap)
   end
+  -- No wait books no turn: a parallel attempt whose clock read a moment earlier must not be refused.
+  local next_turn = '0'
+  if wait > 0 then
+    next_turn = string.format('%.3f', now + wait)
+  end
   redis.call('HSET', KEYS[2 * i - 1], 'failures', string.format('%d', failures),
-    'since', string.format('%.3f', since), 'next', string.format('%.3f', now + wait))
+    'since', string.format('%.3f', since), 'next', next_turn)
   redis.call('EXPIRE', KEYS[2 * i - 1], math.ceil(failures * forget + wait) + 1)
   reply[#reply + 1] = failures
   reply[#reply + 1] = counted

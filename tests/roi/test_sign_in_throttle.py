@@ -305,3 +305,17 @@ def test_renewing_recovery_codes_counts_against_the_same_codes(timeline, tenant_
         refused = client.post("/account/recovery-codes/", {"token": "123456"})
     assert refused.status_code == 429
     assert "from this browser. Try again in 10 seconds" in refused.content.decode()
+
+
+def test_parallel_attempts_within_the_free_failures_are_never_refused(timeline):
+    """Two attempts at once (two tabs, a double click) read the clock a moment apart and may reach Redis in the other
+    order: with no wait due, the later one must not be told to wait for the earlier one's turn."""
+    import uuid
+
+    from roi.throttle import Policy, Subject, attempt_admit
+
+    subject = Subject(Policy("test:parallel", free=5, max_wait=300), uuid.uuid4().hex)
+    with timeline.at(1.0):
+        attempt_admit([subject])
+    with timeline.at(0.5):  # read the clock first, arrived second
+        attempt_admit([subject])  # admitted: raises Throttled otherwise

@@ -44,9 +44,16 @@ demo-code: $(INSTALLED) ## Print the demo accounts' current two-factor code (cha
 stop: $(INSTALLED) ## Stop embedded servers left running for var/ (e.g. after a killed run)
 	$(PY) -m roi.devstack stop
 
-lint: $(INSTALLED) ## ruff check + ruff format --check
+# Settings for the checks that import Django: well-formed, never connected to.
+LINT_ENV := SECRET_KEY=lint-only-key-0123456789abcdef0123456789 DATABASE_URL=postgres://lint@127.0.0.1:1/lint \
+	REDIS_URL=redis://127.0.0.1:1/0 DEBUG=false
+
+lint: $(INSTALLED) ## ruff, the import contracts (app order, layers), mypy on roi/ and workflow/, no missing migration
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	env $(LINT_ENV) $(VENV)/bin/mypy
+	env $(LINT_ENV) $(PY) -W ignore::RuntimeWarning manage.py makemigrations --check --dry-run --skip-checks
 
 fmt: $(INSTALLED) ## Format and autofix with ruff
 	$(VENV)/bin/ruff format .

@@ -20,13 +20,13 @@ class ReadOnlyAdminMixin:
     """For records that only the app writes (audit rows, the transition log, the transition-logged request):
     operators look, never add, change or delete."""
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -48,7 +48,7 @@ class TenantAdmin(SimpleHistoryAdmin):
     actions = ["act_for"]
 
     @admin.action(description="Act for this organisation (the lists here show its rows)")
-    def act_for(self, request, queryset):  # type: ignore[no-untyped-def]
+    def act_for(self, request, queryset):
         """The platform admin sees one organisation's rows at a time, the one chosen here; every page it opens is
         recorded as platform access (roi/tenancy.py)."""
         tenants = list(queryset[:2])
@@ -88,7 +88,7 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ["revoke"]
 
     @admin.action(description="Revoke the selected tokens now")
-    def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
+    def revoke(self, request, queryset):
         for token in queryset.select_related("tenant").filter(revoked_at__isnull=True):
             try:
                 api_token_revoke(tenant=token.tenant, actor=request.user, token=token, request=request)

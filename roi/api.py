@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import pagination
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -16,6 +17,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from roi.api_auth import api_tenant
 from roi.choices import STAFF_ROLES
 from roi.errors import ServiceError
+from roi.models import Tenant
 
 
 class TenantAPIMixin:
@@ -24,9 +26,14 @@ class TenantAPIMixin:
     required_roles: frozenset[str] = STAFF_ROLES
     queryset: Any
 
+    tenant: Tenant
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        self.tenant = api_tenant(request)
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]  # a mixin: APIView comes after it
+        tenant = api_tenant(request)
+        if tenant is None:  # IsTenantMember ran in super().initial(): a caller without a tenant never gets here
+            raise PermissionDenied("No organisation.")
+        self.tenant = tenant
 
     def get_queryset(self) -> Any:
         return self.queryset.for_tenant(self.tenant)

@@ -8,7 +8,7 @@ still loading, and drf-spectacular's inspector imports DRF's generic views. The 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -21,6 +21,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from roi.api_auth import CanReadApiSchema, required_scope
 
@@ -78,7 +79,7 @@ class ApiSchema(AutoSchema):
     operation that does not declare them itself, so the schema lists every status a client can receive
     (tests/security checks each answer against it)."""
 
-    def get_description(self) -> str:
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's AutoSchema hook, not DRF's
         """The operation's docstring, and the scope an integration client's token needs for it."""
         description = super().get_description()
         scope = required_scope(self.view)
@@ -99,23 +100,21 @@ class ApiSchema(AutoSchema):
         return responses
 
 
-class _RefusedInJson:
+class _RefusedInJson(APIView):
     """A refusal answers like the rest of the API, `{"detail": ...}` in JSON, not in the view's own format (YAML for
     the schema, the HTML template for the docs page)."""
-
-    request: Request
 
     def handle_exception(self, exc: Exception) -> Response:
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
 
-    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> NoReturn:
         if request.authenticators and not request.successful_authenticator:
             raise NotAuthenticated(
                 "Sign in, or send your API token (Authorization: Token <key>), to read the API's description."
             )
-        super().permission_denied(request, message, code)  # type: ignore[misc]
+        super().permission_denied(request, message, code)
 
 
 class ApiSchemaView(_RefusedInJson, SpectacularAPIView):

@@ -10,6 +10,7 @@ import io
 import re
 import unicodedata
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
@@ -17,6 +18,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 from roi.audit import access_record
 from roi.choices import AccessAction
@@ -121,7 +123,7 @@ class PhiDownloadView(TenantViewMixin, ABC):
     The concrete view lists `View` last (`class X(PhiDownloadView, View)`) so that a request's downloads can put
     RestrictedRequestMixin between them (workflow.downloads.RequestDownloadView)."""
 
-    http_method_names = ["get"]
+    http_method_names: Sequence[str] = ["get"]
     # What the event records: a stored file handed out, or (the monthly report) an export made on the spot.
     access_action: str = AccessAction.DOWNLOAD_DOCUMENT
 
@@ -142,7 +144,7 @@ class PhiDownloadView(TenantViewMixin, ABC):
         object `find` returned. Raising ServiceError refuses the download (its message on the `back` page, no file,
         no access event). Nothing is checked here yet; the release gate fills it in for released records."""
 
-    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
         target = self.find(**kwargs)
         try:
             self.before_serving(request, target)

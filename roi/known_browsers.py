@@ -39,7 +39,7 @@ class KnownBrowsers:
             value = request.get_signed_cookie(self.cookie, salt=self.salt, max_age=self.days * 86400)
         except (KeyError, signing.BadSignature):  # none, or tampered with, or older than `days`
             return {}
-        pairs = (item.partition(":") for item in value.split(",") if item)
+        pairs = (item.partition(":") for item in (value or "").split(",") if item)
         return {mark: nonce for mark, _sep, nonce in pairs if mark and nonce}
 
     def nonce(self, request: HttpRequest | None, identity: str) -> str | None:

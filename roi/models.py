@@ -19,6 +19,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
 from roi.choices import INTEGRATION_ROLES, US_STATES, AccessAction, ApiScope, Role
@@ -219,7 +220,7 @@ class IntegrationClient(TenantOwned):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint("tenant", models.functions.Lower("name"), name="integration_client_name_once"),
+            models.UniqueConstraint("tenant", Lower("name"), name="integration_client_name_once"),
             models.CheckConstraint(
                 condition=models.Q(role__in=[value for value, _ in INTEGRATION_ROLES]),
                 name="integration_client_role_not_admin",

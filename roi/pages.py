@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, cast
 
 import pikepdf
 import pypdfium2
@@ -81,7 +81,7 @@ TOO_MANY_PIXELS = "is an image too large in pixels to open safely. Scan it at 30
 
 def _open_pdf(source: str | IO[bytes]) -> pikepdf.Pdf:
     try:
-        pdf = pikepdf.open(source, password="")
+        pdf = pikepdf.open(source, password="")  # type: ignore[arg-type]  # any readable binary stream does
     except pikepdf.PasswordError:
         raise PagesUnreadable(LOCKED_PDF, password=True) from None
     # qpdf raises PdfError for what it cannot repair; a broken file can raise other things from deep inside.
@@ -140,7 +140,7 @@ def _paper(frame: Image.Image) -> Image.Image:
         # 16-bit grey: 65535 is white. convert("L") would clip everything above 255 to white (a blank page).
         return wide.point(lambda value: value * (1 / 257)).convert("L")
     if mode == "F":
-        low, high = frame.getextrema()
+        low, high = cast(tuple[float, float], frame.getextrema())  # one band ("F"): a pair of numbers
         span = (high - low) or 1
         return frame.point(lambda value: (value - low) * (255 / span)).convert("L")
     if mode in ("LA", "La", "PA", "RGBA", "RGBa") or (mode == "P" and "transparency" in frame.info):

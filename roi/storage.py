@@ -29,7 +29,7 @@ class MediaStorage(FileSystemStorage):
         partial = posixpath.join(posixpath.dirname(name), f"{PARTIAL_PREFIX}{uuid.uuid4().hex}")
         partial_path = self.path(partial)
         try:
-            written = self.path(super()._save(partial, content))  # a new, unique name: whatever is there is ours
+            written = self.path(super()._save(partial, content))  # type: ignore[misc]  # FileSystemStorage's hook, absent from the stubs  # a new, unique name: whatever is there is ours
             while True:
                 full_path = self.path(name)
                 try:

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -37,7 +38,7 @@ def role_in(user: Any, tenant: Tenant | int) -> str | None:
     cache: dict[int, str | None] = user.__dict__.setdefault("_roi_roles", {})
     if tenant_id not in cache:
         if getattr(user, "is_service_account", False):
-            rows = IntegrationClient.objects.filter(
+            rows: Any = IntegrationClient.objects.filter(
                 service_user=user, tenant_id=tenant_id, is_active=True, tenant__is_active=True
             )
         else:
@@ -71,17 +72,17 @@ class TenantMiddleware:
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         boundary = rls.activate(rls.NOTHING)
         try:
             response = self._handle(request)
-            if response.streaming and not isinstance(response, FileResponse):  # a file needs no database
-                response.streaming_content = rls.scoped_iterator(response.streaming_content, rls.current())
+            if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse):  # no database
+                response.streaming_content = rls.scoped_iterator(response.streaming_content, rls.current())  # type: ignore[arg-type]  # WSGI: never async
             return response
         finally:
             rls.deactivate(boundary)
 
-    def _handle(self, request: HttpRequest) -> HttpResponse:
+    def _handle(self, request: HttpRequest) -> HttpResponseBase:
         request.tenant = None  # type: ignore[attr-defined]
         request.membership = None  # type: ignore[attr-defined]
         request.memberships = []  # type: ignore[attr-defined]
@@ -144,7 +145,7 @@ class TenantViewMixin(LoginRequiredMixin):
     required_roles: frozenset[str] = STAFF_ROLES
     model: Any = None
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if request.membership is None:  # type: ignore[attr-defined]

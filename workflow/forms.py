@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.http import QueryDict
 
 from roi import widgets
 from workflow.break_glass import BREAK_GLASS_REASON_MIN_LENGTH
@@ -27,6 +28,11 @@ def exception_reason_label(value: str) -> str:
 
 QUEUE_PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_QUEUE_PAGE_SIZE = 50
+
+
+def choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    """A form's choice field, whose choices are set when the form is made (from the tenant's staff, queues...)."""
+    return cast(forms.ChoiceField, form.fields[name])
 
 
 class QueueFilterForm(forms.Form):
@@ -86,28 +92,28 @@ class QueueFilterForm(forms.Form):
 
     def __init__(self, *args: Any, staff: list[Any], queues: list[Any], band_labels: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [
+        choice_field(self, "assignee").choices = [
             ("", "Anyone"),
             (self.ASSIGNEE_ME, "Assigned to me"),
             (self.ASSIGNEE_NONE, "Unassigned"),
             *[(str(m.user_id), str(m.user)) for m in staff],
         ]
-        self.fields["queue"].choices = [
+        choice_field(self, "queue").choices = [
             ("", "All queues"),
             (self.QUEUE_NONE, "In no queue"),
             *[(str(q.pk), q.name if q.is_active else f"{q.name} (inactive)") for q in queues],
         ]
-        self.fields["aging_band"].choices = [
+        choice_field(self, "aging_band").choices = [
             ("", "Any age"),
             *[(str(i), f"{label} days") for i, label in enumerate(band_labels)],
         ]
-        self.fields["activity"].choices = [("", "Any activity"), *[(a.name, a.label) for a in activities()]]
+        choice_field(self, "activity").choices = [("", "Any activity"), *[(a.name, a.label) for a in activities()]]
         reasons = sorted(EXCEPTION_REASON_LABELS.items(), key=lambda item: item[1])
         self.exception_choices = [("", "Any or none"), (EXCEPTION_ANY, "In exception (any reason)"), *reasons]
         self.fields["exception"].widget = widgets.Select(choices=self.exception_choices)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         first, last = data.get("activity_from"), data.get("activity_to")
         if first and last and first > last:
             self.add_error("activity_to", "The 'To' day is before the 'From' day: swap them.")
@@ -137,9 +143,11 @@ class BulkAssignForm(forms.Form):
 
     def __init__(self, *args: Any, staff: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "Unassigned"), *[(str(m.user_id), str(m.user)) for m in staff]]
+        choice_field(self, "assignee").choices = [("", "Unassigned"), *[(str(m.user_id), str(m.user)) for m in staff]]
         # Any submitted tracking number is a valid choice here; the service decides whether it is this tenant's.
-        self.fields["requests"].choices = [(v, v) for v in (self.data.getlist("requests") if self.data else [])]
+        choice_field(self, "requests").choices = [
+            (v, v) for v in (cast(QueryDict, self.data).getlist("requests") if self.data else [])
+        ]
         self.fields["requests"].error_messages["required"] = "Tick at least one request to reassign."
 
 
@@ -212,7 +220,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, staff: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "Unassigned"), *[(str(m.user_id), str(m.user)) for m in staff]]
+        choice_field(self, "assignee").choices = [("", "Unassigned"), *[(str(m.user_id), str(m.user)) for m in staff]]
 
 
 class BreakGlassForm(forms.Form):

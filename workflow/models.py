@@ -10,6 +10,7 @@ import functools
 import re
 import secrets
 from datetime import date, datetime
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -123,30 +124,37 @@ class Requestor(TenantOwned):
 
 # --- Transition guards and permissions -------------------------------------------------------------------
 # Guards read only the request's own fields. Apps above workflow (intake, fulfillment) record their facts on
-# the request, e.g. qc_passed_at, and these guards read them.
+# the request, e.g. qc_passed_at, and these guards read them. django-fsm types a guard as taking any Model: each
+# narrows to the request it is only ever given.
 
 
-def _staff(instance: RecordRequest, user: object) -> bool:
+def _staff(model: models.Model, user: Any) -> bool:
+    instance = cast(RecordRequest, model)
     return has_role(user, instance.tenant_id, STAFF_ROLES)
 
 
-def _supervisor(instance: RecordRequest, user: object) -> bool:
+def _supervisor(model: models.Model, user: Any) -> bool:
+    instance = cast(RecordRequest, model)
     return has_role(user, instance.tenant_id, SUPERVISING_ROLES)
 
 
-def intake_is_complete(instance: RecordRequest) -> bool:
+def intake_is_complete(model: models.Model) -> bool:
+    instance = cast(RecordRequest, model)
     return instance.intake_completed_at is not None and not instance.intake_gaps()
 
 
-def qc_passed(instance: RecordRequest) -> bool:
+def qc_passed(model: models.Model) -> bool:
+    instance = cast(RecordRequest, model)
     return instance.qc_passed_at is not None
 
 
-def has_delivery_evidence(instance: RecordRequest) -> bool:
+def has_delivery_evidence(model: models.Model) -> bool:
+    instance = cast(RecordRequest, model)
     return bool(instance.delivery_evidence.strip())
 
 
-def has_denial_basis(instance: RecordRequest) -> bool:
+def has_denial_basis(model: models.Model) -> bool:
+    instance = cast(RecordRequest, model)
     return bool(instance.denial_basis)
 
 

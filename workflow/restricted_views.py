@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -86,7 +87,7 @@ class RestrictedRequestMixin:
         """An action that shows nothing of the request may run without access (claiming it, logging a call)."""
         return False
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         tracking_number = kwargs.get("tracking_number")
         tenant = getattr(self, "tenant", None)
         if tenant is None:

@@ -197,7 +197,7 @@ def _claim_sql(*, in_queue: bool) -> str:
     write its history row, the same row django-simple-history writes on save (columns shared with the request,
     plus who and when). Built from the models' metadata once, so a new request field is carried automatically."""
     table = RecordRequest._meta.db_table
-    history = RecordRequest.history.model  # type: ignore[attr-defined]
+    history = RecordRequest.history.model
     shared = [f.column for f in history._meta.concrete_fields if not f.name.startswith("history_")]
     columns = ", ".join(f'"{column}"' for column in shared)
     open_states = ", ".join(f"'{state.value}'" for state in OPEN_STATES)  # our constants, as the partial index has

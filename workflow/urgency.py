@@ -217,5 +217,5 @@ def urgency_refresh(*, tenant_id: int | None = None, now: datetime | None = None
         params["tenant_id"] = tenant_id
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])
-        cursor.execute(REFRESH_SQL.format(tenant_filter=tenant_filter), params)
+        cursor.execute(REFRESH_SQL.format(tenant_filter=tenant_filter), params)  # type: ignore[arg-type]  # named parameters of plain values
         return cursor.rowcount

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -35,14 +36,14 @@ from workflow.selectors import DEFAULT_QUEUE_SORT
 from workflow.transitions import TRANSITIONS, request_transition, transition_options
 
 
-def _annotate_dates(rows: list[RecordRequest], tenant: Any) -> None:
+def _annotate_dates(rows: Sequence[Any], tenant: Any) -> None:
     """Age and days to the legal due date in the tenant's calendar, for display."""
     today = timezone.localdate(timezone=tenant.tzinfo)
     for row in rows:
-        row.age = row.age_days(today, tenant.tzinfo)  # type: ignore[attr-defined]
-        row.days_left = row.days_to_legal_due(today)  # type: ignore[attr-defined]
-        row.days_overdue = -row.days_left  # type: ignore[attr-defined]
-        row.target_days_left = (row.internal_target_date - today).days  # type: ignore[attr-defined]
+        row.age = row.age_days(today, tenant.tzinfo)
+        row.days_left = row.days_to_legal_due(today)
+        row.days_overdue = -row.days_left
+        row.target_days_left = (row.internal_target_date - today).days
 
 
 class QueueView(TenantViewMixin, View):
@@ -72,8 +73,8 @@ class QueueView(TenantViewMixin, View):
         _annotate_dates(rows, self.tenant)
         masked = restricted_request_ids(tenant=self.tenant, user=request.user, record_requests=rows)
         for row in rows:
-            row.aging_label = band_labels[min(row.aging_band, len(band_labels) - 1)]  # type: ignore[attr-defined]
-            row.exception_label = exception_reason_label(row.exception_reason) if row.exception_reason else ""  # type: ignore[attr-defined]
+            row.aging_label = band_labels[min(row.aging_band, len(band_labels) - 1)]
+            row.exception_label = exception_reason_label(row.exception_reason) if row.exception_reason else ""
             row.patient_masked = row.pk in masked
         access_record(
             tenant=self.tenant,
@@ -82,9 +83,9 @@ class QueueView(TenantViewMixin, View):
             request=request,
             detail=f"queue page, {len(rows)} rows",
         )
-        query = params.copy()
-        query.pop("cursor", None)
-        query = query.urlencode()
+        kept = params.copy()
+        kept.pop("cursor", None)
+        query = kept.urlencode()
         base = f"?{query}&" if query else "?"
         current_queue = filters.get("queue")
         context = {
@@ -169,7 +170,7 @@ class BulkAssignView(QueueView):
         form = BulkAssignForm(request.POST, staff=staff)
         back = reverse("workflow:queue") + _safe_query(request.POST.get("return_query", ""))
         if not form.is_valid():
-            messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+            messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
             return redirect(back)
         chosen = form.cleaned_data["assignee"]
         assignee = next((m.user for m in staff if str(m.user_id) == chosen), None) if chosen else None
@@ -396,6 +397,7 @@ class RequestAssignView(RequestDetailView):
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         staff = list(selectors.tenant_staff(tenant=self.tenant))
+        assignee: Any
         if "claim" in request.POST:
             assignee = request.user
         else:

@@ -66,7 +66,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def make_cursor(self, cursor: Any) -> CursorWrapper:
         return ScopedCursorWrapper(cursor, self)
 
-    def make_debug_cursor(self, cursor: Any) -> CursorWrapper:
+    def make_debug_cursor(self, cursor: Any) -> CursorDebugWrapper:
         return ScopedCursorDebugWrapper(cursor, self)
 
     def get_new_connection(self, conn_params: Any) -> Any:
@@ -78,17 +78,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
     # aborted transaction it must go first.
     def _rollback(self) -> None:
         try:
-            super()._rollback()
+            super()._rollback()  # type: ignore[misc]  # Django's private hook, absent from the stubs
         finally:
             self.scope_sent = None
 
     def _savepoint_rollback(self, sid: Any) -> None:
         try:
-            super()._savepoint_rollback(sid)
+            super()._savepoint_rollback(sid)  # type: ignore[misc]  # Django's private hook, absent from the stubs
         finally:
             self.scope_sent = None
 
     def _close(self) -> None:
         self.scope_sent = None
         self.session_facts = None
-        super()._close()
+        super()._close()  # type: ignore[misc]  # Django's private hook, absent from the stubs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from exceptions import selectors
-from exceptions.forms import ExceptionOpenForm, ExceptionResolveForm, NextStepForm
+from exceptions.forms.episodes import ExceptionOpenForm, ExceptionResolveForm, NextStepForm
 from roi.tenancy import role_in
 from workflow.choices import EXCEPTION_SOURCES, RequestState
 from workflow.extensions import RequestPanel

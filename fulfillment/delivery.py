@@ -75,7 +75,7 @@ def token_digest(token: str) -> str:
 
 
 def download_path(token: str) -> str:
-    """The portal page a link opens: it asks the visitor to verify before a use is taken (portal/downloads.py)."""
+    """The portal page a link opens: it asks the visitor to verify before a use is taken (portal/views/downloads.py)."""
     return reverse("portal:download", args=[token])
 
 

@@ -54,7 +54,7 @@ def phi_file_response(
 ) -> FileResponse:
     """`content` as a download (or shown inline) under `filename`: a safe Content-Disposition, never cached by the
     browser or a proxy, never content-sniffed, no referrer sent from it. Called by PhiDownloadView, after it found
-    the file inside the tenant and wrote the access event, and by the portal's link download (portal/downloads.py),
+    the file inside the tenant and wrote the access event, and by the portal's link download (portal/views/downloads.py),
     whose event is written with the link's use."""
     stream = io.BytesIO(content) if isinstance(content, bytes) else content
     response = FileResponse(stream, content_type=content_type)

@@ -1,5 +1,5 @@
 """Pages and actions for fulfillment: delivery with evidence, resends and download links. The requestor's download
-itself is a portal page (portal/downloads.py): it asks the visitor to verify first."""
+itself is a portal page (portal/views/downloads.py): it asks the visitor to verify first."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Secure download (portal/downloads.py): a link's page takes no use on GET, the records come on POST after the
+"""Secure download (portal/views/downloads.py): a link's page takes no use on GET, the records come on POST after the
 visitor verified (or with this browser's grant), a wrong verifier gets one answer and counts as a failed lookup, a
 link that no longer works gets one page, uses are counted atomically, every download is an access event, and the
 status page's button serves only this request's link."""

@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal import accounts, verification
-from portal.account_forms import NewPasswordForm, ResetRequestForm, SignInForm, SignUpForm
+from portal.forms.accounts import NewPasswordForm, ResetRequestForm, SignInForm, SignUpForm
 from portal.http import portal_page
 from portal.lookup import wait_phrase
-from portal.submission_views import active_tenant
+from portal.views.submission import active_tenant
 from roi.errors import ServiceError
 from workflow.models import RecordRequest
 

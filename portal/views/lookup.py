@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from intake.status_links import status_link_read
 from portal import verification
-from portal.forms import LookupForm, UploadForm
+from portal.forms.lookup import LookupForm, UploadForm
 from portal.http import LANGUAGE_CODES, portal_page
 from portal.lookup import lookup as lookup_check
 from portal.lookup import wait_phrase

@@ -18,7 +18,7 @@ from django.views import View
 
 from exceptions.choices import ExceptionReason
 from exceptions.escalations import escalation_acknowledge
-from exceptions.forms_rules import CONDITION_FIELDS, EscalationRuleForm, ExceptionBoardFilterForm
+from exceptions.forms.rules import CONDITION_FIELDS, EscalationRuleForm, ExceptionBoardFilterForm
 from exceptions.models import EscalationEvent, EscalationRule, ExceptionEpisode
 from roi import clock
 from roi.audit import access_record, history_stamp

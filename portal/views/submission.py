@@ -10,10 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from portal import accounts, verification
+from portal.forms.submission import SubmissionForm
 from portal.http import portal_page
 from portal.models import RequestorAccount
 from portal.submission import form_token_new, form_token_read, portal_request_submit, submission_for_token
-from portal.submission_forms import SubmissionForm
 from roi.errors import ServiceError
 from roi.models import Tenant
 from workflow.models import RecordRequest

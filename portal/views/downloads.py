@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from fulfillment import delivery
 from fulfillment.models import DownloadLink
 from portal import verification
-from portal.forms import LookupForm
+from portal.forms.lookup import LookupForm
 from portal.http import portal_page
 from portal.lookup import verifier_check, wait_phrase
 from roi import clock, rls

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from exceptions import selectors, services
-from exceptions.forms import ExceptionOpenForm, ExceptionResolveForm, NextStepForm
+from exceptions.forms.episodes import ExceptionOpenForm, ExceptionResolveForm, NextStepForm
 from roi.errors import ServiceError
 from workflow.selectors import tenant_staff
 from workflow.views import RequestDetailView

@@ -8,8 +8,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts import account_password_problem, email_normalise
+from portal.forms.submission import PortalForm
 from portal.models import RequestorAccount
-from portal.submission_forms import PortalForm
 
 
 class SignUpForm(PortalForm):

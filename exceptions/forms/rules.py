@@ -1,5 +1,5 @@
 """Forms of the exception board and of the escalation rules admin (tenant admins configure when supervisors are
-alerted; the pages are in exceptions/views_board.py)."""
+alerted; the pages are in exceptions/board.py)."""
 
 from __future__ import annotations
 

@@ -65,10 +65,6 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
-class IdempotencyKeyReused(Exception):
-    pass
-
-
 def body_digest(data: Any) -> str:
     """A digest of the request body as JSON data, so a retry that re-serialises the same body (other key order,
     other spacing) still counts as the same body."""

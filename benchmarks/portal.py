@@ -117,5 +117,5 @@ def main(argv: list[str] | None = None) -> int:
          args.processes, "benchmarks.timing")  # fmt: skip
     for label, path, cookie in cases:
         _run(label, path, (verification.COOKIE_NAME, cookie), args.seconds, args.processes, "roi.urls")
-    print("\nTargets (issue #6): at least 500 requests/s, p95 under 20 ms, on this machine.")
+    print("\nTargets: at least 500 requests/s, p95 under 20 ms, on this machine.")
     return 0

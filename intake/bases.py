@@ -89,12 +89,6 @@ class PublicInterestBasis:
     def elements_for(self, answers: dict[str, Any]) -> list[Element]:
         return [e for e in self.elements if e.applies(answers)]
 
-    def accounting_for(self, answers: dict[str, Any]) -> Accounting:
-        for row in self.accounting:
-            if row.when is None or answers.get(row.when[0]) in row.when[1]:
-                return row
-        raise ValueError(f"No accounting row for {self.request_type}")  # the last row of each basis has no `when`
-
 
 GOVERNMENT = frozenset({K.GOVERNMENT})
 CLOCK = (

@@ -87,14 +87,6 @@ STRUCTURAL_DEFECTS = (
 )
 
 
-class UnusableMessage(Exception):
-    """The message cannot become a request; `reason` is what staff read on the failed intake list."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass
 class Attachment:
     filename: str

@@ -364,10 +364,6 @@ def message_preview(
     return " ".join(rendered_subject.split())[:200], rendered_body.strip() + "\n"
 
 
-def request_received_on(tenant: Tenant, record_request: RecordRequest) -> date:
-    return local_date(record_request.received_at, tenant)
-
-
 def extension_facts(record_request: RecordRequest, *, original: date, new: date, reason: str) -> dict[str, Any]:
     return {
         "original_due_date": original,

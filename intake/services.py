@@ -104,7 +104,7 @@ def patient_match_or_create(
 
 def possible_duplicates(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[RecordRequest]:
     """Same requestor (by identity, not row) and same patient (MRN, or last name + first initial + date of birth)
-    within the tenant's window before this request's receipt (DOMAIN.md).
+    within the tenant's window before this request's receipt (docs/domain.md, "Duplicates").
 
     A request whose patient is a placeholder (arrived by email, fax or the portal, patient not identified yet) has
     no possible duplicates and is nobody's: every placeholder has the same name and date of birth, so two letters

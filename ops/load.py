@@ -13,7 +13,7 @@
    sampling CPU and memory of every process (psutil).
 4. Measures the floors with the same gunicorn and the same client (locust's FastHttpUser, no wait): a bare Django
    view, a DRF view, a primary-key lookup with and without a persistent connection, and one in a tenant's scope.
-5. Prints per action throughput, median, p95 and error rate, the processes' CPU and memory, the targets of issue #9
+5. Prints per action throughput, median, p95 and error rate, the processes' CPU and memory, the targets
    (PASS/FAIL, never asserted) and the ratios of the mixed figures to the floors.
 
 Locust runs from its own virtualenv, .venv-load, created on first use from requirements-load.txt: it brings gevent
@@ -498,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     print_processes(samplers[0])
     total = next(r for r in mixed if r.name == "Aggregated")
     error_rate = total.failures / total.count if total.count else 1.0
-    print("\nTargets (issue #9: this 2-core machine, load generator included):")
+    print("\nTargets (this 2-core machine, load generator included):")
     print(f"  {verdict(total.rate >= TARGET_RATE)}  throughput {total.rate:.0f} req/s (target >= {TARGET_RATE:.0f})")
     print(f"  {verdict(total.p95_ms < TARGET_P95_MS)}  p95 {total.p95_ms:.0f} ms (target < {TARGET_P95_MS:.0f})")
     print(f"  {verdict(error_rate < TARGET_ERROR_RATE)}  errors {100 * error_rate:.3f}% (target < 0.1%)")

@@ -33,7 +33,8 @@ def validate_timezone(value: str) -> None:
 
 
 def default_aging_band_limits() -> list[int]:
-    """DESIGN.md's default bands: 0-5, 6-10, 11-20, 21-30, over 30 days since receipt."""
+    """The default bands: 0-5, 6-10, 11-20, 21-30, over 30 days since receipt
+    (docs/decisions/0004-deadlines-and-urgency.md)."""
     return [5, 10, 20, 30]
 
 

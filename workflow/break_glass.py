@@ -1,7 +1,7 @@
-"""Restricted requests and break-glass access (security issue #8).
+"""Restricted requests and break-glass access (docs/security.md, "Restricted requests and break-glass").
 
-A request is *restricted* when it carries a sensitive category (42 CFR Part 2, mental health, HIV, ...: DOMAIN.md,
-"Other sensitive categories") and its tenant has `restricted_requests_need_break_glass` on (the default). Its pages
+A request is *restricted* when it carries a sensitive category (42 CFR Part 2, mental health, HIV, ...: docs/domain.md,
+"Sensitive categories") and its tenant has `restricted_requests_need_break_glass` on (the default). Its pages
 open only for its assignee. A supervisor or admin who is not the assignee may break the glass: they give a reason,
 and a `BreakGlassGrant` lets them open the request for `BREAK_GLASS_MINUTES`. The grant and its access event are
 written in one transaction, and the break-glass report (reporting/break_glass.py) lists every grant for review.

@@ -137,7 +137,7 @@ REVIEWABLE_DENIALS = frozenset(
 
 
 class SensitiveCategory(models.TextChoices):
-    """Record categories that need their own consent before release (DOMAIN.md, 'Other sensitive categories')."""
+    """Record categories that need their own consent before release (docs/domain.md, "Sensitive categories")."""
 
     PSYCHOTHERAPY_NOTES = "psychotherapy_notes", "Psychotherapy notes"
     SUD_PART2 = "sud_part2", "Substance use disorder records (42 CFR Part 2)"

@@ -425,7 +425,8 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
             return ["Delivery: the postal address looks incomplete (street, city, state and ZIP code)."]
         return []
 
-    # --- The state machine (DESIGN.md). Services in workflow/transitions.py are the only callers. -------
+    # --- The state machine (docs/decisions/0001-request-state-machine.md). Services in workflow/transitions.py are
+    # its only callers. -----------------------------------------------------------------------------------------------
 
     @transition(
         field=state,

@@ -10,7 +10,7 @@ from workflow.urgency import urgency_refresh
 
 @shared_task
 def refresh_urgency() -> int:
-    """Beat job, every 15 minutes (DESIGN.md, "Background jobs"): recompute aging band, stalled flag and priority of
+    """Beat job, every 15 minutes (docs/decisions/0005-background-jobs.md): recompute aging band, stalled flag and priority of
     every open request of every tenant, one tenant at a time in its own row-level security scope (roi/rls.py); per
     tenant one set-based UPDATE, idempotent, and safe to overlap with itself. Returns the number of requests whose
     urgency changed."""

@@ -1,5 +1,5 @@
-"""Urgency of open requests: aging band, stalled flag and priority score with its explanation (DESIGN.md, "Time:
-deadlines, aging, priority").
+"""Urgency of open requests: aging band, stalled flag and priority score with its explanation (docs/decisions/
+0004-deadlines-and-urgency.md).
 
 The values are stored on the row so the queues sort and filter on an index. `urgency_refresh` recomputes them for
 every open request in one set-based UPDATE (the `refresh_urgency` beat job, every 15 minutes); `priority_explain`

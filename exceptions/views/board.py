@@ -264,7 +264,7 @@ def _save_rule(form: EscalationRuleForm, actor: Any) -> EscalationRule:
 
 class RuleAdminMixin(TenantViewMixin):
     """Tenant admins only. Views that name a rule look it up before checking the role, so that another tenant's
-    rule answers 404 to everyone, exactly like one that does not exist (STYLE.md: 404 before 403)."""
+    rule answers 404 to everyone, exactly like one that does not exist (404 before 403: docs/decisions/0002-tenancy.md)."""
 
     def require_admin(self, request: HttpRequest) -> None:
         if request.membership.role not in ADMIN_ROLES:  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 acknowledgment) and is made safe to retry with an Idempotency-Key; exceptions open and close their episode; validate
 runs the intake checklist; the checklist answers have their own endpoint; extend grants the one extension.
 
-Mounted at /api/v1/ by roi/urls.py (intake.api.urls replaces workflow.api.urls: same paths, same names).
+Routed at /api/v1/ through fulfillment's viewset, which adds deliver and deny on top (fulfillment/api_urls.py).
 """
 
 from __future__ import annotations
@@ -65,10 +65,6 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
-class IdempotencyKeyReused(Exception):
-    pass
-
-
 def body_digest(data: Any) -> str:
     """A digest of the request body as JSON data, so a retry that re-serialises the same body (other key order,
     other spacing) still counts as the same body."""
@@ -77,6 +73,7 @@ def body_digest(data: Any) -> str:
 
 class IntakeRecordRequestViewSet(RecordRequestViewSet):
     token_scopes = RecordRequestViewSet.token_scopes | {
+        "create": ApiScope.INTAKE,
         "intake_review": ApiScope.INTAKE,
         "authorization": ApiScope.INTAKE,
         "representative": ApiScope.INTAKE,

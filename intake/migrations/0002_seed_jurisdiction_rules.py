@@ -1,5 +1,5 @@
 """The deadline rules every tenant starts with. Federal rules are from the regulation's text; the state rules are
-examples from DOMAIN.md, marked unverified until someone checks the statute and flips `verified`."""
+examples (docs/domain.md, "Deadlines and state rules"), marked unverified until someone checks the statute and flips `verified`."""
 
 from django.db import migrations
 

@@ -1,7 +1,6 @@
 """The request API through intake (intake/api/): create via intake_receive with documents and Idempotency-Key,
-exceptions with their episode, validate running the intake checklist, the checklist answers endpoint.
-
-Until roi/urls.py mounts intake.api.urls at /api/v1/, these tests use this module as their URLconf."""
+exceptions with their episode, validate running the intake checklist, the checklist answers endpoint; through the
+routes roi/urls.py mounts at /api/v1/."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
-from django.urls import include, path
 
 from exceptions.models import ExceptionEpisode
 from intake.models import IdempotencyKey, IntakeDocument, IntakeReview, Letter
@@ -22,10 +20,6 @@ from tests.intake import messages
 from tests.scoping import scoped_thread
 from workflow.choices import Channel, DeliveryMethod, RequestorKind, RequestState, RequestType
 from workflow.models import Patient, RecordRequest, Requestor
-
-# Letters link to the requestor portal, so its routes are mounted too.
-urlpatterns = [path("api/v1/", include("intake.api.urls")), path("", include("portal.urls"))]
-pytestmark = pytest.mark.urls(__name__)
 
 LIST_URL = "/api/v1/requests/"
 S = RequestState

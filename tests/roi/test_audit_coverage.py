@@ -1,5 +1,5 @@
 """Every audited action writes exactly one access event of the right kind, naming the request and the patient where
-there is one (DESIGN.md, Audit). One case per route that shows or hands out PHI; grep `access_record(` for the list,
+there is one (docs/architecture.md, "Audit"). One case per route that shows or hands out PHI; grep `access_record(` for the list,
 and for downloads the PhiDownloadView routes (tests/roi/test_download_path.py checks each of them in more detail).
 The actions' own tests check their details; this module checks that none is forgotten."""
 

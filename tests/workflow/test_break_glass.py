@@ -1,4 +1,5 @@
-"""Restricted requests and break-glass access (security issue #8; workflow/break_glass.py).
+"""Restricted requests and break-glass access (workflow/break_glass.py; docs/security.md, "Restricted requests
+and break-glass").
 
 Personas: tenant A with Alice (specialist) and Sam (supervisor); tenant B with Charlie. A request with a sensitive
 category opens only for its assignee; a supervisor who is not the assignee opens it by break-glass with a reason,

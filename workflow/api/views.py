@@ -1,13 +1,16 @@
-"""API for record requests: list (cursor pages), retrieve, create, assign, and one endpoint per transition."""
+"""The request resource's base: list (cursor pages), retrieve, assign, and an endpoint per generic transition.
+
+Not routed by itself: intake's viewset (intake/api/views.py) adds create through `intake_receive` and the transitions
+that need intake or exceptions (validate, raise_exception, resolve), and fulfillment's (fulfillment/api.py) adds
+deliver and deny; fulfillment/api_urls.py mounts the result at /api/v1/ (roi/urls.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -21,12 +24,11 @@ from roi.models import ApiToken, Membership
 from workflow import services
 from workflow.api.serializers import (
     AssignInputSerializer,
-    RecordRequestCreateSerializer,
     RecordRequestSerializer,
     TransitionInputSerializer,
 )
 from workflow.break_glass import request_access, without_restricted
-from workflow.models import Patient, RecordRequest
+from workflow.models import RecordRequest
 from workflow.transitions import TRANSITIONS, request_transition
 
 
@@ -48,9 +50,7 @@ def _transition_action(name: str) -> Any:
     return action(detail=True, methods=["post"], url_path=name.replace("_", "-"))(handler)
 
 
-class RecordRequestViewSet(
-    TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
-):
+class RecordRequestViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = RecordRequest.objects.select_related("patient", "requestor", "assignee")
     lookup_field = "tracking_number"
     schema = ApiSchema()
@@ -59,13 +59,11 @@ class RecordRequestViewSet(
     token_scopes: dict[str, str] = {
         "list": ApiScope.READ,
         "retrieve": ApiScope.READ,
-        "create": ApiScope.INTAKE,
         "assign": ApiScope.TRANSITIONS,
         **{name: ApiScope.TRANSITIONS for name in TRANSITIONS},
     }
 
-    def get_serializer_class(self) -> Any:
-        return RecordRequestCreateSerializer if self.action == "create" else RecordRequestSerializer
+    serializer_class = RecordRequestSerializer
 
     def get_queryset(self) -> Any:
         """The tenant's requests; for a token without the `restricted` scope, less the restricted ones, which then
@@ -123,23 +121,6 @@ class RecordRequestViewSet(
         )
         return response
 
-    @extend_schema(request=RecordRequestCreateSerializer, responses={201: RecordRequestSerializer})
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = RecordRequestCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        patient_data = data.pop("patient")
-        requestor_data = data.pop("requestor")
-        with transaction.atomic():
-            patient = Patient.objects.for_tenant(self.tenant).filter(mrn=patient_data["mrn"].strip()).first()
-            if patient is None:
-                patient = services.patient_create(tenant=self.tenant, actor=request.user, **patient_data)
-            requestor = services.requestor_create(tenant=self.tenant, actor=request.user, **requestor_data)
-            record_request = services.request_create(
-                tenant=self.tenant, actor=request.user, patient=patient, requestor=requestor, **data
-            )
-        return Response(RecordRequestSerializer(self._reload(record_request)).data, status=status.HTTP_201_CREATED)
-
     @extend_schema(request=AssignInputSerializer, responses={200: RecordRequestSerializer})
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, tracking_number: str) -> Response:
@@ -163,11 +144,7 @@ class RecordRequestViewSet(
         )
         return Response(RecordRequestSerializer(self._reload(updated)).data)
 
-    validate = _transition_action("validate")
+    # validate, raise_exception and resolve are intake's (intake/api/views.py), deliver and deny fulfillment's.
     start_fulfillment = _transition_action("start_fulfillment")
-    raise_exception = _transition_action("raise_exception")
-    resolve = _transition_action("resolve")
-    deliver = _transition_action("deliver")
     close = _transition_action("close")
-    deny = _transition_action("deny")
     cancel = _transition_action("cancel")

@@ -8,11 +8,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connections
 
 from tests.scoping import scoped_thread
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -74,3 +76,31 @@ def run_at_once(
     if stuck:
         raise AssertionError(f"threads {stuck} of {len(threads)} were still running after {timeout:g}s")
     return race
+
+
+def wait_until(condition: Callable[[], T], *, what: str, timeout: float = 10.0, interval: float = 0.01) -> T:
+    """Poll `condition` until it returns something truthy, and return that. After `timeout` seconds the test fails
+    saying `what` it was waiting for: a poll without a deadline turns a bug into a run that never ends."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"gave up after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_lock_waiter(timeout: float = 10.0) -> None:
+    """Block until some other backend waits on a row lock (the second writer reached its UPDATE): races are
+    synchronised on PostgreSQL's own lock queue, not on sleeps."""
+    from django.db import connection
+
+    def someone_waits() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            return cursor.fetchone()[0] > 0
+
+    wait_until(someone_waits, what="the second transaction to block on the row", timeout=timeout, interval=0.02)

@@ -241,6 +241,7 @@ def test_keyset_pages_walk_every_row_once_forwards_and_back_with_ties(sort, clie
     while url:
         tracking, url, _ = _page(client, url)
         pages.append(tracking)
+        assert len(pages) <= 3, "Next kept offering a page after the last of 23 requests"
     assert [len(p) for p in pages] == [10, 10, 3]
     walked = [t for p in pages for t in p]
     assert walked == expected
@@ -253,6 +254,7 @@ def test_keyset_pages_walk_every_row_once_forwards_and_back_with_ties(sort, clie
     while url:
         tracking, _, url = _page(client, url)
         back.append(tracking)
+        assert len(back) <= 3, "Previous kept offering a page before the first"
     assert back == pages[::-1]
 
 

@@ -17,7 +17,7 @@ from tests import factories
 from tests.concurrency import wait_until
 from tests.fulfillment.corpus import pdf_pages
 from tests.fulfillment.factories import ReleaseDocumentFactory
-from tests.fulfillment.test_documents import add
+from tests.fulfillment.helpers import add
 from workflow.choices import RequestState
 
 

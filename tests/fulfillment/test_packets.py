@@ -122,7 +122,7 @@ def test_the_part_2_redisclosure_notice_is_there_only_when_a_part_2_record_is_in
 
 
 def test_an_image_is_one_stamped_page(rr, alice):
-    from tests.fulfillment.test_documents import add, image_bytes
+    from tests.fulfillment.helpers import add, image_bytes
 
     add(rr, alice, image_bytes("PNG", (1700, 2200)), name="film.png")
     packet = build(rr, alice)
@@ -258,7 +258,7 @@ def test_the_panel_takes_the_same_number_of_queries_for_one_document_or_many(rr,
 def test_a_multi_page_tiff_gives_one_packet_page_per_frame(rr, alice):
     from PIL import Image
 
-    from tests.fulfillment.test_documents import add
+    from tests.fulfillment.helpers import add
 
     frames = [Image.new("L", (850, 1100), shade) for shade in (230, 200)]
     out = io.BytesIO()

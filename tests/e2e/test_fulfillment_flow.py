@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from fulfillment.models import Delivery, ReleasePacket
+from tests.fulfillment.helpers import authorization_on_file
 from tests.fulfillment.pdfs import make_pdf
-from tests.fulfillment.test_qc_helpers import authorization_on_file
 from workflow.choices import DeliveryMethod, RequestState
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db", "media")]

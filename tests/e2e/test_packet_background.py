@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from fulfillment.models import PacketBuild, ReleaseDocument
 from tests.fulfillment.corpus import pdf_pages
-from tests.fulfillment.test_documents import add
+from tests.fulfillment.helpers import add
 from workflow.choices import RequestState
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("transactional_db", "media")]

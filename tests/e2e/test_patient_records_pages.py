@@ -17,8 +17,8 @@ from intake.models import Revocation
 from roi.choices import Role
 from roi.models import Membership
 from tests import factories
+from tests.fulfillment.helpers import authorization_on_file, packet, pass_qc
 from tests.fulfillment.pdfs import make_pdf
-from tests.fulfillment.test_qc_helpers import authorization_on_file, packet, pass_qc
 from workflow.choices import RequestState
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db", "media")]

@@ -20,8 +20,8 @@ from fulfillment.models import Delivery, ReleaseRefusal
 from intake.models import IntakeReview, RepresentativeAuthority, Revocation
 from roi.choices import Role
 from tests import factories
+from tests.fulfillment.helpers import authorization_on_file, packet, pass_qc
 from tests.fulfillment.pdfs import make_pdf
-from tests.fulfillment.test_qc_helpers import authorization_on_file, packet, pass_qc
 from workflow.choices import DeliveryMethod, RequestorKind, RequestState, RequestType
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db", "media")]

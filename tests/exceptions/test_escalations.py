@@ -6,7 +6,6 @@ day count done in UTC instead of the tenant's local date is off by one and the b
 from __future__ import annotations
 
 import importlib
-import threading
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,7 +30,7 @@ from roi.choices import Role
 from roi.errors import NotPermitted
 from roi.models import Notification
 from tests import factories
-from tests.scoping import scoped_thread
+from tests.concurrency import run_at_once
 from workflow.models import RecordRequest, WorkQueue
 
 UTC = ZoneInfo("UTC")
@@ -192,27 +191,11 @@ def test_two_runs_at_the_same_moment_fire_each_event_once():
     supervisor = factories.MembershipFactory(tenant=tenant, role=Role.SUPERVISOR).user
     _rule(tenant, max_days_to_legal_due=5, raise_priority=10)
     requests = [_request(tenant, legal_due_date=LOCAL_TODAY + timedelta(days=1)) for _ in range(30)]
-    barrier = threading.Barrier(2)
-    results: list[list[int]] = []
-    errors: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(escalations_evaluate(tenant_id=tenant.pk, now=NOW))
-        except BaseException as error:  # noqa: BLE001 - any error fails the test
-            errors.append(error)
-        finally:
-            connection.close()
+    race = run_at_once(lambda: escalations_evaluate(tenant_id=tenant.pk, now=NOW), n=2, timeout=30)
 
-    threads = [scoped_thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-
-    assert errors == []
-    fired = [pk for result in results for pk in result]
+    assert race.errors == []
+    fired = [pk for result in race.results for pk in result]
     assert len(fired) == len(set(fired)) == 30  # each event returned by exactly one of the runs
     assert EscalationEvent.objects.count() == 30
     assert Notification.objects.filter(recipient=supervisor).count() == 30

@@ -11,7 +11,7 @@ import pytest
 from fulfillment.models import Delivery, Denial
 from intake.models import Letter
 from tests import factories
-from tests.fulfillment.test_qc_helpers import authorization_on_file, packet, pass_qc
+from tests.fulfillment.helpers import authorization_on_file, packet, pass_qc
 from workflow.choices import DeliveryMethod, RequestState
 from workflow.models import RecordRequest, RequestTransition
 

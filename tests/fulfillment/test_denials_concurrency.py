@@ -5,7 +5,6 @@ on a designation that no longer holds. Separate transactions against the real da
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -18,8 +17,8 @@ from roi.errors import NotPermitted
 from roi.models import Membership, Notification
 from roi.services import licensed_professional_remove
 from tests import factories
+from tests.concurrency import wait_for_lock_waiter, wait_until
 from tests.scoping import scoped_thread
-from tests.workflow.test_concurrency import _wait_for_lock_waiter
 
 
 @pytest.mark.django_db(transaction=True)
@@ -59,11 +58,10 @@ def test_164_524_a_4_a_designation_removed_while_the_reviewer_decides_refuses_th
 
     first = scoped_thread(target=admin_removes)
     first.start()
-    while "admin" not in outcome:
-        time.sleep(0.01)
+    wait_until(lambda: "admin" in outcome, what="the admin's removal to hold the membership row")
     second = scoped_thread(target=rivera_decides)
     second.start()
-    _wait_for_lock_waiter()  # the decision waits on the membership row the removal holds
+    wait_for_lock_waiter()  # the decision waits on the membership row the removal holds
     admin_may_commit.set()
     first.join(10)
     second.join(10)

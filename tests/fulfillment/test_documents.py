@@ -3,13 +3,10 @@ pages and of whole documents, and the audited view of a document."""
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from PIL import Image
 
 from fulfillment import documents as docs
 from fulfillment.choices import ExclusionReason, RetrievalSource
@@ -19,36 +16,15 @@ from roi.errors import ServiceError
 from roi.models import AccessEvent
 from tests import factories
 from tests.fulfillment.factories import ReleaseDocumentFactory, RetrievalTaskFactory
+from tests.fulfillment.helpers import add, image_bytes, upload
 from tests.fulfillment.pdfs import make_pdf
 from workflow.choices import RecordType, RequestState, SensitiveCategory
 from workflow.models import RequestTransition
 
 
-def image_bytes(fmt: str, size: tuple[int, int] = (200, 260)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 220, 240)).save(out, fmt)
-    return out.getvalue()
-
-
-def upload(name: str, content: bytes) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content)
-
-
 @pytest.fixture
 def rr(media, request_in_state):
     return request_in_state(RequestState.IN_FULFILLMENT)
-
-
-def add(rr, actor, content: bytes | None = None, name: str = "discharge.pdf", **fields):
-    return docs.release_document_upload(
-        tenant=rr.tenant,
-        actor=actor,
-        record_request=rr,
-        uploaded_file=upload(name, content if content is not None else make_pdf(3)),
-        source=fields.pop("source", RetrievalSource.EHR_HIM),
-        record_type=fields.pop("record_type", RecordType.DISCHARGE_SUMMARY),
-        **fields,
-    )
 
 
 # --- Uploads ----------------------------------------------------------------------------------------------------

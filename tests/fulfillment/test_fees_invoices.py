@@ -4,11 +4,10 @@ hold on third-party releases (never on a patient's own request, nor on a patient
 from __future__ import annotations
 
 import subprocess
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 
 from exceptions.models import ExceptionEpisode
 from fulfillment import fees
@@ -17,9 +16,9 @@ from fulfillment.models import Invoice
 from fulfillment.policy import policy_for
 from roi.errors import Conflict, NotPermitted, ServiceError
 from tests import factories
+from tests.concurrency import run_at_once
 from tests.fulfillment.factories import ReleasePacketFactory
 from tests.fulfillment.pdfs import pdf_texts
-from tests.scoping import scoped_thread
 from workflow.choices import DeliveryMethod, RequestorKind, RequestState, RequestType
 
 
@@ -237,28 +236,14 @@ def test_numbers_are_per_tenant_and_per_kind(tenant_a, tenant_b, alice, charlie,
 def test_concurrent_issuers_never_share_a_number():
     tenant = factories.TenantFactory(slug="busy")
     workers = 8
-    barrier = threading.Barrier(workers)
-    numbers: list[str] = []
-    errors: list[BaseException] = []
 
-    def issue() -> None:
-        try:
-            with transaction.atomic():
-                barrier.wait(timeout=10)
-                numbers.append(fees.next_invoice_number(tenant=tenant, kind=InvoiceKind.INVOICE))
-        except Exception as error:  # noqa: BLE001 (a thread's error is asserted in the test below)
-            errors.append(error)
-        finally:
-            close_old_connections()
-            connection.close()
+    def issue() -> str:
+        with transaction.atomic():
+            return fees.next_invoice_number(tenant=tenant, kind=InvoiceKind.INVOICE)
 
-    threads = [scoped_thread(target=issue) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    assert sorted(numbers) == [f"INV-{n:06d}" for n in range(1, workers + 1)]
+    race = run_at_once(issue, n=workers)
+    assert not race.errors
+    assert sorted(race.results) == [f"INV-{n:06d}" for n in range(1, workers + 1)]
 
 
 def test_a_rolled_back_issue_gives_its_number_back(tenant_a, alice, media):

@@ -28,8 +28,8 @@ from roi.errors import ServiceError
 from roi.models import Notification
 from tests import factories
 from tests.fulfillment.factories import ReleaseDocumentFactory
+from tests.fulfillment.helpers import authorization_on_file, document, packet, pass_qc
 from tests.fulfillment.pdfs import make_pdf, pdf_texts
-from tests.fulfillment.test_qc_helpers import authorization_on_file, document, packet, pass_qc
 from workflow.choices import DeliveryMethod, RecordType, RequestorKind, RequestState, RequestType, SensitiveCategory
 
 S = RequestState

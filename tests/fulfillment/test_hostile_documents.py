@@ -18,7 +18,7 @@ from intake.documents import inspect_upload
 from roi.errors import ServiceError
 from tests.fulfillment import corpus
 from tests.fulfillment.factories import ReleaseDocumentFactory
-from tests.fulfillment.test_documents import add
+from tests.fulfillment.helpers import add
 from workflow.choices import RequestState
 
 CASES = corpus.all_cases()

@@ -3,7 +3,6 @@ shows its progress, a build is claimed once, a failure names the document, and w
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,9 +14,10 @@ from fulfillment.models import PacketBuild, ReleasePacket
 from roi.errors import ServiceError
 from roi.models import Notification
 from tests import factories
+from tests.concurrency import wait_until
 from tests.fulfillment.corpus import pdf_pages
 from tests.fulfillment.factories import ReleaseDocumentFactory
-from tests.fulfillment.test_documents import add
+from tests.fulfillment.helpers import add
 from workflow.choices import RequestState
 
 
@@ -136,11 +136,11 @@ def test_a_real_worker_builds_the_packet_it_was_asked_for(media, request_in_stat
     rr = request_in_state(RequestState.IN_FULFILLMENT)
     add(rr, alice, pdf_pages(120), name="chart.pdf")
     build = start(rr, alice)  # queued on commit: this test runs without a wrapping transaction
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+
+    def finished() -> bool:
         build.refresh_from_db()
-        if not build.active:
-            break
-        time.sleep(0.2)
+        return not build.active
+
+    wait_until(finished, what="the worker to finish the packet build", timeout=120, interval=0.2)
     assert (build.state, build.error) == (PacketBuildState.BUILT, "")
     assert build.packet.record_pages == 120

@@ -19,9 +19,9 @@ from fulfillment.choices import ExclusionReason
 from fulfillment.models import ReleasePacket
 from roi.errors import ServiceError
 from roi.models import AccessEvent
+from tests.concurrency import run_at_once
 from tests.fulfillment.factories import ReleaseDocumentFactory
 from tests.fulfillment.pdfs import pdf_texts
-from tests.scoping import scoped_thread
 from workflow.choices import DeliveryMethod, RequestState, SensitiveCategory
 from workflow.models import RecordRequest
 
@@ -122,7 +122,7 @@ def test_the_part_2_redisclosure_notice_is_there_only_when_a_part_2_record_is_in
 
 
 def test_an_image_is_one_stamped_page(rr, alice):
-    from tests.fulfillment.test_documents import add, image_bytes
+    from tests.fulfillment.helpers import add, image_bytes
 
     add(rr, alice, image_bytes("PNG", (1700, 2200)), name="film.png")
     packet = build(rr, alice)
@@ -258,7 +258,7 @@ def test_the_panel_takes_the_same_number_of_queries_for_one_document_or_many(rr,
 def test_a_multi_page_tiff_gives_one_packet_page_per_frame(rr, alice):
     from PIL import Image
 
-    from tests.fulfillment.test_documents import add
+    from tests.fulfillment.helpers import add
 
     frames = [Image.new("L", (850, 1100), shade) for shade in (230, 200)]
     out = io.BytesIO()
@@ -289,30 +289,10 @@ def test_a_rotated_page_keeps_its_orientation_and_its_stamp_reads_along_the_foot
 
 @pytest.mark.django_db(transaction=True)
 def test_two_builds_at_once_get_consecutive_versions(media, request_in_state, alice, sam):
-    import threading
-
-    from django.db import connection as db_connection
-
     rr = request_in_state(RequestState.IN_FULFILLMENT)
     ReleaseDocumentFactory(request=rr, page_count=1)
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
 
-    def run(actor) -> None:  # type: ignore[no-untyped-def]
-        try:
-            barrier.wait()
-            build(rr, actor)
-        except BaseException as error:  # noqa: BLE001 - any error fails the test
-            errors.append(error)
-        finally:
-            db_connection.close()
-
-    threads = [scoped_thread(target=run, args=(actor,)) for actor in (alice, sam)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    assert run_at_once(lambda actor: build(rr, actor), args=[(alice,), (sam,)], timeout=60).errors == []
     built = list(ReleasePacket.objects.filter(request=rr).order_by("version"))
     assert [p.version for p in built] == [1, 2]
     assert built[0].superseded_at == built[1].built_at

@@ -15,7 +15,7 @@ from intake.authorizations import consent_record
 from intake.models import IntakeReview
 from roi.errors import ServiceError
 from tests import factories
-from tests.fulfillment.test_qc_helpers import authorization_on_file, document, packet, pass_qc
+from tests.fulfillment.helpers import authorization_on_file, document, packet, pass_qc
 from workflow.choices import RequestState, SensitiveCategory
 
 pytestmark = pytest.mark.usefixtures("media")

@@ -14,7 +14,7 @@ from roi import clock
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Notification
 from tests import factories
-from tests.fulfillment.test_qc_helpers import authorization_on_file, document, packet, pass_qc
+from tests.fulfillment.helpers import authorization_on_file, document, packet, pass_qc
 from workflow.choices import RecordType, RequestorKind, RequestState, RequestType, SensitiveCategory
 
 S = RequestState

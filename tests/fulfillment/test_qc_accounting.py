@@ -11,7 +11,7 @@ import pytest
 from fulfillment import disclosures, qc
 from fulfillment.models import ReleaseDocument
 from tests.factories import complete_review
-from tests.fulfillment.test_qc_helpers import document, packet
+from tests.fulfillment.helpers import document, packet
 from workflow.choices import RecordType, RequestorKind, RequestState, RequestType
 
 pytestmark = pytest.mark.usefixtures("media")

@@ -11,7 +11,7 @@ from fulfillment import delivery, fees, gate, qc
 from fulfillment.choices import ReleaseAction
 from roi.errors import ServiceError
 from tests import factories
-from tests.fulfillment.test_qc_helpers import packet, pass_qc
+from tests.fulfillment.helpers import packet, pass_qc
 from workflow.choices import DeliveryMethod, RequestorKind, RequestState, RequestType
 
 pytestmark = pytest.mark.usefixtures("media")

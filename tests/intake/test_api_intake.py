@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from exceptions.models import ExceptionEpisode
 from intake.models import IdempotencyKey, IntakeDocument, IntakeReview, Letter
 from tests import factories
+from tests.concurrency import run_at_once
 from tests.intake import messages
-from tests.scoping import scoped_thread
 from workflow.choices import Channel, DeliveryMethod, RequestorKind, RequestState, RequestType
 from workflow.models import Patient, RecordRequest, Requestor
 
@@ -134,22 +132,11 @@ def test_keys_are_per_tenant(alice_api, charlie, tenant_b, api_token_for):
 def test_two_simultaneous_calls_with_one_key_create_one_request(alice, tenant_a, api_token_for):
     key = api_token_for(alice, tenant_a)[1]
     body = _body(documents=None)
-    start = threading.Barrier(2)
-    results: list[Any] = []
 
-    def call() -> None:
-        try:
-            start.wait()
-            results.append(_post(_api(key), LIST_URL, body, **{"Idempotency-Key": "race-1"}))
-        finally:
-            connection.close()
+    race = run_at_once(lambda: _post(_api(key), LIST_URL, body, **{"Idempotency-Key": "race-1"}), n=2)
 
-    threads = [scoped_thread(target=call) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    assert race.errors == []
+    results = race.results
     assert sorted(r.status_code for r in results) == [200, 201]
     assert results[0].json()["tracking_number"] == results[1].json()["tracking_number"]
     assert RecordRequest.objects.count() == 1

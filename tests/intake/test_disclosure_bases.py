@@ -22,7 +22,7 @@ from intake.forms.checklist import ChecklistForm
 from intake.models import IntakeReview, Letter
 from roi.errors import NotPermitted, ServiceError
 from roi.models import ApiToken
-from tests.fulfillment.test_qc_helpers import packet, pass_qc
+from tests.fulfillment.helpers import packet, pass_qc
 from workflow import transitions
 from workflow.choices import Channel, DeliveryMethod, RequestorKind, RequestState, RequestType
 

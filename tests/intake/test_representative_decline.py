@@ -13,7 +13,7 @@ from intake import authorizations, rules
 from intake.models import RepresentativeAuthority
 from roi.errors import NotPermitted, ServiceError
 from tests import factories
-from tests.fulfillment.test_qc_helpers import packet, pass_qc
+from tests.fulfillment.helpers import packet, pass_qc
 from workflow.choices import RequestorKind, RequestState, RequestType
 
 pytestmark = pytest.mark.usefixtures("media")

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import random
-import threading
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -20,9 +18,9 @@ from fulfillment.models import DownloadLink
 from intake.status_links import status_link_path
 from roi import clock
 from roi.models import AccessEvent
+from tests.concurrency import run_at_once
 from tests.fulfillment.factories import DeliveryFactory, ReleasePacketFactory, released
 from tests.fulfillment.pdfs import pdf_texts
-from tests.scoping import scoped_thread
 from workflow.choices import DeliveryMethod, RequestorKind, RequestState
 
 pytestmark = pytest.mark.usefixtures("media")
@@ -223,23 +221,13 @@ def test_the_last_use_is_the_last(tenant_a, address):
 def test_two_downloads_at_once_on_the_last_use_give_the_packet_once(tenant_a, settings, tmp_path, address):
     settings.MEDIA_ROOT = tmp_path / "media"
     link, token = _link(tenant_a, uses=2, max_uses=3)
-    barrier = threading.Barrier(2)
-    statuses: list[int] = []
 
-    def download() -> None:
-        try:
-            barrier.wait(timeout=10)
-            response = Client().post(service.download_path(token), {"verifier": EMAIL}, REMOTE_ADDR=address)
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
+    def download() -> int:
+        return Client().post(service.download_path(token), {"verifier": EMAIL}, REMOTE_ADDR=address).status_code
 
-    threads = [scoped_thread(target=download) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(statuses) == [200, 410]
+    race = run_at_once(download, n=2, timeout=30)
+    assert race.errors == []
+    assert sorted(race.results) == [200, 410]
     link.refresh_from_db()
     assert link.uses == 3
     assert AccessEvent.objects.filter(tenant=tenant_a, action="download_document").count() == 1

@@ -4,18 +4,18 @@ append-only trigger (an attacker with the table owner's rights can disable it, a
 
 from __future__ import annotations
 
-import threading
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 
 from roi.audit import GENESIS_HASH, access_chain_verify, access_record
 from roi.choices import AccessAction
 from roi.models import AccessEvent
 from tests import factories
-from tests.scoping import owner_cursor, scoped_thread
+from tests.concurrency import run_at_once
+from tests.scoping import owner_cursor
 
 
 def _events(tenant, n: int, actor=None) -> list[AccessEvent]:
@@ -142,32 +142,18 @@ def test_concurrent_writers_keep_one_chain_per_tenant():
     """Threads with their own connections write interleaved events of two tenants, some inside transactions that
     linger after the insert (the lock is held until commit): each tenant's chain must still verify."""
     tenants = [factories.TenantFactory(slug="alpha"), factories.TenantFactory(slug="beta")]
-    start = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def write(worker: int) -> None:
-        try:
-            start.wait()
-            for i in range(15):
-                tenant = tenants[(worker + i) % 2]
-                if i % 3 == 0:
-                    with transaction.atomic():
-                        access_record(tenant=tenant, actor=None, action=AccessAction.EXPORT, detail=f"{worker}-{i}")
-                        access_record(tenant=tenant, actor=None, action=AccessAction.EXPORT, detail=f"{worker}+{i}")
-                else:
+        for i in range(15):
+            tenant = tenants[(worker + i) % 2]
+            if i % 3 == 0:
+                with transaction.atomic():
                     access_record(tenant=tenant, actor=None, action=AccessAction.EXPORT, detail=f"{worker}-{i}")
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            errors.append(error)
-        finally:
-            connections.close_all()
+                    access_record(tenant=tenant, actor=None, action=AccessAction.EXPORT, detail=f"{worker}+{i}")
+            else:
+                access_record(tenant=tenant, actor=None, action=AccessAction.EXPORT, detail=f"{worker}-{i}")
 
-    threads = [scoped_thread(target=write, args=(worker,)) for worker in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert run_at_once(write, args=[(worker,) for worker in range(8)]).errors == []
     reports = [access_chain_verify(tenant=tenant) for tenant in tenants]
     assert [(r.rows_checked, r.ok) for r in reports] == [(80, True), (80, True)]
 

@@ -182,14 +182,13 @@ def test_the_queue_depth_of_a_broker_that_cannot_be_reached_is_an_error_at_once(
 
 @pytest.mark.worker
 def test_healthz_with_workers_pings_them(client, db, worker_queue):
-    import time
+    from tests.concurrency import wait_until
 
-    deadline = time.monotonic() + 30
-    body = client.get("/healthz/?workers=1").json()
-    while body.get("workers", 0) < 1 and time.monotonic() < deadline:  # the worker is still starting
-        time.sleep(0.5)
+    def answered() -> dict | None:
         body = client.get("/healthz/?workers=1").json()
-    assert body["workers"] >= 1
+        return body if body.get("workers", 0) >= 1 else None  # none while the worker is still starting
+
+    body = wait_until(answered, what="a Celery worker to answer the health check's ping", timeout=30, interval=0.5)
     assert body["status"] == "ok"
 
 

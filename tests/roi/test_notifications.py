@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from smtplib import SMTPServerDisconnected
 
 import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import connection
 
 from roi import clock
 from roi.errors import ServiceError
 from roi.models import Notification
 from roi.notifications import MAX_ATTEMPTS, claim_timeout, notification_mark_read, notifications_send_pending, notify
 from tests import factories
-from tests.scoping import scoped_thread
+from tests.concurrency import run_at_once
 
 
 class FailingBackend(BaseEmailBackend):
@@ -102,27 +100,13 @@ def test_two_senders_at_once_send_each_email_once():
             tenant=tenant, recipient=user, email_to=user.email, kind="test", subject=f"Test {index}", body="b",
             dedupe_key=f"race:{index}",
         )  # fmt: skip
-    barrier = threading.Barrier(3)
-    counts: list[int] = []
-    errors: list[BaseException] = []
 
-    def send() -> None:
-        try:
-            barrier.wait()
-            counts.append(notifications_send_pending(limit=15))
-            counts.append(notifications_send_pending(limit=15))
-        except BaseException as error:  # noqa: BLE001 - any error fails the test
-            errors.append(error)
-        finally:
-            connection.close()
+    def send() -> int:
+        return notifications_send_pending(limit=15) + notifications_send_pending(limit=15)
 
-    threads = [scoped_thread(target=send) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
-    assert sum(counts) == 40
+    race = run_at_once(send, n=3, timeout=30)
+    assert race.errors == []
+    assert sum(race.results) == 40
     assert sorted(m.subject for m in mail.outbox) == sorted(f"Test {i}" for i in range(40))
 
 

@@ -44,10 +44,14 @@ def _age(client: Client, *, seen: float = 0, login: float = 0) -> None:
 def test_signing_in_gives_a_new_session_id_and_records_the_session(alice):
     client = Client()
     client.get("/login/")
-    before = client.cookies.get("sessionid")
+    # A session that exists before signing in (one an attacker could have planted) must not survive it.
+    anonymous = client.session
+    anonymous["planted"] = True
+    anonymous.save()
+    before = client.cookies["sessionid"].value
     client.post("/login/", {"username": "alice", "password": factories.TEST_PASSWORD}, REMOTE_ADDR="10.0.0.7")
     after = client.cookies["sessionid"].value
-    assert before is None or before.value != after
+    assert before != after
     recorded = StaffSession.objects.get(session_key=after)
     assert (recorded.user, recorded.ip_address, recorded.ended_at) == (alice, "10.0.0.7", None)
     client.post("/logout/")

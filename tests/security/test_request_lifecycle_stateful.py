@@ -47,7 +47,7 @@ from roi import clock
 from roi.choices import Role
 from roi.errors import ServiceError
 from tests import factories
-from tests.fulfillment.test_qc_helpers import packet
+from tests.fulfillment.helpers import packet
 from workflow import transitions
 from workflow.choices import TERMINAL_STATES, DenialBasis, RequestorKind, RequestState, RequestType
 from workflow.models import RecordRequest, RequestTransition

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
 
 from roi.errors import Conflict, ServiceError
 from tests import factories
+from tests.concurrency import run_at_once, wait_for_lock_waiter, wait_until
 from tests.scoping import scoped_thread
 from workflow import transitions
 from workflow.choices import RequestState
 from workflow.models import RecordRequest, RequestTransition
-
-
-def _wait_for_lock_waiter(timeout: float = 10.0) -> None:
-    """Block until some other backend waits on a row lock (the second writer reached its UPDATE)."""
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-            if cursor.fetchone()[0] > 0:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the second transaction never blocked on the row")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -60,11 +46,10 @@ def test_two_conflicting_transitions_exactly_one_wins(tenant_a, alice, sam):
 
     first = scoped_thread(target=alice_validates)
     first.start()
-    while "alice" not in outcome:
-        time.sleep(0.01)
+    wait_until(lambda: "alice" in outcome, what="Alice's validation to hold the row")
     second = scoped_thread(target=sam_cancels)
     second.start()
-    _wait_for_lock_waiter()
+    wait_for_lock_waiter()
     alice_may_commit.set()
     first.join(10)
     second.join(10)
@@ -84,13 +69,11 @@ def test_many_simultaneous_attempts_leave_one_consistent_result(tenant_a, alice,
     """Eight threads race to move the same requests; every request ends in one valid state whose transition log
     agrees with it, and every loser got a ServiceError rather than a crash."""
     requests = [factories.RecordRequestFactory(tenant=tenant_a) for _ in range(5)]
-    barrier = threading.Barrier(8)
     errors: list[BaseException] = []
     wins: list[tuple[int, str]] = []
     lock = threading.Lock()
 
     def worker(index: int) -> None:
-        barrier.wait()
         for rr in requests:
             name = ["validate", "cancel", "raise_exception", "deny"][index % 4]
             try:
@@ -110,15 +93,10 @@ def test_many_simultaneous_attempts_leave_one_consistent_result(tenant_a, alice,
             except BaseException as error:  # noqa: BLE001 - any other error fails the test
                 with lock:
                     errors.append(error)
-        connection.close()
 
-    threads = [scoped_thread(target=worker, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    race = run_at_once(worker, args=[(i,) for i in range(8)], timeout=30)
 
-    assert errors == []
+    assert errors + race.errors == []
     assert sorted(pk for pk, _ in wins) == sorted(rr.pk for rr in requests)  # exactly one winner per request
     for rr in RecordRequest.objects.filter(pk__in=[r.pk for r in requests]):
         log = list(RequestTransition.objects.filter(request=rr))

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from roi.choices import Role
 from tests import factories
-from tests.scoping import scoped_thread
+from tests.concurrency import run_at_once
 from workflow import selectors, services
 from workflow.choices import RequestState, RequestType
 from workflow.models import RecordRequest, StatusCall, WorkQueue
@@ -242,6 +241,7 @@ def test_keyset_pages_walk_every_row_once_forwards_and_back_with_ties(sort, clie
     while url:
         tracking, url, _ = _page(client, url)
         pages.append(tracking)
+        assert len(pages) <= 3, "Next kept offering a page after the last of 23 requests"
     assert [len(p) for p in pages] == [10, 10, 3]
     walked = [t for p in pages for t in p]
     assert walked == expected
@@ -254,6 +254,7 @@ def test_keyset_pages_walk_every_row_once_forwards_and_back_with_ties(sort, clie
     while url:
         tracking, _, url = _page(client, url)
         back.append(tracking)
+        assert len(back) <= 3, "Previous kept offering a page before the first"
     assert back == pages[::-1]
 
 
@@ -340,28 +341,16 @@ def test_claim_next_in_another_tenants_queue_answers_404(client_for, alice, fore
 def test_eight_staff_claiming_at_once_never_get_the_same_request(tenant_a):
     staff = [factories.MembershipFactory(tenant=tenant_a, role=Role.SPECIALIST).user for _ in range(8)]
     waiting = {factories.RecordRequestFactory(tenant=tenant_a, priority_score=i % 4).pk for i in range(20)}
-    barrier = threading.Barrier(len(staff))
-    claims: dict[int, list[int]] = {}
-    errors: list[BaseException] = []
 
-    def claim_until_empty(user: Any) -> None:
+    def claim_until_empty(user: Any) -> list[int]:
         mine: list[int] = []
-        try:
-            barrier.wait()
-            while (claimed := services.request_claim_next(tenant=tenant_a, actor=user)) is not None:
-                mine.append(claimed.pk)
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread below
-            errors.append(error)
-        finally:
-            claims[user.pk] = mine
-            connections.close_all()
+        while (claimed := services.request_claim_next(tenant=tenant_a, actor=user)) is not None:
+            mine.append(claimed.pk)
+        return mine
 
-    threads = [scoped_thread(target=claim_until_empty, args=(user,)) for user in staff]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors
+    race = run_at_once(claim_until_empty, args=[(user,) for user in staff], timeout=60)
+    assert not race.errors
+    claims = {user.pk: mine for user, mine in zip(staff, race.results, strict=True)}
     every = [pk for mine in claims.values() for pk in mine]
     assert len(every) == len(set(every)) == 20
     assert set(every) == waiting

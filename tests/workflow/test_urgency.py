@@ -4,7 +4,6 @@ and its explanation, computed set-based in SQL and cross-checked against the Pyt
 from __future__ import annotations
 
 import random
-import threading
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from roi.models import Tenant
 from tests import factories
-from tests.scoping import scoped_thread
+from tests.concurrency import run_at_once
 from workflow.choices import RequestState, RequestType
 from workflow.models import RecordRequest
 from workflow.tasks import refresh_urgency
@@ -348,27 +347,11 @@ def test_two_refreshes_at_once_finish_and_agree():
     ]
     for tenant in tenants:
         _bulk_requests(tenant, 80)
-    results: list[int] = []
-    errors: list[Exception] = []
-    barrier = threading.Barrier(2)
 
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(urgency_refresh(now=NOW))
-        except Exception as error:  # noqa: BLE001 - collected and reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
+    race = run_at_once(lambda: urgency_refresh(now=NOW), n=2, timeout=60)
 
-    threads = [scoped_thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
-    assert sorted(results) == [0, 160]  # one wrote every row, the other found nothing left to change
+    assert race.errors == []
+    assert sorted(race.results) == [0, 160]  # one wrote every row, the other found nothing left to change
     tenants_by_id = {t.pk: t for t in tenants}
     for rr in RecordRequest.objects.all():
         expected = urgency_values(rr, tenants_by_id[rr.tenant_id], NOW)

@@ -1,20 +1,49 @@
-"""Building blocks of the QC and delivery tests (no tests here): an authorization on file, documents, a packet, a
-passed QC."""
+"""Building blocks of the fulfillment tests and of others that need a request with records (no tests here): an
+uploaded release document, an authorization on file, documents, a packet, a passed QC."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
+from fulfillment import documents as docs
 from fulfillment import qc
+from fulfillment.choices import RetrievalSource
 from fulfillment.models import ReleasePacket
 from fulfillment.packets import packet_recipient
 from intake.models import IntakeReview
 from tests.factories import complete_review
 from tests.fulfillment.factories import ReleaseDocumentFactory, ReleasePacketFactory
+from tests.fulfillment.pdfs import make_pdf
 from workflow.choices import RecordType
 from workflow.models import RecordRequest
+
+
+def image_bytes(fmt: str, size: tuple[int, int] = (200, 260)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 220, 240)).save(out, fmt)
+    return out.getvalue()
+
+
+def upload(name: str, content: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content)
+
+
+def add(rr: RecordRequest, actor, content: bytes | None = None, name: str = "discharge.pdf", **fields):  # type: ignore[no-untyped-def]
+    """A release document uploaded by `actor` (a three-page PDF from the EHR unless told otherwise)."""
+    return docs.release_document_upload(
+        tenant=rr.tenant,
+        actor=actor,
+        record_request=rr,
+        uploaded_file=upload(name, content if content is not None else make_pdf(3)),
+        source=fields.pop("source", RetrievalSource.EHR_HIM),
+        record_type=fields.pop("record_type", RecordType.DISCHARGE_SUMMARY),
+        **fields,
+    )
 
 
 def authorization_on_file(rr: RecordRequest, **auth) -> IntakeReview:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.urls import reverse
 
-from fulfillment import disclosures, fees, gate
+from fulfillment import disclosures, gate, invoices
 from fulfillment.choices import QcOutcome
 from fulfillment.models import QcReview, ReleaseDocument, ReleasePacket
 from fulfillment.policy import policy_for
@@ -332,7 +332,7 @@ def _recipient_check(record_request: RecordRequest, packet: ReleasePacket) -> Qc
 
 
 def _fee_check(tenant: Tenant, record_request: RecordRequest) -> QcCheck:
-    problem = fees.release_fee_problem(tenant=tenant, record_request=record_request)
+    problem = invoices.release_fee_problem(tenant=tenant, record_request=record_request)
     findings = ("Nothing holds this release." if not problem else "The fee holds this release.",)
     return QcCheck(FEE, CHECK_LABELS[FEE], CONFIRM_PROMPTS[FEE], findings, (problem,) if problem else ())
 

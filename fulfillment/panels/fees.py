@@ -5,20 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fulfillment.choices import InvoiceKind, InvoiceStatus
-from fulfillment.fees import (
+from fulfillment.fees import default_fee_method, dollars, fee_quote, is_directive, patient_rate_for, release_pages
+from fulfillment.forms.fees import InvoiceIssueForm, PaymentForm, ReasonForm
+from fulfillment.invoices import (
     NO_INVOICE_STATES,
-    default_fee_method,
     display_lines,
-    dollars,
-    fee_quote,
     invoices_for_request,
-    is_directive,
-    patient_rate_for,
     release_fee_problem,
-    release_pages,
     tenant_today,
 )
-from fulfillment.forms.fees import InvoiceIssueForm, PaymentForm, ReasonForm
 
 
 def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.views import View
 
-from fulfillment import fees
+from fulfillment import fees, invoices
 from fulfillment.choices import FeeMethod, InvoiceKind
 from fulfillment.forms.fees import FulfillmentPolicyForm, InvoiceIssueForm, PaymentForm, ReasonForm
 from fulfillment.models import FeeRule, FulfillmentPolicy, Invoice
@@ -39,7 +39,7 @@ class FeeActionMixin(RequestDetailView):
 
     def get_invoice(self, tracking_number: str, pk: int) -> Invoice:
         try:
-            return fees.invoice_for_staff(tenant=self.tenant, tracking_number=tracking_number, pk=pk)
+            return invoices.invoice_for_staff(tenant=self.tenant, tracking_number=tracking_number, pk=pk)
         except Invoice.DoesNotExist:
             raise Http404("No such invoice") from None
 
@@ -64,7 +64,7 @@ class InvoiceIssueView(FeeActionMixin):
         data = form.cleaned_data
         kind = data["kind"] or InvoiceKind.ESTIMATE  # Enter in a field submits the first button: the estimate
         try:
-            invoice = fees.invoice_issue(
+            invoice = invoices.invoice_issue(
                 tenant=self.tenant,
                 actor=request.user,
                 record_request=record_request,
@@ -93,7 +93,7 @@ class InvoicePaymentView(FeeActionMixin):
                 request, self.get_object(tracking_number), panel_forms={"fees_pay_form": form}, status=400
             )
         try:
-            fees.invoice_record_payment(
+            invoices.invoice_record_payment(
                 tenant=self.tenant,
                 actor=request.user,
                 invoice=invoice,
@@ -118,7 +118,7 @@ class InvoiceWaiveView(FeeActionMixin):
                 request, self.get_object(tracking_number), panel_forms={"fees_waive_form": form}, status=400
             )
         try:
-            fees.invoice_waive(
+            invoices.invoice_waive(
                 tenant=self.tenant, actor=request.user, invoice=invoice, reason=form.cleaned_data["reason"]
             )
         except ServiceError as error:
@@ -136,7 +136,7 @@ class InvoiceVoidView(FeeActionMixin):
             messages.error(request, "Say why it is voided.")
             return self.render_detail(request, self.get_object(tracking_number), panel_forms=bound, status=400)
         try:
-            fees.invoice_void(
+            invoices.invoice_void(
                 tenant=self.tenant, actor=request.user, invoice=invoice, reason=form.cleaned_data["reason"]
             )
         except ServiceError as error:
@@ -151,13 +151,13 @@ class InvoicePdfView(RequestDownloadView):
 
     def find(self, *, tracking_number: str, pk: int) -> Invoice:
         try:
-            return fees.invoice_for_staff(tenant=self.tenant, tracking_number=tracking_number, pk=pk)
+            return invoices.invoice_for_staff(tenant=self.tenant, tracking_number=tracking_number, pk=pk)
         except Invoice.DoesNotExist:
             raise Http404("No such invoice") from None
 
     def open_file(self, invoice: Invoice) -> ServedFile:
         return ServedFile(
-            content=fees.invoice_open(invoice),
+            content=invoices.invoice_open(invoice),
             filename=f"{invoice.request.tracking_number}-{invoice.number}.pdf",
             content_type="application/pdf",
             obj=invoice,

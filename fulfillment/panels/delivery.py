@@ -6,13 +6,12 @@ from typing import Any
 
 from fulfillment.delivery import (
     CHOICE_WAYS,
-    LINK_METHODS,
     UNENCRYPTED_EMAIL_WARNING,
     deliverable_packet,
     deliveries_for,
-    link_status,
 )
 from fulfillment.forms.delivery import DeliveryForm, ResendForm, staff_choices
+from fulfillment.links import LINK_METHODS, link_status
 from roi import clock
 from workflow.choices import OPEN_STATES, DeliveryMethod, RequestState
 

@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.urls import URLPattern, path
 
 from fulfillment import delivery as service
+from fulfillment import links
 from fulfillment.forms.delivery import DeliveryForm, ResendForm, staff_choices
 from roi.errors import ServiceError
 from workflow.views import RequestDetailView
@@ -105,10 +106,10 @@ class LinkRevokeView(RequestDetailView):
     def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         try:
-            service.download_link_revoke(
+            links.download_link_revoke(
                 tenant=self.tenant, actor=request.user, record_request=record_request, link_id=pk
             )
-        except service.LinkNotFound:
+        except links.LinkNotFound:
             raise Http404("No such link") from None
         except ServiceError as error:
             messages.error(request, error.message)
@@ -124,7 +125,7 @@ class LinkReissueView(DeliverView):
             result = service.download_link_reissue(
                 tenant=self.tenant, actor=request.user, record_request=record_request, delivery_id=pk
             )
-        except service.LinkNotFound:
+        except links.LinkNotFound:
             raise Http404("No such delivery") from None
         except ServiceError as error:
             messages.error(request, error.message)

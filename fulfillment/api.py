@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fulfillment import delivery, denials
+from fulfillment import delivery, denials, links
 from intake.api.views import IntakeRecordRequestViewSet
 from roi.errors import ServiceError
 from workflow.api.serializers import RecordRequestSerializer, request_outcome
@@ -110,9 +110,7 @@ class FulfillmentRecordRequestViewSet(IntakeRecordRequestViewSet):
         )
         body = RecordRequestSerializer(self._reload(record_request)).data
         body["packet_version"] = result.delivery.packet.version
-        body["download_url"] = (
-            request.build_absolute_uri(delivery.download_path(result.token)) if result.token else None
-        )
+        body["download_url"] = request.build_absolute_uri(links.download_path(result.token)) if result.token else None
         return Response(body)
 
     @extend_schema(request=DenyInputSerializer, responses={200: RecordRequestSerializer})

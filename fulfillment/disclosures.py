@@ -613,19 +613,3 @@ def report_open(document: ReleaseDocument) -> bytes:
     if hashlib.sha256(content).hexdigest() != document.sha256:
         raise ServiceError("The stored report does not match the one generated; contact your administrator.")
     return content
-
-
-# --- The panel -------------------------------------------------------------------------------------------------
-
-
-def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
-    """What this part shows in the fulfillment panel: whether a release on this request is accountable and why, the
-    entry it made, and for an accounting request its reports. Keys live under "disclosures"."""
-    rule = accountability_for(tenant=tenant, record_request=record_request)
-    context: dict[str, Any] = {"rule": rule, "entry": None, "reports": []}
-    if rule.accountable and record_request.delivered_at is not None:
-        context["entry"] = Disclosure.objects.for_tenant(tenant).filter(request=record_request).first()
-    if record_request.request_type == RequestType.ACCOUNTING:
-        context["reports"] = list(accounting_reports(tenant=tenant, record_request=record_request))
-        context["can_generate"] = record_request.state in OPEN_STATES
-    return {"disclosures": context}

@@ -36,7 +36,7 @@ from django.urls import reverse
 
 from exceptions.choices import ExceptionReason
 from exceptions.services import exception_raise_or_update
-from fulfillment import denials, fees, packets
+from fulfillment import denials, invoices, packets
 from fulfillment import documents as docs
 from fulfillment.choices import QcOutcome, ReleaseAction
 from fulfillment.models import Delivery, Denial, QcReview, ReleaseDocument, ReleasePacket, ReleaseRefusal
@@ -482,7 +482,7 @@ def _first_release_refusals(*, tenant: Tenant, record_request: RecordRequest, pa
                 R.OTHER,
             )
         )
-    problem = fees.release_fee_problem(tenant=tenant, record_request=record_request)
+    problem = invoices.release_fee_problem(tenant=tenant, record_request=record_request)
     if problem:
         out.append(
             Refusal("FEE_PREPAYMENT", "Fee", problem, "Organisation policy (prepayment)", problem, R.PAYMENT_PENDING)

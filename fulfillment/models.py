@@ -515,7 +515,7 @@ class Invoice(TenantOwned):
 
 
 class InvoiceSequence(TenantOwned):
-    """The last number given to a tenant's estimates or invoices. fees.next_invoice_number increments it in one
+    """The last number given to a tenant's estimates or invoices. invoices.next_invoice_number increments it in one
     INSERT ... ON CONFLICT DO UPDATE statement, so concurrent issuers get distinct numbers, and a rolled-back issue
     gives its number back (no gaps)."""
 

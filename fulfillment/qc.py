@@ -19,7 +19,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.urls import reverse
 
-from fulfillment import disclosures, fees, gate
+from fulfillment import disclosures, gate, invoices
 from fulfillment.choices import QcOutcome
 from fulfillment.models import QcReview, ReleaseDocument, ReleasePacket
 from fulfillment.policy import policy_for
@@ -332,7 +332,7 @@ def _recipient_check(record_request: RecordRequest, packet: ReleasePacket) -> Qc
 
 
 def _fee_check(tenant: Tenant, record_request: RecordRequest) -> QcCheck:
-    problem = fees.release_fee_problem(tenant=tenant, record_request=record_request)
+    problem = invoices.release_fee_problem(tenant=tenant, record_request=record_request)
     findings = ("Nothing holds this release." if not problem else "The fee holds this release.",)
     return QcCheck(FEE, CHECK_LABELS[FEE], CONFIRM_PROMPTS[FEE], findings, (problem,) if problem else ())
 
@@ -459,32 +459,3 @@ def _notify_builder(*, tenant: Tenant, record_request: RecordRequest, packet: Re
         link=reverse("workflow:detail", args=[record_request.tracking_number]),
         dedupe_key=f"qc-failed:{review.pk}",
     )
-
-
-# --- The panel -----------------------------------------------------------------------------------------------
-
-
-def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
-    """The QC part of the fulfillment panel: the checklist and form on the current packet while in fulfillment,
-    the outcome once it passed, and the last failure's reasons until a new version passes."""
-    from fulfillment.views.qc import QcReviewForm
-
-    if record_request.state not in REVIEW_STATES:
-        return {}
-    packet = current_packet(tenant=tenant, record_request=record_request)
-    review = latest_review(tenant=tenant, packet=packet) if packet else None
-    passed = review is not None and review.outcome == QcOutcome.PASSED
-    context: dict[str, Any] = {
-        "qc_show": True,
-        "qc_packet": packet,
-        "qc_passed_review": review if passed else None,
-        "qc_last_failure": None if passed else last_failure(tenant=tenant, record_request=record_request),
-        "qc_two_person_rule": policy_for(tenant).qc_two_person_rule,
-    }
-    if packet is not None and not passed:
-        checklist = qc_checklist(tenant=tenant, record_request=record_request, packet=packet)
-        form = forms.get("qc_form") or QcReviewForm(initial={"packet_version": packet.version})
-        context["qc_checklist"] = checklist
-        context["qc_form"] = form
-        context["qc_rows"] = [(check, form[f"confirm_{check.code}"]) for check in checklist.checks]
-    return context

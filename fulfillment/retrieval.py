@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django import forms
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 
@@ -28,7 +27,6 @@ from workflow import transitions
 from workflow.choices import RequestState
 from workflow.deadlines import local_date
 from workflow.models import RecordRequest
-from workflow.selectors import tenant_staff
 from workflow.services import request_locked
 
 # Records are retrieved once the request is validated and until it is delivered; a request in exception (often
@@ -322,104 +320,3 @@ def retrieval_waiting(
     if owner is not None:
         tasks = tasks.filter(owner=owner)
     return retrieval_rows(list(tasks), tenant=tenant, now=now)
-
-
-# --- The panel on the request detail page -------------------------------------------------------------------------
-
-
-def staff_choices(tenant: Tenant) -> list[tuple[str, str]]:
-    return [("", "Nobody yet"), *((str(m.user_id), str(m.user)) for m in tenant_staff(tenant=tenant))]
-
-
-class RetrievalTaskForm(forms.Form):
-    source = forms.ChoiceField(
-        label="Where from", choices=RetrievalSource.choices, error_messages={"required": "Choose where from."}
-    )
-    source_detail = forms.CharField(
-        label="Department or place",
-        max_length=200,
-        required=False,
-        help_text="Needed for another facility or other: which one.",
-    )
-    owner = forms.ChoiceField(label="Owner", required=False)
-    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-
-    def __init__(self, *args: Any, staff: list[tuple[str, str]], **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "id_retrieval_%s")
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = staff
-        self.fields["owner"].error_messages["invalid_choice"] = "Choose a staff member of this organisation."
-
-
-class RetrievalUpdateForm(forms.Form):
-    owner = forms.ChoiceField(label="Owner", required=False)
-    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-
-    def __init__(self, *args: Any, staff: list[tuple[str, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = staff
-        self.fields["owner"].error_messages["invalid_choice"] = "Choose a staff member of this organisation."
-
-
-class RetrievalNoteForm(forms.Form):
-    """The note of an outcome: optional when received, required for nothing held (what the department answered)
-    and for a cancellation (why)."""
-
-    note = forms.CharField(label="Note", max_length=1000, required=False)
-
-    def __init__(self, *args: Any, required: bool = False, label: str = "Note", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["note"].required = required
-        self.fields["note"].label = label
-        self.fields["note"].error_messages["required"] = f"{label}: required."
-
-
-# action (in the URL and the panel) -> (label of its note, note required)
-NOTE_ACTIONS: dict[str, tuple[str, bool]] = {
-    "received": ("What came back (optional)", False),
-    "nothing-held": ("What the department answered", True),
-    "cancel": ("Why it is cancelled", True),
-}
-
-
-def note_form(action: str, *, task_pk: int, data: Any = None) -> RetrievalNoteForm:
-    label, required = NOTE_ACTIONS[action]
-    return RetrievalNoteForm(data, required=required, label=label, auto_id=f"id_retrieval_{task_pk}_{action}_%s")
-
-
-def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) -> dict[str, Any]:
-    """What this part shows in the fulfillment panel of the request detail page. A form with errors comes back
-    in `forms` as retrieval_form (adding) or retrieval_task_form = (task id, action, form)."""
-    editable = record_request.state in RETRIEVAL_STATES
-    staff = staff_choices(tenant) if editable else []  # the forms' owner lists; no forms, no query
-    rows = retrieval_rows(list(retrieval_tasks_for(tenant=tenant, record_request=record_request)), tenant=tenant)
-    bound_pk, bound_action, bound_form = forms.get("retrieval_task_form") or (None, None, None)
-    for row in rows:
-        task = row.task
-        if not (editable and row.is_open):
-            continue
-        row.task.update_form = (  # type: ignore[attr-defined]
-            bound_form
-            if (bound_pk, bound_action) == (task.pk, "edit")
-            else RetrievalUpdateForm(
-                staff=staff,
-                auto_id=f"id_retrieval_{task.pk}_edit_%s",
-                initial={"owner": str(task.owner_id or ""), "notes": task.notes},
-            )
-        )
-        task.note_forms = [  # type: ignore[attr-defined]
-            (
-                action,
-                bound_form if (bound_pk, bound_action) == (task.pk, action) else note_form(action, task_pk=task.pk),
-            )
-            for action in NOTE_ACTIONS
-        ]
-        task.bound_action = bound_action if bound_pk == task.pk else None  # type: ignore[attr-defined]
-    return {
-        "retrieval_editable": editable,
-        "retrieval_rows": rows,
-        "retrieval_open_count": sum(1 for row in rows if row.is_open),
-        "retrieval_overdue_count": sum(1 for row in rows if row.overdue),
-        "retrieval_starts_fulfillment": record_request.state == RequestState.VALIDATED,
-        "retrieval_form": forms.get("retrieval_form") or (RetrievalTaskForm(staff=staff) if editable else None),
-    }

@@ -21,9 +21,9 @@ from django.utils.translation import gettext as _
 
 from exceptions.choices import REQUESTOR_ACTION_REASONS, requestor_ask
 from exceptions.models import ExceptionEpisode
-from fulfillment.delivery import LINK_METHODS, link_status
 from fulfillment.denial_letters import BASIS_PLAIN, OCR
 from fulfillment.denials import is_reviewable
+from fulfillment.links import LINK_METHODS, link_status
 from fulfillment.models import Delivery, Denial, DownloadLink
 from intake.choices import DocumentSource, LetterKind
 from intake.letters import requestor_safe_deficiencies

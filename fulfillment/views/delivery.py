@@ -3,79 +3,18 @@ itself is a portal page (portal/views/downloads.py): it asks the visitor to veri
 
 from __future__ import annotations
 
-from typing import Any
-
-from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, path
 
 from fulfillment import delivery as service
-from fulfillment.choices import ResendReason
-from fulfillment.models import Delivery
+from fulfillment import links
+from fulfillment.forms.delivery import DeliveryForm, ResendForm, staff_choices
 from roi.errors import ServiceError
-from roi.models import Tenant
-from workflow.choices import DeliveryMethod
-from workflow.selectors import tenant_staff
 from workflow.views import RequestDetailView
 
 EVIDENCE_FIELDS = ("destination", "fax_confirmation", "mail_tracking_number", "pickup_id_checked_by")
-
-
-def staff_choices(tenant: Tenant) -> list[tuple[str, str, Any]]:
-    return [(str(m.user_id), str(m.user), m.user) for m in tenant_staff(tenant=tenant)]
-
-
-class DeliveryForm(forms.Form):
-    """The delivery and its evidence. Which fields are required depends on the method; the service checks them
-    again and its message lands on the field it names."""
-
-    expected_state = forms.CharField(widget=forms.HiddenInput, required=False)
-    method = forms.ChoiceField(label="Method", choices=DeliveryMethod.choices)
-    destination = forms.CharField(
-        label="Destination",
-        max_length=300,
-        required=False,
-        help_text="Email for a link; fax number; postal address; for pickup, who collected the records.",
-    )
-    fax_confirmation = forms.CharField(label="Fax transmission confirmation", max_length=100, required=False)
-    mail_tracking_number = forms.CharField(label="Mail tracking number", max_length=100, required=False)
-    pickup_id_checked_by = forms.ChoiceField(label="ID checked by (staff)", required=False)
-    pickup_id_description = forms.CharField(label="ID shown", max_length=200, required=False)
-
-    prefix_id = "deliver"
-
-    def __init__(self, *args: Any, staff: list[tuple[str, str, Any]], **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", f"id_{self.prefix_id}_%s")
-        super().__init__(*args, **kwargs)
-        self.staff = staff
-        self.fields["pickup_id_checked_by"].choices = [("", "—"), *[(pk, name) for pk, name, _ in staff]]
-
-    def evidence(self) -> service.Evidence:
-        data = self.cleaned_data
-        checker = next((user for pk, _, user in self.staff if pk == data["pickup_id_checked_by"]), None)
-        return service.Evidence(
-            method=data["method"],
-            destination=data["destination"],
-            fax_confirmation=data["fax_confirmation"],
-            mail_tracking_number=data["mail_tracking_number"],
-            pickup_id_checked_by=checker,
-            pickup_id_description=data["pickup_id_description"],
-        )
-
-
-class ResendForm(DeliveryForm):
-    prefix_id = "resend"
-    resend_of = forms.ChoiceField(label="Delivery being repeated")
-    reason = forms.ChoiceField(label="Why it is sent again", choices=[("", "—"), *ResendReason.choices])
-    note = forms.CharField(label="Note", max_length=300, required=False)
-
-    def __init__(self, *args: Any, deliveries: list[Delivery], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["resend_of"].choices = [
-            (str(d.pk), f"{d.delivered_at:%b %-d, %Y}: {d.get_method_display()} to {d.destination}") for d in deliveries
-        ]
 
 
 class DeliverView(RequestDetailView):
@@ -167,10 +106,10 @@ class LinkRevokeView(RequestDetailView):
     def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         try:
-            service.download_link_revoke(
+            links.download_link_revoke(
                 tenant=self.tenant, actor=request.user, record_request=record_request, link_id=pk
             )
-        except service.LinkNotFound:
+        except links.LinkNotFound:
             raise Http404("No such link") from None
         except ServiceError as error:
             messages.error(request, error.message)
@@ -186,7 +125,7 @@ class LinkReissueView(DeliverView):
             result = service.download_link_reissue(
                 tenant=self.tenant, actor=request.user, record_request=record_request, delivery_id=pk
             )
-        except service.LinkNotFound:
+        except links.LinkNotFound:
             raise Http404("No such delivery") from None
         except ServiceError as error:
             messages.error(request, error.message)

@@ -18,14 +18,14 @@ from django.urls import path
 from fulfillment import documents as docs
 from fulfillment import gate, packet_builds, packets
 from fulfillment.choices import ReleaseAction
-from fulfillment.models import Delivery, PacketBuild, PageExclusion, ReleaseDocument, ReleasePacket, RetrievalTask
-from fulfillment.packet_forms import (
+from fulfillment.forms.packets import (
     DocumentExcludeForm,
     PageCategoryForm,
     PageExclusionForm,
     ReleaseDocumentUploadForm,
     retrieval_task_choices,
 )
+from fulfillment.models import Delivery, PacketBuild, PageExclusion, ReleaseDocument, ReleasePacket, RetrievalTask
 from intake.documents import download_name, human_size
 from roi.downloads import ServedFile
 from roi.errors import ServiceError

@@ -16,7 +16,9 @@ from django.urls import URLPattern, path, reverse
 from django.views import View
 
 from fulfillment import retrieval
+from fulfillment.forms import retrieval as retrieval_forms
 from fulfillment.models import RetrievalTask
+from fulfillment.panels import retrieval as retrieval_panel
 from fulfillment.policy import policy_for
 from roi.audit import access_record
 from roi.choices import AccessAction
@@ -71,7 +73,7 @@ class RetrievalActionView(RequestDetailView):
                 ctx = {
                     "rr": fresh,
                     "retrieval_flash": True,  # the section shows the messages itself: no page around it does
-                    **retrieval.panel_context(tenant=self.tenant, record_request=fresh, forms=panel_forms or {}),
+                    **retrieval_panel.panel_context(tenant=self.tenant, record_request=fresh, forms=panel_forms or {}),
                 }
                 # htmx swaps 2xx answers only: errors come back as 200, the real status in a header.
                 response = render(request, "fulfillment/_retrieval.html", {"ctx": ctx})
@@ -85,8 +87,8 @@ class RetrievalActionView(RequestDetailView):
 class RetrievalCreateView(RetrievalActionView):
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
-        staff = retrieval.staff_choices(self.tenant)
-        form = retrieval.RetrievalTaskForm(request.POST, staff=staff)
+        staff = retrieval_forms.staff_choices(self.tenant)
+        form = retrieval_forms.RetrievalTaskForm(request.POST, staff=staff)
         if not form.is_valid():
             messages.error(request, "The retrieval task was not added: check the highlighted fields.")
             return self.answer(request, record_request, panel_forms={"retrieval_form": form}, status=400)
@@ -120,8 +122,8 @@ class RetrievalUpdateView(RetrievalActionView):
     def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         task = self.get_task(tracking_number, pk)
         record_request = self.get_object(tracking_number)
-        form = retrieval.RetrievalUpdateForm(
-            request.POST, staff=retrieval.staff_choices(self.tenant), auto_id=f"id_retrieval_{pk}_edit_%s"
+        form = retrieval_forms.RetrievalUpdateForm(
+            request.POST, staff=retrieval_forms.staff_choices(self.tenant), auto_id=f"id_retrieval_{pk}_edit_%s"
         )
         bound = {"retrieval_task_form": (task.pk, "edit", form)}
         if not form.is_valid():
@@ -159,7 +161,7 @@ class RetrievalOutcomeView(RetrievalActionView):
     def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         task = self.get_task(tracking_number, pk)
         record_request = self.get_object(tracking_number)
-        form = retrieval.note_form(self.action, task_pk=task.pk, data=request.POST)
+        form = retrieval_forms.note_form(self.action, task_pk=task.pk, data=request.POST)
         bound = {"retrieval_task_form": (task.pk, self.action, form)}
         if not form.is_valid():
             messages.error(request, f"The {task.get_source_display()} task was not changed: check the note.")

@@ -1,11 +1,11 @@
 """Secure download of delivered records: the page a download link opens, and the button on the status page.
 
-A link (fulfillment.delivery) is not enough on its own: email scanners open links, and mailboxes get forwarded. So
+A link (fulfillment.links) is not enough on its own: email scanners open links, and mailboxes get forwarded. So
 opening a link (GET) shows a page and takes nothing; the records come on POST, after the visitor gave a verifier
 (email, phone or the patient's date of birth, as for a status lookup, with the same failure counting and the same
 answer whatever failed: portal.lookup.verifier_check), or when this browser already holds a grant for the request
 (portal.verification). Each download takes one of the link's uses atomically and writes an access event saying how
-the visitor was verified (fulfillment.delivery.download_link_use). A link that is unknown, expired, used up or
+the visitor was verified (fulfillment.links.download_link_use). A link that is unknown, expired, used up or
 revoked gets one page: it no longer works, and how to get a new one.
 """
 
@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from fulfillment import delivery
+from fulfillment import links
 from fulfillment.models import DownloadLink
 from portal import verification
 from portal.forms.lookup import LookupForm
@@ -49,7 +49,7 @@ def _gone(request: HttpRequest, tenant: Tenant | None) -> HttpResponse:
     )
 
 
-def _serve(request: HttpRequest, download: delivery.Download) -> HttpResponse:
+def _serve(request: HttpRequest, download: links.Download) -> HttpResponse:
     response = phi_file_response(download.content, filename=download.filename, content_type="application/pdf")
     return verification.keep_grants(request, response)
 
@@ -59,13 +59,13 @@ def _serve(request: HttpRequest, download: delivery.Download) -> HttpResponse:
 def download(request: HttpRequest, token: str) -> HttpResponse:
     """The page a download link opens. GET takes no use."""
     # The link's organisation, found from the token itself: the page runs in its row-level security scope.
-    with rls.tenant_scope(rls.resolve_tenant(DownloadLink, delivery.token_digest(token or ""))):
+    with rls.tenant_scope(rls.resolve_tenant(DownloadLink, links.token_digest(token or ""))):
         return _download(request, token)
 
 
 def _download(request: HttpRequest, token: str) -> HttpResponse:
-    link = delivery.link_for_download(token)
-    if link is None or delivery.link_status(link, clock.now()) != "active":
+    link = links.link_for_download(token)
+    if link is None or links.link_status(link, clock.now()) != "active":
         return _gone(request, link.tenant if link is not None else None)
     record_request = link.delivery.request
     granted = verification.has_access(request, record_request.pk)
@@ -84,8 +84,8 @@ def _download(request: HttpRequest, token: str) -> HttpResponse:
                 failure, status, wait = ("wait", 429, result.wait_seconds) if result.must_wait else ("no_match", 200, 0)
         if label:
             try:
-                return _serve(request, delivery.download_link_use(token=token, http_request=request, actor_label=label))
-            except delivery.LinkUnavailable as unavailable:  # the last use went to another download meanwhile
+                return _serve(request, links.download_link_use(token=token, http_request=request, actor_label=label))
+            except links.LinkUnavailable as unavailable:  # the last use went to another download meanwhile
                 return _gone(request, unavailable.tenant)
     context = {
         "form": form, "failure": failure, "retry_wait": wait_phrase(wait) if wait else "", "tenant": link.tenant,
@@ -113,13 +113,13 @@ def status_download(request: HttpRequest, tracking_number: str, link_id: int) ->
     if record_request is None or not verification.has_access(request, record_request.pk):
         return HttpResponseRedirect(f"{reverse('portal:lookup')}?number={tracking_number[:40]}")
     try:
-        download = delivery.download_link_use_for_request(
+        download = links.download_link_use_for_request(
             tenant=record_request.tenant,
             record_request=record_request,
             link_id=link_id,
             http_request=request,
             actor_label=BY_GRANT,
         )
-    except delivery.LinkUnavailable as unavailable:
+    except links.LinkUnavailable as unavailable:
         return _gone(request, unavailable.tenant)
     return _serve(request, download)

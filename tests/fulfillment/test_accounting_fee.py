@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from fulfillment import fees
+from fulfillment import fees, invoices
 from fulfillment.choices import InvoiceKind
 from fulfillment.models import Invoice
 from fulfillment.policy import policy_for
@@ -63,14 +63,16 @@ def test_164_528_c_2_a_second_within_twelve_months_is_charged_only_after_the_est
     assert "withdraw or modify" in quote.basis
 
     with pytest.raises(ServiceError, match="issue the fee estimate first"):
-        fees.invoice_issue(tenant=tenant_a, actor=alice, record_request=second, kind=InvoiceKind.INVOICE, pages=0)
+        invoices.invoice_issue(tenant=tenant_a, actor=alice, record_request=second, kind=InvoiceKind.INVOICE, pages=0)
     assert not Invoice.objects.filter(request=second).exists()
 
-    estimate = fees.invoice_issue(
+    estimate = invoices.invoice_issue(
         tenant=tenant_a, actor=alice, record_request=second, kind=InvoiceKind.ESTIMATE, pages=0
     )
     assert estimate.total_cents == 1500
-    invoice = fees.invoice_issue(tenant=tenant_a, actor=alice, record_request=second, kind=InvoiceKind.INVOICE, pages=0)
+    invoice = invoices.invoice_issue(
+        tenant=tenant_a, actor=alice, record_request=second, kind=InvoiceKind.INVOICE, pages=0
+    )
     assert invoice.total_cents == 1500
     second.refresh_from_db()
     assert second.state == RequestState.VALIDATED  # the individual's own request is never held for payment

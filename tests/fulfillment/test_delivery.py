@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from fulfillment import delivery as service
+from fulfillment import links
 from fulfillment.choices import ResendReason
 from fulfillment.models import Delivery, DownloadLink
 from roi import clock
@@ -131,10 +132,10 @@ def test_each_method_delivers_with_its_evidence_and_moves_the_request(ready, ali
     if method == DeliveryMethod.PICKUP:
         assert delivery.pickup_id_checked_by == sam
         assert f"Illinois driver's license checked by {sam}" in delivery.evidence
-    if method in service.LINK_METHODS:
+    if method in links.LINK_METHODS:
         link = result.link
         assert link.delivery == delivery
-        assert link.token_digest == service.token_digest(result.token)
+        assert link.token_digest == links.token_digest(result.token)
         assert link.max_uses == 3
         assert link.expires_at - link.created_at == timedelta(days=14)
         assert not DownloadLink.objects.filter(token_digest=result.token).exists()
@@ -355,7 +356,7 @@ def test_staff_revoke_a_link_and_issue_a_new_one_that_replaces_the_others(client
     assert response.status_code == 302
     result.link.refresh_from_db()
     assert result.link.revoked_at is not None
-    assert Client().get(service.download_path(result.token)).status_code == 410
+    assert Client().get(links.download_path(result.token)).status_code == 410
 
     response = client.post(reverse("fulfillment:link-reissue", args=[rr.tracking_number, result.delivery.pk]))
     assert response.status_code == 200
@@ -363,8 +364,8 @@ def test_staff_revoke_a_link_and_issue_a_new_one_that_replaces_the_others(client
     new = DownloadLink.objects.exclude(pk=result.link.pk).get()
     assert new.issued_by == alice
     token = re.search(r"/download/([A-Za-z0-9_-]{40,})/", page).group(1)
-    assert service.token_digest(token) == new.token_digest
-    assert Client().get(service.download_path(token)).status_code == 200  # the portal's page, asking to verify
+    assert links.token_digest(token) == new.token_digest
+    assert Client().get(links.download_path(token)).status_code == 200  # the portal's page, asking to verify
 
 
 def test_links_are_issued_only_for_deliveries_by_link(delivered, alice):

@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 
 from exceptions.models import ExceptionEpisode
-from fulfillment import fees
+from fulfillment import fees, invoices
 from fulfillment.choices import FeeMethod, InvoiceKind, InvoiceStatus, PaymentMethod
 from fulfillment.models import Invoice
 from fulfillment.policy import policy_for
@@ -31,11 +31,11 @@ def prepayment(tenant_a):
 
 
 def _issue(tenant, actor, rr, kind=InvoiceKind.INVOICE, pages=100, **kwargs):
-    return fees.invoice_issue(tenant=tenant, actor=actor, record_request=rr, kind=kind, pages=pages, **kwargs)
+    return invoices.invoice_issue(tenant=tenant, actor=actor, record_request=rr, kind=kind, pages=pages, **kwargs)
 
 
 def _today(tenant):
-    return fees.tenant_today(tenant)
+    return invoices.tenant_today(tenant)
 
 
 # --- Issuing ------------------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def test_an_estimate_is_numbered_priced_and_printed(tenant_a, alice, media):
     assert estimate.status == InvoiceStatus.ISSUED
     assert "123110" in estimate.basis
     assert estimate.issued_by == alice
-    text = " ".join(pdf_texts(fees.invoice_open(estimate)))
+    text = " ".join(pdf_texts(invoices.invoice_open(estimate)))
     assert "$25.00" in text
     assert rr.tracking_number in text
     assert "EST-000001" in text
@@ -66,7 +66,7 @@ def test_the_pdf_of_a_right_of_access_invoice_says_records_are_not_withheld(tena
         tenant=tenant_a, request_type=RequestType.RIGHT_OF_ACCESS, requestor__kind=RequestorKind.PATIENT
     )
     invoice = _issue(tenant_a, alice, rr)
-    content = fees.invoice_open(invoice)
+    content = invoices.invoice_open(invoice)
     text = " ".join(pdf_texts(content)).replace("\n", " ")
     assert "$6.50" in text
     assert "not withhold" in text
@@ -102,7 +102,7 @@ def test_the_estimate_pdf_says_which_method(tenant_a, alice, media):
     estimate = _issue(tenant_a, alice, rr, kind=InvoiceKind.ESTIMATE, pages=300, fee_method=FeeMethod.ACTUAL)
     assert estimate.fee_method == FeeMethod.ACTUAL
     assert estimate.total_cents == 1500  # labour per request: 300 pages cost what 3 would
-    text = " ".join(pdf_texts(fees.invoice_open(estimate))).replace("\n", " ")
+    text = " ".join(pdf_texts(invoices.invoice_open(estimate))).replace("\n", " ")
     assert "Fee method Actual cost (labour, supplies, postage)" in text
     assert "Delivery Email with secure link" in text
     assert "Labour to prepare the electronic copy (per request)" in text
@@ -117,7 +117,7 @@ def test_without_a_method_offered_the_invoice_follows_and_keeps_the_tenants(tena
     invoice = _issue(tenant_a, alice, _access_request(tenant_a), pages=75)
     assert (invoice.fee_method, invoice.total_cents) == (FeeMethod.AVERAGE, 800)
     assert "standard average cost of an electronic copy" in invoice.basis
-    text = " ".join(pdf_texts(fees.invoice_open(invoice))).replace("\n", " ")
+    text = " ".join(pdf_texts(invoices.invoice_open(invoice))).replace("\n", " ")
     assert "Fee method Average cost" in text
 
 
@@ -135,7 +135,7 @@ def test_a_bad_fee_method_is_refused_and_nothing_is_issued(tenant_a, alice, medi
         _issue(tenant_a, alice, rr, fee_method=fee_method)
     assert error.value.field == "fee_method"
     assert not Invoice.objects.exists()
-    assert fees.next_invoice_number(tenant=tenant_a, kind=InvoiceKind.INVOICE) == "INV-000001"
+    assert invoices.next_invoice_number(tenant=tenant_a, kind=InvoiceKind.INVOICE) == "INV-000001"
 
 
 def test_164_524_c_4_the_individuals_copy_needs_a_delivery_method_to_be_priced(tenant_a, alice, media):
@@ -154,7 +154,7 @@ def test_ciox_v_azar_a_directives_invoice_follows_the_state_schedule_without_the
     invoice = _issue(tenant_a, alice, rr, pages=100)
     assert (invoice.total_cents, invoice.fee_method) == (2500, "")
     assert invoice.fee_rule.request_types == [RequestType.RIGHT_OF_ACCESS]
-    text = " ".join(pdf_texts(fees.invoice_open(invoice))).replace("\n", " ")
+    text = " ".join(pdf_texts(invoices.invoice_open(invoice))).replace("\n", " ")
     assert "$25.00" in text
     assert "Ciox v. Azar" in text
     assert "not withhold" not in text  # addressed to the recipient, whose records they are not
@@ -163,7 +163,7 @@ def test_ciox_v_azar_a_directives_invoice_follows_the_state_schedule_without_the
 
 def test_a_third_party_invoice_does_not_carry_the_access_statement(tenant_a, alice, media):
     invoice = _issue(tenant_a, alice, factories.RecordRequestFactory(tenant=tenant_a))
-    assert "not withhold" not in " ".join(pdf_texts(fees.invoice_open(invoice)))
+    assert "not withhold" not in " ".join(pdf_texts(invoices.invoice_open(invoice)))
 
 
 def test_the_release_packet_page_count_wins_over_the_one_entered(tenant_a, alice, media):
@@ -176,7 +176,7 @@ def test_the_release_packet_page_count_wins_over_the_one_entered(tenant_a, alice
 
 def test_a_superseded_packet_does_not_count(tenant_a, alice, media):
     rr = factories.RecordRequestFactory(tenant=tenant_a)
-    ReleasePacketFactory(request=rr, record_pages=12, version=1, superseded_at=fees.clock.now())
+    ReleasePacketFactory(request=rr, record_pages=12, version=1, superseded_at=invoices.clock.now())
     ReleasePacketFactory(request=rr, record_pages=8, version=2)
     assert fees.release_pages(tenant=tenant_a, record_request=rr) == 8
 
@@ -194,7 +194,7 @@ def test_one_invoice_in_force_per_request_and_a_corrected_one_after_void(tenant_
     first = _issue(tenant_a, alice, rr)
     with pytest.raises(ServiceError, match="void it first"):
         _issue(tenant_a, alice, rr, pages=50)
-    fees.invoice_void(tenant=tenant_a, actor=sam, invoice=first, reason="wrong page count")
+    invoices.invoice_void(tenant=tenant_a, actor=sam, invoice=first, reason="wrong page count")
     second = _issue(tenant_a, alice, rr, pages=50)
     assert (first.number, second.number) == ("INV-000001", "INV-000002")
     first.refresh_from_db()
@@ -239,7 +239,7 @@ def test_concurrent_issuers_never_share_a_number():
 
     def issue() -> str:
         with transaction.atomic():
-            return fees.next_invoice_number(tenant=tenant, kind=InvoiceKind.INVOICE)
+            return invoices.next_invoice_number(tenant=tenant, kind=InvoiceKind.INVOICE)
 
     race = run_at_once(issue, n=workers)
     assert not race.errors
@@ -249,12 +249,12 @@ def test_concurrent_issuers_never_share_a_number():
 def test_a_rolled_back_issue_gives_its_number_back(tenant_a, alice, media):
     def issue_then_fail() -> None:
         with transaction.atomic():
-            fees.next_invoice_number(tenant=tenant_a, kind=InvoiceKind.INVOICE)
+            invoices.next_invoice_number(tenant=tenant_a, kind=InvoiceKind.INVOICE)
             raise RuntimeError
 
     with pytest.raises(RuntimeError):
         issue_then_fail()
-    assert fees.next_invoice_number(tenant=tenant_a, kind=InvoiceKind.INVOICE) == "INV-000001"
+    assert invoices.next_invoice_number(tenant=tenant_a, kind=InvoiceKind.INVOICE) == "INV-000001"
 
 
 # --- Payment, waiver, void ----------------------------------------------------------------------------------
@@ -262,7 +262,7 @@ def test_a_rolled_back_issue_gives_its_number_back(tenant_a, alice, media):
 
 def test_recording_payment(tenant_a, alice, media):
     invoice = _issue(tenant_a, alice, factories.RecordRequestFactory(tenant=tenant_a))
-    paid = fees.invoice_record_payment(
+    paid = invoices.invoice_record_payment(
         tenant=tenant_a,
         actor=alice,
         invoice=invoice,
@@ -274,7 +274,7 @@ def test_recording_payment(tenant_a, alice, media):
     assert (paid.payment_method, paid.payment_reference, paid.paid_on) == ("check", "1042", _today(tenant_a))
     assert paid.history.first().history_user == alice
     with pytest.raises(Conflict, match="already paid"):
-        fees.invoice_record_payment(
+        invoices.invoice_record_payment(
             tenant=tenant_a, actor=alice, invoice=invoice, method="cash", reference="", paid_on=_today(tenant_a)
         )
 
@@ -286,7 +286,7 @@ def test_recording_payment(tenant_a, alice, media):
 def test_payment_input_is_checked(tenant_a, alice, media, method, reference, days_ahead, field):
     invoice = _issue(tenant_a, alice, factories.RecordRequestFactory(tenant=tenant_a))
     with pytest.raises(ServiceError) as error:
-        fees.invoice_record_payment(
+        invoices.invoice_record_payment(
             tenant=tenant_a,
             actor=alice,
             invoice=invoice,
@@ -302,26 +302,26 @@ def test_payment_input_is_checked(tenant_a, alice, media, method, reference, day
 def test_an_estimate_is_not_paid_or_waived(tenant_a, alice, sam, media):
     estimate = _issue(tenant_a, alice, factories.RecordRequestFactory(tenant=tenant_a), kind=InvoiceKind.ESTIMATE)
     with pytest.raises(ServiceError, match="estimate"):
-        fees.invoice_record_payment(
+        invoices.invoice_record_payment(
             tenant=tenant_a, actor=alice, invoice=estimate, method="cash", reference="", paid_on=_today(tenant_a)
         )
     with pytest.raises(ServiceError, match="estimate"):
-        fees.invoice_waive(tenant=tenant_a, actor=sam, invoice=estimate, reason="x")
+        invoices.invoice_waive(tenant=tenant_a, actor=sam, invoice=estimate, reason="x")
 
 
 def test_waiver_and_void_need_a_reason_and_a_supervisor(tenant_a, alice, sam, media):
     invoice = _issue(tenant_a, alice, factories.RecordRequestFactory(tenant=tenant_a))
     with pytest.raises(NotPermitted):
-        fees.invoice_waive(tenant=tenant_a, actor=alice, invoice=invoice, reason="hardship")
+        invoices.invoice_waive(tenant=tenant_a, actor=alice, invoice=invoice, reason="hardship")
     with pytest.raises(NotPermitted):
-        fees.invoice_void(tenant=tenant_a, actor=alice, invoice=invoice, reason="typo")
+        invoices.invoice_void(tenant=tenant_a, actor=alice, invoice=invoice, reason="typo")
     with pytest.raises(ServiceError, match="why"):
-        fees.invoice_waive(tenant=tenant_a, actor=sam, invoice=invoice, reason="  ")
-    waived = fees.invoice_waive(tenant=tenant_a, actor=sam, invoice=invoice, reason="financial hardship")
+        invoices.invoice_waive(tenant=tenant_a, actor=sam, invoice=invoice, reason="  ")
+    waived = invoices.invoice_waive(tenant=tenant_a, actor=sam, invoice=invoice, reason="financial hardship")
     assert waived.status == InvoiceStatus.WAIVED
     assert waived.waived_reason == "financial hardship"
     with pytest.raises(Conflict):
-        fees.invoice_void(tenant=tenant_a, actor=sam, invoice=invoice, reason="late")
+        invoices.invoice_void(tenant=tenant_a, actor=sam, invoice=invoice, reason="late")
 
 
 # --- Prepayment: "payment pending" on third-party releases -------------------------------------------------------
@@ -343,11 +343,11 @@ def test_an_unpaid_third_party_invoice_holds_the_release_until_paid(
     assert episode.is_open
     assert invoice.number in episode.detail
     assert "Record the payment" in episode.next_step
-    problem = fees.release_fee_problem(tenant=tenant_a, record_request=rr)
+    problem = invoices.release_fee_problem(tenant=tenant_a, record_request=rr)
     assert invoice.number in problem
     assert "record the payment" in problem
 
-    fees.invoice_record_payment(
+    invoices.invoice_record_payment(
         tenant=tenant_a, actor=alice, invoice=invoice, method="card", reference="AUTH-7", paid_on=_today(tenant_a)
     )
     rr.refresh_from_db()
@@ -355,19 +355,19 @@ def test_an_unpaid_third_party_invoice_holds_the_release_until_paid(
     episode.refresh_from_db()
     assert not episode.is_open
     assert invoice.number in episode.resolution
-    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert invoices.release_fee_problem(tenant=tenant_a, record_request=rr) is None
 
 
 @pytest.mark.parametrize("ending", ["waive", "void"])
 def test_a_waiver_or_void_also_ends_the_payment_wait(request_in_state, tenant_a, alice, sam, prepayment, media, ending):
     rr = request_in_state(RequestState.VALIDATED)
     invoice = _issue(tenant_a, alice, rr)
-    action = fees.invoice_waive if ending == "waive" else fees.invoice_void
+    action = invoices.invoice_waive if ending == "waive" else invoices.invoice_void
     action(tenant=tenant_a, actor=sam, invoice=invoice, reason="agreed with the requestor")
     rr.refresh_from_db()
     assert rr.state == RequestState.VALIDATED
     assert not _episode(rr).is_open
-    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert invoices.release_fee_problem(tenant=tenant_a, record_request=rr) is None
 
 
 def test_right_of_access_is_never_held(request_in_state, tenant_a, alice, prepayment, media):
@@ -379,14 +379,14 @@ def test_right_of_access_is_never_held(request_in_state, tenant_a, alice, prepay
     rr.refresh_from_db()
     assert rr.state == RequestState.IN_FULFILLMENT
     assert _episode(rr) is None
-    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert invoices.release_fee_problem(tenant=tenant_a, record_request=rr) is None
 
 
 def test_164_524_c_3_ii_a_patients_directive_is_not_held_for_payment_either(
     request_in_state, tenant_a, alice, prepayment, media
 ):
     """The directive's fee is the recipient's (Ciox v. Azar), the directive itself still the patient's right, on the
-    same clock: invoiced, never held (fees.exempt_from_prepayment)."""
+    same clock: invoiced, never held (invoices.exempt_from_prepayment)."""
     rr = request_in_state(
         RequestState.IN_FULFILLMENT, request_type=RequestType.RIGHT_OF_ACCESS, requestor__kind=RequestorKind.INSURER
     )
@@ -395,8 +395,8 @@ def test_164_524_c_3_ii_a_patients_directive_is_not_held_for_payment_either(
     rr.refresh_from_db()
     assert rr.state == RequestState.IN_FULFILLMENT
     assert _episode(rr) is None
-    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
-    assert "We send the records when we receive the payment" not in " ".join(pdf_texts(fees.invoice_open(invoice)))
+    assert invoices.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert "We send the records when we receive the payment" not in " ".join(pdf_texts(invoices.invoice_open(invoice)))
 
 
 def test_right_of_access_is_never_held_even_by_an_unpaid_invoice_row(tenant_a, prepayment):
@@ -412,7 +412,7 @@ def test_right_of_access_is_never_held_even_by_an_unpaid_invoice_row(tenant_a, p
         basis="x",
         issued_at=rr.received_at,
     )
-    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert invoices.release_fee_problem(tenant=tenant_a, record_request=rr) is None
 
 
 def test_no_hold_without_the_prepayment_setting(request_in_state, tenant_a, alice, media):
@@ -420,14 +420,14 @@ def test_no_hold_without_the_prepayment_setting(request_in_state, tenant_a, alic
     _issue(tenant_a, alice, rr)
     rr.refresh_from_db()
     assert rr.state == RequestState.IN_FULFILLMENT
-    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert invoices.release_fee_problem(tenant=tenant_a, record_request=rr) is None
 
 
 def test_no_hold_when_nothing_is_owed(request_in_state, tenant_a, alice, prepayment, media):
     rr = request_in_state(RequestState.IN_FULFILLMENT)
-    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert invoices.release_fee_problem(tenant=tenant_a, record_request=rr) is None
     _issue(tenant_a, alice, rr, kind=InvoiceKind.ESTIMATE)
-    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert invoices.release_fee_problem(tenant=tenant_a, record_request=rr) is None
 
 
 def test_a_request_already_in_exception_stays_held_by_the_fee_check(
@@ -437,10 +437,10 @@ def test_a_request_already_in_exception_stays_held_by_the_fee_check(
     invoice = _issue(tenant_a, alice, rr)
     rr.refresh_from_db()
     assert rr.exception_reason == "awaiting_department"  # the open episode is not replaced
-    assert invoice.number in fees.release_fee_problem(tenant=tenant_a, record_request=rr)
-    fees.invoice_record_payment(
+    assert invoice.number in invoices.release_fee_problem(tenant=tenant_a, record_request=rr)
+    invoices.invoice_record_payment(
         tenant=tenant_a, actor=alice, invoice=invoice, method="cash", reference="", paid_on=_today(tenant_a)
     )
     rr.refresh_from_db()
     assert rr.state == RequestState.EXCEPTION  # paying does not resolve someone else's exception
-    assert fees.release_fee_problem(tenant=tenant_a, record_request=rr) is None
+    assert invoices.release_fee_problem(tenant=tenant_a, record_request=rr) is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import resolve, reverse
 
-from fulfillment import fees
+from fulfillment import invoices
 from fulfillment.choices import FeeMethod, InvoiceKind, InvoiceStatus
 from fulfillment.models import FulfillmentPolicy, Invoice
 from fulfillment.policy import policy_for
@@ -174,14 +174,14 @@ def test_the_panel_says_which_method_and_why_before_anything_is_issued(client_fo
 
 
 def test_payment_from_the_panel_and_its_errors(client_for, alice, tenant_a, rr, media):
-    invoice = fees.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
+    invoice = invoices.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
     client = client_for(alice)
     url = reverse("fulfillment:invoice-pay", args=[rr.tracking_number, invoice.pk])
     bad = client.post(url, {"pay-method": "check", "pay-reference": "", "pay-paid_on": "2026-01-02"})
     assert bad.status_code == 400
     assert "Enter the reference" in bad.content.decode()
     assert 'value="2026-01-02"' in bad.content.decode()
-    today = fees.tenant_today(tenant_a).isoformat()
+    today = invoices.tenant_today(tenant_a).isoformat()
     good = client.post(url, {"pay-method": "check", "pay-reference": "1042", "pay-paid_on": today})
     assert good.status_code == 302
     invoice.refresh_from_db()
@@ -190,7 +190,7 @@ def test_payment_from_the_panel_and_its_errors(client_for, alice, tenant_a, rr, 
 
 
 def test_a_specialist_cannot_waive_from_the_panel(client_for, alice, sam, tenant_a, rr, media):
-    invoice = fees.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
+    invoice = invoices.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
     url = reverse("fulfillment:invoice-waive", args=[rr.tracking_number, invoice.pk])
     assert client_for(alice).post(url, {"waive-reason": "hardship"}).status_code == 403
     assert client_for(sam).post(url, {"waive-reason": ""}).status_code == 400
@@ -200,7 +200,7 @@ def test_a_specialist_cannot_waive_from_the_panel(client_for, alice, sam, tenant
 
 
 def test_void_from_the_panel(client_for, alice, sam, tenant_a, rr, media):
-    invoice = fees.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="estimate", pages=10)
+    invoice = invoices.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="estimate", pages=10)
     url = reverse("fulfillment:invoice-void", args=[rr.tracking_number, invoice.pk])
     response = client_for(sam).post(url, {"void-reason": "requestor withdrew"})
     assert response.status_code == 302
@@ -214,14 +214,14 @@ def test_the_panel_shows_the_prepayment_hold(client_for, alice, tenant_a, reques
     policy.require_prepayment_third_party = True
     policy.save()
     rr = request_in_state(RequestState.IN_FULFILLMENT)
-    invoice = fees.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
+    invoice = invoices.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
     page = _detail(client_for(alice), rr)
     assert "Release on hold" in page
     assert invoice.number in page
 
 
 def test_the_pdf_download_is_audited(client_for, alice, tenant_a, rr, media):
-    invoice = fees.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
+    invoice = invoices.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
     response = client_for(alice).get(reverse("fulfillment:invoice-pdf", args=[rr.tracking_number, invoice.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
@@ -232,7 +232,7 @@ def test_the_pdf_download_is_audited(client_for, alice, tenant_a, rr, media):
 
 
 def test_another_tenants_invoice_answers_404(client_for, alice, charlie, tenant_a, rr, media):
-    invoice = fees.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
+    invoice = invoices.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
     client = client_for(charlie)
     for name in ("invoice-pdf",):
         assert client.get(reverse(f"fulfillment:{name}", args=[rr.tracking_number, invoice.pk])).status_code == 404
@@ -252,7 +252,7 @@ def test_another_tenants_invoice_answers_404(client_for, alice, charlie, tenant_
 
 
 def test_an_invoice_of_another_request_of_the_same_tenant_answers_404(client_for, alice, tenant_a, rr, media):
-    invoice = fees.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
+    invoice = invoices.invoice_issue(tenant=tenant_a, actor=alice, record_request=rr, kind="invoice", pages=10)
     other = factories.RecordRequestFactory(tenant=tenant_a)
     url = reverse("fulfillment:invoice-pdf", args=[other.tracking_number, invoice.pk])
     assert client_for(alice).get(url).status_code == 404

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from exceptions.models import ExceptionEpisode
 from exceptions.services import exception_resolve
-from fulfillment import delivery, denials, gate, packets, qc
+from fulfillment import delivery, denials, gate, links, packets, qc
 from fulfillment.choices import ReleaseAction, ResendReason
 from fulfillment.documents import release_document_exclude
 from fulfillment.models import Delivery, Denial, Disclosure, DownloadLink, ReleaseRefusal
@@ -158,14 +158,14 @@ def test_164_508_b_5_links_already_issued_stop_and_disclosures_made_before_stand
     assert [r.pk for r in outcome.delivered] == [rr.pk]
     result.link.refresh_from_db()
     assert result.link.revoked_at is not None
-    with pytest.raises(delivery.LinkUnavailable):
-        delivery.download_link_use(token=result.token, http_request=None, actor_label="test")
+    with pytest.raises(links.LinkUnavailable):
+        links.download_link_use(token=result.token, http_request=None, actor_label="test")
     assert Disclosure.objects.filter(request=rr).count() == disclosures_before
 
 
 def test_each_download_asks_the_gate_and_a_refused_one_takes_no_use_and_tells_the_owner(request_in_state, alice, sam):
     rr, result = _by_link(request_in_state, alice, sam, DeliveryMethod.PORTAL_DOWNLOAD)
-    assert delivery.download_link_use(token=result.token, http_request=None, actor_label="verified").content
+    assert links.download_link_use(token=result.token, http_request=None, actor_label="verified").content
     # The authorization expires by its event afterwards (the lawsuit settled), with the link still active.
     auth = IntakeReview.objects.get(request=rr).authorization
     auth.expires_on = None
@@ -173,8 +173,8 @@ def test_each_download_asks_the_gate_and_a_refused_one_takes_no_use_and_tells_th
     auth.expiration_event_occurred_on = auth.signed_on + timedelta(days=1)
     auth.save()
 
-    with pytest.raises(delivery.LinkUnavailable):
-        delivery.download_link_use(token=result.token, http_request=None, actor_label="verified")
+    with pytest.raises(links.LinkUnavailable):
+        links.download_link_use(token=result.token, http_request=None, actor_label="verified")
 
     result.link.refresh_from_db()
     assert result.link.uses == 1  # the refused download gave its use back

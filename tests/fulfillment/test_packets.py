@@ -229,7 +229,7 @@ def test_the_panel_shows_the_packet_and_asks_for_a_rebuild_after_a_change(rr, al
 
 
 def _panel_queries(rr) -> int:
-    from fulfillment.packets import panel_context
+    from fulfillment.panels.packets import panel_context
 
     tenant = rr.tenant
     with CaptureQueriesContext(connection) as captured:

@@ -309,7 +309,7 @@ def test_a_destination_that_is_not_usable_blocks(request_in_state, alice, sam):
 
 def test_a_fee_that_holds_the_release_blocks(rr, alice, sam, monkeypatch):
     # The fees part owns release_fee_problem; here it answers as it will for an unpaid prepaid invoice.
-    monkeypatch.setattr("fulfillment.fees.release_fee_problem", lambda **kw: "Invoice INV-1 is unpaid.")
+    monkeypatch.setattr("fulfillment.invoices.release_fee_problem", lambda **kw: "Invoice INV-1 is unpaid.")
     packet(rr, builder=alice)
     review = _review(rr, sam)
     assert review.failures == [{"code": qc.FEE, "message": "Invoice INV-1 is unpaid."}]

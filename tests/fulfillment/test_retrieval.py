@@ -14,6 +14,7 @@ import pytest
 from fulfillment import retrieval
 from fulfillment.choices import RetrievalSource, RetrievalStatus
 from fulfillment.models import RetrievalTask
+from fulfillment.panels import retrieval as retrieval_panel
 from fulfillment.policy import policy_for
 from roi import clock
 from roi.errors import NotPermitted, ServiceError
@@ -315,6 +316,6 @@ def test_the_panel_context_takes_three_queries_whatever_the_number_of_tasks(
     RetrievalTaskFactory.create_batch(4, request=rr, owner=alice)
     RetrievalTaskFactory(request=rr, status=RetrievalStatus.RECEIVED, received_at=NOW, owner=alice)
     with django_assert_num_queries(3):  # staff for the owner lists, the tasks with their people, the policy
-        ctx = retrieval.panel_context(tenant=tenant_a, record_request=rr, forms={})
+        ctx = retrieval_panel.panel_context(tenant=tenant_a, record_request=rr, forms={})
         assert [str(row.owner_label) for row in ctx["retrieval_rows"]] == [str(alice)] * 5
     assert ctx["retrieval_open_count"] == 4

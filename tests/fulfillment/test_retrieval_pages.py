@@ -278,11 +278,11 @@ def test_a_request_without_retrieval_adds_one_query_to_the_detail_page(
     tenant_a, request_in_state, django_assert_num_queries
 ):
     """The tasks; the staff list and the policy only when there is a form or an open task to show."""
-    from fulfillment import retrieval
+    from fulfillment.panels import retrieval as retrieval_panel
 
     rr = request_in_state(RequestState.RECEIVED)
     with django_assert_num_queries(1):
-        ctx = retrieval.panel_context(tenant=tenant_a, record_request=rr, forms={})
+        ctx = retrieval_panel.panel_context(tenant=tenant_a, record_request=rr, forms={})
     assert (ctx["retrieval_rows"], ctx["retrieval_form"]) == ([], None)
 
 

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from fulfillment import delivery as service
+from fulfillment import links as service
 from fulfillment.models import DownloadLink
 from intake.status_links import status_link_path
 from roi import clock

@@ -1,9 +1,10 @@
 """The fulfillment panel on the request detail page (registered in FulfillmentConfig.ready): retrieval, documents
 and the release packet, QC, delivery and resends, fees, disclosures and denials. Each part contributes its own
-context (its module's panel_context) and template (templates/fulfillment/_<part>.html).
+context (fulfillment/panels/<part>.py, panel_context) and template (templates/fulfillment/_<part>.html); the forms
+come from fulfillment/forms/ and the facts from the part's services, which import neither panels nor forms.
 
 A part that performs a transition itself (delivery: `deliver` with the evidence its method needs; denials: `deny`
-with the letter) says so in its module's OWNS_TRANSITIONS, and the detail page drops the generic form for it."""
+with the letter) says so in its panel module's OWNS_TRANSITIONS, and the detail page drops the generic form for it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ from typing import Any
 
 from django.urls import reverse
 
-from fulfillment import delivery, denials, disclosures, fees, gate, packets, qc, retrieval
+from fulfillment import gate
 from fulfillment.choices import ReleaseAction
 from fulfillment.models import Delivery, ReleaseRefusal
+
+# A part's panel module has its service's name: the services this module reads are imported by name, never as
+# modules, since `from fulfillment.panels import qc` would return an attribute `qc` already bound here.
+from fulfillment.panels import delivery, denials, disclosures, fees, packets, qc, retrieval
+from fulfillment.qc import current_packet
 from intake.authorizations import review_with_records
 from intake.forms.records import RevocationForm
 from intake.models import Revocation
@@ -32,7 +38,7 @@ def gate_panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any
     state = record_request.state
     context: dict[str, Any] = {"rr": record_request}
     if state in (RequestState.IN_FULFILLMENT, RequestState.EXCEPTION, RequestState.VALIDATED):
-        packet = qc.current_packet(tenant=tenant, record_request=record_request)
+        packet = current_packet(tenant=tenant, record_request=record_request)
         action = ReleaseAction.DELIVER
     elif state in (RequestState.DELIVERED, RequestState.CLOSED):
         last = (

@@ -1,5 +1,5 @@
-"""The /api/v1/ routes: the request API assembled by fulfillment on top of intake's (replaces intake.api.urls in
-roi/urls.py; same paths and names)."""
+"""The /api/v1/ routes: the request API assembled by fulfillment on top of intake's and workflow's, the one request
+API (docs/decisions/0006-one-request-api.md), mounted by roi/urls.py."""
 
 from rest_framework.routers import SimpleRouter
 

@@ -2,7 +2,7 @@
 method: pure reads, no writes. Estimates and invoices that record a quote, payments and the prepayment hold are
 fulfillment/invoices.py.
 
-Rules (DOMAIN.md, "Fees"): the individual's own copy (45 CFR 164.524(c)(4), "the patient rate") pays at most a
+Rules (docs/domain.md, "Fees"): the individual's own copy (45 CFR 164.524(c)(4), "the patient rate") pays at most a
 reasonable, cost-based fee by one of HHS's three methods (flat up to $6.50, actual cost, average cost), which staff
 offer per request; an electronic copy is never priced per page; never a search or retrieval fee; never held back
 for an unpaid bill. Since Ciox Health v. Azar (D.D.C. 2020) the patient rate does not cover a patient's directive

@@ -2,7 +2,7 @@
 third-party releases. What a request's fee comes to is fulfillment/fees.py's: an estimate or invoice records that
 quote, numbered, as a PDF.
 
-Rules (DOMAIN.md, "Fees"): the individual's own copy is never held back for an unpaid bill (45 CFR 164.524; HHS
+Rules (docs/domain.md, "Fees"): the individual's own copy is never held back for an unpaid bill (45 CFR 164.524; HHS
 access guidance); a third party may be asked to pay first when the tenant's policy says so.
 """
 

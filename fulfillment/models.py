@@ -4,7 +4,7 @@ delivery (and resends), the fee, the accounting-of-disclosures entry, and denial
 Each section below belongs to one module of the app (retrieval.py, packets.py, qc.py, delivery.py, fees.py,
 disclosures.py, denials.py) and is changed with it. Facts that lower apps need (QC passed, delivery evidence,
 denial basis, how long the request has waited on a department) are recorded on the RecordRequest by these
-services; workflow's guards and exceptions' rules read them there (DESIGN.md: dependencies point one way)."""
+services; workflow's guards and exceptions' rules read them there (docs/decisions/0003-dependencies-point-one-way.md)."""
 
 from __future__ import annotations
 

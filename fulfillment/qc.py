@@ -1,5 +1,6 @@
-"""Fulfillment: quality control of the release packet before it goes out (DOMAIN.md, phase 4: right patient on every
-page, within scope, valid basis on the day of release, right recipient and destination).
+"""Fulfillment: quality control of the release packet before it goes out (docs/domain.md, "The five phases",
+phase 4: right patient on every page, within scope, valid basis on the day of release, right recipient and
+destination).
 
 The checklist is computed on the latest built packet of a request (not superseded). A computed failure blocks:
 whatever the reviewer ticks, a packet that fails one cannot pass. The reviewer ticks what only a person can confirm

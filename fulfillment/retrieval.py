@@ -3,7 +3,7 @@ facility) for a request's records, and seeing what we are still waiting on.
 
 Every service runs in one transaction, locks the request first (then the task), and ends by recording on the
 request when the oldest open task was requested (`RecordRequest.retrieval_waiting_since`): escalation rules read it
-there, since the exceptions app may not import fulfillment (DESIGN.md: dependencies point one way).
+there, since the exceptions app may not import fulfillment (docs/decisions/0003-dependencies-point-one-way.md).
 """
 
 from __future__ import annotations

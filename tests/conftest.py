@@ -1,4 +1,4 @@
-"""Shared fixtures. Personas (STYLE.md): two tenants; in tenant A, Alice (specialist) and Sam (supervisor); in
+"""Shared fixtures. Personas: two tenants; in tenant A, Alice (specialist) and Sam (supervisor); in
 tenant B, Charlie (specialist), who must never see anything of tenant A and vice versa."""
 
 from __future__ import annotations

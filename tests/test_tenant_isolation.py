@@ -456,7 +456,7 @@ def test_count_of_endpoints_covered_cross_tenant():
     pages = {r.id for r in LIST_ROUTES}
     print(f"\ncross-tenant: {len(routes)} routes, {len(probes)} route-method probes, {len(pages)} list pages checked")
     assert set(BODY_PROBES) <= {r.name for r in LIST_ROUTES}
-    # The figures when the generated tests were widened to every route (issue #8): they only grow.
+    # The figures when the generated tests were widened to every route: they only grow.
     assert len(routes) >= 98
     assert len(probes) >= 170
     assert len(pages) >= 41

@@ -1,5 +1,5 @@
 """Fees: the fee rule table every tenant starts with. Federal rules are from the regulation's text (verified); the
-state rules are the examples of DOMAIN.md, marked unverified until someone checks the statute (and its current,
+state rules are the examples of docs/domain.md ("Fees"), marked unverified until someone checks the statute (and its current,
 inflation-adjusted amounts) and flips `verified`."""
 
 from django.db import migrations

@@ -10,22 +10,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests import factories
+from tests.e2e.csp import RECORD_VIOLATIONS, violations
 from workflow.choices import RequestState
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
 # Runs before any page script (through the DevTools protocol, which the policy does not govern) and keeps every
 # violation the browser reports, whether the blocked thing was a script, a style or an event handler attribute.
-RECORD_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} at ${event.sourceFile}:${event.lineNumber}`);
-});
-"""
-
-
-def violations(page: Page) -> list[str]:
-    return page.evaluate("() => window.__cspViolations")
 
 
 def test_staff_pages_run_under_the_policy_without_a_violation(

@@ -16,7 +16,7 @@ from roi.choices import Role
 from roi.models import ApiToken, IntegrationClient
 from tests import factories
 from tests.e2e.axe import assert_accessible
-from tests.e2e.test_content_security_policy import RECORD_VIOLATIONS, violations
+from tests.e2e.csp import RECORD_VIOLATIONS, violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 

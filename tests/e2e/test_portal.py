@@ -15,7 +15,7 @@ from intake.status_links import status_link_path
 from tests import factories
 from tests.e2e.axe import assert_accessible
 from tests.fulfillment.pdfs import make_pdf
-from tests.portal.test_status import _deficient
+from tests.portal.helpers import deficient_request, download_link
 from workflow.models import RecordRequest
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db", "media")]
@@ -70,7 +70,7 @@ def test_a_requestor_looks_up_a_request_on_a_phone_and_sees_its_status(live_serv
 
 
 def test_action_needed_upload_from_a_phone_in_spanish(live_server, page: Page, tenant_a, alice, tmp_path):
-    rr = _deficient(tenant_a, alice)
+    rr = deficient_request(tenant_a, alice)
     page.goto(f"{live_server.url}{status_link_path(rr.tracking_number)}")
     expect(page.locator(".status-now")).to_have_text("Action needed from you")
     assert_accessible(page)
@@ -96,7 +96,7 @@ def test_action_needed_upload_from_a_phone_in_spanish(live_server, page: Page, t
 
 
 def test_an_upload_without_a_file_says_what_to_fix(live_server, page: Page, tenant_a, alice):
-    rr = _deficient(tenant_a, alice)
+    rr = deficient_request(tenant_a, alice)
     page.goto(f"{live_server.url}{status_link_path(rr.tracking_number)}")
     page.locator("form[enctype='multipart/form-data']").get_by_role("button", name="Upload").click()
     expect(page.get_by_role("alert")).to_contain_text("The document was not uploaded")
@@ -141,7 +141,6 @@ def test_a_patient_submits_a_request_from_a_phone_and_follows_it(live_server, pa
 
 
 def test_account_and_download_pages_pass_the_checks_on_a_phone(live_server, page: Page, tenant_a):
-    from tests.portal.test_downloads import _link
 
     account = f"/submit/{tenant_a.slug}/account"
     for path in (f"{account}/signup/", f"{account}/signin/", f"{account}/password/"):
@@ -152,7 +151,7 @@ def test_account_and_download_pages_pass_the_checks_on_a_phone(live_server, page
         expect(page.locator(".field-error, [role=alert]").first).to_be_visible()
         assert_accessible(page)
 
-    _link_row, token = _link(tenant_a)
+    _link_row, token = download_link(tenant_a)
     page.goto(f"{live_server.url}/download/{token}/")
     assert_accessible(page)
     _fits_the_screen(page)

@@ -12,7 +12,7 @@ import pytest
 
 from intake import rules, services
 from intake.forms.details import RequestDetailsForm
-from tests.intake.test_receive_form import NEW_URL, form_data
+from tests.intake.helpers import NEW_URL, form_data
 from workflow.choices import DeliveryMethod, RequestorKind, RequestState, RequestType
 from workflow.models import RecordRequest
 

@@ -17,6 +17,7 @@ from roi.choices import AccessAction
 from roi.models import AccessEvent
 from tests import factories
 from tests.intake import messages
+from tests.intake.helpers import failed_intake
 from workflow.choices import Channel, RequestorKind, RequestState, RequestType
 from workflow.models import Patient, RecordRequest, Requestor
 
@@ -326,13 +327,9 @@ def test_an_overlapping_run_leaves_the_maildir_to_the_first(tenant_a, tmp_path):
 LIST_URL = "/requests/failed-intake/"
 
 
-def _failed(tenant, raw: bytes = b"\x00garbage") -> FailedIntake:
-    return ingest.ingest_message(tenant=tenant, raw=raw).failed_intake
-
-
 def test_staff_see_their_tenant_failed_intakes_only(client_for, alice, tenant_a, tenant_b):
-    ours = _failed(tenant_a, messages.build(subject="Ours, unreadable", body=None))
-    _failed(tenant_b, messages.build(subject="Theirs, unreadable", body=None))
+    ours = failed_intake(tenant_a, messages.build(subject="Ours, unreadable", body=None))
+    failed_intake(tenant_b, messages.build(subject="Theirs, unreadable", body=None))
 
     response = client_for(alice).get(LIST_URL)
 
@@ -345,7 +342,7 @@ def test_staff_see_their_tenant_failed_intakes_only(client_for, alice, tenant_a,
 
 def test_the_raw_download_is_audited_and_tenant_scoped(client_for, alice, charlie, tenant_a):
     raw = b"\x00\x01 some bytes that are not an email"
-    failed = _failed(tenant_a, raw)
+    failed = failed_intake(tenant_a, raw)
 
     response = client_for(alice).get(f"/requests/failed-intake/{failed.pk}/raw/")
     assert response.status_code == 200
@@ -360,7 +357,7 @@ def test_the_raw_download_is_audited_and_tenant_scoped(client_for, alice, charli
 
 
 def test_mark_resolved_needs_a_note_and_records_who(client_for, alice, tenant_a):
-    failed = _failed(tenant_a)
+    failed = failed_intake(tenant_a)
     client = client_for(alice)
 
     client.post(f"/requests/failed-intake/{failed.pk}/resolve/", {"note": "  "})
@@ -378,7 +375,7 @@ def test_mark_resolved_needs_a_note_and_records_who(client_for, alice, tenant_a)
 
 
 def test_anonymous_users_are_sent_to_login_and_non_members_refused(client, tenant_a):
-    failed = _failed(tenant_a)
+    failed = failed_intake(tenant_a)
     for url in (LIST_URL, f"/requests/failed-intake/{failed.pk}/raw/"):
         response = client.get(url)
         assert response.status_code == 302

@@ -17,21 +17,11 @@ from intake.models import Extension, IntakeDocument, Letter
 from roi import clock
 from roi.errors import ServiceError
 from tests import factories
-from workflow.choices import Channel, RequestorKind, RequestState, RequestType
+from tests.intake.helpers import COMPLETE_AUTHORIZATION, receive
+from workflow.choices import Channel, RequestState, RequestType
 from workflow.models import Patient, RecordRequest, Requestor, RequestTransition
 
 pytestmark = pytest.mark.usefixtures("_media_in_tmp")
-
-COMPLETE_AUTHORIZATION = {
-    "auth_describes_information": True,
-    "auth_names_discloser": True,
-    "auth_names_recipient": True,
-    "auth_states_purpose": True,
-    "auth_right_to_revoke_statement": True,
-    "auth_conditioning_statement": True,
-    "auth_redisclosure_statement": True,
-    "auth_plain_language": True,
-}
 
 
 @pytest.fixture
@@ -60,33 +50,12 @@ def _record_authorization(tenant, actor, rr, **fields):  # type: ignore[no-untyp
     return authorizations.authorization_record(tenant=tenant, actor=actor, record_request=rr, **values)
 
 
-def _receive(tenant, actor, **overrides):
-    values = {
-        "tenant": tenant,
-        "actor": actor,
-        "channel": Channel.FAX,
-        "patient_data": {"mrn": "A100", "first_name": "Rosa", "last_name": "Diaz", "date_of_birth": date(1980, 5, 4)},
-        "requestor_data": {
-            "kind": RequestorKind.ATTORNEY,
-            "name": "Jo Hartley",
-            "organization": "Hartley & Moss LLP",
-            "email": "records@hartley.example.com",
-        },
-        "request_type": RequestType.AUTHORIZATION,
-        "record_types": ["lab"],
-        "delivery_method": "email_link",
-        "delivery_destination": "records@hartley.example.com",
-    }
-    values.update(overrides)
-    return services.intake_receive(**values)
-
-
 def test_receive_records_a_request_with_its_due_date_and_acknowledgment(
     tenant_a, alice, django_capture_on_commit_callbacks
 ):
     received_at = datetime(2026, 3, 2, 17, 0, tzinfo=ZoneInfo("UTC"))
     with django_capture_on_commit_callbacks() as callbacks, clock.frozen(received_at + timedelta(minutes=5)):
-        rr = _receive(tenant_a, alice, request_type=RequestType.RIGHT_OF_ACCESS, received_at=received_at,
+        rr = receive(tenant_a, alice, request_type=RequestType.RIGHT_OF_ACCESS, received_at=received_at,
                       requestor_data={"kind": "patient", "name": "Rosa Diaz", "email": "rosa@example.com"})  # fmt: skip
     assert rr.state == RequestState.RECEIVED
     assert rr.channel == Channel.FAX
@@ -99,11 +68,11 @@ def test_receive_records_a_request_with_its_due_date_and_acknowledgment(
 
 
 def test_receive_matches_the_patient_by_mrn_and_refuses_conflicting_demographics(tenant_a, alice):
-    first = _receive(tenant_a, alice, acknowledge=False)
-    again = _receive(tenant_a, alice, acknowledge=False)
+    first = receive(tenant_a, alice, acknowledge=False)
+    again = receive(tenant_a, alice, acknowledge=False)
     assert again.patient_id == first.patient_id
     with pytest.raises(ServiceError, match="belongs to a patient with a different name or date of birth"):
-        _receive(
+        receive(
             tenant_a,
             alice,
             acknowledge=False,
@@ -115,14 +84,14 @@ def test_a_bad_document_leaves_nothing_behind(tenant_a, alice):
     before = (RecordRequest.objects.count(), Patient.objects.count(), Requestor.objects.count(), Letter.objects.count())
     bad = SimpleUploadedFile("authorization.pdf", b"MZ\x90\x00 not really a pdf", content_type="application/pdf")
     with pytest.raises(ServiceError, match=r"authorization\.pdf"):
-        _receive(tenant_a, alice, documents=[services.IncomingDocument(bad, "authorization", "staff_upload")])
+        receive(tenant_a, alice, documents=[services.IncomingDocument(bad, "authorization", "staff_upload")])
     after = (RecordRequest.objects.count(), Patient.objects.count(), Requestor.objects.count(), Letter.objects.count())
     assert after == before
     assert IntakeDocument.objects.count() == 0
 
 
 def test_a_complete_checklist_validates_the_request(tenant_a, alice):
-    rr = _receive(tenant_a, alice, acknowledge=False)
+    rr = receive(tenant_a, alice, acknowledge=False)
     assert rr.intake_completed_at is None
     services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
     _record_authorization(tenant_a, alice, rr)
@@ -135,7 +104,7 @@ def test_a_complete_checklist_validates_the_request(tenant_a, alice):
 
 
 def test_a_deficient_authorization_opens_an_exception_with_next_step_and_letter(tenant_a, alice):
-    rr = _receive(tenant_a, alice, acknowledge=False)
+    rr = receive(tenant_a, alice, acknowledge=False)
     services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
     _record_authorization(tenant_a, alice, rr, expires_on=None)
     outcome = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
@@ -156,8 +125,8 @@ def test_a_deficient_authorization_opens_an_exception_with_next_step_and_letter(
 
 
 def test_a_possible_duplicate_must_be_settled_before_the_checklist_runs(tenant_a, alice):
-    original = _receive(tenant_a, alice, acknowledge=False)
-    repeat = _receive(tenant_a, alice, acknowledge=False)
+    original = receive(tenant_a, alice, acknowledge=False)
+    repeat = receive(tenant_a, alice, acknowledge=False)
     assert list(services.possible_duplicates(tenant=tenant_a, record_request=repeat)) == [original]
     services.intake_review_save(tenant=tenant_a, actor=alice, record_request=repeat, **COMPLETE_AUTHORIZATION)
     _record_authorization(tenant_a, alice, repeat)
@@ -168,7 +137,7 @@ def test_a_possible_duplicate_must_be_settled_before_the_checklist_runs(tenant_a
 
 
 def test_fixing_what_the_checklist_flagged_resolves_the_exception_and_validates_in_one_action(tenant_a, alice):
-    rr = _receive(tenant_a, alice, acknowledge=False)
+    rr = receive(tenant_a, alice, acknowledge=False)
     services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
     first = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
     assert [d.code for d in first.deficiencies] == ["AUTH_NOT_ON_FILE"]
@@ -197,7 +166,7 @@ def test_fixing_what_the_checklist_flagged_resolves_the_exception_and_validates_
 
 
 def test_running_the_checklist_again_on_the_same_findings_sends_no_second_letter(tenant_a, alice):
-    rr = _receive(tenant_a, alice, acknowledge=False)
+    rr = receive(tenant_a, alice, acknowledge=False)
     services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)
     services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
     again = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
@@ -213,7 +182,7 @@ def test_running_the_checklist_again_on_the_same_findings_sends_no_second_letter
 
 
 def test_164_502_g_a_representatives_authority_is_recorded_from_its_document_and_names_who_checked_it(tenant_a, alice):
-    rr = _receive(
+    rr = receive(
         tenant_a,
         alice,
         acknowledge=False,
@@ -254,8 +223,8 @@ def test_164_502_g_a_representatives_authority_is_recorded_from_its_document_and
 
 
 def test_linking_a_duplicate_cancels_it_with_the_reference(tenant_a, alice):
-    original = _receive(tenant_a, alice, acknowledge=False)
-    repeat = _receive(tenant_a, alice, acknowledge=False)
+    original = receive(tenant_a, alice, acknowledge=False)
+    repeat = receive(tenant_a, alice, acknowledge=False)
     services.duplicate_link(tenant=tenant_a, actor=alice, record_request=repeat, original=original)
     repeat.refresh_from_db()
     assert repeat.state == RequestState.CANCELLED
@@ -266,15 +235,15 @@ def test_linking_a_duplicate_cancels_it_with_the_reference(tenant_a, alice):
 def test_requests_outside_the_duplicate_window_are_not_flagged(tenant_a, alice):
     old = datetime.now(ZoneInfo("UTC")) - timedelta(days=120)
     with clock.frozen(old):
-        _receive(tenant_a, alice, acknowledge=False, received_at=old)
-    recent = _receive(tenant_a, alice, acknowledge=False)
+        receive(tenant_a, alice, acknowledge=False, received_at=old)
+    recent = receive(tenant_a, alice, acknowledge=False)
     assert not services.possible_duplicates(tenant=tenant_a, record_request=recent).exists()
 
 
 @pytest.fixture
 def roa_request(tenant_b, charlie):
     """A right-of-access request in tenant B (New York: the 10-day example rule, no extension)."""
-    return _receive(
+    return receive(
         tenant_b,
         charlie,
         acknowledge=False,
@@ -297,7 +266,7 @@ def illinois(db):
 
 def test_one_extension_of_at_most_30_days_with_a_notice(illinois):
     tenant, user = illinois
-    rr = _receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS,
+    rr = receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS,
                   requestor_data={"kind": "patient", "name": "Rosa Diaz", "email": "rosa@example.com"})  # fmt: skip
     original = rr.legal_due_date
     with pytest.raises(ServiceError, match="1 to 30 days"):
@@ -316,7 +285,7 @@ def test_one_extension_of_at_most_30_days_with_a_notice(illinois):
 
 def test_an_extension_after_the_due_date_is_refused(illinois):
     tenant, user = illinois
-    rr = _receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS,
+    rr = receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS,
                   requestor_data={"kind": "patient", "name": "Rosa Diaz", "email": "rosa@example.com"})  # fmt: skip
     late = datetime.combine(rr.legal_due_date + timedelta(days=1), datetime.min.time(), tzinfo=tenant.tzinfo).replace(
         hour=12
@@ -329,7 +298,7 @@ def test_an_extension_after_the_due_date_is_refused(illinois):
 
 def test_only_right_of_access_and_accounting_can_be_extended(illinois):
     tenant, user = illinois
-    rr = _receive(tenant, user, acknowledge=False)
+    rr = receive(tenant, user, acknowledge=False)
     with pytest.raises(ServiceError, match="Only right-of-access and accounting"):
         services.extension_grant(tenant=tenant, actor=user, record_request=rr, reason="x")
 
@@ -348,7 +317,7 @@ def test_due_dates_only_move_forward_and_extend_at_most_once(illinois, attempts)
     """Whatever sequence of extension attempts (days asked, days after receipt), the due date never moves back,
     moves at most once, and by at most the rule's 30 days."""
     tenant, user = illinois
-    rr = _receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS,
+    rr = receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS,
                   requestor_data={"kind": "patient", "name": "Rosa Diaz", "email": "rosa@example.com"})  # fmt: skip
     original = rr.legal_due_date
     seen = [original]
@@ -365,7 +334,7 @@ def test_due_dates_only_move_forward_and_extend_at_most_once(illinois, attempts)
 
 
 def test_saving_the_checklist_records_who_and_when_in_the_requests_history(tenant_a, alice):
-    rr = _receive(tenant_a, alice, acknowledge=False)
+    rr = receive(tenant_a, alice, acknowledge=False)
     then = timezone.now() - timedelta(days=3)
     with clock.frozen(then):
         services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **COMPLETE_AUTHORIZATION)

@@ -22,7 +22,7 @@ from roi.errors import ServiceError
 from roi.models import Notification
 from roi.notifications import notifications_send_pending
 from tests import factories
-from tests.intake.test_intake_services import COMPLETE_AUTHORIZATION, _receive
+from tests.intake.helpers import COMPLETE_AUTHORIZATION, receive
 from workflow.choices import RequestType
 
 pytestmark = pytest.mark.usefixtures("_setup")
@@ -69,7 +69,7 @@ def _assert_safe(rr, notice: Notification) -> None:  # type: ignore[no-untyped-d
 
 
 def test_receiving_a_request_writes_one_received_notice_linked_from_the_letter(tenant_a, alice):
-    rr = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor())
+    rr = receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor())
     notice = _only_notice(rr, NoticeEvent.RECEIVED)
     _assert_safe(rr, notice)
     assert "We will respond no later than" in notice.body
@@ -78,7 +78,7 @@ def test_receiving_a_request_writes_one_received_notice_linked_from_the_letter(t
 
 
 def test_an_ingested_request_is_acknowledged_by_email_at_once_and_only_once(tenant_a, alice):
-    rr = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor(), acknowledge=False)
+    rr = receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor(), acknowledge=False)
     notice = _only_notice(rr, NoticeEvent.RECEIVED)
     _assert_safe(rr, notice)
     assert "no later than" not in notice.body  # the type, and so the due date, may still change
@@ -93,7 +93,7 @@ def test_an_ingested_request_is_acknowledged_by_email_at_once_and_only_once(tena
 
 
 def test_a_deficiency_writes_one_action_needed_notice_per_letter(tenant_a, alice):
-    rr = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor(), acknowledge=False)
+    rr = receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor(), acknowledge=False)
     answers = {**COMPLETE_AUTHORIZATION, "auth_states_purpose": False}
     services.intake_review_save(tenant=tenant_a, actor=alice, record_request=rr, **answers)
     outcome = services.intake_complete(tenant=tenant_a, actor=alice, record_request=rr)
@@ -140,7 +140,7 @@ def test_an_extension_writes_one_notice_with_the_new_date_and_reason(tenant_a):
         slug="illinois", jurisdiction="IL", timezone="America/Chicago", him_phone="(415) 555-0142"
     )
     user = factories.MembershipFactory(tenant=tenant, user__username="ivy").user
-    rr = _receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS, patient_data=PATIENT,
+    rr = receive(tenant, user, acknowledge=False, request_type=RequestType.RIGHT_OF_ACCESS, patient_data=PATIENT,
                   requestor_data=_requestor())  # fmt: skip
     services.extension_grant(tenant=tenant, actor=user, record_request=rr, reason="Records in off-site storage")
     rr.refresh_from_db()
@@ -157,8 +157,8 @@ def test_a_spanish_speaking_requestor_gets_the_spanish_wording_and_dates(tenant_
         subject="Recibimos su solicitud {{ tracking_number }}",
         body="Recibimos su solicitud el {{ received_on|date:'j \\d\\e F' }}. Estado: {{ status_link }}",
     )  # fmt: skip
-    rr_es = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor("es"))
-    rr_en = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor("en", email="en@example.com"),
+    rr_es = receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor("es"))
+    rr_en = receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor("en", email="en@example.com"),
                      request_type=RequestType.RIGHT_OF_ACCESS)  # fmt: skip
     spanish = _only_notice(rr_es, NoticeEvent.RECEIVED)
     assert spanish.subject == f"Recibimos su solicitud {rr_es.tracking_number}"
@@ -264,7 +264,7 @@ def test_no_address_no_notice(tenant_a):
 
 
 def test_the_outbox_retries_a_failed_notice_and_never_sends_it_twice(tenant_a, alice, settings):
-    rr = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor())
+    rr = receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor())
     settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
     assert notifications_send_pending() == 0
     notice = _only_notice(rr, NoticeEvent.RECEIVED)
@@ -335,7 +335,7 @@ def test_the_wording_pages_are_for_admins_of_the_tenant(client_for, sam, alice, 
 
 
 def test_the_request_page_shows_whether_each_letters_email_went_out(client_for, tenant_a, alice, settings):
-    rr = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor())
+    rr = receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor())
     url = reverse("workflow:detail", args=[rr.tracking_number])
     assert "email to jw@example.com queued" in client_for(alice).get(url).content.decode()
     settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
@@ -353,7 +353,7 @@ def test_an_exception_opened_by_hand_that_waits_on_the_requestor_emails_what_to_
 
     from exceptions.services import exception_open, exception_resolve
 
-    rr = _receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor(), acknowledge=False)
+    rr = receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor(), acknowledge=False)
     due = date.today() + timedelta(days=7)
     episode = exception_open(
         tenant=tenant_a, actor=alice, record_request=rr, reason="identity_not_verified",

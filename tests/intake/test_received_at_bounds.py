@@ -13,7 +13,7 @@ from django.test import Client
 from roi import clock
 from roi.errors import ServiceError
 from tests import factories
-from tests.intake.test_receive_form import NEW_URL, form_data, refused
+from tests.intake.helpers import NEW_URL, form_data, refused
 from workflow import services as workflow_services
 from workflow.deadlines import RECEIPT_LOOKBACK_DAYS
 from workflow.models import RecordRequest

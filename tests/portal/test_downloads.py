@@ -7,25 +7,22 @@ from __future__ import annotations
 
 import hashlib
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from fulfillment import links as service
-from fulfillment.models import DownloadLink
 from intake.status_links import status_link_path
 from roi import clock
 from roi.models import AccessEvent
 from tests.concurrency import run_at_once
-from tests.fulfillment.factories import DeliveryFactory, ReleasePacketFactory, released
 from tests.fulfillment.pdfs import pdf_texts
-from workflow.choices import DeliveryMethod, RequestorKind, RequestState
+from tests.portal.helpers import EMAIL, download_link
 
 pytestmark = pytest.mark.usefixtures("media")
 
-EMAIL = "rosa@example.org"
 WRONG = "someone@else.example.org"
 
 
@@ -40,38 +37,6 @@ def address():
     return f"198.51.{random.randint(0, 255)}.{random.randint(1, 254)}"
 
 
-def _link(tenant, *, uses=0, max_uses=3, expires_in=timedelta(days=5), revoked=False, record_request=None):  # type: ignore[no-untyped-def]
-    packet_kwargs = (
-        {"request": record_request, "tenant": record_request.tenant}
-        if record_request is not None
-        else {
-            "request__tenant": tenant,
-            "request__state": RequestState.DELIVERED,
-            "request__requestor__email": EMAIL,
-            "request__requestor__kind": RequestorKind.PATIENT,
-            "request__patient__date_of_birth": date(1968, 4, 12),
-        }
-    )
-    packet = released(ReleasePacketFactory(**packet_kwargs))
-    delivery = DeliveryFactory(
-        packet=packet, method=DeliveryMethod.PORTAL_DOWNLOAD, destination=EMAIL, mail_tracking_number=""
-    )
-    token = f"token-{DownloadLink.objects.count()}-{random.randint(0, 10**9)}-abcdefghijklmnopqrstuvwxyz"
-    now = clock.now()
-    link = DownloadLink.objects.create(
-        tenant=tenant,
-        delivery=delivery,
-        token_digest=service.token_digest(token),
-        expires_at=now + expires_in,
-        max_uses=max_uses,
-        uses=uses,
-        sent_to=EMAIL,
-        created_at=now,
-        revoked_at=now if revoked else None,
-    )
-    return link, token
-
-
 def _body(response) -> bytes:  # type: ignore[no-untyped-def]
     return b"".join(response.streaming_content) if response.streaming else response.content
 
@@ -80,7 +45,7 @@ def _body(response) -> bytes:  # type: ignore[no-untyped-def]
 
 
 def test_opening_the_link_shows_a_page_and_takes_no_use(tenant_a, address):
-    link, token = _link(tenant_a)
+    link, token = download_link(tenant_a)
     response = Client().get(service.download_path(token), REMOTE_ADDR=address)
     assert response.status_code == 200
     page = response.content.decode()
@@ -97,7 +62,7 @@ def test_opening_the_link_shows_a_page_and_takes_no_use(tenant_a, address):
 
 @pytest.mark.parametrize("verifier", [EMAIL, "04/12/1968"], ids=["email", "date-of-birth"])
 def test_the_right_verifier_downloads_the_delivered_packet_and_writes_the_access_event(tenant_a, address, verifier):
-    link, token = _link(tenant_a)
+    link, token = download_link(tenant_a)
     response = Client().post(service.download_path(token), {"verifier": verifier}, REMOTE_ADDR=address)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
@@ -120,8 +85,8 @@ def test_the_right_verifier_downloads_the_delivered_packet_and_writes_the_access
 
 def test_a_wrong_verifier_gets_one_answer_takes_no_use_and_counts_as_a_failed_lookup(tenant_a, address, settings):
     settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = 2
-    link, token = _link(tenant_a)
-    other, other_token = _link(tenant_a)
+    link, token = download_link(tenant_a)
+    other, other_token = download_link(tenant_a)
     first = Client().post(service.download_path(token), {"verifier": WRONG}, REMOTE_ADDR=address)
     second = Client().post(service.download_path(other_token), {"verifier": "(999) 555-0000"}, REMOTE_ADDR=address)
     assert first.status_code == second.status_code == 200
@@ -144,7 +109,7 @@ def test_a_wrong_verifier_gets_one_answer_takes_no_use_and_counts_as_a_failed_lo
 
 def test_too_many_wrong_verifiers_slow_the_download_like_a_lookup(tenant_a, address, settings):
     settings.PORTAL_LOOKUP_FREE_FAILURES_PER_ADDRESS = 2
-    link, token = _link(tenant_a)
+    link, token = download_link(tenant_a)
     client = Client()
     for _ in range(2):
         client.post(service.download_path(token), {"verifier": WRONG}, REMOTE_ADDR=address)
@@ -161,7 +126,7 @@ def test_too_many_wrong_verifiers_slow_the_download_like_a_lookup(tenant_a, addr
 
 
 def test_a_browser_verified_for_the_request_only_presses_download(tenant_a, address):
-    link, token = _link(tenant_a)
+    link, token = download_link(tenant_a)
     client = Client()
     client.get(status_link_path(link.delivery.request.tracking_number), REMOTE_ADDR=address)  # grants this browser
     page = client.get(service.download_path(token), REMOTE_ADDR=address).content.decode()
@@ -182,7 +147,7 @@ def test_a_link_that_no_longer_works_says_so_and_whom_to_contact(tenant_a, addre
     tenant_a.him_phone = "(555) 010-2000"
     tenant_a.him_email = "him@alpha.example.org"
     tenant_a.save()
-    link, token = _link(tenant_a, **kwargs)
+    link, token = download_link(tenant_a, **kwargs)
     before = link.uses
     response = getattr(Client(), method)(service.download_path(token), {"verifier": EMAIL}, REMOTE_ADDR=address)
     assert response.status_code == 410
@@ -199,7 +164,7 @@ def test_a_link_that_no_longer_works_says_so_and_whom_to_contact(tenant_a, addre
 
 
 def test_an_unknown_token_gets_the_same_page_with_404(tenant_a, address):
-    _link(tenant_a)
+    download_link(tenant_a)
     response = Client().post(service.download_path("no-such-token"), {"verifier": EMAIL}, REMOTE_ADDR=address)
     assert response.status_code == 404
     assert "This link no longer works" in response.content.decode()
@@ -207,7 +172,7 @@ def test_an_unknown_token_gets_the_same_page_with_404(tenant_a, address):
 
 
 def test_the_last_use_is_the_last(tenant_a, address):
-    link, token = _link(tenant_a, max_uses=2)
+    link, token = download_link(tenant_a, max_uses=2)
     client = Client()
     for _ in range(2):
         assert client.post(service.download_path(token), {"verifier": EMAIL}, REMOTE_ADDR=address).status_code == 200
@@ -220,7 +185,7 @@ def test_the_last_use_is_the_last(tenant_a, address):
 @pytest.mark.django_db(transaction=True)
 def test_two_downloads_at_once_on_the_last_use_give_the_packet_once(tenant_a, settings, tmp_path, address):
     settings.MEDIA_ROOT = tmp_path / "media"
-    link, token = _link(tenant_a, uses=2, max_uses=3)
+    link, token = download_link(tenant_a, uses=2, max_uses=3)
 
     def download() -> int:
         return Client().post(service.download_path(token), {"verifier": EMAIL}, REMOTE_ADDR=address).status_code
@@ -248,7 +213,7 @@ def _granted_client(record_request, address) -> Client:  # type: ignore[no-untyp
 
 
 def test_the_status_page_offers_the_download_with_its_limits_to_a_verified_visitor(tenant_a, address):
-    link, _ = _link(tenant_a, uses=1)
+    link, _ = download_link(tenant_a, uses=1)
     rr = link.delivery.request
     client = _granted_client(rr, address)
     page = client.get(reverse("portal:status", args=[rr.tracking_number]), REMOTE_ADDR=address).content.decode()
@@ -265,7 +230,7 @@ def test_the_status_page_offers_the_download_with_its_limits_to_a_verified_visit
 
 
 def test_the_status_page_says_when_the_download_no_longer_works(tenant_a, address):
-    link, _ = _link(tenant_a, uses=3)
+    link, _ = download_link(tenant_a, uses=3)
     rr = link.delivery.request
     client = _granted_client(rr, address)
     page = client.get(reverse("portal:status", args=[rr.tracking_number]), REMOTE_ADDR=address).content.decode()
@@ -275,7 +240,7 @@ def test_the_status_page_says_when_the_download_no_longer_works(tenant_a, addres
 
 
 def test_the_status_page_download_needs_a_grant(tenant_a, address):
-    link, _ = _link(tenant_a)
+    link, _ = download_link(tenant_a)
     response = _status_download(Client(), link, address)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("portal:lookup"))
@@ -285,9 +250,9 @@ def test_the_status_page_download_needs_a_grant(tenant_a, address):
 
 
 def test_the_status_page_download_refuses_another_requests_link(tenant_a, tenant_b, address):
-    mine, _ = _link(tenant_a)
-    other, _ = _link(tenant_a)
-    elsewhere, _ = _link(tenant_b)
+    mine, _ = download_link(tenant_a)
+    other, _ = download_link(tenant_a)
+    elsewhere, _ = download_link(tenant_b)
     client = _granted_client(mine.delivery.request, address)
     number = mine.delivery.request.tracking_number
     for link in (other, elsewhere):

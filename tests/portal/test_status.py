@@ -24,7 +24,8 @@ from roi.models import AccessEvent, Notification
 from tests import factories
 from tests.fulfillment.factories import DeliveryFactory
 from tests.fulfillment.pdfs import make_pdf
-from workflow.choices import DeliveryMethod, RequestState
+from tests.portal.helpers import deficient_request, download_link
+from workflow.choices import DeliveryMethod
 
 pytestmark = pytest.mark.django_db
 
@@ -45,17 +46,6 @@ def _grant(client: Client, record_request) -> None:
     verification.grant(request, record_request.pk)
     response = verification.keep_grants(request, HttpResponse())
     client.cookies[verification.COOKIE_NAME] = response.cookies[verification.COOKIE_NAME].value
-
-
-def _deficient(tenant, actor):
-    """A third-party request whose authorization has no expiration date: the checklist opens the exception and the
-    deficiency letter lists what to fix."""
-    rr = factories.RecordRequestFactory(tenant=tenant, intake_completed_at=None)
-    factories.complete_review(rr, auth={"expires_on": None})
-    intake_services.intake_complete(tenant=tenant, actor=actor, record_request=rr)
-    rr.refresh_from_db()
-    assert rr.state == RequestState.EXCEPTION
-    return rr
 
 
 @pytest.mark.parametrize(
@@ -108,7 +98,7 @@ def test_an_exception_that_waits_on_us_shows_as_in_progress_without_its_detail(r
 
 
 def test_action_needed_says_exactly_what_to_send_from_the_deficiency_letter(tenant_a, alice, media):
-    rr = _deficient(tenant_a, alice)
+    rr = deficient_request(tenant_a, alice)
     current = portal_status(rr)
     assert current.phase == Phase.ACTION_NEEDED
     assert current.can_upload
@@ -190,7 +180,7 @@ def test_a_denial_shows_the_reasons_and_the_rights_from_the_letter(tenant_a, sam
 
 
 def test_the_timeline_runs_from_receipt_to_the_expected_date(tenant_a, alice, media):
-    rr = _deficient(tenant_a, alice)
+    rr = deficient_request(tenant_a, alice)
     steps = portal_status(rr).steps
     labels = [str(step.label) for step in steps]
     assert labels[0] == "Received"
@@ -208,7 +198,7 @@ def _upload(client, rr, content=None, kind="authorization", name="authorization.
 
 
 def test_an_upload_joins_the_request_and_puts_the_next_step_back_with_staff(tenant_a, alice, media):
-    rr = _deficient(tenant_a, alice)
+    rr = deficient_request(tenant_a, alice)
     episode = ExceptionEpisode.objects.get(request=rr, resolved_at__isnull=True)
     client = Client()
     _grant(client, rr)
@@ -233,7 +223,7 @@ def test_an_upload_joins_the_request_and_puts_the_next_step_back_with_staff(tena
 
 
 def test_a_file_that_is_not_a_document_is_refused_and_changes_nothing(tenant_a, alice, media):
-    rr = _deficient(tenant_a, alice)
+    rr = deficient_request(tenant_a, alice)
     episode = ExceptionEpisode.objects.get(request=rr, resolved_at__isnull=True)
     documents = list(IntakeDocument.objects.filter(request=rr))  # the authorization form on file
     client = Client()
@@ -257,7 +247,7 @@ def test_nothing_can_be_uploaded_when_nothing_is_asked(request_in_state, media):
 
 
 def test_an_upload_needs_a_grant_for_that_request(tenant_a, alice, media):
-    rr = _deficient(tenant_a, alice)
+    rr = deficient_request(tenant_a, alice)
     documents = list(IntakeDocument.objects.filter(request=rr))  # the authorization form on file
     other = factories.RecordRequestFactory(tenant=tenant_a)
     client = Client()
@@ -307,14 +297,13 @@ def test_the_status_page_costs_one_query_and_the_access_event(
     """The portal's busiest page: the organisation of the tracking number (its row-level security scope, roi/rls.py),
     then every fact in one statement (portal.status.STATUS_SQL), the download offer included, then the audit
     INSERT."""
-    from tests.portal.test_downloads import _link
 
     destination = "(312) 555-0199" if method == DeliveryMethod.FAX else "paralegal@hartley.example.com"
     rr = request_in_state("delivered", delivery_method=method, delivery_destination=destination)
     if method == DeliveryMethod.FAX:
         DeliveryFactory(packet__request=rr, method=method, destination="(312) 555-0199")
     else:
-        _link(rr.tenant, record_request=rr)
+        download_link(rr.tenant, record_request=rr)
     client = Client()
     _grant(client, rr)
     client.get(reverse("portal:status", args=[rr.tracking_number]))  # warm

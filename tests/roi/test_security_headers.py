@@ -323,9 +323,9 @@ def test_an_access_log_line_keeps_the_path_and_drops_the_query_string():
 def test_a_stored_email_download_is_not_kept_by_the_browser(client_for, alice, tenant_a, media):
     """The failed-intake message download goes out through roi.downloads like every other file with PHI: no-store,
     and the same Content-Disposition it always had."""
-    from tests.intake.test_ingest import _failed
+    from tests.intake.helpers import failed_intake
 
-    failed = _failed(tenant_a)
+    failed = failed_intake(tenant_a)
     response = client_for(alice).get(f"/requests/failed-intake/{failed.pk}/raw/")
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"

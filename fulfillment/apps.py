@@ -14,7 +14,7 @@ class FulfillmentConfig(AppConfig):
         from workflow.extensions import register_timeline_source
 
         register_timeline_source(gate_timeline)
-        from fulfillment.views.denials import psychotherapy_restricted_actions
+        from fulfillment.panels.denials import psychotherapy_restricted_actions
         from workflow.extensions import register_restricted_actions
 
         register_restricted_actions(psychotherapy_restricted_actions)

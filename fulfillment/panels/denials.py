@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 from fulfillment.denials import is_reviewable, psychotherapy_denial_due, request_denials
 from fulfillment.forms.denials import DenialForm, ReviewDecideForm, ReviewerForm
 from fulfillment.models import ReleaseDocument
+from roi.choices import SUPERVISING_ROLES
 from roi.models import Membership
 from roi.selectors import licensed_professionals
+from roi.tenancy import has_role
 from workflow.choices import OPEN_STATES, RequestState
+from workflow.extensions import RestrictedAction
 
 # The detail page leaves out the generic form for it: this part performs it with what it needs.
 OWNS_TRANSITIONS = frozenset({"deny"})
@@ -72,3 +77,21 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
             ),
         }
     }
+
+
+def psychotherapy_restricted_actions(*, tenant: Any, record_request: Any, user: Any) -> list[RestrictedAction]:
+    """On the "Restricted request" page: a supervisor denies the psychotherapy notes without opening the request."""
+    if not has_role(user, tenant, SUPERVISING_ROLES):
+        return []
+    if not psychotherapy_denial_due(tenant=tenant, record_request=record_request):
+        return []
+    return [
+        RestrictedAction(
+            label="Deny the psychotherapy notes (unreviewable)",
+            url=reverse("fulfillment:deny-psychotherapy", args=[record_request.tracking_number]),
+            explanation="This request asks for psychotherapy notes under the right of access, which does not cover "
+            "them (45 CFR 164.524(a)(1)(i)). Their denial is unreviewable and needs nothing of the records: "
+            "make it here without opening the request; the letter goes out and the rest is released.",
+            confirm="Deny the psychotherapy notes of this request? The denial letter is generated and sent.",
+        )
+    ]

@@ -8,17 +8,14 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 
 from fulfillment import denials
 from fulfillment.forms.denials import DenialForm, ReviewDecideForm, ReviewerForm
 from fulfillment.models import Denial, ReleaseDocument
-from roi.choices import SUPERVISING_ROLES
 from roi.errors import ServiceError
 from roi.models import User
 from roi.selectors import licensed_professionals
-from roi.tenancy import has_role
-from workflow.extensions import RestrictedAction
 from workflow.models import RecordRequest
 from workflow.views import RequestDetailView
 
@@ -160,24 +157,6 @@ class PsychotherapyDenyView(DenialActionMixin):
             "letter was generated and the rest of the records can be released.",
         )
         return redirect("workflow:detail", tracking_number=tracking_number)
-
-
-def psychotherapy_restricted_actions(*, tenant: Any, record_request: Any, user: Any) -> list[RestrictedAction]:
-    """On the "Restricted request" page: a supervisor denies the psychotherapy notes without opening the request."""
-    if not has_role(user, tenant, SUPERVISING_ROLES):
-        return []
-    if not denials.psychotherapy_denial_due(tenant=tenant, record_request=record_request):
-        return []
-    return [
-        RestrictedAction(
-            label="Deny the psychotherapy notes (unreviewable)",
-            url=reverse("fulfillment:deny-psychotherapy", args=[record_request.tracking_number]),
-            explanation="This request asks for psychotherapy notes under the right of access, which does not cover "
-            "them (45 CFR 164.524(a)(1)(i)). Their denial is unreviewable and needs nothing of the records: "
-            "make it here without opening the request; the letter goes out and the rest is released.",
-            confirm="Deny the psychotherapy notes of this request? The denial letter is generated and sent.",
-        )
-    ]
 
 
 urlpatterns: list[URLPattern] = [

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     from workflow.models import RecordRequest
 
     try:
-        from benchmarks.dataset import ensure_dataset  # type: ignore[import-not-found]
+        from benchmarks.dataset import ensure_dataset  # type: ignore[import-not-found]  # run as a module of the benchmarks package
     except ImportError:
         ensure_dataset = None
     if ensure_dataset is not None:

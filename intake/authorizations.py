@@ -85,7 +85,7 @@ def review_with_records(*, tenant: Tenant, record_request: RecordRequest) -> Int
         .first()
     )
     if review is not None:
-        review.records_loaded = True  # type: ignore[attr-defined]
+        review.records_loaded = True  # type: ignore[attr-defined]  # marks the records as read for this review
     return review
 
 

@@ -242,7 +242,7 @@ def _parse_into(parsed: ParsedMessage, raw: bytes) -> ParsedMessage:
     if not raw.strip():
         parsed.problem = "The message is empty."
         return parsed
-    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]  # policy.default parses into EmailMessage
     if not message.keys():
         parsed.problem = "The message has no readable headers: it is not an email message (garbage or truncated)."
         return parsed

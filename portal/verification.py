@@ -110,7 +110,7 @@ def granted_ids(request: HttpRequest) -> list[int]:
         ids = [int(item) for item in value.split(",") if item]
     except (KeyError, signing.BadSignature, ValueError):
         ids = []
-    request._portal_grants = ids  # type: ignore[attr-defined]
+    request._portal_grants = ids  # type: ignore[attr-defined]  # a mark for later in the same request
     return ids
 
 
@@ -121,8 +121,8 @@ def has_access(request: HttpRequest, request_id: int) -> bool:
 def grant(request: HttpRequest, request_id: int) -> None:
     """Add a request to this browser's grants; `keep_grants` writes the cookie on the response."""
     ids = [item for item in granted_ids(request) if item != request_id] + [request_id]
-    request._portal_grants = ids[-MAX_GRANTS:]  # type: ignore[attr-defined]
-    request._portal_grants_changed = True  # type: ignore[attr-defined]
+    request._portal_grants = ids[-MAX_GRANTS:]  # type: ignore[attr-defined]  # a mark for later in the same request
+    request._portal_grants_changed = True  # type: ignore[attr-defined]  # a mark for later in the same request
 
 
 def keep_grants(request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -97,7 +97,7 @@ class DashboardView(TenantViewMixin, View):
             "quick_ranges": _quick_ranges(today),
             "export_query": f"start={period.first_day}&end={period.last_day}&grain={grain}",
             "last_month": (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
-            "is_admin": request.membership.role == Role.ADMIN,  # type: ignore[attr-defined]
+            "is_admin": request.membership.role == Role.ADMIN,  # type: ignore[attr-defined]  # TenantMiddleware sets it
         }
         return render(request, "reporting/dashboard.html", context)
 

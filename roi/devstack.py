@@ -376,7 +376,7 @@ class EmbeddedPostgres(EmbeddedServer):
                     cwd=self.dir,
                     timeout=timeout,
                     start_new_session=True,  # out of the terminal's process group: Ctrl-C is ours to handle
-                    **self._owner_kwargs(),  # type: ignore[arg-type]
+                    **self._owner_kwargs(),  # type: ignore[arg-type]  # keyword arguments the driver takes as it parses them
                 )
                 failed = result.returncode != 0
             except subprocess.TimeoutExpired:

@@ -29,7 +29,7 @@ def _raw(name: str, default: object) -> str | object:
 def env_str(name: str, default: object = _MISSING) -> str:
     value = _raw(name, default)
     if not isinstance(value, str):
-        return value  # type: ignore[return-value]
+        return value  # type: ignore[return-value]  # the caller's type, checked by the parser it chose
     return value.strip()
 
 

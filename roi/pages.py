@@ -120,7 +120,7 @@ def _flatten(pdf: pikepdf.Pdf) -> None:
 def _dpi(frame: Image.Image) -> tuple[float, float] | None:
     dpi = frame.info.get("dpi")
     try:
-        x, y = float(dpi[0]), float(dpi[1])  # type: ignore[index]
+        x, y = float(dpi[0]), float(dpi[1])  # type: ignore[index]  # Pillow types dpi loosely; a pair here
     except (TypeError, ValueError, IndexError):
         return None
     # Writers that leave the resolution out often store 1 or 72 "dpi"; under 20 dpi no scanner or fax produced it.

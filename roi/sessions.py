@@ -138,7 +138,7 @@ class StaffSessionMiddleware:
         return self.get_response(request)
 
     def _sign_out(self, request: HttpRequest, reason: str, message: str) -> HttpResponse:
-        request._roi_session_end = reason  # type: ignore[attr-defined]
+        request._roi_session_end = reason  # type: ignore[attr-defined]  # a mark for later in the same request
         logout(request)
         messages.info(request, message)
         # Back to the page after signing in again, for a page visit; a form posted to a dead session is not

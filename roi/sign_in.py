@@ -226,7 +226,7 @@ class _SaysWhenToRetry:
 
     def clean(self) -> dict[str, Any]:
         try:
-            return super().clean()  # type: ignore[misc]
+            return super().clean()  # type: ignore[misc]  # a mixin: the form class comes after it
         except ValidationError as error:
             refused: Throttled | None = getattr(self.request, _REFUSED, None)
             if refused is not None:

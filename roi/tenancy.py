@@ -83,9 +83,9 @@ class TenantMiddleware:
             rls.deactivate(boundary)
 
     def _handle(self, request: HttpRequest) -> HttpResponseBase:
-        request.tenant = None  # type: ignore[attr-defined]
-        request.membership = None  # type: ignore[attr-defined]
-        request.memberships = []  # type: ignore[attr-defined]
+        request.tenant = None  # type: ignore[attr-defined]  # TenantMiddleware sets it
+        request.membership = None  # type: ignore[attr-defined]  # TenantMiddleware sets it
+        request.memberships = []  # type: ignore[attr-defined]  # TenantMiddleware sets it
         user = request.user
         if user.is_authenticated:
             with rls.user_scope(user.pk):  # the user's own memberships, in every tenant
@@ -94,21 +94,21 @@ class TenantMiddleware:
                     .select_related("tenant")
                     .order_by("tenant__name")
                 )
-            request.memberships = memberships  # type: ignore[attr-defined]
+            request.memberships = memberships  # type: ignore[attr-defined]  # TenantMiddleware sets it
             chosen = request.session.get(SESSION_TENANT_KEY)
             current = next((m for m in memberships if m.tenant_id == chosen), None)
             if current is None and memberships:
                 current = memberships[0]
                 request.session[SESSION_TENANT_KEY] = current.tenant_id
             if current is not None:
-                request.tenant = current.tenant  # type: ignore[attr-defined]
-                request.membership = current  # type: ignore[attr-defined]
+                request.tenant = current.tenant  # type: ignore[attr-defined]  # TenantMiddleware sets it
+                request.membership = current  # type: ignore[attr-defined]  # TenantMiddleware sets it
                 rls.activate(rls.Scope(tenant_id=current.tenant_id, user_id=user.pk))
             user.__dict__["_roi_roles"] = {m.tenant_id: m.role for m in memberships}
-        if request.tenant is None:  # type: ignore[attr-defined]
+        if request.tenant is None:  # type: ignore[attr-defined]  # TenantMiddleware sets it
             return self.get_response(request)
         # Pages show times in the organisation's own time zone, the one its deadlines are computed in.
-        timezone.activate(request.tenant.tzinfo)  # type: ignore[attr-defined]
+        timezone.activate(request.tenant.tzinfo)  # type: ignore[attr-defined]  # TenantMiddleware sets it
         try:
             return self.get_response(request)
         finally:
@@ -148,11 +148,11 @@ class TenantViewMixin(LoginRequiredMixin):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if request.membership is None:  # type: ignore[attr-defined]
+        if request.membership is None:  # type: ignore[attr-defined]  # TenantMiddleware sets it
             return render(request, "no_membership.html", status=403)
-        if request.membership.role not in self.required_roles:  # type: ignore[attr-defined]
+        if request.membership.role not in self.required_roles:  # type: ignore[attr-defined]  # TenantMiddleware sets it
             raise PermissionDenied("Your role does not allow this page.")
-        self.tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+        self.tenant: Tenant = request.tenant  # type: ignore[attr-defined]  # TenantMiddleware sets it
         return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:

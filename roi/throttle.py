@@ -209,7 +209,7 @@ def wait_text(seconds: int) -> str:
 def _redis() -> Any:
     """The cache's own Redis connection (Django's RedisCache sends every write to its first server): no second
     connection pool to configure, and the keys carry the cache's prefix like everything else in it."""
-    return cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    return cache._cache.get_client(write=True)  # type: ignore[attr-defined]  # django-redis's client, absent from the stubs
 
 
 def attempt_admit(subjects: Sequence[Subject]) -> Attempt:

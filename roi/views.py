@@ -148,7 +148,7 @@ def switch_tenant(request: HttpRequest) -> HttpResponse:
         tenant_id = int(request.POST.get("tenant", ""))
     except ValueError:
         return HttpResponseBadRequest("Choose an organisation.")
-    if not any(m.tenant_id == tenant_id for m in request.memberships):  # type: ignore[attr-defined]
+    if not any(m.tenant_id == tenant_id for m in request.memberships):  # type: ignore[attr-defined]  # TenantMiddleware sets it
         return HttpResponseBadRequest("You are not a member of that organisation.")
     request.session[SESSION_TENANT_KEY] = tenant_id
     target = request.POST.get("next", "")

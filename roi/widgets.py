@@ -47,7 +47,7 @@ class _PythonRendered:
             return mark_safe(  # noqa: S308 - every value is escaped
                 f'<input type="{escape(widget["type"])}" name="{escape(widget["name"])}"{value}{_attrs(widget["attrs"])}>'
             )
-        return super()._render(template_name, context, renderer)  # type: ignore[misc]
+        return super()._render(template_name, context, renderer)  # type: ignore[misc]  # Django's private hook, absent from the stubs
 
 
 class Select(_PythonRendered, forms.Select):

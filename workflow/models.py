@@ -391,7 +391,7 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
         return (self.legal_due_date - today).days
 
     def age_days(self, today: date, tz: object) -> int:
-        return (today - self.received_at.astimezone(tz).date()).days  # type: ignore[arg-type]
+        return (today - self.received_at.astimezone(tz).date()).days  # type: ignore[arg-type]  # received_at is set before any age is asked
 
     def intake_gaps(self) -> list[str]:
         """What the foundation checklist still misses; each message says what to fix."""

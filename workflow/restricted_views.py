@@ -45,7 +45,7 @@ def restricted_page(
 ) -> HttpResponse:
     """What a user who may not open a restricted request sees instead: its tracking number and state, never the
     patient, and what they can do about it (break the glass, claim it, or ask)."""
-    tenant = request.tenant  # type: ignore[attr-defined]
+    tenant = request.tenant  # type: ignore[attr-defined]  # TenantMiddleware sets it
     staff = list(selectors.tenant_staff(tenant=tenant)) if access.can_break_glass else []
     context = {
         "rr": record_request,
@@ -105,7 +105,7 @@ class RestrictedRequestMixin:
                 if not access.allowed and not self.open_without_access(request, record_request):
                     return restricted_page(request, record_request, access)
         try:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # a mixin: the view class comes after it
         except Http404:
             if tracking_number is None or (elsewhere := self._organisation_holding(request, tracking_number)) is None:
                 raise

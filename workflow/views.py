@@ -99,12 +99,12 @@ class QueueView(TenantViewMixin, View):
             "mine": filters.get("assignee") is not None and filters.get("assignee") == request.user,
             "bulk_form": BulkAssignForm(staff=staff) if _is_supervisor(request) else None,
         }
-        template = "workflow/_queue_table.html" if request.htmx else "workflow/queue.html"  # type: ignore[attr-defined]
+        template = "workflow/_queue_table.html" if request.htmx else "workflow/queue.html"  # type: ignore[attr-defined]  # django-htmx's middleware sets it
         return render(request, template, context, status=status)
 
 
 def _is_supervisor(request: HttpRequest) -> bool:
-    return request.membership.role in SUPERVISING_ROLES  # type: ignore[attr-defined]
+    return request.membership.role in SUPERVISING_ROLES  # type: ignore[attr-defined]  # TenantMiddleware sets it
 
 
 def _queue_filters(
@@ -246,7 +246,7 @@ class WorkQueueAdminView(TenantViewMixin, View):
             "work_queues": list(selectors.work_queues(tenant=self.tenant)),
             "editing": editing,
             "queue_form": form,
-            "adding": editing is None and request.resolver_match.url_name == "queue_add",  # type: ignore[union-attr]
+            "adding": editing is None and request.resolver_match.url_name == "queue_add",  # type: ignore[union-attr]  # a routed request always has its match
         }
         return render(request, "workflow/queues_admin.html", context, status=status)
 
@@ -292,7 +292,7 @@ def _timeline(tenant: Any, record_request: RecordRequest) -> tuple[list[Any], se
         entry.timeline_kind = "transition"
     calls = list(selectors.request_status_calls(tenant=tenant, record_request=record_request))
     for call in calls:
-        call.timeline_kind = "status_call"  # type: ignore[attr-defined]
+        call.timeline_kind = "status_call"  # type: ignore[attr-defined]  # an attribute for the template
     entries.extend(calls)
     entries.extend(timeline_events(tenant=tenant, record_request=record_request))
     entries.sort(key=lambda e: e.at, reverse=True)  # stable: each list is already newest first

@@ -99,18 +99,18 @@ class ExceptionBoardView(TenantViewMixin, View):
             )
         )
         for episode in rows:
-            episode.age_days = (today - episode.opened_at.astimezone(self.tenant.tzinfo).date()).days  # type: ignore[attr-defined]
-            episode.is_overdue = episode.next_action_due < today  # type: ignore[attr-defined]
-            episode.time_in_exception = _duration(episode.request.time_in_exception_seconds(now))  # type: ignore[attr-defined]
-            episode.group_label = (  # type: ignore[attr-defined]
+            episode.age_days = (today - episode.opened_at.astimezone(self.tenant.tzinfo).date()).days  # type: ignore[attr-defined]  # an attribute for the template
+            episode.is_overdue = episode.next_action_due < today  # type: ignore[attr-defined]  # an attribute for the template
+            episode.time_in_exception = _duration(episode.request.time_in_exception_seconds(now))  # type: ignore[attr-defined]  # an attribute for the template
+            episode.group_label = (  # type: ignore[attr-defined]  # an attribute for the template
                 episode.get_reason_display() if group == "reason" else str(episode.owner or "Nobody")
             )
         if group:
             # Stable sort: oldest first inside each group, groups in the order of their oldest episode.
             first_seen: dict[str, int] = {}
             for index, episode in enumerate(rows):
-                first_seen.setdefault(episode.group_label, index)  # type: ignore[attr-defined]
-            rows.sort(key=lambda e: first_seen[e.group_label])  # type: ignore[attr-defined]
+                first_seen.setdefault(episode.group_label, index)  # type: ignore[attr-defined]  # an attribute for the template
+            rows.sort(key=lambda e: first_seen[e.group_label])  # type: ignore[attr-defined]  # an attribute for the template
         by_reason = Counter(e.reason for e in rows)
         by_owner = Counter(str(e.owner or "Nobody") for e in rows)
         access_record(
@@ -127,7 +127,7 @@ class ExceptionBoardView(TenantViewMixin, View):
             "today": today,
             "reason_counts": [(ExceptionReason(r).label, r, n) for r, n in by_reason.most_common()],
             "owner_counts": by_owner.most_common(),
-            "overdue_count": sum(1 for e in rows if e.is_overdue),  # type: ignore[attr-defined]
+            "overdue_count": sum(1 for e in rows if e.is_overdue),  # type: ignore[attr-defined]  # an attribute for the template
         }
         return render(request, "exceptions/board.html", context)
 
@@ -151,7 +151,7 @@ class EscalationInboxView(TenantViewMixin, View):
         events = escalation_events_visible_to(
             tenant=self.tenant,
             user=request.user,
-            role=request.membership.role,  # type: ignore[attr-defined]
+            role=request.membership.role,  # type: ignore[attr-defined]  # TenantMiddleware sets it
         )
         pending = list(events.filter(acknowledged_at__isnull=True).order_by("-rule__level", "fired_at", "id"))
         done = list(events.filter(acknowledged_at__isnull=False).order_by("-acknowledged_at", "-id")[:100])
@@ -165,7 +165,7 @@ class EscalationAcknowledgeView(TenantViewMixin, View):
         events = escalation_events_visible_to(
             tenant=self.tenant,
             user=request.user,
-            role=request.membership.role,  # type: ignore[attr-defined]
+            role=request.membership.role,  # type: ignore[attr-defined]  # TenantMiddleware sets it
         )
         try:
             event = events.get(pk=pk)
@@ -267,7 +267,7 @@ class RuleAdminMixin(TenantViewMixin):
     rule answers 404 to everyone, exactly like one that does not exist (404 before 403: docs/decisions/0002-tenancy.md)."""
 
     def require_admin(self, request: HttpRequest) -> None:
-        if request.membership.role not in ADMIN_ROLES:  # type: ignore[attr-defined]
+        if request.membership.role not in ADMIN_ROLES:  # type: ignore[attr-defined]  # TenantMiddleware sets it
             raise PermissionDenied("Only tenant admins manage escalation rules.")
 
     def get_rule(self, request: HttpRequest, pk: int) -> EscalationRule:

@@ -13,7 +13,7 @@ from workflow.selectors import tenant_staff
 from workflow.views import RequestDetailView
 
 
-def _staff_user(staff: list, user_id: str):  # type: ignore[no-untyped-def]
+def _staff_user(staff: list, user_id: str):  # type: ignore[no-untyped-def]  # a small helper of the views
     return next((m.user for m in staff if str(m.user_id) == user_id), None) if user_id else None
 
 

@@ -18,7 +18,7 @@ class QcReviewForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]  # Django's form arguments, passed through
         kwargs.setdefault("auto_id", "id_qc_%s")
         super().__init__(*args, **kwargs)
         for code in qc.CHECK_ORDER:

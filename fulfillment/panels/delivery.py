@@ -36,7 +36,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     now = clock.now()
     deliveries = list(deliveries_for(tenant=tenant, record_request=record_request))
     for delivery in deliveries:
-        delivery.link_rows = [(link, link_status(link, now)) for link in delivery.links.all()]  # type: ignore[attr-defined]
+        delivery.link_rows = [(link, link_status(link, now)) for link in delivery.links.all()]  # type: ignore[attr-defined]  # an attribute for the template
     context: dict[str, Any] = {
         "delivery_show": True,
         "deliveries": deliveries,

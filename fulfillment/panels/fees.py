@@ -22,8 +22,8 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
     Two queries (invoices, release packet pages), more only when a packet or an unpaid invoice asks for them."""
     invoices = list(invoices_for_request(tenant=tenant, record_request=record_request))
     for invoice in invoices:
-        invoice.rows = display_lines(invoice.lines)  # type: ignore[attr-defined]
-        invoice.total = dollars(invoice.total_cents)  # type: ignore[attr-defined]
+        invoice.rows = display_lines(invoice.lines)  # type: ignore[attr-defined]  # an attribute for the template
+        invoice.total = dollars(invoice.total_cents)  # type: ignore[attr-defined]  # an attribute for the template
     current_invoice = next((i for i in invoices if i.kind == InvoiceKind.INVOICE and i.status != "void"), None)
     current_estimate = next((i for i in invoices if i.kind == InvoiceKind.ESTIMATE and i.status != "void"), None)
     unpaid = any(i.kind == InvoiceKind.INVOICE and i.status == InvoiceStatus.ISSUED for i in invoices)

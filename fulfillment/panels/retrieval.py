@@ -20,7 +20,7 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
         task = row.task
         if not (editable and row.is_open):
             continue
-        row.task.update_form = (  # type: ignore[attr-defined]
+        row.task.update_form = (  # type: ignore[attr-defined]  # an attribute for the template
             bound_form
             if (bound_pk, bound_action) == (task.pk, "edit")
             else RetrievalUpdateForm(
@@ -29,14 +29,14 @@ def panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any]) ->
                 initial={"owner": str(task.owner_id or ""), "notes": task.notes},
             )
         )
-        task.note_forms = [  # type: ignore[attr-defined]
+        task.note_forms = [  # type: ignore[attr-defined]  # an attribute for the template
             (
                 action,
                 bound_form if (bound_pk, bound_action) == (task.pk, action) else note_form(action, task_pk=task.pk),
             )
             for action in NOTE_ACTIONS
         ]
-        task.bound_action = bound_action if bound_pk == task.pk else None  # type: ignore[attr-defined]
+        task.bound_action = bound_action if bound_pk == task.pk else None  # type: ignore[attr-defined]  # an attribute for the template
     return {
         "retrieval_editable": editable,
         "retrieval_rows": rows,

@@ -119,7 +119,7 @@ class LinkRevokeView(RequestDetailView):
 
 
 class LinkReissueView(DeliverView):
-    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]  # the URL's extra pk
         record_request = self.get_object(tracking_number)
         try:
             result = service.download_link_reissue(

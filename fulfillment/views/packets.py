@@ -348,7 +348,7 @@ class PacketBuildStatusView(RequestDetailView):
 
     http_method_names = ["get"]
 
-    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]
+    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]  # the URL's extra pk
         record_request = self.get_object(tracking_number)
         build = PacketBuild.objects.for_tenant(self.tenant).filter(pk=pk, request_id=record_request.pk).first()
         if build is None:

@@ -57,7 +57,7 @@ class RetrievalActionView(RequestDetailView):
     ) -> HttpResponse:
         """After an action: htmx gets the retrieval section; a plain form post the detail page (errors) or a
         redirect to it (success, so a reload does not post again). Either page shows PHI: an access event."""
-        if request.htmx or status != 200:  # type: ignore[attr-defined]
+        if request.htmx or status != 200:  # type: ignore[attr-defined]  # django-htmx's middleware sets it
             fresh = self.get_object(record_request.tracking_number)
             access_record(
                 tenant=self.tenant,
@@ -69,7 +69,7 @@ class RetrievalActionView(RequestDetailView):
                 patient_id=fresh.patient_id,
                 detail="retrieval",
             )
-            if request.htmx:  # type: ignore[attr-defined]
+            if request.htmx:  # type: ignore[attr-defined]  # django-htmx's middleware sets it
                 ctx = {
                     "rr": fresh,
                     "retrieval_flash": True,  # the section shows the messages itself: no page around it does
@@ -110,7 +110,7 @@ class RetrievalCreateView(RetrievalActionView):
             return self.answer(request, record_request, panel_forms={"retrieval_form": form}, status=error.status_code)
         started = " Fulfillment started." if was != task.request.state else ""
         messages.success(request, f"{task.get_source_display()} asked for the records.{started}")
-        if started and request.htmx:  # type: ignore[attr-defined]
+        if started and request.htmx:  # type: ignore[attr-defined]  # django-htmx's middleware sets it
             # The state, its badge and the actions offered changed outside this section: htmx loads the whole page.
             response = HttpResponse(status=204)
             response["HX-Redirect"] = reverse("workflow:detail", args=[tracking_number])

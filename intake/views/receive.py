@@ -210,7 +210,7 @@ class DocumentUploadView(RequestDocumentMixin, View):
     def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_request(tracking_number)
         context = {"rr": record_request, "document_form": DocumentUploadForm(auto_id="id_doc_%s"), "form_only": True}
-        if request.htmx:  # type: ignore[attr-defined]
+        if request.htmx:  # type: ignore[attr-defined]  # django-htmx's middleware sets it
             return render(request, "intake/_documents.html", context)
         return HttpResponse(UPLOAD_PAGE.render(RequestContext(request, context)))
 

@@ -42,11 +42,11 @@ class _ScopedStatements:
 
     def execute(self, sql: Any, params: Any = None) -> Any:
         self._before(sql)
-        return super().execute(sql, params)  # type: ignore[misc]
+        return super().execute(sql, params)  # type: ignore[misc]  # a mixin: CursorWrapper comes after it
 
     def executemany(self, sql: Any, param_list: Any) -> Any:
         self._before(sql)
-        return super().executemany(sql, param_list)  # type: ignore[misc]
+        return super().executemany(sql, param_list)  # type: ignore[misc]  # a mixin: CursorWrapper comes after it
 
 
 class ScopedCursorWrapper(_ScopedStatements, CursorWrapper):

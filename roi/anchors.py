@@ -69,8 +69,7 @@ def anchor_write(*, tenant: Tenant) -> Anchor | None:
         return None
     event_id, row_hash = head
     path = anchor_file(tenant.pk)
-    last = _last_line(path)
-    if last and f'"event": {event_id},' in last:
+    if _last_anchored_event(path) == event_id:
         return None  # nothing happened since the last anchor
     fields = {"v": VERSION, "tenant": tenant.pk, "event": event_id, "hash": row_hash, "at": timezone.now().isoformat()}
     line = json.dumps({**fields, "sig": _signature(fields)}, sort_keys=True) + "\n"
@@ -84,15 +83,19 @@ def anchor_write(*, tenant: Tenant) -> Anchor | None:
     return Anchor(tenant_id=tenant.pk, event_id=event_id, row_hash=row_hash, at=fields["at"])
 
 
-def _last_line(path: Path) -> str:
+def _last_anchored_event(path: Path) -> int | None:
+    """The event the file's last line anchors (read from its end, not the whole file); None when there is none or it
+    cannot be read, which writes a new anchor (verification judges the file)."""
     if not path.exists():
-        return ""
+        return None
     with path.open("rb") as handle:
         handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - 4096))
+        handle.seek(max(0, handle.tell() - 4096))
         lines = handle.read().decode(errors="replace").splitlines()
-    return lines[-1] if lines else ""
+    try:
+        return int(json.loads(lines[-1])["event"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
 
 
 def anchors_read(*, tenant_id: int) -> tuple[list[Anchor], list[str]]:
@@ -119,7 +122,7 @@ def anchors_read(*, tenant_id: int) -> tuple[list[Anchor], list[str]]:
     return anchors, problems
 
 
-def anchors_check(*, tenant: Tenant, anchors: Iterable[Anchor], found: dict[int, str]) -> list[str]:
+def anchors_check(*, anchors: Iterable[Anchor], found: dict[int, str]) -> list[str]:
     """Problems with the chain against its anchors: `found` maps each anchored event id still in the table to its
     row hash."""
     problems = []

@@ -158,5 +158,5 @@ def access_chain_verify(*, tenant: Tenant, chunk_size: int = 2000) -> ChainRepor
                 report.first_break = ChainBreak(event_id=row["id"], problem=problem)
         expected_prev = row["row_hash"]
     report.anchors_checked = len(anchors)
-    report.anchor_problems += chain_anchors.anchors_check(tenant=tenant, anchors=anchors, found=found)
+    report.anchor_problems += chain_anchors.anchors_check(anchors=anchors, found=found)
     return report

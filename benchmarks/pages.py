@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     median, p95 = timing.bare_view_floor(args.iterations)
     print(f"\nfloor: bare Django view (anonymous, our middleware, no SQL): median {median:.2f} ms, p95 {p95:.2f} ms")
     cases = [
-        ("floor: /healthz/ (SELECT 1 and a Redis GET)", "/healthz/"),
+        ("floor: /healthz/ (a signed-scope check and a Redis GET)", "/healthz/"),
         ("queue page, first page (50 rows)", "/requests/"),
         ("queue page, filtered to exception", "/requests/?state=exception"),
         ("request detail page", f"/requests/{tracking}/"),

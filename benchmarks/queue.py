@@ -160,7 +160,7 @@ def main(argv: list[str]) -> int:
     print(f"{'floor':<52} {'median ms':>10} {'p95 ms':>8}")
     floors = [
         ("bare Django view (anonymous, our middleware, no SQL)", timing.bare_view_floor(args.iterations)),
-        ("/healthz/ (SELECT 1 and a Redis GET)", timing.healthz_floor(client, args.iterations)),
+        ("/healthz/ (a signed-scope check and a Redis GET)", timing.healthz_floor(client, args.iterations)),
         ("a new database connection", timing.new_connection_floor(args.iterations)),
     ]
     for label, (median, p95) in floors:

@@ -3,7 +3,7 @@
 A figure alone says little on a shared 2-core machine; beside what the same machine takes for the least possible
 work of the same kind, it says how much of the time is ours:
   - a bare Django view: an anonymous GET through our whole middleware stack to a view that returns "ok", no SQL;
-  - /healthz/: the same plus a SELECT 1 and a Redis GET;
+  - /healthz/: the same plus a signed-scope check (one statement to send the scope, one to check it) and a Redis GET;
   - a page's own SQL, executed alone on the same connection;
   - opening a new database connection (what a page pays on top without persistent connections).
 """

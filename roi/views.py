@@ -23,7 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View, defaults
 from django.views.decorators.http import require_GET, require_POST
 
-from roi import two_factor
+from roi import rls, two_factor
 from roi.choices import Role
 from roi.errors import ServiceError
 from roi.models import Membership, Notification
@@ -99,6 +99,12 @@ def celery_queue_depth() -> int:
         client.close()
 
 
+SCOPE_KEY_MISMATCH = (
+    "error: the database does not accept this app's tenant scope: SECRET_KEY changed since the last migrate; "
+    "run manage.py migrate"
+)
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness and readiness for load balancers and monitoring: database, Redis, beat's last heartbeat and the
@@ -107,9 +113,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks: dict[str, object] = {}
     healthy = True
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
+        # Under a signed scope, as every page runs: PostgreSQL must recompute its MAC with the key migrate gave it.
+        # A SECRET_KEY changed without `migrate` would show every page empty; here it is said (roi/rls.py).
+        with rls.tenant_scope(0), connection.cursor() as cursor:
+            cursor.execute("SELECT roi_current_tenant()")
+            signed = cursor.fetchone()[0] == 0
+        checks["database"] = "ok" if signed else SCOPE_KEY_MISMATCH
+        healthy = healthy and signed
     except Exception as error:  # noqa: BLE001 - report any failure to the monitor rather than answering 500
         checks["database"] = f"error: {type(error).__name__}"
         healthy = False

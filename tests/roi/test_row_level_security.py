@@ -384,3 +384,14 @@ def test_the_platform_admin_lists_the_bypasses_read_only(two_tenants, client_for
     assert client.get("/platform-admin/roi/platformaccess/add/").status_code == 403
     for read_only in ("roi/accessevent", "workflow/requesttransition", "workflow/recordrequest"):
         assert client.get(f"/platform-admin/{read_only}/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_healthz_says_when_the_database_holds_another_scope_key(client):
+    """SECRET_KEY changed without `migrate`: every page would be empty; /healthz/ answers 503 and says what to do."""
+    assert client.get("/healthz/").json()["database"] == "ok"
+    with connection.cursor() as cursor:  # the test's own login, the owner's
+        cursor.execute(f"UPDATE {rls.PRIVATE_SCHEMA}.scope_key SET inner_pad = sha256(inner_pad)")  # noqa: S608
+    answer = client.get("/healthz/")
+    assert answer.status_code == 503
+    assert "run manage.py migrate" in answer.json()["database"]

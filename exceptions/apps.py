@@ -9,7 +9,7 @@ class ExceptionsConfig(AppConfig):
         from exceptions.choices import ExceptionReason
         from exceptions.panels import PANEL
         from workflow.extensions import register_panel
-        from workflow.forms import register_exception_reasons
+        from workflow.forms.queue import register_exception_reasons
 
         register_panel(PANEL)
         from exceptions.activities import register as register_activities

@@ -5,9 +5,9 @@ from exceptions.views import board, episodes
 app_name = "exceptions"
 
 urlpatterns = [
-    path("<str:tracking_number>/exception/open/", episodes.ExceptionOpenView.as_view(), name="open"),
-    path("<str:tracking_number>/exception/resolve/", episodes.ExceptionResolveView.as_view(), name="resolve"),
-    path("<str:tracking_number>/exception/next-step/", episodes.ExceptionNextStepView.as_view(), name="next-step"),
+    path("<tracking:tracking_number>/exception/open/", episodes.ExceptionOpenView.as_view(), name="open"),
+    path("<tracking:tracking_number>/exception/resolve/", episodes.ExceptionResolveView.as_view(), name="resolve"),
+    path("<tracking:tracking_number>/exception/next-step/", episodes.ExceptionNextStepView.as_view(), name="next-step"),
     # Supervisor pages. Included under /requests/ before workflow's "<tracking_number>/", so these fixed words are
     # never read as tracking numbers (which look like ROI-XXXX-XXXX-XXXX).
     path("exceptions/", board.ExceptionBoardView.as_view(), name="board"),

@@ -645,7 +645,7 @@ def scenario_postgres_restart(topology: Topology) -> Outcome:
         "web_processes_unchanged": topology.pids(children=True)["web"] == pids_before,
     }
     outcome.check(max(v["slowest_seconds"] for v in during.values()) < 15, "a request hung while PostgreSQL was down")
-    # Failing cleanly: a 503 that says to try again (roi.views.server_error), never the 500 page of a bug.
+    # Failing cleanly: a 503 that says to try again (roi.views.health.server_error), never the 500 page of a bug.
     outcome.check(
         all(set(v["statuses"]) <= {200, 503} for v in prober.summary(down_at, end).values()),
         "an answer other than 200 or 503 while PostgreSQL was down or coming back",

@@ -17,5 +17,5 @@ urlpatterns = [
     path("audit/user/", audit_views.UserAuditView.as_view(), name="audit-user"),
     # Supervisors and admins: emergency access to restricted requests (workflow/break_glass.py).
     path("break-glass/", audit_views.BreakGlassReportView.as_view(), name="break-glass"),
-    path("audit/requests/<str:tracking_number>/", audit_views.RequestAuditView.as_view(), name="audit-request"),
+    path("audit/requests/<tracking:tracking_number>/", audit_views.RequestAuditView.as_view(), name="audit-request"),
 ]

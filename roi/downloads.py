@@ -121,7 +121,7 @@ class PhiDownloadView(TenantViewMixin, ABC):
     file gone from disk, shows its message on that page and writes no access event: nothing leaves.
 
     The concrete view lists `View` last (`class X(PhiDownloadView, View)`) so that a request's downloads can put
-    RestrictedRequestMixin between them (workflow.downloads.RequestDownloadView)."""
+    the request base view between them (workflow.views.downloads.RequestDownloadView)."""
 
     http_method_names: Sequence[str] = ["get"]
     # What the event records: a stored file handed out, or (the monthly report) an export made on the spot.

@@ -1,4 +1,4 @@
-"""Forms of the platform's own staff pages: the Integrations page (roi/views_integrations.py). The services check the
+"""Forms of the platform's own staff pages: the Integrations page (roi/views/integrations.py). The services check the
 same rules again (roi/services.py)."""
 
 from __future__ import annotations

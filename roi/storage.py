@@ -5,7 +5,7 @@ Django writes a file straight under its final name, so a write that fails half-w
 read-only or unmounted) leaves a truncated file that looks like a document. Here the file is first written under a
 temporary name of its own in the same folder, then linked under its final name once complete: a failed write removes
 only what it wrote itself, and a final name never shows a partial file. The error still reaches the caller, whose
-transaction rolls back its rows (roi.views.server_error answers 503 for a storage that refuses to write).
+transaction rolls back its rows (roi.views.health.server_error answers 503 for a storage that refuses to write).
 """
 
 from __future__ import annotations

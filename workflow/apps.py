@@ -6,6 +6,7 @@ class WorkflowConfig(AppConfig):
     verbose_name = "Request workflow"
 
     def ready(self) -> None:
-        from workflow.activities import register
+        from workflow import activities, converters
 
-        register()
+        activities.register()
+        converters.register()

@@ -6,7 +6,7 @@ open only for its assignee. A supervisor or admin who is not the assignee may br
 and a `BreakGlassGrant` lets them open the request for `BREAK_GLASS_MINUTES`. The grant and its access event are
 written in one transaction, and the break-glass report (reporting/break_glass.py) lists every grant for review.
 
-Who uses this: `RestrictedRequestMixin` (workflow/restricted_views.py) on every staff page under
+Who uses this: `RestrictedRequestMixin` (workflow/views/restricted.py) on every staff page under
 /requests/<tracking_number>/..., the queue (to mask names of rows the user cannot open) and the request API for
 staff sessions. An integration client has no assignment: its tokens see restricted requests only with the explicit
 `restricted` scope, and without it those requests are missing from every answer (`without_restricted`).

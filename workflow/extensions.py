@@ -152,7 +152,7 @@ def timeline_events(*, tenant: Tenant, record_request: Any) -> list[TimelineEven
 
 
 # --- Actions on a restricted request, without opening it ---------------------------------------------------------
-# The "Restricted request" page (workflow/restricted_views.py) shows no patient and no record, but some decisions need
+# The "Restricted request" page (workflow/views/restricted.py) shows no patient and no record, but some decisions need
 # neither: a supervisor denies the psychotherapy notes of a right-of-access request, which the law excludes whatever
 # they say (fulfillment). Each source returns the actions open to this user on this request; the view that performs
 # one lets the user in without opening the request (its `open_without_access`).

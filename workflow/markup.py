@@ -48,7 +48,7 @@ def due_phrase(rr: Any) -> SafeString:
 def _url_pattern(name: str) -> tuple[str, str]:
     """The URL of `name` for any tracking number, split around it: one reverse() per page, not one per row.
     Tracking numbers are letters, digits and hyphens (RecordRequest.tracking_number), nothing to quote."""
-    marker = "TRACKING-NUMBER"
+    marker = "ROI-MARKER-0000"  # the shape the URL converter accepts (workflow/converters.py)
     before, after = reverse(name, args=[marker]).split(marker)
     return before, after
 

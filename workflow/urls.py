@@ -1,21 +1,19 @@
 from django.urls import path
 
-from workflow import views
-from workflow.restricted_views import BreakGlassView
+from workflow.views import queue, requests, work_queues
 
 app_name = "workflow"
 
 urlpatterns = [
-    path("", views.QueueView.as_view(), name="queue"),
-    # Fixed words before the tracking-number routes, which would otherwise take "queues" for a tracking number.
-    path("queues/", views.WorkQueueAdminView.as_view(), name="queues_admin"),
-    path("queues/add/", views.WorkQueueAdminView.as_view(), name="queue_add"),
-    path("queues/<int:pk>/", views.WorkQueueAdminView.as_view(), name="queue_edit"),
-    path("claim-next/", views.ClaimNextView.as_view(), name="claim_next"),
-    path("bulk-assign/", views.BulkAssignView.as_view(), name="bulk_assign"),
-    path("<str:tracking_number>/", views.RequestDetailView.as_view(), name="detail"),
-    path("<str:tracking_number>/do/<str:name>/", views.RequestTransitionView.as_view(), name="transition"),
-    path("<str:tracking_number>/assign/", views.RequestAssignView.as_view(), name="assign"),
-    path("<str:tracking_number>/break-glass/", BreakGlassView.as_view(), name="break_glass"),
-    path("<str:tracking_number>/status-call/", views.StatusCallView.as_view(), name="status_call"),
+    path("", queue.QueueView.as_view(), name="queue"),
+    path("queues/", work_queues.WorkQueueAdminView.as_view(), name="queues_admin"),
+    path("queues/add/", work_queues.WorkQueueAdminView.as_view(), name="queue_add"),
+    path("queues/<int:pk>/", work_queues.WorkQueueAdminView.as_view(), name="queue_edit"),
+    path("claim-next/", queue.ClaimNextView.as_view(), name="claim_next"),
+    path("bulk-assign/", queue.BulkAssignView.as_view(), name="bulk_assign"),
+    path("<tracking:tracking_number>/", requests.RequestDetailView.as_view(), name="detail"),
+    path("<tracking:tracking_number>/do/<str:name>/", requests.RequestTransitionView.as_view(), name="transition"),
+    path("<tracking:tracking_number>/assign/", requests.RequestAssignView.as_view(), name="assign"),
+    path("<tracking:tracking_number>/break-glass/", requests.BreakGlassView.as_view(), name="break_glass"),
+    path("<tracking:tracking_number>/status-call/", requests.StatusCallView.as_view(), name="status_call"),
 ]

@@ -10,15 +10,15 @@ from exceptions import selectors, services
 from exceptions.forms.episodes import ExceptionOpenForm, ExceptionResolveForm, NextStepForm
 from roi.errors import ServiceError
 from workflow.selectors import tenant_staff
-from workflow.views import RequestDetailView
+from workflow.views.base import RequestActionView
 
 
 def _staff_user(staff: list, user_id: str):  # type: ignore[no-untyped-def]  # a small helper of the views
     return next((m.user for m in staff if str(m.user_id) == user_id), None) if user_id else None
 
 
-class ExceptionOpenView(RequestDetailView):
-    http_method_names = ["post"]
+class ExceptionOpenView(RequestActionView):
+    """Open an exception on the request, with its reason, owner, next step and due date."""
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -47,8 +47,8 @@ class ExceptionOpenView(RequestDetailView):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class ExceptionResolveView(RequestDetailView):
-    http_method_names = ["post"]
+class ExceptionResolveView(RequestActionView):
+    """Resolve the open exception and return the request to where it was."""
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -71,8 +71,8 @@ class ExceptionResolveView(RequestDetailView):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class ExceptionNextStepView(RequestDetailView):
-    http_method_names = ["post"]
+class ExceptionNextStepView(RequestActionView):
+    """Change the open exception's next step, owner or due date."""
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)

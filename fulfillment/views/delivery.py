@@ -12,13 +12,13 @@ from fulfillment import delivery as service
 from fulfillment import links
 from fulfillment.forms.delivery import DeliveryForm, ResendForm, staff_choices
 from roi.errors import ServiceError
-from workflow.views import RequestDetailView
+from workflow.views.base import RequestActionView
 
 EVIDENCE_FIELDS = ("destination", "fax_confirmation", "mail_tracking_number", "pickup_id_checked_by")
 
 
-class DeliverView(RequestDetailView):
-    http_method_names = ["post"]
+class DeliverView(RequestActionView):
+    """Record the delivery of the approved packet, by the method the requestor chose."""
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -51,10 +51,8 @@ class DeliverView(RequestDetailView):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class UnencryptedEmailChoiceView(RequestDetailView):
+class UnencryptedEmailChoiceView(RequestActionView):
     """The individual, told the risk, chose unencrypted email for their own copy: recorded with who explained it."""
-
-    http_method_names = ["post"]
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -100,8 +98,8 @@ class ResendView(DeliverView):
         return self._after(request, tracking_number, result)
 
 
-class LinkRevokeView(RequestDetailView):
-    http_method_names = ["post"]
+class LinkRevokeView(RequestActionView):
+    """Stop a download link from working."""
 
     def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -119,7 +117,7 @@ class LinkRevokeView(RequestDetailView):
 
 
 class LinkReissueView(DeliverView):
-    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]  # the URL's extra pk
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         try:
             result = service.download_link_reissue(
@@ -137,13 +135,13 @@ class LinkReissueView(DeliverView):
 
 
 urlpatterns: list[URLPattern] = [
-    path("<str:tracking_number>/deliver/", DeliverView.as_view(), name="deliver"),
-    path("<str:tracking_number>/resend/", ResendView.as_view(), name="resend"),
+    path("<tracking:tracking_number>/deliver/", DeliverView.as_view(), name="deliver"),
+    path("<tracking:tracking_number>/resend/", ResendView.as_view(), name="resend"),
     path(
-        "<str:tracking_number>/unencrypted-email/",
+        "<tracking:tracking_number>/unencrypted-email/",
         UnencryptedEmailChoiceView.as_view(),
         name="unencrypted-email-choice",
     ),
-    path("<str:tracking_number>/links/<int:pk>/revoke/", LinkRevokeView.as_view(), name="link-revoke"),
-    path("<str:tracking_number>/deliveries/<int:pk>/new-link/", LinkReissueView.as_view(), name="link-reissue"),
+    path("<tracking:tracking_number>/links/<int:pk>/revoke/", LinkRevokeView.as_view(), name="link-revoke"),
+    path("<tracking:tracking_number>/deliveries/<int:pk>/new-link/", LinkReissueView.as_view(), name="link-reissue"),
 ]

@@ -17,11 +17,11 @@ from roi.errors import ServiceError
 from roi.models import User
 from roi.selectors import licensed_professionals
 from workflow.models import RecordRequest
-from workflow.views import RequestDetailView
+from workflow.views.base import RequestActionView
 
 
-class DenialActionMixin(RequestDetailView):
-    http_method_names = ["post"]
+class DenialActionMixin(RequestActionView):
+    """The denial actions of the request page: deny, and the licensed reviewer's review of a reviewable denial."""
 
     def get_denial(self, record_request: RecordRequest, pk: int) -> Denial:
         denial = Denial.objects.for_tenant(self.tenant).filter(request=record_request, pk=pk).first()
@@ -160,22 +160,24 @@ class PsychotherapyDenyView(DenialActionMixin):
 
 
 urlpatterns: list[URLPattern] = [
-    path("<str:tracking_number>/deny/", DenyView.as_view(), name="deny"),
+    path("<tracking:tracking_number>/deny/", DenyView.as_view(), name="deny"),
     path(
-        "<str:tracking_number>/deny/psychotherapy-notes/",
+        "<tracking:tracking_number>/deny/psychotherapy-notes/",
         PsychotherapyDenyView.as_view(),
         name="deny-psychotherapy",
     ),
     path(
-        "<str:tracking_number>/denials/<int:pk>/review/request/",
+        "<tracking:tracking_number>/denials/<int:pk>/review/request/",
         ReviewRequestView.as_view(),
         name="denial-review-request",
     ),
     path(
-        "<str:tracking_number>/denials/<int:pk>/review/reviewer/", ReviewerAssignView.as_view(), name="denial-reviewer"
+        "<tracking:tracking_number>/denials/<int:pk>/review/reviewer/",
+        ReviewerAssignView.as_view(),
+        name="denial-reviewer",
     ),
     path(
-        "<str:tracking_number>/denials/<int:pk>/review/outcome/",
+        "<tracking:tracking_number>/denials/<int:pk>/review/outcome/",
         ReviewDecideView.as_view(),
         name="denial-review-outcome",
     ),

@@ -30,9 +30,10 @@ from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.deadlines import local_date
-from workflow.downloads import RequestDownloadView
 from workflow.models import Patient
-from workflow.views import PatientPageView, RequestDetailView
+from workflow.views.base import RequestActionView
+from workflow.views.downloads import RequestDownloadView
+from workflow.views.patients import PatientPageView
 
 
 class PatientAccountingView(PatientPageView):
@@ -177,8 +178,8 @@ class DisclosureCorrectView(TenantViewMixin, View):
         return redirect("fulfillment:patient-disclosures", pk=disclosure.patient_id)
 
 
-class AccountingReportGenerateView(RequestDetailView):
-    http_method_names = ["post"]
+class AccountingReportGenerateView(RequestActionView):
+    """Generate the patient's accounting of disclosures for an accounting request."""
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -222,12 +223,12 @@ urlpatterns: list[URLPattern] = [
     path("patients/<int:pk>/disclosures/suspensions/", SuspensionRecordView.as_view(), name="suspension-record"),
     path("disclosures/<int:pk>/correct/", DisclosureCorrectView.as_view(), name="disclosure-correct"),
     path(
-        "<str:tracking_number>/accounting-report/",
+        "<tracking:tracking_number>/accounting-report/",
         AccountingReportGenerateView.as_view(),
         name="accounting-report-generate",
     ),
     path(
-        "<str:tracking_number>/accounting-report/<int:pk>/",
+        "<tracking:tracking_number>/accounting-report/<int:pk>/",
         AccountingReportDownloadView.as_view(),
         name="accounting-report",
     ),

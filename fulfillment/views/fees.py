@@ -25,8 +25,8 @@ from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.choices import RequestorKind, RequestType
-from workflow.downloads import RequestDownloadView
-from workflow.views import RequestDetailView
+from workflow.views.base import RequestActionView
+from workflow.views.downloads import RequestDownloadView
 
 ADMIN_ROLES = frozenset({Role.ADMIN})
 
@@ -34,8 +34,8 @@ ADMIN_ROLES = frozenset({Role.ADMIN})
 # --- Request actions (the fees section of the fulfillment panel) ------------------------------------------------
 
 
-class FeeActionMixin(RequestDetailView):
-    http_method_names = ["post"]
+class FeeActionMixin(RequestActionView):
+    """The invoice actions of the fees panel."""
 
     def get_invoice(self, tracking_number: str, pk: int) -> Invoice:
         try:
@@ -256,9 +256,9 @@ class FeeRuleListView(TenantViewMixin, View):
 urlpatterns: list[URLPattern] = [
     path("fulfillment/settings/", FulfillmentSettingsView.as_view(), name="settings"),
     path("fulfillment/fee-rules/", FeeRuleListView.as_view(), name="fee-rules"),
-    path("<str:tracking_number>/fees/issue/", InvoiceIssueView.as_view(), name="fee-issue"),
-    path("<str:tracking_number>/fees/<int:pk>/pay/", InvoicePaymentView.as_view(), name="invoice-pay"),
-    path("<str:tracking_number>/fees/<int:pk>/waive/", InvoiceWaiveView.as_view(), name="invoice-waive"),
-    path("<str:tracking_number>/fees/<int:pk>/void/", InvoiceVoidView.as_view(), name="invoice-void"),
-    path("<str:tracking_number>/fees/<int:pk>/pdf/", InvoicePdfView.as_view(), name="invoice-pdf"),
+    path("<tracking:tracking_number>/fees/issue/", InvoiceIssueView.as_view(), name="fee-issue"),
+    path("<tracking:tracking_number>/fees/<int:pk>/pay/", InvoicePaymentView.as_view(), name="invoice-pay"),
+    path("<tracking:tracking_number>/fees/<int:pk>/waive/", InvoiceWaiveView.as_view(), name="invoice-waive"),
+    path("<tracking:tracking_number>/fees/<int:pk>/void/", InvoiceVoidView.as_view(), name="invoice-void"),
+    path("<tracking:tracking_number>/fees/<int:pk>/pdf/", InvoicePdfView.as_view(), name="invoice-pdf"),
 ]

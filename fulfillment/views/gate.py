@@ -22,7 +22,8 @@ from roi.errors import ServiceError
 from roi.tenancy import has_role
 from workflow.deadlines import local_date
 from workflow.models import Patient
-from workflow.views import PatientPageView, RequestDetailView
+from workflow.views.base import RequestActionView
+from workflow.views.patients import PatientPageView
 
 
 def _outcome_message(outcome: revocations.RevocationOutcome) -> str:
@@ -41,10 +42,8 @@ def _outcome_message(outcome: revocations.RevocationOutcome) -> str:
     return " ".join(parts)
 
 
-class RevokeView(RequestDetailView):
+class RevokeView(RequestActionView):
     """From the request page's release gate: the written revocation of the authorization this request relies on."""
-
-    http_method_names = ["post"]
 
     def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -194,7 +193,7 @@ class PatientDeathView(PatientAuthorizationsView):
 urlpatterns: list[URLPattern] = [
     path("patients/<int:pk>/death/", PatientDeathView.as_view(), name="patient-death"),
     path("representatives/<int:pk>/decline/", RepresentativeDeclineView.as_view(), name="representative-decline"),
-    path("<str:tracking_number>/authorizations/<int:pk>/revoke/", RevokeView.as_view(), name="revoke"),
+    path("<tracking:tracking_number>/authorizations/<int:pk>/revoke/", RevokeView.as_view(), name="revoke"),
     path("patients/<int:pk>/authorizations/", PatientAuthorizationsView.as_view(), name="patient-authorizations"),
     path("authorizations/<int:pk>/revoke/", PatientRevokeView.as_view(), name="patient-revoke"),
 ]

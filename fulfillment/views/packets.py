@@ -3,7 +3,7 @@
 Every action posts from the fulfillment panel and comes back to the request. A form with errors re-renders the
 detail page with the bound form in the panel (status 400), so what was entered stays. The lookup of the request
 and of the document, exclusion or packet is scoped to the tenant and to that request: anything else answers 404.
-Downloads hand out PHI: they build on workflow.downloads.RequestDownloadView, which writes the access event.
+Downloads hand out PHI: they build on workflow.views.downloads.RequestDownloadView, which writes the access event.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from intake.documents import download_name, human_size
 from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from workflow.choices import RequestState, SensitiveCategory
-from workflow.downloads import RequestDownloadView
 from workflow.models import RecordRequest
-from workflow.views import RequestDetailView
+from workflow.views.base import RequestActionView, RequestView
+from workflow.views.downloads import RequestDownloadView
 
 PANEL_ANCHOR = "#release-documents"
 
@@ -56,10 +56,8 @@ def _document(tenant: Any, record_request: RecordRequest, pk: int) -> ReleaseDoc
     return document
 
 
-class _PacketActionView(RequestDetailView):
+class _PacketActionView(RequestActionView):
     """A post from the documents-and-packet section: the request, then its object, both tenant-scoped."""
-
-    http_method_names = ["post"]
 
     def document(self, record_request: RecordRequest, pk: int) -> ReleaseDocument:
         return _document(self.tenant, record_request, pk)
@@ -342,13 +340,13 @@ class PacketBuildView(_PacketActionView):
         return _back(tracking_number)
 
 
-class PacketBuildStatusView(RequestDetailView):
+class PacketBuildStatusView(RequestView):
     """The progress of a background build, polled by the panel (htmx) until it ends. Counts only: no record content,
     and the request page that shows it was the audited view."""
 
     http_method_names = ["get"]
 
-    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:  # type: ignore[override]  # the URL's extra pk
+    def get(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
         record_request = self.get_object(tracking_number)
         build = PacketBuild.objects.for_tenant(self.tenant).filter(pk=pk, request_id=record_request.pk).first()
         if build is None:
@@ -411,53 +409,55 @@ urlpatterns = [
     # "release-documents", not "documents": intake's "<tracking_number>/documents/" are the documents received
     # with the request (authorizations, IDs), and its URLs are matched first.
     path(
-        "<str:tracking_number>/release-documents/", ReleaseDocumentUploadView.as_view(), name="release-document-upload"
+        "<tracking:tracking_number>/release-documents/",
+        ReleaseDocumentUploadView.as_view(),
+        name="release-document-upload",
     ),
     path(
-        "<str:tracking_number>/release-documents/<int:pk>/",
+        "<tracking:tracking_number>/release-documents/<int:pk>/",
         ReleaseDocumentDownloadView.as_view(),
         name="release-document-download",
     ),
     path(
-        "<str:tracking_number>/release-documents/<int:pk>/patient-confirmed/",
+        "<tracking:tracking_number>/release-documents/<int:pk>/patient-confirmed/",
         ReleaseDocumentConfirmView.as_view(),
         name="release-document-confirm",
     ),
     path(
-        "<str:tracking_number>/release-documents/<int:pk>/exclude/",
+        "<tracking:tracking_number>/release-documents/<int:pk>/exclude/",
         ReleaseDocumentExcludeView.as_view(),
         name="release-document-exclude",
     ),
     path(
-        "<str:tracking_number>/release-documents/<int:pk>/include/",
+        "<tracking:tracking_number>/release-documents/<int:pk>/include/",
         ReleaseDocumentIncludeView.as_view(),
         name="release-document-include",
     ),
     path(
-        "<str:tracking_number>/release-documents/<int:pk>/exclusions/",
+        "<tracking:tracking_number>/release-documents/<int:pk>/exclusions/",
         PageExclusionAddView.as_view(),
         name="page-exclusion-add",
     ),
     path(
-        "<str:tracking_number>/release-documents/<int:pk>/page-categories/",
+        "<tracking:tracking_number>/release-documents/<int:pk>/page-categories/",
         PageCategoryAddView.as_view(),
         name="page-category-add",
     ),
     path(
-        "<str:tracking_number>/release-documents/<int:pk>/page-categories/remove/",
+        "<tracking:tracking_number>/release-documents/<int:pk>/page-categories/remove/",
         PageCategoryRemoveView.as_view(),
         name="page-category-remove",
     ),
     path(
-        "<str:tracking_number>/page-exclusions/<int:pk>/remove/",
+        "<tracking:tracking_number>/page-exclusions/<int:pk>/remove/",
         PageExclusionRemoveView.as_view(),
         name="page-exclusion-remove",
     ),
-    path("<str:tracking_number>/packets/", PacketBuildView.as_view(), name="packet-build"),
+    path("<tracking:tracking_number>/packets/", PacketBuildView.as_view(), name="packet-build"),
     path(
-        "<str:tracking_number>/packets/builds/<int:pk>/",
+        "<tracking:tracking_number>/packets/builds/<int:pk>/",
         PacketBuildStatusView.as_view(),
         name="packet-build-status",
     ),
-    path("<str:tracking_number>/packets/<int:pk>/download/", PacketDownloadView.as_view(), name="packet-download"),
+    path("<tracking:tracking_number>/packets/<int:pk>/download/", PacketDownloadView.as_view(), name="packet-download"),
 ]

@@ -11,11 +11,11 @@ from fulfillment import qc
 from fulfillment.choices import QcOutcome
 from fulfillment.forms.qc import QcReviewForm
 from roi.errors import ServiceError
-from workflow.views import RequestDetailView
+from workflow.views.base import RequestActionView
 
 
-class QcReviewView(RequestDetailView):
-    http_method_names = ["post"]
+class QcReviewView(RequestActionView):
+    """The QC reviewer's decision on the packet: approve, or return it with what to fix."""
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -50,5 +50,5 @@ class QcReviewView(RequestDetailView):
 
 
 urlpatterns: list[URLPattern] = [
-    path("<str:tracking_number>/qc-review/", QcReviewView.as_view(), name="qc"),
+    path("<tracking:tracking_number>/qc-review/", QcReviewView.as_view(), name="qc"),
 ]

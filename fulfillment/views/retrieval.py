@@ -26,13 +26,11 @@ from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
 from workflow.models import RecordRequest
 from workflow.selectors import tenant_staff
-from workflow.views import RequestDetailView
+from workflow.views.base import RequestActionView
 
 
-class RetrievalActionView(RequestDetailView):
+class RetrievalActionView(RequestActionView):
     """Base of the retrieval actions: POST only; answers like the detail page's other actions."""
-
-    http_method_names = ["post"]
 
     def staff_user(self, chosen: str) -> Any | None:
         """The owner chosen in a form: a staff member of this tenant (the form's choices were these already)."""
@@ -209,20 +207,20 @@ class RetrievalWaitingView(TenantViewMixin, View):
 urlpatterns: list[URLPattern] = [
     # Before the request routes, so "retrieval" is never read as a tracking number.
     path("retrieval/waiting/", RetrievalWaitingView.as_view(), name="retrieval-waiting"),
-    path("<str:tracking_number>/retrieval/", RetrievalCreateView.as_view(), name="retrieval-create"),
-    path("<str:tracking_number>/retrieval/<int:pk>/edit/", RetrievalUpdateView.as_view(), name="retrieval-update"),
+    path("<tracking:tracking_number>/retrieval/", RetrievalCreateView.as_view(), name="retrieval-create"),
+    path("<tracking:tracking_number>/retrieval/<int:pk>/edit/", RetrievalUpdateView.as_view(), name="retrieval-update"),
     path(
-        "<str:tracking_number>/retrieval/<int:pk>/received/",
+        "<tracking:tracking_number>/retrieval/<int:pk>/received/",
         RetrievalOutcomeView.as_view(action="received"),
         name="retrieval-received",
     ),
     path(
-        "<str:tracking_number>/retrieval/<int:pk>/nothing-held/",
+        "<tracking:tracking_number>/retrieval/<int:pk>/nothing-held/",
         RetrievalOutcomeView.as_view(action="nothing-held"),
         name="retrieval-nothing-held",
     ),
     path(
-        "<str:tracking_number>/retrieval/<int:pk>/cancel/",
+        "<tracking:tracking_number>/retrieval/<int:pk>/cancel/",
         RetrievalOutcomeView.as_view(action="cancel"),
         name="retrieval-cancel",
     ),

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
-from django.views import View
 
 from exceptions.choices import ExceptionReason
 from intake import letters, rules, selectors, services
@@ -24,29 +23,19 @@ from roi.audit import access_record
 from roi.choices import AccessAction
 from roi.downloads import ServedFile
 from roi.errors import ServiceError
-from roi.tenancy import TenantViewMixin
-from workflow import selectors as workflow_selectors
 from workflow.choices import RequestState
 from workflow.deadlines import local_date
-from workflow.downloads import RequestDownloadView
 from workflow.models import RecordRequest
-from workflow.restricted_views import RestrictedRequestMixin
-from workflow.views import RequestDetailView
+from workflow.views.base import RequestActionView, RequestView
+from workflow.views.downloads import RequestDownloadView
 
 EDITABLE_STATES = (RequestState.RECEIVED, RequestState.EXCEPTION)
 
 
-class RequestPageMixin(TenantViewMixin, RestrictedRequestMixin):
-    def get_object(self, tracking_number: str) -> RecordRequest:
-        try:
-            return workflow_selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)
-        except RecordRequest.DoesNotExist:
-            raise Http404("No such request") from None
+class ChecklistPageMixin:
+    """The checklist page, for its own view and for the actions posted from it, which show it again with errors."""
 
-
-class ChecklistView(RequestPageMixin, View):
-    """The standardized intake checklist of one request: its facts and documents, the questions for its basis, the
-    current deficiencies and possible duplicates. "Save and run" validates it or opens an exception."""
+    tenant: Any
 
     def checklist_form(self, record_request: RecordRequest, data: Any = None) -> ChecklistForm:
         review = selectors.intake_review_for(tenant=self.tenant, record_request=record_request)
@@ -101,6 +90,11 @@ class ChecklistView(RequestPageMixin, View):
     def not_editable(self, request: HttpRequest, record_request: RecordRequest) -> HttpResponse:
         messages.error(request, "Possible duplicates are settled while the request is received or in exception.")
         return self.render_page(request, record_request, status=400)
+
+
+class ChecklistView(ChecklistPageMixin, RequestView):
+    """The standardized intake checklist of one request: its facts and documents, the questions for its basis, the
+    current deficiencies and possible duplicates. "Save and run" validates it or opens an exception."""
 
     def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -162,10 +156,8 @@ class ChecklistView(RequestPageMixin, View):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class DuplicateLinkView(ChecklistView):
+class DuplicateLinkView(ChecklistPageMixin, RequestActionView):
     """Close this request as a duplicate of one of its possible duplicates (cancelled, with the reference)."""
-
-    http_method_names = ["post"]
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -190,8 +182,8 @@ class DuplicateLinkView(ChecklistView):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-class DuplicateDistinctView(ChecklistView):
-    http_method_names = ["post"]
+class DuplicateDistinctView(ChecklistPageMixin, RequestActionView):
+    """Settle the possible duplicates as different requests, so the checklist can run."""
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -206,10 +198,8 @@ class DuplicateDistinctView(ChecklistView):
         return redirect("intake:checklist", tracking_number=tracking_number)
 
 
-class ExtensionView(RequestDetailView):
+class ExtensionView(RequestActionView):
     """The one extension of a right-of-access or accounting request, from the intake panel on the detail page."""
-
-    http_method_names = ["post"]
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -290,12 +280,14 @@ class InboundMessageDownloadView(RequestDownloadView):
 
 
 urlpatterns: list[URLPattern] = [
-    path("<str:tracking_number>/intake/", ChecklistView.as_view(), name="checklist"),
-    path("<str:tracking_number>/intake/message/", InboundMessageDownloadView.as_view(), name="inbound-message"),
-    path("<str:tracking_number>/intake/duplicate/link/", DuplicateLinkView.as_view(), name="duplicate-link"),
+    path("<tracking:tracking_number>/intake/", ChecklistView.as_view(), name="checklist"),
+    path("<tracking:tracking_number>/intake/message/", InboundMessageDownloadView.as_view(), name="inbound-message"),
+    path("<tracking:tracking_number>/intake/duplicate/link/", DuplicateLinkView.as_view(), name="duplicate-link"),
     path(
-        "<str:tracking_number>/intake/duplicate/distinct/", DuplicateDistinctView.as_view(), name="duplicate-distinct"
+        "<tracking:tracking_number>/intake/duplicate/distinct/",
+        DuplicateDistinctView.as_view(),
+        name="duplicate-distinct",
     ),
-    path("<str:tracking_number>/extension/", ExtensionView.as_view(), name="extension"),
-    path("<str:tracking_number>/letters/<int:letter_id>/", LetterDownloadView.as_view(), name="letter-download"),
+    path("<tracking:tracking_number>/extension/", ExtensionView.as_view(), name="extension"),
+    path("<tracking:tracking_number>/letters/<int:letter_id>/", LetterDownloadView.as_view(), name="letter-download"),
 ]

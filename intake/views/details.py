@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.views import View
 
 from intake import services
 from intake.forms.details import RequestDetailsForm
 from intake.patients import is_unidentified_patient
 from roi.errors import ServiceError
-from roi.tenancy import TenantViewMixin
-from workflow import selectors
 from workflow.choices import RequestState
 from workflow.models import RecordRequest
-from workflow.restricted_views import RestrictedRequestMixin
+from workflow.views.base import RequestView
 
 
-class RequestDetailsView(TenantViewMixin, RestrictedRequestMixin, View):
-    def get_object(self, tracking_number: str) -> RecordRequest:
-        try:
-            return selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)
-        except RecordRequest.DoesNotExist:
-            raise Http404("No such request") from None
+class RequestDetailsView(RequestView):
+    """Identify the patient and confirm the type, scope and delivery of a received request."""
 
     def _render(
         self, request: HttpRequest, rr: RecordRequest, form: RequestDetailsForm, status: int = 200
@@ -66,4 +59,4 @@ class RequestDetailsView(TenantViewMixin, RestrictedRequestMixin, View):
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 
-urlpatterns = [path("<str:tracking_number>/intake/details/", RequestDetailsView.as_view(), name="details")]
+urlpatterns = [path("<tracking:tracking_number>/intake/details/", RequestDetailsView.as_view(), name="details")]

@@ -40,9 +40,9 @@ from roi.choices import AccessAction
 from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from roi.tenancy import TenantViewMixin
-from workflow.downloads import RequestDownloadView
-from workflow.models import Patient, RecordRequest, Requestor
-from workflow.restricted_views import RestrictedRequestMixin
+from workflow.models import Patient, Requestor
+from workflow.views.base import RequestView
+from workflow.views.downloads import RequestDownloadView
 
 # A lookup lists at most this many matches: enough to pick from, and no more PHI on screen than needed.
 LOOKUP_LIMIT = 10
@@ -196,26 +196,18 @@ UPLOAD_PAGE = Template(
 )
 
 
-class RequestDocumentMixin(TenantViewMixin, RestrictedRequestMixin):
-    def get_request(self, tracking_number: str) -> RecordRequest:
-        record_request = RecordRequest.objects.for_tenant(self.tenant).filter(tracking_number=tracking_number).first()
-        if record_request is None:
-            raise Http404("No such request")
-        return record_request
-
-
-class DocumentUploadView(RequestDocumentMixin, View):
+class DocumentUploadView(RequestView):
     http_method_names = ["get", "post"]
 
     def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
-        record_request = self.get_request(tracking_number)
+        record_request = self.get_object(tracking_number)
         context = {"rr": record_request, "document_form": DocumentUploadForm(auto_id="id_doc_%s"), "form_only": True}
         if request.htmx:  # type: ignore[attr-defined]  # django-htmx's middleware sets it
             return render(request, "intake/_documents.html", context)
         return HttpResponse(UPLOAD_PAGE.render(RequestContext(request, context)))
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
-        record_request = self.get_request(tracking_number)
+        record_request = self.get_object(tracking_number)
         form = DocumentUploadForm(request.POST, request.FILES, auto_id="id_doc_%s")
         if not form.is_valid():
             for field, errors in form.errors.items():
@@ -274,9 +266,9 @@ urlpatterns: list[URLPattern] = [
     path("new/", IntakeCreateView.as_view(), name="new"),
     path("patients/lookup/", PatientLookupView.as_view(), name="patient-lookup"),
     path("requestors/lookup/", RequestorLookupView.as_view(), name="requestor-lookup"),
-    path("<str:tracking_number>/documents/", DocumentUploadView.as_view(), name="document-upload"),
+    path("<tracking:tracking_number>/documents/", DocumentUploadView.as_view(), name="document-upload"),
     path(
-        "<str:tracking_number>/documents/<int:document_id>/",
+        "<tracking:tracking_number>/documents/<int:document_id>/",
         DocumentDownloadView.as_view(),
         name="document-download",
     ),

@@ -24,16 +24,16 @@ from intake.forms.records import (
 from intake.models import Authorization
 from intake.panels import consent_categories
 from intake.selectors import documents_for
-from intake.views.checklist import ChecklistView
+from intake.views.checklist import ChecklistPageMixin
 from roi.errors import ServiceError
 from workflow.choices import SensitiveCategory
 from workflow.models import RecordRequest
+from workflow.views.base import RequestActionView
 
 
-class _RecordView(ChecklistView):
+class _RecordView(ChecklistPageMixin, RequestActionView):
     """A form on the checklist page that records one thing; errors come back on the page, on the form."""
 
-    http_method_names = ["post"]
     form_key = ""
 
     def failed(
@@ -248,21 +248,29 @@ class EventOccurredView(_RecordView):
 
 
 urlpatterns: list[URLPattern] = [
-    path("<str:tracking_number>/intake/authorization/", AuthorizationRecordView.as_view(), name="authorization-record"),
-    path("<str:tracking_number>/intake/consent/", ConsentRecordView.as_view(), name="consent-record"),
     path(
-        "<str:tracking_number>/intake/authorization/link/", AuthorizationLinkView.as_view(), name="authorization-link"
+        "<tracking:tracking_number>/intake/authorization/",
+        AuthorizationRecordView.as_view(),
+        name="authorization-record",
+    ),
+    path("<tracking:tracking_number>/intake/consent/", ConsentRecordView.as_view(), name="consent-record"),
+    path(
+        "<tracking:tracking_number>/intake/authorization/link/",
+        AuthorizationLinkView.as_view(),
+        name="authorization-link",
     ),
     path(
-        "<str:tracking_number>/intake/authorization/<int:pk>/event/",
+        "<tracking:tracking_number>/intake/authorization/<int:pk>/event/",
         EventOccurredView.as_view(),
         name="authorization-event",
     ),
     path(
-        "<str:tracking_number>/intake/representative/", RepresentativeRecordView.as_view(), name="representative-record"
+        "<tracking:tracking_number>/intake/representative/",
+        RepresentativeRecordView.as_view(),
+        name="representative-record",
     ),
     path(
-        "<str:tracking_number>/intake/representative/link/",
+        "<tracking:tracking_number>/intake/representative/link/",
         RepresentativeLinkView.as_view(),
         name="representative-link",
     ),

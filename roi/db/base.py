@@ -36,7 +36,7 @@ class _ScopedStatements:
         if self.db.scope_sent == wanted or _TRANSACTION_CONTROL.match(str(sql)):
             return
         # As Django wraps its own statements: a lost connection is django.db's OperationalError (a 503, not a 500:
-        # roi.views.server_error), and the connection is marked for Django to drop.
+        # roi.views.health.server_error), and the connection is marked for Django to drop.
         with self.db.wrap_database_errors:
             rls.send(self.db, wanted)
 

@@ -152,7 +152,7 @@ def test_any_other_error_is_still_the_500_page(monkeypatch, client_for, alice):
 
 def test_healthz_reports_the_queue_depth(client, db, monkeypatch):
     """The figure is the broker's list length (other tests may be queueing tasks meanwhile, so it is pinned here)."""
-    from roi import views
+    from roi.views import health as views
 
     assert isinstance(views.celery_queue_depth(), int)
     monkeypatch.setattr(views, "celery_queue_depth", lambda: 17)
@@ -173,7 +173,7 @@ def test_the_queue_depth_of_a_broker_that_cannot_be_reached_is_an_error_at_once(
     Redis to come back, and with them every worker they reached)."""
     import redis
 
-    from roi import views
+    from roi.views import health as views
 
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     with pytest.raises(redis.ConnectionError):

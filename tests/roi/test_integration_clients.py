@@ -1,4 +1,4 @@
-"""Integration clients (roi.models.IntegrationClient) and the Integrations page (roi/views_integrations.py).
+"""Integration clients (roi.models.IntegrationClient) and the Integrations page (roi/views/integrations.py).
 
 Personas: tenant A with Ada (tenant admin), Sam (supervisor) and Alice (specialist); tenant B with its own client.
 A client is its own kind of account: it cannot sign in, has no membership and opens no staff page. Ada creates it,
@@ -19,7 +19,7 @@ from django.utils import timezone
 from roi.choices import AccessAction, ApiScope, Role
 from roi.models import AccessEvent, ApiToken, IntegrationClient, Membership
 from roi.services import API_TOKEN_ROTATION_GRACE_HOURS
-from roi.views_integrations import NEW_KEY_SESSION
+from roi.views.integrations import NEW_KEY_SESSION
 from tests import factories
 from tests.factories import TEST_PASSWORD
 

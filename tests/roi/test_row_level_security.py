@@ -164,7 +164,7 @@ def test_a_scope_is_sent_once_per_change_not_once_per_statement(tenant_a, tenant
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_lost_when_the_scope_is_sent_is_djangos_operational_error(tenant_a, tenant_b):
     """PostgreSQL restarting between two requests of a worker: the next request's scope is the first thing sent, and
-    its failure must look like any other lost connection (roi.views.server_error answers 503 for it, not 500)."""
+    its failure must look like any other lost connection (roi.views.health.server_error answers 503 for it, not 500)."""
     from django.db import OperationalError
 
     from tests.scoping import owner_cursor

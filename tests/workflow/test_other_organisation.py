@@ -1,4 +1,4 @@
-"""A request link of another organisation of the user (workflow/restricted_views.py, other_organisation_page).
+"""A request link of another organisation of the user (workflow/views/restricted.py, other_organisation_page).
 
 Personas: Sam supervises both tenant A and tenant B (active memberships in each; his session acts in A, which sorts
 first); Alice works in A only; Fay worked in B once (inactive membership) and works in A now. A request of tenant B

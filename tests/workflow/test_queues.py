@@ -184,7 +184,7 @@ def test_each_row_shows_age_band_due_state_assignee_exception_and_priority_reaso
     assert "in 2 days" in urgent_row
     assert "Validated" in urgent_row
     assert html.escape(str(rows["urgent"].assignee)) in urgent_row
-    # Humanised from the stored value; the exceptions app may register its own labels (workflow.forms).
+    # Humanised from the stored value; the exceptions app may register its own labels (workflow.forms.queue).
     assert "Awaiting imaging or another department" in _row(page, rows["exception"])  # the reason's label
     assert "3 days overdue" in _row(page, rows["overdue"])
 

@@ -1,37 +1,31 @@
 """The restricted-request check every staff page under /requests/<tracking_number>/... goes through, the
-"Restricted request" page, and the break-glass form behind it (workflow/break_glass.py has the rule).
+"Restricted request" page, and the page a member of two organisations sees for a request of the other one
+(workflow/break_glass.py has the rule).
 
-`RestrictedRequestMixin` is listed after `TenantViewMixin` (which sets `self.tenant` and checks the role first):
-`RequestDetailView` has it, so the request's actions, panels and downloads in intake, exceptions and fulfillment that
-build on it have it too, and the few request pages that do not build on it add it themselves.
-tests/workflow/test_break_glass.py checks that every URL with a tracking number resolves to a view that has it.
+`RestrictedRequestMixin` is part of `RequestView` (workflow/views/base.py), listed after `TenantViewMixin` (which
+sets `self.tenant` and checks the role first), so every request page, action and download has it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
-from django.views import View
 
-from roi.errors import ServiceError
 from roi.models import Membership
-from roi.tenancy import TenantViewMixin
 from workflow import selectors
 from workflow.break_glass import (
     BREAK_GLASS_MINUTES,
     RequestAccess,
-    break_glass_grant,
     grant_expiry_label,
     request_access,
 )
 from workflow.extensions import restricted_actions
-from workflow.forms import BreakGlassForm, BulkAssignForm
+from workflow.forms.queue import BulkAssignForm
+from workflow.forms.requests import BreakGlassForm
 from workflow.models import RecordRequest
 
 
@@ -105,7 +99,8 @@ class RestrictedRequestMixin:
                 if not access.allowed and not self.open_without_access(request, record_request):
                     return restricted_page(request, record_request, access)
         try:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # a mixin: the view class comes after it
+            response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # a mixin: the view class comes after it
+            return response
         except Http404:
             if tracking_number is None or (elsewhere := self._organisation_holding(request, tracking_number)) is None:
                 raise
@@ -141,39 +136,3 @@ class RestrictedRequestMixin:
         if grant is None:
             return None
         return {"until": grant_expiry_label(grant, self.tenant), "reason": grant.reason}
-
-
-class BreakGlassView(TenantViewMixin, View):
-    """POST the reason and the confirmation: a supervisor or admin opens a restricted request outside their
-    assignment for BREAK_GLASS_MINUTES, recorded and reported. A form with errors comes back on the restricted page
-    (status 400) with the reason kept."""
-
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
-        try:
-            record_request = selectors.request_for_staff(tenant=self.tenant, tracking_number=tracking_number)
-        except RecordRequest.DoesNotExist:
-            raise Http404("No such request") from None
-        access = request_access(tenant=self.tenant, user=request.user, record_request=record_request)
-        if access.allowed:
-            return redirect("workflow:detail", tracking_number=tracking_number)
-        if not access.can_break_glass:
-            raise PermissionDenied("Only supervisors and admins may open a restricted request by break-glass.")
-        form = BreakGlassForm(request.POST)
-        if not form.is_valid():
-            return restricted_page(request, record_request, access, form=form, status=400)
-        try:
-            break_glass_grant(
-                tenant=self.tenant,
-                actor=request.user,
-                record_request=record_request,
-                reason=form.cleaned_data["reason"],
-                request=request,
-            )
-        except ServiceError as error:
-            if not error.on_form(form):
-                messages.error(request, error.message)
-            return restricted_page(request, record_request, access, form=form, status=error.status_code)
-        messages.warning(request, f"Opened by break-glass for {BREAK_GLASS_MINUTES} minutes. This access is recorded.")
-        return redirect("workflow:detail", tracking_number=tracking_number)

@@ -71,7 +71,8 @@ def anchor_write(*, tenant: Tenant) -> Anchor | None:
     path = anchor_file(tenant.pk)
     if _last_anchored_event(path) == event_id:
         return None  # nothing happened since the last anchor
-    fields = {"v": VERSION, "tenant": tenant.pk, "event": event_id, "hash": row_hash, "at": timezone.now().isoformat()}
+    at = timezone.now().isoformat()
+    fields = {"v": VERSION, "tenant": tenant.pk, "event": event_id, "hash": row_hash, "at": at}
     line = json.dumps({**fields, "sig": _signature(fields)}, sort_keys=True) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
@@ -80,7 +81,7 @@ def anchor_write(*, tenant: Tenant) -> Anchor | None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    return Anchor(tenant_id=tenant.pk, event_id=event_id, row_hash=row_hash, at=fields["at"])
+    return Anchor(tenant_id=tenant.pk, event_id=event_id, row_hash=row_hash, at=at)
 
 
 def _last_anchored_event(path: Path) -> int | None:

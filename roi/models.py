@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import zoneinfo
 from datetime import datetime
+from typing import Self, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -149,8 +150,11 @@ class Tenant(models.Model):
         return zoneinfo.ZoneInfo(self.timezone)
 
 
-class TenantQuerySet(models.QuerySet):
-    def for_tenant(self, tenant: Tenant | int) -> TenantQuerySet:
+_M = TypeVar("_M", bound=models.Model)
+
+
+class TenantQuerySet(models.QuerySet[_M]):
+    def for_tenant(self, tenant: Tenant | int) -> Self:
         tenant_id = tenant if isinstance(tenant, int) else tenant.pk
         return self.filter(tenant_id=tenant_id)
 

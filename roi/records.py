@@ -153,7 +153,8 @@ def append_only_install(connection: Any) -> list[str]:
 
 def quote_literal(cursor: Any, value: str) -> str:
     cursor.execute("SELECT quote_literal(%s)", [value])
-    return cursor.fetchone()[0]
+    quoted: str = cursor.fetchone()[0]
+    return quoted
 
 
 def rewritable_by(cursor: Any, role: str) -> list[str]:

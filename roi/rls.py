@@ -273,7 +273,8 @@ def resolve_tenant(model: Any, key: str) -> int | None:
     if not key:
         return None
     with lookup_scope(key):
-        return model.objects.filter(**{column: key}).values_list("tenant_id", flat=True).first()
+        tenant_id: int | None = model.objects.filter(**{column: key}).values_list("tenant_id", flat=True).first()
+    return tenant_id
 
 
 # --- The policies ------------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def _member_for_update(tenant: Tenant, member_user: Any) -> Membership:
     membership = (
         Membership.objects.for_tenant(tenant)
         .select_for_update(of=("self",))
-        .filter(user_id=getattr(member_user, "pk", None))
+        .filter(user=member_user)
         .select_related("user")
         .first()
     )
@@ -120,7 +120,7 @@ def licensed_professional_remove(*, tenant: Tenant, actor: Any, member_user: Any
 
 # --- Integration clients and their API tokens ---------------------------------------------------------------------
 # An integration is its own kind of account (roi.models.IntegrationClient), never a person's: a tenant admin creates
-# it and issues, rotates and revokes its tokens on the Integrations page (roi/views_integrations.py); an operator
+# it and issues, rotates and revokes its tokens on the Integrations page (roi/views/integrations.py); an operator
 # may issue one from the shell (`manage.py create_api_token`, actor None). Every change writes an
 # `integration_change` access event in its transaction, so the audit pages show who gave which system what access.
 

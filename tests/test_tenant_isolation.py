@@ -138,7 +138,7 @@ def _more_b_objects(tenant_b, b_request) -> dict[str, int]:
     return found
 
 
-def charlie_user(tenant):  # type: ignore[no-untyped-def]
+def charlie_user(tenant):
     from roi.models import Membership
 
     return Membership.objects.for_tenant(tenant).first().user

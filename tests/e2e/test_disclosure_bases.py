@@ -32,7 +32,7 @@ def _shots(tmp_path: Path) -> Path:
     return Path(os.environ.get("ROI_SCREENSHOT_DIR", tmp_path))
 
 
-def _checklist(page: Page, live_server, rr) -> None:  # type: ignore[no-untyped-def]
+def _checklist(page: Page, live_server, rr) -> None:
     page.goto(f"{live_server.url}/requests/{rr.tracking_number}/intake/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Intake checklist")
 
@@ -87,7 +87,7 @@ def test_164_512_f_1_ii_C_an_administrative_request_that_meets_the_test(
     assert not Letter.objects.filter(request=rr, kind="deficiency").exists()
 
 
-def _upload(page: Page, path: Path, *, seen, minor_consented: bool) -> None:  # type: ignore[no-untyped-def]
+def _upload(page: Page, path: Path, *, seen, minor_consented: bool) -> None:
     page.get_by_text("Upload retrieved records").click()
     upload = page.locator("form.document-upload:has(#id_rd_file)")
     upload.get_by_label("File").set_input_files(str(path))

@@ -56,7 +56,7 @@ def answer_authorization(page: Page, tenant, rr, *, expiration: bool) -> None:
         page.get_by_label(question, exact=True).check()
 
 
-def _request(tenant):  # type: ignore[no-untyped-def]
+def _request(tenant):
     rr = factories.RecordRequestFactory(tenant=tenant, intake_completed_at=None)
     factories.IntakeDocumentFactory(request=rr, tenant=tenant, original_name="signed-authorization.pdf")
     return rr

@@ -33,7 +33,7 @@ def upload(name: str, content: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content)
 
 
-def add(rr: RecordRequest, actor, content: bytes | None = None, name: str = "discharge.pdf", **fields):  # type: ignore[no-untyped-def]
+def add(rr: RecordRequest, actor, content: bytes | None = None, name: str = "discharge.pdf", **fields):
     """A release document uploaded by `actor` (a three-page PDF from the EHR unless told otherwise)."""
     return docs.release_document_upload(
         tenant=rr.tenant,
@@ -46,13 +46,13 @@ def add(rr: RecordRequest, actor, content: bytes | None = None, name: str = "dis
     )
 
 
-def authorization_on_file(rr: RecordRequest, **auth) -> IntakeReview:  # type: ignore[no-untyped-def]
+def authorization_on_file(rr: RecordRequest, **auth) -> IntakeReview:
     """A complete intake review with a valid HIPAA authorization recorded from its document, signed ten days ago and
     expiring in a year unless `auth` says otherwise (its Authorization fields)."""
     return complete_review(rr, auth=auth)
 
 
-def document(rr: RecordRequest, **fields):  # type: ignore[no-untyped-def]
+def document(rr: RecordRequest, **fields):
     """A confirmed discharge summary inside the request's scope."""
     start = rr.scope_date_from or timezone.localdate() - timedelta(days=30)
     values = {
@@ -65,7 +65,7 @@ def document(rr: RecordRequest, **fields):  # type: ignore[no-untyped-def]
     return ReleaseDocumentFactory(request=rr, tenant=rr.tenant, **values)
 
 
-def packet(rr: RecordRequest, *, builder, documents=None, **fields) -> ReleasePacket:  # type: ignore[no-untyped-def]
+def packet(rr: RecordRequest, *, builder, documents=None, **fields) -> ReleasePacket:
     """A built packet of the request listing `documents` (one good document by default), addressed to the
     requestor. Earlier versions are superseded, as the packet builder does."""
     documents = [document(rr)] if documents is None else documents
@@ -81,7 +81,7 @@ def packet(rr: RecordRequest, *, builder, documents=None, **fields) -> ReleasePa
     return ReleasePacketFactory(request=rr, tenant=rr.tenant, built_by=builder, **values)
 
 
-def pass_qc(rr: RecordRequest, *, reviewer):  # type: ignore[no-untyped-def]
+def pass_qc(rr: RecordRequest, *, reviewer):
     review = qc.qc_review_record(tenant=rr.tenant, actor=reviewer, record_request=rr, confirmed=qc.CHECK_ORDER)
     assert review.outcome == "passed", review.failures
     rr.refresh_from_db()

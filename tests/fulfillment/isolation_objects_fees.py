@@ -9,7 +9,7 @@ from django.utils import timezone
 from fulfillment.models import Invoice
 
 
-def b_objects(tenant_b, b_request) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def b_objects(tenant_b, b_request) -> dict[str, int]:
     invoice = Invoice(
         tenant=tenant_b,
         request=b_request,

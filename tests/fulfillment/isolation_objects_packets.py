@@ -7,7 +7,7 @@ from fulfillment.models import PacketBuild, PageExclusion
 from tests.fulfillment.factories import ReleaseDocumentFactory, ReleasePacketFactory
 
 
-def b_objects(tenant_b, b_request) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def b_objects(tenant_b, b_request) -> dict[str, int]:
     from django.utils import timezone
 
     document = ReleaseDocumentFactory(request=b_request, page_count=2)

@@ -11,7 +11,7 @@ from tests.fulfillment.factories import DeliveryFactory, ReleasePacketFactory
 from workflow.choices import DeliveryMethod
 
 
-def b_objects(tenant_b, b_request) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def b_objects(tenant_b, b_request) -> dict[str, int]:
     packet = ReleasePacketFactory(request=b_request, tenant=tenant_b)
     delivery = DeliveryFactory(
         packet=packet, method=DeliveryMethod.EMAIL_LINK, destination="b@example.org", mail_tracking_number=""

@@ -13,6 +13,6 @@ ROUTES = (
 )
 
 
-def b_objects(tenant_b, b_request) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def b_objects(tenant_b, b_request) -> dict[str, int]:
     task = RetrievalTaskFactory(request=b_request, requested_by=None)
     return dict.fromkeys(ROUTES, task.pk)

@@ -19,7 +19,7 @@ from workflow.choices import DeliveryMethod, RequestorKind, RequestState, Reques
 pytestmark = pytest.mark.usefixtures("media")
 
 
-def _accounting(tenant, patient, received_days_ago: int, **fields):  # type: ignore[no-untyped-def]
+def _accounting(tenant, patient, received_days_ago: int, **fields):
     return factories.RecordRequestFactory(
         tenant=tenant,
         patient=patient,
@@ -31,12 +31,12 @@ def _accounting(tenant, patient, received_days_ago: int, **fields):  # type: ign
     )
 
 
-def _quote(rr):  # type: ignore[no-untyped-def]
+def _quote(rr):
     return fees.fee_quote(tenant=rr.tenant, record_request=rr, pages=0, delivery_method=DeliveryMethod.MAIL)
 
 
 @pytest.fixture
-def charged(tenant_a):  # type: ignore[no-untyped-def]
+def charged(tenant_a):
     policy = policy_for(tenant_a)
     policy.accounting_fee_cents = 1500
     policy.save()

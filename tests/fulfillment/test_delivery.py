@@ -51,7 +51,7 @@ METHODS = {
 def ready(request_in_state, alice, sam):
     """A request in fulfillment whose packet (built by Alice) passed QC (by Sam), delivered by `method`."""
 
-    def make(method: str = DeliveryMethod.FAX):  # type: ignore[no-untyped-def]
+    def make(method: str = DeliveryMethod.FAX):
         rr = request_in_state(S.IN_FULFILLMENT, delivery_method=method, **METHODS[method][0])
         authorization_on_file(rr)
         packet(rr, builder=alice)
@@ -61,7 +61,7 @@ def ready(request_in_state, alice, sam):
     return make
 
 
-def _evidence(method: str, sam, **changes) -> service.Evidence:  # type: ignore[no-untyped-def]
+def _evidence(method: str, sam, **changes) -> service.Evidence:
     fields = dict(METHODS[method][1])
     if method == DeliveryMethod.PICKUP:
         fields["pickup_id_checked_by"] = sam
@@ -69,7 +69,7 @@ def _evidence(method: str, sam, **changes) -> service.Evidence:  # type: ignore[
     return E(method=method, **fields)
 
 
-def _deliver(rr, actor, evidence):  # type: ignore[no-untyped-def]
+def _deliver(rr, actor, evidence):
     return service.delivery_record(tenant=rr.tenant, actor=actor, record_request=rr, evidence=evidence)
 
 
@@ -212,7 +212,7 @@ def test_no_email_is_sent_when_the_delivery_rolls_back(ready, alice, sam, django
     assert not DownloadLink.objects.exists()
 
 
-def _sent_notices(rr):  # type: ignore[no-untyped-def]
+def _sent_notices(rr):
     return list(Notification.objects.filter(kind="requestor_sent", dedupe_key__startswith=f"requestor:{rr.pk}:"))
 
 
@@ -260,7 +260,7 @@ def delivered(ready, alice, sam):
     return rr, first
 
 
-def _resend(rr, actor, original, reason, evidence, note=""):  # type: ignore[no-untyped-def]
+def _resend(rr, actor, original, reason, evidence, note=""):
     return service.delivery_resend(
         tenant=rr.tenant, actor=actor, record_request=rr, original=original, reason=reason, evidence=evidence, note=note
     )

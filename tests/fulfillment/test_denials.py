@@ -21,6 +21,7 @@ from roi.services import licensed_professional_remove
 from tests import factories
 from tests.fulfillment.factories import ReleaseDocumentFactory
 from tests.fulfillment.pdfs import pdf_texts
+from tests.portal.translations import english_left
 from workflow.choices import REVIEWABLE_DENIALS, DenialBasis, RequestState
 from workflow.models import RecordRequest, RequestTransition
 
@@ -444,8 +445,6 @@ def test_164_524_d_4_an_overturned_full_denial_letter_promises_the_release_witho
 
 
 def test_164_524_d_4_a_spanish_speaking_requestor_is_told_in_spanish(media, tenant, sam, reviewer):
-    from tests.portal.test_translations import _english_left
-
     rr = factories.RecordRequestFactory(tenant=tenant, requestor__email="jw@example.com", requestor__language="es")
     denial = _in_review(_deny(rr, sam), sam, reviewer)
     denials.denial_review_decide(tenant=tenant, actor=reviewer, denial=denial, outcome="upheld", note="Agree")
@@ -453,4 +452,4 @@ def test_164_524_d_4_a_spanish_speaking_requestor_is_told_in_spanish(media, tena
     assert notice.subject == f"La revisión de nuestra decisión sobre su solicitud de expedientes {rr.tracking_number}"
     assert notice.body.startswith("Hola:")
     assert "el revisor estuvo de acuerdo con nuestra decisión" in notice.body
-    assert _english_left(f"{notice.subject}\n{notice.body}") == []
+    assert english_left(f"{notice.subject}\n{notice.body}") == []

@@ -28,14 +28,14 @@ LEAGUE = "Springfield Police Athletic League"
 TODAY = date(2026, 2, 1)
 
 
-def _disclosure(patient, recipient: str, *, on: date = date(2025, 7, 1), request=None) -> Disclosure:  # type: ignore[no-untyped-def]
+def _disclosure(patient, recipient: str, *, on: date = date(2025, 7, 1), request=None) -> Disclosure:
     return Disclosure.objects.create(
         tenant=patient.tenant, patient=patient, request=request, disclosed_on=on, recipient_name=recipient,
         description="Emergency department record", purpose=DisclosurePurpose.LAW_ENFORCEMENT, recorded_at=clock.now(),
     )  # fmt: skip
 
 
-def _via_request(patient, requestor, *, recipient: str | None = None, on: date = date(2025, 7, 1)) -> Disclosure:  # type: ignore[no-untyped-def]
+def _via_request(patient, requestor, *, recipient: str | None = None, on: date = date(2025, 7, 1)) -> Disclosure:
     """A disclosure written by the delivery of a request made by `requestor` (recipient: the requestor, as delivery
     writes it, unless a correction changed the text)."""
     rr = factories.RecordRequestFactory(
@@ -44,20 +44,20 @@ def _via_request(patient, requestor, *, recipient: str | None = None, on: date =
     return _disclosure(patient, recipient if recipient is not None else str(requestor), request=rr, on=on)
 
 
-def _government(tenant, name: str, organization: str = ""):  # type: ignore[no-untyped-def]
+def _government(tenant, name: str, organization: str = ""):
     return factories.RequestorFactory(
         tenant=tenant, kind=RequestorKind.GOVERNMENT, name=name, organization=organization
     )
 
 
-def _suspend(patient, actor, **agency):  # type: ignore[no-untyped-def]
+def _suspend(patient, actor, **agency):
     return disclosures.suspension_record(
         tenant=patient.tenant, actor=actor, patient=patient, statement="An accounting would impede our investigation.",
         oral=False, starts_on=TODAY - timedelta(days=10), ends_on=TODAY + timedelta(days=90), **agency,
     )  # fmt: skip
 
 
-def _listed(patient) -> list[str]:  # type: ignore[no-untyped-def]
+def _listed(patient) -> list[str]:
     entries = disclosures.accounting_entries(tenant=patient.tenant, patient=patient, period_end=TODAY, as_of=TODAY)
     return [entry.first.recipient_name for entry in entries]
 
@@ -131,11 +131,11 @@ def test_164_528_a_2_another_organisations_requestor_or_a_name_without_letters_i
 # --- The form on the patient's accounting page ------------------------------------------------------------------
 
 
-def _page(patient) -> str:  # type: ignore[no-untyped-def]
+def _page(patient) -> str:
     return reverse("fulfillment:patient-disclosures", kwargs={"pk": patient.pk})
 
 
-def _post_url(patient) -> str:  # type: ignore[no-untyped-def]
+def _post_url(patient) -> str:
     return reverse("fulfillment:suspension-record", kwargs={"pk": patient.pk})
 
 

@@ -39,11 +39,11 @@ EMAIL = "records@lawfirm.example.com"
 pytestmark = pytest.mark.usefixtures("media")
 
 
-def _fax(sam):  # type: ignore[no-untyped-def]
+def _fax(sam):
     return delivery.Evidence(method=DeliveryMethod.FAX, destination=FAX, fax_confirmation="JOB 4471 OK")
 
 
-def _ready(request_in_state, alice, sam, **fields):  # type: ignore[no-untyped-def]
+def _ready(request_in_state, alice, sam, **fields):
     """A request in fulfillment, assigned to Alice, whose authorization is on file and whose packet (built by Alice)
     passed QC (by Sam)."""
     values = {"delivery_destination": FAX, "assignee": alice, **fields}
@@ -54,7 +54,7 @@ def _ready(request_in_state, alice, sam, **fields):  # type: ignore[no-untyped-d
     return rr
 
 
-def _revoke(rr, actor, received_on=None):  # type: ignore[no-untyped-def]
+def _revoke(rr, actor, received_on=None):
     auth = IntakeReview.objects.get(request=rr).authorization
     written = SimpleUploadedFile("revocation.pdf", make_pdf(1, "I revoke my authorization"), "application/pdf")
     return revocation_record(
@@ -67,11 +67,11 @@ def _revoke(rr, actor, received_on=None):  # type: ignore[no-untyped-def]
     )
 
 
-def _deliver(rr, actor, sam):  # type: ignore[no-untyped-def]
+def _deliver(rr, actor, sam):
     return delivery.delivery_record(tenant=rr.tenant, actor=actor, record_request=rr, evidence=_fax(sam))
 
 
-def _by_link(request_in_state, alice, sam, method, **fields):  # type: ignore[no-untyped-def]
+def _by_link(request_in_state, alice, sam, method, **fields):
     """A request ready for release (see _ready) delivered by a download link to the requestor's email: the request
     and the delivery's result (its token)."""
     rr = _ready(request_in_state, alice, sam, delivery_method=method, delivery_destination=EMAIL, **fields)
@@ -79,7 +79,7 @@ def _by_link(request_in_state, alice, sam, method, **fields):  # type: ignore[no
     return rr, delivery.delivery_record(tenant=rr.tenant, actor=alice, record_request=rr, evidence=evidence)
 
 
-def _verdict(rr) -> gate.Verdict:  # type: ignore[no-untyped-def]
+def _verdict(rr) -> gate.Verdict:
     """The gate's verdict on delivering the request's current packet now."""
     current = qc.current_packet(tenant=rr.tenant, record_request=rr)
     return gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=current, action=ReleaseAction.DELIVER)
@@ -297,7 +297,7 @@ def test_the_request_page_shows_the_gates_verdict_and_offers_delivery_only_when_
 
 
 @pytest.fixture
-def notes_request(tenant_a, alice, sam):  # type: ignore[no-untyped-def]
+def notes_request(tenant_a, alice, sam):
     """A patient's right-of-access request for lab results and psychotherapy notes, validated by the checklist."""
     from intake import services as intake_services
 

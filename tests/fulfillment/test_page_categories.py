@@ -23,17 +23,17 @@ pytestmark = pytest.mark.usefixtures("media")
 HIV = SensitiveCategory.HIV
 
 
-def _verdict(rr):  # type: ignore[no-untyped-def]
+def _verdict(rr):
     current = qc.current_packet(tenant=rr.tenant, record_request=rr)
     return gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=current, action=ReleaseAction.DELIVER)
 
 
-def _codes(rr) -> set[str]:  # type: ignore[no-untyped-def]
+def _codes(rr) -> set[str]:
     return {r.code for r in _verdict(rr).refusals}
 
 
 @pytest.fixture
-def summary(request_in_state, alice):  # type: ignore[no-untyped-def]
+def summary(request_in_state, alice):
     """A third-party request on a valid authorization, in fulfillment, with a three-page discharge summary whose
     second page is an HIV result."""
     rr = request_in_state(RequestState.IN_FULFILLMENT, assignee=alice, delivery_destination="(312) 555-0199")

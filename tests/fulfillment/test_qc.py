@@ -30,7 +30,7 @@ def rr(request_in_state):
     return rr
 
 
-def _review(rr, actor, confirmed=ALL, note=""):  # type: ignore[no-untyped-def]
+def _review(rr, actor, confirmed=ALL, note=""):
     return qc.qc_review_record(tenant=rr.tenant, actor=actor, record_request=rr, confirmed=confirmed, note=note)
 
 
@@ -172,7 +172,7 @@ def test_a_complete_record_set_request_takes_every_record_type(request_in_state,
     assert _review(rr, sam).outcome == "passed"
 
 
-def _authorization(rr):  # type: ignore[no-untyped-def]
+def _authorization(rr):
     return rr.intake_review.authorization
 
 
@@ -350,7 +350,7 @@ def test_qc_counts_per_period_for_the_error_rate(rr, alice, sam, tenant_a):
 # --- The page -----------------------------------------------------------------------------------------------
 
 
-def _detail(client, rr) -> str:  # type: ignore[no-untyped-def]
+def _detail(client, rr) -> str:
     return client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
 
 

@@ -33,11 +33,11 @@ def accounting(request_in_state):
     return rr
 
 
-def _review(rr, actor):  # type: ignore[no-untyped-def]
+def _review(rr, actor):
     return qc.qc_review_record(tenant=rr.tenant, actor=actor, record_request=rr, confirmed=qc.CHECK_ORDER)
 
 
-def _scope(rr) -> qc.QcCheck:  # type: ignore[no-untyped-def]
+def _scope(rr) -> qc.QcCheck:
     checklist = qc.qc_checklist(
         tenant=rr.tenant, record_request=rr, packet=qc.current_packet(tenant=rr.tenant, record_request=rr)
     )

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("media")
 EMAIL = "rosa.diaz@example.com"
 
 
-def _own_copy(request_in_state, alice, **fields):  # type: ignore[no-untyped-def]
+def _own_copy(request_in_state, alice, **fields):
     values = {
         "request_type": RequestType.RIGHT_OF_ACCESS,
         "requestor__kind": RequestorKind.PATIENT,
@@ -33,13 +33,13 @@ def _own_copy(request_in_state, alice, **fields):  # type: ignore[no-untyped-def
     return rr
 
 
-def _codes(rr) -> set[str]:  # type: ignore[no-untyped-def]
+def _codes(rr) -> set[str]:
     current = qc.current_packet(tenant=rr.tenant, record_request=rr)
     verdict = gate.release_verdict(tenant=rr.tenant, record_request=rr, packet=current, action=ReleaseAction.DELIVER)
     return {r.code for r in verdict.refusals}
 
 
-def _send(rr, actor):  # type: ignore[no-untyped-def]
+def _send(rr, actor):
     evidence = delivery.Evidence(method=DeliveryMethod.UNENCRYPTED_EMAIL, destination=EMAIL)
     return delivery.delivery_record(tenant=rr.tenant, actor=actor, record_request=rr, evidence=evidence)
 

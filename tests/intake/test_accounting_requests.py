@@ -26,7 +26,7 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-def _facts(request_type: str, **overrides) -> rules.IntakeFacts:  # type: ignore[no-untyped-def]
+def _facts(request_type: str, **overrides) -> rules.IntakeFacts:
     values = {
         "request_type": request_type,
         "requestor_kind": RequestorKind.PATIENT,
@@ -42,7 +42,7 @@ def _facts(request_type: str, **overrides) -> rules.IntakeFacts:  # type: ignore
     return rules.IntakeFacts(**values)
 
 
-def _receive(tenant, actor, request_type: str, **overrides):  # type: ignore[no-untyped-def]
+def _receive(tenant, actor, request_type: str, **overrides):
     values = {
         "tenant": tenant,
         "actor": actor,

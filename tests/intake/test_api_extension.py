@@ -30,21 +30,21 @@ def illinois(db):
 
 
 @pytest.fixture
-def api(illinois, api_token_for):  # type: ignore[no-untyped-def]
+def api(illinois, api_token_for):
     """Calls by the Illinois organisation's user, with its API token."""
     tenant, user = illinois
     return _caller(Client(HTTP_AUTHORIZATION=f"Token {api_token_for(user, tenant)[1]}"))
 
 
-def _caller(client: Client):  # type: ignore[no-untyped-def]
-    def extend(rr: RecordRequest, body: dict):  # type: ignore[no-untyped-def]
+def _caller(client: Client):
+    def extend(rr: RecordRequest, body: dict):
         url = f"/api/v1/requests/{rr.tracking_number}/extend/"
         return client.post(url, json.dumps(body), content_type="application/json")
 
     return extend
 
 
-def _request(tenant, request_type: str = RequestType.RIGHT_OF_ACCESS) -> RecordRequest:  # type: ignore[no-untyped-def]
+def _request(tenant, request_type: str = RequestType.RIGHT_OF_ACCESS) -> RecordRequest:
     return factories.RecordRequestFactory(
         tenant=tenant, request_type=request_type, requestor__kind=RequestorKind.PATIENT, requestor__organization=""
     )

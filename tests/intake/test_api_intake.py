@@ -60,7 +60,7 @@ def _counts() -> tuple[int, int, int, int]:
 
 
 @pytest.fixture
-def alice_token(alice, tenant_a, api_token_for):  # type: ignore[no-untyped-def]
+def alice_token(alice, tenant_a, api_token_for):
     """A token of tenant A's interface with Alice's (a specialist's) permissions; it acts as its own account."""
     return api_token_for(alice, tenant_a)
 

@@ -405,7 +405,7 @@ def test_164_524_a_1_i_a_patient_gets_their_own_sensitive_records_and_psychother
 LEGAL_OK = {"legal_document_type": "subpoena", "satisfactory_assurance": True}
 
 
-def part2(review, kind=RequestorKind.ATTORNEY):  # type: ignore[no-untyped-def]
+def part2(review, kind=RequestorKind.ATTORNEY):
     return codes(facts(RequestType.LEGAL, kind, review=review, sensitive_categories=[SensitiveCategory.SUD_PART2]))
 
 

@@ -16,12 +16,12 @@ from workflow.choices import RequestorKind, RequestType
 HIV = "hiv"
 
 
-def _codes_and_citations(rr):  # type: ignore[no-untyped-def]
+def _codes_and_citations(rr):
     found = rules.evaluate(services.intake_facts(tenant=rr.tenant, record_request=rr))
     return [(d.code, d.citation) for d in found]
 
 
-def _provider_request(tenant, **fields):  # type: ignore[no-untyped-def]
+def _provider_request(tenant, **fields):
     rr = factories.RecordRequestFactory(
         tenant=tenant, request_type=RequestType.CONTINUITY_OF_CARE, requestor__kind=RequestorKind.PROVIDER,
         sensitive_categories=[HIV], **fields,

@@ -16,7 +16,7 @@ from workflow.choices import RequestorKind, RequestState, RequestType
 from workflow.models import Patient
 
 
-def _executor_request(tenant):  # type: ignore[no-untyped-def]
+def _executor_request(tenant):
     rr = factories.RecordRequestFactory(
         tenant=tenant,
         request_type=RequestType.RIGHT_OF_ACCESS,

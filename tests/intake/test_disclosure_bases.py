@@ -34,7 +34,7 @@ S = RequestState
 FAX = "(217) 555-0142"
 
 
-def _receive(tenant, actor, request_type: str, kind: str = K.GOVERNMENT, **overrides: Any):  # type: ignore[no-untyped-def]
+def _receive(tenant, actor, request_type: str, kind: str = K.GOVERNMENT, **overrides: Any):
     values: dict[str, Any] = {
         "tenant": tenant,
         "actor": actor,
@@ -63,7 +63,7 @@ def _all_met(request_type: str, **chosen: str) -> tuple[dict[str, Any], dict[str
     return staff, decisions
 
 
-def _answer(rr, actor, answers: dict[str, Any]) -> IntakeReview:  # type: ignore[no-untyped-def]
+def _answer(rr, actor, answers: dict[str, Any]) -> IntakeReview:
     review = IntakeReview.objects.filter(request=rr).first()
     current = dict(review.basis_answers) if review else {}
     return services.intake_review_save(
@@ -71,7 +71,7 @@ def _answer(rr, actor, answers: dict[str, Any]) -> IntakeReview:  # type: ignore
     )
 
 
-def _release(rr, alice, sam):  # type: ignore[no-untyped-def]
+def _release(rr, alice, sam):
     """Validated request: into fulfillment, a packet, QC by Sam, delivered by fax. The delivery."""
     rr = transitions.request_start_fulfillment(tenant=rr.tenant, actor=alice, record_request=rr)
     packet(rr, builder=alice)
@@ -302,7 +302,7 @@ def test_164_512_f_1_ii_C_through_the_api_the_decision_is_a_supervisors(tenant_a
     url = f"/api/v1/requests/{rr.tracking_number}/intake-review/"
     staff, decisions = _all_met(T.LAW_ENFORCEMENT, process=bases.LE_ADMINISTRATIVE)
 
-    def post(user, body):  # type: ignore[no-untyped-def]
+    def post(user, body):
         client = Client(HTTP_AUTHORIZATION=f"Token {api_token_for(user, tenant_a)[1]}")
         return client.post(url, data=json.dumps(body), content_type="application/json")
 

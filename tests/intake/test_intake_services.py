@@ -29,7 +29,7 @@ def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-def _signed_form(tenant, actor, rr):  # type: ignore[no-untyped-def]
+def _signed_form(tenant, actor, rr):
     from intake.documents import document_add
     from tests.fulfillment.pdfs import make_pdf
 
@@ -37,7 +37,7 @@ def _signed_form(tenant, actor, rr):  # type: ignore[no-untyped-def]
     return document_add(tenant=tenant, actor=actor, record_request=rr, uploaded_file=form, kind="authorization")
 
 
-def _record_authorization(tenant, actor, rr, **fields):  # type: ignore[no-untyped-def]
+def _record_authorization(tenant, actor, rr, **fields):
     """The specialist records the authorization from the signed form received with the request."""
     values = {
         "document": _signed_form(tenant, actor, rr),

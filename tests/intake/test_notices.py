@@ -32,7 +32,7 @@ PHI = ("Marisol", "Quintanilla", "MRN-884213", "1968", "April 12", "Jonathan Whi
 
 
 class FailingBackend(BaseEmailBackend):
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, email_messages):
         raise SMTPServerDisconnected("Connection unexpectedly closed")
 
 
@@ -45,17 +45,17 @@ def _setup(settings, tmp_path, tenant_a):
     tenant_a.save()
 
 
-def _requestor(language: str = "en", **extra) -> dict:  # type: ignore[no-untyped-def]
+def _requestor(language: str = "en", **extra) -> dict:
     return {"kind": "patient", "name": "Jonathan Whitfield", "email": "jw@example.com", "language": language, **extra}
 
 
-def _only_notice(rr, event: str) -> Notification:  # type: ignore[no-untyped-def]
+def _only_notice(rr, event: str) -> Notification:
     rows = list(Notification.objects.filter(kind=f"requestor_{event}", dedupe_key__startswith=f"requestor:{rr.pk}:"))
     assert len(rows) == 1, rows
     return rows[0]
 
 
-def _assert_safe(rr, notice: Notification) -> None:  # type: ignore[no-untyped-def]
+def _assert_safe(rr, notice: Notification) -> None:
     whole = f"{notice.subject}\n{notice.body}"
     for phi in PHI:
         assert phi not in whole

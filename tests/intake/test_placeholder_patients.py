@@ -26,7 +26,7 @@ def _media(media):
     return media
 
 
-def _emailed(tenant, subject: str):  # type: ignore[no-untyped-def]
+def _emailed(tenant, subject: str):
     raw = messages.build(
         sender=LAW_FIRM, subject=subject, attachments=[(messages.pdf_bytes(1), "application", "pdf", "letter.pdf")]
     )
@@ -35,7 +35,7 @@ def _emailed(tenant, subject: str):  # type: ignore[no-untyped-def]
     return result.record_request
 
 
-def _identify(tenant, actor, record_request, **patient):  # type: ignore[no-untyped-def]
+def _identify(tenant, actor, record_request, **patient):
     return services.intake_details_update(
         tenant=tenant, actor=actor, record_request=record_request, patient_data=patient, request_type="authorization"
     )

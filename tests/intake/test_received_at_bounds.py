@@ -40,7 +40,7 @@ def api(alice, tenant_a, api_token_for) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Token {api_token_for(alice, tenant_a)[1]}")
 
 
-def _api_create(api: Client, received_at: str):  # type: ignore[no-untyped-def]
+def _api_create(api: Client, received_at: str):
     body = {
         "patient": {"mrn": "A-1001", "first_name": "Rosa", "last_name": "Diaz", "date_of_birth": "1980-04-02"},
         "requestor": {"kind": "patient", "name": "Rosa Diaz"},

@@ -19,7 +19,7 @@ from workflow.choices import RequestorKind, RequestState, RequestType
 pytestmark = pytest.mark.usefixtures("media")
 
 
-def _relying(request_in_state, alice):  # type: ignore[no-untyped-def]
+def _relying(request_in_state, alice):
     rr = request_in_state(
         RequestState.IN_FULFILLMENT, request_type=RequestType.RIGHT_OF_ACCESS, assignee=alice,
         requestor__kind=RequestorKind.PERSONAL_REPRESENTATIVE, delivery_destination="(312) 555-0199",

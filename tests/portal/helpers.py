@@ -28,7 +28,7 @@ def deficient_request(tenant, actor):
     return rr
 
 
-def download_link(tenant, *, uses=0, max_uses=3, expires_in=timedelta(days=5), revoked=False, record_request=None):  # type: ignore[no-untyped-def]
+def download_link(tenant, *, uses=0, max_uses=3, expires_in=timedelta(days=5), revoked=False, record_request=None):
     packet_kwargs = (
         {"request": record_request, "tenant": record_request.tenant}
         if record_request is not None

@@ -37,7 +37,7 @@ def address():
     return f"198.51.{random.randint(0, 255)}.{random.randint(1, 254)}"
 
 
-def _body(response) -> bytes:  # type: ignore[no-untyped-def]
+def _body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
@@ -201,12 +201,12 @@ def test_two_downloads_at_once_on_the_last_use_give_the_packet_once(tenant_a, se
 # --- The status page ---------------------------------------------------------------------------------------------
 
 
-def _status_download(client, link, address, tracking_number=None):  # type: ignore[no-untyped-def]
+def _status_download(client, link, address, tracking_number=None):
     number = tracking_number or link.delivery.request.tracking_number
     return client.post(reverse("portal:status-download", args=[number, link.pk]), REMOTE_ADDR=address)
 
 
-def _granted_client(record_request, address) -> Client:  # type: ignore[no-untyped-def]
+def _granted_client(record_request, address) -> Client:
     client = Client()
     client.get(status_link_path(record_request.tracking_number), REMOTE_ADDR=address)
     return client

@@ -5,97 +5,23 @@ portal page and a requestor email coming out in Spanish."""
 from __future__ import annotations
 
 import gettext
-import re
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from intake import notices
 from intake.choices import NoticeEvent
 from tests import factories
+from tests.portal.translations import (
+    MO_FILE,
+    PLACEHOLDER,
+    TAG,
+    english_left,
+    po_entries,
+)
 from workflow.choices import DeliveryMethod
-
-CATALOGUE = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
-PO_FILE = CATALOGUE / "django.po"
-MO_FILE = CATALOGUE / "django.mo"
-
-PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|%[sdif]")
-TAG = re.compile(r"<[^>]+>")
-# English left in a Spanish page or email: any catalogue message this long is a sentence, not a shared word
-# ("Portal", "Fax").
-ENGLISH_MIN_LENGTH = 20
-
-
-@dataclass
-class Entry:
-    msgid: str = ""
-    msgid_plural: str = ""
-    msgctxt: str | None = None
-    msgstr: str = ""
-    msgstr_plural: dict[int, str] = field(default_factory=dict)
-    flags: set[str] = field(default_factory=set)
-
-    @property
-    def translations(self) -> list[str]:
-        return [self.msgstr_plural[n] for n in sorted(self.msgstr_plural)] if self.msgid_plural else [self.msgstr]
-
-
-def _unquote(token: str) -> str:
-    body = token.strip()
-    assert body.startswith('"'), token
-    assert body.endswith('"'), token
-    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
-    return re.sub(r"\\(.)", lambda m: escapes[m.group(1)], body[1:-1])
-
-
-def po_entries(path: Path = PO_FILE) -> tuple[Entry, list[Entry]]:
-    """(header, entries) of a .po file as makemessages writes it (a blank line between entries); obsolete (#~)
-    entries are left out."""
-    entries: list[Entry] = []
-    current = Entry()
-    target: tuple[str, int | None] | None = None
-    started = False
-
-    def finish() -> None:
-        nonlocal current, started, target
-        if started:
-            entries.append(current)
-        current, started, target = Entry(), False, None
-
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line:
-            finish()
-        elif line.startswith("#,"):
-            current.flags |= {flag.strip() for flag in line[2:].split(",")}
-        elif line.startswith("#"):
-            continue
-        elif line.startswith('"'):
-            assert target is not None, raw
-            name, index = target
-            if index is None:
-                setattr(current, name, getattr(current, name) + _unquote(line))
-            else:
-                current.msgstr_plural[index] += _unquote(line)
-        else:
-            keyword, _, value = line.partition(" ")
-            started = True
-            plural = re.fullmatch(r"msgstr\[(\d+)\]", keyword)
-            if plural:
-                target = ("msgstr_plural", int(plural.group(1)))
-                current.msgstr_plural[target[1]] = _unquote(value)
-            else:
-                assert keyword in ("msgctxt", "msgid", "msgid_plural", "msgstr"), raw
-                target = (keyword, None)
-                setattr(current, keyword, _unquote(value))
-    finish()
-    header = next(entry for entry in entries if entry.msgid == "")
-    return header, [entry for entry in entries if entry.msgid != ""]
 
 
 def _placeholders(text: str) -> Counter[str]:
@@ -165,16 +91,6 @@ def test_the_committed_mo_is_compiled_from_the_current_po():
     assert stale == [], "out of date in django.mo (run compilemessages -l es):\n" + "\n".join(stale)
 
 
-def _english_left(text: str) -> list[str]:
-    _, entries = po_entries()
-    return [
-        source
-        for entry in entries
-        for source in (entry.msgid, entry.msgid_plural)
-        if len(source) >= ENGLISH_MIN_LENGTH and source in text
-    ]
-
-
 @pytest.mark.django_db
 def test_the_lookup_page_is_spanish_for_a_spanish_browser(client):
     page = client.get(reverse("portal:lookup"), HTTP_ACCEPT_LANGUAGE="es-US,es;q=0.9").content.decode()
@@ -185,7 +101,7 @@ def test_the_lookup_page_is_spanish_for_a_spanish_browser(client):
     assert "Nunca le pediremos una contraseña" in page
     assert "Check the status of a records request" not in page
     assert "Tracking number" not in page
-    assert _english_left(page) == []
+    assert english_left(page) == []
 
 
 @pytest.mark.django_db
@@ -218,4 +134,4 @@ def test_a_records_ready_email_to_a_spanish_speaking_requestor_is_spanish(settin
     assert "¿Preguntas? Llame a" in body
     assert f"su número de seguimiento, {rr.tracking_number}." in body
     assert "Hello," not in body
-    assert _english_left(f"{notice.subject}\n{body}") == []
+    assert english_left(f"{notice.subject}\n{body}") == []

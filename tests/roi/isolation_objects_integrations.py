@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests import factories
 
 
-def b_objects(tenant_b, b_request) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def b_objects(tenant_b, b_request) -> dict[str, int]:
     token = factories.ApiTokenFactory(client=factories.IntegrationClientFactory(tenant=tenant_b, name="Beta EHR"))
     return {
         "integration-client": token.client_id,

@@ -309,7 +309,7 @@ COMPLETE = dict.fromkeys(
 )  # fmt: skip
 
 
-def _facts(**overrides):  # type: ignore[no-untyped-def]
+def _facts(**overrides):
     values = {
         "request_type": RequestType.AUTHORIZATION,
         "requestor_kind": RequestorKind.ATTORNEY,
@@ -331,7 +331,7 @@ def _facts(**overrides):  # type: ignore[no-untyped-def]
     return rules.IntakeFacts(**values)
 
 
-def _citation(facts, code: str) -> str:  # type: ignore[no-untyped-def]
+def _citation(facts, code: str) -> str:
     return next(d.citation for d in rules.evaluate(facts) if d.code == code)
 
 

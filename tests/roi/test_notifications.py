@@ -20,7 +20,7 @@ from tests.concurrency import run_at_once
 class FailingBackend(BaseEmailBackend):
     """A mail server that is down."""
 
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, email_messages):
         raise SMTPServerDisconnected("Connection unexpectedly closed")
 
 

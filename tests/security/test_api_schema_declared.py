@@ -16,7 +16,7 @@ JSON = "application/json"
 CANCEL = SCHEMA["/api/v1/requests/{tracking_number}/cancel/"]["POST"]
 
 
-def _check(case, response, *checks) -> None:  # type: ignore[no-untyped-def]
+def _check(case, response, *checks) -> None:
     case.validate_response(response, checks=list(checks))
 
 

@@ -98,7 +98,7 @@ def test_an_admin_sets_the_leakage_minutes_and_bad_values_say_what_to_fix(tenant
     )  # fmt: skip
     assert response.status_code == 400
     html = response.content.decode()
-    assert "At most 600 minutes" in html or "less than or equal to 600" in html
+    assert "At most 600 minutes (10 hours) per event." in html
     assert "This field is required." in html
     assert not ReportingSettings.objects.filter(tenant=tenant_a).exists()
     response = client.post(

@@ -207,7 +207,7 @@ INSERT INTO workflow_recordrequest (
     exception_reason, exception_since, exception_seconds_before, legal_due_date, internal_target_date,
     record_types, scope_notes, sensitive_categories, urgency_date, urgency_reason, delivery_method,
     delivery_destination, needs_intake_completion, intake_completed_at, delivery_evidence, denial_basis,
-    delivered_at, closed_at, created_at, updated_at, last_activity_at)
+    delivered_at, closed_at, created_at, updated_at, last_activity_at, unencrypted_email_accepted_how)
 SELECT %(tenant_id)s, 'ROI-B' || lpad((%(offset)s + g)::text, 9, '0'),
        %(patient_min)s + floor(u_patient * %(patient_count)s)::bigint,
        %(requestor_min)s + floor(u_requestor * %(requestor_count)s)::bigint,
@@ -236,7 +236,7 @@ SELECT %(tenant_id)s, 'ROI-B' || lpad((%(offset)s + g)::text, 9, '0'),
        CASE WHEN state = 'denied' THEN 'not_held' ELSE '' END,
        CASE WHEN state IN ('delivered','closed') THEN finished_at END,
        CASE WHEN state IN ('closed','denied','cancelled') THEN finished_at + interval '1 hour' END,
-       received_at, last_activity_at, last_activity_at
+       received_at, last_activity_at, last_activity_at, ''
 FROM generate_series(1, %(count)s) AS g
 CROSS JOIN LATERAL (
     SELECT random() AS u_state, random() AS u_sub, random() AS u_sub2, random() AS u_age, random() AS u_type,

@@ -519,7 +519,7 @@ WHERE r.tenant_id = ANY(%(tenant_ids)s) AND r.state IN ('delivered', 'closed')
         "fulfillment_qcreview",
         """
 INSERT INTO fulfillment_qcreview (tenant_id, request_id, packet_id, reviewer_id, reviewed_at, outcome, checks,
-                                  failures, note)
+                                  failures, note, release_facts)
 SELECT p.tenant_id, p.request_id, p.id, s.supervisor,
        COALESCE(p.superseded_at, p.built_at + interval '1 hour'),
        CASE WHEN p.superseded_at IS NULL THEN 'passed' ELSE 'failed' END,
@@ -529,7 +529,7 @@ SELECT p.tenant_id, p.request_id, p.id, s.supervisor,
             END::jsonb,
        CASE WHEN p.superseded_at IS NULL THEN '[]'
             ELSE '[{"code": "patient", "message": "A page of another patient is in the packet."}]' END::jsonb,
-       ''
+       '', '{}'::jsonb
 FROM fulfillment_releasepacket p
 JOIN bench_staff s ON s.tenant_id = p.tenant_id
 WHERE p.tenant_id = ANY(%(tenant_ids)s)

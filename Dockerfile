@@ -39,6 +39,8 @@ RUN SECRET_KEY=build-time-placeholder-not-used-at-runtime-0000 \
 USER roi
 EXPOSE 8000
 
-# The web process; compose overrides the command for migrate, worker and beat.
+# The web process; compose overrides the command for migrate, worker and beat. The access log names the path only,
+# as in docker-compose.yml: gunicorn's default line carries the query string, where a search holds a patient's name.
 CMD ["gunicorn", "roi.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", \
-     "--worker-tmp-dir", "/dev/shm", "--timeout", "60", "--access-logfile", "-"]
+     "--worker-tmp-dir", "/dev/shm", "--timeout", "60", "--access-logfile", "-", \
+     "--access-logformat", "%(h)s %(t)s \"%(m)s %(U)s %(H)s\" %(s)s %(B)s %(M)sms"]

@@ -20,6 +20,9 @@ class AccessAction(models.TextChoices):
     DOWNLOAD_DOCUMENT = "download_document", "Downloaded document"
     EXPORT = "export", "Exported data"
     SEARCH_PATIENTS = "search_patients", "Searched patients"
+    # The search box of every staff page and the API's ?q= (workflow/search.py): the detail holds the number of
+    # results, the kinds matched and a keyed hash of the term, never the term (a patient's name, MRN or birth date).
+    SEARCH_REQUESTS = "search_requests", "Searched requests"
     VIEW_PATIENT = "view_patient", "Viewed patient"
     # The audit pages show patients' names and what was done with their records: reading them is an access too.
     VIEW_AUDIT = "view_audit", "Viewed audit trail"

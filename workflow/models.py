@@ -14,10 +14,12 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
 from django.db.models import F
+from django.db.models.functions import Upper
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMFieldMixin, transition
 from simple_history.models import HistoricalRecords
 
@@ -42,6 +44,33 @@ from workflow.choices import (
 TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 TRACKING_GROUPS = 3
 TRACKING_GROUP_LENGTH = 4
+
+
+# The expressions search indexes (workflow/search.py writes the same ones in its SQL, so PostgreSQL uses the indexes).
+class FullName(models.Func):
+    """first_name || ' ' || last_name: one text for pg_trgm, whose trigrams ignore the words' order and commas, so
+    "Jonh Smith" and "Smith, John" both come close to it."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    arity = 2
+    output_field = models.TextField()
+
+
+class Digits(models.Func):
+    """The digits of a phone number, however it was typed: "(555) 010-2233" and "555.010.2233" compare equal."""
+
+    template = "regexp_replace(%(expressions)s, '[^0-9]', '', 'g')"
+    arity = 1
+    output_field = models.TextField()
+
+
+class WithoutHyphens(models.Func):
+    """A tracking number as people type it without its hyphens: "roi 7k3m..." becomes ROI7K3M..."""
+
+    template = "replace(%(expressions)s, '-', '')"
+    arity = 1
+    output_field = models.TextField()
 
 
 def new_tracking_number() -> str:
@@ -71,7 +100,16 @@ class Patient(TenantOwned):
     class Meta:
         ordering = ["last_name", "first_name"]
         constraints = [models.UniqueConstraint(fields=["tenant", "mrn"], name="patient_mrn_unique_per_tenant")]
-        indexes = [models.Index(fields=["tenant", "last_name", "date_of_birth"], name="patient_name_dob_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "last_name", "date_of_birth"], name="patient_name_dob_idx"),
+            # Search (workflow/search.py): names by trigram similarity (GIN, the tenant first through btree_gin),
+            # an MRN in any case, a date of birth.
+            GinIndex(
+                F("tenant"), OpClass(FullName("first_name", "last_name"), "gin_trgm_ops"), name="patient_name_trgm_idx"
+            ),
+            models.Index(F("tenant"), Upper("mrn"), name="patient_mrn_upper_idx"),
+            models.Index(fields=["tenant", "date_of_birth"], name="patient_dob_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.last_name}, {self.first_name}"
@@ -111,7 +149,14 @@ class Requestor(TenantOwned):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["tenant", "name"], name="requestor_name_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "name"], name="requestor_name_idx"),
+            # Search (workflow/search.py): name, organisation and email by trigram similarity, phone by its digits.
+            GinIndex(F("tenant"), OpClass("name", "gin_trgm_ops"), name="requestor_name_trgm_idx"),
+            GinIndex(F("tenant"), OpClass("organization", "gin_trgm_ops"), name="requestor_org_trgm_idx"),
+            GinIndex(F("tenant"), OpClass("email", "gin_trgm_ops"), name="requestor_email_trgm_idx"),
+            models.Index(F("tenant"), Digits("phone"), name="requestor_phone_digits_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.organization})" if self.organization else self.name
@@ -307,6 +352,8 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
             models.Index(fields=["tenant", "state", "legal_due_date"], name="request_state_due_idx"),
             models.Index(fields=["tenant", "assignee", "state"], name="request_assignee_idx"),
             models.Index(fields=["tenant", "patient"], name="request_patient_idx"),
+            # Search (workflow/search.py): a tracking number typed without its hyphens.
+            models.Index(F("tenant"), WithoutHyphens("tracking_number"), name="request_tracking_compact_idx"),
             # The dashboard's deliveries in a period (turnaround, on time, throughput).
             models.Index(
                 fields=["tenant", "delivered_at"],

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflow.views import queue, requests, work_queues
+from workflow.views import queue, requests, search, work_queues
 
 app_name = "workflow"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("queues/<int:pk>/", work_queues.WorkQueueAdminView.as_view(), name="queue_edit"),
     path("claim-next/", queue.ClaimNextView.as_view(), name="claim_next"),
     path("bulk-assign/", queue.BulkAssignView.as_view(), name="bulk_assign"),
+    path("search/", search.RequestSearchView.as_view(), name="search"),
     path("<tracking:tracking_number>/", requests.RequestDetailView.as_view(), name="detail"),
     path("<tracking:tracking_number>/do/<str:name>/", requests.RequestTransitionView.as_view(), name="transition"),
     path("<tracking:tracking_number>/assign/", requests.RequestAssignView.as_view(), name="assign"),

@@ -83,6 +83,8 @@ STAFF_CASES = [
         names_patient=False,
         query="patient_q=MRN",
     ),
+    Case("workflow:search", AccessAction.SEARCH_REQUESTS, names_request=False, names_patient=False, query="q={mrn}"),
+    Case("request-list", AccessAction.SEARCH_REQUESTS, names_request=False, names_patient=False, query="q={mrn}"),
     Case("intake:document-download", AccessAction.DOWNLOAD_DOCUMENT),
     Case("intake:letter-download", AccessAction.DOWNLOAD_DOCUMENT),
     Case("fulfillment:release-document-download", AccessAction.DOWNLOAD_DOCUMENT),

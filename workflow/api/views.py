@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,9 +28,24 @@ from workflow.api.serializers import (
     RecordRequestSerializer,
     TransitionInputSerializer,
 )
-from workflow.break_glass import request_access, without_restricted
+from workflow.break_glass import request_access, restricted_request_ids, without_restricted
 from workflow.models import RecordRequest
+from workflow.search import SEARCH_LIMIT, SearchTermError, request_search, search_access_record
 from workflow.transitions import TRANSITIONS, request_transition
+
+SEARCH_PARAMETER = OpenApiParameter(
+    "q",
+    OpenApiTypes.STR,
+    description=(
+        "Search instead of listing: a tracking number (any case, with or without hyphens or ROI), a patient's name "
+        '(typos tolerated; "last, first" too), an MRN (exact, any case), a date of birth (03/14/1961, 1961-03-14, '
+        "3/14/61), a requestor's name, organisation or email, or a phone number (digits compared). At least 2 "
+        f"characters, at most 100 (400 otherwise). Answers one page of at most {SEARCH_LIMIT} requests, best match "
+        "first (exact tracking number and MRN, then dates of birth, phones and emails, then names by similarity), "
+        "with `next` and `previous` null; a term that matches nothing answers an empty list. Restricted requests "
+        "the caller may not open are left out."
+    ),
+)
 
 
 def _transition_action(name: str) -> Any:
@@ -110,7 +126,11 @@ class RecordRequestViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retriev
         )
         return Response(RecordRequestSerializer(record_request).data)
 
+    @extend_schema(parameters=[SEARCH_PARAMETER])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The tenant's requests, newest first, a cursor page at a time; or, with `q`, the best matches of a search."""
+        if "q" in request.query_params:
+            return self._search(request, request.query_params["q"])
         response = super().list(request, *args, **kwargs)
         access_record(
             tenant=self.tenant,
@@ -120,6 +140,23 @@ class RecordRequestViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retriev
             detail=f"api list, {len(response.data.get('results', []))} rows",
         )
         return response
+
+    def _search(self, request: Request, term: str) -> Response:
+        """The page's search (workflow/search.py) over what this caller may list: a token without the `restricted`
+        scope finds no restricted request (get_queryset), and staff signed in through the browser find only those
+        they may open, since an API row shows the patient that the page's masked row hides."""
+        try:
+            results = request_search(tenant=self.tenant, term=term, user=request.user)
+        except SearchTermError as error:
+            raise ValidationError({"q": [str(error)]}) from None
+        found = list(results.queryset(self.get_queryset()))
+        if not isinstance(request.auth, ApiToken):
+            hidden = restricted_request_ids(tenant=self.tenant, user=request.user, record_requests=found)
+            found = [record_request for record_request in found if record_request.pk not in hidden]
+        shown = {record_request.pk for record_request in found}
+        results.hits = [hit for hit in results.hits if hit.request_id in shown]
+        search_access_record(results=results, actor=request.user, request=request._request, where="api")
+        return Response({"next": None, "previous": None, "results": RecordRequestSerializer(found, many=True).data})
 
     @extend_schema(request=AssignInputSerializer, responses={200: RecordRequestSerializer})
     @action(detail=True, methods=["post"])

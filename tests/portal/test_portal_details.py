@@ -194,9 +194,9 @@ def test_the_submission_pages_lead_back_to_the_lookup_of_their_organisation(visi
 def test_the_lookup_page_is_spanish_with_its_new_lines(visitor, tenant_a):
     page = visitor.get(LOOKUP, {"org": tenant_a.slug}, HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "Solicitudes de expedientes médicos de Alpha General Hospital." in page
-    assert "¿Todavía no tiene número de seguimiento?" in page
+    assert "¿Pide expedientes por primera vez?" in page
     assert "Pedir expedientes médicos a Alpha General Hospital" in page
-    assert "No tracking number yet?" not in page
+    assert "Asking for records for the first time?" not in page
 
 
 # --- The request form: only what applies ----------------------------------------------------------------------------

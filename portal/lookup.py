@@ -31,7 +31,13 @@ from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from portal.models import LookupLockout
-from portal.verification import NO_REQUEST, requestor_access_record, verifier_matches, verifiers_for
+from portal.verification import (
+    NO_REQUEST,
+    birth_date_to_verify,
+    requestor_access_record,
+    verifier_matches,
+    verifiers_for,
+)
 from roi import clock, rls
 from roi.audit import client_address
 from roi.choices import AccessAction
@@ -151,7 +157,7 @@ def lookup(*, tracking_number: str, verifier: str, http_request: HttpRequest) ->
 def _lookup(*, number: str, verifier: str, http_request: HttpRequest, started: float) -> LookupResult:
     def find() -> RecordRequest | None:
         return (
-            RecordRequest.objects.select_related("tenant", "requestor", "patient")
+            RecordRequest.objects.select_related("tenant", "requestor", "patient", "portal_submission")
             # `state` too: the model reads it when built (django-fsm's concurrent transitions), and a deferred
             # state would cost a real number one query more than an unknown one.
             .only(
@@ -163,6 +169,8 @@ def _lookup(*, number: str, verifier: str, http_request: HttpRequest, started: f
                 "tracking_number",
                 "patient_id",
                 "patient__date_of_birth",
+                "patient__is_placeholder",
+                "portal_submission__patient_date_of_birth",
                 "requestor__email",
                 "requestor__phone",
                 "requestor__kind",
@@ -218,7 +226,7 @@ def _checked(
             email=requestor.email,
             phone=requestor.phone,
             requestor_kind=requestor.kind,
-            date_of_birth=record_request.patient.date_of_birth,
+            date_of_birth=birth_date_to_verify(record_request),
         )
     matched = verifier_matches(verifiers, verifier)
     if record_request is None or not matched:

@@ -215,7 +215,7 @@ SELECT r.id, r.tenant_id, r.tracking_number, r.state, r.state_before_exception, 
        (r.assignee_id IS NOT NULL OR EXISTS (SELECT 1 FROM {IntakeReview._meta.db_table} ir WHERE ir.request_id = r.id))
           AS review_started, p.is_placeholder AS unidentified,
        s.patient_first_name AS typed_first_name, s.patient_last_name AS typed_last_name,
-       t.name, t.timezone, t.him_department_name, t.him_phone, t.him_email, t.him_fax,
+       t.name, t.slug, t.timezone, t.him_department_name, t.him_phone, t.him_email, t.him_fax,
        (SELECT json_agg(json_build_array(x.to_state, x.at) ORDER BY x.at, x.id)
           FROM {RequestTransition._meta.db_table} x WHERE x.request_id = r.id) AS transitions,
        (SELECT json_agg(json_build_object('id', e.id, 'reason', e.reason, 'opened_at', e.opened_at,
@@ -280,6 +280,7 @@ def status_from_facts(facts: dict[str, Any]) -> PortalStatus:
     tenant = Tenant(
         id=facts["tenant_id"],
         name=facts["name"],
+        slug=facts["slug"],
         timezone=facts["timezone"],
         him_department_name=facts["him_department_name"],
         him_phone=facts["him_phone"],

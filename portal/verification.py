@@ -82,6 +82,19 @@ def verifiers_for(*, email: str, phone: str, requestor_kind: str, date_of_birth:
     )
 
 
+def birth_date_to_verify(record_request: Any) -> date | None:
+    """The patient's date of birth a lookup compares: the patient's own, or, while a portal request's patient is
+    still a placeholder (portal/submission.py: staff identify the patient during intake), the one the requestor
+    typed on the form. A patient who submitted for themselves can look their request up with it from the first day,
+    as with the email address they gave. Reads the submission from the request's cache when it was selected with it
+    (portal/lookup.py), else with one query."""
+    patient = record_request.patient
+    if not getattr(patient, "is_placeholder", False):
+        return patient.date_of_birth
+    submission = getattr(record_request, "portal_submission", None)  # RelatedObjectDoesNotExist is an AttributeError
+    return submission.patient_date_of_birth if submission is not None else None
+
+
 # Compared when the tracking number matches no request, so a miss does the same work as a wrong verifier.
 NO_REQUEST = Verifiers(email="nobody@invalid.example", phone="0000000000", date_of_birth="0001-01-01")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from html import escape
 from typing import Any
 
@@ -29,15 +30,25 @@ class Table:
     columns: list[str]
     rows: list[list[Cell]] = field(default_factory=list)
     numeric_from: int = 1  # columns from this index on are numbers (right-aligned)
+    # What the CSV file is called before its date(s); open work as it stands is dated today, a period's flow by the
+    # period's days (reporting.views.DashboardExportView). The title lives in the name: the file is all data.
+    file_stem: str = ""
+    is_now: bool = False
 
     def add(self, *values: Any) -> None:
         self.rows.append([value if isinstance(value, Cell) else Cell(value) for value in values])
 
 
 def _open_by_state(now: NowMetrics, period: PeriodMetrics) -> Table:
-    table = Table("open_by_state", "Open requests by state and aging band", ["State", *now.band_labels, "Total"])
-    for (label, counts), state in zip(now.state_band_grid, now.by_state, strict=True):
-        table.add(label, *counts, Cell(state.count, state.url))
+    table = Table(
+        "open_by_state",
+        "Open requests by state and aging band",
+        ["State", *now.band_labels, "Total"],
+        file_stem="aging",
+        is_now=True,
+    )
+    for (label, counts), state, links in zip(now.state_band_grid, now.by_state, now.state_band_urls, strict=True):
+        table.add(label, *[Cell(n, url) for n, url in zip(counts, links, strict=True)], Cell(state.count, state.url))
     table.add("All open", *[Cell(b.count, b.url) for b in now.by_band], Cell(now.open_total, now.open_url))
     return table
 
@@ -47,6 +58,8 @@ def _exceptions(now: NowMetrics, period: PeriodMetrics) -> Table:
         "open_exceptions",
         "Open exceptions by reason",
         ["Reason", "Open", "Median days in exception", "Longest (days)"],
+        file_stem="open-exceptions",
+        is_now=True,
     )
     for row in now.exceptions_by_reason:
         table.add(row.label, Cell(row.count, row.url), row.median_days, row.oldest_days)
@@ -55,7 +68,11 @@ def _exceptions(now: NowMetrics, period: PeriodMetrics) -> Table:
 
 def _staff_load(now: NowMetrics, period: PeriodMetrics) -> Table:
     table = Table(
-        "staff_load", "Open load per staff member", ["Staff member", "Open", "Overdue", "In exception", "Stalled"]
+        "staff_load",
+        "Open load per staff member",
+        ["Staff member", "Open", "Overdue", "In exception", "Stalled"],
+        file_stem="staff-load",
+        is_now=True,
     )
     for load in now.staff_load:
         table.add(load.name, Cell(load.open, load.url), load.overdue, load.in_exception, load.stalled)
@@ -175,7 +192,7 @@ def _quality(now: NowMetrics, period: PeriodMetrics) -> Table:
         "Portal status views", period.portal_views.events, Cell(period.portal_views.requests, period.portal_views.url)
     )
     table.add("Resends", period.resends.events, Cell(period.resends.requests, period.resends.url))
-    table.add("Resend rate (% of deliveries)", period.resend_rate_percent, "")
+    table.add("Resends per 100 requests delivered", period.resend_rate_percent, "")
     table.add("QC reviews", period.qc_reviews, "")
     table.add("QC reviews failed", period.qc_failed.events, Cell(period.qc_failed.requests, period.qc_failed.url))
     table.add("QC error rate (%)", period.qc_error_rate_percent, "")
@@ -205,6 +222,14 @@ TABLES: dict[str, Callable[[NowMetrics, PeriodMetrics], Table]] = {
     "throughput": _throughput,
     "leakage": _leakage,
 }
+
+
+def csv_filename(table: Table, *, today: date, period: Period) -> str:
+    """`aging-2026-12-06.csv` for open work today, `volume-2026-11-07-to-2026-12-06.csv` for a period's table."""
+    stem = table.file_stem or table.name.replace("_", "-")
+    if table.is_now:
+        return f"{stem}-{today.isoformat()}.csv"
+    return f"{stem}-{period.first_day.isoformat()}-to-{period.last_day.isoformat()}.csv"
 
 
 def dashboard_tables(now: NowMetrics, period: PeriodMetrics) -> dict[str, Table]:

@@ -18,7 +18,7 @@ from reporting.forms import MonthForm, PeriodForm, ReportingSettingsForm
 from reporting.metrics import NowMetrics, PeriodMetrics, dashboard_now, dashboard_period
 from reporting.services import LEAKAGE_FIELDS, reporting_settings_for, reporting_settings_save
 from reporting.snapshots import snapshot_history, weekly_leakage
-from reporting.tables import TABLES, dashboard_tables
+from reporting.tables import TABLES, csv_filename, dashboard_tables
 from roi import clock
 from roi.audit import access_record
 from roi.choices import SUPERVISING_ROLES, AccessAction, Role
@@ -134,7 +134,7 @@ class DashboardExportView(TenantViewMixin, View):
         built = TABLES[table](now, flows)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow([f"{self.tenant.name}: {built.title}", f"{period.first_day} to {period.last_day}"])
+        # The header row first, nothing above it: spreadsheets and import tools read the first line as the columns.
         writer.writerow(built.columns)
         for row in built.rows:
             writer.writerow([spreadsheet_safe(cell) for cell in row])
@@ -146,9 +146,9 @@ class DashboardExportView(TenantViewMixin, View):
             detail=f"dashboard table {table}, {period.first_day} to {period.last_day}",
         )
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{self.tenant.slug}-{table}-{period.first_day}-{period.last_day}.csv"'
-        )
+        filename = csv_filename(built, today=today, period=period)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+
         response["Cache-Control"] = "no-store"
         return response
 

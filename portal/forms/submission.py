@@ -50,7 +50,7 @@ class PortalForm(forms.Form):
         for name, field in self.fields.items():
             described = []
             if field.help_text:
-                described.append(f"id_{name}_help")
+                described.append(f"id_{name}_helptext")  # templates/portal/_field.html
             if name in self.errors:
                 described.append(f"id_{name}_error")
                 field.widget.attrs["aria-invalid"] = "true"
@@ -271,6 +271,7 @@ class SubmissionForm(PortalForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        self._drop_what_does_not_apply(data)
         asking = data.get("asking")
         if asking == Asking.THIRD_PARTY:
             if not data.get("third_party_kind"):
@@ -298,6 +299,34 @@ class SubmissionForm(PortalForm):
                 self.add_error("delivery_fax", _("Enter the full fax number with its area code."))
         return data
 
+    def _drop_what_does_not_apply(self, data: dict[str, Any]) -> None:
+        """The page shows a field only when it applies (CONDITIONAL_FIELDS; templates/portal/submit.html hides the
+        others with CSS, no script), but a hidden field is still sent: what the visitor typed or chose before
+        changing an earlier answer. It is neither saved nor checked, so a request carries only what its page showed
+        at the end."""
+        answers = {"asking": data.get("asking"), "delivery_method": data.get("delivery_method")}
+        for name, (question, values) in CONDITIONAL_FIELDS.items():
+            if answers[question] in values:
+                continue
+            data[name] = None if isinstance(self.fields[name], forms.FileField) else ""
+            if name in self._errors:
+                del self._errors[name]
+
+
+# Fields that apply only to some answers: field -> (the question, the answers it applies to). The page shows them
+# through CSS classes of the same names (portal.css: .when-asking-*, .when-delivery_method-*).
+CONDITIONAL_FIELDS: dict[str, tuple[str, frozenset[str]]] = {
+    "third_party_kind": ("asking", frozenset({Asking.THIRD_PARTY})),
+    "requestor_organization": ("asking", frozenset({Asking.THIRD_PARTY})),
+    "identity_document": ("asking", frozenset({Asking.SELF})),
+    "authority_document": ("asking", frozenset({Asking.REPRESENTATIVE})),
+    "authorization_document": ("asking", frozenset({Asking.THIRD_PARTY})),
+    "delivery_fax": ("delivery_method", frozenset({DeliveryMethod.FAX.value})),
+    **{
+        name: ("delivery_method", frozenset({DeliveryMethod.MAIL.value}))
+        for name in ("address_line1", "address_line2", "city", "state", "postal_code")
+    },
+}
 
 REQUIRED_DOCUMENT_MESSAGES = {
     "identity_document": _("Add a photo or scan of your photo ID: we must confirm who is asking."),

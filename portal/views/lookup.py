@@ -21,6 +21,7 @@ from portal.uploads import portal_upload
 from roi import rls
 from roi.choices import AccessAction
 from roi.errors import ServiceError
+from roi.models import Tenant
 from workflow.models import RecordRequest
 
 
@@ -50,11 +51,29 @@ def lookup(request: HttpRequest) -> HttpResponse:
             response = redirect("portal:status", tracking_number=result.record_request.tracking_number)
             return verification.keep_grants(request, response)
         failure, wait = ("wait", result.wait_seconds) if result.must_wait else ("no_match", 0)
-    context = {"form": form, "failure": failure, "retry_wait": wait_phrase(wait) if wait else ""}
+    organisation = _organisation(request.GET.get("org", ""))
+    context = {
+        "form": form,
+        "failure": failure,
+        "retry_wait": wait_phrase(wait) if wait else "",
+        "organisation": organisation,
+        "portal_org_name": organisation.name if organisation else "",
+        "portal_org_slug": organisation.slug if organisation else "",
+        # Without an organisation in the link: where to submit, when the portal serves one organisation or several.
+        "organisations": [] if organisation else list(Tenant.objects.filter(is_active=True).order_by("name")[:20]),
+    }
     response = render(request, "portal/lookup.html", context, status=429 if wait else 200)
     if wait:
         response["Retry-After"] = str(wait)
     return response
+
+
+def _organisation(slug: str) -> Tenant | None:
+    """The organisation a link to the lookup page names (`?org=<slug>`, from its submission pages and letters):
+    the page shows its name and where to send it a request. An unknown slug is simply no organisation."""
+    if not slug or len(slug) > 50:
+        return None
+    return Tenant.objects.filter(slug=slug, is_active=True).first()
 
 
 @portal_page
@@ -108,7 +127,12 @@ def _status_page(request: HttpRequest, current: PortalStatus, upload_form: Uploa
         action=AccessAction.PORTAL_STATUS_VIEW,
         detail=f"Status page: {current.phase}",
     )
-    context = {"status": current, "portal_org_name": current.tenant.name, "upload_form": upload_form}
+    context = {
+        "status": current,
+        "portal_org_name": current.tenant.name,
+        "portal_org_slug": current.tenant.slug,
+        "upload_form": upload_form,
+    }
     response = render(request, "portal/status.html", context, status=status)
     return verification.keep_grants(request, response)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
@@ -84,7 +85,13 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
 def _form_page(
     request: HttpRequest, tenant: Tenant, form: SubmissionForm, account: RequestorAccount | None, status: int = 200
 ) -> HttpResponse:
-    context = {"form": form, "tenant": tenant, "portal_org_name": tenant.name, "account": account}
+    context = {
+        "form": form,
+        "tenant": tenant,
+        "portal_org_name": tenant.name,
+        "portal_org_slug": tenant.slug,
+        "account": account,
+    }
     return render(request, "portal/submit.html", context, status=status)
 
 
@@ -104,7 +111,11 @@ def received(request: HttpRequest, slug: str, tracking_number: str) -> HttpRespo
     context = {
         "tenant": tenant,
         "portal_org_name": tenant.name,
+        "portal_org_slug": tenant.slug,
         "rr": record_request,
+        # The organisation's calendar day, not the server's (UTC): a request sent at 9 pm in Los Angeles was
+        # received that day there.
+        "received_on": timezone.localdate(record_request.received_at, timezone=tenant.tzinfo),
         "status_url": request.build_absolute_uri(
             reverse("portal:status", kwargs={"tracking_number": record_request.tracking_number})
         ),

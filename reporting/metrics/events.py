@@ -1,4 +1,4 @@
-"""The period's events (status calls, portal status views, exceptions opened, resends, first deliveries, QC
+"""The period's events (status calls, portal status views, exceptions opened, resends, QC
 reviews, escalations, extensions, duplicates) counted in one statement: for each kind, the count per day, per
 reason (where the kind has one) and in all, with the number of distinct requests behind each count.
 
@@ -42,7 +42,6 @@ _KINDS: dict[str, _Kind] = {
     "resend": _Kind(
         Delivery._meta.db_table, "delivered_at", "AND resend_of_id IS NOT NULL", reason="resend_reason", by_day=True
     ),
-    "first_delivery": _Kind(Delivery._meta.db_table, "delivered_at", "AND resend_of_id IS NULL", requests=False),
     "qc_review": _Kind(QcReview._meta.db_table, "reviewed_at", reason="outcome"),
     "escalation": _Kind(EscalationEvent._meta.db_table, "fired_at"),
     "extension": _Kind(Extension._meta.db_table, "granted_at"),

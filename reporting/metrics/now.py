@@ -62,6 +62,8 @@ class NowMetrics:
     # [(state label, [count per band])]: the stacked bars.
     state_band_grid: list[tuple[str, list[int]]]
     band_labels: list[str]
+    # [[queue link per band]] in the order of state_band_grid: each aging cell lists its requests.
+    state_band_urls: list[list[str]]
     overdue: OpenCount
     due_soon: OpenCount
     stalled: OpenCount
@@ -171,6 +173,9 @@ def dashboard_now(*, tenant: Tenant, now: datetime | None = None) -> NowMetrics:
             (state_labels[state], [cells.get((state, i), 0) for i in range(len(band_labels))]) for state in OPEN_STATES
         ],
         band_labels=band_labels,
+        state_band_urls=[
+            [queue_url(state=state, aging_band=i, sort="age") for i in range(len(band_labels))] for state in OPEN_STATES
+        ],
         overdue=OpenCount("Overdue", totals["overdue"], queue_url(overdue="on", sort="due")),
         due_soon=OpenCount(
             f"Due in the next {DUE_SOON_DAYS} days", totals["due_soon"], queue_url(due_within=DUE_SOON_DAYS, sort="due")

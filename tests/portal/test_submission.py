@@ -101,7 +101,7 @@ def test_a_blank_form_shows_every_required_field_error_and_creates_nothing(visit
     body = response.content.decode()
     assert "Enter your email address: it is how we tell you about your request." in body
     assert "Choose at least one kind of record." in body
-    assert 'aria-describedby="id_requestor_email_help id_requestor_email_error"' in body
+    assert 'aria-describedby="id_requestor_email_helptext id_requestor_email_error"' in body
     assert counts() == (0, 0, 0, 0, 0)
 
 

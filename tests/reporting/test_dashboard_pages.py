@@ -4,6 +4,7 @@ read back as text, and the leakage settings form."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -121,3 +122,14 @@ def test_the_dashboard_page_query_count_does_not_grow_with_the_data(
     busy_month(tenant_a, [alice, sam])
     with django_assert_max_num_queries(20):
         client.get("/reports/")
+
+
+def test_the_resend_rate_names_its_population_the_requests_delivered_beside_it(tenant_a, sam, alice, client_for):
+    busy_month(tenant_a, [alice, sam])
+    html = client_for(sam).get("/reports/").content.decode()
+    delivered = re.search(r'data-requests="(\d+)"><span class="tile-value">\d+</span><span class="tile-label">Requests '
+                          r"delivered</span>", html)  # fmt: skip
+    assert delivered is not None
+    label = re.search(r"Resend rate: (\d+) resends? \((\d+) requests?\) per (\d+) requests? delivered", html)
+    assert label is not None
+    assert label.group(3) == delivered.group(1)

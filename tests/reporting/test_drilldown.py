@@ -81,8 +81,33 @@ def test_a_csv_export_has_the_rows_of_the_page_and_is_an_access_event(tenant_a, 
     assert response["Content-Type"].startswith("text/csv")
     assert response["Cache-Control"] == "no-store"
     lines = response.content.decode().splitlines()
-    assert lines[1] == "Staff member,Open,Overdue,In exception,Stalled"
-    assert len(lines) == 2 + 3  # alice, sam, unassigned
-    event = AccessEvent.objects.get(tenant=tenant_a, action=AccessAction.EXPORT)
+    # The header row is the first line (no title row above it): the title is in the file's name.
+    assert lines[0] == "Staff member,Open,Overdue,In exception,Stalled"
+    assert len(lines) == 1 + 3  # alice, sam, unassigned
+    today = today_of(tenant_a)
+    assert response["Content-Disposition"] == f'attachment; filename="staff-load-{today}.csv"'
+    response = client.get("/reports/export/volume.csv", {"start": "2026-01-01", "end": "2026-01-31"})
+    assert response.content.decode().splitlines()[0] == "Day,Received,Delivered,Leakage hours"
+    assert response["Content-Disposition"] == 'attachment; filename="volume-2026-01-01-to-2026-01-31.csv"'
+    response = client.get("/reports/export/open_by_state.csv")
+    assert response["Content-Disposition"] == f'attachment; filename="aging-{today}.csv"'
+    assert response.content.decode().splitlines()[0] == "State,0-5,6-10,11-20,21-30,over 30,Total"
+    event = AccessEvent.objects.filter(tenant=tenant_a, action=AccessAction.EXPORT).order_by("id").first()
     assert "staff_load" in event.detail
     assert event.actor == sam
+
+
+def test_each_aging_cell_links_to_the_queue_of_its_state_and_band(tenant_a, sam, alice, client_for):
+    busy_month(tenant_a, [alice, sam])
+    client = client_for(sam)
+    html = client.get("/reports/").content.decode()
+    table = html[html.index('id="table-open_by_state"') :]
+    table = table[: table.index("</table>")]
+    row = table[table.index('<th scope="row">Validated</th>') :]
+    row = row[: row.index("</tr>")]
+    links = LINK.findall(row)
+    assert len(links) == 5 + 1  # each band, then the state's total
+    for band, (href, count) in enumerate(links[:5]):
+        assert unescape(href) == f"/requests/?state=validated&aging_band={band}&sort=age"
+        assert _queue_count(client, href) == int(count)
+    assert sum(int(count) for _, count in links[:5]) == int(links[5][1])

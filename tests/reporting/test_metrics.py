@@ -18,7 +18,7 @@ from roi.choices import AccessAction, Role
 from roi.models import AccessEvent
 from tests import factories
 from workflow.choices import Channel, RequestState, RequestType
-from workflow.models import StatusCall
+from workflow.models import RecordRequest, StatusCall
 
 pytestmark = pytest.mark.django_db
 
@@ -241,6 +241,13 @@ def test_status_calls_portal_views_resends_qc_and_escalations(tenant_a, period, 
         )
     # Deliveries: 4 first deliveries in the period, 1 resend (wrong destination); 1 resend before the period.
     firsts = [deliver(tenant_a, rr, local(tenant_a, day, 9)) for rr in received]
+    # A first delivery sets the request's delivered_at (fulfillment.delivery); a fifth request was delivered with a
+    # one-line evidence and no Delivery row (older history): it is among the requests delivered all the same.
+    RecordRequest.objects.filter(pk__in=[rr.pk for rr in received]).update(delivered_at=local(tenant_a, day, 9))
+    make_request(
+        tenant_a, received_at=local(tenant_a, period.first_day - timedelta(days=20)), state="delivered",
+        delivered_at=local(tenant_a, day, 11), delivery_evidence="Fax confirmation #1",
+    )  # fmt: skip
     deliver(tenant_a, one, local(tenant_a, day, 10), resend_of=firsts[0], reason="wrong_destination")
     old = deliver(tenant_a, two, local(tenant_a, period.first_day - timedelta(days=3)))
     deliver(tenant_a, two, local(tenant_a, period.first_day - timedelta(days=2)), resend_of=old, reason="unreadable")
@@ -263,8 +270,9 @@ def test_status_calls_portal_views_resends_qc_and_escalations(tenant_a, period, 
     assert (metrics.status_calls.events, metrics.status_calls.requests) == (3, 2)
     assert metrics.status_calls_per_100 == 75.0  # 3 calls per 4 requests received
     assert (metrics.portal_views.events, metrics.portal_views.requests) == (2, 1)
-    assert (metrics.resends.events, metrics.resends.requests, metrics.first_deliveries) == (1, 1, 4)
-    assert metrics.resend_rate_percent == 25.0
+    # The resend rate counts per request delivered in the period: the population of the Delivered figure.
+    assert (metrics.resends.events, metrics.resends.requests, metrics.delivered) == (1, 1, 5)
+    assert metrics.resend_rate_percent == 20.0
     assert metrics.resends.by_reason == [("Wrong destination", 1, 1)]
     assert (metrics.qc_reviews, metrics.qc_failed.events, metrics.qc_error_rate_percent) == (4, 1, 25.0)
     assert (metrics.escalations.events, metrics.escalations_acknowledged) == (2, 1)

@@ -192,7 +192,8 @@ def test_the_timeline_route_renders_the_timeline_alone_and_is_audited(client_for
     page = response.content.decode()
     assert page.lstrip().startswith("<section")  # a fragment, no page around it
     assert "<html" not in page
-    assert "Status call from the requestor" in page and "Received → Exception" not in page
+    assert "Status call from the requestor" in page
+    assert "Received → Exception" not in page
     event = AccessEvent.objects.filter(action=AccessAction.VIEW_REQUEST).latest("id")
     assert AccessEvent.objects.filter(action=AccessAction.VIEW_REQUEST).count() == before + 1
     assert (event.actor, event.request_id, event.patient_id) == (alice, rr.pk, rr.patient_id)

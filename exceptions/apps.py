@@ -12,6 +12,10 @@ class ExceptionsConfig(AppConfig):
         from workflow.forms.queue import register_exception_reasons
 
         register_panel(PANEL)
+        from exceptions.timeline import exceptions_timeline
+        from workflow.extensions import register_timeline_source
+
+        register_timeline_source(exceptions_timeline)
         from exceptions.activities import register as register_activities
 
         register_activities()

@@ -14,6 +14,9 @@ class FulfillmentConfig(AppConfig):
         from workflow.extensions import register_timeline_source
 
         register_timeline_source(gate_timeline)
+        from fulfillment.timeline import deliveries_timeline
+
+        register_timeline_source(deliveries_timeline)
         from fulfillment.panels.denials import psychotherapy_restricted_actions
         from workflow.extensions import register_restricted_actions
 

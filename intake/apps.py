@@ -10,6 +10,10 @@ class IntakeConfig(AppConfig):
         from workflow.extensions import register_panel
 
         register_panel(PANEL)
+        from intake.timeline import intake_timeline
+        from workflow.extensions import register_timeline_source
+
+        register_timeline_source(intake_timeline)
         from intake.activities import register as register_activities
 
         register_activities()

@@ -9,3 +9,7 @@ class PortalConfig(AppConfig):
         from workflow.extensions import register_panel
 
         register_panel(PANEL)
+        from portal.timeline import portal_timeline
+        from workflow.extensions import register_timeline_source
+
+        register_timeline_source(portal_timeline)

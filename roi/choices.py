@@ -40,6 +40,8 @@ class AccessAction(models.TextChoices):
     # its tokens (roi/services.py).
     API_CALL = "api_call", "API call by an integration client"
     INTEGRATION_CHANGE = "integration_change", "Integration client or token changed"
+    # An internal note written or edited on a request (workflow/notes.py); the detail says which note and version.
+    REQUEST_NOTE = "request_note", "Wrote an internal note on a request"
 
 
 class ApiScope(models.TextChoices):

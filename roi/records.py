@@ -22,6 +22,7 @@ RECORDS_OF_FACT: dict[str, tuple[str, ...]] = {
     "roi_accessevent": (),
     "roi_platformaccess": (),
     "workflow_requesttransition": (),
+    "workflow_requestnote": (),  # an edit is a new version that replaces the old one (workflow/notes.py)
     "fulfillment_qcreview": (),
     "fulfillment_delivery": (),
     "fulfillment_disclosure": ("entered_in_error_at", "entered_in_error_reason"),

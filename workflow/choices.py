@@ -163,3 +163,11 @@ def with_implied_categories(record_types: list[str], categories: list[str]) -> l
     if RecordType.PSYCHOTHERAPY_NOTES in record_types and SensitiveCategory.PSYCHOTHERAPY_NOTES not in out:
         out.append(SensitiveCategory.PSYCHOTHERAPY_NOTES.value)
     return out
+
+
+class TimelineCategory(models.TextChoices):
+    """The request timeline's filter (workflow/timeline.py): "what was said to the requestor" is one click."""
+
+    COMMUNICATION = "communication", "Communication with the requestor"
+    NOTE = "note", "Notes"
+    CHANGE = "change", "Changes"

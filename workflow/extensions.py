@@ -121,8 +121,16 @@ def transition_hooks() -> list[TransitionHook]:
 
 
 # --- Timeline events ---------------------------------------------------------------------------------------------
-# Apps above workflow add their own events to a request's timeline (a revocation of the authorization it relies on,
-# a refused release). Each source returns TimelineEvent rows for one request.
+# One timeline per request (workflow/timeline.py) shows everything that happened to it, newest first. workflow adds
+# its own rows (receipt, transitions, status calls, internal notes); each app above adds the events of its own tables
+# (intake: letters and the emails to the requestor; exceptions: episodes and escalations; fulfillment: deliveries,
+# resends, revocations and refused releases; portal: the requestor's status views and uploads). Each source returns
+# TimelineEvent rows for one request in a fixed number of SQL statements, whatever the number of rows (the timeline's
+# statement count is pinned by tests/workflow/test_timeline.py).
+
+# Who did it, when no staff member did: the requestor through the portal, or the application itself.
+BY_PORTAL = "Requestor via portal"
+BY_SYSTEM = "System"
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,16 @@ class TimelineEvent:
     detail: str = ""
     link: str = ""  # a URL (a document) shown with the event
     link_label: str = ""
-    timeline_kind: str = "event"
+    timeline_kind: str = "event"  # how the template draws it: "event", "note"
+    who: str = ""  # a staff member's name, BY_PORTAL or BY_SYSTEM
+    category: str = "change"  # workflow.choices.TimelineCategory: the timeline's filter
+    obj: Any = None  # the row behind the entry, for an entry drawn its own way (a note)
+    earlier: tuple[Any, ...] = ()  # earlier versions of the row, newest first (an edited note)
+
+
+def actor_name(user: Any, *, default: str = BY_SYSTEM) -> str:
+    """A staff member as the timeline names them, or `default` when nobody signed in did it."""
+    return str(user) if user is not None else default
 
 
 TimelineSource = Callable[..., list[TimelineEvent]]  # (*, tenant, record_request) -> events

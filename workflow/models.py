@@ -20,6 +20,8 @@ from django.core.validators import validate_email
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Upper
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMFieldMixin, transition
 from simple_history.models import HistoricalRecords
 
@@ -600,3 +602,34 @@ class BreakGlassGrant(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.request_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+# An internal note holds at most this many characters: a paragraph or two about the case, not a document (documents
+# are uploaded). The form, the service and the table each hold the line.
+NOTE_MAX_LENGTH = 4000
+
+
+class RequestNote(TenantOwned):
+    """An internal note on a request: staff only, never shown on the portal or to the requestor, never in an API
+    answer. A record of fact (roi/records.py): a note is never changed or removed; an edit is a new row that
+    `replaces` the version it corrects, which stays as it was, so the timeline can show what a note said before.
+    A version is replaced at most once (one-to-one): of two edits racing on one version, one wins."""
+
+    request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField()
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "request", "created_at"], name="note_request_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(LessThanOrEqual(Length("text"), NOTE_MAX_LENGTH), text__regex=r"\S"),
+                name="note_text_not_blank_nor_too_long",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Note {self.pk} on request {self.request_id}"

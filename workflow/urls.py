@@ -17,4 +17,7 @@ urlpatterns = [
     path("<tracking:tracking_number>/assign/", requests.RequestAssignView.as_view(), name="assign"),
     path("<tracking:tracking_number>/break-glass/", requests.BreakGlassView.as_view(), name="break_glass"),
     path("<tracking:tracking_number>/status-call/", requests.StatusCallView.as_view(), name="status_call"),
+    path("<tracking:tracking_number>/timeline/", requests.RequestTimelineView.as_view(), name="timeline"),
+    path("<tracking:tracking_number>/notes/", requests.NoteAddView.as_view(), name="note_add"),
+    path("<tracking:tracking_number>/notes/<int:pk>/edit/", requests.NoteEditView.as_view(), name="note_edit"),
 ]

@@ -25,7 +25,7 @@ from intake.forms.records import RevocationForm
 from intake.models import Revocation
 from roi.models import Tenant
 from workflow.choices import RequestState
-from workflow.extensions import RequestPanel, TimelineEvent
+from workflow.extensions import BY_SYSTEM, RequestPanel, TimelineEvent, actor_name
 from workflow.models import RecordRequest
 
 PARTS = (retrieval, packets, qc, delivery, fees, disclosures, denials)
@@ -111,15 +111,23 @@ def gate_timeline(*, tenant: Tenant, record_request: RecordRequest) -> list[Time
                 if document is not None
                 else "",
                 link_label="the written revocation",
+                who=actor_name(revocation.recorded_by),
             )
         )
-    for refusal in ReleaseRefusal.objects.for_tenant(tenant).filter(request_id=record_request.pk).order_by("-at")[:20]:
+    refusals = (
+        ReleaseRefusal.objects.for_tenant(tenant)
+        .filter(request_id=record_request.pk)
+        .select_related("actor")
+        .order_by("-at")[:20]
+    )
+    for refusal in refusals:
         rules = "; ".join(f"{r.get('message')} ({r.get('citation')})" for r in refusal.refusals)
         events.append(
             TimelineEvent(
                 at=refusal.at,
                 title=f"{refusal.get_action_display()} refused by the release gate",
                 detail=f"{refusal.actor or refusal.actor_label or 'system'}: {rules}",
+                who=actor_name(refusal.actor, default=refusal.actor_label or BY_SYSTEM),
             )
         )
     return events

@@ -70,6 +70,7 @@ def world(tenant_a, media):
 
 STAFF_CASES = [
     Case("workflow:detail", AccessAction.VIEW_REQUEST),
+    Case("workflow:timeline", AccessAction.VIEW_REQUEST),
     Case("intake:checklist", AccessAction.VIEW_REQUEST),
     Case("request-detail", AccessAction.VIEW_REQUEST),
     Case("workflow:queue", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),
@@ -167,3 +168,21 @@ def test_the_portal_lookup_and_status_page_write_one_access_event_each(world, te
         rr.patient_id,
         "10.77.1.2",
     )
+
+
+def test_writing_an_internal_note_writes_one_access_event(world, tenant_a, client_for):
+    """A POST route, so not a Case: adding a note and editing it each write one event naming the request."""
+    from workflow.models import RequestNote
+
+    specialist = factories.MembershipFactory(tenant=tenant_a, user__username="nora", role=Role.SPECIALIST).user
+    rr = world["rr"]
+    client = client_for(specialist)
+    before = AccessEvent.objects.count()
+    assert client.post(reverse("workflow:note_add", args=[rr.tracking_number]), {"note": "One"}).status_code == 302
+    note = RequestNote.objects.get()
+    edit = reverse("workflow:note_edit", args=[rr.tracking_number, note.pk])
+    assert client.post(edit, {"note": "Two"}).status_code == 302
+    events = list(AccessEvent.objects.order_by("id")[before:])
+    assert [(e.action, e.actor, e.request_id, e.patient_id) for e in events] == [
+        (AccessAction.REQUEST_NOTE, specialist, rr.pk, rr.patient_id)
+    ] * 2

@@ -34,7 +34,9 @@ QUEUE_QUERIES = 8
 # exception episodes in one; the designated licensed professionals for the deny form and the reviewer list); the
 # release gate's timeline events (the revocation of the authorization relied on, refused releases) and the kinds of
 # documents received, which the checklist's rules read.
-DETAIL_QUERIES = 25
+DETAIL_QUERIES = 32
+# The timeline's other sources add 7 (tests/workflow/test_timeline.py pins the timeline alone): notes, letters and
+# requestor emails, exception episodes and escalations, deliveries, the requestor's portal views and uploads.
 # 13 of them come from the panels: intake (review, duplicate count, document kinds, documents, letters, extension), exceptions
 # (staff, open episode, past episodes) and fulfillment (retrieval tasks, estimates and invoices, release packet
 # pages, denials).

@@ -435,7 +435,8 @@ def test_status_call_logged_from_the_detail_page_appears_on_the_timeline(client_
     assert rr.last_activity_at > before
     page = client.get(detail_url).content.decode()
     timeline = page[page.index('id="timeline-h"') :]
-    assert "Status call</strong> from the patient · Left a voicemail" in timeline
+    call_entry = timeline[timeline.index("<strong>Status call from the patient</strong>") :]
+    assert call_entry.index("Left a voicemail") < call_entry.index("</li>")
     assert timeline.index("Status call") < timeline.index("<strong>Received</strong>")  # newest first
 
 

@@ -1,4 +1,4 @@
-"""The request page's forms: transitions, assignment, status calls, breaking the glass."""
+"""The request page's forms: transitions, assignment, status calls, internal notes, breaking the glass."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from django import forms
 from workflow.break_glass import BREAK_GLASS_REASON_MIN_LENGTH
 from workflow.choices import DenialBasis, RequestState
 from workflow.forms.queue import choice_field
-from workflow.models import StatusCall
+from workflow.models import NOTE_MAX_LENGTH, StatusCall
+from workflow.notes import note_text_problem
 
 
 class StatusCallForm(forms.Form):
@@ -17,6 +18,32 @@ class StatusCallForm(forms.Form):
 
     caller = forms.ChoiceField(choices=StatusCall.Caller.choices, initial=StatusCall.Caller.REQUESTOR)
     outcome = forms.ChoiceField(choices=StatusCall.Outcome.choices, initial=StatusCall.Outcome.STATUS_GIVEN)
+
+
+class NoteForm(forms.Form):
+    """An internal note, new or a new version of one (`replaces`: the note's id, for the page to put the form with its
+    errors back under that note). The service checks the text again."""
+
+    note = forms.CharField(
+        label="Internal note",
+        help_text=f"Staff only: never shown to the requestor. Up to {NOTE_MAX_LENGTH:,} characters.",
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": NOTE_MAX_LENGTH}),
+        error_messages={"required": note_text_problem("")},
+    )
+
+    def __init__(self, *args: Any, replaces: int | None = None, **kwargs: Any) -> None:
+        self.replaces = replaces
+        kwargs.setdefault("auto_id", f"id_note_{replaces}_%s" if replaces else "id_note_%s")
+        super().__init__(*args, **kwargs)
+        if replaces:
+            self.fields["note"].label = "New version of the note"
+
+    def clean_note(self) -> str:
+        text: str = self.cleaned_data["note"].replace("\r\n", "\n")  # a browser's line breaks count once
+        problem = note_text_problem(text)
+        if problem:
+            raise forms.ValidationError(problem)
+        return text
 
 
 class TransitionForm(forms.Form):

@@ -19,9 +19,10 @@ from django.views import View
 
 from roi.tenancy import TenantViewMixin
 from workflow import selectors
-from workflow.extensions import panel_contexts, timeline_events, transitions_owned_elsewhere
-from workflow.forms.requests import AssignForm, StatusCallForm, transition_form
-from workflow.models import RecordRequest
+from workflow.extensions import panel_contexts, transitions_owned_elsewhere
+from workflow.forms.requests import AssignForm, NoteForm, StatusCallForm, transition_form
+from workflow.models import NOTE_MAX_LENGTH, RecordRequest
+from workflow.timeline import SHOW_ALL, request_timeline_entries
 from workflow.transitions import transition_options
 from workflow.views.restricted import RestrictedRequestMixin
 
@@ -41,19 +42,23 @@ def safe_query(query: str) -> str:
     return "?" + QueryDict(query).urlencode() if query else ""
 
 
-def _timeline(tenant: Any, record_request: RecordRequest) -> tuple[list[Any], selectors.RequestorContact]:
-    """Transitions and status calls, newest first, in one list for the detail page's timeline; and the count of
-    calls beside the portal's status views (the calls the portal saves)."""
-    entries: list[Any] = list(selectors.request_timeline(tenant=tenant, record_request=record_request))
-    for entry in entries:
-        entry.timeline_kind = "transition"
-    calls = list(selectors.request_status_calls(tenant=tenant, record_request=record_request))
-    for call in calls:
-        call.timeline_kind = "status_call"  # type: ignore[attr-defined]  # an attribute for the template
-    entries.extend(calls)
-    entries.extend(timeline_events(tenant=tenant, record_request=record_request))
-    entries.sort(key=lambda e: e.at, reverse=True)  # stable: each list is already newest first
-    return entries, selectors.requestor_contact(tenant=tenant, record_request=record_request, calls=len(calls))
+def timeline_context(
+    http_request: HttpRequest, tenant: Any, record_request: RecordRequest, *, note_form: NoteForm | None = None
+) -> dict[str, Any]:
+    """What templates/workflow/_timeline.html needs, on the request page and on its own (the timeline route):
+    the entries with the filter the query string asks for, the status call form and the note forms (`note_form`
+    brings a failed note back with its errors, under the note it was editing)."""
+    timeline = request_timeline_entries(
+        tenant=tenant, record_request=record_request, show=http_request.GET.get("show", SHOW_ALL)
+    )
+    return {
+        "timeline": timeline,
+        "requestor_contact": timeline.contact,
+        "status_call_form": StatusCallForm(auto_id="id_call_%s"),
+        "note_form": note_form if note_form is not None and not note_form.replaces else NoteForm(),
+        "note_edit_form": note_form if note_form is not None and note_form.replaces else None,
+        "note_max_length": NOTE_MAX_LENGTH,
+    }
 
 
 class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
@@ -70,10 +75,11 @@ class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
         *,
         forms: dict[str, Any] | None = None,
         panel_forms: dict[str, Any] | None = None,
+        note_form: NoteForm | None = None,
         status: int = 200,
     ) -> HttpResponse:
         """The request page: fields, timeline, history, panels, and the transitions the user may take now; `forms`
-        and `panel_forms` carry a failed action's bound form back to its place."""
+        and `panel_forms` (and `note_form`) carry a failed action's bound form back to its place."""
         annotate_dates([record_request], self.tenant)
         staff = selectors.tenant_staff_once(request, self.tenant)
         owned_elsewhere = transitions_owned_elsewhere()
@@ -84,13 +90,10 @@ class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
                 forms[option.spec.name] = transition_form(
                     option.spec.name, reason_label=option.spec.reason_label, state=record_request.state
                 )
-        timeline, contact = _timeline(self.tenant, record_request)
         context = {
             "rr": record_request,
             "options": [(option, forms[option.spec.name]) for option in options],
-            "timeline": timeline,
-            "requestor_contact": contact,
-            "status_call_form": StatusCallForm(auto_id="id_call_%s"),
+            **timeline_context(request, self.tenant, record_request, note_form=note_form),
             "history": selectors.request_history(record_request=record_request),
             "assign_form": AssignForm(initial={"assignee": record_request.assignee_id or ""}, staff=staff),
             "panels": panel_contexts(request, record_request, self.tenant, panel_forms),

@@ -1,5 +1,5 @@
-"""The request page and the actions on it that belong to the workflow: transitions, assignment, status calls and
-breaking the glass on a restricted request. Other apps' actions (intake, exceptions, fulfillment) build on the same
+"""The request page and the actions on it that belong to the workflow: transitions, assignment, status calls,
+internal notes, the timeline on its own, and breaking the glass on a restricted request. Other apps' actions (intake, exceptions, fulfillment) build on the same
 `RequestActionView` and show their forms as panels of this page (workflow/extensions.py)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from roi.audit import access_record
@@ -18,10 +18,11 @@ from roi.errors import ServiceError
 from workflow import selectors, services
 from workflow.break_glass import BREAK_GLASS_MINUTES, break_glass_grant, request_access
 from workflow.extensions import transitions_owned_elsewhere
-from workflow.forms.requests import AssignForm, BreakGlassForm, StatusCallForm, transition_form
+from workflow.forms.requests import AssignForm, BreakGlassForm, NoteForm, StatusCallForm, transition_form
 from workflow.models import RecordRequest
+from workflow.notes import NoteNotFound, request_note_add, request_note_edit
 from workflow.transitions import TRANSITIONS, request_transition
-from workflow.views.base import RequestActionView, RequestView, safe_query
+from workflow.views.base import RequestActionView, RequestView, safe_query, timeline_context
 from workflow.views.restricted import restricted_page
 
 
@@ -30,16 +31,91 @@ class RequestDetailView(RequestView):
 
     def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.VIEW_REQUEST,
-            request=request,
-            obj=record_request,
-            request_id=record_request.pk,
-            patient_id=record_request.patient_id,
-        )
+        _audit_view(self, request, record_request)
         return self.render_detail(request, record_request)
+
+
+def _audit_view(view: RequestView, request: HttpRequest, record_request: RecordRequest) -> None:
+    access_record(
+        tenant=view.tenant,
+        actor=request.user,
+        action=AccessAction.VIEW_REQUEST,
+        request=request,
+        obj=record_request,
+        request_id=record_request.pk,
+        patient_id=record_request.patient_id,
+    )
+
+
+class RequestTimelineView(RequestView):
+    """The request's timeline alone (templates/workflow/_timeline.html): the filter's links load it in place, and a
+    page may load it lazily. Audited as a view of the request: it shows what was said about the patient's case."""
+
+    def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        _audit_view(self, request, record_request)
+        context = {"rr": record_request, **timeline_context(request, self.tenant, record_request)}
+        return render(request, "workflow/_timeline.html", context)
+
+
+def _timeline_url(tracking_number: str) -> str:
+    return reverse("workflow:detail", args=[tracking_number]) + "#timeline"
+
+
+class NoteAddView(RequestActionView):
+    """An internal note added from the request page's timeline."""
+
+    def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        form = NoteForm(request.POST)
+        if not form.is_valid():
+            return _note_not_saved(self, request, record_request, form, status=400)
+        try:
+            request_note_add(
+                tenant=self.tenant, actor=request.user, record_request=record_request, text=form.cleaned_data["note"]
+            )
+        except ServiceError as error:
+            if not error.on_form(form):
+                form.add_error(None, error.message)
+            return _note_not_saved(self, request, record_request, form, status=error.status_code)
+        messages.success(request, "Note added.")
+        return redirect(_timeline_url(tracking_number))
+
+
+class NoteEditView(RequestActionView):
+    """A new version of one's own note; the version it replaces stays on the timeline's list of versions."""
+
+    def post(self, request: HttpRequest, tracking_number: str, pk: int) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        form = NoteForm(request.POST, replaces=pk)
+        if not form.is_valid():
+            return _note_not_saved(self, request, record_request, form, status=400)
+        try:
+            request_note_edit(
+                tenant=self.tenant,
+                actor=request.user,
+                record_request=record_request,
+                note_id=pk,
+                text=form.cleaned_data["note"],
+            )
+        except NoteNotFound as error:
+            raise Http404("No such note") from error
+        except ServiceError as error:
+            if not error.on_form(form):
+                form.add_error(None, error.message)
+            return _note_not_saved(self, request, record_request, form, status=error.status_code)
+        messages.success(request, "Note edited: the earlier version is kept with it.")
+        return redirect(_timeline_url(tracking_number))
+
+
+def _note_not_saved(
+    view: RequestView, request: HttpRequest, record_request: RecordRequest, form: NoteForm, *, status: int
+) -> HttpResponse:
+    """The request page again, the note's text kept in its form with what to fix (on the field, or as a message
+    when the problem is not the text: someone else's note, an edit that lost a race)."""
+    problems = [*(form.errors.get("note") or []), *form.non_field_errors()]
+    messages.error(request, " ".join(["The note was not saved.", *problems]))
+    return view.render_detail(request, record_request, note_form=form, status=status)
 
 
 class RequestTransitionView(RequestActionView):

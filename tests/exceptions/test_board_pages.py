@@ -200,8 +200,8 @@ def test_supervisor_inbox_lists_every_unacknowledged_escalation_first(client_for
     assert {e.pk for e in response.context["pending"]} == {events["assigned"].pk, events["owned"].pk}
     assert [e.pk for e in response.context["acknowledged"]] == [events["others"].pk]
     page = response.content.decode()
-    assert page.index(events["assigned"].request.tracking_number) < page.index("Acknowledged</h2>")
-    assert page.index("Acknowledged</h2>") < page.index(events["others"].request.tracking_number)
+    assert page.index(events["assigned"].request.tracking_number) < page.index("Dealt with</h2>")
+    assert page.index("Dealt with</h2>") < page.index(events["others"].request.tracking_number)
     assert "Legal due soon" in page
     assert "Level 2" in page
     assert "Legal due in 2 days" in page

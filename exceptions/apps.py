@@ -22,7 +22,9 @@ class ExceptionsConfig(AppConfig):
         # The queue filters and rows show the reason's label; workflow cannot import this app to read it.
         register_exception_reasons(ExceptionReason.choices)
 
+        from exceptions.escalations import escalations_close_with_request
         from exceptions.services import exception_close_with_request
         from workflow.extensions import register_transition_hook
 
         register_transition_hook(exception_close_with_request)
+        register_transition_hook(escalations_close_with_request)

@@ -25,8 +25,9 @@ from roi.choices import SUPERVISING_ROLES
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Membership, Notification, Tenant, User
 from roi.notifications import notifications_schedule_send
-from roi.tenancy import role_in
-from workflow.choices import OPEN_STATES, RequestState
+from roi.tenancy import has_role, role_in
+from workflow.choices import FINISHED_STATES, OPEN_STATES, RequestState
+from workflow.extensions import closed_with_request_reason
 from workflow.models import RecordRequest, WorkQueue
 
 
@@ -243,8 +244,11 @@ ON CONFLICT DO NOTHING
 """  # noqa: S608 - table names come from model metadata; every value is a query parameter
 
 
-def _fire_rule(rule: EscalationRule, now: datetime) -> list[int]:
+def _fire_rule(rule: EscalationRule, now: datetime, request_id: int | None = None) -> list[int]:
     conditions, params = _conditions(rule)
+    if request_id is not None:
+        conditions += "\n  AND r.id = %(request_id)s"
+        params["request_id"] = request_id
     params.update(
         rule_id=rule.pk,
         rule_name=rule.name,
@@ -295,7 +299,9 @@ def _fire_rule(rule: EscalationRule, now: datetime) -> list[int]:
     return event_ids
 
 
-def escalations_evaluate(*, tenant_id: int | None = None, now: datetime | None = None) -> list[int]:
+def escalations_evaluate(
+    *, tenant_id: int | None = None, now: datetime | None = None, request_id: int | None = None
+) -> list[int]:
     """Fire every active rule (of one tenant, or of all active tenants) and return the ids of the events fired by
     this run. One query for the rules, then per rule one INSERT, and for the events it created at most one UPDATE
     of requests, one of episodes and one INSERT of notifications, in one transaction per rule: an event never
@@ -306,7 +312,8 @@ def escalations_evaluate(*, tenant_id: int | None = None, now: datetime | None =
         rules = rules.filter(tenant_id=tenant_id)
     fired: list[int] = []
     for rule in rules:
-        fired.extend(_fire_rule(rule, now))
+        # One request (`request_id`, with its tenant): what the rules had fired about it by `now` (the demo data).
+        fired.extend(_fire_rule(rule, now, request_id))
     return fired
 
 
@@ -330,7 +337,7 @@ def escalation_acknowledge(*, tenant: Tenant, actor: Any, event: EscalationEvent
     with transaction.atomic():
         changed = (
             EscalationEvent.objects.for_tenant(tenant)
-            .filter(pk=current.pk, acknowledged_at__isnull=True)
+            .filter(pk=current.pk, acknowledged_at__isnull=True, closed_at__isnull=True)
             .update(acknowledged_at=now, acknowledged_by=actor)
         )
         if changed:
@@ -340,3 +347,94 @@ def escalation_acknowledge(*, tenant: Tenant, actor: Any, event: EscalationEvent
             ).update(read_at=now)
     current.refresh_from_db()
     return current
+
+
+# Locked in id order (the order every bulk action takes, so two supervisors acknowledging overlapping lists cannot
+# deadlock), acknowledged, and the acknowledger's own notices of them read: one statement.
+_ACKNOWLEDGE_SQL = f"""
+WITH locked AS (
+    SELECT id FROM {_EVENT}
+    WHERE tenant_id = %(tenant_id)s AND id = ANY(%(event_ids)s) AND acknowledged_at IS NULL AND closed_at IS NULL
+    ORDER BY id
+    FOR UPDATE
+), acknowledged AS (
+    UPDATE {_EVENT} ev SET acknowledged_at = %(now)s, acknowledged_by_id = %(actor_id)s
+    FROM locked WHERE ev.id = locked.id AND ev.acknowledged_at IS NULL AND ev.closed_at IS NULL
+    RETURNING ev.id
+), seen AS (
+    UPDATE {_NOTIFICATION} n SET read_at = %(now)s
+    FROM acknowledged a
+    WHERE n.tenant_id = %(tenant_id)s AND n.dedupe_key = 'escalation:' || a.id || ':' || %(actor_id)s::bigint
+      AND n.read_at IS NULL
+)
+SELECT id FROM acknowledged ORDER BY id
+"""  # noqa: S608 - table names come from model metadata; every value is a query parameter
+
+
+def escalations_acknowledge(*, tenant: Tenant, actor: Any, event_ids: list[int]) -> list[int]:
+    """Acknowledge several escalations at once (the inbox's "acknowledge all N shown" and ticked rows): a supervisor's
+    action. Each escalation records who acknowledged it and when, as one acknowledged alone does; those acknowledged
+    or closed meanwhile are left as they are. An id that is not an escalation of this tenant (another tenant's
+    included) refuses the whole list, like a missing one, and changes nothing. Returns the ids acknowledged now.
+    Two statements whatever the number of ids."""
+    if not has_role(actor, tenant, SUPERVISING_ROLES):
+        raise NotPermitted("Only a supervisor or admin can acknowledge escalations in bulk.")
+    wanted = sorted({int(pk) for pk in event_ids})
+    if not wanted:
+        raise ServiceError("Tick at least one escalation to acknowledge.", field="event")
+    with transaction.atomic():
+        found = EscalationEvent.objects.for_tenant(tenant).filter(pk__in=wanted).count()
+        if found != len(wanted):
+            raise EscalationNotFound("Some of these escalations do not exist. Reload the inbox and try again.")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _ACKNOWLEDGE_SQL,
+                {"tenant_id": tenant.pk, "event_ids": wanted, "now": clock.now(), "actor_id": actor.pk},
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+
+# --- Closing with the request --------------------------------------------------------------------------------------
+
+# The request's pending escalations (all of them, or those fired during an exception episode) close with the reason,
+# and every unread notice of them is read: nobody needs to act on them any more. One statement. The notices are
+# found by their dedupe keys ('escalation:<event>:<user>', _NOTIFY_SQL) over the tenant's members, so the unique
+# (tenant, dedupe_key) index finds each one.
+_CLOSE_SQL = f"""
+WITH closed AS (
+    UPDATE {_EVENT} SET closed_at = %(now)s, closed_reason = %(reason)s
+    WHERE tenant_id = %(tenant_id)s AND request_id = %(request_id)s AND acknowledged_at IS NULL
+      AND closed_at IS NULL {{episode_only}}
+    RETURNING id
+)
+UPDATE {_NOTIFICATION} n SET read_at = %(now)s
+FROM closed c, {_MEMBERSHIP} m
+WHERE m.tenant_id = %(tenant_id)s AND n.tenant_id = %(tenant_id)s
+  AND n.dedupe_key = 'escalation:' || c.id || ':' || m.user_id AND n.read_at IS NULL
+"""  # noqa: S608 - table names come from model metadata; every value is a query parameter
+
+
+def escalations_close_with_request(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, from_state: str, to_state: str, reason: str
+) -> None:
+    """workflow's transition hook (registered in ExceptionsConfig.ready): escalations about a request that moved
+    past what they were about close in the transition's transaction. Delivered, denied, cancelled or closed: all of
+    its pending escalations; an exception resolved: those fired during the exception (they carry its episode).
+    Running it again closes nothing more. Acknowledged escalations keep their acknowledgement."""
+    if to_state in FINISHED_STATES:
+        episode_only = ""
+    elif from_state == RequestState.EXCEPTION and to_state in OPEN_STATES:
+        episode_only = "AND episode_id IS NOT NULL"
+    else:
+        return
+    now = clock.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLOSE_SQL.format(episode_only=episode_only),
+            {
+                "tenant_id": tenant.pk,
+                "request_id": record_request.pk,
+                "now": now,
+                "reason": closed_with_request_reason(tenant=tenant, to_state=to_state, at=now),
+            },
+        )

@@ -108,7 +108,10 @@ class EscalationRule(TenantOwned):
 
 
 class EscalationEvent(TenantOwned):
-    """A rule fired for a request: exactly once per (request, rule, level, exception episode)."""
+    """A rule fired for a request: exactly once per (request, rule, level, exception episode). It waits in the
+    supervisors' inbox until someone acknowledges it, or until the request moves past what it was about (delivered,
+    denied, cancelled, closed; for an exception escalation, the exception resolved): then it closes itself, in the
+    transaction of that transition, with the reason (exceptions/escalations.py escalations_close_with_request)."""
 
     rule = models.ForeignKey(EscalationRule, on_delete=models.PROTECT, related_name="events")
     request = models.ForeignKey(RecordRequest, on_delete=models.PROTECT, related_name="escalations")
@@ -120,6 +123,10 @@ class EscalationEvent(TenantOwned):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Closed without anyone acknowledging it, because the request moved on: "request delivered on Mar 3, 2026".
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # A database default: the evaluator and the benchmark's data set write events with INSERT ... SELECT.
+    closed_reason = models.CharField(max_length=200, blank=True, db_default="")
 
     class Meta:
         ordering = ["-fired_at", "-id"]
@@ -135,4 +142,14 @@ class EscalationEvent(TenantOwned):
             models.Index(
                 fields=["tenant", "fired_at"], include=["request", "acknowledged_at"], name="escalation_fired_idx"
             ),
+            # The inbox's "to acknowledge" and a request's transition closing its own: only what still waits.
+            models.Index(
+                fields=["tenant", "request"],
+                name="escalation_pending_idx",
+                condition=models.Q(acknowledged_at__isnull=True, closed_at__isnull=True),
+            ),
         ]
+
+    @property
+    def is_pending(self) -> bool:
+        return self.acknowledged_at is None and self.closed_at is None

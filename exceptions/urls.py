@@ -12,6 +12,7 @@ urlpatterns = [
     # never read as tracking numbers (which look like ROI-XXXX-XXXX-XXXX).
     path("exceptions/", board.ExceptionBoardView.as_view(), name="board"),
     path("escalations/", board.EscalationInboxView.as_view(), name="inbox"),
+    path("escalations/acknowledge/", board.EscalationBulkAcknowledgeView.as_view(), name="acknowledge-many"),
     path("escalations/<int:pk>/acknowledge/", board.EscalationAcknowledgeView.as_view(), name="acknowledge"),
     path("escalation-rules/", board.EscalationRuleListView.as_view(), name="rules"),
     path("escalation-rules/new/", board.EscalationRuleCreateView.as_view(), name="rule-create"),

@@ -24,3 +24,7 @@ class FulfillmentConfig(AppConfig):
         from fulfillment.activities import register as register_activities
 
         register_activities()
+        from fulfillment.retrieval import retrieval_tasks_close_with_request
+        from workflow.extensions import register_transition_hook
+
+        register_transition_hook(retrieval_tasks_close_with_request)

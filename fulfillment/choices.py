@@ -18,6 +18,9 @@ class RetrievalStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     NOT_AVAILABLE = "not_available", "Nothing held"
     CANCELLED = "cancelled", "Cancelled"
+    # Still open when the request was delivered, denied, cancelled or closed: nothing is waited on any more
+    # (fulfillment.retrieval.retrieval_tasks_close_with_request); the outcome note says when and why.
+    CLOSED_WITH_REQUEST = "closed_with_request", "Closed with the request"
 
 
 OPEN_RETRIEVAL_STATUSES = (RetrievalStatus.REQUESTED,)

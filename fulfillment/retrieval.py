@@ -8,11 +8,12 @@ there, since the exceptions app may not import fulfillment (docs/decisions/0003-
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from fulfillment.choices import RetrievalSource, RetrievalStatus
@@ -24,8 +25,9 @@ from roi.errors import ServiceError
 from roi.models import Tenant
 from roi.tenancy import require_staff, role_in
 from workflow import transitions
-from workflow.choices import RequestState
+from workflow.choices import FINISHED_STATES, RequestState
 from workflow.deadlines import local_date
+from workflow.extensions import closed_with_request_reason
 from workflow.models import RecordRequest
 from workflow.services import request_locked
 
@@ -215,6 +217,58 @@ def retrieval_task_cancel(*, tenant: Tenant, actor: Any, task: RetrievalTask, re
     return _close(
         tenant=tenant, actor=actor, task=task, status=RetrievalStatus.CANCELLED, note=reason, doing="cancelled"
     )
+
+
+@functools.cache
+def _close_with_request_sql() -> str:
+    """One statement: the request's open tasks close with the reason, each with its history row (the row
+    django-simple-history writes on save: the task's columns, who and when), and the request no longer waits on
+    retrieval. Built from the models' metadata once, so a new task field is carried into its history."""
+    table = RetrievalTask._meta.db_table
+    history = RetrievalTask.history.model
+    shared = [f.column for f in history._meta.concrete_fields if not f.name.startswith("history_")]
+    columns = ", ".join(f'"{column}"' for column in shared)
+    return f"""
+WITH closed AS (
+    UPDATE "{table}" SET status = %(closed)s, closed_at = %(now)s, outcome_note = %(note)s
+    WHERE tenant_id = %(tenant_id)s AND request_id = %(request_id)s AND status = %(open)s
+    RETURNING *
+), history AS (
+    INSERT INTO "{history._meta.db_table}" ({columns}, history_date, history_change_reason, history_type,
+                                            history_user_id)
+    SELECT {columns}, %(now)s, %(change_reason)s, '~', %(actor_id)s FROM closed
+)
+UPDATE "{RecordRequest._meta.db_table}" SET retrieval_waiting_since = NULL
+WHERE id = %(request_id)s AND tenant_id = %(tenant_id)s AND retrieval_waiting_since IS NOT NULL
+"""  # noqa: S608 - names come from model metadata; every value is a query parameter
+
+
+def retrieval_tasks_close_with_request(
+    *, tenant: Tenant, actor: Any, record_request: RecordRequest, from_state: str, to_state: str, reason: str
+) -> None:
+    """workflow's transition hook (registered in FulfillmentConfig.ready): a request delivered, denied, cancelled or
+    closed waits on no department any more, so its open tasks close in the transition's transaction with the
+    reason ("Closed: request delivered on Mar 3, 2026.") instead of ageing on the retrieval page and firing the
+    retrieval escalation. Running it again closes nothing more; the task's history names the transition's actor."""
+    if to_state not in FINISHED_STATES:
+        return
+    now = clock.now()
+    why = closed_with_request_reason(tenant=tenant, to_state=to_state, at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _close_with_request_sql(),
+            {
+                "tenant_id": tenant.pk,
+                "request_id": record_request.pk,
+                "now": now,
+                "closed": RetrievalStatus.CLOSED_WITH_REQUEST.value,
+                "open": RetrievalStatus.REQUESTED.value,
+                "note": f"Closed: {why}.",
+                "change_reason": "Closed with the request",
+                "actor_id": actor.pk if getattr(actor, "is_authenticated", False) else None,
+            },
+        )
+    record_request.retrieval_waiting_since = None
 
 
 # --- Selectors ----------------------------------------------------------------------------------------------------

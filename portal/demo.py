@@ -23,7 +23,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 
 from exceptions.choices import ExceptionReason
-from exceptions.escalations import escalation_rules_seed_defaults, escalations_evaluate
+from exceptions.escalations import escalation_rules_seed_defaults, escalations_acknowledge, escalations_evaluate
+from exceptions.models import EscalationEvent
 from exceptions.services import exception_open
 from fulfillment import delivery, disclosures, documents, packets, qc
 from fulfillment.choices import ExclusionReason, RetrievalSource
@@ -38,7 +39,8 @@ from portal.demo_two_factor import DEMO_TOTP_KEY_HEX, demo_totp_key
 from roi import clock, rls
 from roi.audit import access_record
 from roi.choices import AccessAction, Role
-from roi.models import Membership, Tenant, User
+from roi.models import Membership, Notification, Tenant, User
+from roi.notifications import notifications_mark_all_read
 from workflow import services, transitions
 from workflow.choices import (
     OPEN_STATES,
@@ -481,6 +483,10 @@ def _apply_path(
             services.request_assign(tenant=tenant, actor=supervisor, record_request=rr, assignee=worker)
     for step_name in path:
         with clock.frozen(tick()):
+            if step_name in FINISHING_STEPS:
+                # Beat had been evaluating the rules all along: what fired about this request before it was finished
+                # closes with it ("Closed: request delivered on ..." in the inbox).
+                escalations_evaluate(tenant_id=tenant.pk, now=clock.now(), request_id=rr.pk)
             if step_name == "validate":
                 _complete_intake(tenant, worker, rr, supervisor, case)
             elif step_name == "start":
@@ -525,6 +531,53 @@ def _apply_path(
                     tenant=tenant, actor=worker, record_request=rr, reason="Requestor withdrew the request by phone."
                 )
         rr.refresh_from_db()
+
+
+FINISHING_STEPS = frozenset({"deliver", "deny", "cancel"})
+# The demo's supervisors have worked their inbox and staff have read their notices every day, except for the last
+# PENDING_DAYS: what waits on the first morning is a few days' worth, as in a department that keeps up.
+HISTORY_DAYS = 60
+PENDING_DAYS = 2
+
+
+def _escalation_history(tenant: Tenant) -> None:
+    """Beat's escalation runs over the demo's last HISTORY_DAYS days (one a day is enough: a rule fires once per
+    request), each day's escalations acknowledged by a supervisor a few hours later, and everyone's notices read,
+    except for the last PENDING_DAYS days; then the run of now. Requests finished meanwhile took theirs with them."""
+    now = timezone.now()
+    supervisors = [
+        m.user
+        for m in Membership.objects.for_tenant(tenant).select_related("user").order_by("id")
+        if m.role in (Role.SUPERVISOR, Role.ADMIN)
+    ]
+    for days_ago in range(HISTORY_DAYS, PENDING_DAYS, -1):
+        moment = now - timedelta(days=days_ago)
+        fired = escalations_evaluate(tenant_id=tenant.pk, now=moment)
+        pending = list(
+            EscalationEvent.objects.for_tenant(tenant)
+            .filter(pk__in=fired, acknowledged_at__isnull=True, closed_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        if pending:
+            with clock.frozen(moment + timedelta(hours=3)):
+                escalations_acknowledge(
+                    tenant=tenant, actor=supervisors[days_ago % len(supervisors)], event_ids=pending
+                )
+    cutoff = now - timedelta(days=PENDING_DAYS)
+    read_up_to = (
+        Notification.objects.for_tenant(tenant)
+        .filter(created_at__lt=cutoff)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if read_up_to is not None:
+        with clock.frozen(cutoff):
+            for membership in Membership.objects.for_tenant(tenant).select_related("user"):
+                notifications_mark_all_read(tenant=tenant, actor=membership.user, up_to_id=read_up_to)
+    for days_ago in range(PENDING_DAYS, 0, -1):
+        escalations_evaluate(tenant_id=tenant.pk, now=now - timedelta(days=days_ago))
+    escalations_evaluate(tenant_id=tenant.pk)
 
 
 def _received_documents(case: Case, channel: str) -> list[intake_services.IncomingDocument]:
@@ -707,7 +760,7 @@ def seed_demo(*, only_if_empty: bool, scale: float = 1.0) -> list[str]:
                 tenant = seed_tenant(spec, users, scale=scale)
                 # What beat would do within minutes of start: urgency fields, then the escalations they trigger.
                 urgency_refresh(tenant_id=tenant.pk)
-                escalations_evaluate(tenant_id=tenant.pk)
+                _escalation_history(tenant)
             created.append(spec.name)
     return created
 

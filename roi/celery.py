@@ -43,4 +43,11 @@ app.conf.beat_schedule = {
     },
     # The notification outbox: anything not yet emailed (a crash, a mail server outage) goes out here.
     "send-notifications": {"task": "roi.tasks.send_notifications", "schedule": 60.0, "options": {"expires": 60}},
+    # Daily digests of unread notifications, for the members who asked, from 7 in the morning of each organisation
+    # (roi/notifications.py); hourly so a missed run is made up, once a day per member whatever runs.
+    "send-notification-digests": {
+        "task": "roi.tasks.send_notification_digests",
+        "schedule": 60 * 60.0,
+        "options": {"expires": 3600},
+    },
 }

@@ -186,6 +186,9 @@ class Membership(TenantOwned):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     licensed_designated_at = models.DateTimeField(null=True, blank=True)
+    # The member's own choice (the notifications page): one email a day listing what is unread in this organisation
+    # (roi.notifications.notification_digests_write, from beat).
+    daily_digest = models.BooleanField(default=False)
     history = HistoricalRecords()
 
     class Meta:

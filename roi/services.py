@@ -403,3 +403,25 @@ def api_token_revoke(*, tenant: Tenant, actor: Any, token: ApiToken, request: Ht
             request=request,
         )
     return current
+
+
+# --- Notification preferences ----------------------------------------------------------------------------------------
+
+
+def membership_daily_digest_set(*, tenant: Tenant, actor: Any, enabled: bool) -> Membership:
+    """The member's own choice: a daily email listing their unread notifications in this organisation
+    (roi.notifications.notification_digests_write). Only for oneself; the membership's history keeps each change."""
+    with transaction.atomic():
+        membership = (
+            Membership.objects.for_tenant(tenant)
+            .select_for_update()
+            .filter(user_id=getattr(actor, "pk", 0), is_active=True)
+            .first()
+        )
+        if membership is None:
+            raise NotPermitted("You have no role in this organisation.")
+        if membership.daily_digest != enabled:
+            membership.daily_digest = enabled
+            history_stamp(membership, actor)
+            membership.save(update_fields=["daily_digest"])
+    return membership

@@ -40,3 +40,20 @@ def anchor_audit_chains() -> int:
     from roi.anchors import anchor_write
 
     return sum(anchor_write(tenant=tenant) is not None for tenant in rls.each_tenant())
+
+
+@shared_task
+def send_notification_digests() -> int:
+    """Every hour from beat: each organisation's daily digests that are due (from DIGEST_HOUR of its own day, once
+    per member and day: roi.notifications.notification_digests_write), in its own row-level security scope, then
+    the outbox. Run twice, one email. Returns how many digests were written."""
+    from roi import rls
+    from roi.notifications import notification_digests_write, notifications_send_pending
+
+    written = 0
+    for tenant in rls.each_tenant():
+        count = notification_digests_write(tenant=tenant)
+        if count:
+            notifications_send_pending()
+        written += count
+    return written

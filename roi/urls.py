@@ -40,6 +40,8 @@ urlpatterns = [
     path("account/recovery-codes/", two_factor.RecoveryCodesView.as_view(), name="two-factor-recovery"),
     path("notifications/", notifications.NotificationListView.as_view(), name="notifications"),
     path("notifications/<int:pk>/read/", notifications.NotificationReadView.as_view(), name="notification-read"),
+    path("notifications/read-all/", notifications.NotificationReadAllView.as_view(), name="notifications-read-all"),
+    path("notifications/digest/", notifications.NotificationDigestView.as_view(), name="notification-digest"),
     # Four apps share /requests/; a tracking number matches only its own shape (workflow/converters.py), so the
     # order of these includes does not matter (tests/roi/test_url_modules.py tries them in every order).
     path("requests/", include("intake.urls")),

@@ -26,6 +26,9 @@ OPEN_STATES = (
 # States an exception can be raised from, and so the states `resolve` may return to.
 EXCEPTION_SOURCES = (RequestState.RECEIVED, RequestState.VALIDATED, RequestState.IN_FULFILLMENT)
 TERMINAL_STATES = (RequestState.CLOSED, RequestState.DENIED, RequestState.CANCELLED)
+# Past these nothing is still asked of anyone about the request: escalations about it and retrieval tasks for it
+# close themselves on the transition (the apps' transition hooks, workflow/extensions.py).
+FINISHED_STATES = (RequestState.DELIVERED, *TERMINAL_STATES)
 
 STATE_COLOURS = {
     RequestState.RECEIVED: "blue",

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from roi.models import Tenant
+from workflow.choices import FINISHED_STATES, RequestState
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ def in_window(field: str, window: Window) -> dict[str, Any]:
 # transition's transaction, after the state change and its log row, so the two commit or roll back together.
 
 TransitionHook = Callable[..., None]  # (*, tenant, actor, record_request, from_state, to_state, reason) -> None
+# Escalations and retrieval tasks that close with their request record why in the same words, e.g. "request
+# delivered on Mar 3, 2026" (shown as "Closed: request delivered on Mar 3, 2026").
 _transition_hooks: list[TransitionHook] = []
 
 
@@ -118,6 +122,15 @@ def register_transition_hook(hook: TransitionHook) -> None:
 
 def transition_hooks() -> list[TransitionHook]:
     return list(_transition_hooks)
+
+
+def closed_with_request_reason(*, tenant: Tenant, to_state: str, at: datetime) -> str:
+    """Why something closed itself when its request moved to `to_state` at `at` (the organisation's calendar day)."""
+    day = at.astimezone(tenant.tzinfo).date()
+    when = f"{day:%b} {day.day}, {day.year}"
+    if to_state in FINISHED_STATES:
+        return f"request {RequestState(to_state).label.lower()} on {when}"
+    return f"exception resolved on {when}"
 
 
 # --- Timeline events ---------------------------------------------------------------------------------------------

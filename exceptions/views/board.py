@@ -10,16 +10,20 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views import View
 
 from exceptions.choices import ExceptionReason
-from exceptions.escalations import escalation_acknowledge
+from exceptions.escalations import escalation_acknowledge, escalations_acknowledge
+from exceptions.forms.inbox import EscalationInboxFilterForm
 from exceptions.forms.rules import CONDITION_FIELDS, EscalationRuleForm, ExceptionBoardFilterForm
 from exceptions.models import EscalationEvent, EscalationRule, ExceptionEpisode
+from exceptions.selectors import INBOX_LIMIT, escalations_done, escalations_pending, escalations_visible_to
 from roi import clock
 from roi.audit import access_record, history_stamp
 from roi.choices import SUPERVISING_ROLES, AccessAction, Role
@@ -134,46 +138,74 @@ class ExceptionBoardView(TenantViewMixin, View):
 
 # --- Escalations inbox ------------------------------------------------------------------------------------------
 
+# The filters a bulk acknowledgement carries back to the inbox.
+INBOX_FILTERS = ("rule", "age", "state", "assignee")
 
-def escalation_events_visible_to(*, tenant: Tenant, user: Any, role: str) -> QuerySet[EscalationEvent]:
-    """Supervisors see every escalation of the tenant; a specialist sees those about requests assigned to them or
-    whose exception they own (the people the rule's 'owner' notification goes to)."""
-    queryset = EscalationEvent.objects.for_tenant(tenant).select_related(
-        "rule", "request", "request__patient", "acknowledged_by"
-    )
-    if role not in SUPERVISING_ROLES:
-        queryset = queryset.filter(Q(request__assignee=user) | Q(episode__owner=user))
-    return queryset
+
+def _inbox_url(params: Any) -> str:
+    kept = urlencode([(name, params.get(name)) for name in INBOX_FILTERS if params.get(name)])
+    return reverse("exceptions:inbox") + (f"?{kept}" if kept else "")
 
 
 class EscalationInboxView(TenantViewMixin, View):
+    """What is waiting to be acknowledged (the highest level first, at most INBOX_LIMIT rows, filtered by rule, age,
+    request state and assignee) and what was dealt with lately. Supervisors acknowledge all the rows shown, or the
+    ticked ones, at once."""
+
     def get(self, request: HttpRequest) -> HttpResponse:
-        events = escalation_events_visible_to(
-            tenant=self.tenant,
-            user=request.user,
-            role=request.membership.role,  # type: ignore[attr-defined]  # TenantMiddleware sets it
+        role = request.membership.role  # type: ignore[attr-defined]  # TenantMiddleware sets it
+        is_supervisor = role in SUPERVISING_ROLES
+        form = EscalationInboxFilterForm(
+            request.GET or None,
+            rules=list(EscalationRule.objects.for_tenant(self.tenant).order_by("level", "name")),
+            staff=list(tenant_staff(tenant=self.tenant)),
         )
-        pending = list(events.filter(acknowledged_at__isnull=True).order_by("-rule__level", "fired_at", "id"))
-        done = list(events.filter(acknowledged_at__isnull=False).order_by("-acknowledged_at", "-id")[:100])
-        return render(request, "exceptions/inbox.html", {"pending": pending, "acknowledged": done})
+        pending = escalations_pending(
+            tenant=self.tenant, user=request.user, role=role, filters=form.filters(), now=clock.now()
+        )
+        shown = list(pending[:INBOX_LIMIT])
+        total = len(shown) if len(shown) < INBOX_LIMIT else pending.count()
+        done = list(escalations_done(tenant=self.tenant, user=request.user, role=role))
+        # The rows name patients: a listing of PHI, like the exception board.
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.LIST_REQUESTS,
+            request=request,
+            detail=f"escalations inbox, {len(shown)} to acknowledge",
+        )
+        context = {
+            "form": form,
+            "pending": shown,
+            "pending_total": total,
+            "acknowledged": done,
+            "is_supervisor": is_supervisor,
+            "filter_items": [(name, request.GET[name]) for name in INBOX_FILTERS if request.GET.get(name)],
+            "filtered": any(request.GET.get(name) for name in INBOX_FILTERS),
+        }
+        return render(request, "exceptions/inbox.html", context)
 
 
 class EscalationAcknowledgeView(TenantViewMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        events = escalation_events_visible_to(
+        events = escalations_visible_to(
             tenant=self.tenant,
             user=request.user,
             role=request.membership.role,  # type: ignore[attr-defined]  # TenantMiddleware sets it
         )
+        back = _inbox_url(request.POST)
         try:
             event = events.get(pk=pk)
         except EscalationEvent.DoesNotExist:
             raise Http404("No such escalation") from None
         if event.acknowledged_at is not None:
             messages.info(request, f"Already acknowledged by {event.acknowledged_by}.")
-            return redirect("exceptions:inbox")
+            return redirect(back)
+        if event.closed_at is not None:
+            messages.info(request, f"This escalation closed itself: {event.closed_reason}.")
+            return redirect(back)
         try:
             escalation_acknowledge(tenant=self.tenant, actor=request.user, event=event)
         except ServiceError as error:
@@ -181,9 +213,44 @@ class EscalationAcknowledgeView(TenantViewMixin, View):
                 raise Http404(error.message) from None
             # E.g. a specialist who sees the request but was not the one notified: say why, change nothing.
             messages.error(request, error.message)
-            return redirect("exceptions:inbox")
+            return redirect(back)
         messages.success(request, f"Escalation of {event.request.tracking_number} acknowledged.")
-        return redirect("exceptions:inbox")
+        return redirect(back)
+
+
+class EscalationBulkAcknowledgeView(TenantViewMixin, View):
+    """Acknowledge every escalation the inbox showed (`scope=shown`: the `shown` ids the page was drawn with, never
+    one that fired since) or the ticked ones (`scope=ticked`: the `event` ids). Supervisors only (others: 403); an
+    id that is not this tenant's escalation answers 404 and nothing changes."""
+
+    http_method_names = ["post"]
+    required_roles = SUPERVISING_ROLES
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        back = _inbox_url(request.POST)
+        scope = request.POST.get("scope", "")
+        raw = request.POST.getlist("shown" if scope == "shown" else "event")
+        if scope not in ("shown", "ticked"):
+            messages.error(request, "Choose “Acknowledge all shown” or tick rows and choose “Acknowledge ticked”.")
+            return redirect(back)
+        if not all(value.isdigit() for value in raw):
+            raise Http404("No such escalation")
+        try:
+            acknowledged = escalations_acknowledge(
+                tenant=self.tenant, actor=request.user, event_ids=[int(value) for value in raw]
+            )
+        except ServiceError as error:
+            if error.status_code == 404:
+                raise Http404(error.message) from None
+            if error.status_code == 403:
+                raise PermissionDenied(error.message) from None
+            messages.error(request, error.message)
+            return redirect(back)
+        skipped = len(set(raw)) - len(acknowledged)
+        note = f" {skipped} had been dealt with already." if skipped else ""
+        count = len(acknowledged)
+        messages.success(request, f"{count} escalation{'' if count == 1 else 's'} acknowledged.{note}")
+        return redirect(back)
 
 
 # --- Escalation rules admin -------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ STAFF_CASES = [
     Case("request-list", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),
     Case("fulfillment:retrieval-waiting", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),
     Case("exceptions:board", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),
+    Case("exceptions:inbox", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),
     Case(
         "intake:patient-lookup",
         AccessAction.SEARCH_PATIENTS,

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from roi.audit import access_record
@@ -17,16 +17,17 @@ from roi.choices import AccessAction
 from roi.errors import ServiceError
 from workflow import selectors, services
 from workflow.break_glass import BREAK_GLASS_MINUTES, break_glass_grant, request_access
-from workflow.extensions import transitions_owned_elsewhere
+from workflow.extensions import panel_context, request_panel, transitions_owned_elsewhere
 from workflow.forms.requests import AssignForm, BreakGlassForm, StatusCallForm, transition_form
 from workflow.models import RecordRequest
 from workflow.transitions import TRANSITIONS, request_transition
-from workflow.views.base import RequestActionView, RequestView, safe_query
+from workflow.views.base import RequestActionView, RequestView, forget_once, read_once, safe_query
 from workflow.views.restricted import restricted_page
 
 
 class RequestDetailView(RequestView):
-    """A request's fields, timeline, history and the actions the user may take now. Every view is audited."""
+    """The request's workspace: its facts, its next step and the actions the user may take now, with panels that
+    load when opened. Every view is audited."""
 
     def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
@@ -39,7 +40,42 @@ class RequestDetailView(RequestView):
             request_id=record_request.pk,
             patient_id=record_request.patient_id,
         )
-        return self.render_detail(request, record_request)
+        once = read_once(request, tracking_number)
+        response = self.render_detail(request, record_request, panel_forms=once or None)
+        if once is not None:
+            forget_once(response, tracking_number)
+        return response
+
+
+class RequestPanelView(RequestView):
+    """One panel of the request page, loaded when it is opened (htmx), or as a page of its own without script. It
+    shows the request's PHI, so it is audited like the page: one access event naming the panel."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, tracking_number: str, panel: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        found = request_panel(panel)
+        if found is None or not found.shows(record_request):
+            raise Http404("No such panel")
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.VIEW_REQUEST,
+            request=request,
+            obj=record_request,
+            request_id=record_request.pk,
+            patient_id=record_request.patient_id,
+            detail=f"panel {found.name}",
+        )
+        context = {
+            "rr": record_request,
+            "panel": found,
+            "ctx": panel_context(found, request, record_request, self.tenant),
+        }
+        if request.htmx:  # type: ignore[attr-defined]  # django-htmx's middleware sets it
+            return render(request, found.template_name, context)
+        return render(request, "workflow/panel_page.html", context)
 
 
 class RequestTransitionView(RequestActionView):

@@ -108,6 +108,15 @@
     scrollToWhenLoaded(panel, link.getAttribute("data-scroll-to") || panel.id);
   });
 
+  // <button data-check-all="class">: ticks every checkbox of its form inside elements of that class (QC's checks, once
+  // the reviewer has looked at each; an unticked one still fails the packet).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-check-all]");
+    if (!button || !button.form) return;
+    var boxes = button.form.querySelectorAll("." + button.getAttribute("data-check-all") + " input[type=checkbox]");
+    Array.prototype.forEach.call(boxes, function (box) { box.checked = true; });
+  });
+
   document.addEventListener("htmx:load", function (event) {
     boostForms(event.target);
     reopenPanels(event.target);

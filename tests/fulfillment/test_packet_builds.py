@@ -85,7 +85,7 @@ def test_a_failed_build_names_the_document_stays_on_the_page_and_is_told(rr, ali
     assert not ReleasePacket.objects.filter(request=rr).exists()
     notice = Notification.objects.get(recipient=alice, kind="packet_failed")
     assert "scan-0412.pdf" in notice.body
-    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "The packet was not built." in page
     assert "scan-0412.pdf" in page
 

@@ -138,11 +138,13 @@ class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
         forms: dict[str, Any] | None = None,
         panel_forms: dict[str, Any] | None = None,
         status: int = 200,
+        every_panel: bool = False,
     ) -> HttpResponse:
         """The request page (the workspace): the case summary with its next step and actions first, then the
         panels. A first paint reads the request and nothing else it can avoid; each panel loads when opened. An
         action that failed (`forms`, `panel_forms`, a status other than 200) or a value shown once (`panel_forms`)
-        renders every panel in place, so its form comes back with its errors where it was."""
+        renders every panel in place, so its form comes back with its errors where it was; so does `every_panel` (the
+        page's "Show every panel" link: without script, for print, for a screen reader's single read)."""
         annotate_dates([record_request], self.tenant)
         owned_elsewhere = transitions_owned_elsewhere()
         options = [o for o in transition_options(record_request, request.user) if o.spec.name not in owned_elsewhere]
@@ -153,7 +155,7 @@ class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
                     option.spec.name, reason_label=option.spec.reason_label, state=record_request.state
                 )
         pairs = [(option, forms[option.spec.name]) for option in options]
-        in_place = bool(panel_forms) or status != 200
+        in_place = every_panel or bool(panel_forms) or status != 200
         slots = []
         for panel in request_panels():
             if not panel.shows(record_request):
@@ -187,6 +189,7 @@ class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
             if supervisor and record_request.is_open
             else None,
             "break_glass": self.break_glass_banner(),
+            "every_panel": in_place,
         }
         return render(request, "workflow/detail.html", context, status=status)
 

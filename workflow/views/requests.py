@@ -41,7 +41,9 @@ class RequestDetailView(RequestView):
             patient_id=record_request.patient_id,
         )
         once = read_once(request, tracking_number)
-        response = self.render_detail(request, record_request, panel_forms=once or None)
+        response = self.render_detail(
+            request, record_request, panel_forms=once or None, every_panel=request.GET.get("panels") == "all"
+        )
         if once is not None:
             forget_once(response, tracking_number)
         return response

@@ -46,7 +46,7 @@ def test_specialist_works_a_request_from_the_queue(live_server, login, alice, te
     expect_state(page, "Validated")
     page.get_by_role("button", name="Claim").click()
     expect(page.get_by_role("status")).to_contain_text(f"Assigned to {alice}.")
-    expect(page.locator(".assign")).to_contain_text(f"Assigned to {alice}")
+    expect(page.locator(".case-facts div").filter(has_text="Assigned to")).to_contain_text(str(alice))
 
     page.get_by_role("button", name="Start fulfillment").click()
     expect(page.get_by_role("status")).to_contain_text("moved to fulfillment")

@@ -8,7 +8,7 @@ from exceptions import selectors
 from exceptions.forms.episodes import ExceptionOpenForm, ExceptionResolveForm, NextStepForm
 from roi.tenancy import role_in
 from workflow.choices import EXCEPTION_SOURCES, RequestState
-from workflow.extensions import RequestPanel
+from workflow.extensions import NextStep, RequestPanel
 from workflow.selectors import tenant_staff_once
 
 
@@ -44,10 +44,28 @@ def exception_panel_context(http_request: Any, record_request: Any, tenant: Any,
     return context
 
 
+def _in_exception(record_request: Any) -> bool:
+    return record_request.state == RequestState.EXCEPTION
+
+
+def exception_next_step(record_request: Any, user: Any, tenant: Any) -> NextStep | None:
+    if record_request.state != RequestState.EXCEPTION:
+        return None
+    return NextStep(
+        "Resolve the exception",
+        panel="exceptions",
+        anchor="exception-h",
+        hint=f"In exception: {record_request.exception_reason.replace('_', ' ') or 'see the panel'}.",
+    )
+
+
 PANEL = RequestPanel(
     name="exceptions",
     template_name="exceptions/_panel.html",
     order=20,
     get_context=exception_panel_context,
     owns_transitions=frozenset({"raise_exception", "resolve"}),
+    title="Exception",
+    starts_open=_in_exception,
+    next_step=exception_next_step,
 )

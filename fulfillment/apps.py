@@ -6,10 +6,11 @@ class FulfillmentConfig(AppConfig):
     verbose_name = "Fulfillment"
 
     def ready(self) -> None:
-        from fulfillment.panels import PANEL
+        from fulfillment.panels import PANELS
         from workflow.extensions import register_panel
 
-        register_panel(PANEL)
+        for panel in PANELS:
+            register_panel(panel)
         from fulfillment.panels import gate_timeline
         from workflow.extensions import register_timeline_source
 

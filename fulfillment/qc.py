@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Trunc
 from django.urls import reverse
 
@@ -108,6 +108,37 @@ def current_packet(*, tenant: Tenant, record_request: RecordRequest) -> ReleaseP
         .select_related("built_by")
         .order_by("-version")
         .first()
+    )
+
+
+@dataclass(frozen=True)
+class PacketProgress:
+    """Where the current packet stands, for the request page's next step: read in one statement."""
+
+    version: int
+    built_by_id: int | None
+    failed: bool  # its latest review failed it
+
+
+def packet_progress(*, tenant: Tenant, record_request: RecordRequest) -> PacketProgress | None:
+    row = (
+        ReleasePacket.objects.for_tenant(tenant)
+        .filter(request_id=record_request.pk, superseded_at__isnull=True)
+        .annotate(
+            last_outcome=Subquery(
+                QcReview.objects.filter(tenant=tenant, packet_id=OuterRef("pk"))
+                .order_by("-reviewed_at", "-id")
+                .values("outcome")[:1]
+            )
+        )
+        .order_by("-version")
+        .values("version", "built_by_id", "last_outcome")
+        .first()
+    )
+    if row is None:
+        return None
+    return PacketProgress(
+        version=row["version"], built_by_id=row["built_by_id"], failed=row["last_outcome"] == QcOutcome.FAILED
     )
 
 

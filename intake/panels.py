@@ -7,6 +7,7 @@ from typing import Any
 
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.urls import reverse
 
 from intake import authorizations, rules, selectors
 from intake.choices import AuthorizationKind
@@ -24,7 +25,7 @@ from intake.services import EXTENDABLE_TYPES, extension_rule
 from roi import clock
 from workflow.choices import RequestorKind, RequestState, SensitiveCategory
 from workflow.deadlines import local_date
-from workflow.extensions import RequestPanel
+from workflow.extensions import NextStep, RequestPanel
 
 NOT_READ = object()  # basis_records_context: the caller has not read the review yet
 # The panel lists this many deficiencies; the checklist page has them all.
@@ -161,10 +162,34 @@ def intake_panel_context(http_request: Any, record_request: Any, tenant: Any, **
     }
 
 
+def intake_next_step(record_request: Any, user: Any, tenant: Any) -> NextStep | None:
+    """Received: the checklist validates the request (after the details, for a request ingested without them)."""
+    if record_request.state != RequestState.RECEIVED:
+        return None
+    if record_request.needs_intake_completion:
+        return NextStep(
+            "Identify the patient and complete the details",
+            url=reverse("intake:details", args=[record_request.tracking_number]),
+            hint="The request arrived without them; the checklist comes next.",
+        )
+    return NextStep(
+        "Work the intake checklist",
+        url=reverse("intake:checklist", args=[record_request.tracking_number]),
+        hint="Every check passing validates the request.",
+    )
+
+
+def _intake_is_the_work(record_request: Any) -> bool:
+    return record_request.state in (RequestState.RECEIVED, RequestState.EXCEPTION)
+
+
 PANEL = RequestPanel(
     name="intake",
     template_name="intake/_panel.html",
     order=10,
     get_context=intake_panel_context,
     owns_transitions=frozenset({"validate"}),
+    title="Intake: checklist, documents, letters",
+    starts_open=_intake_is_the_work,
+    next_step=intake_next_step,
 )

@@ -23,9 +23,20 @@ def portal_panel_context(http_request: Any, record_request: Any, tenant: Any, **
     return {"submission": submission, "rr": record_request}
 
 
+def _sent_online(record_request: Any) -> bool:
+    return bool(record_request.channel == Channel.PORTAL)
+
+
+def _identifying(record_request: Any) -> bool:
+    return bool(record_request.channel == Channel.PORTAL and record_request.needs_intake_completion)
+
+
 PANEL = RequestPanel(
     name="portal",
     template_name="portal/_staff_panel.html",
     order=5,
     get_context=portal_panel_context,
+    title="Sent with the online form",
+    shows=_sent_online,
+    starts_open=_identifying,
 )

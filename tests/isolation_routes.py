@@ -9,6 +9,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from reporting.tables import TABLES
+from workflow.extensions import request_panels
 from workflow.transitions import TRANSITIONS
 
 MISSING_TRACKING_NUMBER = "ROI-ZZZZ-ZZZZ-ZZZZ"
@@ -20,6 +21,7 @@ OBJECT_KWARGS = frozenset({"document_id", "letter_id", "pk"})
 VALUE_KWARGS: dict[str, tuple[str, ...]] = {
     "name": tuple(TRANSITIONS),  # workflow:transition
     "table": tuple(TABLES),  # reporting:export, one CSV per dashboard table
+    "panel": tuple(panel.name for panel in request_panels()),  # workflow:panel, each panel of the request page
 }
 
 # Named routes not probed with tenant A's staff session, and why. Each holds no tenant data, or is public and grants

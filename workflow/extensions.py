@@ -17,13 +17,50 @@ from roi.models import Tenant
 from workflow.choices import FINISHED_STATES, RequestState
 
 
+def _always(record_request: Any) -> bool:
+    return True
+
+
+def _never(record_request: Any) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """The one thing that should happen next on a request, as the workspace's primary button: a page to open (`url`)
+    or a panel of the request page to open (`panel`, with `anchor` the part of it to scroll to)."""
+
+    label: str
+    url: str = ""
+    panel: str = ""
+    anchor: str = ""
+    hint: str = ""  # one line under the button: why this is next
+
+    @property
+    def target(self) -> str:
+        """The element of the request page the button scrolls to."""
+        return self.anchor or (f"panel-{self.panel}" if self.panel else "")
+
+
 @dataclass(frozen=True)
 class RequestPanel:
+    """A part of the request page. The page paints the request's facts and its next step first; each panel is a
+    <details> whose content loads when it is opened (workflow.views.requests.RequestPanelView, audited like the page).
+
+    `shows(record_request)` and `starts_open(record_request)` read the request's own fields only (no SQL): they run
+    on every first paint. `next_step(record_request, user, tenant)` may read one row at most (the first paint's
+    budget is ten statements); the first panel, in order, that names a step sets the page's primary button."""
+
     name: str
     template_name: str
     order: int
     get_context: Callable[..., dict[str, Any]]  # (http_request, record_request, tenant, **bound_forms) -> context
     owns_transitions: frozenset[str] = field(default_factory=frozenset)
+    title: str = ""
+    shows: Callable[[Any], bool] = _always
+    starts_open: Callable[[Any], bool] = _never
+    next_step: Callable[[Any, Any, Tenant], NextStep | None] | None = None
+    column: str = "work"  # "work" (the middle column) or "side" (beside it: timeline, history)
 
 
 _panels: dict[str, RequestPanel] = {}
@@ -37,6 +74,10 @@ def request_panels() -> list[RequestPanel]:
     return sorted(_panels.values(), key=lambda p: p.order)
 
 
+def request_panel(name: str) -> RequestPanel | None:
+    return _panels.get(name)
+
+
 def transitions_owned_elsewhere() -> frozenset[str]:
     owned: set[str] = set()
     for panel in _panels.values():
@@ -44,14 +85,26 @@ def transitions_owned_elsewhere() -> frozenset[str]:
     return frozenset(owned)
 
 
-def panel_contexts(
-    http_request: Any, record_request: Any, tenant: Tenant, panel_forms: dict[str, Any] | None = None
-) -> list[tuple[RequestPanel, dict[str, Any]]]:
-    """Each panel's context. `panel_forms` carries a bound form with errors back to the panel that owns it."""
-    return [
-        (panel, panel.get_context(http_request, record_request, tenant, **(panel_forms or {})))
-        for panel in request_panels()
-    ]
+def panel_context(
+    panel: RequestPanel,
+    http_request: Any,
+    record_request: Any,
+    tenant: Tenant,
+    panel_forms: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One panel's context. `panel_forms` carries a bound form with errors (or a value shown once) back to the panel
+    that owns it; every panel receives them all and takes its own."""
+    return panel.get_context(http_request, record_request, tenant, **(panel_forms or {}))
+
+
+def next_step(record_request: Any, user: Any, tenant: Tenant) -> NextStep | None:
+    """The request's next step from the first panel that names one."""
+    for panel in request_panels():
+        if panel.next_step is not None and panel.shows(record_request):
+            step = panel.next_step(record_request, user, tenant)
+            if step is not None:
+                return step
+    return None
 
 
 # --- Activities: "requests with <something that happened> between two dates" -----------------------------------

@@ -13,6 +13,7 @@ urlpatterns = [
     path("bulk-assign/", queue.BulkAssignView.as_view(), name="bulk_assign"),
     path("search/", search.RequestSearchView.as_view(), name="search"),
     path("<tracking:tracking_number>/", requests.RequestDetailView.as_view(), name="detail"),
+    path("<tracking:tracking_number>/panels/<str:panel>/", requests.RequestPanelView.as_view(), name="panel"),
     path("<tracking:tracking_number>/do/<str:name>/", requests.RequestTransitionView.as_view(), name="transition"),
     path("<tracking:tracking_number>/assign/", requests.RequestAssignView.as_view(), name="assign"),
     path("<tracking:tracking_number>/break-glass/", requests.BreakGlassView.as_view(), name="break_glass"),

@@ -19,13 +19,14 @@ from fulfillment.models import Delivery, ReleaseRefusal
 # A part's panel module has its service's name: the services this module reads are imported by name, never as
 # modules, since `from fulfillment.panels import qc` would return an attribute `qc` already bound here.
 from fulfillment.panels import delivery, denials, disclosures, fees, packets, qc, retrieval
-from fulfillment.qc import current_packet
+from fulfillment.qc import current_packet, packet_progress
+from fulfillment.retrieval import RETRIEVAL_STATES
 from intake.authorizations import review_with_records
 from intake.forms.records import RevocationForm
 from intake.models import Revocation
 from roi.models import Tenant
 from workflow.choices import RequestState
-from workflow.extensions import BY_SYSTEM, RequestPanel, TimelineEvent, actor_name
+from workflow.extensions import BY_SYSTEM, NextStep, RequestPanel, TimelineEvent, actor_name
 from workflow.models import RecordRequest
 
 PARTS = (retrieval, packets, qc, delivery, fees, disclosures, denials)
@@ -74,16 +75,24 @@ def gate_panel_context(*, tenant: Any, record_request: Any, forms: dict[str, Any
     return {"gate": context}
 
 
-def fulfillment_panel_context(http_request: Any, record_request: Any, tenant: Any, **forms: Any) -> dict[str, Any]:
+def release_panel_context(http_request: Any, record_request: Any, tenant: Any, **forms: Any) -> dict[str, Any]:
+    """The release's panel: the gate's verdict, the retrieved records and the packet, QC and delivery."""
     context: dict[str, Any] = {"rr": record_request}
     context.update(gate_panel_context(tenant=tenant, record_request=record_request, forms=forms))
-    for part in PARTS:
+    for part in (packets, qc, delivery):
         context.update(part.panel_context(tenant=tenant, record_request=record_request, forms=forms))
     verdict = context["gate"].get("verdict")
     if verdict is not None and not verdict.allowed and verdict.action == ReleaseAction.DELIVER:
         # The button is offered only when the release would go out now: a refused verdict shows its rules instead.
         context["delivery_form"] = None
         context["delivery_blocked"] = True
+    return context
+
+
+def _part_context(part: Any) -> Any:
+    def context(http_request: Any, record_request: Any, tenant: Any, **forms: Any) -> dict[str, Any]:
+        return {"rr": record_request, **part.panel_context(tenant=tenant, record_request=record_request, forms=forms)}
+
     return context
 
 
@@ -133,10 +142,96 @@ def gate_timeline(*, tenant: Tenant, record_request: RecordRequest) -> list[Time
     return events
 
 
-PANEL = RequestPanel(
-    name="fulfillment",
-    template_name="fulfillment/_panel.html",
-    order=30,
-    get_context=fulfillment_panel_context,
-    owns_transitions=frozenset().union(*(getattr(part, "OWNS_TRANSITIONS", frozenset()) for part in PARTS)),
+def _after_validation(record_request: Any) -> bool:
+    return record_request.state not in (RequestState.RECEIVED, RequestState.CANCELLED)
+
+
+def _release_is_the_work(record_request: Any) -> bool:
+    return record_request.state in (RequestState.VALIDATED, RequestState.IN_FULFILLMENT, RequestState.DELIVERED)
+
+
+def _retrieval_is_waiting(record_request: Any) -> bool:
+    return record_request.state in RETRIEVAL_STATES and record_request.retrieval_waiting_since is not None
+
+
+def release_next_step(record_request: Any, user: Any, tenant: Any) -> NextStep | None:
+    """Validated: get the records. In fulfillment: the records still awaited, then the packet, its QC by a second
+    person, and delivery once QC passed (the request's `qc_passed_at`; one read of the current packet otherwise)."""
+    state = record_request.state
+    if state == RequestState.VALIDATED:
+        if record_request.retrieval_waiting_since is not None:
+            return NextStep("Record the records received", panel="retrieval", anchor="retrieval",
+                            hint="A department has been asked for records.")  # fmt: skip
+        return NextStep("Upload the retrieved records", panel="release", anchor="release-documents",
+                        hint="The first upload starts fulfillment.")  # fmt: skip
+    if state != RequestState.IN_FULFILLMENT:
+        return None
+    if record_request.qc_passed_at is not None:
+        return NextStep("Record delivery", panel="release", anchor="delivery",
+                        hint="QC passed: deliver the packet by the method the requestor chose.")  # fmt: skip
+    progress = packet_progress(tenant=tenant, record_request=record_request)
+    if progress is None:
+        if record_request.retrieval_waiting_since is not None:
+            return NextStep("Record the records received", panel="retrieval", anchor="retrieval",
+                            hint="Records are awaited from a department.")  # fmt: skip
+        return NextStep("Check the records and build the packet", panel="release", anchor="release-documents")
+    if progress.failed:
+        return NextStep("Fix the records and rebuild the packet", panel="release", anchor="release-documents",
+                        hint=f"QC failed packet v{progress.version}.")  # fmt: skip
+    if progress.built_by_id == getattr(user, "pk", None):
+        return NextStep(f"Packet v{progress.version} awaits QC", panel="release", anchor="qc",
+                        hint="A second person reviews it: you built it.")  # fmt: skip
+    return NextStep(f"Review packet v{progress.version} (QC)", panel="release", anchor="qc")
+
+
+def _owned(*parts: Any) -> frozenset[str]:
+    return frozenset().union(*(getattr(part, "OWNS_TRANSITIONS", frozenset()) for part in parts))
+
+
+PANELS = (
+    RequestPanel(
+        name="retrieval",
+        template_name="fulfillment/_retrieval.html",
+        order=30,
+        get_context=_part_context(retrieval),
+        owns_transitions=_owned(retrieval),
+        title="Retrieval from departments",
+        shows=_after_validation,
+        starts_open=_retrieval_is_waiting,
+    ),
+    RequestPanel(
+        name="release",
+        template_name="fulfillment/_release_panel.html",
+        order=31,
+        get_context=release_panel_context,
+        owns_transitions=_owned(packets, qc, delivery),
+        title="Records, packet, QC and delivery",
+        shows=_after_validation,
+        starts_open=_release_is_the_work,
+        next_step=release_next_step,
+    ),
+    RequestPanel(
+        name="fees",
+        template_name="fulfillment/_fees.html",
+        order=40,
+        get_context=_part_context(fees),
+        owns_transitions=_owned(fees),
+        title="Fees and invoices",
+    ),
+    RequestPanel(
+        name="disclosures",
+        template_name="fulfillment/_disclosures.html",
+        order=50,
+        get_context=_part_context(disclosures),
+        owns_transitions=_owned(disclosures),
+        title="Accounting of disclosures",
+    ),
+    RequestPanel(
+        name="denials",
+        template_name="fulfillment/_denials.html",
+        order=60,
+        get_context=_part_context(denials),
+        owns_transitions=_owned(denials),
+        title="Denial",
+    ),
 )

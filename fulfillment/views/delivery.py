@@ -12,7 +12,7 @@ from fulfillment import delivery as service
 from fulfillment import links
 from fulfillment.forms.delivery import DeliveryForm, ResendForm, staff_choices
 from roi.errors import ServiceError
-from workflow.views.base import RequestActionView
+from workflow.views.base import RequestActionView, redirect_with_once
 
 EVIDENCE_FIELDS = ("destination", "fax_confirmation", "mail_tracking_number", "pickup_id_checked_by")
 
@@ -44,10 +44,9 @@ class DeliverView(RequestActionView):
 
     def _after(self, request: HttpRequest, tracking_number: str, result: service.DeliveryResult) -> HttpResponse:
         if result.url:
-            # The link exists only now, in memory: shown once on this page (for the phone or the portal), never
-            # stored in the session or the database.
-            fresh = self.get_object(tracking_number)
-            return self.render_detail(request, fresh, panel_forms={"issued_link": result.url})
+            # The link exists only now, in memory: shown once on the page this redirects to (for the phone or the
+            # portal), in a short-lived signed cookie for that page alone, never in the session or the database.
+            return redirect_with_once(tracking_number, {"issued_link": result.url})
         return redirect("workflow:detail", tracking_number=tracking_number)
 
 

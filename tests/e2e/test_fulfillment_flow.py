@@ -59,8 +59,9 @@ def test_packet_goes_through_qc_by_a_second_person_and_is_downloaded_by_link(
     login(sam)
     page.goto(f"{live_server.url}/requests/{rr.tracking_number}/")
     shots = Path(os.environ.get("ROI_SCREENSHOT_DIR", tmp_path))
-    page.locator("section.fulfillment").screenshot(path=str(shots / "qc-checklist.png"))
     qc_form = page.locator("form.qc-form")
+    expect(qc_form).to_contain_text("Reviewing packet v1")  # the release panel loads after the first paint
+    page.locator("#panel-release").screenshot(path=str(shots / "qc-checklist.png"))
     for box in qc_form.locator("input[type=checkbox]").all():
         box.check()
     qc_form.get_by_role("button", name="Record QC result").click()
@@ -76,7 +77,7 @@ def test_packet_goes_through_qc_by_a_second_person_and_is_downloaded_by_link(
     expect(link).to_have_text(re.compile(r"/download/"))
     expect(page.locator(".delivery-part")).to_contain_text("0 of 3 downloads")
 
-    page.locator("section.fulfillment").screenshot(path=str(shots / "fulfillment-panel.png"))
+    page.locator("#panel-release").screenshot(path=str(shots / "fulfillment-panel.png"))
 
     # The link opens the portal's download page, which asks the requestor to verify before a download is counted.
     url = live_server.url + re.search(r"/download/[^/]+/", link.inner_text()).group(0)

@@ -46,12 +46,13 @@ def test_specialist_works_a_request_from_the_queue(live_server, login, alice, te
     expect_state(page, "Validated")
     page.get_by_role("button", name="Claim").click()
     expect(page.get_by_role("status")).to_contain_text(f"Assigned to {alice}.")
-    expect(page.locator(".assign")).to_contain_text(f"Assigned to {alice}")
+    expect(page.locator(".case-facts div").filter(has_text="Assigned to")).to_contain_text(str(alice))
 
     page.get_by_role("button", name="Start fulfillment").click()
     expect(page.get_by_role("status")).to_contain_text("moved to fulfillment")
     expect_state(page, "In fulfillment")
 
+    page.locator("#panel-exceptions > summary").click()  # a panel that loads when opened
     page.get_by_text("Raise an exception").click()  # the form is folded away until needed
     form = page.locator("form").filter(has=page.get_by_role("button", name="Raise exception"))
     form.get_by_label("Reason").select_option(label="Incomplete authorization")
@@ -97,6 +98,8 @@ def test_stale_page_reports_the_conflict(live_server, login, alice, sam, tenant_
     # Someone else cancels the request while Alice's page is open.
     transitions.request_cancel(tenant=tenant_a, actor=sam, record_request=rr, reason="Withdrawn by phone")
 
+    page.get_by_text("More actions").click()  # cancelling is rare and final: folded away, and confirmed
+    page.once("dialog", lambda dialog: dialog.accept())
     cancel = page.locator("form").filter(has=page.get_by_role("button", name="Cancel request"))
     cancel.get_by_label("Why it is cancelled").fill("Duplicate")
     cancel.get_by_role("button", name="Cancel request").click()

@@ -359,8 +359,10 @@ def test_staff_revoke_a_link_and_issue_a_new_one_that_replaces_the_others(client
     assert Client().get(links.download_path(result.token)).status_code == 410
 
     response = client.post(reverse("fulfillment:link-reissue", args=[rr.tracking_number, result.delivery.pk]))
-    assert response.status_code == 200
-    page = response.content.decode()
+    # POST-redirect-GET: the page it redirects to shows the new link once; a refresh shows it no more.
+    assert (response.status_code, response["Location"]) == (302, reverse("workflow:detail", args=[rr.tracking_number]))
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-testid="issued-link"' not in client.get(response["Location"]).content.decode()
     new = DownloadLink.objects.exclude(pk=result.link.pk).get()
     assert new.issued_by == alice
     token = re.search(r"/download/([A-Za-z0-9_-]{40,})/", page).group(1)
@@ -398,7 +400,7 @@ def test_a_link_of_another_request_is_not_reached_through_this_one(client_for, l
 def test_the_deliver_form_records_a_fax_delivery(client_for, ready, alice, sam):
     rr = ready(DeliveryMethod.FAX)
     client = client_for(alice)
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert reverse("fulfillment:deliver", args=[rr.tracking_number]) in page
     assert f'action="/requests/{rr.tracking_number}/do/deliver/"' not in page  # the panel owns `deliver`
     data = {"method": "fax", "destination": FAX, "fax_confirmation": "JOB 88412", "expected_state": S.IN_FULFILLMENT}
@@ -458,13 +460,13 @@ def test_no_membership_gets_403_on_every_delivery_action(client_for, linked):
     assert Delivery.objects.count() == 1
 
 
-def test_the_detail_page_reads_deliveries_and_links_in_a_fixed_number_of_queries(client_for, linked, alice, sam):
+def test_the_release_panel_reads_deliveries_and_links_in_a_fixed_number_of_queries(client_for, linked, alice, sam):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     rr, result = linked
     client = client_for(alice)
-    url = reverse("workflow:detail", args=[rr.tracking_number])
+    url = reverse("workflow:panel", args=[rr.tracking_number, "release"])  # the part of the page that lists them
     client.get(url)
     with CaptureQueriesContext(connection) as one:
         assert client.get(url).status_code == 200

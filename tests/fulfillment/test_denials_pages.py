@@ -19,7 +19,8 @@ S = RequestState
 
 
 def _detail(rr) -> str:
-    return reverse("workflow:detail", args=[rr.tracking_number])
+    """The request page with every panel shown (the denial panel loads when opened)."""
+    return reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all"
 
 
 def test_a_deny_form_with_errors_keeps_the_input(media, client_for, sam, tenant_a):

@@ -103,7 +103,7 @@ def test_an_accounting_request_generates_and_downloads_its_report(media, client_
         tenant=tenant_a, request_type=RequestType.ACCOUNTING, requestor__kind=RequestorKind.PATIENT
     )
     client = client_for(alice)
-    detail = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    detail = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "Generate the accounting report" in detail
     assert "Not accountable" in detail
     response = client.post(reverse("fulfillment:accounting-report-generate", args=[rr.tracking_number]))
@@ -119,6 +119,6 @@ def test_an_accounting_request_generates_and_downloads_its_report(media, client_
 
 def test_a_legal_request_panel_says_its_release_is_accountable(client_for, alice, tenant_a):
     rr = factories.RecordRequestFactory(tenant=tenant_a, request_type=RequestType.LEGAL)
-    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "A release on this request is accountable" in page
     assert reverse("fulfillment:patient-disclosures", kwargs={"pk": rr.patient_id}) in page

@@ -29,7 +29,7 @@ def rr(tenant_a):
 
 
 def _detail(client, rr) -> str:
-    response = client.get(reverse("workflow:detail", args=[rr.tracking_number]))
+    response = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all")
     assert response.status_code == 200
     return response.content.decode()
 

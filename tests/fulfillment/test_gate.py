@@ -277,14 +277,14 @@ def test_the_request_page_shows_the_gates_verdict_and_offers_delivery_only_when_
                                                                                        alice, sam):  # fmt: skip
     rr = _ready(request_in_state, alice, sam)
     client = client_for(alice)
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert 'data-verdict="allowed"' in page
     assert reverse("fulfillment:deliver", args=[rr.tracking_number]) in page
     auth = IntakeReview.objects.get(request=rr).authorization
     auth.expires_on = timezone.localdate(timezone=rr.tenant.tzinfo) - timedelta(days=1)
     auth.signed_on = auth.expires_on - timedelta(days=30)
     auth.save()
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert 'data-verdict="refused"' in page
     assert 'data-code="AUTH_EXPIRED"' in page
     assert "164.508(b)(2)(i)" in page
@@ -510,7 +510,7 @@ def test_a_revocation_needs_the_written_revocation_a_plausible_date_and_happens_
 def test_the_revocation_is_on_the_requests_timeline_with_its_document(client_for, request_in_state, alice, sam):
     rr = _ready(request_in_state, alice, sam)
     outcome = _revoke(rr, sam)
-    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "Authorization revoked" in page
     document_url = reverse("intake:document-download", args=[rr.tracking_number, outcome.revocation.document_id])
     assert document_url in page

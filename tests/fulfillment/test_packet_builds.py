@@ -43,12 +43,15 @@ def test_a_packet_over_the_inline_limit_is_asked_of_a_worker_and_not_built_in_th
     rr, alice, client_for, small_inline_limit
 ):
     ReleaseDocumentFactory(request=rr, page_count=3)
-    response = client_for(alice).post(reverse("fulfillment:packet-build", args=[rr.tracking_number]), follow=True)
+    client = client_for(alice)
+    response = client.post(reverse("fulfillment:packet-build", args=[rr.tracking_number]), follow=True)
     build = PacketBuild.objects.get(request=rr)
     assert (build.state, build.record_pages, build.requested_by) == (PacketBuildState.QUEUED, 3, alice)
     assert not ReleasePacket.objects.filter(request=rr).exists()
-    page = response.content.decode()
-    assert "is being built in the background" in page
+    assert "is being built in the background" in response.content.decode()
+    # The release panel (open while in fulfillment, loaded after the first paint) shows the progress.
+    page = client.get(reverse("workflow:panel", args=[rr.tracking_number, "release"]), HTTP_HX_REQUEST="true")
+    page = page.content.decode()
     assert "Waiting for the background worker" in page
     status_url = reverse("fulfillment:packet-build-status", args=[rr.tracking_number, build.pk])
     assert f'hx-get="{status_url}"' in page
@@ -85,7 +88,7 @@ def test_a_failed_build_names_the_document_stays_on_the_page_and_is_told(rr, ali
     assert not ReleasePacket.objects.filter(request=rr).exists()
     notice = Notification.objects.get(recipient=alice, kind="packet_failed")
     assert "scan-0412.pdf" in notice.body
-    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "The packet was not built." in page
     assert "scan-0412.pdf" in page
 

@@ -129,7 +129,7 @@ def test_pages_are_tagged_and_untagged_from_the_request_page(summary, alice, cli
     assert client.post(url, {"first_page": "1", "last_page": "1", "category": "genetic"}).status_code == 302
     doc.refresh_from_db()
     assert {"first": 1, "last": 1, "category": "genetic"} in doc.page_categories
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "Genetic testing" in page
     remove = reverse("fulfillment:page-category-remove", args=[rr.tracking_number, doc.pk])
     assert client.post(remove, {"first": "1", "last": "1", "category": "genetic"}).status_code == 302

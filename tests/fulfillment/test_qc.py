@@ -351,7 +351,7 @@ def test_qc_counts_per_period_for_the_error_rate(rr, alice, sam, tenant_a):
 
 
 def _detail(client, rr) -> str:
-    return client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    return client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
 
 
 def test_the_panel_shows_the_checklist_and_the_form_records_a_pass(client_for, rr, alice, sam):

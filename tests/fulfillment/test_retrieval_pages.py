@@ -33,6 +33,11 @@ def _detail(rr) -> str:
     return reverse("workflow:detail", args=[rr.tracking_number])
 
 
+def _panel(rr) -> str:
+    """The retrieval panel of the request page, as it loads when opened."""
+    return reverse("workflow:panel", args=[rr.tracking_number, "retrieval"])
+
+
 @pytest.fixture
 def in_fulfillment(request_in_state):
     return request_in_state(RequestState.IN_FULFILLMENT)
@@ -61,7 +66,7 @@ def test_the_panel_lists_tasks_with_owner_age_overdue_and_received_date(client_f
         received_at=now,
         closed_at=now,
     )
-    page = client_for(alice).get(_detail(in_fulfillment))
+    page = client_for(alice).get(_panel(in_fulfillment))
     html = page.content.decode()
     assert page.status_code == 200
     imaging_row = html[html.index("<td>Imaging</td>") :].split("</tr>")[0]
@@ -81,24 +86,25 @@ def test_a_validated_request_says_asking_starts_fulfillment_and_a_received_one_o
     client_for, alice, request_in_state
 ):
     validated = request_in_state(RequestState.VALIDATED)
-    assert "starts fulfillment" in client_for(alice).get(_detail(validated)).content.decode()
+    assert "starts fulfillment" in client_for(alice).get(_panel(validated)).content.decode()
     received = request_in_state(RequestState.RECEIVED)
-    html = client_for(alice).get(_detail(received)).content.decode()
+    html = client_for(alice).get(_detail(received) + "?panels=all").content.decode()
     assert _url("create", received) not in html
-    assert "once the request is validated" in html
+    assert 'id="panel-retrieval"' not in html  # records are asked for once the request is validated
+    assert client_for(alice).get(_panel(received)).status_code == 404
 
 
-def test_the_detail_page_query_count_does_not_grow_with_the_tasks(client_for, alice, in_fulfillment):
+def test_the_retrieval_panel_query_count_does_not_grow_with_the_tasks(client_for, alice, in_fulfillment):
     policy_for(in_fulfillment.tenant)
     client = client_for(alice)
     RetrievalTaskFactory(request=in_fulfillment, owner=alice)
-    client.get(_detail(in_fulfillment))  # warm the session and caches
+    client.get(_panel(in_fulfillment))  # warm the session and caches
     with CaptureQueriesContext(connection) as one:
-        assert client.get(_detail(in_fulfillment)).status_code == 200
+        assert client.get(_panel(in_fulfillment)).status_code == 200
     RetrievalTaskFactory.create_batch(6, request=in_fulfillment, owner=alice)
     RetrievalTaskFactory(request=in_fulfillment, status=RetrievalStatus.CANCELLED, outcome_note="x", closed_at=None)
     with CaptureQueriesContext(connection) as eight:
-        assert client.get(_detail(in_fulfillment)).status_code == 200
+        assert client.get(_panel(in_fulfillment)).status_code == 200
     assert len(eight) == len(one)
 
 

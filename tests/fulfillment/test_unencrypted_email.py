@@ -93,14 +93,14 @@ def test_a_choice_that_cannot_be_recorded_is_refused(request_in_state, alice, fi
 def test_the_request_page_shows_the_warning_and_records_the_choice(request_in_state, alice, client_for):
     rr = _own_copy(request_in_state, alice)
     client = client_for(alice)
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "Ordinary email is not encrypted" in page
     url = reverse("fulfillment:unencrypted-email-choice", args=[rr.tracking_number])
     unconfirmed = client.post(url, {"how": "phone"})
     assert unconfirmed.status_code == 400
     assert "Confirm that you explained the risk" in unconfirmed.content.decode()
     assert client.post(url, {"how": "in_writing", "explained": "1"}).status_code == 302
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "Chosen after the warning in writing" in page
 
 

@@ -407,7 +407,7 @@ def _extension_url(rr: RecordRequest) -> str:
 def test_the_panel_offers_the_extension_with_the_rules_days(client_for, ivy, tenant_il):
     rr = _right_of_access(tenant_il)
 
-    page = client_for(ivy).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client_for(ivy).get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
 
     assert "Extend the due date (once)" in page
     assert 'name="days" value="30"' in page
@@ -432,7 +432,7 @@ def test_an_extension_is_granted_once_with_its_notice(client_for, ivy, tenant_il
     )
     assert Letter.objects.filter(request=rr, kind=LetterKind.EXTENSION).count() == 1
     assert f"the new due date is {rr.legal_due_date:%a %b %-d, %Y}" in " ".join(_messages(response))
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "Records are in off-site storage." in page
     assert "Extend the due date (once)" not in page
 
@@ -470,7 +470,7 @@ def test_a_california_right_of_access_request_cannot_be_extended(client_for, ali
     rr = _right_of_access(tenant_a)  # tenant A is in CA: the 15-day example rule wins and allows no extension
     client = client_for(alice)
 
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "Extend the due date (once)" not in page
     assert "Cal. Health &amp; Safety Code 123110(b)" in page
 
@@ -501,7 +501,7 @@ def test_the_panel_lists_letters_and_a_download_is_audited(client_for, alice, te
     client = client_for(alice)
     url = reverse("intake:letter-download", args=[rr.tracking_number, letter.pk])
 
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert url in page
     assert "Deficiency letter" in page
 
@@ -534,11 +534,13 @@ def test_a_letter_is_only_found_under_its_own_request(client_for, alice, tenant_
 def test_the_panel_leads_to_the_checklist_and_flags_ingested_requests(client_for, alice, tenant_a):
     rr = _needs_checklist(tenant_a, needs_intake_completion=True)
 
-    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
 
-    assert "Work the intake checklist" in page
+    assert "Open the intake checklist" in page
     assert _checklist_url(rr) in page
     assert "needs intake completion" in page
+    summary = page[: page.index('class="workspace-grid"')]  # the next step: the details come before the checklist
+    assert "Identify the patient and complete the details" in summary
     assert "Authorization lacks a specific description" in page
     # The checklist validates: the generic Validate button is not offered.
     assert reverse("workflow:transition", args=[rr.tracking_number, "validate"]) not in page

@@ -480,7 +480,7 @@ def test_staff_open_the_message_a_request_came_from_and_it_is_audited(client_for
     raw = messages.fax_message()
     rr = ingest.ingest_message(tenant=tenant_a, raw=raw).record_request
     url = reverse("intake:inbound-message", args=[rr.tracking_number])
-    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = client_for(alice).get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert url in page
     response = client_for(alice).get(url)
     assert response.status_code == 200

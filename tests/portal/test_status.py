@@ -286,7 +286,7 @@ def test_the_staff_request_page_shows_calls_beside_portal_views(client_for, alic
     staff.post(
         reverse("workflow:status_call", args=[rr.tracking_number]), {"caller": "requestor", "outcome": "redirected"}
     )
-    page = staff.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = staff.get(reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all").content.decode()
     assert "1 status call · 2 portal status views" in page
 
 

@@ -244,7 +244,9 @@ def test_spanish_visitors_get_the_page_in_spanish_and_the_requestor_language(vis
 def test_staff_see_the_patient_as_typed_on_the_request_page(visitor, tenant_a, alice, client_for, media):
     visitor.post(submit_url(tenant_a), valid_data(tenant_a))
     rr = RecordRequest.objects.get()
-    page = client_for(alice).get(reverse("workflow:detail", kwargs={"tracking_number": rr.tracking_number}))
+    page = client_for(alice).get(
+        reverse("workflow:detail", kwargs={"tracking_number": rr.tracking_number}) + "?panels=all"
+    )
     assert page.status_code == 200
     body = page.content.decode()
     assert "Sent with the online form" in body

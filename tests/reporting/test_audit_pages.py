@@ -295,5 +295,15 @@ def test_the_request_trail_combines_access_transitions_and_field_changes(client_
 
 def test_the_request_page_links_its_trail_for_admins(client_for, ada, alice, viewed):
     link = reverse("reporting:audit-request", args=[viewed.tracking_number])
-    assert link in client_for(ada).get(reverse("workflow:detail", args=[viewed.tracking_number])).content.decode()
-    assert link not in client_for(alice).get(reverse("workflow:detail", args=[viewed.tracking_number])).content.decode()
+    assert (
+        link
+        in client_for(ada)
+        .get(reverse("workflow:detail", args=[viewed.tracking_number]) + "?panels=all")
+        .content.decode()
+    )
+    assert (
+        link
+        not in client_for(alice)
+        .get(reverse("workflow:detail", args=[viewed.tracking_number]) + "?panels=all")
+        .content.decode()
+    )

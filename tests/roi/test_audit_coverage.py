@@ -71,6 +71,7 @@ def world(tenant_a, media):
 STAFF_CASES = [
     Case("workflow:detail", AccessAction.VIEW_REQUEST),
     Case("workflow:timeline", AccessAction.VIEW_REQUEST),
+    Case("workflow:panel", AccessAction.VIEW_REQUEST),  # each panel of the request page, as it loads when opened
     Case("intake:checklist", AccessAction.VIEW_REQUEST),
     Case("request-detail", AccessAction.VIEW_REQUEST),
     Case("workflow:queue", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),
@@ -123,6 +124,7 @@ def _kwarg_sets(case: Case, world: dict) -> list[dict]:
     return [
         {},
         {"tracking_number": number},
+        {"tracking_number": number, "panel": "intake"},
         {"tracking_number": number, "document_id": world["document_id"]},
         {"tracking_number": number, "letter_id": world["letter_id"]},
         {"tracking_number": number, "pk": pk},

@@ -29,17 +29,12 @@ QUEUE_URL = "/requests/"
 # Queue: session, user, memberships (tenant middleware), staff list, work queues (filter and tabs), page rows (keyset:
 # no count), access event insert.
 QUEUE_QUERIES = 8
-# Detail: session, user, memberships, the request with its parties, access event insert, staff list (once for the
-# assign form and the panels), timeline (transitions, status calls), history, and the panels' own reads (the
-# exception episodes in one; the designated licensed professionals for the deny form and the reviewer list); the
-# release gate's timeline events (the revocation of the authorization relied on, refused releases) and the kinds of
-# documents received, which the checklist's rules read.
-DETAIL_QUERIES = 32
-# The timeline's other sources add 7 (tests/workflow/test_timeline.py pins the timeline alone): notes, letters and
-# requestor emails, exception episodes and escalations, deliveries, the requestor's portal views and uploads.
-# 13 of them come from the panels: intake (review, duplicate count, document kinds, documents, letters, extension), exceptions
-# (staff, open episode, past episodes) and fulfillment (retrieval tasks, estimates and invoices, release packet
-# pages, denials).
+# Detail, first paint: session, user, memberships (tenant middleware), the request with its parties, the access
+# event insert, the staff list (a supervisor's assign form only), the unread notifications (the top bar). The panels
+# load when opened (RequestPanelView), each in a fixed number of its own; the release's next step in fulfillment
+# reads the current packet (one more, instead of the staff list for a specialist).
+DETAIL_QUERIES = 7
+FIRST_PAINT_MAX = 10
 
 
 def _detail_url(rr: RecordRequest) -> str:
@@ -146,12 +141,12 @@ def test_queue_page_query_count_does_not_grow_with_the_queue(client_for, alice, 
 
 def test_detail_shows_patient_timeline_and_writes_an_access_event(client_for, alice, sam, tenant_a, request_in_state):
     rr = request_in_state(S.EXCEPTION)  # raised by Sam with the reason "set up by test"
-    response = client_for(alice).get(_detail_url(rr))
+    response = client_for(alice).get(_detail_url(rr) + "?panels=all")
     assert response.status_code == 200
     page = response.content.decode()
     assert escape(rr.patient.full_name) in page
     assert rr.patient.mrn in page
-    timeline = page[page.index('id="timeline-h"') :]
+    timeline = page[page.index('id="panel-timeline-h"') :]
     assert "Received → Exception" in timeline
     assert "set up by test" in timeline
     assert escape(str(sam)) in timeline
@@ -178,12 +173,12 @@ def test_specialist_sees_no_deny_button_and_supervisor_does(client_for, alice, s
     deny_form = f'action="{_deny_url(rr)}"'
     validate_form = f'action="{_transition_url(rr, "cancel")}"'  # an action both roles have
 
-    as_alice = client_for(alice).get(_detail_url(rr)).content.decode()
+    as_alice = client_for(alice).get(_detail_url(rr) + "?panels=all").content.decode()
     assert validate_form in as_alice
     assert deny_form not in as_alice
     assert ">Deny</button>" not in as_alice
 
-    as_sam = client_for(sam).get(_detail_url(rr)).content.decode()
+    as_sam = client_for(sam).get(_detail_url(rr) + "?panels=all").content.decode()
     assert validate_form in as_sam
     assert deny_form in as_sam
     assert ">Deny</button>" in as_sam
@@ -217,6 +212,77 @@ def test_detail_page_query_count_is_fixed(client_for, sam, tenant_a):
     assert RequestTransition.objects.filter(request=busy).count() == 8
     client = client_for(sam)
     assert _detail_queries(client, quiet) == _detail_queries(client, busy) == DETAIL_QUERIES
+
+
+@pytest.mark.parametrize("state", [S.RECEIVED, S.VALIDATED, S.IN_FULFILLMENT, S.EXCEPTION, S.DELIVERED, S.CLOSED])
+def test_the_first_paint_stays_within_ten_statements_in_every_state(state, client_for, alice, request_in_state):
+    rr = request_in_state(state)
+    assert _detail_queries(client_for(alice), rr) <= FIRST_PAINT_MAX
+
+
+def _panel_url(rr: RecordRequest, name: str) -> str:
+    return reverse("workflow:panel", args=[rr.tracking_number, name])
+
+
+def test_each_panel_loads_on_its_own_and_is_audited(client_for, alice, tenant_a, request_in_state):
+    rr = request_in_state(S.IN_FULFILLMENT)
+    client = client_for(alice)
+    page = client.get(_detail_url(rr)).content.decode()
+    names = ["intake", "exceptions", "retrieval", "release", "fees", "disclosures", "denials", "timeline", "history"]
+    for name in names:
+        assert f'hx-get="{_panel_url(rr, name)}"' in page
+    before = AccessEvent.objects.count()
+    for name in names:
+        response = client.get(_panel_url(rr, name), HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        assert "<html" not in response.content.decode()  # the panel alone, swapped into its <details>
+    events = AccessEvent.objects.order_by("id")[before:]
+    assert [(e.action, e.request_id, e.patient_id, e.detail) for e in events] == [
+        (AccessAction.VIEW_REQUEST, rr.pk, rr.patient_id, f"panel {name}") for name in names
+    ]
+
+
+def test_a_panel_without_script_is_a_page_of_its_own(client_for, alice, request_in_state):
+    rr = request_in_state(S.EXCEPTION)
+    page = client_for(alice).get(_panel_url(rr, "timeline")).content.decode()
+    assert "<html" in page
+    assert "Received → Exception" in page
+
+
+def test_an_unknown_panel_or_one_that_does_not_show_answers_404(client_for, alice, request_in_state):
+    received = request_in_state(S.RECEIVED)
+    client = client_for(alice)
+    assert client.get(_panel_url(received, "no-such-panel")).status_code == 404
+    assert client.get(_panel_url(received, "release")).status_code == 404  # nothing to release before validation
+
+
+@pytest.mark.parametrize(
+    ("state", "label"),
+    [
+        (S.RECEIVED, "Work the intake checklist"),
+        (S.VALIDATED, "Upload the retrieved records"),
+        (S.IN_FULFILLMENT, "Check the records and build the packet"),
+        (S.EXCEPTION, "Resolve the exception"),
+        (S.DELIVERED, "Close"),
+    ],
+)
+def test_the_page_offers_one_primary_next_step_for_the_state(state, label, client_for, alice, request_in_state):
+    rr = request_in_state(state)
+    page = client_for(alice).get(_detail_url(rr)).content.decode()
+    summary = page[page.index('class="case-summary') : page.index('class="workspace-grid"')]
+    assert summary.count(" primary") + summary.count('"primary') == 1  # not the forms' "transition-primary"
+    at = summary.find(" primary") if " primary" in summary else summary.index('"primary')
+    primary = summary[at:]
+    assert label in primary[: primary.index("</")]
+
+
+def test_cancel_is_behind_more_actions_with_a_confirmation(client_for, alice, request_in_state):
+    rr = request_in_state(S.VALIDATED)
+    page = client_for(alice).get(_detail_url(rr)).content.decode()
+    more = page[page.index('<details class="more-actions"') :]
+    more = more[: more.index("</details>")]
+    assert f'action="{_transition_url(rr, "cancel")}"' in more
+    assert "data-confirm=" in more
 
 
 # --- Transitions from the page ------------------------------------------------------------------------------------
@@ -259,7 +325,7 @@ def test_posting_with_a_stale_expected_state_answers_409_and_leaves_the_state(cl
 def test_an_incomplete_request_shows_what_is_missing_in_the_intake_panel(client_for, alice, tenant_a):
     # A patient's directive to a third party: one basis check, then scope and delivery (the panel shows four).
     rr = factories.RecordRequestFactory(tenant=tenant_a, incomplete=True, request_type="right_of_access")
-    page = client_for(alice).get(_detail_url(rr)).content.decode()
+    page = client_for(alice).get(_panel_url(rr, "intake"), HTTP_HX_REQUEST="true").content.decode()
     assert "Scope has neither record types nor dates of service." in page
     assert "Delivery: choose how the records will be delivered." in page
     assert f'href="/requests/{rr.tracking_number}/intake/"' in page

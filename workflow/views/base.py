@@ -9,20 +9,31 @@ resolves to a subclass.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from roi.tenancy import TenantViewMixin
+from roi.choices import SUPERVISING_ROLES
+from roi.tenancy import TenantViewMixin, role_in
 from workflow import selectors
-from workflow.extensions import panel_contexts, transitions_owned_elsewhere
-from workflow.forms.requests import AssignForm, NoteForm, StatusCallForm, transition_form
-from workflow.models import NOTE_MAX_LENGTH, RecordRequest
-from workflow.timeline import SHOW_ALL, request_timeline_entries
+from workflow.extensions import (
+    NextStep,
+    RequestPanel,
+    next_step,
+    panel_context,
+    request_panels,
+    transitions_owned_elsewhere,
+)
+from workflow.forms.requests import AssignForm, transition_form
+from workflow.models import RecordRequest
 from workflow.transitions import transition_options
 from workflow.views.restricted import RestrictedRequestMixin
 
@@ -37,28 +48,79 @@ def annotate_dates(rows: Sequence[Any], tenant: Any) -> None:
         row.target_days_left = (row.internal_target_date - today).days
 
 
+# A value an action shows once on the page it redirects to (a download link that exists only in memory): a signed
+# cookie for that request's page alone, read and dropped by its next view, so the action can still redirect
+# (POST-redirect-GET: a refresh never posts it again) and nothing is stored on the server.
+ONCE_COOKIE = "roi_once"
+ONCE_SALT = "workflow.request-page.once"
+ONCE_SECONDS = 120
+
+
+def redirect_with_once(tracking_number: str, values: dict[str, str]) -> HttpResponse:
+    """Redirect to the request page, which shows `values` (panel context keys) once."""
+    url = reverse("workflow:detail", args=[tracking_number])
+    response = HttpResponseRedirect(url)
+    response.set_signed_cookie(
+        ONCE_COOKIE,
+        json.dumps({"tracking_number": tracking_number, "values": values}),
+        salt=ONCE_SALT,
+        max_age=ONCE_SECONDS,
+        path=url,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+def read_once(request: HttpRequest, tracking_number: str) -> dict[str, str] | None:
+    raw = request.get_signed_cookie(ONCE_COOKIE, default=None, salt=ONCE_SALT, max_age=ONCE_SECONDS)
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("tracking_number") != tracking_number:
+        return None
+    values = data.get("values")
+    return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else None
+
+
+def forget_once(response: HttpResponse, tracking_number: str) -> None:
+    response.delete_cookie(ONCE_COOKIE, path=reverse("workflow:detail", args=[tracking_number]), samesite="Strict")
+
+
 def safe_query(query: str) -> str:
     """The filters the user was looking at, back as a query string (never a URL of another site)."""
     return "?" + QueryDict(query).urlencode() if query else ""
 
 
-def timeline_context(
-    http_request: HttpRequest, tenant: Any, record_request: RecordRequest, *, note_form: NoteForm | None = None
-) -> dict[str, Any]:
-    """What templates/workflow/_timeline.html needs, on the request page and on its own (the timeline route):
-    the entries with the filter the query string asks for, the status call form and the note forms (`note_form`
-    brings a failed note back with its errors, under the note it was editing)."""
-    timeline = request_timeline_entries(
-        tenant=tenant, record_request=record_request, show=http_request.GET.get("show", SHOW_ALL)
-    )
-    return {
-        "timeline": timeline,
-        "requestor_contact": timeline.contact,
-        "status_call_form": StatusCallForm(auto_id="id_call_%s"),
-        "note_form": note_form if note_form is not None and not note_form.replaces else NoteForm(),
-        "note_edit_form": note_form if note_form is not None and note_form.replaces else None,
-        "note_max_length": NOTE_MAX_LENGTH,
-    }
+# Generic transitions that end the request or rarely happen: behind the page's "More actions" disclosure, each with a
+# confirmation, never beside the next step.
+RARE_TRANSITIONS = frozenset({"cancel", "deny"})
+
+
+@dataclass
+class PanelSlot:
+    """A panel as the request page shows it: closed (its content loads when opened), open (loads at once after the
+    first paint), or rendered in place (`context` set: a form that failed comes back with its errors)."""
+
+    panel: RequestPanel
+    url: str
+    open: bool
+    context: dict[str, Any] | None = None
+
+
+def _primary_step(options: list[Any], panels_step: NextStep | None, tracking_number: str) -> NextStep | None:
+    """The one primary button: the step a panel names, else the first generic transition that would succeed now
+    (start fulfillment, close)."""
+    if panels_step is not None:
+        return panels_step
+    for option, _form in options:
+        if not option.blocked and option.spec.name not in RARE_TRANSITIONS and option.spec.style == "primary":
+            return NextStep(label=option.spec.label, anchor=f"transition-{option.spec.name}")
+    return None
 
 
 class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
@@ -75,13 +137,15 @@ class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
         *,
         forms: dict[str, Any] | None = None,
         panel_forms: dict[str, Any] | None = None,
-        note_form: NoteForm | None = None,
         status: int = 200,
+        every_panel: bool = False,
     ) -> HttpResponse:
-        """The request page: fields, timeline, history, panels, and the transitions the user may take now; `forms`
-        and `panel_forms` (and `note_form`) carry a failed action's bound form back to its place."""
+        """The request page (the workspace): the case summary with its next step and actions first, then the
+        panels. A first paint reads the request and nothing else it can avoid; each panel loads when opened. An
+        action that failed (`forms`, `panel_forms`, a status other than 200) or a value shown once (`panel_forms`)
+        renders every panel in place, so its form comes back with its errors where it was; so does `every_panel` (the
+        page's "Show every panel" link: without script, for print, for a screen reader's single read)."""
         annotate_dates([record_request], self.tenant)
-        staff = selectors.tenant_staff_once(request, self.tenant)
         owned_elsewhere = transitions_owned_elsewhere()
         options = [o for o in transition_options(record_request, request.user) if o.spec.name not in owned_elsewhere]
         forms = forms or {}
@@ -90,14 +154,42 @@ class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
                 forms[option.spec.name] = transition_form(
                     option.spec.name, reason_label=option.spec.reason_label, state=record_request.state
                 )
+        pairs = [(option, forms[option.spec.name]) for option in options]
+        in_place = every_panel or bool(panel_forms) or status != 200
+        slots = []
+        for panel in request_panels():
+            if not panel.shows(record_request):
+                continue
+            context = panel_context(panel, request, record_request, self.tenant, panel_forms) if in_place else None
+            slots.append(
+                PanelSlot(
+                    panel=panel,
+                    url=reverse("workflow:panel", args=[record_request.tracking_number, panel.name]),
+                    open=in_place or panel.starts_open(record_request),
+                    context=context,
+                )
+            )
+        supervisor = role_in(request.user, self.tenant) in SUPERVISING_ROLES
+        step = _primary_step(
+            pairs, next_step(record_request, request.user, self.tenant), record_request.tracking_number
+        )
         context = {
             "rr": record_request,
-            "options": [(option, forms[option.spec.name]) for option in options],
-            **timeline_context(request, self.tenant, record_request, note_form=note_form),
-            "history": selectors.request_history(record_request=record_request),
-            "assign_form": AssignForm(initial={"assignee": record_request.assignee_id or ""}, staff=staff),
-            "panels": panel_contexts(request, record_request, self.tenant, panel_forms),
+            "next_step": step,
+            "options": [(o, f) for o, f in pairs if o.spec.name not in RARE_TRANSITIONS],
+            "rare_options": [(o, f) for o, f in pairs if o.spec.name in RARE_TRANSITIONS],
+            "rare_open": any(f.is_bound for o, f in pairs if o.spec.name in RARE_TRANSITIONS),
+            "work_panels": [slot for slot in slots if slot.panel.column == "work"],
+            "side_panels": [slot for slot in slots if slot.panel.column == "side"],
+            # Only a supervisor's assign form lists the staff: a specialist claims, and the query is not made.
+            "assign_form": AssignForm(
+                initial={"assignee": record_request.assignee_id or ""},
+                staff=selectors.tenant_staff_once(request, self.tenant),
+            )
+            if supervisor and record_request.is_open
+            else None,
             "break_glass": self.break_glass_banner(),
+            "every_panel": in_place,
         }
         return render(request, "workflow/detail.html", context, status=status)
 

@@ -17,22 +17,69 @@ from roi.choices import AccessAction
 from roi.errors import ServiceError
 from workflow import selectors, services
 from workflow.break_glass import BREAK_GLASS_MINUTES, break_glass_grant, request_access
-from workflow.extensions import transitions_owned_elsewhere
+from workflow.extensions import panel_context, request_panel, transitions_owned_elsewhere
 from workflow.forms.requests import AssignForm, BreakGlassForm, NoteForm, StatusCallForm, transition_form
 from workflow.models import RecordRequest
 from workflow.notes import NoteNotFound, request_note_add, request_note_edit
+from workflow.panels import timeline_context
 from workflow.transitions import TRANSITIONS, request_transition
-from workflow.views.base import RequestActionView, RequestView, safe_query, timeline_context
+from workflow.views.base import RequestActionView, RequestView, forget_once, read_once, safe_query
 from workflow.views.restricted import restricted_page
 
 
 class RequestDetailView(RequestView):
-    """A request's fields, timeline, history and the actions the user may take now. Every view is audited."""
+    """The request's workspace: its facts, its next step and the actions the user may take now, with panels that
+    load when opened. Every view is audited."""
 
     def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
-        _audit_view(self, request, record_request)
-        return self.render_detail(request, record_request)
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.VIEW_REQUEST,
+            request=request,
+            obj=record_request,
+            request_id=record_request.pk,
+            patient_id=record_request.patient_id,
+        )
+        once = read_once(request, tracking_number)
+        response = self.render_detail(
+            request, record_request, panel_forms=once or None, every_panel=request.GET.get("panels") == "all"
+        )
+        if once is not None:
+            forget_once(response, tracking_number)
+        return response
+
+
+class RequestPanelView(RequestView):
+    """One panel of the request page, loaded when it is opened (htmx), or as a page of its own without script. It
+    shows the request's PHI, so it is audited like the page: one access event naming the panel."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, tracking_number: str, panel: str) -> HttpResponse:
+        record_request = self.get_object(tracking_number)
+        found = request_panel(panel)
+        if found is None or not found.shows(record_request):
+            raise Http404("No such panel")
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.VIEW_REQUEST,
+            request=request,
+            obj=record_request,
+            request_id=record_request.pk,
+            patient_id=record_request.patient_id,
+            detail=f"panel {found.name}",
+        )
+        context = {
+            "rr": record_request,
+            "panel": found,
+            "ctx": panel_context(found, request, record_request, self.tenant),
+        }
+        if request.htmx:  # type: ignore[attr-defined]  # django-htmx's middleware sets it
+            return render(request, found.template_name, context)
+        return render(request, "workflow/panel_page.html", context)
 
 
 def _audit_view(view: RequestView, request: HttpRequest, record_request: RecordRequest) -> None:
@@ -59,7 +106,7 @@ class RequestTimelineView(RequestView):
 
 
 def _timeline_url(tracking_number: str) -> str:
-    return reverse("workflow:detail", args=[tracking_number]) + "#timeline"
+    return reverse("workflow:detail", args=[tracking_number]) + "#panel-timeline"
 
 
 class NoteAddView(RequestActionView):
@@ -115,7 +162,7 @@ def _note_not_saved(
     when the problem is not the text: someone else's note, an edit that lost a race)."""
     problems = [*(form.errors.get("note") or []), *form.non_field_errors()]
     messages.error(request, " ".join(["The note was not saved.", *problems]))
-    return view.render_detail(request, record_request, note_form=form, status=status)
+    return view.render_detail(request, record_request, panel_forms={"note_form": form}, status=status)
 
 
 class RequestTransitionView(RequestActionView):

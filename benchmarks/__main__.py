@@ -9,6 +9,7 @@
     make bench ARGS="dashboard"         # the supervisor dashboard and the daily snapshot job, beside their raw SQL
     make bench ARGS="packets"           # release packets of 100, 1,000 and 5,000 pages beside qpdf copying them
     make bench ARGS="scope"             # the signed tenant scope's check, beside the unsigned setting it replaced
+    make bench ARGS="page_images"       # the document viewer's pages drawn cold and cached, beside pdftoppm
 
 Each uses its own database (the configured one with a `_bench` suffix), never the data of `make run`.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue", "dashboard", "packets", "scope"]
+BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue", "dashboard", "packets", "scope", "page_images"]
 
 
 def main(argv: list[str]) -> int:

@@ -25,10 +25,10 @@ from fulfillment.choices import ExclusionReason, RetrievalSource
 from fulfillment.models import Denial, PageExclusion, ReleaseDocument, RetrievalTask
 from intake.documents import inspect_upload, original_name_clean, stored_file_open
 from roi import clock
-from roi.page_images import PageMark
 from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
+from roi.page_images import PageMark
 from workflow.choices import DenialBasis, RecordType, RequestState, SensitiveCategory, with_implied_categories
 from workflow.models import RecordRequest
 

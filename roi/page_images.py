@@ -86,7 +86,8 @@ def _cache_path(*, tenant_id: int, digest: str, page: int, size: str) -> Path:
 
 def _encode(image: Image.Image, size: str) -> bytes:
     out = io.BytesIO()
-    image.save(out, "WEBP", quality=WEBP_QUALITY[size], method=4)
+    # method 2: half the encoding time of the default 4 for a few percent more bytes (docs/benchmarks.md).
+    image.save(out, "WEBP", quality=WEBP_QUALITY[size], method=2)
     return out.getvalue()
 
 

@@ -34,7 +34,9 @@
       var turned = state.rotation % 180 !== 0;
       var naturalW = turned ? image.naturalHeight : image.naturalWidth;
       var naturalH = turned ? image.naturalWidth : image.naturalHeight;
-      var room = Math.max(stage.clientWidth - 2, 100);
+      var style = window.getComputedStyle(stage);
+      var padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+      var room = Math.max(stage.clientWidth - padding - 2, 100);
       var scale = (room / naturalW) * (state.zoom || 1);
       var boxW = Math.round(naturalW * scale), boxH = Math.round(naturalH * scale);
       canvas.style.width = boxW + "px";

@@ -41,7 +41,10 @@ def _viewer(client, record, **query):
 
 
 def _thumbs(html: str) -> dict[int, str]:
-    return {int(m.group(2)): m.group(0) for m in re.finditer(r'<a class="viewer-thumb([^"]*)"[^>]*data-page="(\d+)"[^>]*>', html)}
+    return {
+        int(m.group(2)): m.group(0)
+        for m in re.finditer(r'<a class="viewer-thumb([^"]*)"[^>]*data-page="(\d+)"[^>]*>', html)
+    }
 
 
 def test_excluded_pages_and_page_categories_are_marked(client_for, alice, record):

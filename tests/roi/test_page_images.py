@@ -39,7 +39,19 @@ def test_a_pdf_page_is_drawn_like_pdftoppm_draws_it(media, tmp_path):
     source = tmp_path / "in.pdf"
     source.write_bytes(data)
     subprocess.run(
-        ["pdftoppm", "-f", "2", "-l", "2", "-gray", "-png", "-scale-to", str(max(drawn.size)), source, tmp_path / "ref"],
+        [
+            "pdftoppm",
+            "-f",
+            "2",
+            "-l",
+            "2",
+            "-gray",
+            "-png",
+            "-scale-to",
+            str(max(drawn.size)),
+            source,
+            tmp_path / "ref",
+        ],
         check=True,
     )
     reference = Image.open(next(tmp_path.glob("ref*.png"))).convert("L").resize(drawn.size)
@@ -94,7 +106,9 @@ def test_a_missing_thumbnail_draws_its_neighbours_with_one_read(media):
     reads = []
     page_images.page_image(document=document, page=1, size="thumb", read=lambda: reads.append(1) or data)
     for number in range(1, 6):
-        image = page_images.page_image(document=document, page=number, size="thumb", read=lambda: reads.append(1) or data)
+        image = page_images.page_image(
+            document=document, page=number, size="thumb", read=lambda: reads.append(1) or data
+        )
         assert image.cached
         assert max(_decoded(image.data).size) == page_images.PAGE_SIZES["thumb"]
     assert len(reads) == 1
@@ -103,9 +117,13 @@ def test_a_missing_thumbnail_draws_its_neighbours_with_one_read(media):
 def test_a_page_past_the_end_is_refused(media):
     data = make_pdf(2)
     with pytest.raises(pages.PagesUnreadable):
-        page_images.page_image(document=_document(data, is_pdf=True, page_count=2), page=3, size="page", read=lambda: data)
+        page_images.page_image(
+            document=_document(data, is_pdf=True, page_count=2), page=3, size="page", read=lambda: data
+        )
     with pytest.raises(pages.PagesUnreadable):
-        page_images.page_image(document=_document(data, is_pdf=True, page_count=2), page=0, size="page", read=lambda: data)
+        page_images.page_image(
+            document=_document(data, is_pdf=True, page_count=2), page=0, size="page", read=lambda: data
+        )
 
 
 GRANT = {"user_id": 5, "tenant_id": 7, "document_key": "intake:12", "session_key": "abc"}
@@ -119,7 +137,13 @@ def test_a_grant_opens_its_own_document_until_it_runs_out():
 
 @pytest.mark.parametrize(
     "change",
-    [{"user_id": 6}, {"tenant_id": 8}, {"document_key": "intake:13"}, {"document_key": "release:12"}, {"session_key": "x"}],
+    [
+        {"user_id": 6},
+        {"tenant_id": 8},
+        {"document_key": "intake:13"},
+        {"document_key": "release:12"},
+        {"session_key": "x"},
+    ],
 )
 def test_a_grant_for_another_user_document_or_session_is_refused(change):
     token = page_images.grant_issue(**GRANT)

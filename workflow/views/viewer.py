@@ -28,6 +28,13 @@ from workflow.models import RecordRequest
 from workflow.views.base import RequestView
 
 
+def _user_id(request: HttpRequest) -> int:
+    """The signed-in user's id (TenantViewMixin lets no anonymous visitor this far)."""
+    if request.user.pk is None:
+        raise Http404("No such document")
+    return int(request.user.pk)
+
+
 class ViewerDocumentsMixin:
     """How an app finds and reads its documents for the viewer. `tenant` is the request view's."""
 
@@ -93,7 +100,9 @@ class DocumentViewerView(ViewerDocumentsMixin, RequestView):
         count = self.known_page_count(document)
         if count is None:
             try:
-                count = pages.page_total(self.read_document(document), is_pdf=document.content_type == "application/pdf")
+                count = pages.page_total(
+                    self.read_document(document), is_pdf=document.content_type == "application/pdf"
+                )
             except (ServiceError, pages.PagesUnreadable) as error:
                 text = error.message if isinstance(error, ServiceError) else f"This document {error.reason}"
                 messages.error(request, text)
@@ -111,13 +120,14 @@ class DocumentViewerView(ViewerDocumentsMixin, RequestView):
             detail=f"Viewed document '{document.original_name}' ({label}, {count} page{'s' if count != 1 else ''})",
         )
         grant = page_images.grant_issue(
-            user_id=request.user.pk,
+            user_id=_user_id(request),
             tenant_id=self.tenant.pk,
             document_key=viewer.key,
             session_key=request.session.session_key,
         )
         context = self.viewer_context(request, record_request, document, viewer, grant, label)
         partial = request.headers.get("HX-Request") == "true"
+        context["in_pane"] = partial
         return render(request, "workflow/_viewer.html" if partial else "workflow/viewer.html", context)
 
     def viewer_context(
@@ -190,7 +200,7 @@ class DocumentPageView(ViewerDocumentsMixin, RequestView):
         try:
             seconds_left = page_images.grant_check(
                 request.GET.get("grant", ""),
-                user_id=request.user.pk,
+                user_id=_user_id(request),
                 tenant_id=self.tenant.pk,
                 document_key=viewer.key,
                 session_key=request.session.session_key,

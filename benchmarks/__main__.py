@@ -10,6 +10,7 @@
     make bench ARGS="packets"           # release packets of 100, 1,000 and 5,000 pages beside qpdf copying them
     make bench ARGS="scope"             # the signed tenant scope's check, beside the unsigned setting it replaced
     make bench ARGS="search"            # the header's search: tracking number, MRN, names, dates, a miss
+    make bench ARGS="page_images"       # the document viewer's pages drawn cold and cached, beside pdftoppm
 
 Each uses its own database (the configured one with a `_bench` suffix), never the data of `make run`.
 """
@@ -19,7 +20,18 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["pages", "portal", "urgency", "escalations", "queue", "dashboard", "packets", "scope", "search"]
+BENCHMARKS = [
+    "pages",
+    "portal",
+    "urgency",
+    "escalations",
+    "queue",
+    "dashboard",
+    "packets",
+    "scope",
+    "search",
+    "page_images",
+]
 
 
 def main(argv: list[str]) -> int:

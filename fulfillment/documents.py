@@ -28,6 +28,7 @@ from roi import clock
 from roi.audit import history_stamp
 from roi.errors import ServiceError
 from roi.models import Tenant
+from roi.page_images import PageMark
 from workflow.choices import DenialBasis, RecordType, RequestState, SensitiveCategory, with_implied_categories
 from workflow.models import RecordRequest
 
@@ -359,6 +360,31 @@ def included_pages(document: ReleaseDocument) -> list[int]:
     for exclusion in document.exclusions.all():
         out.update(range(exclusion.first_page, exclusion.last_page + 1))
     return [page for page in range(1, document.page_count + 1) if page not in out]
+
+
+def page_marks(document: ReleaseDocument) -> dict[int, PageMark]:
+    """What the document viewer marks on each page a reviewer must notice (reads the prefetched exclusions): why it
+    stays out of the release (the whole document's reason, or its page range's), and the sensitive categories tagged
+    on it. Pages with nothing to mark are left out."""
+    reasons: dict[int, str] = {}
+    if document.excluded_reason:
+        whole = str(dict(ExclusionReason.choices).get(document.excluded_reason, document.excluded_reason))
+        reasons = dict.fromkeys(range(1, document.page_count + 1), whole)
+    else:
+        for exclusion in document.exclusions.all():
+            label = str(dict(ExclusionReason.choices).get(exclusion.reason, exclusion.reason))
+            for page in range(exclusion.first_page, min(exclusion.last_page, document.page_count) + 1):
+                reasons.setdefault(page, label)
+    categories: dict[int, list[str]] = {}
+    for tag in document.page_categories or []:
+        label = str(dict(SensitiveCategory.choices).get(str(tag["category"]), tag["category"]))
+        for page in range(int(tag["first"]), min(int(tag["last"]), document.page_count) + 1):
+            if label not in categories.setdefault(page, []):
+                categories[page].append(label)
+    return {
+        page: PageMark(excluded=reasons.get(page, ""), categories=tuple(categories.get(page, ())))
+        for page in sorted(set(reasons) | set(categories))
+    }
 
 
 def released_categories(document: ReleaseDocument, pages: Iterable[int] | None = None) -> list[str]:

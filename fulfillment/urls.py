@@ -1,4 +1,4 @@
-from fulfillment.views import delivery, denials, disclosures, fees, gate, packets, qc, retrieval
+from fulfillment.views import delivery, denials, disclosures, fees, gate, packets, qc, retrieval, viewer
 
 app_name = "fulfillment"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     *disclosures.urlpatterns,
     *denials.urlpatterns,
     *gate.urlpatterns,
+    *viewer.urlpatterns,
 ]

@@ -1,4 +1,4 @@
-from intake.views import channels, checklist, details, messages, receive, records
+from intake.views import channels, checklist, details, messages, receive, records, viewer
 
 app_name = "intake"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     *checklist.urlpatterns,
     *records.urlpatterns,
     *channels.urlpatterns,
+    *viewer.urlpatterns,
 ]

@@ -18,6 +18,9 @@ class AccessAction(models.TextChoices):
     VIEW_REQUEST = "view_request", "Viewed request"
     LIST_REQUESTS = "list_requests", "Listed requests"
     DOWNLOAD_DOCUMENT = "download_document", "Downloaded document"
+    # The document viewer opened on one document (workflow/views/viewer.py): its page images are fetched under the
+    # grant this open issued and write no event of their own.
+    VIEW_DOCUMENT = "view_document", "Viewed document pages"
     EXPORT = "export", "Exported data"
     SEARCH_PATIENTS = "search_patients", "Searched patients"
     # The search box of every staff page and the API's ?q= (workflow/search.py): the detail holds the number of

@@ -323,3 +323,58 @@ def render_every_page(pdf_bytes: bytes, *, expected: int | None = None) -> None:
                 ) from None
     finally:
         document.close()
+
+
+# --- Drawing pages for the document viewer (roi/page_images.py) --------------------------------------------------
+
+
+def _drawable_pdf(source: bytes, *, is_pdf: bool, label: str) -> bytes:
+    """What PDFium draws: a PDF as it was received (what the upload check drew), an image as the pages
+    document_pages makes of it (upright, each frame a page, at the shape its resolution gives)."""
+    if is_pdf:
+        return source
+    with document_pages(source, is_pdf=False, label=label) as prepared:
+        out = io.BytesIO()
+        prepared.pdf.save(out)
+        return out.getvalue()
+
+
+def page_total(source: bytes, *, is_pdf: bool, label: str = "document") -> int:
+    """The number of pages the viewer shows, for a document stored before its count was recorded."""
+    try:
+        document = pypdfium2.PdfDocument(_drawable_pdf(source, is_pdf=is_pdf, label=label))
+    except pypdfium2.PdfiumError:
+        raise PagesUnreadable(DAMAGED_PDF) from None
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
+def pages_draw(
+    source: bytes, *, is_pdf: bool, numbers: list[int], long_side_px: int, label: str = "document"
+) -> Iterator[tuple[int, Image.Image]]:
+    """Pages `numbers` (1-based) drawn by PDFium with their annotations, `long_side_px` on the longer side, as RGB
+    images, opening the document once. A page out of range or one PDFium cannot draw raises PagesUnreadable."""
+    try:
+        document = pypdfium2.PdfDocument(_drawable_pdf(source, is_pdf=is_pdf, label=label))
+    except pypdfium2.PdfiumError:
+        raise PagesUnreadable(DAMAGED_PDF) from None
+    try:
+        for number in numbers:
+            if not 1 <= number <= len(document):
+                raise PagesUnreadable(f"has no page {number}: it has {len(document)}.", page=number)
+            try:
+                page = document[number - 1]
+                try:
+                    width, height = page.get_size()
+                    bitmap = page.render(scale=long_side_px / max(width, height, 1), draw_annots=True)
+                    image = bitmap.to_pil().convert("RGB")  # a copy: the bitmap's buffer is freed below
+                    bitmap.close()
+                finally:
+                    page.close()
+            except pypdfium2.PdfiumError:
+                raise PagesUnreadable(f"is damaged: page {number} cannot be drawn. {AGAIN}", page=number) from None
+            yield number, image
+    finally:
+        document.close()

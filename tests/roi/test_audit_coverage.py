@@ -44,7 +44,7 @@ def world(tenant_a, media):
     now = timezone.now()
     document = IntakeDocument(
         tenant=tenant_a, request=rr, kind="authorization", source="staff_upload", original_name="auth.pdf",
-        content_type="application/pdf", size_bytes=len(PDF), sha256=DIGEST, uploaded_at=now,
+        content_type="application/pdf", size_bytes=len(PDF), sha256=DIGEST, uploaded_at=now, page_count=1,
     )  # fmt: skip
     document.file.save("auth.pdf", ContentFile(PDF), save=True)
     letter = Letter(tenant=tenant_a, request=rr, kind="acknowledgment", sha256=DIGEST, generated_at=now)
@@ -63,6 +63,7 @@ def world(tenant_a, media):
         "fulfillment:invoice-pdf": invoice.pk,
         "intake:failed-intake-raw": failed.pk,
         "fulfillment:release-document-download": ReleaseDocumentFactory(request=rr).pk,
+        "fulfillment:release-document-viewer": ReleaseDocumentFactory(request=rr).pk,
         "fulfillment:packet-download": ReleasePacketFactory(request=rr, version=1).pk,
         "fulfillment:patient-disclosures": rr.patient_id,
     }
@@ -89,6 +90,10 @@ STAFF_CASES = [
     Case("workflow:search", AccessAction.SEARCH_REQUESTS, names_request=False, names_patient=False, query="q={mrn}"),
     Case("request-list", AccessAction.SEARCH_REQUESTS, names_request=False, names_patient=False, query="q={mrn}"),
     Case("intake:document-download", AccessAction.DOWNLOAD_DOCUMENT),
+    # The document viewer: one event when it opens; its page images, under the grant it issued, write none
+    # (tests/intake/test_document_viewer.py).
+    Case("intake:document-viewer", AccessAction.VIEW_DOCUMENT),
+    Case("fulfillment:release-document-viewer", AccessAction.VIEW_DOCUMENT),
     Case("intake:letter-download", AccessAction.DOWNLOAD_DOCUMENT),
     Case("fulfillment:release-document-download", AccessAction.DOWNLOAD_DOCUMENT),
     Case("fulfillment:packet-download", AccessAction.DOWNLOAD_DOCUMENT),

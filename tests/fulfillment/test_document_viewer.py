@@ -1,0 +1,109 @@
+"""The document viewer on retrieved records, for QC (fulfillment/views/viewer.py): excluded pages and page
+categories marked on the thumbnail and on the page, the viewer in the QC part of the request page, and another
+tenant's record answering 404."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from fulfillment.models import PageExclusion
+from roi.choices import AccessAction
+from roi.models import AccessEvent
+from tests.fulfillment.helpers import authorization_on_file, document, packet
+from workflow.choices import RequestState
+
+pytestmark = pytest.mark.usefixtures("media")
+
+
+@pytest.fixture
+def rr(request_in_state):
+    rr = request_in_state(RequestState.IN_FULFILLMENT)
+    authorization_on_file(rr)
+    return rr
+
+
+@pytest.fixture
+def record(rr):
+    record = document(rr, page_count=5, page_categories=[{"first": 4, "last": 4, "category": "sud_part2"}])
+    PageExclusion.objects.create(
+        tenant=rr.tenant, document=record, first_page=2, last_page=3, reason="other_patient", created_at=timezone.now()
+    )
+    return record
+
+
+def _viewer(client, record, **query):
+    url = reverse("fulfillment:release-document-viewer", args=[record.request.tracking_number, record.pk])
+    return client.get(url, query)
+
+
+def _thumbs(html: str) -> dict[int, str]:
+    return {
+        int(m.group(2)): m.group(0)
+        for m in re.finditer(r'<a class="viewer-thumb([^"]*)"[^>]*data-page="(\d+)"[^>]*>', html)
+    }
+
+
+def test_excluded_pages_and_page_categories_are_marked(client_for, alice, record):
+    response = _viewer(client_for(alice), record)
+    assert response.status_code == 200
+    html = response.content.decode()
+    thumbs = _thumbs(html)
+    assert sorted(thumbs) == [1, 2, 3, 4, 5]
+    assert [n for n, tag in thumbs.items() if "is-excluded" in tag] == [2, 3]
+    assert 'data-excluded="Another patient&#x27;s page"' in thumbs[2]
+    assert [n for n, tag in thumbs.items() if "has-categories" in tag] == [4]
+    assert "Substance use disorder" in thumbs[4]
+    # The large page shows its marks too: page 2 opened directly.
+    page_two = _viewer(client_for(alice), record, page=2).content.decode()
+    assert "Excluded from the release: Another patient&#x27;s page" in page_two
+    assert "Page <span data-viewer-current>2</span> of 5" in page_two
+
+
+def test_a_document_left_out_as_a_whole_marks_every_page(client_for, alice, rr):
+    record = document(rr, page_count=2, excluded_reason="duplicate")
+    thumbs = _thumbs(_viewer(client_for(alice), record).content.decode())
+    assert all("is-excluded" in tag for tag in thumbs.values())
+
+
+def test_opening_a_record_is_one_access_event(client_for, alice, record):
+    client = client_for(alice)
+    html = _viewer(client, record).content.decode()
+    for url in re.findall(r' src="([^"]+/viewer/page/\?[^"]+)"', html):
+        assert client.get(url.replace("&amp;", "&")).status_code == 200
+    (event,) = AccessEvent.objects.filter(object_type="fulfillment.ReleaseDocument", object_id=str(record.pk))
+    assert event.action == AccessAction.VIEW_DOCUMENT
+    assert event.request_id == record.request_id
+
+
+def test_the_qc_part_offers_the_viewer_beside_its_checklist(client_for, alice, sam, rr, record):
+    packet(rr, builder=alice, documents=[record])
+    html = client_for(sam).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    qc_part = html[html.index('id="qc"') :]
+    viewer_url = reverse("fulfillment:release-document-viewer", args=[rr.tracking_number, record.pk])
+    assert f'hx-get="{viewer_url}" hx-target="#qc-document-viewer"' in qc_part
+    assert "2 excluded" in qc_part
+    assert qc_part.index("qc-document-viewer") < qc_part.index("qc-form")
+    # Showing the list opens nothing: no document was viewed.
+    assert not AccessEvent.objects.filter(action=AccessAction.VIEW_DOCUMENT).exists()
+
+
+def test_another_tenants_record_answers_404(client_for, charlie, record):
+    client = client_for(charlie)
+    assert _viewer(client, record).status_code == 404
+    url = reverse("fulfillment:release-document-page", args=[record.request.tracking_number, record.pk])
+    assert client.get(url, {"n": 1, "size": "thumb", "grant": "x"}).status_code == 404
+    assert not AccessEvent.objects.filter(action=AccessAction.VIEW_DOCUMENT).exists()
+
+
+def test_the_viewer_of_a_long_record_costs_the_same_queries(client_for, alice, rr, django_assert_max_num_queries):
+    record = document(rr, page_count=40)
+    PageExclusion.objects.create(
+        tenant=rr.tenant, document=record, first_page=3, last_page=30, reason="out_of_scope", created_at=timezone.now()
+    )
+    client = client_for(alice)
+    with django_assert_max_num_queries(13):
+        assert _viewer(client, record).status_code == 200

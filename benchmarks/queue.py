@@ -165,7 +165,7 @@ def main(argv: list[str]) -> int:
             sql_median, _ = timing.sql_floor(selects, args.iterations)
         print(f"{label:<52} {median:>10.2f} {p95:>8.2f} {len(statements):>8} {rows:>5} {sql_median:>7.2f}")
     print("SQL ms: the page's SELECT statements run alone on the same connection (median); every page also writes")
-    print("its access event (one INSERT), by design. Each page also counts its view, up to 10,001 rows")
+    print("its access event (one INSERT), by design. Each page also counts its view, up to 1,001 rows")
     print("(selectors.QUEUE_COUNT_CAP), and lists the user's saved views.")
 
     # A specialist's first visit: their own open work (assignee = me). The busiest specialist of the tenant.

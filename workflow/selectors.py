@@ -39,10 +39,13 @@ QUEUE_SORTS: dict[str, tuple[str, bool]] = {
 }
 DEFAULT_QUEUE_SORT = "priority"
 REVERSED = "-"  # the prefix of a sort run the other way round
-# The total shown above the queue is counted up to this many rows; a view with more says "more than 10,000". A
-# count of every matching row would read all of a large tenant's requests (155,874 in the benchmark's largest) on
-# every page view; a capped count reads at most this many index entries, which keeps the page flat at any size.
-QUEUE_COUNT_CAP = 10_000
+# The total shown above the queue is exact up to this many rows; a view with more says "more than 1,000" (a day's
+# work, or a team's, is well under it; the dashboard has the exact backlog figures). An exact count of a large view
+# costs what the view's size costs, on every page view: under row-level security the planner reads the tenant's
+# matching rows through a bitmap of the policy's OR (roi/rls.py), 24,000 entries for the largest benchmark tenant's
+# open work and 156,000 for all of its requests. Counting at most 1,001 rows bounds the heap reads; docs/benchmarks.md
+# has the figures of 1,000 against 10,000.
+QUEUE_COUNT_CAP = 1_000
 
 
 def queue_sort_names() -> list[str]:
@@ -138,10 +141,11 @@ def request_queue(
     return queryset.order_by(*_queue_order(sort))
 
 
-def request_queue_total(*, queryset: QuerySet[RecordRequest], cap: int = QUEUE_COUNT_CAP) -> int:
-    """How many rows `queryset` has, counted up to cap + 1 (one query): a result above `cap` means "more than
-    `cap`" (QUEUE_COUNT_CAP says why)."""
-    return queryset.order_by().values("id")[: cap + 1].count()
+def request_queue_total(*, queryset: QuerySet[RecordRequest], cap: int | None = None) -> int:
+    """How many rows `queryset` has, counted up to cap + 1 (one query, QUEUE_COUNT_CAP by default): a result above
+    the cap means "more than the cap" (QUEUE_COUNT_CAP says why). Unordered: the planner need not sort to count."""
+    limit = QUEUE_COUNT_CAP if cap is None else cap
+    return queryset.order_by().values("id")[: limit + 1].count()
 
 
 def day_window(*, tenant: Tenant, first_day: date | None, last_day: date | None) -> Window:

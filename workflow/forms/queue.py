@@ -37,8 +37,9 @@ SORT_CHOICES = [
     ("-age", "Age, newest first"),
     ("type", "Type, A to Z"),
     ("-type", "Type, Z to A"),
-    ("state", "State, A to Z"),
-    ("-state", "State, Z to A"),
+    # Not "State, ...": the filter bar's labels wrap their selects, so the word would also name this one.
+    ("state", "Status, A to Z"),
+    ("-state", "Status, Z to A"),
 ]
 # The sort each sortable column header gives on its first click, with the aria-sort the column then has: a
 # column's natural order (highest priority, oldest first) is where a specialist starts; a second click reverses it.

@@ -1,5 +1,6 @@
 """Benchmark of the staff queue over the benchmark data set (benchmarks/dataset.py): the supervisor's queue page,
-first page and a page 1,000 pages deep (keyset cursor), and "claim next" with 8 concurrent claimers.
+first page and a page 1,000 pages deep (keyset cursor), by each kind of sort (column sorts both ways), a specialist's
+landing on their own work, the CSV export of the default view, and "claim next" with 8 concurrent claimers.
 
     make bench ARGS="queue"
     make bench ARGS="queue --requests 200000 --iterations 20 --claims 50"
@@ -91,6 +92,8 @@ def main(argv: list[str]) -> int:
     setup_django()
     stats = ensure_dataset(requests=args.requests)
 
+    from django.db.models import Count
+
     from roi import rls
     from roi.models import Membership, Tenant
     from workflow import selectors
@@ -137,6 +140,14 @@ def main(argv: list[str]) -> int:
     cursor, depth = cursor_at(sort="due", any_state=True, pages_deep=args.depth)
     cases.append((f"every state, by due date: page {depth + 1}", f"/requests/?state=&sort=due&cursor={cursor}"))
     cases.append(("open work, overdue, by due date: first page", "/requests/?overdue=on&sort=due"))
+    # The column sorts, each way (workflow/selectors.py QUEUE_SORTS): a reversed sort reads its index backwards.
+    cases.append(("open work, by type (column): first page", "/requests/?sort=type"))
+    cursor, depth = cursor_at(sort="-age", any_state=True, pages_deep=args.depth)
+    cases.append(
+        (f"every state, newest first (column): page {depth + 1}", f"/requests/?state=&sort=-age&cursor={cursor}")
+    )
+    cursor, depth = cursor_at(sort="-state", any_state=False, pages_deep=args.depth)
+    cases.append((f"open work, by state Z-A (column): page {depth + 1}", f"/requests/?sort=-state&cursor={cursor}"))
 
     print(
         f"\nQueue pages: tenant {tenant.slug}, {total:,} requests ({open_total:,} open), {PAGE_SIZE} rows a page, "
@@ -154,7 +165,38 @@ def main(argv: list[str]) -> int:
             sql_median, _ = timing.sql_floor(selects, args.iterations)
         print(f"{label:<52} {median:>10.2f} {p95:>8.2f} {len(statements):>8} {rows:>5} {sql_median:>7.2f}")
     print("SQL ms: the page's SELECT statements run alone on the same connection (median); every page also writes")
-    print("its access event (one INSERT), by design.")
+    print("its access event (one INSERT), by design. Each page also counts its view, up to 1,001 rows")
+    print("(selectors.QUEUE_COUNT_CAP), and lists the user's saved views.")
+
+    # A specialist's first visit: their own open work (assignee = me). The busiest specialist of the tenant.
+    with rls.tenant_scope(tenant.pk):
+        busiest = (
+            RecordRequest.objects.for_tenant(tenant)
+            .filter(state__in=OPEN_STATES, assignee__in=[m.user_id for m in members if m.role == "specialist"])
+            .values("assignee")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+            .first()
+        )
+    specialist = next((m.user for m in members if busiest and m.user_id == busiest["assignee"]), None)
+    if specialist is not None:
+        mine = timing.staff_client(specialist)
+        mine.get("/requests/")
+        response = mine.get("/requests/")
+        rows = response.content.decode().count('class="mono">ROI-')
+        statements = timing.captured_sql(mine, "/requests/")
+        median, p95 = timing.measure(lambda: mine.get("/requests/"), args.iterations)
+        print(
+            f"{'my work (specialist landing): first page':<52} {median:>10.2f} {p95:>8.2f} {len(statements):>8} {rows:>5}"
+        )
+
+    # The CSV export of the supervisor's default view (open work, at most 10,000 rows), streamed to the end.
+    def export() -> None:
+        b"".join(client.get("/requests/export.csv").streaming_content)
+
+    export()
+    export_median, export_p95 = timing.measure(export, max(3, args.iterations // 10))
+    print(f"{'CSV export, open work (up to 10,000 rows)':<52} {export_median:>10.2f} {export_p95:>8.2f}")
 
     print(f"\nFloors, measured in this run ({args.iterations} each)")
     print(f"{'floor':<52} {'median ms':>10} {'p95 ms':>8}")

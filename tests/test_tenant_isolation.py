@@ -527,8 +527,9 @@ def _api_tracking_numbers(client: Any) -> set[str]:
 
 def test_queue_page_lists_only_the_session_tenant_requests(client_for, alice, charlie, requests_in_both_tenants):
     a, b = requests_in_both_tenants
-    alice_page = client_for(alice).get("/requests/").content.decode()
-    charlie_page = client_for(charlie).get("/requests/").content.decode()
+    # Everything (?assignee=): a specialist's bare first visit shows only their own work.
+    alice_page = client_for(alice).get("/requests/?assignee=").content.decode()
+    charlie_page = client_for(charlie).get("/requests/?assignee=").content.decode()
     assert all(rr.tracking_number in alice_page for rr in a)
     assert not any(rr.tracking_number in alice_page for rr in b)
     assert all(rr.tracking_number in charlie_page for rr in b)
@@ -575,7 +576,7 @@ def dana(tenant_a, tenant_b):
 def test_user_in_two_tenants_switches_and_sees_the_other_queue(client_for, dana, tenant_b, requests_in_both_tenants):
     a, b = requests_in_both_tenants
     client = client_for(dana)
-    first = client.get("/requests/").content.decode()
+    first = client.get("/requests/?assignee=").content.decode()  # everything, not only Dana's own
     assert all(rr.tracking_number in first for rr in a)  # Alpha sorts first: the default tenant
     assert not any(rr.tracking_number in first for rr in b)
 
@@ -583,7 +584,7 @@ def test_user_in_two_tenants_switches_and_sees_the_other_queue(client_for, dana,
     assert response.status_code == 302
     assert response["Location"] == reverse("workflow:queue")
 
-    second = client.get("/requests/").content.decode()
+    second = client.get("/requests/?assignee=").content.decode()
     assert all(rr.tracking_number in second for rr in b)
     assert not any(rr.tracking_number in second for rr in a)
     assert _api_tracking_numbers(client) == {rr.tracking_number for rr in b}
@@ -600,6 +601,6 @@ def test_user_cannot_switch_to_a_tenant_they_are_not_a_member_of(client_for, dan
     assert response.status_code == 400
     assert client.post("/tenant/switch/", {"tenant": "not-a-number"}).status_code == 400
 
-    page = client.get("/requests/").content.decode()
+    page = client.get("/requests/?assignee=").content.decode()
     assert all(rr.tracking_number in page for rr in a)
     assert _api_tracking_numbers(client) == {rr.tracking_number for rr in a}

@@ -23,6 +23,21 @@ from workflow.choices import STATE_COLOURS, RequestorKind, RequestState, Request
 STATE_LABELS = dict(RequestState.choices)
 TYPE_LABELS = dict(RequestType.choices)
 KIND_LABELS = {value: label.lower() for value, label in RequestorKind.choices}
+# The queue's Type column in a few words, so that a row stays one line; the full label is the cell's title.
+SHORT_TYPE_LABELS = {
+    RequestType.RIGHT_OF_ACCESS: "Right of access",
+    RequestType.AUTHORIZATION: "Authorization",
+    RequestType.LEGAL: "Subpoena/court order",
+    RequestType.ACCOUNTING: "Accounting",
+    RequestType.PUBLIC_HEALTH: "Public health",
+    RequestType.ABUSE_NEGLECT: "Abuse/neglect report",
+    RequestType.HEALTH_OVERSIGHT: "Health oversight",
+    RequestType.DECEDENT: "Coroner/funeral",
+    RequestType.ORGAN_DONATION: "Organ donation",
+    RequestType.RESEARCH: "Research",
+    RequestType.SERIOUS_THREAT: "Serious threat",
+    RequestType.GOVERNMENT_FUNCTIONS: "Government functions",
+}
 
 
 def state_badge(rr: Any) -> SafeString:
@@ -56,6 +71,10 @@ def _url_pattern(name: str) -> tuple[str, str]:
 def queue_rows(rows: Iterable[Any], *, selectable: bool) -> SafeString:
     """The <tr> of each queue row (workflow.selectors.QueueRow, with what the view annotated: age, days_left,
     aging_label, exception_label).
+
+    A row is one line at laptop width (app.css truncates long cells with an ellipsis; the whole text stays in the
+    cell for screen readers and in its title for the mouse), so a specialist sees fifteen or more requests at once.
+    The priority's first reason and the aging band are short text beside the score and the age, not a tooltip.
     `selectable` adds the tick box of the supervisor's bulk reassign form. Every text value goes through `escape`
     (the standard library's, which Django's own escape wraps); numbers and URLs built here need none."""
     detail_before, detail_after = _url_pattern("workflow:detail")
@@ -65,40 +84,44 @@ def queue_rows(rows: Iterable[Any], *, selectable: bool) -> SafeString:
     out = []
     for rr in rows:
         tracking = escape(rr.tracking_number)
-        why = escape(rr.priority_reasons or "No urgency factors")
+        reasons = rr.priority_reasons or "No urgency factors"
+        why, short_why = escape(reasons), escape(reasons.split(";")[0].strip())
         select = (
-            f'<td><input type="checkbox" name="requests" value="{tracking}" form="bulk-assign" '
+            f'<td class="select"><input type="checkbox" name="requests" value="{tracking}" form="bulk-assign" '
             f'aria-label="Select {tracking}"></td>'
             if selectable
             else ""
         )
-        queue = f'<br><span class="muted">{escape(rr.queue_name)}</span>' if rr.queue_id else ""
+        type_label = TYPE_LABELS.get(rr.request_type, rr.request_type)
+        type_text = escape(SHORT_TYPE_LABELS.get(rr.request_type, type_label))
+        queue = f' <span class="muted">· {escape(rr.queue_name)}</span>' if rr.queue_id else ""
+        type_title = escape(f"{type_label} · {rr.queue_name}" if rr.queue_id else type_label)
         row_class = ' class="stalled"' if rr.is_stalled else ""
         stalled = ' <span class="stalled-flag">stalled</span>' if rr.is_stalled else ""
         assignee = escape(rr.assignee_name) if rr.assignee_id else "—"
         exception = f'<span class="exception-reason">{escape(rr.exception_label)}</span>' if rr.exception_label else "—"
         # A restricted request the user may not open (workflow/break_glass.py): no patient name on the queue either.
-        patient = (
-            '<span class="muted restricted-patient">Restricted</span>'
-            if getattr(rr, "patient_masked", False)
-            else f"{escape(rr.patient_last_name)}, {escape(rr.patient_first_name)}"
-        )
+        if getattr(rr, "patient_masked", False):
+            patient = '<td data-label="Patient"><span class="muted restricted-patient">Restricted</span></td>'
+        else:
+            name = f"{escape(rr.patient_last_name)}, {escape(rr.patient_first_name)}"
+            patient = f'<td data-label="Patient" title="{name}">{name}</td>'
+        requestor = escape(rr.requestor_organization or rr.requestor_name)
+        kind = escape(KIND_LABELS.get(rr.requestor_kind, rr.requestor_kind))
         out.append(
             f"<tr{row_class}>{select}"
-            f'<td data-label="Priority"><span class="priority-badge" tabindex="0" title="{why}" '
-            f'aria-describedby="why-{rr.pk}">{rr.priority_score}'
-            f'<span class="priority-why" role="tooltip" id="why-{rr.pk}">{why}</span></span></td>'
+            f'<td data-label="Priority" class="priority" title="{why}"><span class="priority-badge">'
+            f'{rr.priority_score}</span> <span class="priority-why">{short_why}</span></td>'
             f'<td class="tracking"><a href="{detail_before}{tracking}{detail_after}" class="mono">{tracking}</a></td>'
-            f'<td data-label="Patient">{patient}</td>'
-            f'<td data-label="Requestor">{escape(rr.requestor_organization or rr.requestor_name)} '
-            f'<span class="muted">({escape(KIND_LABELS.get(rr.requestor_kind, rr.requestor_kind))})</span></td>'
-            f'<td data-label="Type">{escape(TYPE_LABELS.get(rr.request_type, rr.request_type))}{queue}</td>'
+            f"{patient}"
+            f'<td data-label="Requestor" title="{requestor} ({kind})">{requestor} <span class="muted">({kind})</span></td>'
+            f'<td data-label="Type" title="{type_title}">{type_text}{queue}</td>'
             f'<td data-label="State">{state_badge(rr)}{stalled}</td>'
             f'<td class="num" data-label="Age">{rr.age}d <span class="aging-band">{escape(rr.aging_label)}</span></td>'
             f'<td data-label="Legal due">{months[rr.legal_due_date.month]} {rr.legal_due_date.day} {due_phrase(rr)}</td>'
-            f'<td data-label="Assignee">{assignee}</td>'
-            f'<td data-label="Exception">{exception}</td>'
-            f'<td><button type="submit" form="quick-call" formaction="{call_before}{tracking}{call_after}" '
+            f'<td data-label="Assignee" title="{assignee}">{assignee}</td>'
+            f'<td data-label="Exception" title="{escape(rr.exception_label)}">{exception}</td>'
+            f'<td class="actions"><button type="submit" form="quick-call" formaction="{call_before}{tracking}{call_after}" '
             'class="link" title="Log a status call: the requestor called and was given the status">Log call</button>'
             "</td></tr>"
         )

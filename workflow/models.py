@@ -233,6 +233,25 @@ class WorkQueue(TenantOwned):
         return self.name
 
 
+class SavedQueueView(TenantOwned):
+    """A queue view a staff member saved under a name ("Legal, overdue"): the queue's filters and sort as they were
+    in the address bar, listed beside the team queues for that user only. A preference, not a record of the case:
+    no history, and deleting one removes it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_queue_views")
+    name = models.CharField(max_length=60)
+    # The query string of the queue page without its cursor, e.g. "state=open&queue=3&sort=due".
+    query = models.CharField(max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "user", "name"], name="saved_queue_view_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 @functools.cache
 def _fsm_fields(model: type[models.Model]) -> tuple[FSMFieldMixin, ...]:
     return tuple(field for field in model._meta.fields if isinstance(field, FSMFieldMixin))
@@ -386,6 +405,11 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
             models.Index(F("tenant"), Negated("priority_score"), F("id"), name="request_priority_key_idx"),
             models.Index(fields=["tenant", "legal_due_date", "id"], name="request_due_idx"),
             models.Index(fields=["tenant", "received_at", "id"], name="request_age_idx"),
+            # The queue's column sorts by type and by state (workflow/selectors.py QUEUE_SORTS).
+            models.Index(fields=["tenant", "request_type", "id"], name="request_open_type_idx", condition=_OPEN),
+            models.Index(fields=["tenant", "state", "id"], name="request_open_state_idx", condition=_OPEN),
+            models.Index(fields=["tenant", "request_type", "id"], name="request_type_idx"),
+            models.Index(fields=["tenant", "state", "id"], name="request_state_idx"),
             # "Claim next": unassigned open work only, so claimed rows leave the index instead of being skipped.
             models.Index(
                 fields=["tenant", "-priority_score", "id"],

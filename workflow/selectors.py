@@ -21,17 +21,53 @@ from roi.models import AccessEvent, Membership, Tenant
 from workflow import extensions
 from workflow.choices import OPEN_STATES
 from workflow.extensions import Window
-from workflow.models import RecordRequest, RequestTransition, StatusCall, WorkQueue
+from workflow.models import RecordRequest, RequestTransition, SavedQueueView, StatusCall, WorkQueue
 
 # Queue sorts: (field, descending). Every sort breaks ties on id ascending (oldest first among equals), so the
 # order is total and a keyset cursor (value, id) names one position in it. Each has an index on (tenant, key, id)
-# for open work and for every state (RecordRequest.Meta.indexes); "priority" is the default.
+# for open work and for every state (RecordRequest.Meta.indexes); "priority" is the default. The queue's column
+# headers offer each sort the other way round too ("-due": latest due first): the whole order, ties included, runs
+# backwards, which is the same index read from its other end.
+# Columns whose values live in other tables (patient, requestor, assignee) are not sorts: no index of the request
+# table can give their order, and sorting a large tenant's requests joined to them costs a sort of every row.
 QUEUE_SORTS: dict[str, tuple[str, bool]] = {
     "priority": ("priority_score", True),
     "due": ("legal_due_date", False),
     "age": ("received_at", False),
+    "type": ("request_type", False),
+    "state": ("state", False),
 }
 DEFAULT_QUEUE_SORT = "priority"
+REVERSED = "-"  # the prefix of a sort run the other way round
+# The total shown above the queue is exact up to this many rows; a view with more says "more than 1,000" (a day's
+# work, or a team's, is well under it; the dashboard has the exact backlog figures). An exact count of a large view
+# costs what the view's size costs, on every page view: under row-level security the planner reads the tenant's
+# matching rows through a bitmap of the policy's OR (roi/rls.py), 24,000 entries for the largest benchmark tenant's
+# open work and 156,000 for all of its requests. Counting at most 1,001 rows bounds the heap reads; docs/benchmarks.md
+# has the figures of 1,000 against 10,000.
+QUEUE_COUNT_CAP = 1_000
+
+
+def queue_sort_names() -> list[str]:
+    """Every sort the queue accepts: each of QUEUE_SORTS, and each the other way round."""
+    return [*QUEUE_SORTS, *(REVERSED + name for name in QUEUE_SORTS)]
+
+
+def _sort_parts(sort: str) -> tuple[str, bool]:
+    """(the name in QUEUE_SORTS, reversed?) of a sort; an unknown sort is the default."""
+    reversed_ = sort.startswith(REVERSED)
+    name = sort.removeprefix(REVERSED)
+    if name not in QUEUE_SORTS:
+        return DEFAULT_QUEUE_SORT, False
+    return name, reversed_
+
+
+def _queue_order(sort: str) -> tuple[Any, Any]:
+    name, reversed_ = _sort_parts(sort)
+    key = _sort_key(*QUEUE_SORTS[name])
+    return (key.desc(), F("id").desc()) if reversed_ else (key.asc(), F("id").asc())
+
+
 EXCEPTION_ANY = "any"  # the exception filter's value for "any reason"
 
 
@@ -102,8 +138,14 @@ def request_queue(
         queryset = with_activity(
             queryset, tenant=tenant, activity=activity, first_day=activity_from, last_day=activity_to
         )
-    field, descending = QUEUE_SORTS.get(sort, QUEUE_SORTS[DEFAULT_QUEUE_SORT])
-    return queryset.order_by(_sort_key(field, descending).asc(), F("id").asc())
+    return queryset.order_by(*_queue_order(sort))
+
+
+def request_queue_total(*, queryset: QuerySet[RecordRequest], cap: int | None = None) -> int:
+    """How many rows `queryset` has, counted up to cap + 1 (one query, QUEUE_COUNT_CAP by default): a result above
+    the cap means "more than the cap" (QUEUE_COUNT_CAP says why). Unordered: the planner need not sort to count."""
+    limit = QUEUE_COUNT_CAP if cap is None else cap
+    return queryset.order_by().values("id")[: limit + 1].count()
 
 
 def day_window(*, tenant: Tenant, first_day: date | None, last_day: date | None) -> Window:
@@ -149,7 +191,8 @@ def _cursor_value(row: Any, field: str) -> Any:
 
 
 def encode_cursor(*, sort: str, direction: str, row: Any) -> str:
-    field, _ = QUEUE_SORTS[sort]
+    name, _ = _sort_parts(sort)
+    field, _ = QUEUE_SORTS[name]
     raw = json.dumps({"s": sort, "d": direction, "v": _cursor_value(row, field), "id": row.pk}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -158,11 +201,14 @@ def decode_cursor(cursor: str, *, sort: str) -> tuple[str, Any, int] | None:
     """(direction, value, id), or None for a cursor that is malformed or belongs to another sort."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        field, _ = QUEUE_SORTS[sort]
+        name, _ = _sort_parts(sort)
+        field, _ = QUEUE_SORTS[name]
         if data["s"] != sort or data["d"] not in ("next", "prev") or not isinstance(data["id"], int):
             return None
         value = data["v"]
         if field == "priority_score" and not isinstance(value, int):
+            return None
+        if field in ("request_type", "state") and not isinstance(value, str):
             return None
         if field == "legal_due_date":
             value = date.fromisoformat(value)
@@ -278,22 +324,38 @@ def _window(queryset: QuerySet[RecordRequest], condition: Any, order: tuple[Any,
     return [_queue_row(values) for values in rows]
 
 
+def queue_rows_by_id(*, tenant: Tenant, ids: list[int]) -> list[QueueRow]:
+    """The queue rows of these requests of the tenant, in the order of `ids` (one query): the CSV export reads its
+    rows a chunk of ids at a time."""
+    rows = RecordRequest.objects.for_tenant(tenant).filter(pk__in=ids).values_list(*_QUEUE_ROW_VALUES.values())
+    by_id = {row.pk: row for row in map(_queue_row, rows)}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def request_queue_ids(*, queryset: QuerySet[RecordRequest], limit: int) -> list[int]:
+    """The ids of the first `limit` rows of `queryset` in its order (the export's rows), without joins."""
+    return list(queryset.values_list("id", flat=True)[:limit])
+
+
 def request_queue_page(
     *, queryset: QuerySet[RecordRequest], sort: str, cursor: str | None, page_size: int
 ) -> QueuePage:
     """One page of `queryset` (ordered by request_queue) after or before the cursor: one query whatever the size or
     depth. The rows after (v, id) are ROW(key, id) > ROW(v, id), one index range scan from the cursor on
-    (roi/expressions.py says why not an OR).
+    (roi/expressions.py says why not an OR); in a reversed sort, "after" is ROW(key, id) < ROW(v, id).
 
     One extra row is fetched to know whether there is a page beyond; the page on the other side exists whenever
     the cursor does (we came from there)."""
-    sort = sort if sort in QUEUE_SORTS else DEFAULT_QUEUE_SORT
-    field, descending = QUEUE_SORTS[sort]
+    name, reversed_ = _sort_parts(sort)
+    sort = REVERSED + name if reversed_ else name
+    field, descending = QUEUE_SORTS[name]
     key = _sort_key(field, descending)
     position = decode_cursor(cursor, sort=sort) if cursor else None
-    order = (key.asc(), F("id").asc())
+    forward = (key.desc(), F("id").desc()) if reversed_ else (key.asc(), F("id").asc())
+    backward = (key.asc(), F("id").asc()) if reversed_ else (key.desc(), F("id").desc())
+    after, before = (LessThan, GreaterThan) if reversed_ else (GreaterThan, LessThan)
     if position is None:
-        rows = _window(queryset, None, order, page_size + 1)
+        rows = _window(queryset, None, forward, page_size + 1)
         more = len(rows) > page_size
         rows = rows[:page_size]
         return QueuePage(
@@ -304,7 +366,7 @@ def request_queue_page(
     direction, value, pk = position
     at = Row(Value(_key_value(value, descending)), Value(pk))
     if direction == "next":
-        rows = _window(queryset, GreaterThan(Row(key, F("id")), at), order, page_size + 1)
+        rows = _window(queryset, after(Row(key, F("id")), at), forward, page_size + 1)
         more = len(rows) > page_size
         rows = rows[:page_size]
         return QueuePage(
@@ -313,8 +375,7 @@ def request_queue_page(
             previous_cursor=encode_cursor(sort=sort, direction="prev", row=rows[0]) if rows else None,
         )
     # Backwards: walk the reversed order from the cursor, then put the rows back in display order.
-    reversed_order = (key.desc(), F("id").desc())
-    rows = _window(queryset, LessThan(Row(key, F("id")), at), reversed_order, page_size + 1)
+    rows = _window(queryset, before(Row(key, F("id")), at), backward, page_size + 1)
     more = len(rows) > page_size
     rows = rows[:page_size][::-1]
     return QueuePage(
@@ -322,6 +383,11 @@ def request_queue_page(
         next_cursor=encode_cursor(sort=sort, direction="next", row=rows[-1]) if rows else None,
         previous_cursor=encode_cursor(sort=sort, direction="prev", row=rows[0]) if more else None,
     )
+
+
+def saved_queue_views(*, tenant: Tenant, user: Any) -> QuerySet[SavedQueueView]:
+    """The user's own saved queue views in this tenant, by name: nobody else's, not even a supervisor's."""
+    return SavedQueueView.objects.for_tenant(tenant).filter(user=user).order_by("name", "id")
 
 
 def work_queues(*, tenant: Tenant, active_only: bool = False) -> QuerySet[WorkQueue]:

@@ -76,6 +76,7 @@ STAFF_CASES = [
     Case("intake:checklist", AccessAction.VIEW_REQUEST),
     Case("request-detail", AccessAction.VIEW_REQUEST),
     Case("workflow:queue", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),
+    Case("workflow:queue_export", AccessAction.EXPORT, names_request=False, names_patient=False),
     Case("request-list", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),
     Case("fulfillment:retrieval-waiting", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),
     Case("exceptions:board", AccessAction.LIST_REQUESTS, names_request=False, names_patient=False),

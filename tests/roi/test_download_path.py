@@ -51,6 +51,7 @@ CONTENT_DISPOSITION_ALLOWED = {
     "roi/downloads.py": "the path itself",
     "reporting/views.py": "the dashboard's CSV tables: counts, an export event written by the view",
     "reporting/audit_views.py": "the audit pages' CSV exports, an export event written by each view",
+    "workflow/views/queue.py": "the queue's CSV export, an export event with its row count written by the view",
 }
 DOWNLOAD_EVENT_ALLOWED = {
     "roi/downloads.py": "download_record, the one writer",

@@ -10,7 +10,7 @@ from django.http import QueryDict
 from roi import widgets
 from workflow.choices import Channel, RequestorKind, RequestState, RequestType
 from workflow.extensions import activities
-from workflow.selectors import DEFAULT_QUEUE_SORT, EXCEPTION_ANY, QUEUE_SORTS
+from workflow.selectors import DEFAULT_QUEUE_SORT, EXCEPTION_ANY, queue_sort_names
 
 # The exceptions app sits above workflow and owns the reasons' vocabulary; it registers the labels here (its
 # AppConfig.ready()) so the queue can offer them without workflow importing it. Unregistered values still filter
@@ -25,6 +25,31 @@ def register_exception_reasons(choices: list[tuple[str, str]]) -> None:
 def exception_reason_label(value: str) -> str:
     return EXCEPTION_REASON_LABELS.get(value) or value.replace("_", " ").capitalize()
 
+
+# Every sort of workflow.selectors.QUEUE_SORTS, both ways, as the Sort select names them; the column headers sort
+# the same way (SORT_COLUMNS).
+SORT_CHOICES = [
+    ("priority", "Priority, highest first"),
+    ("-priority", "Priority, lowest first"),
+    ("due", "Legal due date, soonest first"),
+    ("-due", "Legal due date, latest first"),
+    ("age", "Age, oldest first"),
+    ("-age", "Age, newest first"),
+    ("type", "Type, A to Z"),
+    ("-type", "Type, Z to A"),
+    # Not "State, ...": the filter bar's labels wrap their selects, so the word would also name this one.
+    ("state", "Status, A to Z"),
+    ("-state", "Status, Z to A"),
+]
+# The sort each sortable column header gives on its first click, with the aria-sort the column then has: a
+# column's natural order (highest priority, oldest first) is where a specialist starts; a second click reverses it.
+SORT_COLUMNS = {
+    "priority": ("priority", "descending"),
+    "type": ("type", "ascending"),
+    "state": ("state", "ascending"),
+    "age": ("age", "descending"),  # oldest first: the most days first
+    "due": ("due", "ascending"),
+}
 
 QUEUE_PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_QUEUE_PAGE_SIZE = 50
@@ -72,15 +97,7 @@ class QueueFilterForm(forms.Form):
     activity = forms.ChoiceField(label="Activity", required=False, widget=widgets.Select)
     activity_from = forms.DateField(label="From", required=False, widget=widgets.DateInput)
     activity_to = forms.DateField(label="To", required=False, widget=widgets.DateInput)
-    sort = forms.ChoiceField(
-        choices=[
-            ("priority", "Priority, highest first"),
-            ("due", "Legal due date, soonest first"),
-            ("age", "Age, oldest first"),
-        ],
-        required=False,
-        widget=widgets.Select,
-    )
+    sort = forms.ChoiceField(choices=SORT_CHOICES, required=False, widget=widgets.Select)
     size = forms.TypedChoiceField(
         label="Rows",
         choices=[(n, n) for n in QUEUE_PAGE_SIZES],
@@ -123,7 +140,7 @@ class QueueFilterForm(forms.Form):
 
     def clean_sort(self) -> str:
         sort = self.cleaned_data.get("sort")
-        return sort if sort in QUEUE_SORTS else DEFAULT_QUEUE_SORT
+        return sort if sort in queue_sort_names() else DEFAULT_QUEUE_SORT
 
     def clean_size(self) -> int:
         return self.cleaned_data.get("size") or DEFAULT_QUEUE_PAGE_SIZE
@@ -149,3 +166,10 @@ class BulkAssignForm(forms.Form):
             (v, v) for v in (cast(QueryDict, self.data).getlist("requests") if self.data else [])
         ]
         self.fields["requests"].error_messages["required"] = "Tick at least one request to reassign."
+
+
+class SavedViewForm(forms.Form):
+    """Save the queue's current filters under a name (the filters come from the page's address, not this form)."""
+
+    name = forms.CharField(label="Name this view", max_length=60, strip=True)
+    query = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)

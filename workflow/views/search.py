@@ -8,10 +8,8 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from roi.tenancy import TenantViewMixin
-from workflow.break_glass import restricted_request_ids
-from workflow.forms.queue import exception_reason_label
 from workflow.search import MatchKind, SearchTermError, request_search, search_access_record
-from workflow.views.base import annotate_dates
+from workflow.views.queue import annotate_rows
 
 
 class RequestSearchView(TenantViewMixin, View):
@@ -32,13 +30,7 @@ class RequestSearchView(TenantViewMixin, View):
         rows = results.rows()
         if results.exact_tracking_number is not None and rows:  # ranked first: the exact kinds score highest
             return redirect("workflow:detail", tracking_number=rows[0].tracking_number)
-        annotate_dates(rows, self.tenant)
-        band_labels = self.tenant.aging_band_labels()
-        masked = restricted_request_ids(tenant=self.tenant, user=request.user, record_requests=rows)
-        for row in rows:
-            row.aging_label = band_labels[min(row.aging_band, len(band_labels) - 1)]
-            row.exception_label = exception_reason_label(row.exception_reason) if row.exception_reason else ""
-            row.patient_masked = row.pk in masked
+        annotate_rows(rows, tenant=self.tenant, user=request.user)
         context.update(
             results=results,
             rows=rows,

@@ -32,7 +32,7 @@ def test_specialist_adds_a_note_and_filters_the_timeline(live_server, login, ali
     page.set_viewport_size({"width": 1440, "height": 1000})
     login(alice)
     page.goto(f"{live_server.url}/requests/{rr.tracking_number}/")
-    timeline = page.locator("section#timeline")
+    timeline = page.locator("#timeline")
 
     timeline.get_by_label("Internal note").fill("Called imaging: the films come Tuesday.")
     timeline.get_by_role("button", name="Add note").click()
@@ -54,7 +54,7 @@ def test_specialist_adds_a_note_and_filters_the_timeline(live_server, login, ali
     filters = timeline.get_by_role("navigation", name="Timeline filter")
     with page.expect_response(lambda r: "/timeline/" in r.url and r.request.header_value("hx-request")):
         filters.get_by_role("link", name=re.compile("Communication with the requestor")).click()
-    timeline = page.locator("section#timeline")
+    timeline = page.locator("#timeline")
     entries = timeline.locator("ol.timeline > li")
     expect(entries).to_have_count(2)
     expect(entries.nth(0)).to_contain_text("Email to the requestor: Request received")
@@ -70,6 +70,6 @@ def test_specialist_adds_a_note_and_filters_the_timeline(live_server, login, ali
     assert not csp_violations(page)
 
     with page.expect_response(lambda r: "/timeline/" in r.url):
-        page.locator("section#timeline").get_by_role("link", name=re.compile("^Notes")).click()
-    expect(page.locator("section#timeline ol.timeline > li")).to_have_count(1)
-    expect(page.locator("section#timeline li.timeline-note")).to_contain_text("Wednesday")
+        page.locator("#timeline").get_by_role("link", name=re.compile("^Notes")).click()
+    expect(page.locator("#timeline ol.timeline > li")).to_have_count(1)
+    expect(page.locator("#timeline li.timeline-note")).to_contain_text("Wednesday")

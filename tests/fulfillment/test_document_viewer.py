@@ -81,7 +81,8 @@ def test_opening_a_record_is_one_access_event(client_for, alice, record):
 
 def test_the_qc_part_offers_the_viewer_beside_its_checklist(client_for, alice, sam, rr, record):
     packet(rr, builder=alice, documents=[record])
-    html = client_for(sam).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all"  # every panel in place
+    html = client_for(sam).get(page).content.decode()
     qc_part = html[html.index('id="qc"') :]
     viewer_url = reverse("fulfillment:release-document-viewer", args=[rr.tracking_number, record.pk])
     assert f'hx-get="{viewer_url}" hx-target="#qc-document-viewer"' in qc_part

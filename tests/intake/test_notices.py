@@ -336,7 +336,7 @@ def test_the_wording_pages_are_for_admins_of_the_tenant(client_for, sam, alice, 
 
 def test_the_request_page_shows_whether_each_letters_email_went_out(client_for, tenant_a, alice, settings):
     rr = receive(tenant_a, alice, patient_data=PATIENT, requestor_data=_requestor())
-    url = reverse("workflow:detail", args=[rr.tracking_number])
+    url = reverse("workflow:detail", args=[rr.tracking_number]) + "?panels=all"  # the intake panel in place
     assert "email to jw@example.com queued" in client_for(alice).get(url).content.decode()
     settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
     notifications_send_pending()

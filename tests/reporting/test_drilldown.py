@@ -20,7 +20,7 @@ from workflow.models import RecordRequest
 pytestmark = pytest.mark.django_db
 
 LINK = re.compile(r'<a href="(?P<href>[^"]+)" data-requests="(?P<count>\d+)"')
-ON_PAGE = re.compile(r"(\d+) requests? on this page")
+TOTAL = re.compile(r'id="queue-count">([\d,]+) requests?\b')
 
 
 def _queue_count(client, href: str) -> int:
@@ -29,7 +29,7 @@ def _queue_count(client, href: str) -> int:
     assert response.status_code == 200, href
     html = response.content.decode()
     assert "cursor=" not in html, f"{href} has a second page: the data set is meant to fit on one"
-    return int(ON_PAGE.search(html).group(1))
+    return int(TOTAL.search(html).group(1).replace(",", ""))
 
 
 @pytest.mark.parametrize("rolled_up", [False, True], ids=["from the requests", "from rollups after a late change"])

@@ -32,6 +32,12 @@ def _edit_url(rr, note) -> str:
     return reverse("workflow:note_edit", args=[rr.tracking_number, note.pk])
 
 
+def _timeline(client: Any, rr: Any) -> str:
+    """The timeline as the request page's timeline panel loads it after the first paint."""
+    url = reverse("workflow:panel", args=[rr.tracking_number, "timeline"])
+    return client.get(url, HTTP_HX_REQUEST="true").content.decode()
+
+
 def _messages(response: Any) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -45,7 +51,7 @@ def test_a_note_added_on_the_page_is_saved_audited_and_shown_on_the_timeline(cli
     client = client_for(alice)
     response = client.post(_add_url(rr), {"note": "  Called imaging: films come Tuesday.  "})
     assert response.status_code == 302
-    assert response["Location"] == reverse("workflow:detail", args=[rr.tracking_number]) + "#timeline"
+    assert response["Location"] == reverse("workflow:detail", args=[rr.tracking_number]) + "#panel-timeline"
     note = RequestNote.objects.get()
     assert (note.tenant, note.request, note.author, note.text, note.replaces) == (
         tenant_a, rr, alice, "Called imaging: films come Tuesday.", None,
@@ -55,7 +61,7 @@ def test_a_note_added_on_the_page_is_saved_audited_and_shown_on_the_timeline(cli
         alice, rr.pk, rr.patient_id, str(note.pk),
     )  # fmt: skip
     page = client.get(response["Location"]).content.decode()
-    timeline = page[page.index('id="timeline-h"') :]
+    timeline = _timeline(client, rr)
     assert "Called imaging: films come Tuesday." in timeline
     assert escape(str(alice)) in timeline
     assert "Note added." in page
@@ -72,8 +78,7 @@ def test_editing_writes_a_new_version_and_keeps_the_old_one(client_for, alice, t
     assert first.text == "Films come Tuesday."  # kept as it was
     assert AccessEvent.objects.filter(action=AccessAction.REQUEST_NOTE).count() == 2
 
-    page = client.get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
-    timeline = page[page.index('id="timeline-h"') :]
+    timeline = _timeline(client, rr)
     assert timeline.count("<strong>Internal note</strong>") == 1  # the latest version only, with its versions
     assert '<span class="badge edited">edited</span>' in timeline
     versions = timeline[timeline.index('class="note-versions"') :]
@@ -97,7 +102,7 @@ def test_only_the_author_edits_a_note(client_for, tenant_a, alice, sam, rr):
     assert "Only the note's author can edit it." in " ".join(_messages(response))
     assert RequestNote.objects.count() == 1
     # Sam sees Alice's note but is offered no editor for it.
-    page = client_for(sam).get(reverse("workflow:detail", args=[rr.tracking_number])).content.decode()
+    page = _timeline(client_for(sam), rr)
     assert "Mine" in page
     assert _edit_url(rr, note) not in page
 

@@ -147,10 +147,12 @@ def test_the_filter_is_one_click_on_the_request_page(client_for, alice, tenant_a
     _everything(rr, tenant=tenant_a, staff=sam)
     client = client_for(alice)
     detail = reverse("workflow:detail", args=[rr.tracking_number])
-    page = client.get(detail).content.decode()
-    assert f'href="{detail}?show=communication#timeline"' in page
-    filtered = client.get(detail + "?show=communication").content.decode()
-    timeline = filtered[filtered.index('id="timeline-h"') :]
+    panel = reverse("workflow:panel", args=[rr.tracking_number, "timeline"])
+    assert f'hx-get="{panel}"' in client.get(detail).content.decode()  # it loads after the first paint
+    assert f'href="{detail}?show=communication#timeline"' in client.get(panel, HTTP_HX_REQUEST="true").content.decode()
+    # The filtered page hands its filter to the panel it loads.
+    assert f'hx-get="{panel}?show=communication"' in client.get(detail + "?show=communication").content.decode()
+    timeline = client.get(panel + "?show=communication", HTTP_HX_REQUEST="true").content.decode()
     assert "Status call from the requestor" in timeline
     assert "Internal note</strong>" not in timeline
     assert "Received → Exception" not in timeline
@@ -190,7 +192,7 @@ def test_the_timeline_route_renders_the_timeline_alone_and_is_audited(client_for
     assert response.status_code == 200
     assert len(queries) == TIMELINE_ROUTE_QUERIES
     page = response.content.decode()
-    assert page.lstrip().startswith("<section")  # a fragment, no page around it
+    assert page.lstrip().startswith('<div class="timeline-card" id="timeline">')  # a fragment, no page around it
     assert "<html" not in page
     assert "Status call from the requestor" in page
     assert "Received → Exception" not in page

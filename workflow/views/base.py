@@ -156,6 +156,10 @@ class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
                 )
         pairs = [(option, forms[option.spec.name]) for option in options]
         in_place = every_panel or bool(panel_forms) or status != 200
+        # The page's own filters (the timeline's ?show=) reach the panels that load after it.
+        kept = request.GET.copy()
+        kept.pop("panels", None)
+        panel_query = f"?{kept.urlencode()}" if kept else ""
         slots = []
         for panel in request_panels():
             if not panel.shows(record_request):
@@ -164,7 +168,7 @@ class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
             slots.append(
                 PanelSlot(
                     panel=panel,
-                    url=reverse("workflow:panel", args=[record_request.tracking_number, panel.name]),
+                    url=reverse("workflow:panel", args=[record_request.tracking_number, panel.name]) + panel_query,
                     open=in_place or panel.starts_open(record_request),
                     context=context,
                 )

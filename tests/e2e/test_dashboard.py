@@ -29,7 +29,9 @@ def test_supervisor_follows_a_dashboard_figure_to_its_queue_and_downloads_a_csv(
     assert overdue > 0
     tile.get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/requests/\?overdue=on"))
-    expect(page.locator("p.count")).to_have_text(f"{overdue} request{'s' if overdue != 1 else ''} on this page")
+    # One page of results, so the count line is the total alone ("· N on this page" shows only when paged).
+    expect(page.locator("#queue-count")).to_have_text(f"{overdue} request{'s' if overdue != 1 else ''}")
+    expect(page.locator("table.queue tbody tr")).to_have_count(overdue)
     page.go_back()
 
     # A table as CSV: the same rows as on the page.
@@ -74,4 +76,5 @@ def test_the_dashboard_on_a_fresh_install_has_a_trend_and_aging_cells_that_open_
     cell.click()
     expect(page).to_have_url(re.compile(r"/requests/\?state=validated&aging_band=0"))
     if count:
-        expect(page.locator("p.count")).to_have_text(f"{count} request{'s' if count != 1 else ''} on this page")
+        expect(page.locator("#queue-count")).to_have_text(f"{count} request{'s' if count != 1 else ''}")
+        expect(page.locator("table.queue tbody tr")).to_have_count(count)

@@ -40,6 +40,10 @@ def test_a_200_page_packet_builds_in_the_background_while_the_page_stays_usable(
     document.refresh_from_db()
     assert document.patient_confirmed
 
+    # The page came back from that form; the release panel (where the build's progress is) opens again if it closed.
+    release = page.locator("#panel-release")
+    if not release.evaluate("panel => panel.open"):
+        release.locator("summary").click()
     expect(page.locator("#packet-build")).to_contain_text("Packet version 1 is ready", timeout=120_000)
     expect(page.locator("#packet-build")).to_contain_text("200 record pages")
     if shots:

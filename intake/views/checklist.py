@@ -19,8 +19,6 @@ from intake.forms.checklist import ChecklistForm, DuplicateLinkForm, ExtensionFo
 from intake.models import InboundMessage, Letter
 from intake.panels import basis_records_context, documents_template_exists
 from roi import clock
-from roi.audit import access_record
-from roi.choices import AccessAction
 from roi.downloads import ServedFile
 from roi.errors import ServiceError
 from workflow.choices import RequestState
@@ -98,16 +96,7 @@ class ChecklistView(ChecklistPageMixin, RequestView):
 
     def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.VIEW_REQUEST,
-            request=request,
-            obj=record_request,
-            request_id=record_request.pk,
-            patient_id=record_request.patient_id,
-            detail="intake checklist",
-        )
+        self.record_view(request, record_request, detail="intake checklist")
         return self.render_page(request, record_request)
 
     def post(self, request: HttpRequest, tracking_number: str) -> HttpResponse:

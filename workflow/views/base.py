@@ -21,7 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from roi.choices import SUPERVISING_ROLES
+from roi.audit import access_record
+from roi.choices import SUPERVISING_ROLES, AccessAction
 from roi.tenancy import TenantViewMixin, role_in
 from workflow import selectors
 from workflow.extensions import (
@@ -125,6 +126,19 @@ def _primary_step(options: list[Any], panels_step: NextStep | None, tracking_num
 
 class RequestView(TenantViewMixin, RestrictedRequestMixin, View):
     """A page or an action about the request the URL's `tracking_number` names."""
+
+    def record_view(self, request: HttpRequest, record_request: RecordRequest, *, detail: str = "") -> None:
+        """One access event for a page or panel that shows the request (its PHI): who, which request, which patient."""
+        access_record(
+            tenant=self.tenant,
+            actor=request.user,
+            action=AccessAction.VIEW_REQUEST,
+            request=request,
+            obj=record_request,
+            request_id=record_request.pk,
+            patient_id=record_request.patient_id,
+            detail=detail,
+        )
 
     def get_object(self, tracking_number: str) -> RecordRequest:
         """The request, inside the tenant; Http404 for another tenant's or a missing one."""

@@ -12,8 +12,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from roi.audit import access_record
-from roi.choices import AccessAction
 from roi.errors import ServiceError
 from workflow import selectors, services
 from workflow.break_glass import BREAK_GLASS_MINUTES, break_glass_grant, request_access
@@ -33,15 +31,7 @@ class RequestDetailView(RequestView):
 
     def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.VIEW_REQUEST,
-            request=request,
-            obj=record_request,
-            request_id=record_request.pk,
-            patient_id=record_request.patient_id,
-        )
+        self.record_view(request, record_request)
         once = read_once(request, tracking_number)
         response = self.render_detail(
             request, record_request, panel_forms=once or None, every_panel=request.GET.get("panels") == "all"
@@ -62,16 +52,7 @@ class RequestPanelView(RequestView):
         found = request_panel(panel)
         if found is None or not found.shows(record_request):
             raise Http404("No such panel")
-        access_record(
-            tenant=self.tenant,
-            actor=request.user,
-            action=AccessAction.VIEW_REQUEST,
-            request=request,
-            obj=record_request,
-            request_id=record_request.pk,
-            patient_id=record_request.patient_id,
-            detail=f"panel {found.name}",
-        )
+        self.record_view(request, record_request, detail=f"panel {found.name}")
         context = {
             "rr": record_request,
             "panel": found,
@@ -82,25 +63,13 @@ class RequestPanelView(RequestView):
         return render(request, "workflow/panel_page.html", context)
 
 
-def _audit_view(view: RequestView, request: HttpRequest, record_request: RecordRequest) -> None:
-    access_record(
-        tenant=view.tenant,
-        actor=request.user,
-        action=AccessAction.VIEW_REQUEST,
-        request=request,
-        obj=record_request,
-        request_id=record_request.pk,
-        patient_id=record_request.patient_id,
-    )
-
-
 class RequestTimelineView(RequestView):
     """The request's timeline alone (templates/workflow/_timeline.html): the filter's links load it in place, and a
     page may load it lazily. Audited as a view of the request: it shows what was said about the patient's case."""
 
     def get(self, request: HttpRequest, tracking_number: str) -> HttpResponse:
         record_request = self.get_object(tracking_number)
-        _audit_view(self, request, record_request)
+        self.record_view(request, record_request)
         context = {"rr": record_request, **timeline_context(request, self.tenant, record_request)}
         return render(request, "workflow/_timeline.html", context)
 

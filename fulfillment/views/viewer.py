@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Prefetch
-from django.http import Http404
 from django.urls import URLPattern, path, reverse
 
 from fulfillment import documents as docs
@@ -23,18 +22,12 @@ class ReleaseDocumentsMixin:
     viewer_route = "fulfillment:release-document-viewer"
     page_route = "fulfillment:release-document-page"
     document_kwarg = "pk"
+    document_model = ReleaseDocument
 
-    def find_document(self, *, tracking_number: str, document_id: int) -> ReleaseDocument:
-        document = (
-            ReleaseDocument.objects.for_tenant(self.tenant)
-            .select_related("request")
-            .prefetch_related(Prefetch("exclusions", queryset=PageExclusion.objects.for_tenant(self.tenant)))
-            .filter(pk=document_id, request__tracking_number=tracking_number)
-            .first()
-        )
-        if document is None:
-            raise Http404("No such document")
-        return document
+    def document_queryset(self) -> Any:
+        # The viewer page marks the excluded pages.
+        exclusions = Prefetch("exclusions", queryset=PageExclusion.objects.for_tenant(self.tenant))
+        return super().document_queryset().prefetch_related(exclusions)  # type: ignore[misc]  # a mixin: the viewer base comes after it
 
     def read_document(self, document: ReleaseDocument) -> bytes:
         with docs.release_document_open(tenant=self.tenant, document=document) as handle:
@@ -61,17 +54,9 @@ class ReleaseDocumentViewerView(ReleaseDocumentsMixin, DocumentViewerView):
 class ReleaseDocumentPageView(ReleaseDocumentsMixin, DocumentPageView):
     """One page image of a retrieved record, under the grant the viewer issued."""
 
-    def find_document(self, *, tracking_number: str, document_id: int) -> ReleaseDocument:
+    def document_queryset(self) -> Any:
         # The image needs no exclusions: only the document's file, digest and page count.
-        document = (
-            ReleaseDocument.objects.for_tenant(self.tenant)
-            .select_related("request")
-            .filter(pk=document_id, request__tracking_number=tracking_number)
-            .first()
-        )
-        if document is None:
-            raise Http404("No such document")
-        return document
+        return ReleaseDocument.objects.for_tenant(self.tenant).select_related("request")
 
 
 urlpatterns: list[URLPattern] = [

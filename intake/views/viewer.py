@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.http import Http404
 from django.urls import URLPattern, path, reverse
 
 from intake import selectors
@@ -22,17 +21,7 @@ class IntakeDocumentsMixin:
     viewer_route = "intake:document-viewer"
     page_route = "intake:document-page"
     document_kwarg = "document_id"
-
-    def find_document(self, *, tracking_number: str, document_id: int) -> IntakeDocument:
-        document = (
-            IntakeDocument.objects.for_tenant(self.tenant)
-            .select_related("request")
-            .filter(pk=document_id, request__tracking_number=tracking_number)
-            .first()
-        )
-        if document is None:
-            raise Http404("No such document")
-        return document
+    document_model = IntakeDocument
 
     def read_document(self, document: IntakeDocument) -> bytes:
         with document_open(tenant=self.tenant, document=document) as handle:

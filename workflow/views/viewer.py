@@ -46,9 +46,19 @@ class ViewerDocumentsMixin:
     # The URL kwarg naming the document.
     document_kwarg: str = "document_id"
 
-    @abstractmethod
+    # The app's document model (tenant-owned, with a `request`).
+    document_model: Any = None
+
+    def document_queryset(self) -> Any:
+        """The tenant's documents with their request; an app adds what its viewer page shows (exclusions)."""
+        return self.document_model.objects.for_tenant(self.tenant).select_related("request")
+
     def find_document(self, *, tracking_number: str, document_id: int) -> Any:
         """The document of that request, inside the tenant; Http404 for anything else."""
+        document = self.document_queryset().filter(pk=document_id, request__tracking_number=tracking_number).first()
+        if document is None:
+            raise Http404("No such document")
+        return document
 
     @abstractmethod
     def read_document(self, document: Any) -> bytes:

@@ -64,11 +64,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token header: use 'Token <key>'.")
         key = header[1].decode(errors="replace")
         digest = ApiToken.digest(key)
-        with rls.lookup_scope(digest):  # the one token whose key the caller holds, whichever tenant it is in
-            token = ApiToken.objects.select_related("user", "tenant").filter(key_digest=digest).first()
-        if token is None or not token.tenant.is_active:
+        tenant_id = rls.resolve_tenant(ApiToken, digest)  # the tenant of the token whose key the caller holds
+        if tenant_id is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        with rls.tenant_scope(token.tenant_id):
+        with rls.tenant_scope(tenant_id):
+            token = ApiToken.objects.select_related("user", "tenant").filter(key_digest=digest).first()
+            if token is None or not token.tenant.is_active:
+                raise exceptions.AuthenticationFailed("Invalid token.")
             client = IntegrationClient.objects.for_tenant(token.tenant_id).get(pk=token.client_id)
         if token.user_id != client.service_user_id or not token.user.is_service_account:
             # Only roi.services issues tokens, always to the client's own account; a row naming a person's account

@@ -206,15 +206,41 @@ def test_a_scope_undone_by_a_rollback_is_sent_again(two_tenants):
 
 
 @pytest.mark.django_db
-def test_a_lookup_key_reveals_one_row_read_only(two_tenants):
+def test_a_lookup_key_reveals_one_rows_tenant_and_no_row(two_tenants):
     _a, b = two_tenants
     with rls.scope(rls.NOTHING):
         assert rls.resolve_tenant(RecordRequest, b.tracking_number) == b.tenant_id
         assert rls.resolve_tenant(RecordRequest, "ROI-NONE-NONE-NONE") is None
+        assert rls.resolve_tenant(RecordRequest, "") is None
         with rls.lookup_scope(b.tracking_number):
-            assert list(RecordRequest.objects.values_list("pk", flat=True)) == [b.pk]
-            assert RecordRequest.objects.filter(pk=b.pk).update(scope_notes="edited") == 0  # SELECT only
-            assert Patient.objects.count() == 0  # nothing else of the tenant
+            assert RecordRequest.objects.count() == 0  # the key names a tenant; it shows no row
+            assert RecordRequest.objects.filter(pk=b.pk).update(scope_notes="edited") == 0
+            assert Patient.objects.count() == 0
+    with pytest.raises(ValueError, match="no lookup column"):
+        rls.resolve_tenant(Patient, "anything")
+
+
+@pytest.mark.django_db
+def test_the_tenant_policy_is_the_only_one_the_app_role_meets(two_tenants):
+    """A permissive policy beside the tenant's is OR-ed with it on every statement, and keeps PostgreSQL from reading
+    an index in order or alone. The tenant's policy alone is checked once per statement (a one-time filter on the
+    scope's tenant), leaving the statement's own conditions to the indexes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT p.polname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
+            "WHERE p.polroles = '{0}' AND c.relname = ANY(%s)",
+            [rls.tenant_tables(cursor)],
+        )
+        assert {row[0] for row in cursor.fetchall()} == {"roi_tenant", "roi_own_user"}
+    a, _b = two_tenants
+    with rls.tenant_scope(a.tenant_id), connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN SELECT count(*) FROM workflow_recordrequest WHERE tenant_id = %s AND state = 'received'",
+            [a.tenant_id],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "One-Time Filter: ($0 = " in plan, plan
+    assert "tracking_number" not in plan, plan  # the lookup's column, once OR-ed into every read
 
 
 @pytest.mark.django_db

@@ -372,6 +372,10 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
             models.Index(fields=["tenant", "state", "legal_due_date"], name="request_state_due_idx"),
             models.Index(fields=["tenant", "assignee", "state"], name="request_assignee_idx"),
             models.Index(fields=["tenant", "patient"], name="request_patient_idx"),
+            # Search: a requestor's most recent requests (an insurer may have thousands).
+            models.Index(
+                fields=["tenant", "requestor", "-received_at"], include=["id"], name="request_requestor_recent_idx"
+            ),
             # Search (workflow/search.py): a tracking number typed without its hyphens.
             models.Index(F("tenant"), WithoutHyphens("tracking_number"), name="request_tracking_compact_idx"),
             # The dashboard's deliveries in a period (turnaround, on time, throughput).

@@ -21,6 +21,7 @@ what the mask hides, that this patient has a request with a sensitive category.
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,12 +31,12 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from roi import clock
+from roi import clock, rls
 from roi.audit import access_record
 from roi.choices import SUPERVISING_ROLES, AccessAction
 from roi.models import Tenant
 from roi.tenancy import role_in
-from workflow.models import BreakGlassGrant, Patient, RecordRequest, Requestor
+from workflow.models import BreakGlassGrant, Patient, RecordRequest
 from workflow.selectors import _QUEUE_ROW_VALUES, QueueRow, _queue_row
 
 SEARCH_MIN_LENGTH = 2
@@ -44,6 +45,8 @@ SEARCH_LIMIT = 50
 # Patients and requestors considered per name search, the most similar first: a common surname matches hundreds of
 # patients, and their requests beyond the first SEARCH_LIMIT are never shown anyway.
 NAME_CANDIDATES = 200
+# Requestors considered per search: each brings up to a page of its most recent requests.
+REQUESTOR_CANDIDATES = 50
 # pg_trgm's own default for the `%` operator (pg_trgm.similarity_threshold), which the GIN indexes answer.
 SIMILARITY_THRESHOLD = 0.3
 
@@ -245,7 +248,10 @@ def request_search(*, tenant: Tenant, term: str, user: Any, today: date | None =
     today = today or timezone.localdate(clock.now(), timezone=tenant.tzinfo)
     parsed = parse_term(term, today=today)
     sql, params = _search_sql(tenant=tenant, term=parsed, user=user)
-    with connection.cursor() as cursor:
+    # The candidate functions take the tenant from the signed scope: a page or API call already acts for `tenant`;
+    # other callers (a platform job, a shell) act for it here.
+    acting = nullcontext() if rls.current().tenant_id == tenant.pk else rls.tenant_scope(tenant.pk)
+    with acting, connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
     hits = [SearchHit(request_id=pk, score=float(score), kinds=_ordered(kinds)) for pk, score, kinds in found]
@@ -258,16 +264,21 @@ def _ordered(kinds: list[str]) -> tuple[str, ...]:
 
 # --- The statement ---------------------------------------------------------------------------------------------
 # Each kind of match is one branch of a UNION ALL giving (request id, kind, score, received_at); the outer query
-# keeps each request once with its best score and every kind it matched. Expressions are written exactly as the
-# indexes of workflow/models.py (Patient, Requestor and RecordRequest Meta.indexes) so that PostgreSQL uses them,
-# and every branch names the tenant, which is also the first column of each index.
+# keeps each request once with its best score and every kind it matched. Every branch names the tenant, which is also
+# the first column of each index.
+#
+# The branches that compare an expression (a tracking number without hyphens, an upper-case MRN, a phone's digits)
+# or a similarity (pg_trgm's `%`) take their candidates from the SECURITY DEFINER functions of
+# workflow/migrations/0021: under row-level security PostgreSQL uses an index for a condition only when every
+# function in it is leakproof, and these are not, so written here they would read the tenant's every row. The
+# functions run as the owner, filter on the signed scope's tenant themselves, and return ids and scores only. A date
+# of birth is a plain column compared with `=`, which its index serves under the policy as it is.
 
 _FULL_NAME = "(p.first_name || ' ' || p.last_name)"
 
 
 def _search_sql(*, tenant: Tenant, term: SearchTerm, user: Any) -> tuple[str, dict[str, Any]]:
     patient = Patient._meta.db_table
-    requestor = Requestor._meta.db_table
     request = RecordRequest._meta.db_table
     params: dict[str, Any] = {
         "tenant": tenant.pk,
@@ -276,6 +287,7 @@ def _search_sql(*, tenant: Tenant, term: SearchTerm, user: Any) -> tuple[str, di
         "text": term.text,
         "threshold": SIMILARITY_THRESHOLD,
         "candidates": NAME_CANDIDATES,
+        "requestor_candidates": REQUESTOR_CANDIDATES,
         "limit": SEARCH_LIMIT + 1,
     }
     # Requests found through a patient: not a restricted one the user may not open (the module's docstring).
@@ -298,23 +310,26 @@ def _search_sql(*, tenant: Tenant, term: SearchTerm, user: Any) -> tuple[str, di
         )
 
     def through_requestors(requestors: str) -> str:
+        # A law firm or an insurer may have sent thousands of requests: each requestor's most recent ones only, as
+        # many as a page can list (its older requests rank below them and would not be shown).
         return (
-            f"SELECT r.id, h.kind, h.score, r.received_at FROM ({requestors}) h "
-            f"JOIN {request} r ON r.tenant_id = %(tenant)s AND r.requestor_id = h.id"
+            f"WITH h AS ({requestors}) SELECT r.request_id AS id, h.kind, h.score, r.received_at FROM h "
+            "JOIN workflow_search_recent_requests(ARRAY(SELECT id FROM h), %(limit)s) r ON r.requestor_id = h.id"
         )
 
     real_patient = "p.tenant_id = %(tenant)s AND NOT p.is_placeholder"
     branches = [
         f"SELECT r.id, '{MatchKind.TRACKING_NUMBER}' AS kind, {_EXACT_SCORE[MatchKind.TRACKING_NUMBER]} AS score, "
-        f"r.received_at FROM {request} r "
-        "WHERE r.tenant_id = %(tenant)s AND replace(r.tracking_number, '-', '') = %(tracking)s",
+        f"r.received_at FROM workflow_search_requests_by_tracking(%(tracking)s) h "
+        f"JOIN {request} r ON r.tenant_id = %(tenant)s AND r.id = h.request_id",
         through_patients(
             MatchKind.MRN,
-            f"SELECT p.id, {_EXACT_SCORE[MatchKind.MRN]} AS score FROM {patient} p "
-            f"WHERE {real_patient} AND upper(p.mrn) = %(mrn)s",
+            f"SELECT patient_id AS id, {_EXACT_SCORE[MatchKind.MRN]} AS score "
+            "FROM workflow_search_patients_by_mrn(%(mrn)s)",
         ),
     ]
     if term.date_of_birth is not None:
+        # A plain column compared with `=`: its index serves the search under the tenant policy too.
         params["dob"] = term.date_of_birth
         if term.name_with_date:
             params["name_with_date"] = term.name_with_date
@@ -338,37 +353,36 @@ def _search_sql(*, tenant: Tenant, term: SearchTerm, user: Any) -> tuple[str, di
         params["phones"] = list(term.phones)
         branches.append(
             through_requestors(
-                f"SELECT q.id, '{MatchKind.REQUESTOR_PHONE}' AS kind, "
-                f"{_EXACT_SCORE[MatchKind.REQUESTOR_PHONE]} AS score FROM {requestor} q "
-                "WHERE q.tenant_id = %(tenant)s AND regexp_replace(q.phone, '[^0-9]', '', 'g') = ANY(%(phones)s)"
+                f"SELECT requestor_id AS id, '{MatchKind.REQUESTOR_PHONE}' AS kind, "
+                f"{_EXACT_SCORE[MatchKind.REQUESTOR_PHONE]} AS score "
+                "FROM workflow_search_requestors_by_phone(%(phones)s::text[])"
             )
         )
     if term.has_letters and term.date_of_birth is None:
-        # `%` is similarity >= pg_trgm.similarity_threshold, which the trigram indexes answer; the ORDER BY ... LIMIT
-        # keeps the most similar candidates of a common name.
         branches.append(
             through_patients(
                 MatchKind.PATIENT_NAME,
-                f"SELECT p.id, similarity({_FULL_NAME}, %(text)s) AS score FROM {patient} p "
-                f"WHERE {real_patient} AND {_FULL_NAME} %% %(text)s ORDER BY score DESC, p.id LIMIT %(candidates)s",
+                "SELECT patient_id AS id, score FROM workflow_search_patients_by_name(%(text)s, %(candidates)s)",
             )
         )
-        params["lower_text"] = term.text.lower()
         email_score = _EXACT_SCORE[MatchKind.REQUESTOR_EMAIL]
         branches.append(
             through_requestors(
-                "SELECT id, CASE WHEN lower(email) = %(lower_text)s THEN "
-                f"'{MatchKind.REQUESTOR_EMAIL}' WHEN e >= n AND e >= o THEN '{MatchKind.REQUESTOR_EMAIL}' "
-                f"WHEN o > n THEN '{MatchKind.REQUESTOR_ORGANIZATION}' ELSE '{MatchKind.REQUESTOR_NAME}' END AS kind, "
-                f"CASE WHEN lower(email) = %(lower_text)s THEN {email_score} ELSE greatest(n, o, e) END AS score "
-                "FROM (SELECT q.id, q.email, similarity(q.name, %(text)s) AS n, "
-                "similarity(q.organization, %(text)s) AS o, similarity(q.email, %(text)s) AS e "
-                f"FROM {requestor} q WHERE q.tenant_id = %(tenant)s "
-                "AND (q.name %% %(text)s OR q.organization %% %(text)s OR q.email %% %(text)s)) s "
-                "ORDER BY score DESC, id LIMIT %(candidates)s"
+                f"SELECT requestor_id AS id, CASE WHEN email_exact THEN '{MatchKind.REQUESTOR_EMAIL}' "
+                f"WHEN email_score >= name_score AND email_score >= organization_score "
+                f"THEN '{MatchKind.REQUESTOR_EMAIL}' "
+                f"WHEN organization_score > name_score THEN '{MatchKind.REQUESTOR_ORGANIZATION}' "
+                f"ELSE '{MatchKind.REQUESTOR_NAME}' END AS kind, "
+                f"CASE WHEN email_exact THEN {email_score} "
+                "ELSE greatest(name_score, organization_score, email_score) END AS score "
+                "FROM workflow_search_requestors_by_text(%(text)s, %(requestor_candidates)s)"
             )
         )
-    union = "\nUNION ALL\n".join(f"({branch})" for branch in branches)
+    # Each branch keeps its best SEARCH_LIMIT + 1 only (a common surname or an insurer brings thousands): a request
+    # below them in its branch ranks below them in the answer too.
+    union = "\nUNION ALL\n".join(
+        f"(SELECT * FROM ({branch}) b ORDER BY score DESC, received_at DESC, id LIMIT %(limit)s)" for branch in branches
+    )
     sql = (
         f"SELECT id, max(score) AS score, array_agg(DISTINCT kind) FROM ({union}) hits "
         "GROUP BY id ORDER BY max(score) DESC, max(received_at) DESC, id LIMIT %(limit)s"

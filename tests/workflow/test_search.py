@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from roi import rls
 from roi.choices import AccessAction, ApiScope, Role
 from roi.models import AccessEvent
 from tests import factories
@@ -139,6 +140,47 @@ def test_another_tenants_patient_is_never_found(john, tenant_b, charlie, alice, 
         assert twin.tracking_number not in _tracking(response)
         assert "MRN-4417" not in response.content.decode() or term == "MRN-4417"
     assert _tracking(client_for(charlie).get(URL, {"q": "John Smith"})) == [twin.tracking_number]
+
+
+def test_the_search_functions_answer_for_the_signed_scopes_tenant_only(john, tenant_a, tenant_b):
+    """The candidate functions (workflow/migrations/0021) run as their owner, past the tenant policy, so that their
+    conditions can use the indexes: each must keep the wall itself. Called as the app role with tenant B's scope, no
+    scope, or a tenant setting typed without its signature, John's facts find nothing."""
+    twin = factories.RecordRequestFactory(
+        tenant=tenant_b, patient__first_name="John", patient__last_name="Smith", patient__mrn="MRN-4417",
+        requestor__phone="(312) 555-0142", requestor__organization="Hartley & Moss LLP",
+    )  # fmt: skip
+    calls = [
+        ("SELECT request_id FROM workflow_search_requests_by_tracking(%s)", ["ROI7K3M9QRT2WXZ"], john.pk, None),
+        ("SELECT patient_id FROM workflow_search_patients_by_mrn(%s)", ["MRN-4417"], john.patient_id, twin.patient_id),
+        (
+            "SELECT patient_id FROM workflow_search_patients_by_name(%s, 10)", ["Smith, Jonh"],
+            john.patient_id, twin.patient_id,
+        ),
+        (
+            "SELECT requestor_id FROM workflow_search_requestors_by_phone(%s::text[])", [["3125550142"]],
+            john.requestor_id, twin.requestor_id,
+        ),
+        (
+            "SELECT requestor_id FROM workflow_search_requestors_by_text(%s, 10)", ["Hartley Moss"],
+            john.requestor_id, twin.requestor_id,
+        ),
+    ]  # fmt: skip
+
+    def found(sql: str, params: list) -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
+
+    for sql, params, in_a, in_b in calls:
+        with rls.tenant_scope(tenant_a.pk):
+            assert found(sql, params) == [in_a], sql
+        with rls.tenant_scope(tenant_b.pk):
+            assert found(sql, params) == ([] if in_b is None else [in_b]), sql
+        with rls.scope(rls.NOTHING):
+            assert found(sql, params) == [], sql
+            found("SELECT set_config('roi.tenant_id', %s, false)", [str(tenant_a.pk)])
+            assert found(sql, params) == [], sql
 
 
 def test_exact_matches_come_before_similar_names(tenant_a, alice):

@@ -4,7 +4,8 @@ A page after the row (v, id) in the order (key, id) is `ROW(key, id) > ROW(v, id
 one index range scan on (key, id) that starts at the cursor. Spelled as `key > v OR (key = v AND id > id0)`, it
 has to scan and discard every earlier row with the same key, which is most of the table when thousands of closed
 requests share a priority of 0. A descending key (priority, highest first) with ascending ties is made ascending
-by negation, with an index on the negated expression, so the whole order is one direction and one row compare."""
+by negation, stored as a generated column with an index (RecordRequest.priority_key), so the whole order is one
+direction and one row compare."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.db import models
 
 
 class Negated(models.Func):
-    """-x, spelled without a parameter so that an index on the expression matches the query's text."""
+    """-x, spelled without a parameter (a generated column's expression)."""
 
     template = "(-%(expressions)s)"
     arity = 1

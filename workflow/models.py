@@ -284,6 +284,13 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
     aging_band = models.PositiveSmallIntegerField(default=0, help_text="Index into the tenant's aging bands.")
     is_stalled = models.BooleanField(default=False)
     priority_score = models.IntegerField(default=0)
+    # -priority_score, kept by PostgreSQL: the queue's default order (highest priority first, oldest first among
+    # equals) as one ascending key with an index, so a page after a cursor is one row comparison. Stored, because a
+    # negation written in a query is not leakproof (it can overflow), and under row-level security PostgreSQL would
+    # then test it on every open request of the tenant instead of starting the index scan at the cursor.
+    priority_key = models.GeneratedField(
+        expression=Negated("priority_score"), output_field=models.IntegerField(), db_persist=True
+    )
     priority_reasons = models.CharField(max_length=300, blank=True, help_text="Why the score is what it is.")
     priority_boost = models.IntegerField(default=0, help_text="Points added by escalation rules.")
     # Recorded by the exceptions app when an episode opens and resolves (workflow does not import it).
@@ -361,6 +368,7 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
             "aging_band",
             "is_stalled",
             "priority_score",
+            "priority_key",
             "priority_reasons",
             "retrieval_waiting_since",
         ]
@@ -400,13 +408,13 @@ class RecordRequest(ConcurrentTransitionMixin, TenantOwned):
             # Every queue sort is keyset-paginated on (sort value, id); each sort has an index giving that order,
             # for open work (the default view, small partial indexes) and for every state (the supervisor looking
             # back), so a page 1,000 pages deep reads 51 index entries, not a sort of the tenant's requests.
-            # Priority, highest first, is indexed as the ascending key -priority_score (roi/expressions.py).
+            # Priority, highest first, is indexed as the ascending key priority_key (-priority_score).
             models.Index(
-                F("tenant"), Negated("priority_score"), F("id"), name="request_open_priority_key_idx", condition=_OPEN
+                fields=["tenant", "priority_key", "id"], name="request_open_priority_key_idx", condition=_OPEN
             ),
             models.Index(fields=["tenant", "legal_due_date", "id"], name="request_open_due_idx", condition=_OPEN),
             models.Index(fields=["tenant", "received_at", "id"], name="request_open_age_idx", condition=_OPEN),
-            models.Index(F("tenant"), Negated("priority_score"), F("id"), name="request_priority_key_idx"),
+            models.Index(fields=["tenant", "priority_key", "id"], name="request_priority_key_idx"),
             models.Index(fields=["tenant", "legal_due_date", "id"], name="request_due_idx"),
             models.Index(fields=["tenant", "received_at", "id"], name="request_age_idx"),
             # The queue's column sorts by type and by state (workflow/selectors.py QUEUE_SORTS).

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from roi import clock, rls
 from roi.choices import AccessAction
-from roi.expressions import Negated, Row
+from roi.expressions import Row
 from roi.models import AccessEvent, Membership, Tenant
 from workflow import extensions
 from workflow.choices import OPEN_STATES
@@ -219,9 +219,13 @@ def decode_cursor(cursor: str, *, sort: str) -> tuple[str, Any, int] | None:
         return None
 
 
+# A descending sort's ascending key, a column PostgreSQL stores (RecordRequest.priority_key says why not an expression).
+_DESCENDING_KEYS = {"priority_score": "priority_key"}
+
+
 def _sort_key(field: str, descending: bool) -> Any:
-    """The sort as an ascending key: descending fields are negated (the indexes are on the same expression)."""
-    return Negated(field) if descending else F(field)
+    """The sort as an ascending key (the indexes are on it): a descending field's negation, stored beside it."""
+    return F(_DESCENDING_KEYS[field]) if descending else F(field)
 
 
 def _key_value(value: Any, descending: bool) -> Any:

@@ -114,23 +114,37 @@ def possible_duplicates(*, tenant: Tenant, record_request: RecordRequest) -> Que
     if patient.is_placeholder:
         return RecordRequest.objects.none()
     window_start = record_request.received_at - timedelta(days=tenant.duplicate_window_days)
+    # The requestors and patients that count as the same are found first (a few rows each), so that the requests
+    # are read through the (tenant, patient) index. Written as one statement with ORs of upper() comparisons, which
+    # are not leakproof, the tenant policy made PostgreSQL test every request of the window (117 ms at 155,874
+    # requests).
     requestor = record_request.requestor
-    same_requestor = Q(requestor_id=requestor.pk)
     if requestor.email:
-        same_requestor |= Q(requestor__email__iexact=requestor.email)
+        same_requestor = Q(email__iexact=requestor.email)
     else:
-        same_requestor |= Q(
-            requestor__name__iexact=requestor.name, requestor__organization__iexact=requestor.organization
+        same_requestor = Q(name__iexact=requestor.name, organization__iexact=requestor.organization)
+    requestor_ids = {
+        requestor.pk,
+        *Requestor.objects.for_tenant(tenant).filter(same_requestor).values_list("pk", flat=True),
+    }
+    patient_ids = {
+        patient.pk,
+        *Patient.objects.for_tenant(tenant)
+        .filter(
+            date_of_birth=patient.date_of_birth,  # the (tenant, date of birth) index; the names among a few rows
+            last_name__iexact=patient.last_name,
+            first_name__istartswith=patient.first_name[:1],
+            is_placeholder=False,
         )
-    same_patient = Q(patient_id=patient.pk) | Q(
-        patient__last_name__iexact=patient.last_name,
-        patient__first_name__istartswith=patient.first_name[:1],
-        patient__date_of_birth=patient.date_of_birth,
-    )
+        .values_list("pk", flat=True),
+    }
     return (
         RecordRequest.objects.for_tenant(tenant)
         .filter(
-            same_requestor, same_patient, received_at__gte=window_start, received_at__lte=record_request.received_at
+            requestor_id__in=sorted(requestor_ids),
+            patient_id__in=sorted(patient_ids),
+            received_at__gte=window_start,
+            received_at__lte=record_request.received_at,
         )
         .exclude(pk=record_request.pk)
         .exclude(patient__is_placeholder=True)

@@ -147,6 +147,8 @@ def million(iterations: int) -> int:
     client.post("/tenant/switch/", {"tenant": tenant.pk})
     median, p95 = timing.bare_view_floor(iterations)
     print(f"\nfloor: bare Django view (anonymous, our middleware, no SQL): median {median:.2f} ms, p95 {p95:.2f} ms")
+    median, p95 = timing.staff_frame_floor(client, iterations)
+    print(f"floor: the staff frame (signed in, header, access event): median {median:.2f} ms, p95 {p95:.2f} ms")
     print(f"\nrequest workspace: tenant {tenant.slug}, {rows} requests, {iterations} iterations each; {role_summary()}")
     print(f"{'case':<48} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
     for state, record_request in samples.items():

@@ -203,6 +203,7 @@ def main(argv: list[str]) -> int:
     floors = [
         ("bare Django view (anonymous, our middleware, no SQL)", timing.bare_view_floor(args.iterations)),
         ("/healthz/ (a signed-scope check and a Redis GET)", timing.healthz_floor(client, args.iterations)),
+        ("staff frame (signed in, header, access event)", timing.staff_frame_floor(client, args.iterations)),
         ("a new database connection", timing.new_connection_floor(args.iterations)),
     ]
     for label, (median, p95) in floors:

@@ -108,4 +108,9 @@ def main(argv: list[str]) -> int:
     print("SQL: the page's SELECT statements run alone (session, membership, search, rows, grants, badge); every")
     print("search also writes its access event (one INSERT), by design.")
     print(f"worst page p95: {worst:.1f} ms (target 50 ms)")
+    frame_median, frame_p95 = timing.staff_frame_floor(client, args.iterations)
+    print(
+        f"floor: the staff frame (signed in, header, access event): median {frame_median:.2f} ms, "
+        f"p95 {frame_p95:.2f} ms"
+    )
     return 0

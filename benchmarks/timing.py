@@ -4,6 +4,9 @@ A figure alone says little on a shared 2-core machine; beside what the same mach
 work of the same kind, it says how much of the time is ours:
   - a bare Django view: an anonymous GET through our whole middleware stack to a view that returns "ok", no SQL;
   - /healthz/: the same plus a signed-scope check (one statement to send the scope, one to check it) and a Redis GET;
+  - the staff frame: a signed-in staff page that shows nothing of its own (session, user, membership, the tenant's
+    signed scope, the header with its search box and unread badge) and writes its access event, as every page that
+    shows patient information does: what any staff page costs before its own work;
   - a page's own SQL, executed alone on the same connection;
   - opening a new database connection (what a page pays on top without persistent connections).
 """
@@ -16,7 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
+from django.views import View
 
 
 def measure(fn: Callable[[], Any], iterations: int) -> tuple[float, float]:
@@ -36,8 +40,32 @@ def _bare(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
-# Served only inside bare_view_floor's override_settings, never by the application's URL configuration.
-urlpatterns = [path("bench-bare/", _bare)]
+def _staff_frame(request: HttpRequest) -> HttpResponse:
+    from django.shortcuts import render
+
+    from roi.audit import access_record
+    from roi.choices import AccessAction
+    from roi.tenancy import TenantViewMixin
+
+    class StaffFrame(TenantViewMixin, View):
+        def get(self, request: HttpRequest) -> HttpResponse:
+            access_record(
+                tenant=self.tenant, actor=request.user, action=AccessAction.LIST_REQUESTS, request=request,
+                detail="benchmark: the staff frame floor",
+            )  # fmt: skip
+            return render(request, "base.html", {})
+
+    response: HttpResponse = StaffFrame.as_view()(request)
+    return response
+
+
+def __getattr__(name: str) -> Any:
+    """`urlpatterns`, served only inside the floors' override_settings, never by the application's URL
+    configuration; the frame's header links need the application's routes beside it, which can be imported only
+    once Django is set up (hence built when Django first asks)."""
+    if name == "urlpatterns":
+        return [path("bench-bare/", _bare), path("bench-frame/", _staff_frame), path("", include("roi.urls"))]
+    raise AttributeError(name)
 
 
 def bare_view_floor(iterations: int) -> tuple[float, float]:
@@ -46,6 +74,16 @@ def bare_view_floor(iterations: int) -> tuple[float, float]:
     client = Client()
     with override_settings(ROOT_URLCONF="benchmarks.timing"):
         return measure(lambda: client.get("/bench-bare/"), iterations)
+
+
+def staff_frame_floor(client: Any, iterations: int) -> tuple[float, float]:
+    """The signed-in staff frame (see the module's docstring), for `client` (staff_client)."""
+    from django.test import override_settings
+
+    with override_settings(ROOT_URLCONF="benchmarks.timing"):
+        response = client.get("/bench-frame/")
+        assert response.status_code == 200, response.status_code
+        return measure(lambda: client.get("/bench-frame/"), iterations)
 
 
 def staff_client(user: Any) -> Any:

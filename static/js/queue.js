@@ -5,6 +5,10 @@
 (function () {
   "use strict";
 
+  // On a phone the filters start folded under their summary, so the first requests are on the first screen.
+  var filters = document.querySelector("details[data-closed-on-phone]");
+  if (filters && window.matchMedia("(max-width: 640px)").matches) filters.removeAttribute("open");
+
   var typing = (window.roiShortcuts && window.roiShortcuts.typing) || function () { return false; };
 
   function rowLinks() {

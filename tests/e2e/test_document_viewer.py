@@ -79,6 +79,18 @@ def test_the_checklist_has_the_viewer_beside_it_and_pages_turn(live_server, logi
     assert violations(page) == []
     assert_accessible(page)
 
+    # On a phone the viewer follows the checklist, the page fits the screen's width.
+    page.set_viewport_size({"width": 390, "height": 844})
+    viewer.get_by_role("button", name="Fit width").click()
+    _loaded(page)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert page.locator("[data-viewer-image]").bounding_box()["width"] <= 390
+    link = page.get_by_role("link", name="Open on its own page").bounding_box()
+    assert link["x"] + link["width"] <= 390, "the link to the full page is on the screen, not cut off"
+    viewer.scroll_into_view_if_needed()
+    page.screenshot(path=str(_shots(tmp_path) / "viewer-checklist-phone.png"))
+    assert_accessible(page)
+
 
 def test_qc_shows_a_records_excluded_pages(live_server, login, alice, request_in_state, tmp_path):
     rr = request_in_state(RequestState.IN_FULFILLMENT)

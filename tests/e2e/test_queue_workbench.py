@@ -20,6 +20,7 @@ from workflow.choices import RequestState, RequestType
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
 LAPTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
 TYPES = [RequestType.RIGHT_OF_ACCESS, RequestType.LEGAL, RequestType.CONTINUITY_OF_CARE, RequestType.AUTHORIZATION]
 REASONS = [
     "Legal due in 2 days; subpoena; requestor hearing on the 14th",
@@ -92,6 +93,18 @@ def test_a_specialist_sees_a_screen_of_their_work_and_drives_it_from_the_keyboar
     expect(first_row.locator(".aging-band")).to_be_visible()
     page.screenshot(path=str(_shots(tmp_path) / "queue-specialist-1440.png"))
     assert_accessible(page)
+
+    # On a phone the filters start folded, the first request is on the first screen, each request is a card with
+    # its labels, and nothing is wider than the screen.
+    page.set_viewport_size(PHONE)
+    page.reload()
+    expect(page.locator("details.queue-filters")).not_to_have_attribute("open", "")
+    expect(first_row.locator(".priority-why")).to_be_visible()
+    assert first_row.bounding_box()["y"] < PHONE["height"]
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(_shots(tmp_path) / "queue-specialist-phone.png"), full_page=True)
+    assert_accessible(page)
+    page.set_viewport_size(LAPTOP)
 
     # j and k move the row focus; Enter opens the focused request.
     page.keyboard.press("j")

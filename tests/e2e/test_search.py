@@ -16,6 +16,7 @@ from tests.e2e.axe import assert_accessible
 from tests.e2e.csp import RECORD_VIOLATIONS, violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+PHONE = {"width": 390, "height": 844}
 
 
 def test_a_specialist_finds_a_request_from_the_header_box(
@@ -53,6 +54,16 @@ def test_a_specialist_finds_a_request_from_the_header_box(
         path=str(Path(os.environ.get("ROI_SCREENSHOT_DIR", tmp_path)) / "search-results.png"), full_page=True
     )
     assert_accessible(page)
+
+    # On a phone the results reflow: each row a card, nothing wider than the screen.
+    page.set_viewport_size(PHONE)
+    expect(table.get_by_role("link", name=wanted[0].tracking_number)).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(
+        path=str(Path(os.environ.get("ROI_SCREENSHOT_DIR", tmp_path)) / "search-results-phone.png"), full_page=True
+    )
+    assert_accessible(page)
+    page.set_viewport_size({"width": 1440, "height": 900})
 
     # A tracking number typed in lower case without hyphens opens the request itself.
     box = page.get_by_role("searchbox", name="Search requests")

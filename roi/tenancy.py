@@ -88,14 +88,17 @@ class TenantMiddleware:
         request.memberships = []  # type: ignore[attr-defined]  # TenantMiddleware sets it
         user = request.user
         if user.is_authenticated:
-            with rls.user_scope(user.pk):  # the user's own memberships, in every tenant
+            chosen = request.session.get(SESSION_TENANT_KEY)
+            # The user's own memberships, in every tenant (the own-user policy), read in the scope the page will most
+            # likely act in, the organisation chosen last time: the scope then need not be sent twice. The filter on
+            # the user keeps other members' rows of that organisation out.
+            with rls.scope(rls.Scope(tenant_id=chosen if isinstance(chosen, int) else None, user_id=user.pk)):
                 memberships = list(
                     Membership.objects.filter(user=user, is_active=True, tenant__is_active=True)
                     .select_related("tenant")
                     .order_by("tenant__name")
                 )
             request.memberships = memberships  # type: ignore[attr-defined]  # TenantMiddleware sets it
-            chosen = request.session.get(SESSION_TENANT_KEY)
             current = next((m for m in memberships if m.tenant_id == chosen), None)
             if current is None and memberships:
                 current = memberships[0]

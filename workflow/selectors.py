@@ -41,10 +41,9 @@ DEFAULT_QUEUE_SORT = "priority"
 REVERSED = "-"  # the prefix of a sort run the other way round
 # The total shown above the queue is exact up to this many rows; a view with more says "more than 1,000" (a day's
 # work, or a team's, is well under it; the dashboard has the exact backlog figures). An exact count of a large view
-# costs what the view's size costs, on every page view: under row-level security the planner reads the tenant's
-# matching rows through a bitmap of the policy's OR (roi/rls.py), 24,000 entries for the largest benchmark tenant's
-# open work and 156,000 for all of its requests. Counting at most 1,001 rows bounds the heap reads; docs/benchmarks.md
-# has the figures of 1,000 against 10,000.
+# costs what the view's size costs, on every page view: 23,584 index entries for the largest benchmark tenant's open
+# work, 155,874 for all of its requests. Counting at most 1,001 rows, from the index alone where one covers the
+# filters, bounds it (docs/benchmarks.md).
 QUEUE_COUNT_CAP = 1_000
 
 

@@ -112,6 +112,17 @@ def test_a_partial_mrn_or_another_tenants_number_finds_nothing(john, tenant_b, a
         assert "No request matches" in response.content.decode()
 
 
+def test_the_results_are_not_a_queue_view_to_save_or_export(john, others, alice, client_for):
+    """The results reuse the queue's rows but not its bar: the summary says how many were found, and neither
+    'Save this view' nor 'Export CSV' (which would save or export the queue, not the search) is offered."""
+    page = client_for(alice).get(URL, {"q": "John Smith"}).content.decode()
+    assert john.tracking_number in page
+    assert "1 request found" in page
+    assert "Save this view" not in page
+    assert "Export CSV" not in page
+    assert 'id="queue-count"' not in page
+
+
 def test_a_term_that_matches_nothing_lists_nothing(john, others, alice, client_for):
     response = client_for(alice).get(URL, {"q": "Zebulon Quackenbush"})
     assert response.status_code == 200

@@ -37,5 +37,6 @@ class RequestSearchView(TenantViewMixin, View):
             matched=[MatchKind.LABELS[kind] for kind in results.kinds],
             bulk_form=None,
             query="",
+            search_results=True,
         )
         return render(request, "workflow/search.html", context)

@@ -27,7 +27,7 @@ from fulfillment.policy import policy_for
 from intake import bases, rules
 from intake.authorizations import review_with_records
 from intake.models import IntakeReview
-from roi import clock
+from roi import clock, page_images
 from roi.audit import history_stamp
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Tenant
@@ -45,6 +45,8 @@ SENSITIVE = "sensitive"
 RECIPIENT = "recipient"
 FEE = "fee"
 CHECK_ORDER = (PATIENT, SCOPE, BASIS, SENSITIVE, RECIPIENT, FEE)
+# How the viewer names a retrieved record (fulfillment/views/viewer.py), for the pages shown to a reviewer.
+DOCUMENT_KIND = "release"
 
 # QC reviews the release before delivery, and a newer version built for a resend ("missing records", "additional
 # records found") after it.
@@ -388,6 +390,40 @@ def qc_checklist(*, tenant: Tenant, record_request: RecordRequest, packet: Relea
     return QcChecklist(packet=packet, checks=checks, documents=tuple(documents))
 
 
+def released_pages_not_shown(
+    *, tenant: Tenant, packet: ReleasePacket, documents: list[ReleaseDocument], user_id: int
+) -> list[str]:
+    """The pages the packet releases that were not shown to the user at reading size in the viewer
+    (roi.page_images), one line per document ("discharge.pdf: pages 2-5"); empty when every page was shown."""
+    released = {
+        int(item["document"]): sorted(int(p) for p in item.get("pages") or []) for item in packet.contents or []
+    }
+    lines = []
+    for document in documents:
+        missing = page_images.pages_not_shown(
+            tenant_id=tenant.pk,
+            user_id=user_id,
+            key=page_images.document_key(DOCUMENT_KIND, document.pk),
+            digest=str(document.sha256),
+            pages=released.get(document.pk, []),
+        )
+        if missing:
+            lines.append(f"{document.original_name}: {_page_ranges(missing)}")
+    return lines
+
+
+def _page_ranges(numbers: list[int]) -> str:
+    """[2, 3, 4, 7] as "pages 2-4, 7"."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+    return f"page {text}" if len(numbers) == 1 else f"pages {text}"
+
+
 # --- The service -------------------------------------------------------------------------------------------
 
 
@@ -440,6 +476,21 @@ def qc_review_record(
             {"code": code, "message": f"Not confirmed by the reviewer: {CHECK_LABELS[code].lower()}."}
             for code in unconfirmed
         )
+        if not failures:
+            # A pass: "I looked at every page" is checked, not taken on trust. Each released page must have been
+            # shown to the reviewer in the viewer (roi.page_images); nothing is recorded until it was. A failure
+            # needs no paging through: the reviewer says what is wrong.
+            not_shown = released_pages_not_shown(
+                tenant=tenant, packet=packet, documents=list(checklist.documents), user_id=actor.pk
+            )
+            if not_shown:
+                raise ServiceError(
+                    "You have not looked at every page the packet releases: "
+                    + "; ".join(not_shown)
+                    + ". Open each record in the viewer beside the checks and page through it (the arrow keys turn "
+                    "the pages), then record the review.",
+                    field=f"confirm_{PATIENT}",
+                )
         now = clock.now()
         outcome = QcOutcome.FAILED if failures else QcOutcome.PASSED
         review = QcReview(

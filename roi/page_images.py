@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core import signing
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from PIL import Image
@@ -189,3 +190,37 @@ def grant_check(
     if left <= 0:
         raise GrantRefused("expired")
     return left
+
+
+# --- Pages shown ---------------------------------------------------------------------------------------------------
+# A page drawn at reading size for a user is a page that user was shown. Quality control does not take "I looked at
+# every page" on a tick alone: a pass needs every page the packet releases to have been shown to the reviewer
+# (fulfillment/qc.py). Kept in the cache for a day, not as access events (paging through a chart would flood the audit
+# trail, and opening the viewer is the audited act); a lost entry only makes the reviewer look at that page again.
+SHOWN_SECONDS = 24 * 3600
+READING_SIZE = "page"
+
+
+def document_key(kind: str, pk: int) -> str:
+    """How a document is named in grants and in the pages shown: "release:7", "intake:12"."""
+    return f"{kind}:{pk}"
+
+
+def _shown_key(*, tenant_id: int, user_id: int, key: str, digest: str, page: int) -> str:
+    # The digest: a document whose file was replaced is a new document to look at.
+    return f"page-shown:{tenant_id}:{user_id}:{key}:{digest}:{page}"
+
+
+def page_shown(*, user_id: int, document: ViewerDocument, page: int) -> None:
+    cache.set(
+        _shown_key(tenant_id=document.tenant_id, user_id=user_id, key=document.key, digest=document.digest, page=page),
+        1,
+        SHOWN_SECONDS,
+    )
+
+
+def pages_not_shown(*, tenant_id: int, user_id: int, key: str, digest: str, pages: list[int]) -> list[int]:
+    """Which of `pages` of the document were not drawn at reading size for the user in the last SHOWN_SECONDS."""
+    keys = {page: _shown_key(tenant_id=tenant_id, user_id=user_id, key=key, digest=digest, page=page) for page in pages}
+    found = cache.get_many(list(keys.values()))
+    return [page for page, name in keys.items() if name not in found]

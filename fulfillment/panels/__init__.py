@@ -79,8 +79,10 @@ def release_panel_context(http_request: Any, record_request: Any, tenant: Any, *
     """The release's panel: the gate's verdict, the retrieved records and the packet, QC and delivery."""
     context: dict[str, Any] = {"rr": record_request}
     context.update(gate_panel_context(tenant=tenant, record_request=record_request, forms=forms))
-    for part in (packets, qc, delivery):
-        context.update(part.panel_context(tenant=tenant, record_request=record_request, forms=forms))
+    context.update(packets.panel_context(tenant=tenant, record_request=record_request, forms=forms))
+    user = getattr(http_request, "user", None)
+    context.update(qc.panel_context(tenant=tenant, record_request=record_request, forms=forms, user=user))
+    context.update(delivery.panel_context(tenant=tenant, record_request=record_request, forms=forms))
     verdict = context["gate"].get("verdict")
     if verdict is not None and not verdict.allowed and verdict.action == ReleaseAction.DELIVER:
         # The button is offered only when the release would go out now: a refused verdict shows its rules instead.

@@ -34,8 +34,8 @@ class QcReviewView(RequestActionView):
             )
         except ServiceError as error:
             messages.error(request, error.message)
-            if error.field == "note":
-                form.add_error("note", error.message)
+            if error.field in form.fields:
+                form.add_error(error.field, error.message)
             fresh = self.get_object(tracking_number)
             return self.render_detail(request, fresh, panel_forms={"qc_form": form}, status=error.status_code)
         if review.outcome == QcOutcome.PASSED:

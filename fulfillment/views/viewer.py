@@ -10,6 +10,7 @@ from django.db.models import Prefetch
 from django.urls import URLPattern, path, reverse
 
 from fulfillment import documents as docs
+from fulfillment import qc
 from fulfillment.models import PageExclusion, ReleaseDocument
 from roi.page_images import PageMark
 from workflow.models import RecordRequest
@@ -18,7 +19,7 @@ from workflow.views.viewer import DocumentPageView, DocumentViewerView
 
 class ReleaseDocumentsMixin:
     tenant: Any
-    kind = "release"
+    kind = qc.DOCUMENT_KIND
     viewer_route = "fulfillment:release-document-viewer"
     page_route = "fulfillment:release-document-page"
     document_kwarg = "pk"

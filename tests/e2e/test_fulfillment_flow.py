@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from fulfillment.models import Delivery, ReleasePacket
+from tests.e2e.viewer import page_through
 from tests.fulfillment.helpers import authorization_on_file
 from tests.fulfillment.pdfs import make_pdf
 from workflow.choices import DeliveryMethod, RequestState
@@ -61,7 +62,16 @@ def test_packet_goes_through_qc_by_a_second_person_and_is_downloaded_by_link(
     shots = Path(os.environ.get("ROI_SCREENSHOT_DIR", tmp_path))
     qc_form = page.locator("form.qc-form")
     expect(qc_form).to_contain_text("Reviewing packet v1")  # the release panel loads after the first paint
+    # Ticking "I looked at every page" without looking is refused, and says which pages are left.
+    for box in qc_form.locator("input[type=checkbox]").all():
+        box.check()
+    viewer = page.locator("#qc-document-viewer [data-viewer]")
+    expect(viewer.locator(".viewer-count")).to_contain_text("Page 1 of 2")
+    qc_form.get_by_role("button", name="Record QC result").click()
+    expect(page.get_by_role("alert").first).to_contain_text("You have not looked at every page")
+    expect(page.locator(".qc-not-shown")).to_contain_text("discharge-summary.pdf: page 2")
     page.locator("#panel-release").screenshot(path=str(shots / "qc-checklist.png"))
+    page_through(page, page.locator("#qc-document-viewer [data-viewer]"), pages=2)
     for box in qc_form.locator("input[type=checkbox]").all():
         box.check()
     qc_form.get_by_role("button", name="Record QC result").click()

@@ -11,11 +11,12 @@ from django.utils import timezone
 from PIL import Image
 
 from fulfillment import documents as docs
-from fulfillment import qc
+from fulfillment import gate, qc
 from fulfillment.choices import RetrievalSource
 from fulfillment.models import ReleasePacket
 from fulfillment.packets import packet_recipient
 from intake.models import IntakeReview
+from roi import page_images
 from tests.factories import complete_review
 from tests.fulfillment.factories import ReleaseDocumentFactory, ReleasePacketFactory
 from tests.fulfillment.pdfs import make_pdf
@@ -81,7 +82,23 @@ def packet(rr: RecordRequest, *, builder, documents=None, **fields) -> ReleasePa
     return ReleasePacketFactory(request=rr, tenant=rr.tenant, built_by=builder, **values)
 
 
+def show_released_pages(rr: RecordRequest, *, reviewer, skip: tuple[int, ...] = ()) -> None:
+    """What the viewer records when it draws each page the current packet releases for the reviewer (roi.page_images),
+    except the pages numbered in `skip`."""
+    packet = qc.current_packet(tenant=rr.tenant, record_request=rr)
+    released = {int(item["document"]): item.get("pages") or [] for item in packet.contents or []}
+    for document in gate.packet_documents(tenant=rr.tenant, record_request=rr, packet=packet):
+        viewer = page_images.ViewerDocument(
+            key=page_images.document_key(qc.DOCUMENT_KIND, document.pk), tenant_id=rr.tenant_id,
+            digest=str(document.sha256), is_pdf=True, page_count=document.page_count or 0,
+        )  # fmt: skip
+        for page in released.get(document.pk, []):
+            if int(page) not in skip:
+                page_images.page_shown(user_id=reviewer.pk, document=viewer, page=int(page))
+
+
 def pass_qc(rr: RecordRequest, *, reviewer):
+    show_released_pages(rr, reviewer=reviewer)
     review = qc.qc_review_record(tenant=rr.tenant, actor=reviewer, record_request=rr, confirmed=qc.CHECK_ORDER)
     assert review.outcome == "passed", review.failures
     rr.refresh_from_db()

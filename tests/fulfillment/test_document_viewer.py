@@ -10,8 +10,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from fulfillment.models import PageExclusion
+from fulfillment import qc
+from fulfillment.models import PageExclusion, QcReview
 from roi.choices import AccessAction
+from roi.errors import ServiceError
 from roi.models import AccessEvent
 from tests.fulfillment.helpers import authorization_on_file, document, packet
 from workflow.choices import RequestState
@@ -108,3 +110,59 @@ def test_the_viewer_of_a_long_record_costs_the_same_queries(client_for, alice, r
     client = client_for(alice)
     with django_assert_max_num_queries(13):
         assert _viewer(client, record).status_code == 200
+
+
+def _reading_size_url(html: str) -> str:
+    (url,) = [
+        u.replace("&amp;", "&") for u in re.findall(r' src="([^"]+/viewer/page/\?[^"]+)"', html) if "size=page" in u
+    ]
+    return url
+
+
+def test_qc_passes_only_once_the_reviewer_was_shown_every_released_page(client_for, alice, sam, rr):
+    """QC's "I looked at every page" is checked against the pages the viewer drew at reading size for the reviewer:
+    thumbnails do not count, pages left out of the release need not be looked at, another user's looking does not
+    count, and until every released page was shown nothing is recorded."""
+    record = document(rr, page_count=5)
+    PageExclusion.objects.create(
+        tenant=rr.tenant, document=record, first_page=2, last_page=3, reason="other_patient", created_at=timezone.now()
+    )
+    packet(rr, builder=alice, documents=[record], contents=[{"document": record.pk, "pages": [1, 4, 5]}])
+    reviewer = client_for(sam)
+    html = _viewer(reviewer, record).content.decode()
+    for url in re.findall(r' src="([^"]+/viewer/page/\?[^"]+size=thumb[^"]*)"', html):
+        assert reviewer.get(url.replace("&amp;", "&")).status_code == 200  # the whole strip, small
+    someone_else = client_for(alice)
+    for page in (1, 4, 5):
+        assert (
+            someone_else.get(_reading_size_url(_viewer(someone_else, record, page=page).content.decode())).status_code
+            == 200
+        )
+
+    def review():
+        return qc.qc_review_record(tenant=rr.tenant, actor=sam, record_request=rr, confirmed=qc.CHECK_ORDER)
+
+    with pytest.raises(ServiceError, match=rf"{re.escape(record.original_name)}: pages 1, 4-5\."):
+        review()
+    for page in (1, 4):
+        assert reviewer.get(_reading_size_url(_viewer(reviewer, record, page=page).content.decode())).status_code == 200
+    with pytest.raises(ServiceError, match=rf"{re.escape(record.original_name)}: page 5\.") as refused:
+        review()
+    assert refused.value.field == "confirm_patient"
+    assert not QcReview.objects.filter(request=rr).exists()
+    # The panel says which pages are left.
+    panel = reviewer.get(reverse("workflow:panel", args=[rr.tracking_number, "release"])).content.decode()
+    assert "Pages not shown to you yet" in panel
+    assert f"{record.original_name}: page 5" in panel
+
+    assert reviewer.get(_reading_size_url(_viewer(reviewer, record, page=5).content.decode())).status_code == 200
+    assert review().outcome == "passed"
+
+
+def test_a_reviewer_may_fail_a_packet_without_paging_through_it(alice, sam, rr, record):
+    packet(rr, builder=alice, documents=[record], contents=[{"document": record.pk, "pages": [1, 4, 5]}])
+    unticked = [code for code in qc.CHECK_ORDER if code != qc.PATIENT]
+    review = qc.qc_review_record(
+        tenant=rr.tenant, actor=sam, record_request=rr, confirmed=unticked, note="Page 1 is another patient's."
+    )
+    assert review.outcome == "failed"

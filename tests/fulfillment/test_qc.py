@@ -14,7 +14,7 @@ from roi import clock
 from roi.errors import NotPermitted, ServiceError
 from roi.models import Notification
 from tests import factories
-from tests.fulfillment.helpers import authorization_on_file, document, packet, pass_qc
+from tests.fulfillment.helpers import authorization_on_file, document, packet, pass_qc, show_released_pages
 from workflow.choices import RecordType, RequestorKind, RequestState, RequestType, SensitiveCategory
 
 S = RequestState
@@ -31,6 +31,10 @@ def rr(request_in_state):
 
 
 def _review(rr, actor, confirmed=ALL, note=""):
+    """The reviewer's review after paging through the packet (tests/fulfillment/test_document_viewer.py has the
+    pages-shown rule itself)."""
+    if qc.current_packet(tenant=rr.tenant, record_request=rr) is not None:
+        show_released_pages(rr, reviewer=actor)
     return qc.qc_review_record(tenant=rr.tenant, actor=actor, record_request=rr, confirmed=confirmed, note=note)
 
 
@@ -362,6 +366,7 @@ def test_the_panel_shows_the_checklist_and_the_form_records_a_pass(client_for, r
     for label in qc.CHECK_LABELS.values():
         assert label in page
     data = {"packet_version": built.version, **{f"confirm_{code}": "on" for code in ALL}}
+    show_released_pages(rr, reviewer=sam)
     response = client.post(reverse("fulfillment:qc", args=[rr.tracking_number]), data)
     assert response.status_code == 302
     rr.refresh_from_db()

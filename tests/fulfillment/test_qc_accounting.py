@@ -11,7 +11,7 @@ import pytest
 from fulfillment import disclosures, qc
 from fulfillment.models import ReleaseDocument
 from tests.factories import complete_review
-from tests.fulfillment.helpers import document, packet
+from tests.fulfillment.helpers import document, packet, show_released_pages
 from workflow.choices import RecordType, RequestorKind, RequestState, RequestType
 
 pytestmark = pytest.mark.usefixtures("media")
@@ -34,6 +34,7 @@ def accounting(request_in_state):
 
 
 def _review(rr, actor):
+    show_released_pages(rr, reviewer=actor)
     return qc.qc_review_record(tenant=rr.tenant, actor=actor, record_request=rr, confirmed=qc.CHECK_ORDER)
 
 

@@ -47,7 +47,7 @@ from roi import clock
 from roi.choices import Role
 from roi.errors import ServiceError
 from tests import factories
-from tests.fulfillment.helpers import packet
+from tests.fulfillment.helpers import packet, show_released_pages
 from workflow import transitions
 from workflow.choices import TERMINAL_STATES, DenialBasis, RequestorKind, RequestState, RequestType
 from workflow.models import RecordRequest, RequestTransition
@@ -216,6 +216,7 @@ class RequestLifecycle(RuleBasedStateMachine):
         current = RecordRequest.objects.get(pk=self.rr.pk)
         if pass_qc and current.state == RequestState.IN_FULFILLMENT and current.qc_passed_at is None:
             packet(current, builder=self._who(Role.SPECIALIST))
+            show_released_pages(current, reviewer=self._who(Role.SUPERVISOR))
             qc.qc_review_record(
                 tenant=self.tenant, actor=self._who(Role.SUPERVISOR), record_request=current, confirmed=qc.CHECK_ORDER
             )

@@ -74,7 +74,7 @@ class ViewerDocumentsMixin:
 
     def viewer_document(self, document: Any, *, page_count: int | None = None) -> page_images.ViewerDocument:
         return page_images.ViewerDocument(
-            key=f"{self.kind}:{document.pk}",
+            key=page_images.document_key(self.kind, document.pk),
             tenant_id=self.tenant.pk,
             digest=str(document.sha256),
             is_pdf=document.content_type == "application/pdf",
@@ -236,4 +236,6 @@ class DocumentPageView(ViewerDocumentsMixin, RequestView):
             raise Http404("No such page") from None
         except ServiceError as error:
             return HttpResponse(error.message, status=409, content_type="text/plain; charset=utf-8")
+        if size == page_images.READING_SIZE:
+            page_images.page_shown(user_id=_user_id(request), document=viewer, page=number)
         return page_images.page_image_response(image, seconds_left=seconds_left)

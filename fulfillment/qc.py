@@ -390,22 +390,38 @@ def qc_checklist(*, tenant: Tenant, record_request: RecordRequest, packet: Relea
     return QcChecklist(packet=packet, checks=checks, documents=tuple(documents))
 
 
+def released_pages(
+    *, tenant: Tenant, packet: ReleasePacket, documents: list[ReleaseDocument]
+) -> list[tuple[ReleaseDocument, page_images.ViewerDocument, list[int]]]:
+    """Each document of the packet, as the viewer names it, with the pages the packet releases."""
+    released = {
+        int(item["document"]): sorted(int(p) for p in item.get("pages") or []) for item in packet.contents or []
+    }
+    return [
+        (
+            document,
+            page_images.ViewerDocument(
+                key=page_images.document_key(DOCUMENT_KIND, document.pk),
+                tenant_id=tenant.pk,
+                digest=str(document.sha256),
+                is_pdf=document.content_type == "application/pdf",
+                page_count=document.page_count or 0,
+            ),
+            released.get(document.pk, []),
+        )
+        for document in documents
+    ]
+
+
 def released_pages_not_shown(
     *, tenant: Tenant, packet: ReleasePacket, documents: list[ReleaseDocument], user_id: int
 ) -> list[str]:
     """The pages the packet releases that were not shown to the user at reading size in the viewer
     (roi.page_images), one line per document ("discharge.pdf: pages 2-5"); empty when every page was shown."""
-    released = {
-        int(item["document"]): sorted(int(p) for p in item.get("pages") or []) for item in packet.contents or []
-    }
     lines = []
-    for document in documents:
+    for document, viewer, pages in released_pages(tenant=tenant, packet=packet, documents=documents):
         missing = page_images.pages_not_shown(
-            tenant_id=tenant.pk,
-            user_id=user_id,
-            key=page_images.document_key(DOCUMENT_KIND, document.pk),
-            digest=str(document.sha256),
-            pages=released.get(document.pk, []),
+            tenant_id=tenant.pk, user_id=user_id, key=viewer.key, digest=viewer.digest, pages=pages
         )
         if missing:
             lines.append(f"{document.original_name}: {_page_ranges(missing)}")

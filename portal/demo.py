@@ -26,7 +26,7 @@ from exceptions.choices import ExceptionReason
 from exceptions.escalations import escalation_rules_seed_defaults, escalations_acknowledge, escalations_evaluate
 from exceptions.models import EscalationEvent
 from exceptions.services import exception_open
-from fulfillment import delivery, disclosures, documents, packets, qc
+from fulfillment import delivery, disclosures, documents, gate, packets, qc
 from fulfillment.choices import ExclusionReason, RetrievalSource
 from intake import authorizations, bases, rules
 from intake import documents as intake_documents
@@ -36,7 +36,7 @@ from intake.models import IntakeDocument, IntakeReview
 from portal import demo_documents
 from portal.demo_documents import Case
 from portal.demo_two_factor import DEMO_TOTP_KEY_HEX, demo_totp_key
-from roi import clock, rls
+from roi import clock, page_images, rls
 from roi.audit import access_record
 from roi.choices import AccessAction, Role
 from roi.models import Membership, Notification, Tenant, User
@@ -438,6 +438,12 @@ def _fulfil(rng: random.Random, tenant: Tenant, rr: RecordRequest, worker: User,
             )
     packets.packet_build(tenant=tenant, actor=worker, record_request=rr)
     reviewer = next(user for user in staff if user != worker)  # the two-person rule: not the packet's builder
+    # The reviewer pages through the packet in the viewer, as a pass requires (what the viewer records per page).
+    built = qc.current_packet(tenant=tenant, record_request=rr)
+    in_packet = gate.packet_documents(tenant=tenant, record_request=rr, packet=built)
+    for _document, viewer, pages in qc.released_pages(tenant=tenant, packet=built, documents=in_packet):
+        for page in pages:
+            page_images.page_shown(user_id=reviewer.pk, document=viewer, page=page)
     review = qc.qc_review_record(tenant=tenant, actor=reviewer, record_request=rr, confirmed=qc.CHECK_ORDER)
     assert review.outcome == "passed", review.failures
     method = rr.delivery_method

@@ -86,15 +86,11 @@ def show_released_pages(rr: RecordRequest, *, reviewer, skip: tuple[int, ...] = 
     """What the viewer records when it draws each page the current packet releases for the reviewer (roi.page_images),
     except the pages numbered in `skip`."""
     packet = qc.current_packet(tenant=rr.tenant, record_request=rr)
-    released = {int(item["document"]): item.get("pages") or [] for item in packet.contents or []}
-    for document in gate.packet_documents(tenant=rr.tenant, record_request=rr, packet=packet):
-        viewer = page_images.ViewerDocument(
-            key=page_images.document_key(qc.DOCUMENT_KIND, document.pk), tenant_id=rr.tenant_id,
-            digest=str(document.sha256), is_pdf=True, page_count=document.page_count or 0,
-        )  # fmt: skip
-        for page in released.get(document.pk, []):
-            if int(page) not in skip:
-                page_images.page_shown(user_id=reviewer.pk, document=viewer, page=int(page))
+    documents = gate.packet_documents(tenant=rr.tenant, record_request=rr, packet=packet)
+    for _document, viewer, pages in qc.released_pages(tenant=rr.tenant, packet=packet, documents=documents):
+        for page in pages:
+            if page not in skip:
+                page_images.page_shown(user_id=reviewer.pk, document=viewer, page=page)
 
 
 def pass_qc(rr: RecordRequest, *, reviewer):

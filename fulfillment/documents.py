@@ -448,6 +448,11 @@ def pages_label(pages: list[int], total: int) -> str:
         return "no pages"
     if len(pages) == total:
         return f"all {pages_phrase(total)}" if total > 1 else "1 page"
+    return f"{pages_runs(pages)} of {total}"
+
+
+def pages_runs(pages: list[int]) -> str:
+    """Sorted page numbers as runs: 'page 3', 'pages 1-2, 5'."""
     runs: list[str] = []
     start = prev = pages[0]
     for page in [*pages[1:], None]:
@@ -457,7 +462,7 @@ def pages_label(pages: list[int], total: int) -> str:
         runs.append(_range(start, prev))
         if page is not None:
             start = prev = page
-    return f"page{'s' if len(pages) > 1 else ''} {', '.join(runs)} of {total}"
+    return f"page{'s' if len(pages) > 1 else ''} {', '.join(runs)}"
 
 
 def documents_for(*, tenant: Tenant, record_request: RecordRequest) -> QuerySet[ReleaseDocument]:

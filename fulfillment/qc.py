@@ -21,6 +21,7 @@ from django.db.models.functions import Trunc
 from django.urls import reverse
 
 from fulfillment import disclosures, gate, invoices
+from fulfillment import documents as docs
 from fulfillment.choices import QcOutcome
 from fulfillment.models import QcReview, ReleaseDocument, ReleasePacket
 from fulfillment.policy import policy_for
@@ -400,13 +401,7 @@ def released_pages(
     return [
         (
             document,
-            page_images.ViewerDocument(
-                key=page_images.document_key(DOCUMENT_KIND, document.pk),
-                tenant_id=tenant.pk,
-                digest=str(document.sha256),
-                is_pdf=document.content_type == "application/pdf",
-                page_count=document.page_count or 0,
-            ),
+            page_images.viewer_document(DOCUMENT_KIND, document, tenant_id=tenant.pk),
             released.get(document.pk, []),
         )
         for document in documents
@@ -424,20 +419,8 @@ def released_pages_not_shown(
             tenant_id=tenant.pk, user_id=user_id, key=viewer.key, digest=viewer.digest, pages=pages
         )
         if missing:
-            lines.append(f"{document.original_name}: {_page_ranges(missing)}")
+            lines.append(f"{document.original_name}: {docs.pages_runs(missing)}")
     return lines
-
-
-def _page_ranges(numbers: list[int]) -> str:
-    """[2, 3, 4, 7] as "pages 2-4, 7"."""
-    runs: list[list[int]] = []
-    for number in numbers:
-        if runs and number == runs[-1][1] + 1:
-            runs[-1][1] = number
-        else:
-            runs.append([number, number])
-    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
-    return f"page {text}" if len(numbers) == 1 else f"pages {text}"
 
 
 # --- The service -------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.core import signing
 from django.core.cache import cache
@@ -204,6 +205,25 @@ READING_SIZE = "page"
 def document_key(kind: str, pk: int) -> str:
     """How a document is named in grants and in the pages shown: "release:7", "intake:12"."""
     return f"{kind}:{pk}"
+
+
+def viewer_document(
+    kind: str,
+    document: Any,
+    *,
+    tenant_id: int,
+    page_count: int | None = None,
+    marks: dict[int, PageMark] | None = None,
+) -> ViewerDocument:
+    """A stored document (an app's model with sha256, content_type and page_count) as the viewer and QC know it."""
+    return ViewerDocument(
+        key=document_key(kind, document.pk),
+        tenant_id=tenant_id,
+        digest=str(document.sha256),
+        is_pdf=document.content_type == "application/pdf",
+        page_count=page_count or int(document.page_count or 0),
+        marks=marks or {},
+    )
 
 
 def _shown_key(*, tenant_id: int, user_id: int, key: str, digest: str, page: int) -> str:

@@ -73,11 +73,10 @@ class ViewerDocumentsMixin:
         return int(count) if count else None
 
     def viewer_document(self, document: Any, *, page_count: int | None = None) -> page_images.ViewerDocument:
-        return page_images.ViewerDocument(
-            key=page_images.document_key(self.kind, document.pk),
+        return page_images.viewer_document(
+            self.kind,
+            document,
             tenant_id=self.tenant.pk,
-            digest=str(document.sha256),
-            is_pdf=document.content_type == "application/pdf",
             page_count=page_count or self.known_page_count(document) or 0,
             marks=self.page_marks(document),
         )
